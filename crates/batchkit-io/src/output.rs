@@ -1,0 +1,89 @@
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A file written under a temporary name beside its final path and renamed into place only
+/// by [`AtomicFile::commit`]. Dropped without commit (error, panic, early return), the
+/// temporary file is removed, so a failed run never leaves a half-written file under the
+/// final name.
+pub struct AtomicFile {
+    tmp: Option<tempfile::NamedTempFile>,
+    writer: Option<BufWriter<fs::File>>,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing what will become `path`.
+    pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| with_path(e, &path))?;
+        let file = tmp.as_file().try_clone().map_err(|e| with_path(e, &path))?;
+        Ok(AtomicFile { tmp: Some(tmp), writer: Some(BufWriter::with_capacity(1 << 20, file)), path })
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let path = self.path.clone();
+        let mut w = self.writer.take().expect("writer present until commit");
+        w.flush().map_err(|e| with_path(e, &path))?;
+        let f = w.into_inner().map_err(|e| with_path(e.into_error(), &path))?;
+        f.sync_data().map_err(|e| with_path(e, &path))?;
+        let tmp = self.tmp.take().expect("temp present until commit");
+        tmp.persist(&path).map_err(|e| with_path(e.error, &path))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let path = &self.path;
+        self.writer.as_mut().expect("open").write(buf).map_err(|e| with_path(e, path))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        let path = &self.path;
+        self.writer.as_mut().expect("open").write_all(buf).map_err(|e| with_path(e, path))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let path = &self.path;
+        self.writer.as_mut().expect("open").flush().map_err(|e| with_path(e, path))
+    }
+}
+
+fn with_path(e: io::Error, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_appears_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"hello\n").unwrap();
+        assert!(!p.exists());
+        f.commit().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"hello\n");
+        let mut g = AtomicFile::create(dir.path().join("dropped")).unwrap();
+        g.write_all(b"x").unwrap();
+        drop(g);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.jsonl")]);
+    }
+}

@@ -1,0 +1,765 @@
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Where a stream of JSONL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file on disk.
+    Path(PathBuf),
+    /// Standard input (`-` on the command line).
+    Stdin,
+}
+
+/// One input of a command: its source and the name diagnostics use for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// Where the bytes come from.
+    pub source: Source,
+    /// What diagnostics call it (`path` as given, or `<stdin>`).
+    pub name: String,
+}
+
+impl Input {
+    /// An input read from `path`.
+    pub fn path(path: impl AsRef<Path>) -> Self {
+        let path = path.as_ref();
+        Input { source: Source::Path(path.to_path_buf()), name: path.display().to_string() }
+    }
+
+    /// Standard input.
+    pub fn stdin() -> Self {
+        Input { source: Source::Stdin, name: "<stdin>".to_string() }
+    }
+
+    /// A command-line argument: `-` means stdin, anything else a path.
+    pub fn from_arg(arg: &str) -> Self {
+        if arg == "-" {
+            Self::stdin()
+        } else {
+            Self::path(arg)
+        }
+    }
+
+    /// The size on disk, when the input is a regular file (for progress bars).
+    pub fn len_hint(&self) -> Option<u64> {
+        match &self.source {
+            Source::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
+            Source::Stdin => None,
+        }
+    }
+}
+
+/// Errors of the reader. Each names the input, and the position where that makes sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The input could not be opened.
+    #[error("{name}: cannot open: {source}")]
+    Open {
+        /// Input name.
+        name: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// A read failed part way (disk error, truncated or corrupt zstd stream).
+    #[error("{name}:{line}: read failed at byte {offset}{what}: {source}")]
+    Read {
+        /// Input name.
+        name: String,
+        /// Line being read when it failed.
+        line: u64,
+        /// Byte offset (decompressed) reached.
+        offset: u64,
+        /// " (zstd stream)" when the input was compressed.
+        what: &'static str,
+        /// Cause.
+        source: io::Error,
+    },
+}
+
+/// How to read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Target size of one chunk of lines.
+    pub chunk_size: usize,
+    /// Longest line accepted (bytes, without its line terminator). Longer lines become
+    /// [`Oversized`] records and are never held in memory.
+    pub max_line_bytes: usize,
+    /// Chunks in flight at once (being read, processed or waiting for the sink). Bounds
+    /// memory at about `in_flight * chunk_size`.
+    pub in_flight: usize,
+    /// Size of each `read` call into a chunk (tests set it tiny to force partial-line rolls).
+    pub read_size: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        let threads = rayon::current_num_threads().max(1);
+        ReadOptions {
+            chunk_size: 2 << 20,
+            max_line_bytes: 64 << 20,
+            in_flight: (threads * 3).max(4),
+            read_size: 1 << 20,
+        }
+    }
+}
+
+/// A line too long to hold, reported without its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oversized {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line start.
+    pub offset: u64,
+    /// Length of the line without its terminator.
+    pub len: u64,
+    /// Whether a `\n` ended it (false only at the end of the input).
+    pub terminated: bool,
+}
+
+/// A run of complete lines, or one oversized line.
+#[derive(Debug)]
+pub struct Chunk {
+    /// Position of this chunk in the input (0, 1, 2, ...).
+    pub seq: u64,
+    /// Byte offset of `data[0]` in the (decompressed) stream.
+    pub offset: u64,
+    /// Number of the first line in `data`.
+    pub first_line: u64,
+    /// Whole lines, each ending in `\n` except possibly the last line of the input.
+    pub data: Vec<u8>,
+    /// Set when this chunk stands for one line longer than the limit; `data` is then empty.
+    pub oversized: Option<Oversized>,
+    /// Bytes of the raw (possibly compressed) source consumed when this chunk was cut.
+    pub source_pos: u64,
+}
+
+impl Chunk {
+    /// The lines of this chunk, with their numbers and offsets.
+    pub fn lines(&self) -> Lines<'_> {
+        Lines { data: &self.data, pos: 0, number: self.first_line, base: self.offset }
+    }
+
+    /// Number of lines this chunk stands for.
+    pub fn line_count(&self) -> u64 {
+        if self.oversized.is_some() {
+            return 1;
+        }
+        let n = memchr::memchr_iter(b'\n', &self.data).count() as u64;
+        n + u64::from(!self.data.is_empty() && !self.data.ends_with(b"\n"))
+    }
+}
+
+/// One line of input.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    /// 1-based line number.
+    pub number: u64,
+    /// Byte offset of the line start (a leading BOM counts as part of line 1).
+    pub offset: u64,
+    /// The bytes exactly as in the input, terminator included.
+    pub raw: &'a [u8],
+    /// The line without its terminator (`\n` or `\r\n`) and without a leading BOM.
+    pub content: &'a [u8],
+    /// Whether the input starts with a UTF-8 BOM on this line.
+    pub bom: bool,
+}
+
+impl Line<'_> {
+    /// Whether the line is empty or only whitespace.
+    pub fn is_blank(&self) -> bool {
+        self.content.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    }
+
+    /// Whether a `\n` ends the line.
+    pub fn terminated(&self) -> bool {
+        self.raw.ends_with(b"\n")
+    }
+}
+
+/// Iterator over the lines of a [`Chunk`].
+pub struct Lines<'a> {
+    data: &'a [u8],
+    pos: usize,
+    number: u64,
+    base: u64,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Line<'a>> {
+        if self.pos >= self.data.len() {
+            return None;
+        }
+        let rest = &self.data[self.pos..];
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let raw = &rest[..end];
+        let mut content = raw.strip_suffix(b"\n").unwrap_or(raw);
+        content = content.strip_suffix(b"\r").unwrap_or(content);
+        let offset = self.base + self.pos as u64;
+        let bom = offset == 0 && content.starts_with(BOM);
+        if bom {
+            content = &content[BOM.len()..];
+        }
+        let line = Line { number: self.number, offset, raw, content, bom };
+        self.pos += end;
+        self.number += 1;
+        Some(line)
+    }
+}
+
+/// What one whole input held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Lines read (a final line without `\n` counts; an empty input has 0).
+    pub lines: u64,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Whether the input ended with `\n` (true for an empty input).
+    pub final_newline: bool,
+    /// Whether the input was zstd-compressed.
+    pub compressed: bool,
+    /// Whether the input started with a UTF-8 BOM.
+    pub bom: bool,
+    /// Whether the sink asked to stop before the end.
+    pub stopped: bool,
+}
+
+/// Opens an input as a byte stream, decompressing zstd when its magic bytes say so.
+/// Returns the stream and whether it was compressed.
+pub fn open(input: &Input) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
+    open_counted(input, Arc::new(AtomicU64::new(0)))
+}
+
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open_counted(
+    input: &Input,
+    count: Arc<AtomicU64>,
+) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
+    let open_err = |source| ReadError::Open { name: input.name.clone(), source };
+    let raw: Box<dyn Read + Send> = match &input.source {
+        Source::Path(p) => {
+            let f = File::open(p).map_err(open_err)?;
+            if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                return Err(open_err(io::Error::other("is a directory")));
+            }
+            Box::new(f)
+        }
+        Source::Stdin => Box::new(io::stdin()),
+    };
+    let mut buffered = BufReader::with_capacity(256 << 10, Counted { inner: raw, count });
+    let head = loop {
+        match buffered.fill_buf() {
+            Ok(h) => break h,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(open_err(e)),
+        }
+    };
+    if head.starts_with(&ZSTD_MAGIC) {
+        let mut dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
+        // Long-distance matching windows up to 2 GiB are legal; refuse nothing a user made.
+        dec.window_log_max(31).map_err(open_err)?;
+        Ok((Box::new(dec), true))
+    } else {
+        Ok((Box::new(buffered), false))
+    }
+}
+
+/// Called from the sink thread with the raw bytes consumed so far.
+pub type ProgressFn<'a> = dyn Fn(u64) + Sync + 'a;
+
+/// Reads `input` in chunks of whole lines, runs `process` on each chunk on the rayon pool,
+/// and gives each chunk with its result to `sink` in input order.
+///
+/// `sink` returns `Ok(false)` to stop early. Errors of the sink abort the run and are
+/// returned as they are; read errors become `E` through `From<ReadError>`.
+pub fn run<T, E, P, S>(
+    input: &Input,
+    opts: &ReadOptions,
+    process: P,
+    sink: S,
+) -> Result<ReadStats, E>
+where
+    T: Send,
+    E: From<ReadError>,
+    P: Fn(&Chunk) -> T + Sync,
+    S: FnMut(&Chunk, T) -> Result<bool, E>,
+{
+    run_with_progress(input, opts, process, sink, None)
+}
+
+/// [`run`], calling `progress` with the raw bytes consumed after each chunk.
+pub fn run_with_progress<T, E, P, S>(
+    input: &Input,
+    opts: &ReadOptions,
+    process: P,
+    mut sink: S,
+    progress: Option<&ProgressFn<'_>>,
+) -> Result<ReadStats, E>
+where
+    T: Send,
+    E: From<ReadError>,
+    P: Fn(&Chunk) -> T + Sync,
+    S: FnMut(&Chunk, T) -> Result<bool, E>,
+{
+    let count = Arc::new(AtomicU64::new(0));
+    let (stream, compressed) = open_counted(input, count.clone())?;
+    let in_flight = opts.in_flight.max(2);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    for _ in 0..in_flight {
+        free_tx.send(Vec::new()).expect("receiver alive");
+    }
+    let (res_tx, res_rx) = mpsc::channel::<(Chunk, T)>();
+    let stop = AtomicBool::new(false);
+
+    std::thread::scope(|ts| {
+        let process = &process;
+        let stop = &stop;
+        let count = count.clone();
+        let reader = ts.spawn(move || {
+            let mut cutter = Cutter::new(stream, opts, input, compressed, count);
+            rayon::scope(move |s| -> Result<ReadStats, ReadError> {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(cutter.stats());
+                    }
+                    let Ok(buf) = free_rx.recv() else { return Ok(cutter.stats()) };
+                    match cutter.next_chunk(buf)? {
+                        None => return Ok(cutter.stats()),
+                        Some(chunk) => {
+                            let tx = res_tx.clone();
+                            s.spawn(move |_| {
+                                let out = process(&chunk);
+                                let _ = tx.send((chunk, out));
+                            });
+                        }
+                    }
+                }
+            })
+        });
+
+        let mut pending: BTreeMap<u64, (Chunk, T)> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut sink_err: Option<E> = None;
+        let mut stopped = false;
+        for (chunk, out) in res_rx.iter() {
+            pending.insert(chunk.seq, (chunk, out));
+            while let Some((chunk, out)) = pending.remove(&next) {
+                next += 1;
+                if !stopped && sink_err.is_none() {
+                    match sink(&chunk, out) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            stopped = true;
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            sink_err = Some(e);
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    if let Some(p) = progress {
+                        p(chunk.source_pos);
+                    }
+                }
+                let mut data = chunk.data;
+                if data.capacity() > opts.chunk_size * 4 {
+                    data = Vec::new();
+                }
+                let _ = free_tx.send(data);
+            }
+        }
+        let read = reader.join().expect("reader thread panicked");
+        if let Some(e) = sink_err {
+            return Err(e);
+        }
+        let mut stats = read?;
+        stats.stopped = stopped;
+        Ok(stats)
+    })
+}
+
+/// Cuts a byte stream into chunks of whole lines, tracking positions.
+struct Cutter<'a, R> {
+    stream: R,
+    opts: &'a ReadOptions,
+    input: &'a Input,
+    compressed: bool,
+    count: Arc<AtomicU64>,
+    carry: Vec<u8>,
+    offset: u64,
+    line: u64,
+    seq: u64,
+    eof: bool,
+    last_byte: Option<u8>,
+    bom: bool,
+    started: bool,
+}
+
+impl<'a, R: Read> Cutter<'a, R> {
+    fn new(
+        stream: R,
+        opts: &'a ReadOptions,
+        input: &'a Input,
+        compressed: bool,
+        count: Arc<AtomicU64>,
+    ) -> Self {
+        Cutter {
+            stream,
+            opts,
+            input,
+            compressed,
+            count,
+            carry: Vec::new(),
+            offset: 0,
+            line: 1,
+            seq: 0,
+            eof: false,
+            last_byte: None,
+            bom: false,
+            started: false,
+        }
+    }
+
+    fn stats(&self) -> ReadStats {
+        ReadStats {
+            lines: self.line - 1,
+            bytes: self.offset,
+            final_newline: self.last_byte.is_none_or(|b| b == b'\n'),
+            compressed: self.compressed,
+            bom: self.bom,
+            stopped: false,
+        }
+    }
+
+    fn read_err(&self, at: u64, source: io::Error) -> ReadError {
+        ReadError::Read {
+            name: self.input.name.clone(),
+            line: self.line,
+            offset: at,
+            what: if self.compressed { " (zstd stream)" } else { "" },
+            source,
+        }
+    }
+
+    /// Appends up to `read_size` bytes to `buf`; returns how many (0 at the end).
+    fn read_more(&mut self, buf: &mut Vec<u8>, at: u64) -> Result<usize, ReadError> {
+        if self.eof {
+            return Ok(0);
+        }
+        let want = self.opts.read_size.max(1);
+        let old = buf.len();
+        buf.resize(old + want, 0);
+        loop {
+            match self.stream.read(&mut buf[old..]) {
+                Ok(n) => {
+                    buf.truncate(old + n);
+                    if n == 0 {
+                        self.eof = true;
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    buf.truncate(old);
+                    return Err(self.read_err(at + old as u64, e));
+                }
+            }
+        }
+    }
+
+    fn make_chunk(&mut self, data: Vec<u8>, oversized: Option<Oversized>) -> Chunk {
+        let chunk = Chunk {
+            seq: self.seq,
+            offset: self.offset,
+            first_line: self.line,
+            data,
+            oversized,
+            source_pos: self.count.load(Ordering::Relaxed),
+        };
+        self.seq += 1;
+        chunk
+    }
+
+    /// Produces the next chunk in `buf` (reusing its allocation), or `None` at the end.
+    fn next_chunk(&mut self, mut buf: Vec<u8>) -> Result<Option<Chunk>, ReadError> {
+        buf.clear();
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let max = self.opts.max_line_bytes;
+        let target = self.opts.chunk_size.max(1);
+        // Fill to the target size, or until the end of the stream.
+        while buf.len() < target && !self.eof {
+            self.read_more(&mut buf, self.offset)?;
+        }
+        if !self.started && !buf.is_empty() {
+            self.started = true;
+            self.bom = buf.starts_with(BOM);
+        }
+        // Make sure the buffer holds at least one complete line (or the end of input),
+        // unless that line is over the limit.
+        let mut scanned = 0;
+        while memchr::memchr(b'\n', &buf[scanned..]).is_none() && !self.eof && buf.len() <= max + 1 {
+            scanned = buf.len();
+            self.read_more(&mut buf, self.offset)?;
+        }
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        // Walk the lines: count them, and stop before any line over the limit.
+        let mut pos = 0usize;
+        let mut lines = 0u64;
+        let mut cut = None;
+        let mut last_complete = 0usize;
+        for nl in memchr::memchr_iter(b'\n', &buf) {
+            let len = content_len(&buf[pos..nl]);
+            if len > max {
+                cut = Some(pos);
+                break;
+            }
+            pos = nl + 1;
+            lines += 1;
+            last_complete = pos;
+        }
+        if cut.is_none() {
+            let tail = buf.len() - last_complete;
+            if self.eof {
+                let len = content_len(&buf[last_complete..]);
+                if tail > 0 && len > max {
+                    cut = Some(last_complete);
+                } else {
+                    last_complete = buf.len();
+                    lines += u64::from(tail > 0);
+                }
+            } else if tail > max + 1 {
+                cut = Some(last_complete);
+            }
+        }
+        if let Some(start) = cut {
+            if start > 0 {
+                // Emit the good lines first; the long line starts the next call.
+                self.carry.extend_from_slice(&buf[start..]);
+                buf.truncate(start);
+                return Ok(Some(self.finish_chunk(buf, lines)));
+            }
+            return self.skip_oversized(buf).map(Some);
+        }
+        if last_complete < buf.len() {
+            self.carry.extend_from_slice(&buf[last_complete..]);
+            buf.truncate(last_complete);
+        }
+        Ok(Some(self.finish_chunk(buf, lines)))
+    }
+
+    fn finish_chunk(&mut self, buf: Vec<u8>, lines: u64) -> Chunk {
+        self.last_byte = buf.last().copied().or(self.last_byte);
+        let len = buf.len() as u64;
+        let chunk = self.make_chunk(buf, None);
+        self.offset += len;
+        self.line += lines;
+        chunk
+    }
+
+    /// `buf` starts with a line longer than the limit: consume it to its end without
+    /// keeping it, and return an oversized record. What follows the line is carried over.
+    fn skip_oversized(&mut self, mut buf: Vec<u8>) -> Result<Chunk, ReadError> {
+        let start = self.offset;
+        let mut consumed: u64 = 0;
+        let mut prev: Option<u8> = None;
+        let terminated;
+        let mut cr = false;
+        loop {
+            if let Some(p) = memchr::memchr(b'\n', &buf) {
+                consumed += (p + 1) as u64;
+                cr = if p > 0 { buf[p - 1] == b'\r' } else { prev == Some(b'\r') };
+                self.carry.extend_from_slice(&buf[p + 1..]);
+                terminated = true;
+                break;
+            }
+            consumed += buf.len() as u64;
+            prev = buf.last().copied().or(prev);
+            buf.clear();
+            if self.read_more(&mut buf, start + consumed)? == 0 {
+                terminated = false;
+                break;
+            }
+        }
+        let len = consumed - u64::from(terminated) - u64::from(cr);
+        let over = Oversized { line: self.line, offset: start, len, terminated };
+        self.last_byte = Some(if terminated { b'\n' } else { 0 });
+        buf.clear();
+        let chunk = self.make_chunk(buf, Some(over));
+        self.offset += consumed;
+        self.line += 1;
+        Ok(chunk)
+    }
+}
+
+fn content_len(line: &[u8]) -> usize {
+    let l = line.strip_suffix(b"\n").unwrap_or(line);
+    l.strip_suffix(b"\r").unwrap_or(l).len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(data: &[u8], opts: &ReadOptions) -> (Vec<(u64, u64, Vec<u8>)>, Vec<Oversized>, ReadStats) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jsonl");
+        std::fs::write(&p, data).unwrap();
+        let mut lines = Vec::new();
+        let mut over = Vec::new();
+        let stats = run(
+            &Input::path(&p),
+            opts,
+            |c| {
+                (
+                    c.lines().map(|l| (l.number, l.offset, l.raw.to_vec())).collect::<Vec<_>>(),
+                    c.oversized,
+                )
+            },
+            |_, (l, o)| -> Result<bool, ReadError> {
+                lines.extend(l);
+                over.extend(o);
+                Ok(true)
+            },
+        )
+        .unwrap();
+        (lines, over, stats)
+    }
+
+    fn tiny() -> ReadOptions {
+        ReadOptions { chunk_size: 7, max_line_bytes: 20, in_flight: 3, read_size: 3 }
+    }
+
+    #[test]
+    fn positions_survive_tiny_buffers() {
+        let data = b"{\"a\":1}\r\n\n  \n{\"bb\":22}\nlast";
+        for opts in [tiny(), ReadOptions::default()] {
+            let (lines, over, stats) = collect(data, &opts);
+            let want: Vec<(u64, u64, Vec<u8>)> = vec![
+                (1, 0, b"{\"a\":1}\r\n".to_vec()),
+                (2, 9, b"\n".to_vec()),
+                (3, 10, b"  \n".to_vec()),
+                (4, 13, b"{\"bb\":22}\n".to_vec()),
+                (5, 23, b"last".to_vec()),
+            ];
+            assert_eq!(lines, want);
+            assert!(over.is_empty());
+            assert_eq!(stats.lines, 5);
+            assert_eq!(stats.bytes, data.len() as u64);
+            assert!(!stats.final_newline);
+        }
+    }
+
+    #[test]
+    fn oversized_lines_are_reported_not_held() {
+        let long = vec![b'x'; 50];
+        let mut data = b"ok\n".to_vec();
+        data.extend_from_slice(&long);
+        data.extend_from_slice(b"\nafter\n");
+        data.extend_from_slice(&long);
+        let (lines, over, stats) = collect(&data, &tiny());
+        assert_eq!(lines, vec![(1, 0, b"ok\n".to_vec()), (3, 54, b"after\n".to_vec())]);
+        assert_eq!(
+            over,
+            vec![
+                Oversized { line: 2, offset: 3, len: 50, terminated: true },
+                Oversized { line: 4, offset: 60, len: 50, terminated: false },
+            ]
+        );
+        assert_eq!(stats.lines, 4);
+        assert_eq!(stats.bytes, data.len() as u64);
+    }
+
+    #[test]
+    fn empty_input_has_no_lines() {
+        let (lines, over, stats) = collect(b"", &tiny());
+        assert!(lines.is_empty() && over.is_empty());
+        assert_eq!(stats.lines, 0);
+        assert!(stats.final_newline);
+    }
+
+    #[test]
+    fn bom_is_stripped_from_content_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.jsonl");
+        std::fs::write(&p, b"\xEF\xBB\xBF{}\n{}\n").unwrap();
+        let mut got = Vec::new();
+        let stats = run(
+            &Input::path(&p),
+            &tiny(),
+            |c| c.lines().map(|l| (l.bom, l.content.to_vec(), l.raw.len())).collect::<Vec<_>>(),
+            |_, v| -> Result<bool, ReadError> {
+                got.extend(v);
+                Ok(true)
+            },
+        )
+        .unwrap();
+        assert!(stats.bom);
+        assert_eq!(got, vec![(true, b"{}".to_vec(), 6), (false, b"{}".to_vec(), 3)]);
+    }
+
+    #[test]
+    fn zstd_is_detected_and_truncation_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain: Vec<u8> = (0..2000).flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes()).collect();
+        let z = zstd::encode_all(&plain[..], 3).unwrap();
+        let p = dir.path().join("z.bin");
+        std::fs::write(&p, &z).unwrap();
+        let mut n = 0;
+        let stats = run(&Input::path(&p), &tiny(), |c| c.line_count(), |_, c| -> Result<bool, ReadError> {
+            n += c;
+            Ok(true)
+        })
+        .unwrap();
+        assert!(stats.compressed);
+        assert_eq!(n, 2000);
+        assert_eq!(stats.bytes, plain.len() as u64);
+        std::fs::write(&p, &z[..z.len() / 2]).unwrap();
+        let err = run(&Input::path(&p), &tiny(), |c| c.line_count(), |_, _| -> Result<bool, ReadError> {
+            Ok(true)
+        })
+        .unwrap_err();
+        assert!(matches!(err, ReadError::Read { .. }), "{err}");
+        assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn sink_can_stop_early() {
+        let data: Vec<u8> = (0..1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let mut calls = 0;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, &data).unwrap();
+        let stats = run(&Input::path(&p), &tiny(), |_| (), |_, _| -> Result<bool, ReadError> {
+            calls += 1;
+            Ok(calls < 3)
+        })
+        .unwrap();
+        assert_eq!(calls, 3);
+        assert!(stats.stopped);
+    }
+}
