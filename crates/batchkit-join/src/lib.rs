@@ -1,0 +1,1 @@
+//! batchkit-join (being built).

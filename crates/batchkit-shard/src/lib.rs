@@ -1,0 +1,1 @@
+//! batchkit-shard (being built).

@@ -1,0 +1,1 @@
+//! batchkit-tokens (being built).

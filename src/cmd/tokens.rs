@@ -1,0 +1,12 @@
+//! `batchkit tokens`.
+
+use crate::cli::Settings;
+use crate::Outcome;
+
+/// Not built yet.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, _settings: &Settings) -> anyhow::Result<Outcome> {
+    anyhow::bail!("`tokens` is not available in this build yet")
+}

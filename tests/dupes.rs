@@ -1,0 +1,1 @@
+//! `batchkit dupes` end to end.

@@ -1,0 +1,1 @@
+//! `batchkit shard` end to end.

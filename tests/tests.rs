@@ -1,0 +1,10 @@
+//! Integration tests: one binary, one module per command, each test with its own temp dir.
+
+#[macro_use]
+mod util;
+
+mod dupes;
+mod join;
+mod shard;
+mod tokens;
+mod validate;

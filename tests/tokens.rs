@@ -1,0 +1,1 @@
+//! `batchkit tokens` end to end.

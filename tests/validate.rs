@@ -1,0 +1,1 @@
+//! `batchkit validate` end to end.
