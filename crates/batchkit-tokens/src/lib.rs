@@ -1,1 +1,149 @@
-//! batchkit-tokens (being built).
+//! Exact input-token counts and cost of LLM batch files, before upload.
+//!
+//! Each request line is counted with its model's real tokenizer, embedded in the binary
+//! (`o200k_base`, `o200k_harmony`, `cl100k_base`; no download at run time), by the rule of
+//! its endpoint: OpenAI's cookbook rule for chat completions (3 per reply, 3 per message, 1
+//! per `name`, plus the tokens of every string field; image parts by the tile rule), the
+//! tokens of each input for embeddings and completions. Requests to models without a public
+//! tokenizer (Claude, Gemini) and parts no published rule covers (tools, audio, the Responses
+//! API) get an estimate made with `o200k_base`, always marked `exact: false`.
+//!
+//! [`count_input`] streams one input through the `batchkit-io` reader (parallel, bounded
+//! memory, results in input order) and adds every line to a [`Totals`]; [`Totals::summary`]
+//! prices the totals with a [`PriceTable`].
+//!
+//! ```
+//! use batchkit_io::{Input, ReadOptions};
+//! use batchkit_tokens::{count_input, Options, PriceTable, TokensError, Totals};
+//! # fn main() -> Result<(), batchkit_tokens::TokensError> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("batch.jsonl");
+//! std::fs::write(&path, concat!(
+//!     r#"{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":"#,
+//!     r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello world!"}],"max_tokens":100}}"#,
+//!     "\n",
+//! )).unwrap();
+//! let mut totals = Totals::default();
+//! let opts = Options { model: None, read: ReadOptions::default() };
+//! count_input(&Input::path(&path), &opts, &mut totals, |_line| Ok::<_, TokensError>(()))?;
+//! let summary = totals.summary(&PriceTable::embedded());
+//! assert_eq!(summary.input_tokens, 3 + 3 + 1 + 3); // priming + message + "user" + text
+//! assert_eq!(summary.models[0].max_output_tokens, 100);
+//! assert!(summary.exact);
+//! assert!(summary.cost.unwrap().batch_high > summary.cost.unwrap().batch_low);
+//! # Ok(()) }
+//! ```
+
+mod encoding;
+mod image;
+mod prices;
+mod request;
+mod totals;
+
+pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
+pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
+pub use prices::{Cost, Price, PriceError, PriceTable};
+pub use request::{count_request, LineProblem, RequestCount, Severity};
+pub use totals::{ModelSummary, Summary, Totals};
+
+use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats};
+
+/// How to count.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Count every request as this model (its tokenizer and price) instead of the model the
+    /// line names: Azure deployment names, Gemini files that carry no model.
+    pub model: Option<String>,
+    /// How to read the input.
+    pub read: ReadOptions,
+}
+
+/// Errors that stop the count of an input.
+#[derive(Debug, thiserror::Error)]
+pub enum TokensError {
+    /// The input could not be read (names the input, line and byte offset).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A `--pricing` file could not be used.
+    #[error(transparent)]
+    Price(#[from] PriceError),
+    /// Writing the results failed.
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// One line of input and what became of it.
+#[derive(Debug, Clone)]
+pub struct LineOutcome<'a> {
+    /// The input's name.
+    pub file: &'a str,
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line start.
+    pub offset: u64,
+    /// The count, or why there is none.
+    pub result: Result<RequestCount, LineProblem>,
+}
+
+type ChunkResult = Vec<(u64, u64, Result<RequestCount, LineProblem>)>;
+
+fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize) -> ChunkResult {
+    if let Some(over) = chunk.oversized {
+        let problem = LineProblem {
+            code: "line_too_large",
+            severity: Severity::Error,
+            message: format!(
+                "line of {} bytes is longer than --max-line-bytes ({max_line} bytes); not counted",
+                over.len
+            ),
+        };
+        return vec![(over.line, over.offset, Err(problem))];
+    }
+    chunk.lines().map(|l| (l.number, l.offset, count_request(l.content, model))).collect()
+}
+
+/// Counts every line of `input`, adds it to `totals`, and hands each line's outcome to
+/// `on_line` in input order (whatever the number of threads).
+pub fn count_input<E, F>(input: &Input, opts: &Options, totals: &mut Totals, on_line: F) -> Result<ReadStats, E>
+where
+    E: From<ReadError>,
+    F: FnMut(LineOutcome<'_>) -> Result<(), E>,
+{
+    count_input_with_progress(input, opts, totals, on_line, None)
+}
+
+/// [`count_input`] with a progress callback (raw bytes consumed).
+pub fn count_input_with_progress<E, F>(
+    input: &Input,
+    opts: &Options,
+    totals: &mut Totals,
+    mut on_line: F,
+    progress: Option<&ProgressFn<'_>>,
+) -> Result<ReadStats, E>
+where
+    E: From<ReadError>,
+    F: FnMut(LineOutcome<'_>) -> Result<(), E>,
+{
+    let model = opts.model.as_deref();
+    let max_line = opts.read.max_line_bytes;
+    // `batchkit_io` does not re-export `run_with_progress`; reporting from the sink is the
+    // same thing, since it runs after each chunk in order.
+    let stats = batchkit_io::run(
+        input,
+        &opts.read,
+        |chunk| count_chunk(chunk, model, max_line),
+        |chunk, results| -> Result<bool, E> {
+            for (line, offset, result) in results {
+                totals.add(&result);
+                on_line(LineOutcome { file: &input.name, line, offset, result })?;
+            }
+            if let Some(p) = progress {
+                p(chunk.source_pos);
+            }
+            Ok(true)
+        },
+    )?;
+    totals.lines += stats.lines;
+    totals.bytes += stats.bytes;
+    Ok(stats)
+}

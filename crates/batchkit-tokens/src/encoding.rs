@@ -1,0 +1,153 @@
+//! The embedded BPE encodings and which model uses which.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use serde::Serialize;
+use tiktoken_rs::CoreBPE;
+
+/// A tokenizer embedded in the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// gpt-4o, gpt-4.1, gpt-4.5, gpt-5, o1/o3/o4 families.
+    O200kBase,
+    /// gpt-oss: the o200k ranks and pattern with other special tokens, so ordinary text
+    /// encodes exactly as with o200k_base.
+    O200kHarmony,
+    /// gpt-4, gpt-3.5-turbo, text-embedding-3 and ada-002.
+    Cl100kBase,
+}
+
+/// How a model's requests are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tokenizer {
+    /// The encoding used.
+    pub encoding: Encoding,
+    /// Whether it is the model's real tokenizer. When false, the counts are an estimate made
+    /// with `o200k_base` as a stand-in (Claude, Gemini and other models without a public
+    /// tokenizer embedded here).
+    pub exact: bool,
+}
+
+impl Encoding {
+    /// The name tiktoken gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::O200kBase => "o200k_base",
+            Encoding::O200kHarmony => "o200k_harmony",
+            Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    /// Tokens of `text`, special-token text counted as ordinary text (as the API does for
+    /// user content).
+    pub fn count(self, text: &str) -> u64 {
+        let bpe = self.bpe();
+        // fancy-regex gives up on a few pathological inputs (backtrack limit) and tiktoken-rs
+        // unwraps that; a bad line must not take the run down, so fall back to pieces.
+        match catch_unwind(AssertUnwindSafe(|| bpe.encode_ordinary(text).len() as u64)) {
+            Ok(n) => n,
+            Err(_) => count_in_pieces(bpe, text),
+        }
+    }
+
+    fn bpe(self) -> &'static CoreBPE {
+        match self {
+            Encoding::O200kBase | Encoding::O200kHarmony => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        }
+    }
+
+    /// Loads the ranks now rather than on first use (so a benchmark or a progress bar does
+    /// not count the start-up).
+    pub fn warm_up(self) {
+        let _ = self.bpe();
+    }
+}
+
+fn count_in_pieces(bpe: &CoreBPE, text: &str) -> u64 {
+    let mut total = 0u64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(4096);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let piece = &rest[..cut];
+        total += catch_unwind(AssertUnwindSafe(|| bpe.encode_ordinary(piece).len() as u64))
+            .unwrap_or(piece.len() as u64);
+        rest = &rest[cut..];
+    }
+    total
+}
+
+/// The model id without provider paths (`models/`, `publishers/google/models/`, `openai/`),
+/// lower-cased: the form the tables below are keyed by.
+pub fn normalize_model(model: &str) -> String {
+    let base = model.rsplit('/').next().unwrap_or(model);
+    base.trim().to_ascii_lowercase()
+}
+
+/// The tokenizer for `model`, following tiktoken's model map.
+pub fn tokenizer_for(model: Option<&str>) -> Tokenizer {
+    let estimate = Tokenizer { encoding: Encoding::O200kBase, exact: false };
+    let Some(model) = model else { return estimate };
+    let mut m = normalize_model(model);
+    // Fine-tuned models (`ft:gpt-4o-mini-2024-07-18:org::id`) use their base model's encoding.
+    if let Some(rest) = m.strip_prefix("ft:") {
+        m = rest.split(':').next().unwrap_or(rest).to_string();
+    }
+    let exact = |encoding| Tokenizer { encoding, exact: true };
+    const O200K_PREFIXES: &[&str] =
+        &["gpt-4o", "chatgpt-4o-", "gpt-4.1", "gpt-4.5-", "gpt-5", "o1", "o3", "o4-mini"];
+    const CL100K_PREFIXES: &[&str] = &["gpt-4-", "gpt-3.5-turbo", "gpt-35-turbo"];
+    const CL100K_NAMES: &[&str] = &[
+        "gpt-4",
+        "text-embedding-ada-002",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "davinci-002",
+        "babbage-002",
+    ];
+    if m.starts_with("gpt-oss-") {
+        exact(Encoding::O200kHarmony)
+    } else if O200K_PREFIXES.iter().any(|p| m.starts_with(p)) {
+        exact(Encoding::O200kBase)
+    } else if CL100K_NAMES.contains(&m.as_str()) || CL100K_PREFIXES.iter().any(|p| m.starts_with(p)) {
+        exact(Encoding::Cl100kBase)
+    } else {
+        estimate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_map_follows_tiktoken() {
+        let enc = |m| tokenizer_for(Some(m));
+        assert_eq!(enc("gpt-4o-mini-2024-07-18").encoding, Encoding::O200kBase);
+        assert!(enc("gpt-5.2").exact);
+        assert_eq!(enc("o3-mini").encoding, Encoding::O200kBase);
+        assert_eq!(enc("gpt-4-turbo").encoding, Encoding::Cl100kBase);
+        assert_eq!(enc("gpt-4").encoding, Encoding::Cl100kBase);
+        assert_eq!(enc("text-embedding-3-small").encoding, Encoding::Cl100kBase);
+        assert_eq!(enc("openai/gpt-oss-120b").encoding, Encoding::O200kHarmony);
+        assert_eq!(enc("ft:gpt-4o-mini-2024-07-18:acme::abc").encoding, Encoding::O200kBase);
+        assert!(!enc("claude-sonnet-4-5").exact);
+        assert!(!enc("gemini-2.5-flash").exact);
+        assert!(!enc("gpt-40").exact, "a near miss is not an OpenAI model");
+        assert!(!tokenizer_for(None).exact);
+    }
+
+    #[test]
+    fn known_counts() {
+        // Reference values from tiktoken.
+        assert_eq!(Encoding::O200kBase.count("Hello world!"), 3);
+        assert_eq!(Encoding::Cl100kBase.count("Hello world!"), 3);
+        assert_eq!(Encoding::Cl100kBase.count("tiktoken is great!"), 6);
+        assert_eq!(Encoding::O200kBase.count(""), 0);
+        assert_eq!(Encoding::O200kBase.count("<|endoftext|>"), 7);
+    }
+}

@@ -1,0 +1,261 @@
+//! The price table: embedded at build time, overridable from a TOML file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::normalize_model;
+
+const EMBEDDED: &str = include_str!("prices.toml");
+
+/// Prices of one model, per 1M tokens.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Synchronous input price.
+    pub input: f64,
+    /// Synchronous output price (none for embeddings).
+    #[serde(default)]
+    pub output: Option<f64>,
+    /// Batch input price.
+    pub batch_input: f64,
+    /// Batch output price.
+    #[serde(default)]
+    pub batch_output: Option<f64>,
+    /// Where the figure comes from or what it leaves out.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    as_of: Option<String>,
+    currency: Option<String>,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    models: BTreeMap<String, Price>,
+}
+
+/// Model prices with their date and sources.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceTable {
+    /// Date of the newest source.
+    pub as_of: String,
+    /// Currency of every price (`USD`).
+    pub currency: String,
+    /// Where the prices come from.
+    pub sources: Vec<String>,
+    /// `embedded`, or `embedded + PATH` after [`PriceTable::extend_from_file`].
+    pub origin: String,
+    /// Prices by lower-case model name.
+    pub models: BTreeMap<String, Price>,
+}
+
+/// A `--pricing` file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid price table.
+    #[error("{path}: not a valid price table: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with its line when TOML gives one.
+        message: String,
+    },
+    /// A price is negative or not a number.
+    #[error("{path}: model {model:?}: prices must be finite and not negative")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The entry.
+        model: String,
+    },
+    /// The file prices in another currency than the table it extends.
+    #[error("{path}: currency {found} differs from the embedded table's {expected}")]
+    Currency {
+        /// The file.
+        path: String,
+        /// The embedded table's currency.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
+}
+
+impl PriceTable {
+    /// The table built into batchkit.
+    pub fn embedded() -> Self {
+        let table = Self::parse(EMBEDDED, "embedded").expect("the embedded price table is valid");
+        PriceTable { origin: "embedded".into(), ..table }
+    }
+
+    /// Parses a table in the embedded table's TOML format. `name` is used in errors.
+    pub fn parse(text: &str, name: &str) -> Result<Self, PriceError> {
+        let file: File = toml::from_str(text)
+            .map_err(|e| PriceError::Parse { path: name.into(), message: e.to_string().trim_end().into() })?;
+        for (model, p) in &file.models {
+            let fine = |x: f64| x.is_finite() && x >= 0.0;
+            if ![Some(p.input), p.output, Some(p.batch_input), p.batch_output].iter().flatten().all(|x| fine(*x)) {
+                return Err(PriceError::Invalid { path: name.into(), model: model.clone() });
+            }
+        }
+        Ok(PriceTable {
+            as_of: file.as_of.unwrap_or_default(),
+            currency: file.currency.unwrap_or_else(|| "USD".into()),
+            sources: file.sources,
+            origin: name.into(),
+            models: file.models.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        })
+    }
+
+    /// Adds the entries of the table in `path`, replacing those of the same name; its date
+    /// and sources, when it gives them, replace this table's.
+    pub fn extend_from_file(&mut self, path: &Path) -> Result<(), PriceError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read { path: name.clone(), source })?;
+        let other = Self::parse(&text, &name)?;
+        if other.currency != self.currency {
+            return Err(PriceError::Currency { path: name, expected: self.currency.clone(), found: other.currency });
+        }
+        if !other.as_of.is_empty() {
+            self.as_of = other.as_of;
+        }
+        if !other.sources.is_empty() {
+            self.sources = other.sources;
+        }
+        self.origin = format!("{} + {name}", self.origin);
+        self.models.extend(other.models);
+        Ok(())
+    }
+
+    /// The entry for `model`: the longest name that equals it or that it extends with a
+    /// snapshot suffix. `gpt-4o-2024-08-06` finds `gpt-4o`; `gpt-4o-mini` does not.
+    pub fn lookup(&self, model: &str) -> Option<(&str, &Price)> {
+        let m = normalize_model(model);
+        if let Some((k, p)) = self.models.get_key_value(&m) {
+            return Some((k.as_str(), p));
+        }
+        self.models
+            .iter()
+            .filter(|(k, _)| m.strip_prefix(k.as_str()).is_some_and(is_snapshot_suffix))
+            .max_by_key(|(k, _)| k.len())
+            .map(|(k, p)| (k.as_str(), p))
+    }
+}
+
+fn is_snapshot_suffix(s: &str) -> bool {
+    if let Some(v) = s.strip_prefix('@') {
+        return !v.is_empty();
+    }
+    let Some(s) = s.strip_prefix('-') else { return false };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = s.split('-').collect();
+    match parts.as_slice() {
+        [x] => *x == "latest" || (digits(x) && (x.len() == 3 || x.len() == 8)),
+        [y, m, d] => digits(y) && y.len() == 4 && digits(m) && m.len() == 2 && digits(d) && d.len() == 2,
+        _ => false,
+    }
+}
+
+/// Cost of a set of requests at one model's prices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Cost {
+    /// Batch price of the input alone.
+    pub batch_low: f64,
+    /// Batch price of the input and every allowed output token.
+    pub batch_high: f64,
+    /// Synchronous price of the input alone.
+    pub sync_low: f64,
+    /// Synchronous price of the input and every allowed output token.
+    pub sync_high: f64,
+}
+
+impl Cost {
+    /// The cost of `input` tokens and up to `max_output` output tokens.
+    pub fn of(price: &Price, input: u64, max_output: u64) -> Cost {
+        let per = |tokens: u64, p: Option<f64>| p.unwrap_or(0.0) * tokens as f64 / 1e6;
+        let batch_low = per(input, Some(price.batch_input));
+        let sync_low = per(input, Some(price.input));
+        Cost {
+            batch_low: round(batch_low),
+            batch_high: round(batch_low + per(max_output, price.batch_output.or(price.output.map(|o| o / 2.0)))),
+            sync_low: round(sync_low),
+            sync_high: round(sync_low + per(max_output, price.output)),
+        }
+    }
+
+    /// Sum of two costs.
+    pub fn plus(self, o: Cost) -> Cost {
+        Cost {
+            batch_low: round(self.batch_low + o.batch_low),
+            batch_high: round(self.batch_high + o.batch_high),
+            sync_low: round(self.sync_low + o.sync_low),
+            sync_high: round(self.sync_high + o.sync_high),
+        }
+    }
+}
+
+/// To a millionth of the currency unit: below what any bill shows, and free of binary noise
+/// such as 0.30000000000000004 in the output.
+fn round(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_takes_snapshots_not_siblings() {
+        let t = PriceTable::embedded();
+        assert_eq!(t.lookup("gpt-4o-2024-08-06").unwrap().0, "gpt-4o");
+        assert_eq!(t.lookup("gpt-4o-mini-2024-07-18").unwrap().0, "gpt-4o-mini");
+        assert_eq!(t.lookup("claude-sonnet-4-5-20250929").unwrap().0, "claude-sonnet-4-5");
+        assert_eq!(t.lookup("claude-opus-4-20250514").unwrap().0, "claude-opus-4");
+        assert_eq!(t.lookup("publishers/google/models/gemini-2.5-flash@001").unwrap().0, "gemini-2.5-flash");
+        assert_eq!(t.lookup("models/gemini-2.0-flash-001").unwrap().0, "gemini-2.0-flash");
+        assert!(t.lookup("gpt-4.1-nano").is_none(), "no entry: not gpt-4.1's price");
+        assert!(t.lookup("gpt-5.3").is_none());
+        assert!(t.lookup("claude-opus-4-9").is_none());
+        assert!(!t.as_of.is_empty() && !t.sources.is_empty());
+    }
+
+    #[test]
+    fn cost_low_and_high() {
+        let t = PriceTable::embedded();
+        let p = t.lookup("gpt-4o-mini").unwrap().1;
+        let c = Cost::of(p, 1_000_000, 2_000_000);
+        assert_eq!(c, Cost { batch_low: 0.075, batch_high: 0.675, sync_low: 0.15, sync_high: 1.35 });
+        let e = t.lookup("text-embedding-3-small").unwrap().1;
+        assert_eq!(Cost::of(e, 3_000_000, 0).batch_high, 0.03);
+    }
+
+    #[test]
+    fn files_extend_and_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.toml");
+        std::fs::write(&p, "as_of = \"2027-01-01\"\n[models.\"my-ft\"]\ninput = 1.0\nbatch_input = 0.5\n[models.\"gpt-4o\"]\ninput = 9.0\nbatch_input = 9.0\n").unwrap();
+        let mut t = PriceTable::embedded();
+        t.extend_from_file(&p).unwrap();
+        assert_eq!(t.as_of, "2027-01-01");
+        assert_eq!(t.lookup("my-ft").unwrap().1.input, 1.0);
+        assert_eq!(t.lookup("gpt-4o").unwrap().1.input, 9.0);
+        assert!(t.lookup("gpt-4o-mini").is_some());
+        std::fs::write(&p, "[models.x]\ninput = \"cheap\"\n").unwrap();
+        let e = PriceTable::embedded().extend_from_file(&p).unwrap_err().to_string();
+        assert!(e.contains("p.toml") && e.contains("line"), "{e}");
+        std::fs::write(&p, "[models.x]\ninput = -1.0\nbatch_input = 1.0\n").unwrap();
+        assert!(matches!(PriceTable::embedded().extend_from_file(&p), Err(PriceError::Invalid { .. })));
+    }
+}
