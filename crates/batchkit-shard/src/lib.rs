@@ -1,1 +1,893 @@
-//! batchkit-shard (being built).
+//! Cuts a batch request file into shards the provider accepts on the first try.
+//!
+//! [`shard`] streams one input through the `batchkit-io` reader, validates every line with
+//! `batchkit-validate` (in parallel, cross-line checks in order), and cuts greedily in input
+//! order: each shard takes lines until the next one would break a cap (requests, bytes,
+//! input tokens, embedding inputs), so the number of shards is the minimum for contiguous
+//! cuts. A line is never split. Shards are written under a hidden staging directory inside
+//! the output directory and renamed into place only when the whole input was read and found
+//! clean, `manifest.json` last; a failed or interrupted run leaves no file under a final name.
+//!
+//! Concatenating the shards in order gives back the input bytes exactly (only a missing
+//! final newline is added). With [`ShardOptions::skip_invalid`] the invalid lines go,
+//! byte-exact and in order, to `rejected.jsonl`, so shards and rejects hold every line once.
+//!
+//! ```
+//! use batchkit_io::Input;
+//! use batchkit_shard::{shard, CapOverrides, Hooks, ShardOptions};
+//! let dir = tempfile::tempdir().unwrap();
+//! let input = dir.path().join("batch.jsonl");
+//! let line = |i: u32| format!(
+//!     "{{\"custom_id\":\"r{i}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\
+//!       \"body\":{{\"model\":\"gpt-4o\",\"messages\":[]}}}}\n");
+//! std::fs::write(&input, (0..5).map(line).collect::<String>()).unwrap();
+//! let mut opts = ShardOptions::new(dir.path().join("out"));
+//! opts.caps = CapOverrides { max_requests: Some(2), ..Default::default() };
+//! let report = shard(&Input::path(&input), &opts, &mut Hooks::default()).unwrap();
+//! let manifest = report.manifest.unwrap();
+//! let counts: Vec<u64> = manifest.shards.iter().map(|s| s.requests).collect();
+//! assert_eq!(counts, vec![2, 2, 1]);
+//! assert_eq!(manifest.shards[0].file, "batch-00001.jsonl");
+//! assert!(dir.path().join("out/manifest.json").exists());
+//! ```
+
+mod caps;
+mod manifest;
+mod output;
+mod tokens;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats, Source};
+use batchkit_providers::Provider;
+use batchkit_validate::{CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, ValidateError};
+
+pub use caps::{Breach, CapOverrides, Caps, Fit, Measure, Totals};
+pub use manifest::{InputInfo, Manifest, RejectedInfo, ShardInfo};
+pub use output::{FsOutput, OutputFactory, ShardWrite};
+pub use tokens::{TiktokenCounter, TokenCount};
+
+use output::{Layout, OutFile, BODY_CLOSE, BODY_OPEN};
+
+/// Name of the manifest inside the output directory.
+pub const MANIFEST: &str = "manifest.json";
+/// Name of the rejected-lines file inside the output directory.
+pub const REJECTED: &str = "rejected.jsonl";
+/// Prefix of the staging directories a run writes into before renaming.
+pub const STAGING_PREFIX: &str = ".batchkit-shard-";
+
+/// How lines are grouped before cutting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SplitBy {
+    /// One run of shards, in input order.
+    #[default]
+    None,
+    /// One run of shards per model (OpenAI takes one model per file).
+    Model,
+    /// One run of shards per endpoint url.
+    Url,
+}
+
+impl SplitBy {
+    /// The name used in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SplitBy::None => "none",
+            SplitBy::Model => "model",
+            SplitBy::Url => "url",
+        }
+    }
+}
+
+/// What each shard file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Emit {
+    /// The request lines, byte-exact (`.jsonl`).
+    #[default]
+    Jsonl,
+    /// The JSON body Anthropic's Message Batches endpoint takes, `{"requests":[...]}`
+    /// (`.json`); the byte cap applies to the body.
+    AnthropicBody,
+}
+
+impl Emit {
+    /// The name used in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Emit::Jsonl => "jsonl",
+            Emit::AnthropicBody => "anthropic-body",
+        }
+    }
+}
+
+/// Most groups open at once with `--split-by` (one open file each), uncompressed.
+pub const MAX_GROUPS: usize = 256;
+/// Most groups with compression (each zstd context holds a few MiB).
+pub const MAX_GROUPS_COMPRESSED: usize = 32;
+
+/// How to shard.
+#[derive(Debug, Clone)]
+pub struct ShardOptions {
+    /// Output directory (created if missing).
+    pub out_dir: PathBuf,
+    /// File name stem of the shards (default: the input's file name without extensions).
+    pub stem: Option<String>,
+    /// Provider name; `None` infers it from the first valid line.
+    pub provider: Option<String>,
+    /// Caps given explicitly; the rest come from the provider.
+    pub caps: CapOverrides,
+    /// Grouping.
+    pub split_by: SplitBy,
+    /// Output layout.
+    pub emit: Emit,
+    /// zstd level, when compressing.
+    pub compress: Option<i32>,
+    /// Write invalid lines to `rejected.jsonl` instead of refusing.
+    pub skip_invalid: bool,
+    /// Write into a non-empty directory (replacing only what a previous run listed in its
+    /// manifest, and files of the same names).
+    pub force: bool,
+    /// Most groups with `--split-by` (default [`MAX_GROUPS`] / [`MAX_GROUPS_COMPRESSED`]).
+    pub max_groups: Option<usize>,
+    /// Memory for the duplicate-id set before it spills to disk.
+    pub id_memory_limit: u64,
+    /// How to read.
+    pub read: ReadOptions,
+}
+
+impl ShardOptions {
+    /// Defaults: provider caps, JSONL, no compression, refuse invalid lines.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        ShardOptions {
+            out_dir: out_dir.into(),
+            stem: None,
+            provider: None,
+            caps: CapOverrides::default(),
+            split_by: SplitBy::None,
+            emit: Emit::Jsonl,
+            compress: None,
+            skip_invalid: false,
+            force: false,
+            max_groups: None,
+            id_memory_limit: CheckOptions::default().id_memory_limit,
+            read: ReadOptions::default(),
+        }
+    }
+}
+
+/// Where a run writes and whom it tells: output factory, token counter, progress and the
+/// diagnostics callback. `Hooks::default()` writes to disk, counts no tokens and drops
+/// diagnostics.
+pub struct Hooks<'a> {
+    /// Creates the files (tests inject failures here).
+    pub output: &'a dyn OutputFactory,
+    /// Counts input tokens, needed with `--max-tokens`.
+    pub tokens: Option<&'a dyn TokenCount>,
+    /// Raw bytes consumed, after each chunk.
+    pub progress: Option<&'a ProgressFn<'a>>,
+    /// Every finding, in line order (file-level findings last).
+    pub on_diagnostic: Box<dyn FnMut(&Diagnostic) + 'a>,
+}
+
+static FS: FsOutput = FsOutput { sync: true };
+
+impl Default for Hooks<'_> {
+    fn default() -> Self {
+        Hooks { output: &FS, tokens: None, progress: None, on_diagnostic: Box::new(|_| {}) }
+    }
+}
+
+/// Why nothing was written although the input could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Invalid lines and no `--skip-invalid`.
+    InvalidLines(u64),
+    /// Duplicates found only at the end (after the id set spilled to disk), when their lines
+    /// were already placed; deduplicate first (`batchkit dupes --write-unique`).
+    LateDuplicates(u64),
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct ShardReport {
+    /// What was written; `None` when the run refused.
+    pub manifest: Option<Manifest>,
+    /// Why nothing was written.
+    pub refusal: Option<Refusal>,
+    /// Lines with at least one error (refused or rejected).
+    pub invalid_lines: u64,
+    /// Error findings (lines and file).
+    pub errors: u64,
+    /// Warning findings.
+    pub warnings: u64,
+    /// The reader's totals.
+    pub stats: ReadStats,
+    /// The provider whose rules applied.
+    pub provider: Option<String>,
+}
+
+impl ShardReport {
+    /// Whether the input had problems (exit 1): invalid lines, refused or rejected, or
+    /// file-level errors.
+    pub fn has_problems(&self) -> bool {
+        self.refusal.is_some() || self.invalid_lines > 0 || self.errors > 0
+    }
+}
+
+/// Errors that stop a run. Each names the path, or the input line.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// Reading the input failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Validation could not run (unknown provider, spilling ids failed).
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
+    /// The output directory holds files and `force` is off.
+    #[error("{}: directory is not empty (pass --force to write into it; only files named like the shards, {REJECTED} and {MANIFEST} are replaced)", dir.display())]
+    NotEmpty {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// An output file or directory could not be made.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// One line breaks a cap on its own; it cannot be placed in any shard.
+    #[error("{name}:{line}: {}; a line is never split, so this file cannot be sharded", breach_text(breach))]
+    LineOverCap {
+        /// Input name.
+        name: String,
+        /// 1-based line number.
+        line: u64,
+        /// Byte offset of the line start.
+        offset: u64,
+        /// The cap and the line's size.
+        breach: Breach,
+    },
+    /// A line over `--max-line-bytes` is never held, so it cannot be copied to the rejects.
+    #[error("{name}:{line}: line is {len} bytes, longer than --max-line-bytes, so it cannot be copied to {REJECTED}; raise --max-line-bytes")]
+    Oversized {
+        /// Input name.
+        name: String,
+        /// 1-based line number.
+        line: u64,
+        /// Length without terminator.
+        len: u64,
+    },
+    /// Too many groups with `--split-by`.
+    #[error("{name}:{line}: group {group:?} is number {}, more than {max} (one open file each); shard without --split-by or sort the input by group", max + 1)]
+    TooManyGroups {
+        /// Input name.
+        name: String,
+        /// Line where the extra group appeared.
+        line: u64,
+        /// Its key.
+        group: String,
+        /// The limit.
+        max: usize,
+    },
+    /// A valid line whose tokens could not be counted.
+    #[error("{name}:{line}: cannot count input tokens: {reason}")]
+    Tokens {
+        /// Input name.
+        name: String,
+        /// 1-based line number.
+        line: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn breach_text(b: &Breach) -> String {
+    match *b {
+        Breach::Bytes { need, cap } => format!(
+            "line takes {need} bytes in a shard, over the byte cap of {cap} bytes ({})",
+            batchkit_io::format_size(cap)
+        ),
+        Breach::Tokens { need, cap } => format!("line has {need} input tokens, over the token cap of {cap}"),
+        Breach::EmbeddingInputs { need, cap } => {
+            format!("line has {need} embedding inputs, over the cap of {cap} per batch")
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ShardError + '_ {
+    move |source| ShardError::Io { path: path.to_path_buf(), source }
+}
+
+/// The stem shard names start with: the input's file name without `.zst`, `.jsonl`,
+/// `.json`, `.ndjson` (`stdin` for standard input).
+pub fn default_stem(input: &Input) -> String {
+    let name = match &input.source {
+        Source::Stdin => return "stdin".into(),
+        Source::Path(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let mut s = name.as_str();
+    for ext in [".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".txt"] {
+        if let Some(t) = s.strip_suffix(ext) {
+            s = t;
+        }
+    }
+    let slug = slug(s);
+    if slug.is_empty() {
+        "shard".into()
+    } else {
+        slug
+    }
+}
+
+/// A file-name-safe form of a model or url: ASCII letters, digits, `.`, `_` and `-`, at most
+/// 64 characters (`/v1/chat/completions` → `v1-chat-completions`).
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 64 {
+            break;
+        }
+    }
+    let t = out.trim_end_matches(['-', '.']);
+    t.trim_start_matches('.').to_string()
+}
+
+/// Per-line results of the parallel stage.
+struct ChunkOut {
+    reports: Vec<LineReport>,
+    tokens: Vec<Result<u64, String>>,
+}
+
+struct OpenShard {
+    file: OutFile,
+    name: String,
+    totals: Totals,
+    first_line: u64,
+    last_line: u64,
+}
+
+struct Group {
+    key: Option<String>,
+    slug: String,
+    next: u64,
+    open: Option<OpenShard>,
+}
+
+/// The sequential half of a run: validation in order, cutting, writing.
+struct Cutter<'a> {
+    opts: &'a ShardOptions,
+    name: &'a str,
+    staging: &'a Path,
+    factory: &'a dyn OutputFactory,
+    layout: Layout,
+    ext: String,
+    stem: String,
+    overrides: CapOverrides,
+    fit: Option<Fit>,
+    groups: Vec<Group>,
+    group_index: HashMap<Option<String>, usize>,
+    slugs: HashMap<String, usize>,
+    done: Vec<(usize, u64, ShardInfo)>,
+    rejected: Option<OutFile>,
+    rejected_lines: u64,
+    rejected_bytes: u64,
+    invalid_lines: u64,
+    errors: u64,
+    warnings: u64,
+    /// Stop writing shards once the run is known to refuse; keep validating to report all.
+    refusing: bool,
+    /// A run of consecutive bytes of the current chunk bound for one group's open shard.
+    run: Option<(usize, usize, usize, u64)>,
+    max_groups: usize,
+    count_tokens: bool,
+}
+
+impl<'a> Cutter<'a> {
+    fn fit(&mut self, provider: Option<&'static Provider>) -> Fit {
+        *self.fit.get_or_insert_with(|| {
+            let overhead = match self.layout {
+                Layout::Jsonl => 0,
+                // Each line adds its bytes plus one comma; the first comma is not written.
+                Layout::Body => (BODY_OPEN.len() + BODY_CLOSE.len()) as u64 - 1,
+            };
+            Fit { caps: Caps::resolve(provider, &self.overrides), overhead }
+        })
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.staging.join(file)
+    }
+
+    fn flush_run(&mut self, chunk: &Chunk) -> Result<(), ShardError> {
+        if let Some((g, start, end, lines)) = self.run.take() {
+            let shard = self.groups[g].open.as_mut().expect("a run targets an open shard");
+            let path = self.staging.join(&shard.name);
+            shard.file.raw(&chunk.data[start..end], lines).map_err(io_err(&path))?;
+        }
+        Ok(())
+    }
+
+    fn close_shard(&mut self, g: usize) -> Result<(), ShardError> {
+        let Some(s) = self.groups[g].open.take() else { return Ok(()) };
+        let path = self.path(&s.name);
+        let (sha256, file_bytes) = s.file.close().map_err(io_err(&path))?;
+        let group = &self.groups[g];
+        let info = ShardInfo {
+            file: s.name,
+            requests: s.totals.requests,
+            bytes: s.totals.bytes,
+            file_bytes: self.opts.compress.map(|_| file_bytes),
+            input_tokens: self.count_tokens.then_some(s.totals.tokens),
+            embedding_inputs: (s.totals.embedding_inputs > 0).then_some(s.totals.embedding_inputs),
+            first_line: s.first_line,
+            last_line: s.last_line,
+            sha256,
+            group: if self.opts.split_by == SplitBy::None { None } else { group.key.clone() },
+        };
+        self.done.push((g, group.next - 1, info));
+        Ok(())
+    }
+
+    fn group_of(&mut self, r: &LineReport) -> Result<usize, ShardError> {
+        let key = match self.opts.split_by {
+            SplitBy::None => None,
+            SplitBy::Model => r.model.clone(),
+            SplitBy::Url => r.url.clone(),
+        };
+        if let Some(&g) = self.group_index.get(&key) {
+            return Ok(g);
+        }
+        if self.groups.len() >= self.max_groups {
+            return Err(ShardError::TooManyGroups {
+                name: self.name.to_string(),
+                line: r.line,
+                group: key.unwrap_or_default(),
+                max: self.max_groups,
+            });
+        }
+        let slug = match (&key, self.opts.split_by) {
+            (_, SplitBy::None) => String::new(),
+            (Some(k), _) if !slug(k).is_empty() => slug(k),
+            (_, SplitBy::Model) => "no-model".into(),
+            (_, _) => "no-url".into(),
+        };
+        // Distinct keys may share a slug (`a/b`, `a:b`): number the later ones.
+        let n = self.slugs.entry(slug.clone()).or_insert(0);
+        *n += 1;
+        let slug = if *n == 1 { slug } else { format!("{slug}~{n}") };
+        let g = self.groups.len();
+        self.groups.push(Group { key: key.clone(), slug, next: 1, open: None });
+        self.group_index.insert(key, g);
+        Ok(g)
+    }
+
+    fn place(
+        &mut self,
+        chunk: &Chunk,
+        line: &batchkit_io::Line<'_>,
+        r: &LineReport,
+        tokens: u64,
+        provider: Option<&'static Provider>,
+    ) -> Result<(), ShardError> {
+        let fit = self.fit(provider);
+        let newline_missing = !line.terminated();
+        let m = Measure {
+            bytes: match self.layout {
+                Layout::Jsonl => line.raw.len() as u64 + u64::from(newline_missing),
+                Layout::Body => line.content.len() as u64 + 1,
+            },
+            tokens,
+            embedding_inputs: r.embedding_inputs,
+        };
+        fit.alone(&m).map_err(|breach| ShardError::LineOverCap {
+            name: self.name.to_string(),
+            line: line.number,
+            offset: line.offset,
+            breach,
+        })?;
+        let g = self.group_of(r)?;
+        let needs_new = match &self.groups[g].open {
+            None => true,
+            Some(s) => !fit.fits(&s.totals, &m),
+        };
+        if needs_new {
+            if self.run.is_some_and(|(rg, ..)| rg == g) {
+                self.flush_run(chunk)?;
+            }
+            self.close_shard(g)?;
+            let group = &mut self.groups[g];
+            let name = if group.slug.is_empty() {
+                format!("{}-{:05}.{}", self.stem, group.next, self.ext)
+            } else {
+                format!("{}-{}-{:05}.{}", self.stem, group.slug, group.next, self.ext)
+            };
+            group.next += 1;
+            let path = self.staging.join(&name);
+            let file = OutFile::open(self.factory, &path, self.opts.compress, self.layout).map_err(io_err(&path))?;
+            self.groups[g].open =
+                Some(OpenShard { file, name, totals: fit.empty(), first_line: line.number, last_line: 0 });
+        }
+        let shard = self.groups[g].open.as_mut().expect("opened above");
+        Fit::add(&mut shard.totals, &m);
+        shard.last_line = line.number;
+        let start = (line.offset - chunk.offset) as usize;
+        let end = start + line.raw.len();
+        if self.layout == Layout::Jsonl && !newline_missing {
+            match &mut self.run {
+                Some((rg, _, e, n)) if *rg == g && *e == start => {
+                    *e = end;
+                    *n += 1;
+                    return Ok(());
+                }
+                _ => {
+                    self.flush_run(chunk)?;
+                    self.run = Some((g, start, end, 1));
+                    return Ok(());
+                }
+            }
+        }
+        self.flush_run(chunk)?;
+        let shard = self.groups[g].open.as_mut().expect("opened above");
+        let path = self.staging.join(&shard.name);
+        shard.file.line(line.raw, line.content, true).map_err(io_err(&path))
+    }
+
+    fn reject(&mut self, line: &batchkit_io::Line<'_>) -> Result<(), ShardError> {
+        let path = self.path(REJECTED);
+        if self.rejected.is_none() {
+            let f = OutFile::open(self.factory, &path, None, Layout::Jsonl).map_err(io_err(&path))?;
+            self.rejected = Some(f);
+        }
+        let f = self.rejected.as_mut().expect("opened above");
+        f.raw(line.raw, 1).map_err(io_err(&path))?;
+        self.rejected_lines += 1;
+        self.rejected_bytes += line.raw.len() as u64;
+        Ok(())
+    }
+
+    fn count(&mut self, r: &LineReport) {
+        for d in &r.diagnostics {
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+    }
+}
+
+/// Shards `input` into `opts.out_dir`. Returns the manifest written, or the reason nothing
+/// was written; every finding goes to `hooks.on_diagnostic` as it is found.
+pub fn shard(input: &Input, opts: &ShardOptions, hooks: &mut Hooks<'_>) -> Result<ShardReport, ShardError> {
+    if opts.caps.max_tokens.is_some() && hooks.tokens.is_none() {
+        // Library callers who cap tokens without a counter get the embedded tokenizers.
+        static DEFAULT: TiktokenCounter = TiktokenCounter { model: None };
+        hooks.tokens = Some(&DEFAULT);
+    }
+    let split = opts.split_by;
+    let check = CheckOptions {
+        provider: opts.provider.clone(),
+        check_model_mismatch: split != SplitBy::Model,
+        check_url_mismatch: split != SplitBy::Url,
+        id_memory_limit: opts.id_memory_limit,
+        max_line_bytes: opts.read.max_line_bytes,
+        ..CheckOptions::default()
+    };
+    let checker = Checker::new(&check)?;
+    let out_dir = &opts.out_dir;
+    let created = prepare_dir(out_dir, opts.force)?;
+    let staging = match tempfile::Builder::new().prefix(STAGING_PREFIX).tempdir_in(out_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            undo_dir(out_dir, created);
+            return Err(ShardError::Io { path: out_dir.clone(), source: e });
+        }
+    };
+    let result = run_staged(input, opts, hooks, &checker, staging.path());
+    let result = match result {
+        Ok(mut rep) => match &rep.manifest {
+            Some(m) => commit(out_dir, staging.path(), m, opts.force).map(|()| rep),
+            None => {
+                rep.manifest = None;
+                Ok(rep)
+            }
+        },
+        Err(e) => Err(e),
+    };
+    drop(staging);
+    match &result {
+        Ok(r) if r.manifest.is_some() => {}
+        _ => undo_dir(out_dir, created),
+    }
+    result
+}
+
+fn run_staged(
+    input: &Input,
+    opts: &ShardOptions,
+    hooks: &mut Hooks<'_>,
+    checker: &Checker,
+    staging: &Path,
+) -> Result<ShardReport, ShardError> {
+    let layout = match opts.emit {
+        Emit::Jsonl => Layout::Jsonl,
+        Emit::AnthropicBody => Layout::Body,
+    };
+    let mut ext = match layout {
+        Layout::Jsonl => "jsonl".to_string(),
+        Layout::Body => "json".to_string(),
+    };
+    if opts.compress.is_some() {
+        ext.push_str(".zst");
+    }
+    let max_groups = opts.max_groups.unwrap_or(if opts.compress.is_some() { MAX_GROUPS_COMPRESSED } else { MAX_GROUPS });
+    let mut fc = FileChecker::new(checker, input.name.clone());
+    let mut cut = Cutter {
+        opts,
+        name: &input.name,
+        staging,
+        factory: hooks.output,
+        layout,
+        ext,
+        stem: opts.stem.clone().unwrap_or_else(|| default_stem(input)),
+        overrides: opts.caps,
+        fit: None,
+        groups: Vec::new(),
+        group_index: HashMap::new(),
+        slugs: HashMap::new(),
+        done: Vec::new(),
+        rejected: None,
+        rejected_lines: 0,
+        rejected_bytes: 0,
+        invalid_lines: 0,
+        errors: 0,
+        warnings: 0,
+        refusing: false,
+        run: None,
+        max_groups: max_groups.max(1),
+        count_tokens: opts.caps.max_tokens.is_some(),
+    };
+    let tokens = hooks.tokens.filter(|_| opts.caps.max_tokens.is_some());
+    let on_diag = &mut hooks.on_diagnostic;
+    let process = |chunk: &Chunk| {
+        let reports = checker.check_chunk(chunk);
+        let tokens = match tokens {
+            Some(t) if chunk.oversized.is_none() => chunk
+                .lines()
+                .zip(&reports)
+                .map(|(l, r)| if r.is_valid() { t.count(l.content) } else { Ok(0) })
+                .collect(),
+            _ => Vec::new(),
+        };
+        ChunkOut { reports, tokens }
+    };
+    let sink = |chunk: &Chunk, out: ChunkOut| -> Result<bool, ShardError> {
+        let ChunkOut { reports, tokens } = out;
+        if let Some(o) = chunk.oversized {
+            let mut r = reports.into_iter().next().unwrap_or_else(|| LineReport {
+                line: o.line,
+                offset: o.offset,
+                bytes: o.len,
+                diagnostics: vec![Diagnostic::at(
+                    Code::LineTooLarge,
+                    Severity::Error,
+                    o.line,
+                    o.offset,
+                    format!("line is {} bytes, longer than --max-line-bytes", o.len),
+                )],
+                parsed: false,
+                style: None,
+                id: None,
+                model: None,
+                url: None,
+                embedding_inputs: 0,
+            });
+            fc.observe(&mut r)?;
+            let fit = cut.fit(fc.provider());
+            let m = Measure { bytes: o.len + 1, ..Measure::default() };
+            if let Err(breach) = fit.alone(&m) {
+                return Err(ShardError::LineOverCap { name: input.name.clone(), line: o.line, offset: o.offset, breach });
+            }
+            if opts.skip_invalid {
+                return Err(ShardError::Oversized { name: input.name.clone(), line: o.line, len: o.len });
+            }
+            cut.count(&r);
+            r.diagnostics.iter().for_each(&mut *on_diag);
+            cut.invalid_lines += 1;
+            cut.refusing = true;
+            return Ok(true);
+        }
+        for (i, (line, mut r)) in chunk.lines().zip(reports).enumerate() {
+            fc.observe(&mut r)?;
+            if line.is_blank() && r.is_valid() {
+                // A trailing blank line is harmless to `validate`, but no provider takes an
+                // empty request, so it never goes into a shard.
+                r.diagnostics.push(Diagnostic::at(
+                    Code::EmptyLine,
+                    Severity::Error,
+                    line.number,
+                    line.offset,
+                    "blank line; a shard holds only requests",
+                ));
+            }
+            cut.count(&r);
+            r.diagnostics.iter().for_each(&mut *on_diag);
+            if !r.is_valid() {
+                cut.invalid_lines += 1;
+                cut.flush_run(chunk)?;
+                if opts.skip_invalid {
+                    cut.reject(&line)?;
+                } else {
+                    cut.refusing = true;
+                }
+                continue;
+            }
+            if cut.refusing {
+                continue;
+            }
+            let t = match tokens.get(i) {
+                None => 0,
+                Some(Ok(t)) => *t,
+                Some(Err(reason)) => {
+                    return Err(ShardError::Tokens {
+                        name: input.name.clone(),
+                        line: line.number,
+                        reason: reason.clone(),
+                    })
+                }
+            };
+            cut.place(chunk, &line, &r, t, fc.provider())?;
+        }
+        cut.flush_run(chunk)?;
+        Ok(true)
+    };
+    let stats = batchkit_io::run_with_progress(input, &opts.read, process, sink, hooks.progress)?;
+    let provider = fc.provider();
+    let (file_diags, _summary) = fc.finish(&stats)?;
+    let mut late_dupes = 0;
+    for d in &file_diags {
+        // The file-wide caps are what sharding resolves; everything else is reported.
+        if matches!(d.code, Code::TooManyRequests | Code::FileTooLarge) {
+            continue;
+        }
+        if d.code == Code::DuplicateId && d.line.is_some() {
+            late_dupes += 1;
+        }
+        match d.severity {
+            Severity::Error => cut.errors += 1,
+            Severity::Warning => cut.warnings += 1,
+        }
+        (hooks.on_diagnostic)(d);
+    }
+    let mut report = ShardReport {
+        manifest: None,
+        refusal: None,
+        invalid_lines: cut.invalid_lines + late_dupes,
+        errors: cut.errors,
+        warnings: cut.warnings,
+        stats: stats.clone(),
+        provider: provider.map(|p| p.name.clone()),
+    };
+    if cut.refusing {
+        report.refusal = Some(Refusal::InvalidLines(cut.invalid_lines));
+        return Ok(report);
+    }
+    if late_dupes > 0 {
+        report.refusal = Some(Refusal::LateDuplicates(late_dupes));
+        return Ok(report);
+    }
+    for g in 0..cut.groups.len() {
+        cut.close_shard(g)?;
+    }
+    let rejected = match cut.rejected.take() {
+        None => None,
+        Some(f) => {
+            let (sha256, _) = f.close().map_err(io_err(&cut.path(REJECTED)))?;
+            Some(RejectedInfo {
+                file: REJECTED.into(),
+                lines: cut.rejected_lines,
+                bytes: cut.rejected_bytes,
+                sha256,
+            })
+        }
+    };
+    let fit = cut.fit(provider);
+    let mut done = std::mem::take(&mut cut.done);
+    done.sort_by_key(|(g, n, _)| (*g, *n));
+    let manifest = Manifest {
+        input: InputInfo { name: input.name.clone(), bytes: stats.bytes, lines: stats.lines },
+        provider: provider.map(|p| p.name.clone()),
+        caps: fit.caps,
+        split_by: opts.split_by.as_str().into(),
+        emit: opts.emit.as_str().into(),
+        compressed: opts.compress.is_some(),
+        shards: done.into_iter().map(|(_, _, s)| s).collect(),
+        rejected,
+    };
+    let mpath = staging.join(MANIFEST);
+    let mut w = hooks.output.create(&mpath).map_err(io_err(&mpath))?;
+    let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    json.push(b'\n');
+    w.write_all(&json).and_then(|()| w.finish()).map_err(io_err(&mpath))?;
+    report.manifest = Some(manifest);
+    Ok(report)
+}
+
+/// Makes sure `dir` exists and may be written into; returns whether it was created.
+fn prepare_dir(dir: &Path, force: bool) -> Result<bool, ShardError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            if !force {
+                for e in entries {
+                    let e = e.map_err(io_err(dir))?;
+                    // Staging left by a killed run is hidden and holds no final file.
+                    if !e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+                        return Err(ShardError::NotEmpty { dir: dir.to_path_buf() });
+                    }
+                }
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            Ok(true)
+        }
+        Err(e) => Err(ShardError::Io { path: dir.to_path_buf(), source: e }),
+    }
+}
+
+fn undo_dir(dir: &Path, created: bool) {
+    if created {
+        // Only succeeds when empty, which is the point: never remove anything else.
+        let _ = fs::remove_dir(dir);
+    }
+}
+
+/// Renames the staged files into place, the manifest last. With `force`, files a previous
+/// run listed in its manifest and this run does not write are removed first, so the
+/// directory never mixes two runs' shards.
+fn commit(dir: &Path, staging: &Path, m: &Manifest, force: bool) -> Result<(), ShardError> {
+    let old = dir.join(MANIFEST);
+    if force {
+        if let Ok(bytes) = fs::read(&old) {
+            if let Ok(prev) = serde_json::from_slice::<Manifest>(&bytes) {
+                let new: std::collections::HashSet<&str> = m.files().collect();
+                for f in prev.files() {
+                    // Only plain names a manifest could have written; never follow a path.
+                    if !new.contains(f) && !f.contains(['/', '\\']) && f != ".." {
+                        let p = dir.join(f);
+                        match fs::remove_file(&p) {
+                            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                                return Err(ShardError::Io { path: p, source: e })
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        if m.rejected.is_none() {
+            let p = dir.join(REJECTED);
+            if p.is_file() {
+                fs::remove_file(&p).map_err(io_err(&p))?;
+            }
+        }
+    }
+    for f in m.files().chain([MANIFEST]) {
+        let to = dir.join(f);
+        fs::rename(staging.join(f), &to).map_err(io_err(&to))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
