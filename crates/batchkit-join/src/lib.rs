@@ -1,1 +1,344 @@
-//! batchkit-join (being built).
+//! Joins the results of an LLM batch back to its requests by id, in bounded memory.
+//!
+//! Results come back in any order, split over output and error files, some requests missing
+//! entirely. [`join`] gives every request exactly once, in request order, with its
+//! [`Status`], writes the request lines that did not succeed (byte-exact) to a retry file, the
+//! results that match no request to an orphans file, and totals the usage the provider
+//! reported.
+//!
+//! Memory stays under [`JoinOptions::memory_limit`] at any input size: while the results fit,
+//! they are held in memory and the requests are streamed past them once; when they do not, a
+//! partitioned (grace) hash join spills to a temporary directory that is removed on success
+//! and on failure. Both paths write byte-identical outputs, whatever the number of threads.
+//!
+//! Duplicate results (two result lines for one id): the merged line takes a succeeded result
+//! over a failed one, and the earlier line among equals; the other line goes to
+//! [`JoinOptions::duplicates`] when given, else to the orphans file, and is reported as
+//! [`Event::DuplicateResult`]. A request whose id was already joined by an earlier request
+//! line gets no result (status `missing`, problem `duplicate_id`) and goes to the retry file.
+//!
+//! ```
+//! use batchkit_join::{join, JoinOptions, Status};
+//! use batchkit_io::Input;
+//! # fn main() -> Result<(), batchkit_join::JoinError> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let req = dir.path().join("req.jsonl");
+//! let res = dir.path().join("out.jsonl");
+//! std::fs::write(&req, "{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n").unwrap();
+//! std::fs::write(&res, "{\"custom_id\":\"b\",\"response\":{\"status_code\":200,\"body\":{}},\"error\":null}\n").unwrap();
+//! let mut opts = JoinOptions::new(vec![Input::path(&req)], vec![Input::path(&res)], dir.path().join("merged.jsonl"));
+//! opts.retry = Some(dir.path().join("retry.jsonl"));
+//! let summary = join(&opts, &mut |_event| {})?;
+//! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 1));
+//! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{}}\n");
+//! # Ok(()) }
+//! ```
+
+mod cost;
+mod engine;
+mod parse;
+mod store;
+
+use std::path::PathBuf;
+
+use batchkit_io::{Input, ReadError, ReadOptions};
+
+pub use cost::{batch_cost, BatchPrice, NoPrices, Prices};
+pub use engine::join;
+pub use parse::Usage;
+
+/// Bench and test access to the line parsers (not a stable API).
+#[doc(hidden)]
+pub mod hot {
+    /// Parses one result line; returns (id, status) as the join sees them.
+    pub fn result_status(line: &[u8]) -> (Option<String>, Option<crate::Status>) {
+        let i = crate::parse::result_info(line);
+        (i.id.map(|c| c.into_owned()), i.status)
+    }
+    /// Parses one request line; returns its id.
+    pub fn request_id(line: &[u8]) -> Option<String> {
+        match crate::parse::request_id(line) {
+            crate::parse::RequestId::Id { id, .. } => Some(id.into_owned()),
+            _ => None,
+        }
+    }
+    /// The id hash used for partitions and the probe table.
+    pub fn hash_id(id: &[u8]) -> u64 {
+        crate::store::hash_id(id)
+    }
+}
+
+/// What became of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// The provider answered with a 2xx / `succeeded` / a response.
+    Succeeded,
+    /// The provider reported an error for it (HTTP 4xx/5xx included, even with `"error": null`).
+    Errored,
+    /// The batch expired before the request ran.
+    Expired,
+    /// The batch was cancelled before the request ran.
+    Canceled,
+    /// No result names it (or the request line could not be joined at all).
+    Missing,
+}
+
+impl Status {
+    /// Every status, in report order.
+    pub const ALL: [Status; 5] = [
+        Status::Succeeded,
+        Status::Errored,
+        Status::Expired,
+        Status::Canceled,
+        Status::Missing,
+    ];
+
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Errored => "errored",
+            Status::Expired => "expired",
+            Status::Canceled => "canceled",
+            Status::Missing => "missing",
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    fn from_u8(b: u8) -> Status {
+        match b {
+            0 => Status::Succeeded,
+            1 => Status::Errored,
+            2 => Status::Expired,
+            3 => Status::Canceled,
+            _ => Status::Missing,
+        }
+    }
+}
+
+/// Why a request or result line could not take part in the join normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// Not one JSON value.
+    InvalidJson,
+    /// A result line that is valid JSON but not an object.
+    NotObject,
+    /// No `custom_id` / `key`.
+    MissingId,
+    /// The id is not a string.
+    InvalidId,
+    /// A request whose id an earlier request line already used; it gets no result.
+    DuplicateId,
+    /// Longer than `--max-line-bytes`: reported, its bytes never held (so not copied anywhere).
+    LineTooLarge,
+    /// Vertex output rows carry no request id unless the request had a `custom_id`/`key`.
+    VertexNoId,
+}
+
+impl Problem {
+    /// The stable code used in outputs.
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::InvalidJson => "invalid_json",
+            Problem::NotObject => "not_object",
+            Problem::MissingId => "missing_id",
+            Problem::InvalidId => "invalid_id",
+            Problem::DuplicateId => "duplicate_id",
+            Problem::LineTooLarge => "line_too_large",
+            Problem::VertexNoId => "vertex_no_id",
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        self as u8 + 1
+    }
+
+    fn from_u8(b: u8) -> Option<Problem> {
+        Some(match b {
+            1 => Problem::InvalidJson,
+            2 => Problem::NotObject,
+            3 => Problem::MissingId,
+            4 => Problem::InvalidId,
+            5 => Problem::DuplicateId,
+            6 => Problem::LineTooLarge,
+            7 => Problem::VertexNoId,
+            _ => return None,
+        })
+    }
+}
+
+/// A place in an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    /// Input name.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line start, when known.
+    pub offset: Option<u64>,
+}
+
+/// Which side of the join a line belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// A `--requests` file.
+    Request,
+    /// A `--results` file.
+    Result,
+}
+
+/// Something found while joining, reported as it is found (in a fixed order: result-file
+/// problems, then request-file problems in request order, then duplicate results in result
+/// order).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A line that could not be joined normally.
+    Problem {
+        /// Request or result side.
+        side: Side,
+        /// What is wrong.
+        problem: Problem,
+        /// Where.
+        loc: Loc,
+        /// The id, when the line has one.
+        custom_id: Option<String>,
+        /// For [`Problem::DuplicateId`]: the request line that got the result.
+        first: Option<Loc>,
+        /// What a person should read.
+        message: String,
+    },
+    /// Vertex rows without an id in one results file (one event per file, not per row).
+    VertexNoId {
+        /// The first such row.
+        first: Loc,
+        /// How many rows.
+        count: u64,
+    },
+    /// Two results for one id.
+    DuplicateResult {
+        /// The id.
+        custom_id: String,
+        /// The result joined to the request.
+        kept: Loc,
+        /// The other one (written to the duplicates or orphans file).
+        dropped: Loc,
+    },
+}
+
+/// What to join and where to write.
+#[derive(Debug, Clone)]
+pub struct JoinOptions {
+    /// Request files, in order.
+    pub requests: Vec<Input>,
+    /// Result files (output and error files, any provider, any order).
+    pub results: Vec<Input>,
+    /// The merged file: one line per request, in request order.
+    pub out: PathBuf,
+    /// Request lines, byte-exact, of every request that did not succeed.
+    pub retry: Option<PathBuf>,
+    /// Result lines whose id matches no request, and result lines without a usable id.
+    pub orphans: Option<PathBuf>,
+    /// Result lines that lost to another result for the same id (else they go to `orphans`).
+    pub duplicates: Option<PathBuf>,
+    /// Memory bound in bytes (outputs and spill files are on disk).
+    pub memory_limit: u64,
+    /// Where spill files go (default: the directory of `out`).
+    pub temp_dir: Option<PathBuf>,
+    /// How to read the inputs.
+    pub read: ReadOptions,
+}
+
+impl JoinOptions {
+    /// Options with the defaults: 256 MiB, no retry/orphans/duplicates files.
+    pub fn new(requests: Vec<Input>, results: Vec<Input>, out: impl Into<PathBuf>) -> Self {
+        JoinOptions {
+            requests,
+            results,
+            out: out.into(),
+            retry: None,
+            orphans: None,
+            duplicates: None,
+            memory_limit: 256 << 20,
+            temp_dir: None,
+            read: ReadOptions::default(),
+        }
+    }
+}
+
+/// Totals of one model's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelUsage {
+    /// Model name as the results report it (`(unknown)` when they don't).
+    pub model: String,
+    /// Summed usage.
+    pub usage: Usage,
+}
+
+/// What a join found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JoinSummary {
+    /// Request lines (blank lines excluded), one merged line each.
+    pub requests: u64,
+    /// Requests per status, indexed like [`Status::ALL`].
+    pub statuses: [u64; 5],
+    /// Request lines that could not be joined (invalid JSON, no id, duplicate id, too long).
+    pub request_problems: u64,
+    /// Request lines too long to copy into the retry file.
+    pub not_in_retry: u64,
+    /// Result lines read (blank lines excluded).
+    pub results: u64,
+    /// Results joined to a request.
+    pub joined: u64,
+    /// Results whose id matches no request.
+    pub orphans: u64,
+    /// Results that lost to another result for the same id.
+    pub duplicates: u64,
+    /// Result lines without a usable id (invalid JSON, no id, Vertex rows).
+    pub unjoinable: u64,
+    /// Usage over every result line that reported one.
+    pub usage: Usage,
+    /// Usage per model, by model name.
+    pub models: Vec<ModelUsage>,
+    /// Whether the join spilled to disk.
+    pub spilled: bool,
+    /// Partitions used when it spilled.
+    pub partitions: u32,
+}
+
+impl JoinSummary {
+    /// Requests with `status`.
+    pub fn count(&self, status: Status) -> u64 {
+        self.statuses[status as usize]
+    }
+
+    /// Whether everything succeeded and every result was joined exactly once.
+    pub fn clean(&self) -> bool {
+        self.count(Status::Succeeded) == self.requests
+            && self.orphans == 0
+            && self.duplicates == 0
+            && self.unjoinable == 0
+            && self.request_problems == 0
+    }
+}
+
+/// Errors that stop a join. Each names the file (and line when there is one).
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    /// An input could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// An output or spill file could not be written or read back.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The options cannot work.
+    #[error("{0}")]
+    Usage(String),
+}

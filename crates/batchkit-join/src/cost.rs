@@ -1,0 +1,106 @@
+//! The actual cost of what the provider reported, at batch prices.
+//!
+//! Kept behind [`Prices`] so the join does not depend on where prices come from; the binary
+//! passes the embedded price table.
+
+use crate::ModelUsage;
+
+/// Batch prices of one model, USD per 1M tokens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchPrice {
+    /// Uncached input tokens.
+    pub input: f64,
+    /// Cached input tokens (the input price when the table has none).
+    pub cached_input: Option<f64>,
+    /// Output tokens (reasoning included).
+    pub output: f64,
+}
+
+/// A source of batch prices.
+pub trait Prices {
+    /// The batch price of `model` (dated snapshot names resolve to their family).
+    fn batch_price(&self, model: &str) -> Option<BatchPrice>;
+    /// Date of the prices.
+    fn as_of(&self) -> Option<String>;
+}
+
+/// No prices at all: costs come out unknown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPrices;
+
+impl Prices for NoPrices {
+    fn batch_price(&self, _model: &str) -> Option<BatchPrice> {
+        None
+    }
+    fn as_of(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Cost per model (None when the model has no price) and the total over priced models.
+///
+/// Cached input is charged at the cached price, the rest of the input at the input price.
+/// Provider details the result lines cannot show (Anthropic cache-write surcharges, Gemini
+/// charging cache reads at the synchronous rate) are not modelled.
+pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64>>, f64) {
+    let mut total = 0.0;
+    let per = models
+        .iter()
+        .map(|m| {
+            let p = prices.batch_price(&m.model)?;
+            let u = &m.usage;
+            let uncached = u.input.saturating_sub(u.cached) as f64;
+            let c = (uncached * p.input
+                + u.cached as f64 * p.cached_input.unwrap_or(p.input)
+                + u.output as f64 * p.output)
+                / 1e6;
+            total += c;
+            Some(c)
+        })
+        .collect();
+    (per, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Usage;
+
+    struct One;
+    impl Prices for One {
+        fn batch_price(&self, model: &str) -> Option<BatchPrice> {
+            (model == "m").then_some(BatchPrice {
+                input: 1.0,
+                cached_input: Some(0.5),
+                output: 2.0,
+            })
+        }
+        fn as_of(&self) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn cached_and_unknown_models() {
+        let u = Usage {
+            input: 1_000_000,
+            cached: 400_000,
+            output: 500_000,
+            reasoning: 0,
+            results: 3,
+        };
+        let models = vec![
+            ModelUsage {
+                model: "m".into(),
+                usage: u,
+            },
+            ModelUsage {
+                model: "x".into(),
+                usage: u,
+            },
+        ];
+        let (per, total) = batch_cost(&models, &One);
+        assert_eq!(per, vec![Some(0.6 + 0.2 + 1.0), None]);
+        assert!((total - 1.8).abs() < 1e-9);
+    }
+}

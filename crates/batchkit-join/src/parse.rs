@@ -1,0 +1,703 @@
+//! Reading one request or result line: its id, and for results the status, usage, model and
+//! answer text, for every provider layout (PROVIDERS.md §1.3–§8.3).
+//!
+//! Result lines take a typed, borrowing fast path (serde derive, unknown fields skipped without
+//! being built); a line that is valid JSON but whose known fields have unexpected types falls
+//! back to a `serde_json::Value` walk that still finds the id and the status.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::Status;
+
+/// Tokens the provider reported for one result (or a sum of them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens, cached ones included.
+    pub input: u64,
+    /// Input tokens read from a cache.
+    pub cached: u64,
+    /// Output tokens, reasoning included.
+    pub output: u64,
+    /// Reasoning (thinking) tokens, part of `output`.
+    pub reasoning: u64,
+    /// Results that carried usage.
+    pub results: u64,
+}
+
+impl Usage {
+    /// Adds `o` to `self`.
+    pub fn add(&mut self, o: &Usage) {
+        self.input += o.input;
+        self.cached += o.cached;
+        self.output += o.output;
+        self.reasoning += o.reasoning;
+        self.results += o.results;
+    }
+}
+
+/// What a request line holds for the join.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RequestId<'a> {
+    /// The id: decoded value and the raw JSON string literal's byte range in the content.
+    Id {
+        id: Cow<'a, str>,
+        raw_start: usize,
+        raw_len: usize,
+    },
+    /// Not one JSON value.
+    InvalidJson(String),
+    /// Valid JSON without `custom_id` or `key`.
+    MissingId,
+    /// The id is there but not a string.
+    InvalidId,
+}
+
+#[derive(Deserialize)]
+struct ReqLine<'a> {
+    #[serde(borrow)]
+    custom_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    key: Option<&'a RawValue>,
+}
+
+/// Finds the id of a request line (`custom_id`, else Gemini's `key`).
+pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
+    if !is_object(content) {
+        return match serde_json::from_slice::<IgnoredAny>(content) {
+            Ok(_) => RequestId::MissingId,
+            Err(e) => RequestId::InvalidJson(e.to_string()),
+        };
+    }
+    match serde_json::from_slice::<ReqLine<'_>>(content) {
+        Ok(r) => match non_null(r.custom_id).or(non_null(r.key)) {
+            None => RequestId::MissingId,
+            Some(raw) => match decode_str(raw) {
+                Some(id) => RequestId::Id {
+                    id,
+                    raw_start: offset_in(content, raw.get()),
+                    raw_len: raw.get().len(),
+                },
+                None => RequestId::InvalidId,
+            },
+        },
+        Err(e) => {
+            // A non-object value fails the struct before its syntax is checked fully.
+            if e.is_data() && serde_json::from_slice::<IgnoredAny>(content).is_ok() {
+                RequestId::MissingId
+            } else {
+                RequestId::InvalidJson(e.to_string())
+            }
+        }
+    }
+}
+
+/// Everything the join keeps about one result line.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ResultInfo<'a> {
+    /// Decoded id, when the line has one.
+    pub id: Option<Cow<'a, str>>,
+    /// Why the line cannot be joined (`None` when it can).
+    pub unjoinable: Option<Unjoinable>,
+    /// Status of the request.
+    pub status: Option<Status>,
+    /// Reported usage, when any.
+    pub usage: Option<Usage>,
+    /// Model that answered, when the line says.
+    pub model: Option<Cow<'a, str>>,
+    /// The answer text as one JSON string literal.
+    pub text: Option<Text>,
+}
+
+/// Why a result line cannot be joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Unjoinable {
+    InvalidJson(String),
+    NotObject,
+    /// Vertex output row without an echoed `custom_id`/`key`.
+    VertexNoId,
+    MissingId,
+    InvalidId,
+}
+
+/// An answer text as a JSON string literal: a slice of the line, or re-encoded when it was
+/// made of several parts.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Text {
+    Raw { start: usize, len: usize },
+    Owned(String),
+}
+
+#[derive(Deserialize)]
+struct ResLine<'a> {
+    #[serde(borrow)]
+    custom_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow)]
+    response: Option<Resp<'a>>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    result: Option<AResult<'a>>,
+    #[serde(borrow)]
+    status: Option<&'a RawValue>,
+    processed_time: Option<IgnoredAny>,
+    request: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Resp<'a> {
+    status_code: Option<u64>,
+    #[serde(borrow)]
+    body: Option<Body<'a>>,
+    #[serde(borrow)]
+    candidates: Option<Vec<Cand<'a>>>,
+    #[serde(rename = "usageMetadata")]
+    usage_metadata: Option<GUsage>,
+    #[serde(rename = "modelVersion", borrow)]
+    model_version: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Body<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    usage: Option<OUsage>,
+    #[serde(borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    #[serde(borrow)]
+    output: Option<Vec<OutItem<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow)]
+    message: Option<ChatMsg<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChatMsg<'a> {
+    #[serde(borrow)]
+    content: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct OutItem<'a> {
+    #[serde(borrow)]
+    content: Option<Vec<TypedText<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct TypedText<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct OUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    prompt_tokens_details: Option<Details>,
+    input_tokens_details: Option<Details>,
+    completion_tokens_details: Option<Details>,
+    output_tokens_details: Option<Details>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Details {
+    cached_tokens: Option<u64>,
+    reasoning_tokens: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct GUsage {
+    promptTokenCount: Option<u64>,
+    cachedContentTokenCount: Option<u64>,
+    candidatesTokenCount: Option<u64>,
+    thoughtsTokenCount: Option<u64>,
+    toolUsePromptTokenCount: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Cand<'a> {
+    #[serde(borrow)]
+    content: Option<GContent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct GContent<'a> {
+    #[serde(borrow)]
+    parts: Option<Vec<Part<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Part<'a> {
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    thought: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct AResult<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<AMessage<'a>>,
+}
+
+#[derive(Deserialize)]
+struct AMessage<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    content: Option<Vec<TypedText<'a>>>,
+    usage: Option<OUsage>,
+}
+
+#[derive(Deserialize)]
+struct ErrObj<'a> {
+    #[serde(borrow)]
+    code: Option<&'a RawValue>,
+}
+
+/// The few facts the status rules need, gathered from either parse path.
+#[derive(Default)]
+struct Facts<'a> {
+    anthropic_type: Option<Cow<'a, str>>,
+    /// `error` present and not null; with its `code` when it is a string.
+    error: Option<Option<Cow<'a, str>>>,
+    /// `status` as Vertex writes it (a string).
+    status_str: Option<bool>,
+    /// `status` present, not null and not a string (Gemini's `google.rpc.Status`).
+    status_obj: bool,
+    response: bool,
+    status_code: Option<u64>,
+    vertex_shape: bool,
+}
+
+/// The status rules of the issue: Anthropic `result.type`; OpenAI-style `error.code` then
+/// `response.status_code`; Vertex `status` string; Gemini `response` vs `status`/`error`.
+fn classify(f: &Facts<'_>) -> Status {
+    if let Some(t) = &f.anthropic_type {
+        return match t.as_ref() {
+            "succeeded" => Status::Succeeded,
+            "expired" => Status::Expired,
+            "canceled" | "cancelled" => Status::Canceled,
+            _ => Status::Errored,
+        };
+    }
+    if let Some(code) = &f.error {
+        return match code.as_deref() {
+            Some("batch_expired") => Status::Expired,
+            Some("batch_cancelled") | Some("batch_canceled") => Status::Canceled,
+            _ => Status::Errored,
+        };
+    }
+    if let Some(empty) = f.status_str {
+        return if empty && f.response {
+            Status::Succeeded
+        } else {
+            Status::Errored
+        };
+    }
+    if f.status_obj {
+        return Status::Errored;
+    }
+    if f.response {
+        return match f.status_code {
+            Some(c) if (200..300).contains(&c) => Status::Succeeded,
+            Some(_) => Status::Errored,
+            None => Status::Succeeded,
+        };
+    }
+    Status::Errored
+}
+
+/// Reads one result line.
+pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
+    if !is_object(content) {
+        let unjoinable = match serde_json::from_slice::<IgnoredAny>(content) {
+            Ok(_) => Unjoinable::NotObject,
+            Err(e) => Unjoinable::InvalidJson(e.to_string()),
+        };
+        return ResultInfo {
+            unjoinable: Some(unjoinable),
+            ..Default::default()
+        };
+    }
+    match serde_json::from_slice::<ResLine<'_>>(content) {
+        Ok(r) => typed(content, r),
+        Err(e) => match serde_json::from_slice::<serde_json::Value>(content) {
+            Ok(v) => fallback(v),
+            Err(_) => ResultInfo {
+                unjoinable: Some(Unjoinable::InvalidJson(e.to_string())),
+                ..Default::default()
+            },
+        },
+    }
+}
+
+fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
+    let mut f = Facts::default();
+    let mut info = ResultInfo::default();
+    let raw_id = non_null(r.custom_id).or(non_null(r.key));
+    if let Some(raw) = non_null(r.error) {
+        let code = serde_json::from_str::<ErrObj<'_>>(raw.get())
+            .ok()
+            .and_then(|e| non_null(e.code))
+            .and_then(decode_str);
+        f.error = Some(code);
+    }
+    if let Some(raw) = non_null(r.status) {
+        if raw.get().starts_with('"') {
+            f.status_str = Some(decode_str(raw).is_some_and(|s| s.is_empty()));
+        } else {
+            f.status_obj = true;
+        }
+    }
+    f.vertex_shape = r.processed_time.is_some() || (f.status_str.is_some() && r.request.is_some());
+    let mut texts: Vec<&RawValue> = Vec::new();
+    if let Some(a) = r.result {
+        f.anthropic_type = Some(a.kind.unwrap_or(Cow::Borrowed("")));
+        if let Some(m) = a.message {
+            info.model = m.model;
+            if let Some(u) = m.usage {
+                let cache_write = u.cache_creation_input_tokens.unwrap_or(0);
+                let cache_read = u.cache_read_input_tokens.unwrap_or(0);
+                info.usage = Some(Usage {
+                    input: u.input_tokens.unwrap_or(0) + cache_write + cache_read,
+                    cached: cache_read,
+                    output: u.output_tokens.unwrap_or(0),
+                    reasoning: 0,
+                    results: 1,
+                });
+            }
+            for block in m.content.into_iter().flatten() {
+                if block.kind.as_deref() == Some("text") {
+                    texts.extend(block.text);
+                }
+            }
+        }
+    }
+    if let Some(resp) = r.response {
+        f.response = true;
+        f.status_code = resp.status_code;
+        if let Some(body) = resp.body {
+            info.model = body.model;
+            if let Some(u) = body.usage {
+                info.usage = Some(openai_usage(&u));
+            }
+            if let Some(choice) = body.choices.and_then(|c| c.into_iter().next()) {
+                texts.extend(choice.message.and_then(|m| m.content));
+            }
+            for item in body.output.into_iter().flatten() {
+                for c in item.content.into_iter().flatten() {
+                    if c.kind.as_deref() == Some("output_text") {
+                        texts.extend(c.text);
+                    }
+                }
+            }
+        }
+        if let Some(u) = resp.usage_metadata {
+            let thoughts = u.thoughtsTokenCount.unwrap_or(0);
+            info.usage = Some(Usage {
+                input: u.promptTokenCount.unwrap_or(0) + u.toolUsePromptTokenCount.unwrap_or(0),
+                cached: u.cachedContentTokenCount.unwrap_or(0),
+                output: u.candidatesTokenCount.unwrap_or(0) + thoughts,
+                reasoning: thoughts,
+                results: 1,
+            });
+        }
+        if let Some(m) = resp.model_version {
+            // Vertex writes `gemini-2.0-flash-001@default`.
+            info.model = Some(match m.find('@') {
+                Some(i) => Cow::Owned(m[..i].to_string()),
+                None => m,
+            });
+        }
+        if let Some(c) = resp.candidates.and_then(|c| c.into_iter().next()) {
+            for p in c.content.and_then(|c| c.parts).into_iter().flatten() {
+                if p.thought != Some(true) {
+                    texts.extend(p.text);
+                }
+            }
+        }
+    }
+    info.status = Some(classify(&f));
+    info.text = join_texts(content, &texts);
+    set_id(&mut info, raw_id, f.vertex_shape);
+    info
+}
+
+fn openai_usage(u: &OUsage) -> Usage {
+    let cached = u
+        .prompt_tokens_details
+        .as_ref()
+        .or(u.input_tokens_details.as_ref())
+        .and_then(|d| d.cached_tokens);
+    let reasoning = u
+        .completion_tokens_details
+        .as_ref()
+        .or(u.output_tokens_details.as_ref())
+        .and_then(|d| d.reasoning_tokens);
+    Usage {
+        input: u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
+        cached: cached.unwrap_or(0),
+        output: u.completion_tokens.or(u.output_tokens).unwrap_or(0),
+        reasoning: reasoning.unwrap_or(0),
+        results: 1,
+    }
+}
+
+fn set_id<'a>(info: &mut ResultInfo<'a>, raw: Option<&'a RawValue>, vertex: bool) {
+    match raw {
+        Some(raw) => match decode_str(raw) {
+            Some(id) => info.id = Some(id),
+            None => info.unjoinable = Some(Unjoinable::InvalidId),
+        },
+        None if vertex => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None => info.unjoinable = Some(Unjoinable::MissingId),
+    }
+}
+
+/// Joins the string parts of an answer into one JSON string literal.
+fn join_texts(content: &[u8], parts: &[&RawValue]) -> Option<Text> {
+    let strings: Vec<&RawValue> = parts
+        .iter()
+        .copied()
+        .filter(|r| r.get().starts_with('"'))
+        .collect();
+    match strings.as_slice() {
+        [] => None,
+        [one] => Some(Text::Raw {
+            start: offset_in(content, one.get()),
+            len: one.get().len(),
+        }),
+        many => {
+            let mut s = String::new();
+            for r in many {
+                s.push_str(&decode_str(r).unwrap_or_default());
+            }
+            Some(Text::Owned(
+                serde_json::to_string(&s).expect("a string serialises"),
+            ))
+        }
+    }
+}
+
+/// The slow path for valid JSON whose known fields have unexpected types: id and status only.
+fn fallback(v: serde_json::Value) -> ResultInfo<'static> {
+    use serde_json::Value;
+    let Value::Object(o) = v else {
+        return ResultInfo {
+            unjoinable: Some(Unjoinable::NotObject),
+            ..Default::default()
+        };
+    };
+    let mut f = Facts::default();
+    let get = |k: &str| o.get(k).filter(|v| !v.is_null());
+    if let Some(r) = get("result") {
+        f.anthropic_type = Some(Cow::Owned(
+            r.get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        ));
+    }
+    if let Some(e) = get("error") {
+        f.error = Some(
+            e.get("code")
+                .and_then(Value::as_str)
+                .map(|s| Cow::Owned(s.to_string())),
+        );
+    }
+    match get("status") {
+        Some(Value::String(s)) => f.status_str = Some(s.is_empty()),
+        Some(_) => f.status_obj = true,
+        None => {}
+    }
+    if let Some(r) = get("response") {
+        f.response = true;
+        f.status_code = r.get("status_code").and_then(Value::as_u64);
+    }
+    f.vertex_shape =
+        o.contains_key("processed_time") || (f.status_str.is_some() && o.contains_key("request"));
+    let mut info = ResultInfo {
+        status: Some(classify(&f)),
+        ..Default::default()
+    };
+    match get("custom_id").or(get("key")) {
+        Some(Value::String(s)) => info.id = Some(Cow::Owned(s.clone())),
+        Some(_) => info.unjoinable = Some(Unjoinable::InvalidId),
+        None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None => info.unjoinable = Some(Unjoinable::MissingId),
+    }
+    info
+}
+
+/// Serde's derived structs also accept arrays (fields by position); only objects are lines.
+fn is_object(content: &[u8]) -> bool {
+    content.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+fn non_null(r: Option<&RawValue>) -> Option<&RawValue> {
+    r.filter(|r| r.get() != "null")
+}
+
+/// Decodes a raw JSON string literal, borrowing when it has no escapes.
+fn decode_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let s = raw.get();
+    if !s.starts_with('"') {
+        return None;
+    }
+    let inner = &s[1..s.len() - 1];
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(s).ok().map(Cow::Owned)
+}
+
+/// Byte offset of `part` (a slice borrowed from `whole`) inside `whole`.
+fn offset_in(whole: &[u8], part: &str) -> usize {
+    let off = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    debug_assert!(off + part.len() <= whole.len());
+    off
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(line: &str) -> Status {
+        result_info(line.as_bytes()).status.unwrap()
+    }
+
+    #[test]
+    fn openai_shapes() {
+        let ok = r#"{"id":"b","custom_id":"r2","response":{"status_code":200,"request_id":"x","body":{"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello."}}],"usage":{"prompt_tokens":22,"completion_tokens":2,"total_tokens":24,"prompt_tokens_details":{"cached_tokens":5},"completion_tokens_details":{"reasoning_tokens":1}}}},"error":null}"#;
+        let i = result_info(ok.as_bytes());
+        assert_eq!(i.id.as_deref(), Some("r2"));
+        assert_eq!(i.status, Some(Status::Succeeded));
+        assert_eq!(i.model.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(
+            i.usage,
+            Some(Usage {
+                input: 22,
+                cached: 5,
+                output: 2,
+                reasoning: 1,
+                results: 1
+            })
+        );
+        let Some(Text::Raw { start, len }) = i.text else {
+            panic!("text")
+        };
+        assert_eq!(&ok[start..start + len], "\"Hello.\"");
+        assert_eq!(
+            status(
+                r#"{"custom_id":"a","response":{"status_code":400,"body":{"error":{"message":"m"}}},"error":null}"#
+            ),
+            Status::Errored
+        );
+        assert_eq!(
+            status(
+                r#"{"custom_id":"a","response":null,"error":{"code":"batch_expired","message":"m"}}"#
+            ),
+            Status::Expired
+        );
+        assert_eq!(
+            status(r#"{"custom_id":"a","response":null,"error":{"code":"batch_cancelled"}}"#),
+            Status::Canceled
+        );
+        assert_eq!(
+            status(r#"{"custom_id":"a","error":{"code":"invalid_model","message":"m"}}"#),
+            Status::Errored
+        );
+    }
+
+    #[test]
+    fn anthropic_gemini_vertex() {
+        let a = r#"{"custom_id":"x","result":{"type":"succeeded","message":{"model":"claude","content":[{"type":"text","text":"a"},{"type":"tool_use"},{"type":"text","text":"b\n"}],"usage":{"input_tokens":11,"output_tokens":36,"cache_read_input_tokens":4,"cache_creation_input_tokens":1}}}}"#;
+        let i = result_info(a.as_bytes());
+        assert_eq!(i.status, Some(Status::Succeeded));
+        assert_eq!(i.text, Some(Text::Owned("\"ab\\n\"".into())));
+        assert_eq!(i.usage.unwrap().input, 16);
+        assert_eq!(i.usage.unwrap().cached, 4);
+        assert_eq!(
+            status(r#"{"custom_id":"x","result":{"type":"expired"}}"#),
+            Status::Expired
+        );
+        assert_eq!(
+            status(r#"{"custom_id":"x","result":{"type":"canceled"}}"#),
+            Status::Canceled
+        );
+        let g = r#"{"response":{"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":11,"thoughtsTokenCount":829},"candidates":[{"content":{"parts":[{"text":"t","thought":true},{"text":"AI."}]}}],"modelVersion":"gemini-3.7-flash"},"key":"request_1"}"#;
+        let i = result_info(g.as_bytes());
+        assert_eq!(i.id.as_deref(), Some("request_1"));
+        assert_eq!(i.usage.unwrap().output, 840);
+        assert!(matches!(i.text, Some(Text::Raw { .. })));
+        assert_eq!(
+            status(r#"{"key":"k","status":{"code":3,"message":"bad"}}"#),
+            Status::Errored
+        );
+        let v = r#"{"status":"","processed_time":"2024","request":{},"response":{"candidates":[],"modelVersion":"gemini-2.0-flash-001@default"}}"#;
+        let i = result_info(v.as_bytes());
+        assert_eq!(i.unjoinable, Some(Unjoinable::VertexNoId));
+        assert_eq!(i.status, Some(Status::Succeeded));
+        let v = r#"{"status":"Bad Request","processed_time":"2024","request":{},"custom_id":"v1"}"#;
+        let i = result_info(v.as_bytes());
+        assert_eq!(
+            (i.id.as_deref(), i.status),
+            (Some("v1"), Some(Status::Errored))
+        );
+    }
+
+    #[test]
+    fn odd_lines() {
+        assert!(matches!(
+            result_info(b"{\"custom_id\":").unjoinable,
+            Some(Unjoinable::InvalidJson(_))
+        ));
+        assert_eq!(result_info(b"[1]").unjoinable, Some(Unjoinable::NotObject));
+        assert_eq!(
+            result_info(b"{\"custom_id\":7,\"response\":{}}").unjoinable,
+            Some(Unjoinable::InvalidId)
+        );
+        // Unexpected types take the slow path and keep id and status.
+        let i = result_info(
+            br#"{"custom_id":"q","response":{"status_code":"200","body":"x"},"error":null}"#,
+        );
+        assert_eq!(
+            (i.id.as_deref(), i.status),
+            (Some("q"), Some(Status::Succeeded))
+        );
+        assert_eq!(request_id(b"[1,2]"), RequestId::MissingId);
+        assert!(matches!(
+            request_id(b"{\"custom_id\":\"a\""),
+            RequestId::InvalidJson(_)
+        ));
+        assert_eq!(request_id(b"{\"custom_id\":1}"), RequestId::InvalidId);
+        let line = br#"{"custom_id":"a\u0062","body":{}}"#;
+        let RequestId::Id {
+            id,
+            raw_start,
+            raw_len,
+        } = request_id(line)
+        else {
+            panic!()
+        };
+        assert_eq!(id, "ab");
+        assert_eq!(&line[raw_start..raw_start + raw_len], br#""a\u0062""#);
+    }
+}

@@ -1,0 +1,436 @@
+//! Where results live during a join: in memory (a block arena plus an index-only hash table)
+//! or, past the memory budget, in spill files (payload bytes, fixed-size entries, id
+//! partitions, and the per-request match table).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashTable;
+
+use crate::{JoinError, Status};
+
+/// Hash of an id for partitions (top bits) and the probe table.
+pub(crate) fn hash_id(id: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(id)
+}
+
+pub(crate) const NONE: u64 = u64::MAX;
+
+/// One result line. Offsets are into the arena (in memory) or the payload file (spilled);
+/// the result's bytes are stored together: raw line, then the decoded id when it had escapes,
+/// then the re-encoded answer text when it had several parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub off: u64,
+    pub raw_len: u32,
+    pub content_rel: u32,
+    pub content_len: u32,
+    pub id_rel: u32,
+    pub id_len: u32,
+    pub text_rel: u32,
+    /// `u32::MAX` when the result has no answer text.
+    pub text_len: u32,
+    pub file: u32,
+    pub line: u64,
+    pub byte: u64,
+    pub hash: u64,
+    /// For a duplicate that lost: the index of the result that was kept.
+    pub other: u64,
+    pub status: u8,
+    /// 0 joinable, 1 not (no usable id), 2 too long to hold.
+    pub kind: u8,
+}
+
+pub(crate) const ENTRY_SIZE: usize = 8 * 5 + 4 * 8 + 2;
+const OTHER_AT: usize = 40 + 32 - 8;
+
+impl Entry {
+    pub fn status(&self) -> Status {
+        Status::from_u8(self.status)
+    }
+
+    pub fn text(&self) -> Option<(u32, u32)> {
+        (self.text_len != u32::MAX).then_some((self.text_rel, self.text_len))
+    }
+
+    pub fn encode(&self, b: &mut [u8; ENTRY_SIZE]) {
+        let mut w = 0;
+        for v in [self.off, self.line, self.byte, self.hash] {
+            b[w..w + 8].copy_from_slice(&v.to_le_bytes());
+            w += 8;
+        }
+        for v in [
+            self.raw_len,
+            self.content_rel,
+            self.content_len,
+            self.id_rel,
+            self.id_len,
+            self.text_rel,
+            self.text_len,
+            self.file,
+        ] {
+            b[w..w + 4].copy_from_slice(&v.to_le_bytes());
+            w += 4;
+        }
+        debug_assert_eq!(w, 64);
+        b[64..72].copy_from_slice(&self.other.to_le_bytes());
+        b[72] = self.status;
+        b[73] = self.kind;
+    }
+
+    pub fn decode(b: &[u8]) -> Entry {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+        Entry {
+            off: u64_at(0),
+            line: u64_at(8),
+            byte: u64_at(16),
+            hash: u64_at(24),
+            raw_len: u32_at(32),
+            content_rel: u32_at(36),
+            content_len: u32_at(40),
+            id_rel: u32_at(44),
+            id_len: u32_at(48),
+            text_rel: u32_at(52),
+            text_len: u32_at(56),
+            file: u32_at(60),
+            other: u64_at(64),
+            status: b[72],
+            kind: b[73],
+        }
+    }
+}
+
+const _: () = assert!(ENTRY_SIZE == 74 && OTHER_AT == 64);
+
+/// Bytes in fixed blocks so growth never doubles a huge buffer (the budget would jump).
+#[derive(Default)]
+pub(crate) struct Arena {
+    blocks: Vec<Vec<u8>>,
+    starts: Vec<u64>,
+    len: u64,
+    capacity: u64,
+}
+
+const BLOCK: usize = 4 << 20;
+
+impl Arena {
+    /// Appends the parts contiguously and returns the offset of the first byte.
+    pub fn push(&mut self, parts: &[&[u8]]) -> u64 {
+        let need: usize = parts.iter().map(|p| p.len()).sum();
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.capacity() - b.len() >= need);
+        if !fits {
+            let cap = need.max(BLOCK);
+            self.blocks.push(Vec::with_capacity(cap));
+            self.starts.push(self.len);
+            self.capacity += cap as u64;
+        }
+        let off = self.len;
+        let b = self.blocks.last_mut().expect("a block");
+        for p in parts {
+            b.extend_from_slice(p);
+        }
+        self.len += need as u64;
+        off
+    }
+
+    pub fn get(&self, off: u64, len: usize) -> &[u8] {
+        let i = self.starts.partition_point(|&s| s <= off) - 1;
+        let rel = (off - self.starts[i]) as usize;
+        &self.blocks[i][rel..rel + len]
+    }
+
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Writes the used bytes in order (offsets stay valid in the file).
+    pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
+        self.blocks.iter().try_for_each(|b| w.write_all(b))
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Results held in memory: arena, entries, and a table from id to the kept entry.
+#[derive(Default)]
+pub(crate) struct MemStore {
+    pub arena: Arena,
+    pub entries: Vec<Entry>,
+    pub table: HashTable<u32>,
+    /// Entries that lost to another result for their id (resolved to the final winner at the end).
+    pub losers: Vec<u32>,
+}
+
+/// A succeeded result beats a failed one; among equals the earlier line is kept.
+pub(crate) fn better(new: Status, old: Status) -> bool {
+    new == Status::Succeeded && old != Status::Succeeded
+}
+
+impl MemStore {
+    pub fn id(&self, e: &Entry) -> &[u8] {
+        self.arena
+            .get(e.off + u64::from(e.id_rel), e.id_len as usize)
+    }
+
+    /// Bytes the store holds, with what the request pass will add (one claim slot per entry).
+    pub fn footprint(&self) -> u64 {
+        self.arena.capacity()
+            + (self.entries.capacity() * (ENTRY_SIZE + 8 + 8)) as u64
+            + (self.table.capacity() * 5) as u64
+    }
+
+    /// Adds an entry; joinable ones go into the table with the duplicate rule.
+    pub fn insert(&mut self, e: Entry) {
+        let idx = self.entries.len() as u32;
+        self.entries.push(e);
+        if e.kind != 0 {
+            return;
+        }
+        let id = self.id(&e).to_vec();
+        let entries = &self.entries;
+        let arena = &self.arena;
+        let found = self.table.find_mut(e.hash, |&i| {
+            let o = &entries[i as usize];
+            arena.get(o.off + u64::from(o.id_rel), o.id_len as usize) == id.as_slice()
+        });
+        match found {
+            Some(slot) => {
+                let old = *slot;
+                if better(e.status(), self.entries[old as usize].status()) {
+                    *slot = idx;
+                    self.losers.push(old);
+                } else {
+                    self.losers.push(idx);
+                }
+            }
+            None => {
+                self.table
+                    .insert_unique(e.hash, idx, |&i| entries[i as usize].hash);
+            }
+        }
+    }
+
+    /// The kept entry for `id`.
+    pub fn find(&self, hash: u64, id: &[u8]) -> Option<u32> {
+        self.table
+            .find(hash, |&i| self.id(&self.entries[i as usize]) == id)
+            .copied()
+    }
+
+    /// Points every loser at the entry finally kept for its id.
+    pub fn resolve_losers(&mut self) {
+        let mut losers = std::mem::take(&mut self.losers);
+        losers.sort_unstable();
+        for &l in &losers {
+            let e = self.entries[l as usize];
+            let w = self
+                .find(e.hash, &self.id(&e).to_vec())
+                .expect("a loser's id is in the table");
+            self.entries[l as usize].other = u64::from(w);
+        }
+        self.losers = losers;
+    }
+}
+
+pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> JoinError + '_ {
+    move |source| JoinError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A spill file being appended to.
+pub(crate) struct SpillFile {
+    pub path: PathBuf,
+    pub w: BufWriter<File>,
+    pub len: u64,
+}
+
+impl SpillFile {
+    pub fn create(path: PathBuf, buf: usize) -> Result<Self, JoinError> {
+        let f = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        Ok(SpillFile {
+            w: BufWriter::with_capacity(buf, f),
+            path,
+            len: 0,
+        })
+    }
+
+    pub fn write(&mut self, b: &[u8]) -> Result<(), JoinError> {
+        self.w.write_all(b).map_err(io_err(&self.path))?;
+        self.len += b.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes and returns a handle for positioned reads and writes.
+    pub fn finish(mut self) -> Result<(File, PathBuf), JoinError> {
+        self.w.flush().map_err(io_err(&self.path))?;
+        let f = self
+            .w
+            .into_inner()
+            .map_err(|e| io_err(&self.path)(e.into_error()))?;
+        Ok((f, self.path))
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `off`.
+pub(crate) fn read_at(f: &File, path: &Path, off: u64, buf: &mut [u8]) -> Result<(), JoinError> {
+    f.read_exact_at(buf, off).map_err(io_err(path))
+}
+
+pub(crate) fn write_at(f: &File, path: &Path, off: u64, buf: &[u8]) -> Result<(), JoinError> {
+    f.write_all_at(buf, off).map_err(io_err(path))
+}
+
+/// Per request line: what it was joined to. Fixed-size records indexed by the request's
+/// global line number (0-based over all request files).
+pub(crate) const MATCH_SIZE: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Match {
+    /// Result entry index, or NONE.
+    pub result: u64,
+    /// For a duplicate request: global line of the request that got the result.
+    pub other: u64,
+    pub status: u8,
+    /// 0 none, else `Problem::to_u8`; 255 for a blank line (not a request).
+    pub problem: u8,
+    /// The raw id literal in the request content.
+    pub id_rel: u32,
+    pub id_len: u32,
+}
+
+pub(crate) const BLANK: u8 = 255;
+
+impl Match {
+    pub fn encode(&self) -> [u8; MATCH_SIZE] {
+        let mut b = [0u8; MATCH_SIZE];
+        b[0..8].copy_from_slice(&self.result.to_le_bytes());
+        b[8..16].copy_from_slice(&self.other.to_le_bytes());
+        b[16] = self.status;
+        b[17] = self.problem;
+        b[20..24].copy_from_slice(&self.id_rel.to_le_bytes());
+        b[24..28].copy_from_slice(&self.id_len.to_le_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8]) -> Match {
+        Match {
+            result: u64::from_le_bytes(b[0..8].try_into().expect("8")),
+            other: u64::from_le_bytes(b[8..16].try_into().expect("8")),
+            status: b[16],
+            problem: b[17],
+            id_rel: u32::from_le_bytes(b[20..24].try_into().expect("4")),
+            id_len: u32::from_le_bytes(b[24..28].try_into().expect("4")),
+        }
+    }
+}
+
+/// The match table: in memory when it fits the budget, else a file.
+pub(crate) enum MatchTable {
+    Mem(Vec<u8>),
+    File(File, PathBuf),
+}
+
+impl MatchTable {
+    /// The first 18 bytes of a record: what phase (c) decides.
+    pub fn set_result(&mut self, gidx: u64, m: &Match) -> Result<(), JoinError> {
+        let rec = m.encode();
+        let at = gidx as usize * MATCH_SIZE;
+        match self {
+            MatchTable::Mem(v) => {
+                v[at..at + 18].copy_from_slice(&rec[..18]);
+                Ok(())
+            }
+            MatchTable::File(f, p) => write_at(f, p, at as u64, &rec[..18]),
+        }
+    }
+
+    /// Records of lines `from..from+n` into `buf`.
+    pub fn read(&self, from: u64, n: usize, buf: &mut Vec<u8>) -> Result<(), JoinError> {
+        buf.clear();
+        let at = from as usize * MATCH_SIZE;
+        match self {
+            MatchTable::Mem(v) => {
+                buf.extend_from_slice(&v[at..at + n * MATCH_SIZE]);
+                Ok(())
+            }
+            MatchTable::File(f, p) => {
+                buf.resize(n * MATCH_SIZE, 0);
+                read_at(f, p, at as u64, buf)
+            }
+        }
+    }
+}
+
+/// Entries file offset of entry `idx`'s `other` field.
+pub(crate) fn other_offset(idx: u64) -> u64 {
+    idx * ENTRY_SIZE as u64 + OTHER_AT as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_round_trip() {
+        let e = Entry {
+            off: 1,
+            raw_len: 2,
+            content_rel: 3,
+            content_len: 4,
+            id_rel: 5,
+            id_len: 6,
+            text_rel: 7,
+            text_len: u32::MAX,
+            file: 9,
+            line: 10,
+            byte: 11,
+            hash: 12,
+            other: 13,
+            status: 3,
+            kind: 1,
+        };
+        let mut b = [0u8; ENTRY_SIZE];
+        e.encode(&mut b);
+        assert_eq!(Entry::decode(&b), e);
+        assert_eq!(&b[OTHER_AT..OTHER_AT + 8], &13u64.to_le_bytes());
+        let m = Match {
+            result: 5,
+            other: NONE,
+            status: 4,
+            problem: 2,
+            id_rel: 9,
+            id_len: 3,
+        };
+        assert_eq!(Match::decode(&m.encode()), m);
+    }
+
+    #[test]
+    fn arena_blocks_keep_offsets() {
+        let mut a = Arena::default();
+        let big = vec![7u8; BLOCK + 10];
+        let o1 = a.push(&[b"abc", b"de"]);
+        let o2 = a.push(&[&big]);
+        let o3 = a.push(&[b"xyz"]);
+        assert_eq!((o1, o2, o3), (0, 5, 5 + BLOCK as u64 + 10));
+        assert_eq!(a.get(o1, 5), b"abcde");
+        assert_eq!(a.get(o3, 3), b"xyz");
+        let mut out = Vec::new();
+        a.write_to(&mut out).unwrap();
+        assert_eq!(&out[o3 as usize..], b"xyz");
+    }
+}
