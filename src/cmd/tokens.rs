@@ -1,12 +1,198 @@
 //! `batchkit tokens`.
 
-use crate::cli::Settings;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use batchkit_io::Input;
+use batchkit_report::style::Style;
+use batchkit_report::tokens as report;
+use batchkit_report::tokens::Printer;
+use batchkit_tokens::{count_input_with_progress, Options, PriceTable, TokensError, Totals};
+
+use crate::cli::{Format, Settings};
+use crate::progress::Progress;
 use crate::Outcome;
 
-/// Not built yet.
+/// Count input tokens per request with the model's real tokenizer, and price the batch.
+///
+/// OpenAI models are counted exactly with the embedded tokenizers (o200k_base for gpt-4o,
+/// gpt-4.1, gpt-4.5, gpt-5, o1/o3/o4; o200k_harmony for gpt-oss; cl100k_base for gpt-4,
+/// gpt-3.5 and the embedding models): chat completions by OpenAI's cookbook rule, images by
+/// the tile rule, embeddings and completions by their inputs. Claude, Gemini and models
+/// without a public tokenizer get an estimate, marked "~" (exact: false in JSON).
+///
+/// The cost is given at batch and synchronous prices, low (input only) and high (input plus
+/// every allowed output token), from an embedded price table with its date and sources.
+/// Exit code 1 when some lines could not be counted (each is listed).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = "Examples:
+  batchkit tokens batch.jsonl
+  batchkit tokens --per-request --format json batch.jsonl | jq 'select(.input_tokens > 8000)'
+  batchkit tokens --model gpt-4o azure-batch.jsonl.zst      # Azure deployment names
+  batchkit tokens --pricing my-prices.toml part-*.jsonl
+  cat batch.jsonl | batchkit tokens -")]
+pub struct Args {
+    /// Request files (JSONL, optionally zstd-compressed); `-` or nothing reads stdin
+    #[arg(value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Count every request as this model (tokenizer and price), whatever its line says
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Also print one record per request (line, custom_id, model, tokens, max output)
+    #[arg(long)]
+    pub per_request: bool,
+    /// A TOML price table (the embedded table's format) whose entries add to or replace
+    /// the embedded ones
+    #[arg(long, value_name = "PRICES.toml")]
+    pub pricing: Option<PathBuf>,
+}
 
-pub fn run(_args: Args, _settings: &Settings) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`tokens` is not available in this build yet")
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+    let mut prices = PriceTable::embedded();
+    if let Some(p) = &args.pricing {
+        prices.extend_from_file(p).context("--pricing")?;
+    }
+    let out = crate::cmd::stdout();
+    match settings.format {
+        Format::Json => {
+            let mut p = report::JsonPrinter::new(out);
+            let outcome = count_all(&args, settings, &prices, &mut p)?;
+            crate::cmd::finish(p.into_inner())?;
+            outcome.into_result()
+        }
+        Format::Human => {
+            let mut p = report::HumanPrinter::new(out, Style { on: settings.color });
+            let outcome = count_all(&args, settings, &prices, &mut p)?;
+            crate::cmd::finish(p.into_inner())?;
+            outcome.into_result()
+        }
+    }
+}
+
+struct Done {
+    errors: u64,
+    unreadable: Vec<String>,
+}
+
+impl Done {
+    fn into_result(self) -> anyhow::Result<Outcome> {
+        if !self.unreadable.is_empty() {
+            anyhow::bail!("could not read {}", self.unreadable.join(", "));
+        }
+        Ok(Outcome::problems_if(self.errors > 0))
+    }
+}
+
+fn count_all(args: &Args, settings: &Settings, prices: &PriceTable, p: &mut impl Printer) -> anyhow::Result<Done> {
+    let inputs: Vec<Input> = if args.files.is_empty() {
+        vec![Input::stdin()]
+    } else {
+        args.files.iter().map(|f| Input::from_arg(f)).collect()
+    };
+    let opts = Options { model: args.model.clone(), read: settings.read.clone() };
+    let mut totals = Totals::default();
+    let mut unreadable = Vec::new();
+    for input in &inputs {
+        let before = totals.clone();
+        let bar = Progress::new(settings.progress, &input.name, input.len_hint());
+        let per_request = args.per_request;
+        let result = count_input_with_progress(
+            input,
+            &opts,
+            &mut totals,
+            |l| -> Result<(), TokensError> {
+                match &l.result {
+                    Ok(r) if per_request => p.request(&report::Request {
+                        file: l.file,
+                        line: l.line,
+                        offset: l.offset,
+                        custom_id: r.custom_id.as_deref(),
+                        model: r.model.as_deref(),
+                        encoding: r.encoding.name(),
+                        input_tokens: r.input_tokens,
+                        max_output_tokens: r.max_output_tokens,
+                        exact: r.exact,
+                    })?,
+                    Ok(_) => {}
+                    Err(e) => p.diagnostic(&report::Diagnostic {
+                        severity: e.severity.as_str(),
+                        code: e.code,
+                        file: l.file,
+                        line: l.line,
+                        offset: l.offset,
+                        message: &e.message,
+                    })?,
+                }
+                Ok(())
+            },
+            Some(&bar.callback()),
+        );
+        drop(bar);
+        match result {
+            Ok(_) => {}
+            // One unreadable input does not stop the others; the run still fails (exit 2).
+            Err(TokensError::Read(e)) => {
+                eprintln!("error: {e}");
+                unreadable.push(input.name.clone());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        p.file(&report::FileTotals {
+            file: input.name.clone(),
+            lines: totals.lines - before.lines,
+            bytes: totals.bytes - before.bytes,
+            requests: totals.requests - before.requests,
+            input_tokens: totals.input_tokens() - before.input_tokens(),
+            errors: totals.errors - before.errors,
+            warnings: totals.warnings - before.warnings,
+        })?;
+    }
+    let s = totals.summary(prices);
+    let cost = |c: batchkit_tokens::Cost| report::Cost {
+        batch_low: c.batch_low,
+        batch_high: c.batch_high,
+        sync_low: c.sync_low,
+        sync_high: c.sync_high,
+    };
+    p.summary(&report::Summary {
+        files: inputs.len() as u64,
+        lines: s.lines,
+        bytes: s.bytes,
+        requests: s.requests,
+        errors: s.errors,
+        warnings: s.warnings,
+        input_tokens: s.input_tokens,
+        max_output_tokens: s.max_output_tokens,
+        requests_without_max_output: s.requests_without_max_output,
+        exact: s.exact,
+        ok: s.errors == 0 && unreadable.is_empty(),
+        cost: s.cost.map(cost),
+        unpriced_models: s.unpriced_models,
+        models: s
+            .models
+            .into_iter()
+            .map(|m| report::ModelRow {
+                model: m.model,
+                encoding: m.encoding.name().to_string(),
+                exact: m.exact,
+                requests: m.requests,
+                estimated_requests: m.estimated_requests,
+                input_tokens: m.input_tokens,
+                max_output_tokens: m.max_output_tokens,
+                requests_without_max_output: m.requests_without_max_output,
+                p50: m.p50,
+                p95: m.p95,
+                max: m.max,
+                price_entry: m.price_entry,
+                cost: m.cost.map(cost),
+            })
+            .collect(),
+        prices: report::Prices {
+            as_of: prices.as_of.clone(),
+            currency: prices.currency.clone(),
+            origin: prices.origin.clone(),
+            sources: prices.sources.clone(),
+        },
+    })?;
+    Ok(Done { errors: s.errors, unreadable })
 }

@@ -1,1 +1,368 @@
 //! Printers for `batchkit tokens`.
+//!
+//! JSON Lines schema (one object per line, in this order):
+//! - `{"type":"request","file","line","offset","custom_id","model","encoding","input_tokens","max_output_tokens","exact"}`
+//!   per counted line, with `--per-request`;
+//! - `{"type":"diagnostic","severity","code","file","line","offset","message"}` per line that
+//!   was not counted (`error`) or was skipped (`warning`, blank lines);
+//! - `{"type":"file","file","lines","bytes","requests","input_tokens","errors","warnings"}` per input;
+//! - last, `{"type":"summary",...}`: totals, `exact`, `cost` (`batch_low`, `batch_high`,
+//!   `sync_low`, `sync_high`, or null), `unpriced_models`, `models` (per model: `model`,
+//!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
+//!   `max_output_tokens`, `requests_without_max_output`, `p50`, `p95`, `max`, `price_entry`,
+//!   `cost`) and `prices` (`as_of`, `currency`, `origin`, `sources`).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::style::Style;
+
+/// One counted request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Request<'a> {
+    pub file: &'a str,
+    pub line: u64,
+    pub offset: u64,
+    pub custom_id: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub encoding: &'a str,
+    pub input_tokens: u64,
+    pub max_output_tokens: Option<u64>,
+    pub exact: bool,
+}
+
+/// A line that was not counted, or was skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic<'a> {
+    pub severity: &'a str,
+    pub code: &'a str,
+    pub file: &'a str,
+    pub line: u64,
+    pub offset: u64,
+    pub message: &'a str,
+}
+
+/// Totals of one input.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileTotals {
+    pub file: String,
+    pub lines: u64,
+    pub bytes: u64,
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+/// Cost in the price table's currency.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Cost {
+    pub batch_low: f64,
+    pub batch_high: f64,
+    pub sync_low: f64,
+    pub sync_high: f64,
+}
+
+/// Totals of one model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRow {
+    pub model: Option<String>,
+    pub encoding: String,
+    pub exact: bool,
+    pub requests: u64,
+    pub estimated_requests: u64,
+    pub input_tokens: u64,
+    pub max_output_tokens: u64,
+    pub requests_without_max_output: u64,
+    pub p50: u64,
+    pub p95: u64,
+    pub max: u64,
+    pub price_entry: Option<String>,
+    pub cost: Option<Cost>,
+}
+
+/// The price table used.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prices {
+    pub as_of: String,
+    pub currency: String,
+    pub origin: String,
+    pub sources: Vec<String>,
+}
+
+/// Totals over every input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub files: u64,
+    pub lines: u64,
+    pub bytes: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub input_tokens: u64,
+    pub max_output_tokens: u64,
+    pub requests_without_max_output: u64,
+    pub exact: bool,
+    pub ok: bool,
+    pub cost: Option<Cost>,
+    pub unpriced_models: Vec<String>,
+    pub models: Vec<ModelRow>,
+    pub prices: Prices,
+}
+
+/// What a `tokens` printer is told, in output order.
+pub trait Printer {
+    fn request(&mut self, r: &Request<'_>) -> io::Result<()>;
+    fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()>;
+    fn file(&mut self, f: &FileTotals) -> io::Result<()>;
+    fn summary(&mut self, s: &Summary) -> io::Result<()>;
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Event<'a> {
+    Request(&'a Request<'a>),
+    Diagnostic(&'a Diagnostic<'a>),
+    File(&'a FileTotals),
+    Summary(&'a Summary),
+}
+
+/// JSON Lines on a writer.
+pub struct JsonPrinter<W> {
+    w: W,
+}
+
+impl<W: Write> JsonPrinter<W> {
+    pub fn new(w: W) -> Self {
+        JsonPrinter { w }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+
+    fn emit(&mut self, e: &Event<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.w, e)?;
+        self.w.write_all(b"\n")
+    }
+}
+
+impl<W: Write> Printer for JsonPrinter<W> {
+    fn request(&mut self, r: &Request<'_>) -> io::Result<()> {
+        self.emit(&Event::Request(r))
+    }
+    fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()> {
+        self.emit(&Event::Diagnostic(d))
+    }
+    fn file(&mut self, f: &FileTotals) -> io::Result<()> {
+        self.emit(&Event::File(f))
+    }
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        self.emit(&Event::Summary(s))
+    }
+}
+
+/// Compiler-style diagnostics and a table per model.
+pub struct HumanPrinter<W> {
+    w: W,
+    style: Style,
+    files: Vec<FileTotals>,
+}
+
+impl<W: Write> HumanPrinter<W> {
+    pub fn new(w: W, style: Style) -> Self {
+        HumanPrinter { w, style, files: Vec::new() }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn money(currency: &str, x: f64) -> String {
+    let sym = if currency == "USD" { "$" } else { "" };
+    let body = if x >= 1000.0 {
+        thousands(x.round() as u64)
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else if x >= 0.01 || x == 0.0 {
+        format!("{x:.4}")
+    } else {
+        format!("{x:.6}")
+    };
+    if sym.is_empty() {
+        format!("{body} {currency}")
+    } else {
+        format!("{sym}{body}")
+    }
+}
+
+impl<W: Write> Printer for HumanPrinter<W> {
+    fn request(&mut self, r: &Request<'_>) -> io::Result<()> {
+        let approx = if r.exact { "" } else { "~" };
+        let max = r.max_output_tokens.map_or("no limit".to_string(), thousands);
+        writeln!(
+            self.w,
+            "{}  {}  {}  {approx}{} tokens  (max output {max})",
+            self.style.blue(&format!("{}:{}", r.file, r.line)),
+            r.custom_id.unwrap_or("-"),
+            r.model.unwrap_or("(no model)"),
+            thousands(r.input_tokens),
+        )
+    }
+
+    fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()> {
+        let head = format!("{}[{}]", d.severity, d.code);
+        let head = if d.severity == "error" { self.style.red(&head) } else { self.style.yellow(&head) };
+        writeln!(self.w, "{head}: {}", d.message)?;
+        writeln!(self.w, "  {} {}:{} (byte {})", self.style.blue("-->"), d.file, d.line, d.offset)
+    }
+
+    fn file(&mut self, f: &FileTotals) -> io::Result<()> {
+        self.files.push(f.clone());
+        Ok(())
+    }
+
+    fn summary(&mut self, s: &Summary) -> io::Result<()> {
+        let w = &mut self.w;
+        let cur = s.prices.currency.as_str();
+        if self.files.len() > 1 {
+            for f in &self.files {
+                writeln!(
+                    w,
+                    "{}: {} requests, {} input tokens",
+                    f.file,
+                    thousands(f.requests),
+                    thousands(f.input_tokens)
+                )?;
+            }
+            writeln!(w)?;
+        }
+        let name = |m: &ModelRow| {
+            let n = m.model.clone().unwrap_or_else(|| "(no model)".into());
+            if m.exact { n } else { format!("{n} ~") }
+        };
+        let width = s.models.iter().map(|m| name(m).len()).chain([5]).max().unwrap_or(5);
+        let range = |c: Option<Cost>, batch: bool| match c {
+            Some(c) if batch => format!("{} – {}", money(cur, c.batch_low), money(cur, c.batch_high)),
+            Some(c) => format!("{} – {}", money(cur, c.sync_low), money(cur, c.sync_high)),
+            None => "no price".into(),
+        };
+        let header = format!(
+            "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
+            "model", "requests", "input tokens", "p50", "p95", "max", "max output", "batch cost", "sync cost"
+        );
+        writeln!(w, "{}", self.style.bold(&header))?;
+        for m in &s.models {
+            writeln!(
+                w,
+                "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
+                name(m),
+                thousands(m.requests),
+                thousands(m.input_tokens),
+                thousands(m.p50),
+                thousands(m.p95),
+                thousands(m.max),
+                thousands(m.max_output_tokens),
+                range(m.cost, true),
+                range(m.cost, false),
+            )?;
+        }
+        if s.models.len() > 1 {
+            writeln!(
+                w,
+                "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
+                "total",
+                thousands(s.requests),
+                thousands(s.input_tokens),
+                "",
+                "",
+                "",
+                thousands(s.max_output_tokens),
+                range(s.cost, true),
+                range(s.cost, false),
+            )?;
+        }
+        if s.requests == 0 {
+            writeln!(w, "no requests counted")?;
+        }
+        writeln!(w)?;
+        if !s.exact {
+            writeln!(
+                w,
+                "~ estimate: no public tokenizer for the model, or parts no published rule covers (tools, audio, Responses API); counted with o200k_base"
+            )?;
+        }
+        writeln!(w, "cost: low = input only, high = input + every allowed output token")?;
+        if s.requests_without_max_output > 0 {
+            writeln!(
+                w,
+                "{} requests set no output limit: the high cost leaves their output out",
+                thousands(s.requests_without_max_output)
+            )?;
+        }
+        if !s.unpriced_models.is_empty() {
+            writeln!(
+                w,
+                "{} {} (add it with --pricing FILE)",
+                self.style.yellow("no price for:"),
+                s.unpriced_models.join(", ")
+            )?;
+        }
+        writeln!(
+            w,
+            "prices: {} table as of {} ({cur} per 1M tokens)",
+            s.prices.origin, s.prices.as_of
+        )?;
+        if s.errors > 0 || s.warnings > 0 {
+            let msg = format!(
+                "{} {} not counted, {} {} skipped (see above)",
+                thousands(s.errors),
+                if s.errors == 1 { "line" } else { "lines" },
+                thousands(s.warnings),
+                if s.warnings == 1 { "blank line" } else { "blank lines" },
+            );
+            writeln!(w, "{}", if s.errors > 0 { self.style.red(&msg) } else { self.style.yellow(&msg) })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn json_lines_carry_their_type() {
+        let mut p = JsonPrinter::new(Vec::new());
+        let d = Diagnostic { severity: "error", code: "invalid_json", file: "a", line: 2, offset: 9, message: "m" };
+        p.diagnostic(&d).unwrap();
+        let out = String::from_utf8(p.into_inner()).unwrap();
+        assert_eq!(
+            out,
+            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"message\":\"m\"}\n"
+        );
+    }
+}

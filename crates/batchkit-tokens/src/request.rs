@@ -76,8 +76,12 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
     if let Err(e) = std::str::from_utf8(content) {
         return Err(error("invalid_utf8", format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())));
     }
-    let value: Value =
-        serde_json::from_slice(content).map_err(|e| error("invalid_json", format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(content).map_err(|e| {
+        // The line is one JSON text, so serde's "line 1" adds nothing; keep the column.
+        let msg = e.to_string();
+        let msg = msg.split(" at line ").next().unwrap_or(&msg);
+        error("invalid_json", format!("not valid JSON: {msg} (column {})", e.column()))
+    })?;
     let Value::Object(obj) = value else {
         return Err(error("not_object", "the line is valid JSON but not an object"));
     };
