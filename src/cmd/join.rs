@@ -1,12 +1,228 @@
 //! `batchkit join`.
 
-use crate::cli::Settings;
+use std::io::Write;
+use std::path::PathBuf;
+
+use batchkit_io::Input;
+use batchkit_join::{
+    batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, Side, Status, Usage,
+};
+use batchkit_report::join as report;
+use batchkit_report::style::Style;
+
+use crate::cli::{size_flag, Format, Settings};
 use crate::Outcome;
 
-/// Not built yet.
+/// Join downloaded batch results back to their requests by id.
+///
+/// Writes MERGED in request order, one line per request:
+/// {"custom_id":...,"status":"succeeded|errored|expired|canceled|missing","request":<request line>,
+/// "result":<result line or null>,"output_text":<answer text or null>}. Request lines that cannot be
+/// joined (invalid JSON, no id, an id an earlier line already used) get status missing and a
+/// "problem" field. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
+/// output and error files, Anthropic results, Gemini and Vertex outputs, Together), plain or zstd.
+///
+/// An OpenAI-style line with a non-2xx response.status_code is errored even when "error" is null;
+/// error.code batch_expired is expired and batch_cancelled canceled. When two results name one id,
+/// the merged line takes a succeeded one over a failed one (else the earlier line) and the other
+/// goes to --duplicates, or to --orphans when --duplicates is not given.
+///
+/// Memory stays under --memory-limit at any size: past it the join spills to a temporary directory
+/// (removed afterwards). Exit 0 when every request succeeded and every result was joined once, 1
+/// otherwise, 2 when the join could not be done.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_long_help = "Examples:
+  batchkit join --requests batch.jsonl --results output.jsonl errors.jsonl --out merged.jsonl --retry retry.jsonl
+  batchkit join --requests part-*.jsonl --results results.jsonl.zst --out merged.jsonl --orphans orphans.jsonl
+  batchkit join --requests big.jsonl --results out.jsonl err.jsonl --out merged.jsonl --memory-limit 1GiB --format json")]
+pub struct Args {
+    /// Request files (the lines that were uploaded), in order; `-` for stdin
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub requests: Vec<String>,
+    /// Result files (output and error files of any provider), in any order; `-` for stdin
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub results: Vec<String>,
+    /// The merged file: one line per request, in request order
+    #[arg(long, value_name = "MERGED")]
+    pub out: PathBuf,
+    /// Write the request lines that did not succeed here, byte-exact, ready to upload again
+    #[arg(long, value_name = "FILE")]
+    pub retry: Option<PathBuf>,
+    /// Write result lines whose id matches no request (and lines without a usable id) here
+    #[arg(long, value_name = "FILE")]
+    pub orphans: Option<PathBuf>,
+    /// Write results that lost to another result for the same id here [default: --orphans]
+    #[arg(long, value_name = "FILE")]
+    pub duplicates: Option<PathBuf>,
+    /// Memory bound (200MB, 256MiB, bare bytes); past it the join spills to disk
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub memory_limit: String,
+    /// Directory for spill files [default: the directory of --out]
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<PathBuf>,
+}
 
-pub fn run(_args: Args, _settings: &Settings) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`join` is not available in this build yet")
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+    let mut opts = JoinOptions::new(
+        args.requests.iter().map(|a| Input::from_arg(a)).collect(),
+        args.results.iter().map(|a| Input::from_arg(a)).collect(),
+        args.out,
+    );
+    opts.retry = args.retry;
+    opts.orphans = args.orphans;
+    opts.duplicates = args.duplicates;
+    opts.memory_limit = size_flag("memory-limit", &args.memory_limit)?;
+    opts.temp_dir = args.temp_dir;
+    opts.read = settings.read.clone();
+
+    let style = Style { on: settings.color };
+    let json = settings.format == Format::Json;
+    let mut w = super::stdout();
+    let mut print_err: Option<std::io::Error> = None;
+    let summary = batchkit_join::join(&opts, &mut |ev| {
+        if print_err.is_none() {
+            if let Err(e) = print_event(&mut w, ev, json, style) {
+                print_err = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = print_err {
+        return Err(e.into());
+    }
+    let prices = default_prices();
+    let out = summary_out(&summary, &prices);
+    if json {
+        report::json(&mut w, &out)?;
+    } else {
+        report::human_summary(&mut w, &out, style)?;
+    }
+    super::finish(w)?;
+    Ok(Outcome::problems_if(!summary.clean()))
+}
+
+fn place(l: &Loc) -> report::Place {
+    report::Place {
+        file: l.file.clone(),
+        line: l.line,
+        offset: l.offset,
+    }
+}
+
+fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std::io::Result<()> {
+    match ev {
+        Event::Problem {
+            side,
+            problem,
+            loc,
+            custom_id,
+            first,
+            message,
+        } => {
+            let d = report::Diagnostic {
+                kind: "diagnostic",
+                severity: "error",
+                code: problem.code(),
+                side: match side {
+                    Side::Request => "requests",
+                    Side::Result => "results",
+                },
+                file: loc.file.clone(),
+                line: loc.line,
+                offset: loc.offset,
+                custom_id: custom_id.clone(),
+                first: first.as_ref().map(place),
+                message: message.clone(),
+            };
+            if json {
+                report::json(w, &d)
+            } else {
+                report::human_diagnostic(w, &d, style)
+            }
+        }
+        Event::VertexNoId { first, count } => {
+            let v = report::VertexNoId {
+                kind: "vertex_no_id",
+                file: first.file.clone(),
+                line: first.line,
+                offset: first.offset,
+                count: *count,
+                message: format!(
+                    "{count} Vertex output rows carry no request id and cannot be joined (Vertex has no \
+                     official id; add a \"custom_id\" or \"key\" key to each request line, Vertex echoes \
+                     it into the output); they are written to the orphans file"
+                ),
+            };
+            if json {
+                report::json(w, &v)
+            } else {
+                report::human_vertex(w, &v, style)
+            }
+        }
+        Event::DuplicateResult {
+            custom_id,
+            kept,
+            dropped,
+        } => {
+            let d = report::DuplicateResult {
+                kind: "duplicate_result",
+                custom_id: custom_id.clone(),
+                kept: place(kept),
+                dropped: place(dropped),
+            };
+            if json {
+                report::json(w, &d)
+            } else {
+                report::human_duplicate(w, &d, style)
+            }
+        }
+    }
+}
+
+fn usage_out(u: &Usage) -> report::UsageOut {
+    report::UsageOut {
+        input_tokens: u.input,
+        cached_tokens: u.cached,
+        output_tokens: u.output,
+        reasoning_tokens: u.reasoning,
+        results_with_usage: u.results,
+    }
+}
+
+fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> report::Summary {
+    let (per, total) = batch_cost(&s.models, prices);
+    let models: Vec<report::ModelOut> = s
+        .models
+        .iter()
+        .zip(&per)
+        .map(|(m, c)| report::ModelOut {
+            model: m.model.clone(),
+            usage: usage_out(&m.usage),
+            cost_usd: *c,
+        })
+        .collect();
+    report::Summary {
+        kind: "summary",
+        requests: s.requests,
+        succeeded: s.count(Status::Succeeded),
+        errored: s.count(Status::Errored),
+        expired: s.count(Status::Expired),
+        canceled: s.count(Status::Canceled),
+        missing: s.count(Status::Missing),
+        request_problems: s.request_problems,
+        to_retry: s.requests - s.count(Status::Succeeded),
+        not_in_retry: s.not_in_retry,
+        results: s.results,
+        joined: s.joined,
+        orphans: s.orphans,
+        duplicates: s.duplicates,
+        unjoinable: s.unjoinable,
+        usage: usage_out(&s.usage),
+        cost_incomplete: per.iter().any(Option::is_none),
+        models,
+        cost_usd: total,
+        prices_as_of: prices.as_of(),
+        spilled: s.spilled,
+        partitions: s.partitions,
+        ok: s.clean(),
+    }
 }

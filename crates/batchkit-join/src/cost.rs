@@ -61,6 +61,27 @@ pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64
     (per, total)
 }
 
+/// The embedded price table of `batchkit tokens` (it has no cached-input batch price, so
+/// cached tokens are charged at the batch input price: an upper bound).
+impl Prices for batchkit_tokens::PriceTable {
+    fn batch_price(&self, model: &str) -> Option<BatchPrice> {
+        let (_, p) = self.lookup(model)?;
+        Some(BatchPrice {
+            input: p.batch_input,
+            cached_input: None,
+            output: p.batch_output.unwrap_or(0.0),
+        })
+    }
+    fn as_of(&self) -> Option<String> {
+        Some(self.as_of.clone())
+    }
+}
+
+/// The prices the `join` command uses.
+pub fn default_prices() -> impl Prices {
+    batchkit_tokens::PriceTable::embedded()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -452,10 +452,12 @@ impl Ctx<'_> {
             .tempdir_in(&self.temp_base)
             .map_err(io_err(&self.temp_base))?;
         // Enough partitions that one partition's ids fit an eighth of the budget even when the
-        // results are all ids (unknown sizes, e.g. stdin, count as 4x what was read).
+        // results are all ids (unknown sizes, e.g. stdin, count as 4x what was read); at most
+        // 256, so the open spill files (two per partition) stay well under the usual fd limit.
+        // Partitions hold ids only (~30 bytes each), so 256 of them cover billions of results.
         let total = hint.max(mem.arena.len() * 4);
         let want = (total / (self.budget / 8).max(1)).max(1);
-        let bits = (64 - want.leading_zeros()).clamp(6, 12);
+        let bits = (64 - want.leading_zeros()).clamp(4, 8);
         let parts = (0..1u32 << bits)
             .map(|p| SpillFile::create(dir.path().join(format!("res-{p:04}")), 32 << 10))
             .collect::<Result<Vec<_>, _>>()?;

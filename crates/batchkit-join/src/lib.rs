@@ -43,7 +43,7 @@ use std::path::PathBuf;
 
 use batchkit_io::{Input, ReadError, ReadOptions};
 
-pub use cost::{batch_cost, BatchPrice, NoPrices, Prices};
+pub use cost::{batch_cost, default_prices, BatchPrice, NoPrices, Prices};
 pub use engine::join;
 pub use parse::Usage;
 

@@ -1,1 +1,276 @@
 //! Printers for `batchkit join`.
+//!
+//! JSON Lines: `{"type":"diagnostic",...}` per line that could not be joined normally,
+//! `{"type":"vertex_no_id",...}` once per results file with Vertex rows lacking an id,
+//! `{"type":"duplicate_result",...}` per result that lost to another result for its id, and
+//! `{"type":"summary",...}` last. Human output prints the same events compiler-style and a
+//! small table.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::style::Style;
+
+/// A place in an input.
+#[derive(Debug, Clone, Serialize)]
+pub struct Place {
+    /// Input name.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// Byte offset of the line start, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+}
+
+/// A request or result line that could not be joined normally.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnostic {
+    /// Always `diagnostic`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `error` (the request is lost to the join or the result to the merged file).
+    pub severity: &'static str,
+    /// Stable code: `invalid_json`, `not_object`, `missing_id`, `invalid_id`, `duplicate_id`,
+    /// `line_too_large`.
+    pub code: &'static str,
+    /// `requests` or `results`.
+    pub side: &'static str,
+    /// Input name.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// Byte offset of the line start.
+    pub offset: Option<u64>,
+    /// The id, when the line has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_id: Option<String>,
+    /// For `duplicate_id`: the request line that got the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<Place>,
+    /// For people.
+    pub message: String,
+}
+
+/// Vertex output rows without an id in one results file.
+#[derive(Debug, Clone, Serialize)]
+pub struct VertexNoId {
+    /// Always `vertex_no_id`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Results file.
+    pub file: String,
+    /// First such row.
+    pub line: u64,
+    /// Byte offset of that row.
+    pub offset: Option<u64>,
+    /// How many rows.
+    pub count: u64,
+    /// For people.
+    pub message: String,
+}
+
+/// Two results for one id.
+#[derive(Debug, Clone, Serialize)]
+pub struct DuplicateResult {
+    /// Always `duplicate_result`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The id.
+    pub custom_id: String,
+    /// The result in the merged file.
+    pub kept: Place,
+    /// The result written to the duplicates (or orphans) file.
+    pub dropped: Place,
+}
+
+/// Token totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UsageOut {
+    /// Input tokens, cached included.
+    pub input_tokens: u64,
+    /// Cached input tokens.
+    pub cached_tokens: u64,
+    /// Output tokens, reasoning included.
+    pub output_tokens: u64,
+    /// Reasoning tokens.
+    pub reasoning_tokens: u64,
+    /// Results that reported usage.
+    pub results_with_usage: u64,
+}
+
+/// One model's totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOut {
+    /// Model name as reported.
+    pub model: String,
+    /// Its usage.
+    #[serde(flatten)]
+    pub usage: UsageOut,
+    /// Actual cost at batch prices (null when the model has no price).
+    pub cost_usd: Option<f64>,
+}
+
+/// The last line.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Always `summary`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Request lines (one merged line each).
+    pub requests: u64,
+    /// Per status.
+    pub succeeded: u64,
+    /// Per status.
+    pub errored: u64,
+    /// Per status.
+    pub expired: u64,
+    /// Per status.
+    pub canceled: u64,
+    /// Per status (includes request lines that could not be joined).
+    pub missing: u64,
+    /// Request lines that could not be joined normally.
+    pub request_problems: u64,
+    /// Requests that did not succeed, i.e. lines in the retry file (plus any too long to copy).
+    pub to_retry: u64,
+    /// Request lines too long to copy into the retry file.
+    pub not_in_retry: u64,
+    /// Result lines read.
+    pub results: u64,
+    /// Results joined.
+    pub joined: u64,
+    /// Results whose id matched no request.
+    pub orphans: u64,
+    /// Results that lost to another result for their id.
+    pub duplicates: u64,
+    /// Result lines without a usable id.
+    pub unjoinable: u64,
+    /// Usage over all result lines.
+    pub usage: UsageOut,
+    /// Per model.
+    pub models: Vec<ModelOut>,
+    /// Total actual cost at batch prices, over priced models.
+    pub cost_usd: f64,
+    /// Whether some reported usage has no price.
+    pub cost_incomplete: bool,
+    /// Date of the price table.
+    pub prices_as_of: Option<String>,
+    /// Whether the join spilled to disk.
+    pub spilled: bool,
+    /// Partitions when it spilled.
+    pub partitions: u32,
+    /// Everything succeeded, nothing orphaned or duplicated.
+    pub ok: bool,
+}
+
+/// Writes one JSON Lines event.
+pub fn json(w: &mut impl Write, event: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *w, event)?;
+    w.write_all(b"\n")
+}
+
+fn at(file: &str, line: u64) -> String {
+    format!("{file}:{line}")
+}
+
+/// A diagnostic, compiler-style.
+pub fn human_diagnostic(w: &mut impl Write, d: &Diagnostic, s: Style) -> io::Result<()> {
+    writeln!(w, "{}: {}", s.red(&format!("error[{}]", d.code)), d.message)?;
+    writeln!(w, "  {} {}", s.blue("-->"), at(&d.file, d.line))?;
+    if let Some(f) = &d.first {
+        writeln!(
+            w,
+            "  {} first used at {}",
+            s.blue("note:"),
+            at(&f.file, f.line)
+        )?;
+    }
+    Ok(())
+}
+
+/// The Vertex notice.
+pub fn human_vertex(w: &mut impl Write, v: &VertexNoId, s: Style) -> io::Result<()> {
+    writeln!(w, "{}: {}", s.yellow("warning[vertex_no_id]"), v.message)?;
+    writeln!(
+        w,
+        "  {} {} (first of {})",
+        s.blue("-->"),
+        at(&v.file, v.line),
+        v.count
+    )
+}
+
+/// A duplicate result.
+pub fn human_duplicate(w: &mut impl Write, d: &DuplicateResult, s: Style) -> io::Result<()> {
+    writeln!(
+        w,
+        "{}: two results for custom_id {:?}: kept {}, set aside {}",
+        s.yellow("warning[duplicate_result]"),
+        d.custom_id,
+        at(&d.kept.file, d.kept.line),
+        at(&d.dropped.file, d.dropped.line)
+    )
+}
+
+/// The summary table.
+pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(w, "{}", s.bold(&format!("{} requests", x.requests)))?;
+    for (name, n) in [
+        ("succeeded", x.succeeded),
+        ("errored", x.errored),
+        ("expired", x.expired),
+        ("canceled", x.canceled),
+        ("missing", x.missing),
+    ] {
+        let shown = if name == "succeeded" || n == 0 {
+            format!("{n:>12}")
+        } else {
+            s.red(&format!("{n:>12}"))
+        };
+        writeln!(w, "  {name:<10}{shown}")?;
+    }
+    writeln!(w, "  {:<10}{:>12}", "to retry", x.to_retry)?;
+    writeln!(
+        w,
+        "{} results: {} joined, {} orphans, {} duplicates, {} without id",
+        x.results, x.joined, x.orphans, x.duplicates, x.unjoinable
+    )?;
+    let u = &x.usage;
+    writeln!(
+        w,
+        "usage: {} input ({} cached), {} output ({} reasoning) tokens",
+        u.input_tokens, u.cached_tokens, u.output_tokens, u.reasoning_tokens
+    )?;
+    for m in &x.models {
+        let cost = m
+            .cost_usd
+            .map_or("no price".to_string(), |c| format!("${c:.4}"));
+        writeln!(
+            w,
+            "  {:<32} {:>12} in {:>12} out  {}",
+            m.model, m.usage.input_tokens, m.usage.output_tokens, cost
+        )?;
+    }
+    let asof = x
+        .prices_as_of
+        .as_deref()
+        .map(|d| format!(" (prices as of {d})"))
+        .unwrap_or_default();
+    let partial = if x.cost_incomplete {
+        ", some models unpriced"
+    } else {
+        ""
+    };
+    writeln!(w, "cost at batch prices: ${:.4}{asof}{partial}", x.cost_usd)?;
+    if x.spilled {
+        writeln!(w, "spilled to disk: {} partitions", x.partitions)?;
+    }
+    let verdict = if x.ok {
+        s.green("all requests succeeded")
+    } else {
+        s.red("some requests need attention")
+    };
+    writeln!(w, "{verdict}")
+}
