@@ -37,7 +37,7 @@ mod size;
 
 pub use output::AtomicFile;
 pub use reader::{
-    open, run, Chunk, Input, Line, Lines, Oversized, ProgressFn, ReadError, ReadOptions,
-    ReadStats, Source,
+    open, run, run_with_progress, Chunk, Input, Line, Lines, Oversized, ProgressFn, ReadError,
+    ReadOptions, ReadStats, Source,
 };
 pub use size::{format_size, parse_size, SizeError};

@@ -20,14 +20,21 @@ impl AtomicFile {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(|e| with_path(e, &path))?;
         let file = tmp.as_file().try_clone().map_err(|e| with_path(e, &path))?;
-        Ok(AtomicFile { tmp: Some(tmp), writer: Some(BufWriter::with_capacity(1 << 20, file)), path })
+        Ok(AtomicFile {
+            tmp: Some(tmp),
+            writer: Some(BufWriter::with_capacity(1 << 20, file)),
+            path,
+        })
     }
 
     /// The final path.
@@ -40,7 +47,9 @@ impl AtomicFile {
         let path = self.path.clone();
         let mut w = self.writer.take().expect("writer present until commit");
         w.flush().map_err(|e| with_path(e, &path))?;
-        let f = w.into_inner().map_err(|e| with_path(e.into_error(), &path))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| with_path(e.into_error(), &path))?;
         f.sync_data().map_err(|e| with_path(e, &path))?;
         let tmp = self.tmp.take().expect("temp present until commit");
         tmp.persist(&path).map_err(|e| with_path(e.error, &path))?;
@@ -51,15 +60,27 @@ impl AtomicFile {
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let path = &self.path;
-        self.writer.as_mut().expect("open").write(buf).map_err(|e| with_path(e, path))
+        self.writer
+            .as_mut()
+            .expect("open")
+            .write(buf)
+            .map_err(|e| with_path(e, path))
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let path = &self.path;
-        self.writer.as_mut().expect("open").write_all(buf).map_err(|e| with_path(e, path))
+        self.writer
+            .as_mut()
+            .expect("open")
+            .write_all(buf)
+            .map_err(|e| with_path(e, path))
     }
     fn flush(&mut self) -> io::Result<()> {
         let path = &self.path;
-        self.writer.as_mut().expect("open").flush().map_err(|e| with_path(e, path))
+        self.writer
+            .as_mut()
+            .expect("open")
+            .flush()
+            .map_err(|e| with_path(e, path))
     }
 }
 
@@ -83,7 +104,10 @@ mod tests {
         let mut g = AtomicFile::create(dir.path().join("dropped")).unwrap();
         g.write_all(b"x").unwrap();
         drop(g);
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.jsonl")]);
     }
 }

@@ -31,12 +31,18 @@ impl Input {
     /// An input read from `path`.
     pub fn path(path: impl AsRef<Path>) -> Self {
         let path = path.as_ref();
-        Input { source: Source::Path(path.to_path_buf()), name: path.display().to_string() }
+        Input {
+            source: Source::Path(path.to_path_buf()),
+            name: path.display().to_string(),
+        }
     }
 
     /// Standard input.
     pub fn stdin() -> Self {
-        Input { source: Source::Stdin, name: "<stdin>".to_string() }
+        Input {
+            source: Source::Stdin,
+            name: "<stdin>".to_string(),
+        }
     }
 
     /// A command-line argument: `-` means stdin, anything else a path.
@@ -51,7 +57,10 @@ impl Input {
     /// The size on disk, when the input is a regular file (for progress bars).
     pub fn len_hint(&self) -> Option<u64> {
         match &self.source {
-            Source::Path(p) => std::fs::metadata(p).ok().filter(|m| m.is_file()).map(|m| m.len()),
+            Source::Path(p) => std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len()),
             Source::Stdin => None,
         }
     }
@@ -144,7 +153,12 @@ pub struct Chunk {
 impl Chunk {
     /// The lines of this chunk, with their numbers and offsets.
     pub fn lines(&self) -> Lines<'_> {
-        Lines { data: &self.data, pos: 0, number: self.first_line, base: self.offset }
+        Lines {
+            data: &self.data,
+            pos: 0,
+            number: self.first_line,
+            base: self.offset,
+        }
     }
 
     /// Number of lines this chunk stands for.
@@ -175,7 +189,9 @@ pub struct Line<'a> {
 impl Line<'_> {
     /// Whether the line is empty or only whitespace.
     pub fn is_blank(&self) -> bool {
-        self.content.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        self.content
+            .iter()
+            .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
     }
 
     /// Whether a `\n` ends the line.
@@ -210,7 +226,13 @@ impl<'a> Iterator for Lines<'a> {
         if bom {
             content = &content[BOM.len()..];
         }
-        let line = Line { number: self.number, offset, raw, content, bom };
+        let line = Line {
+            number: self.number,
+            offset,
+            raw,
+            content,
+            bom,
+        };
         self.pos += end;
         self.number += 1;
         Some(line)
@@ -257,7 +279,10 @@ fn open_counted(
     input: &Input,
     count: Arc<AtomicU64>,
 ) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
-    let open_err = |source| ReadError::Open { name: input.name.clone(), source };
+    let open_err = |source| ReadError::Open {
+        name: input.name.clone(),
+        source,
+    };
     let raw: Box<dyn Read + Send> = match &input.source {
         Source::Path(p) => {
             let f = File::open(p).map_err(open_err)?;
@@ -344,7 +369,9 @@ where
                     if stop.load(Ordering::Relaxed) {
                         return Ok(cutter.stats());
                     }
-                    let Ok(buf) = free_rx.recv() else { return Ok(cutter.stats()) };
+                    let Ok(buf) = free_rx.recv() else {
+                        return Ok(cutter.stats());
+                    };
                     match cutter.next_chunk(buf)? {
                         None => return Ok(cutter.stats()),
                         Some(chunk) => {
@@ -458,7 +485,11 @@ impl<'a, R: Read> Cutter<'a, R> {
             name: self.input.name.clone(),
             line: self.line,
             offset: at,
-            what: if self.compressed { " (zstd stream)" } else { "" },
+            what: if self.compressed {
+                " (zstd stream)"
+            } else {
+                ""
+            },
             source,
         }
     }
@@ -520,7 +551,8 @@ impl<'a, R: Read> Cutter<'a, R> {
         // Make sure the buffer holds at least one complete line (or the end of input),
         // unless that line is over the limit.
         let mut scanned = 0;
-        while memchr::memchr(b'\n', &buf[scanned..]).is_none() && !self.eof && buf.len() <= max + 1 {
+        while memchr::memchr(b'\n', &buf[scanned..]).is_none() && !self.eof && buf.len() <= max + 1
+        {
             scanned = buf.len();
             self.read_more(&mut buf, self.offset)?;
         }
@@ -592,7 +624,11 @@ impl<'a, R: Read> Cutter<'a, R> {
         loop {
             if let Some(p) = memchr::memchr(b'\n', &buf) {
                 consumed += (p + 1) as u64;
-                cr = if p > 0 { buf[p - 1] == b'\r' } else { prev == Some(b'\r') };
+                cr = if p > 0 {
+                    buf[p - 1] == b'\r'
+                } else {
+                    prev == Some(b'\r')
+                };
                 self.carry.extend_from_slice(&buf[p + 1..]);
                 terminated = true;
                 break;
@@ -606,7 +642,12 @@ impl<'a, R: Read> Cutter<'a, R> {
             }
         }
         let len = consumed - u64::from(terminated) - u64::from(cr);
-        let over = Oversized { line: self.line, offset: start, len, terminated };
+        let over = Oversized {
+            line: self.line,
+            offset: start,
+            len,
+            terminated,
+        };
         self.last_byte = Some(if terminated { b'\n' } else { 0 });
         buf.clear();
         let chunk = self.make_chunk(buf, Some(over));
@@ -625,7 +666,10 @@ fn content_len(line: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn collect(data: &[u8], opts: &ReadOptions) -> (Vec<(u64, u64, Vec<u8>)>, Vec<Oversized>, ReadStats) {
+    fn collect(
+        data: &[u8],
+        opts: &ReadOptions,
+    ) -> (Vec<(u64, u64, Vec<u8>)>, Vec<Oversized>, ReadStats) {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.jsonl");
         std::fs::write(&p, data).unwrap();
@@ -636,7 +680,9 @@ mod tests {
             opts,
             |c| {
                 (
-                    c.lines().map(|l| (l.number, l.offset, l.raw.to_vec())).collect::<Vec<_>>(),
+                    c.lines()
+                        .map(|l| (l.number, l.offset, l.raw.to_vec()))
+                        .collect::<Vec<_>>(),
                     c.oversized,
                 )
             },
@@ -651,7 +697,12 @@ mod tests {
     }
 
     fn tiny() -> ReadOptions {
-        ReadOptions { chunk_size: 7, max_line_bytes: 20, in_flight: 3, read_size: 3 }
+        ReadOptions {
+            chunk_size: 7,
+            max_line_bytes: 20,
+            in_flight: 3,
+            read_size: 3,
+        }
     }
 
     #[test]
@@ -682,12 +733,25 @@ mod tests {
         data.extend_from_slice(b"\nafter\n");
         data.extend_from_slice(&long);
         let (lines, over, stats) = collect(&data, &tiny());
-        assert_eq!(lines, vec![(1, 0, b"ok\n".to_vec()), (3, 54, b"after\n".to_vec())]);
+        assert_eq!(
+            lines,
+            vec![(1, 0, b"ok\n".to_vec()), (3, 54, b"after\n".to_vec())]
+        );
         assert_eq!(
             over,
             vec![
-                Oversized { line: 2, offset: 3, len: 50, terminated: true },
-                Oversized { line: 4, offset: 60, len: 50, terminated: false },
+                Oversized {
+                    line: 2,
+                    offset: 3,
+                    len: 50,
+                    terminated: true
+                },
+                Oversized {
+                    line: 4,
+                    offset: 60,
+                    len: 50,
+                    terminated: false
+                },
             ]
         );
         assert_eq!(stats.lines, 4);
@@ -711,7 +775,11 @@ mod tests {
         let stats = run(
             &Input::path(&p),
             &tiny(),
-            |c| c.lines().map(|l| (l.bom, l.content.to_vec(), l.raw.len())).collect::<Vec<_>>(),
+            |c| {
+                c.lines()
+                    .map(|l| (l.bom, l.content.to_vec(), l.raw.len()))
+                    .collect::<Vec<_>>()
+            },
             |_, v| -> Result<bool, ReadError> {
                 got.extend(v);
                 Ok(true)
@@ -719,29 +787,42 @@ mod tests {
         )
         .unwrap();
         assert!(stats.bom);
-        assert_eq!(got, vec![(true, b"{}".to_vec(), 6), (false, b"{}".to_vec(), 3)]);
+        assert_eq!(
+            got,
+            vec![(true, b"{}".to_vec(), 6), (false, b"{}".to_vec(), 3)]
+        );
     }
 
     #[test]
     fn zstd_is_detected_and_truncation_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let plain: Vec<u8> = (0..2000).flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes()).collect();
+        let plain: Vec<u8> = (0..2000)
+            .flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes())
+            .collect();
         let z = zstd::encode_all(&plain[..], 3).unwrap();
         let p = dir.path().join("z.bin");
         std::fs::write(&p, &z).unwrap();
         let mut n = 0;
-        let stats = run(&Input::path(&p), &tiny(), |c| c.line_count(), |_, c| -> Result<bool, ReadError> {
-            n += c;
-            Ok(true)
-        })
+        let stats = run(
+            &Input::path(&p),
+            &tiny(),
+            |c| c.line_count(),
+            |_, c| -> Result<bool, ReadError> {
+                n += c;
+                Ok(true)
+            },
+        )
         .unwrap();
         assert!(stats.compressed);
         assert_eq!(n, 2000);
         assert_eq!(stats.bytes, plain.len() as u64);
         std::fs::write(&p, &z[..z.len() / 2]).unwrap();
-        let err = run(&Input::path(&p), &tiny(), |c| c.line_count(), |_, _| -> Result<bool, ReadError> {
-            Ok(true)
-        })
+        let err = run(
+            &Input::path(&p),
+            &tiny(),
+            |c| c.line_count(),
+            |_, _| -> Result<bool, ReadError> { Ok(true) },
+        )
         .unwrap_err();
         assert!(matches!(err, ReadError::Read { .. }), "{err}");
         assert!(err.to_string().contains("zstd"), "{err}");
@@ -749,15 +830,22 @@ mod tests {
 
     #[test]
     fn sink_can_stop_early() {
-        let data: Vec<u8> = (0..1000).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+        let data: Vec<u8> = (0..1000)
+            .flat_map(|i| format!("{i}\n").into_bytes())
+            .collect();
         let mut calls = 0;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s");
         std::fs::write(&p, &data).unwrap();
-        let stats = run(&Input::path(&p), &tiny(), |_| (), |_, _| -> Result<bool, ReadError> {
-            calls += 1;
-            Ok(calls < 3)
-        })
+        let stats = run(
+            &Input::path(&p),
+            &tiny(),
+            |_| (),
+            |_, _| -> Result<bool, ReadError> {
+                calls += 1;
+                Ok(calls < 3)
+            },
+        )
         .unwrap();
         assert_eq!(calls, 3);
         assert!(stats.stopped);

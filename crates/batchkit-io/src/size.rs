@@ -9,9 +9,14 @@ pub struct SizeError {
 /// Parses `200MB` (decimal: 200,000,000), `200MiB` (binary: 209,715,200), `1.5GB`, `64k`,
 /// or bare bytes. Units are case-insensitive; `B` may be left out.
 pub fn parse_size(s: &str) -> Result<u64, SizeError> {
-    let err = |reason| SizeError { input: s.to_string(), reason };
+    let err = |reason| SizeError {
+        input: s.to_string(),
+        reason,
+    };
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let num: String = num.chars().filter(|&c| c != '_').collect();
     if num.is_empty() {
@@ -33,10 +38,19 @@ pub fn parse_size(s: &str) -> Result<u64, SizeError> {
         if frac.contains('.') || (int.is_empty() && frac.is_empty()) {
             return Err(err("not a number"));
         }
-        let int: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| err("not a number"))? };
+        let int: u64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| err("not a number"))?
+        };
         let frac_digits = frac.len().min(18) as u32;
-        let frac_val: u64 =
-            if frac.is_empty() { 0 } else { frac[..frac_digits as usize].parse().map_err(|_| err("not a number"))? };
+        let frac_val: u64 = if frac.is_empty() {
+            0
+        } else {
+            frac[..frac_digits as usize]
+                .parse()
+                .map_err(|_| err("not a number"))?
+        };
         let scale = 10u64.pow(frac_digits);
         let whole = int.checked_mul(mult).ok_or_else(|| err("too large"))?;
         let part = (frac_val as u128 * mult as u128 / scale as u128) as u64;

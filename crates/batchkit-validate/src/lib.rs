@@ -1,1 +1,531 @@
-//! stub
+//! Checks of batch request files before upload, and exact duplicate-id detection.
+//!
+//! [`Checker`] holds the rules (provider, optional JSON Schema) and checks lines in
+//! isolation, in parallel; [`FileChecker`] adds the checks that need order (duplicate ids,
+//! one url and one model per file, the provider's file caps). [`validate_file`] drives both
+//! over one input with the shared reader. [`find_dupes`] is the `dupes` job: every id used
+//! more than once across several files, exact, within a memory budget (it spills to disk).
+//!
+//! ```
+//! use batchkit_io::{Input, ReadOptions};
+//! use batchkit_validate::{validate_file, CheckOptions, Checker, Code};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("in.jsonl");
+//! let line = |id: &str| format!(
+//!     r#"{{"custom_id":"{id}","method":"POST","url":"/v1/chat/completions","body":{{"model":"gpt-4o","messages":[]}}}}"#);
+//! std::fs::write(&path, format!("{}\n{}\n", line("a"), line("a"))).unwrap();
+//! let checker = Checker::new(&CheckOptions::default()).unwrap();
+//! let mut found = Vec::new();
+//! let summary = validate_file(&checker, &Input::path(&path), &ReadOptions::default(), None,
+//!     |d| found.push((d.code, d.line, d.first_line))).unwrap();
+//! assert_eq!(found, vec![(Code::DuplicateId, Some(2), Some(1))]);
+//! assert_eq!((summary.requests, summary.errors, summary.ok), (2, 1, false));
+//! ```
+
+mod check;
+mod diag;
+mod dupes;
+mod ids;
+
+use std::path::PathBuf;
+
+use batchkit_io::{Input, ProgressFn, ReadError, ReadOptions, ReadStats};
+use batchkit_providers::{Provider, Style};
+use serde::{Deserialize, Serialize};
+
+pub use diag::{Code, Diagnostic, Severity};
+pub use dupes::{find_dupes, DupesOptions, DupesReport, Duplicate, InputStats};
+pub use ids::{id_hash, DupGroup, IdIndex, Insert, Occurrence};
+
+/// Errors that stop a job (as opposed to findings about the input).
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// `--provider` names no known provider.
+    #[error("unknown provider {0:?} (known: auto, {known})", known = Provider::names().join(", "))]
+    UnknownProvider(String),
+    /// The JSON Schema could not be used.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// Reading an input failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// Temporary or output files failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The provider's format has no request id.
+    #[error("{0} requests have no id field, so duplicates cannot be checked")]
+    NoIdField(String),
+}
+
+impl ValidateError {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ValidateError {
+        let context = context.into();
+        move |source| ValidateError::Io { context, source }
+    }
+}
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Provider name; `None` (or `auto`) infers the format from the first valid line.
+    pub provider: Option<String>,
+    /// A JSON Schema every request line must satisfy.
+    pub schema: Option<serde_json::Value>,
+    /// Report `model_mismatch` where the provider takes one model per file.
+    pub check_model_mismatch: bool,
+    /// Report `url_mismatch` where the provider takes one url per file.
+    pub check_url_mismatch: bool,
+    /// Memory for the id set before it spills to disk.
+    pub id_memory_limit: u64,
+    /// Where spilled ids go (the system temp dir when `None`).
+    pub temp_dir: Option<PathBuf>,
+    /// Longest line accepted.
+    pub max_line_bytes: usize,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            provider: None,
+            schema: None,
+            check_model_mismatch: true,
+            check_url_mismatch: true,
+            id_memory_limit: 128 << 20,
+            temp_dir: None,
+            max_line_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The rules, ready to check lines from any number of threads.
+pub struct Checker {
+    pub(crate) provider: Option<&'static Provider>,
+    pub(crate) schema: Option<jsonschema::Validator>,
+    pub(crate) max_line_bytes: usize,
+    opts: CheckOptions,
+}
+
+/// Resolves a `--provider` value (`auto` or empty means infer).
+pub fn resolve_provider(name: Option<&str>) -> Result<Option<&'static Provider>, ValidateError> {
+    match name {
+        None => Ok(None),
+        Some(n) if n.eq_ignore_ascii_case("auto") || n.is_empty() => Ok(None),
+        Some(n) => Provider::get(n)
+            .map(Some)
+            .ok_or_else(|| ValidateError::UnknownProvider(n.to_string())),
+    }
+}
+
+impl Checker {
+    /// Builds the rules; fails on an unknown provider or an unusable schema.
+    pub fn new(opts: &CheckOptions) -> Result<Self, ValidateError> {
+        let provider = resolve_provider(opts.provider.as_deref())?;
+        let schema = match &opts.schema {
+            None => None,
+            Some(s) => Some(
+                jsonschema::validator_for(s).map_err(|e| ValidateError::Schema(e.to_string()))?,
+            ),
+        };
+        Ok(Checker {
+            provider,
+            schema,
+            max_line_bytes: opts.max_line_bytes,
+            opts: opts.clone(),
+        })
+    }
+
+    /// The provider given, if not inferred.
+    pub fn provider(&self) -> Option<&'static Provider> {
+        self.provider
+    }
+}
+
+/// What the checks found on one line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineReport {
+    /// 1-based line number.
+    pub line: u64,
+    /// Byte offset of the line start.
+    pub offset: u64,
+    /// Bytes of the line, terminator included.
+    pub bytes: u64,
+    /// Findings, in the order found.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Whether the line is a JSON object.
+    pub parsed: bool,
+    /// The shape the line was checked as.
+    pub style: Option<Style>,
+    /// The request id (`custom_id` or `key`).
+    pub id: Option<String>,
+    /// The model named in the line.
+    pub model: Option<String>,
+    /// The endpoint (OpenAI-style `url`).
+    pub url: Option<String>,
+    /// Embedding inputs (OpenAI `/v1/embeddings`; array items counted).
+    pub embedding_inputs: u64,
+}
+
+impl LineReport {
+    pub(crate) fn empty(line: u64, offset: u64, bytes: u64) -> Self {
+        LineReport {
+            line,
+            offset,
+            bytes,
+            diagnostics: Vec::new(),
+            parsed: false,
+            style: None,
+            id: None,
+            model: None,
+            url: None,
+            embedding_inputs: 0,
+        }
+    }
+
+    /// No error-severity findings.
+    pub fn is_valid(&self) -> bool {
+        !self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The totals of one validated file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileSummary {
+    /// Input name.
+    pub file: String,
+    /// The provider whose rules applied (`None` when nothing could be parsed).
+    pub provider: Option<String>,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that are JSON objects.
+    pub requests: u64,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Error findings.
+    pub errors: u64,
+    /// Warning findings.
+    pub warnings: u64,
+    /// No errors.
+    pub ok: bool,
+}
+
+/// Greedy count of the shards `shard` would cut (valid lines, provider caps).
+#[derive(Debug, Default)]
+struct Greedy {
+    shards: u64,
+    reqs: u64,
+    bytes: u64,
+    inputs: u64,
+}
+
+impl Greedy {
+    fn add(&mut self, p: &Provider, bytes: u64, inputs: u64) {
+        let over = |cap: Option<u64>, now: u64, add: u64| cap.is_some_and(|c| now + add > c);
+        if self.shards == 0
+            || over(p.max_requests, self.reqs, 1)
+            || over(p.max_bytes, self.bytes, bytes)
+            || (inputs > 0 && over(p.max_embedding_inputs, self.inputs, inputs))
+        {
+            self.shards += 1;
+            self.reqs = 0;
+            self.bytes = 0;
+            self.inputs = 0;
+        }
+        self.reqs += 1;
+        self.bytes += bytes;
+        self.inputs += inputs;
+    }
+}
+
+/// The checks that need to see lines in order: one per input file.
+pub struct FileChecker<'c> {
+    checker: &'c Checker,
+    name: String,
+    provider: Option<&'static Provider>,
+    style_line: u64,
+    ids: IdIndex,
+    first_url: Option<(String, u64)>,
+    first_model: Option<(String, u64)>,
+    requests: u64,
+    errors: u64,
+    warnings: u64,
+    embedding_inputs: u64,
+    greedy: Greedy,
+}
+
+impl<'c> FileChecker<'c> {
+    /// Starts checking the input called `name`.
+    pub fn new(checker: &'c Checker, name: impl Into<String>) -> Self {
+        FileChecker {
+            checker,
+            name: name.into(),
+            provider: checker.provider,
+            style_line: 0,
+            ids: IdIndex::new(checker.opts.id_memory_limit, checker.opts.temp_dir.clone()),
+            first_url: None,
+            first_model: None,
+            requests: 0,
+            errors: 0,
+            warnings: 0,
+            embedding_inputs: 0,
+            greedy: Greedy::default(),
+        }
+    }
+
+    /// The provider whose rules apply (inferred from the first request under `auto`).
+    pub fn provider(&self) -> Option<&'static Provider> {
+        self.provider
+    }
+
+    /// Adds the cross-line findings for the next line, in input order.
+    pub fn observe(&mut self, r: &mut LineReport) -> Result<(), ValidateError> {
+        if r.parsed {
+            self.requests += 1;
+        }
+        if let Some(style) = r.style {
+            match self.provider {
+                None => {
+                    self.provider = Some(style.default_provider());
+                    self.style_line = r.line;
+                }
+                Some(p) if self.checker.provider.is_none() && p.style != style => {
+                    let mut d = Diagnostic::at(
+                        Code::MissingField,
+                        Severity::Error,
+                        r.line,
+                        r.offset,
+                        format!(
+                            "this line is {}, but the file is {} (from line {}); one file holds one format",
+                            style.describe(),
+                            p.style.describe(),
+                            self.style_line
+                        ),
+                    );
+                    d.pointer = Some(String::new());
+                    r.diagnostics.push(d);
+                }
+                Some(_) => {}
+            }
+        }
+        if let (Some(id), true) = (&r.id, r.parsed) {
+            let occ = Occurrence {
+                file: 0,
+                line: r.line,
+                offset: r.offset,
+            };
+            let found = self
+                .ids
+                .insert(id.as_bytes(), occ)
+                .map_err(ValidateError::io("spilling ids"))?;
+            if let Insert::Duplicate(first) = found {
+                let mut d = Diagnostic::at(
+                    Code::DuplicateId,
+                    Severity::Error,
+                    r.line,
+                    r.offset,
+                    format!(
+                        "{} {id:?} already used on line {}",
+                        self.id_field(),
+                        first.line
+                    ),
+                );
+                d.first_line = Some(first.line);
+                r.diagnostics.push(d);
+            }
+        }
+        if let Some(p) = self.provider {
+            let clean = r.is_valid();
+            if p.one_url && self.checker.opts.check_url_mismatch {
+                if let Some(url) = &r.url {
+                    match &self.first_url {
+                        None if clean => self.first_url = Some((url.clone(), r.line)),
+                        Some((first, at)) if first != url => r.diagnostics.push(Diagnostic::at(
+                            Code::UrlMismatch,
+                            Severity::Error,
+                            r.line,
+                            r.offset,
+                            format!("url {url:?} differs from {first:?} (line {at}); {} takes one endpoint per file", p.label),
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            if p.one_model && self.checker.opts.check_model_mismatch {
+                if let Some(model) = &r.model {
+                    match &self.first_model {
+                        None if clean => self.first_model = Some((model.clone(), r.line)),
+                        Some((first, at)) if first != model => r.diagnostics.push(Diagnostic::at(
+                            Code::ModelMismatch,
+                            Severity::Error,
+                            r.line,
+                            r.offset,
+                            format!("model {model:?} differs from {first:?} (line {at}); {} takes one model per file", p.label),
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            if r.is_valid() && r.parsed {
+                self.embedding_inputs += r.embedding_inputs;
+                self.greedy.add(p, r.bytes, r.embedding_inputs);
+            }
+        }
+        for d in &mut r.diagnostics {
+            if d.custom_id.is_none() {
+                d.custom_id.clone_from(&r.id);
+            }
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+        Ok(())
+    }
+
+    fn id_field(&self) -> &str {
+        self.provider
+            .and_then(|p| p.id_field.as_deref())
+            .unwrap_or("custom_id")
+    }
+
+    /// File-level findings and late duplicates (found after the id set spilled), then the
+    /// summary. `stats` are the reader's totals for this input.
+    pub fn finish(
+        mut self,
+        stats: &ReadStats,
+    ) -> Result<(Vec<Diagnostic>, FileSummary), ValidateError> {
+        let mut out = Vec::new();
+        let spilled = self.ids.spilled();
+        let field = self.id_field().to_string();
+        let groups = std::mem::replace(&mut self.ids, IdIndex::new(1, None))
+            .finish()
+            .map_err(ValidateError::io("reading spilled ids"))?;
+        if spilled {
+            let mut late = Vec::new();
+            for g in groups {
+                let first = g.occurrences[0];
+                let id = String::from_utf8_lossy(&g.id).into_owned();
+                for (occ, reported) in g.occurrences[1..].iter().zip(&g.reported) {
+                    if !reported {
+                        let mut d = Diagnostic::at(
+                            Code::DuplicateId,
+                            Severity::Error,
+                            occ.line,
+                            occ.offset,
+                            format!("{field} {id:?} already used on line {}", first.line),
+                        );
+                        d.first_line = Some(first.line);
+                        d.custom_id = Some(id.clone());
+                        late.push(d);
+                    }
+                }
+            }
+            late.sort_by_key(|d| d.line);
+            out.extend(late);
+        }
+        if let Some(p) = self.provider {
+            if let Some(max) = p.max_requests {
+                if self.requests > max {
+                    out.push(Diagnostic::file(
+                        Code::TooManyRequests,
+                        Severity::Error,
+                        format!(
+                            "{} requests; {} takes at most {max} per batch: `batchkit shard` would make {} files",
+                            self.requests, p.label, self.greedy.shards
+                        ),
+                    ));
+                }
+            }
+            if let Some(max) = p.max_embedding_inputs {
+                if self.embedding_inputs > max {
+                    out.push(Diagnostic::file(
+                        Code::TooManyRequests,
+                        Severity::Error,
+                        format!(
+                            "{} embedding inputs; {} takes at most {max} per batch: `batchkit shard` would make {} files",
+                            self.embedding_inputs, p.label, self.greedy.shards
+                        ),
+                    ));
+                }
+            }
+            if let Some(max) = p.max_bytes {
+                if stats.bytes > max {
+                    out.push(Diagnostic::file(
+                        Code::FileTooLarge,
+                        Severity::Error,
+                        format!(
+                            "{} bytes; {} takes at most {max} bytes ({}) per batch file: `batchkit shard` would make {} files",
+                            stats.bytes,
+                            p.label,
+                            batchkit_io::format_size(max),
+                            self.greedy.shards
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.requests == 0 {
+            out.push(Diagnostic::file(
+                Code::EmptyFile,
+                Severity::Error,
+                "no requests: providers reject an empty batch",
+            ));
+        }
+        for d in &out {
+            match d.severity {
+                Severity::Error => self.errors += 1,
+                Severity::Warning => self.warnings += 1,
+            }
+        }
+        let summary = FileSummary {
+            file: self.name,
+            provider: self.provider.map(|p| p.name.clone()),
+            lines: stats.lines,
+            requests: self.requests,
+            bytes: stats.bytes,
+            errors: self.errors,
+            warnings: self.warnings,
+            ok: self.errors == 0,
+        };
+        Ok((out, summary))
+    }
+}
+
+/// Validates one input: calls `on_diag` for each finding in line order (file-level
+/// findings last) and returns the file's summary.
+pub fn validate_file(
+    checker: &Checker,
+    input: &Input,
+    read: &ReadOptions,
+    progress: Option<&ProgressFn<'_>>,
+    mut on_diag: impl FnMut(&Diagnostic),
+) -> Result<FileSummary, ValidateError> {
+    let mut fc = FileChecker::new(checker, input.name.clone());
+    let stats = batchkit_io::run_with_progress(
+        input,
+        read,
+        |chunk| checker.check_chunk(chunk),
+        |_chunk, reports| -> Result<bool, ValidateError> {
+            for mut r in reports {
+                fc.observe(&mut r)?;
+                for d in &r.diagnostics {
+                    on_diag(d);
+                }
+            }
+            Ok(true)
+        },
+        progress,
+    )?;
+    let (file_diags, summary) = fc.finish(&stats)?;
+    for d in &file_diags {
+        on_diag(d);
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,534 @@
+//! Checks of one line in isolation. These run in parallel on chunks of lines.
+
+use std::cell::RefCell;
+
+use batchkit_io::{Chunk, Line};
+use batchkit_providers::{Provider, Style};
+use simd_json::prelude::*;
+use simd_json::tape::{Object, Tape, Value};
+use simd_json::{Buffers, ErrorType};
+
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::{Checker, LineReport};
+
+struct Scratch {
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Option<Tape<'static>>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        buf: Vec::new(),
+        buffers: Buffers::new(4096),
+        tape: Some(Tape::null().reset()),
+    });
+}
+
+/// Parses `content` with simd-json (on a reused per-thread copy) and calls `f` with the
+/// root value, or returns the parse error.
+pub(crate) fn with_parsed<R>(
+    content: &[u8],
+    f: impl FnOnce(Value<'_, '_>) -> R,
+) -> Result<R, simd_json::Error> {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let Scratch { buf, buffers, tape } = &mut *s;
+        buf.clear();
+        buf.extend_from_slice(content);
+        buf.resize(content.len() + simd_json::INPUT_PADDING, 0);
+        let mut t: Tape<'_> = tape.take().unwrap_or_else(Tape::null).reset();
+        let r = match simd_json::fill_tape_padded(buf, content.len(), buffers, &mut t) {
+            Ok(()) => Ok(f(t.as_value())),
+            Err(e) => Err(e),
+        };
+        *tape = Some(t.reset());
+        r
+    })
+}
+
+/// Describes a simd-json error for people.
+fn describe(e: &ErrorType, content: &[u8]) -> String {
+    let what = match e {
+        ErrorType::Eof => "the line ends before the JSON value does (truncated?)",
+        ErrorType::TrailingData => "there is data after the JSON value",
+        ErrorType::UnterminatedString => "a string is not terminated",
+        ErrorType::InvalidEscape | ErrorType::InvalidUnicodeEscape => {
+            "a string has an invalid escape sequence"
+        }
+        ErrorType::InvalidUnicodeCodepoint => "a string has an invalid \\u code point",
+        ErrorType::InvalidNumber | ErrorType::InvalidExponent => "a number is malformed",
+        ErrorType::ExpectedObjectContent | ErrorType::ExpectedArrayContent => {
+            "an object or array is malformed (trailing comma?)"
+        }
+        ErrorType::ExpectedObjectColon => "an object key is not followed by ':'",
+        ErrorType::ExpectedMapComma | ErrorType::ExpectedArrayComma => {
+            "a ',' is missing between values"
+        }
+        ErrorType::KeyMustBeAString | ErrorType::BadKeyType => {
+            "an object key is not a double-quoted string"
+        }
+        ErrorType::InputTooLarge => "the line is too large for the JSON parser (4 GiB)",
+        _ => "it is not valid JSON",
+    };
+    if content.contains(&0) {
+        format!("not valid JSON: {what} (the line contains NUL bytes)")
+    } else if content.contains(&b'\'') && !content.contains(&b'"') {
+        format!("not valid JSON: {what} (single quotes are not JSON string delimiters)")
+    } else {
+        format!("not valid JSON: {what}")
+    }
+}
+
+fn type_name(v: &Value<'_, '_>) -> &'static str {
+    if v.is_null() {
+        "null"
+    } else if v.is_bool() {
+        "a boolean"
+    } else if v.is_number() {
+        "a number"
+    } else if v.is_str() {
+        "a string"
+    } else if v.is_array() {
+        "an array"
+    } else {
+        "an object"
+    }
+}
+
+/// Infers the line shape from its top-level keys (`--provider auto`).
+pub(crate) fn detect_style(obj: &Object<'_, '_>) -> Option<Style> {
+    let has = |k: &str| obj.get(k).is_some();
+    if has("url") || has("method") {
+        Some(Style::OpenAi)
+    } else if has("params") {
+        Some(Style::Anthropic)
+    } else if has("key") && has("request") {
+        Some(Style::Gemini)
+    } else if has("request") {
+        Some(Style::Vertex)
+    } else if has("body") {
+        Some(if has("url") {
+            Style::OpenAi
+        } else {
+            Style::Body
+        })
+    } else {
+        None
+    }
+}
+
+struct Ctx<'r> {
+    report: &'r mut LineReport,
+    line: u64,
+    offset: u64,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, code: Code, pointer: &str, msg: String) {
+        let mut d = Diagnostic::at(code, Severity::Error, self.line, self.offset, msg);
+        if !pointer.is_empty() {
+            d.pointer = Some(pointer.to_string());
+        }
+        self.report.diagnostics.push(d);
+    }
+
+    /// Looks up a required field of type `want`; reports missing_field / wrong_type.
+    fn field<'t, 'i>(
+        &mut self,
+        obj: &Object<'t, 'i>,
+        parent: &str,
+        key: &str,
+        want: Kind,
+    ) -> Option<Value<'t, 'i>> {
+        let pointer = format!("{parent}/{key}");
+        let shown = pointer.trim_start_matches('/').replace('/', ".");
+        match obj.get(key) {
+            None => {
+                self.err(
+                    Code::MissingField,
+                    &pointer,
+                    format!("missing required field `{shown}`"),
+                );
+                None
+            }
+            Some(v) if !want.matches(&v) => {
+                self.err(
+                    Code::WrongType,
+                    &pointer,
+                    format!("`{shown}` must be {}, found {}", want.name(), type_name(&v)),
+                );
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    /// An optional field that, when present, must be of type `want`.
+    fn optional<'t, 'i>(
+        &mut self,
+        obj: &Object<'t, 'i>,
+        parent: &str,
+        key: &str,
+        want: Kind,
+    ) -> Option<Value<'t, 'i>> {
+        obj.get(key)?;
+        self.field(obj, parent, key, want)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Obj,
+    Arr,
+    Int,
+    Any,
+}
+
+impl Kind {
+    fn matches(self, v: &Value<'_, '_>) -> bool {
+        match self {
+            Kind::Str => v.is_str(),
+            Kind::Obj => v.is_object(),
+            Kind::Arr => v.is_array(),
+            Kind::Int => v.is_i64() || v.is_u64(),
+            Kind::Any => true,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Str => "a string",
+            Kind::Obj => "an object",
+            Kind::Arr => "an array",
+            Kind::Int => "an integer",
+            Kind::Any => "a value",
+        }
+    }
+}
+
+fn check_id(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, provider: &Provider, field: &str) {
+    if let Some(v) = ctx.field(obj, "", field, Kind::Str) {
+        let id = v.as_str().unwrap_or_default();
+        ctx.report.id = Some(id.to_string());
+        if let Err(why) = provider.id_ok(id) {
+            ctx.err(
+                Code::InvalidCustomId,
+                &format!("/{field}"),
+                format!("{field} {id:?} {why}"),
+            );
+        }
+    }
+}
+
+fn count_embedding_inputs(v: &Value<'_, '_>) -> u64 {
+    match v.as_array() {
+        None => 1,
+        Some(a) => {
+            // An array of integers is one pre-tokenised input; otherwise each item is one.
+            let first_is_num = a.get(0).is_some_and(|x| x.is_number());
+            if first_is_num {
+                1
+            } else {
+                a.len() as u64
+            }
+        }
+    }
+}
+
+fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
+    check_id(ctx, obj, p, "custom_id");
+    if let Some(m) = ctx.field(obj, "", "method", Kind::Str) {
+        let m = m.as_str().unwrap_or_default();
+        if !p.method_allowed(m) {
+            ctx.err(
+                Code::InvalidMethod,
+                "/method",
+                format!("method {m:?} is not supported; batch requests use \"POST\""),
+            );
+        }
+    }
+    let url = ctx
+        .field(obj, "", "url", Kind::Str)
+        .and_then(|u| u.as_str().map(str::to_string));
+    if let Some(u) = &url {
+        if !p.url_allowed(u) {
+            ctx.err(
+                Code::UnsupportedUrl,
+                "/url",
+                format!(
+                    "{} batches do not serve {u:?} (supported: {})",
+                    p.label,
+                    p.urls.join(", ")
+                ),
+            );
+        }
+    }
+    ctx.report.url = url.clone();
+    let Some(body) = ctx.field(obj, "", "body", Kind::Obj) else {
+        return;
+    };
+    let body = body.as_object().expect("checked object");
+    if let Some(m) = ctx.field(&body, "/body", "model", Kind::Str) {
+        ctx.report.model = m.as_str().map(str::to_string);
+    }
+    let endpoint = url.as_deref().unwrap_or("");
+    let endpoint = endpoint.strip_prefix("/v1").unwrap_or(endpoint);
+    match endpoint {
+        "/chat/completions" => {
+            ctx.field(&body, "/body", "messages", Kind::Arr);
+        }
+        "/embeddings" => {
+            if let Some(v) = ctx.field(&body, "/body", "input", Kind::Any) {
+                ctx.report.embedding_inputs = count_embedding_inputs(&v);
+            }
+        }
+        "/completions" => {
+            ctx.field(&body, "/body", "prompt", Kind::Any);
+        }
+        "/moderations" => {
+            ctx.field(&body, "/body", "input", Kind::Any);
+        }
+        "/responses" => {
+            if body.get("prompt").is_none() {
+                ctx.field(&body, "/body", "input", Kind::Any);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_body(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
+    check_id(ctx, obj, p, "custom_id");
+    if let Some(m) = ctx.optional(obj, "", "method", Kind::Str) {
+        let m = m.as_str().unwrap_or_default();
+        if !p.method_allowed(m) {
+            ctx.err(
+                Code::InvalidMethod,
+                "/method",
+                format!("method {m:?} is not supported by {}", p.label),
+            );
+        }
+    }
+    let Some(body) = ctx.field(obj, "", "body", Kind::Obj) else {
+        return;
+    };
+    let body = body.as_object().expect("checked object");
+    if let Some(m) = ctx.optional(&body, "/body", "model", Kind::Str) {
+        ctx.report.model = m.as_str().map(str::to_string);
+    }
+    ctx.optional(&body, "/body", "messages", Kind::Arr);
+}
+
+fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
+    check_id(ctx, obj, p, "custom_id");
+    let Some(params) = ctx.field(obj, "", "params", Kind::Obj) else {
+        return;
+    };
+    let params = params.as_object().expect("checked object");
+    if let Some(m) = ctx.field(&params, "/params", "model", Kind::Str) {
+        ctx.report.model = m.as_str().map(str::to_string);
+    }
+    if let Some(mt) = ctx.field(&params, "/params", "max_tokens", Kind::Int) {
+        if mt.as_i64().is_some_and(|n| n < 1) {
+            ctx.err(
+                Code::WrongType,
+                "/params/max_tokens",
+                "`params.max_tokens` must be an integer of at least 1".into(),
+            );
+        }
+    }
+    ctx.field(&params, "/params", "messages", Kind::Arr);
+}
+
+fn check_gemini(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
+    check_id(ctx, obj, p, "key");
+    let Some(req) = ctx.field(obj, "", "request", Kind::Obj) else {
+        return;
+    };
+    let req = req.as_object().expect("checked object");
+    ctx.field(&req, "/request", "contents", Kind::Arr);
+}
+
+fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
+    let Some(req) = ctx.field(obj, "", "request", Kind::Obj) else {
+        return;
+    };
+    let req = req.as_object().expect("checked object");
+    ctx.field(&req, "/request", "contents", Kind::Arr);
+}
+
+impl Checker {
+    /// Checks every line of a chunk in isolation. Cross-line checks (duplicates, url and
+    /// model rules) are added later, in order, by [`crate::FileChecker::observe`].
+    pub fn check_chunk(&self, chunk: &Chunk) -> Vec<LineReport> {
+        if let Some(o) = chunk.oversized {
+            let mut r = LineReport::empty(o.line, o.offset, o.len + u64::from(o.terminated));
+            r.diagnostics.push(Diagnostic::at(
+                Code::LineTooLarge,
+                Severity::Error,
+                o.line,
+                o.offset,
+                format!(
+                    "line is {} bytes, over --max-line-bytes ({} bytes); it was not read",
+                    o.len, self.max_line_bytes
+                ),
+            ));
+            return vec![r];
+        }
+        chunk.lines().map(|l| self.check_line(&l)).collect()
+    }
+
+    /// Checks one line in isolation.
+    pub fn check_line(&self, line: &Line<'_>) -> LineReport {
+        let mut report = LineReport::empty(line.number, line.offset, line.raw.len() as u64);
+        let mut ctx = Ctx {
+            report: &mut report,
+            line: line.number,
+            offset: line.offset,
+        };
+        if line.bom {
+            let error = self.provider.is_some_and(|p| p.bom_is_error);
+            let who = self.provider.map_or("Azure OpenAI", |p| {
+                if p.bom_is_error {
+                    p.label.as_str()
+                } else {
+                    "Azure OpenAI"
+                }
+            });
+            let mut d = Diagnostic::at(
+                Code::Utf8Bom,
+                if error { Severity::Error } else { Severity::Warning },
+                line.number,
+                line.offset,
+                format!("the file starts with a UTF-8 byte-order mark ({who} rejects it); save it as UTF-8 without BOM"),
+            );
+            d.pointer = None;
+            ctx.report.diagnostics.push(d);
+        }
+        let content = line.content;
+        if content.len() > self.max_line_bytes {
+            ctx.err(
+                Code::LineTooLarge,
+                "",
+                format!(
+                    "line is {} bytes, over --max-line-bytes ({} bytes)",
+                    content.len(),
+                    self.max_line_bytes
+                ),
+            );
+            return report;
+        }
+        if line.is_blank() {
+            if line.terminated() {
+                ctx.err(
+                    Code::EmptyLine,
+                    "",
+                    "blank line; batch files take one JSON request per line and no empty lines"
+                        .into(),
+                );
+            }
+            return report;
+        }
+        let provider = self.provider;
+        let schema = self.schema.as_ref();
+        let parsed = with_parsed(content, |root| {
+            let Some(obj) = root.as_object() else {
+                ctx.err(
+                    Code::NotObject,
+                    "",
+                    format!(
+                        "the line is {}, not a JSON object; each line must be one request object",
+                        type_name(&root)
+                    ),
+                );
+                return;
+            };
+            ctx.report.parsed = true;
+            let style = match provider {
+                Some(p) => Some(p.style),
+                None => detect_style(&obj),
+            };
+            ctx.report.style = style;
+            let Some(style) = style else {
+                ctx.err(
+                    Code::MissingField,
+                    "",
+                    "cannot tell the request format: expected `url` and `body` (OpenAI), `params` (Anthropic), `key` and `request` (Gemini) or `request` (Vertex)".into(),
+                );
+                return;
+            };
+            let p = provider.unwrap_or_else(|| style.default_provider());
+            if let Some(max) = p.max_line_bytes {
+                if content.len() as u64 >= max {
+                    ctx.err(
+                        Code::LineTooLarge,
+                        "",
+                        format!(
+                            "line is {} bytes; {} takes requests under {max} bytes",
+                            content.len(),
+                            p.label
+                        ),
+                    );
+                }
+            }
+            match style {
+                Style::OpenAi => check_openai(&mut ctx, &obj, p),
+                Style::Body => check_body(&mut ctx, &obj, p),
+                Style::Anthropic => check_anthropic(&mut ctx, &obj, p),
+                Style::Gemini => check_gemini(&mut ctx, &obj, p),
+                Style::Vertex => check_vertex(&mut ctx, &obj),
+            }
+        });
+        if let Err(e) = parsed {
+            let e = e.error();
+            let code = if *e == ErrorType::InvalidUtf8 || std::str::from_utf8(content).is_err() {
+                Code::InvalidUtf8
+            } else {
+                Code::InvalidJson
+            };
+            let msg = if code == Code::InvalidUtf8 {
+                let at = std::str::from_utf8(content)
+                    .err()
+                    .map(|u| u.valid_up_to())
+                    .unwrap_or(0);
+                format!(
+                    "the line is not valid UTF-8 (first bad byte at column {})",
+                    at + 1
+                )
+            } else {
+                describe(e, content)
+            };
+            ctx.err(code, "", msg);
+            return report;
+        }
+        if let (Some(schema), true) = (schema, report.parsed) {
+            check_schema(schema, content, &mut report);
+        }
+        report
+    }
+}
+
+fn check_schema(schema: &jsonschema::Validator, content: &[u8], report: &mut LineReport) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(content) else {
+        return;
+    };
+    for e in schema.iter_errors(&value).take(8) {
+        let pointer = e.instance_path().to_string();
+        let shown = if pointer.is_empty() {
+            "/".to_string()
+        } else {
+            pointer.clone()
+        };
+        let mut d = Diagnostic::at(
+            Code::SchemaViolation,
+            Severity::Error,
+            report.line,
+            report.offset,
+            format!("schema: at {shown}: {e}"),
+        );
+        d.pointer = Some(pointer);
+        d.custom_id = report.id.clone();
+        report.diagnostics.push(d);
+    }
+}

@@ -1,0 +1,141 @@
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. Errors make `validate` exit 1; warnings do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The provider would reject the file, or the data is wrong.
+    Error,
+    /// Worth knowing; the provider accepts it.
+    Warning,
+}
+
+/// The stable code of a finding (see the table in the batchkit specification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// Not one complete JSON value.
+    InvalidJson,
+    /// Valid JSON but not an object.
+    NotObject,
+    /// Not valid UTF-8.
+    InvalidUtf8,
+    /// A blank line before the end of the file.
+    EmptyLine,
+    /// A required field is absent.
+    MissingField,
+    /// A field has the wrong JSON type.
+    WrongType,
+    /// The id breaks the provider's rules.
+    InvalidCustomId,
+    /// The id was already used on an earlier line.
+    DuplicateId,
+    /// `method` other than `POST`.
+    InvalidMethod,
+    /// An endpoint the provider's batch API does not serve.
+    UnsupportedUrl,
+    /// A `url` other than the first valid request's.
+    UrlMismatch,
+    /// A model other than the first valid request's.
+    ModelMismatch,
+    /// Fails the user's JSON Schema.
+    SchemaViolation,
+    /// Longer than the provider's per-request size or `--max-line-bytes`.
+    LineTooLarge,
+    /// The file starts with a UTF-8 byte-order mark.
+    Utf8Bom,
+    /// More requests than one batch takes.
+    TooManyRequests,
+    /// More bytes than one batch file takes.
+    FileTooLarge,
+    /// No requests at all (providers reject an empty batch).
+    EmptyFile,
+}
+
+impl Code {
+    /// The snake_case name used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidJson => "invalid_json",
+            Code::NotObject => "not_object",
+            Code::InvalidUtf8 => "invalid_utf8",
+            Code::EmptyLine => "empty_line",
+            Code::MissingField => "missing_field",
+            Code::WrongType => "wrong_type",
+            Code::InvalidCustomId => "invalid_custom_id",
+            Code::DuplicateId => "duplicate_id",
+            Code::InvalidMethod => "invalid_method",
+            Code::UnsupportedUrl => "unsupported_url",
+            Code::UrlMismatch => "url_mismatch",
+            Code::ModelMismatch => "model_mismatch",
+            Code::SchemaViolation => "schema_violation",
+            Code::LineTooLarge => "line_too_large",
+            Code::Utf8Bom => "utf8_bom",
+            Code::TooManyRequests => "too_many_requests",
+            Code::FileTooLarge => "file_too_large",
+            Code::EmptyFile => "empty_file",
+        }
+    }
+}
+
+/// One finding. `line` and `offset` are absent only for file-level findings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Stable code.
+    pub code: Code,
+    /// 1-based line number.
+    pub line: Option<u64>,
+    /// Byte offset of the line start.
+    pub offset: Option<u64>,
+    /// The line's id, when it has one.
+    pub custom_id: Option<String>,
+    /// For `duplicate_id`: where the id was first used.
+    pub first_line: Option<u64>,
+    /// For `schema_violation` and field errors: JSON pointer of the failing part.
+    pub pointer: Option<String>,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// A finding about one line.
+    pub fn at(
+        code: Code,
+        severity: Severity,
+        line: u64,
+        offset: u64,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity,
+            code,
+            line: Some(line),
+            offset: Some(offset),
+            custom_id: None,
+            first_line: None,
+            pointer: None,
+            message: message.into(),
+        }
+    }
+
+    /// A finding about the whole file.
+    pub fn file(code: Code, severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity,
+            code,
+            line: None,
+            offset: None,
+            custom_id: None,
+            first_line: None,
+            pointer: None,
+            message: message.into(),
+        }
+    }
+
+    /// Whether this is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}

@@ -1,0 +1,332 @@
+//! The `dupes` job: every id used more than once across several files.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use batchkit_io::{AtomicFile, Input, ProgressFn, ReadOptions, Source};
+use batchkit_providers::Style;
+use serde::{Deserialize, Serialize};
+use simd_json::prelude::*;
+
+use crate::check::{detect_style, with_parsed};
+use crate::ids::{IdIndex, Occurrence};
+use crate::{resolve_provider, ValidateError};
+
+/// Options of [`find_dupes`].
+#[derive(Debug, Clone)]
+pub struct DupesOptions {
+    /// Provider name; `None` or `auto` takes `custom_id`, or `key` when a line has no `custom_id`.
+    pub provider: Option<String>,
+    /// Memory for the id set before it spills to disk.
+    pub memory_limit: u64,
+    /// Where spilled ids go (the system temp dir when `None`).
+    pub temp_dir: Option<PathBuf>,
+    /// Write the inputs minus later duplicates here (first occurrence kept, bytes unchanged).
+    pub write_unique: Option<PathBuf>,
+}
+
+impl Default for DupesOptions {
+    fn default() -> Self {
+        DupesOptions {
+            provider: None,
+            memory_limit: 256 << 20,
+            temp_dir: None,
+            write_unique: None,
+        }
+    }
+}
+
+/// One id used more than once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Duplicate {
+    /// The id (invalid UTF-8 replaced).
+    pub custom_id: String,
+    /// Input index of each occurrence (into [`DupesReport::inputs`]).
+    pub files: Vec<u32>,
+    /// Line of each occurrence, in input order; the first is the one kept.
+    pub lines: Vec<u64>,
+}
+
+/// Totals of one input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputStats {
+    /// Input name.
+    pub file: String,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines with an id.
+    pub ids: u64,
+    /// Non-blank lines whose id could not be read (not JSON, no id field).
+    pub without_id: u64,
+}
+
+/// What [`find_dupes`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DupesReport {
+    /// Duplicated ids, ordered by first occurrence.
+    pub duplicates: Vec<Duplicate>,
+    /// Per-input totals, in the order given.
+    pub inputs: Vec<InputStats>,
+    /// Whether the id set outgrew the memory limit and was finished from disk.
+    pub spilled: bool,
+    /// Lines written by `write_unique`.
+    pub unique_lines: Option<u64>,
+}
+
+impl DupesReport {
+    /// Lines that repeat an earlier id (what `write_unique` drops).
+    pub fn duplicate_lines(&self) -> u64 {
+        self.duplicates
+            .iter()
+            .map(|d| d.lines.len() as u64 - 1)
+            .sum()
+    }
+}
+
+struct ChunkIds {
+    arena: Vec<u8>,
+    /// (line, offset, start, len); len == u32::MAX means no id.
+    items: Vec<(u64, u64, u32, u32)>,
+    blank: Vec<bool>,
+}
+
+fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
+    let mut out = ChunkIds {
+        arena: Vec::new(),
+        items: Vec::new(),
+        blank: Vec::new(),
+    };
+    if let Some(o) = chunk.oversized {
+        out.items.push((o.line, o.offset, 0, u32::MAX));
+        out.blank.push(false);
+        return out;
+    }
+    for line in chunk.lines() {
+        let blank = line.is_blank();
+        let start = out.arena.len() as u32;
+        let mut len = u32::MAX;
+        if !blank {
+            let arena = &mut out.arena;
+            let _ = with_parsed(line.content, |root| {
+                let Some(obj) = root.as_object() else { return };
+                let key = match field {
+                    Some(f) => f,
+                    None => match detect_style(&obj) {
+                        Some(Style::Gemini) => "key",
+                        _ => "custom_id",
+                    },
+                };
+                if let Some(v) = obj.get(key) {
+                    if let Some(id) = v.as_str() {
+                        arena.extend_from_slice(id.as_bytes());
+                        len = id.len() as u32;
+                    }
+                }
+            });
+        }
+        out.items.push((line.number, line.offset, start, len));
+        out.blank.push(blank);
+    }
+    out
+}
+
+/// Finds every id used more than once across `inputs` (taken together, in order), exactly,
+/// within `opts.memory_limit`; optionally writes the inputs minus later duplicates.
+pub fn find_dupes(
+    inputs: &[Input],
+    read: &ReadOptions,
+    opts: &DupesOptions,
+    progress: Option<&(dyn Fn(usize, u64) + Sync)>,
+) -> Result<DupesReport, ValidateError> {
+    let provider = resolve_provider(opts.provider.as_deref())?;
+    let field: Option<String> = match provider {
+        None => None,
+        Some(p) => Some(
+            p.id_field
+                .clone()
+                .ok_or_else(|| ValidateError::NoIdField(p.label.clone()))?,
+        ),
+    };
+    // Duplicates found after a spill are only known at the end, so rewriting needs a second
+    // pass over the inputs: keep a copy of stdin for that.
+    let spool_dir = match &opts.temp_dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix(".batchkit-dupes-")
+            .tempdir_in(d),
+        None => tempfile::Builder::new().prefix("batchkit-dupes-").tempdir(),
+    }
+    .map_err(ValidateError::io("creating a temporary directory"))?;
+    let mut inputs: Vec<Input> = inputs.to_vec();
+    if opts.write_unique.is_some() {
+        for (i, input) in inputs.iter_mut().enumerate() {
+            if input.source == Source::Stdin {
+                let p = spool_dir.path().join(format!("stdin-{i}"));
+                let mut f = std::fs::File::create(&p)
+                    .map_err(ValidateError::io(format!("{}", p.display())))?;
+                std::io::copy(&mut std::io::stdin().lock(), &mut f)
+                    .map_err(ValidateError::io("copying stdin"))?;
+                input.source = Source::Path(p);
+            }
+        }
+    }
+    let mut index = IdIndex::new(opts.memory_limit, Some(spool_dir.path().to_path_buf()));
+    let mut out = match &opts.write_unique {
+        Some(p) => Some(AtomicFile::create(p).map_err(ValidateError::io("--write-unique"))?),
+        None => None,
+    };
+    let mut written = 0u64;
+    let mut stats = Vec::with_capacity(inputs.len());
+    for (fi, input) in inputs.iter().enumerate() {
+        let mut st = InputStats {
+            file: input.name.clone(),
+            lines: 0,
+            ids: 0,
+            without_id: 0,
+        };
+        let cb = |pos: u64| {
+            if let Some(p) = progress {
+                p(fi, pos)
+            }
+        };
+        let cb_ref: &ProgressFn<'_> = &cb;
+        let rs = batchkit_io::run_with_progress(
+            input,
+            read,
+            |chunk| extract_ids(chunk, field.as_deref()),
+            |chunk, ids| -> Result<bool, ValidateError> {
+                if let (Some(o), Some(_)) = (chunk.oversized, out.as_ref()) {
+                    return Err(lost(input, o.line));
+                }
+                let mut raw_lines = chunk.lines();
+                for (k, &(line, offset, start, len)) in ids.items.iter().enumerate() {
+                    let raw = if chunk.oversized.is_some() {
+                        None
+                    } else {
+                        raw_lines.next().map(|l| l.raw)
+                    };
+                    let mut keep = true;
+                    if len == u32::MAX {
+                        if !ids.blank[k] {
+                            st.without_id += 1;
+                        }
+                    } else {
+                        st.ids += 1;
+                        let id = &ids.arena[start as usize..(start + len) as usize];
+                        let occ = Occurrence {
+                            file: fi as u32,
+                            line,
+                            offset,
+                        };
+                        let r = index
+                            .insert(id, occ)
+                            .map_err(ValidateError::io("spilling ids"))?;
+                        keep = r == crate::ids::Insert::New;
+                    }
+                    if let (Some(w), Some(raw), false) = (out.as_mut(), raw, index.spilled()) {
+                        if keep {
+                            w.write_all(raw)
+                                .map_err(ValidateError::io("--write-unique"))?;
+                            if !raw.ends_with(b"\n") {
+                                w.write_all(b"\n")
+                                    .map_err(ValidateError::io("--write-unique"))?;
+                            }
+                            written += 1;
+                        }
+                    }
+                }
+                Ok(true)
+            },
+            Some(cb_ref),
+        )?;
+        st.lines = rs.lines;
+        stats.push(st);
+    }
+    let spilled = index.spilled();
+    let groups = index
+        .finish()
+        .map_err(ValidateError::io("reading spilled ids"))?;
+    if let Some(w) = out.take() {
+        if spilled {
+            drop(w);
+            written = rewrite_unique(
+                &inputs,
+                read,
+                &groups,
+                opts.write_unique.as_ref().expect("set"),
+            )?;
+        } else {
+            w.commit().map_err(ValidateError::io("--write-unique"))?;
+        }
+    }
+    let duplicates = groups
+        .into_iter()
+        .map(|g| Duplicate {
+            custom_id: String::from_utf8_lossy(&g.id).into_owned(),
+            files: g.occurrences.iter().map(|o| o.file).collect(),
+            lines: g.occurrences.iter().map(|o| o.line).collect(),
+        })
+        .collect();
+    Ok(DupesReport {
+        duplicates,
+        inputs: stats,
+        spilled,
+        unique_lines: opts.write_unique.as_ref().map(|_| written),
+    })
+}
+
+/// A line over `--max-line-bytes` is never held, so it cannot be copied.
+fn lost(input: &Input, line: u64) -> ValidateError {
+    ValidateError::Io {
+        context: format!("{}:{line}: --write-unique", input.name),
+        source: std::io::Error::other(
+            "the line is over --max-line-bytes and cannot be copied; raise --max-line-bytes",
+        ),
+    }
+}
+
+/// Second pass after a spill: copy every line except the later occurrences.
+fn rewrite_unique(
+    inputs: &[Input],
+    read: &ReadOptions,
+    groups: &[crate::ids::DupGroup],
+    path: &PathBuf,
+) -> Result<u64, ValidateError> {
+    let mut drop: Vec<(u32, u64)> = groups
+        .iter()
+        .flat_map(|g| g.occurrences[1..].iter().map(|o| (o.file, o.line)))
+        .collect();
+    drop.sort_unstable();
+    let mut w = AtomicFile::create(path).map_err(ValidateError::io("--write-unique"))?;
+    let mut written = 0u64;
+    let mut di = 0usize;
+    for (fi, input) in inputs.iter().enumerate() {
+        batchkit_io::run(
+            input,
+            read,
+            |_| (),
+            |chunk, ()| -> Result<bool, ValidateError> {
+                if let Some(o) = chunk.oversized {
+                    return Err(lost(input, o.line));
+                }
+                for l in chunk.lines() {
+                    while di < drop.len() && drop[di] < (fi as u32, l.number) {
+                        di += 1;
+                    }
+                    if di < drop.len() && drop[di] == (fi as u32, l.number) {
+                        continue;
+                    }
+                    w.write_all(l.raw)
+                        .map_err(ValidateError::io("--write-unique"))?;
+                    if !l.raw.ends_with(b"\n") {
+                        w.write_all(b"\n")
+                            .map_err(ValidateError::io("--write-unique"))?;
+                    }
+                    written += 1;
+                }
+                Ok(true)
+            },
+        )?;
+    }
+    w.commit().map_err(ValidateError::io("--write-unique"))?;
+    Ok(written)
+}
