@@ -1,1 +1,556 @@
 //! `batchkit join` end to end.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{code, fixture, json_lines, run, Dir};
+
+/// Runs join with `--format json` and returns (exit code, stdout events, merged lines).
+fn join(
+    dir: &Dir,
+    req: &[PathBuf],
+    res: &[PathBuf],
+    extra: &[&str],
+) -> (i32, Vec<Value>, Vec<Value>) {
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "join", "--requests"])
+        .args(req)
+        .arg("--results")
+        .args(res);
+    c.arg("--out").arg(dir.join("merged.jsonl")).args(extra);
+    let out = run(c);
+    let events = json_lines(&out);
+    let merged = std::fs::read_to_string(dir.join("merged.jsonl"))
+        .map(|s| {
+            s.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    (code(&out), events, merged)
+}
+
+fn statuses(merged: &[Value]) -> Vec<(String, String)> {
+    merged
+        .iter()
+        .map(|l| {
+            (
+                l["custom_id"].as_str().unwrap_or("<none>").to_string(),
+                l["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+fn f(name: &str) -> PathBuf {
+    fixture(&format!("join/{name}"))
+}
+
+fn lines_of(p: &Path) -> Vec<Vec<u8>> {
+    std::fs::read(p)
+        .unwrap()
+        .split_inclusive(|&b| b == b'\n')
+        .map(|l| l.to_vec())
+        .collect()
+}
+
+bktest!(openai_output_and_error_files, |dir| {
+    let (c, events, merged) = join(
+        &dir,
+        &[f("openai_requests.jsonl")],
+        &[f("openai_output.jsonl"), f("openai_errors.jsonl")],
+        &["--retry", "retry.jsonl", "--orphans", "orphans.jsonl"],
+    );
+    assert_eq!(c, 1);
+    assert_eq!(
+        statuses(&merged),
+        pairs(&[
+            ("request-1", "succeeded"),
+            ("request-2", "errored"),
+            ("request-3", "expired"),
+            ("request-4", "missing"),
+            ("request-5", "succeeded"),
+            ("<none>", "missing"),
+            ("request-7", "canceled"),
+            ("<none>", "missing"),
+        ])
+    );
+    // The succeeded result wins over the later expired one for request-1.
+    assert_eq!(merged[0]["output_text"], "Hello.");
+    assert_eq!(merged[4]["output_text"], "Café au lait.");
+    assert_eq!(merged[5]["problem"], "invalid_json");
+    assert_eq!(merged[7]["problem"], "missing_id");
+    // Retry: the request lines that did not succeed, byte-exact (CRLF of line 2 kept).
+    let req = lines_of(&f("openai_requests.jsonl"));
+    let want: Vec<u8> = [1, 2, 3, 5, 6, 7]
+        .iter()
+        .flat_map(|&i| req[i].clone())
+        .collect();
+    assert_eq!(std::fs::read(dir.join("retry.jsonl")).unwrap(), want);
+    assert!(want.windows(2).any(|w| w == b"\r\n"));
+    // Orphans: request-99 (no such request) and the duplicate expired request-1, verbatim.
+    let out = lines_of(&f("openai_output.jsonl"));
+    let err = lines_of(&f("openai_errors.jsonl"));
+    assert_eq!(
+        std::fs::read(dir.join("orphans.jsonl")).unwrap(),
+        [out[2].clone(), err[3].clone()].concat()
+    );
+    let dup = events
+        .iter()
+        .find(|e| e["type"] == "duplicate_result")
+        .expect("duplicate event");
+    assert_eq!(dup["custom_id"], "request-1");
+    assert_eq!(dup["kept"]["line"], 2);
+    assert_eq!(dup["dropped"]["line"], 4);
+    assert!(dup["dropped"]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("openai_errors.jsonl"));
+    let diag: Vec<_> = events
+        .iter()
+        .filter(|e| e["type"] == "diagnostic")
+        .collect();
+    assert_eq!(
+        (diag[0]["code"].as_str(), diag[0]["line"].as_u64()),
+        (Some("invalid_json"), Some(6))
+    );
+    assert_eq!(
+        (diag[1]["code"].as_str(), diag[1]["line"].as_u64()),
+        (Some("missing_id"), Some(8))
+    );
+    let s = events.last().unwrap();
+    assert_eq!(s["type"], "summary");
+    assert_eq!(
+        (
+            s["succeeded"].as_u64(),
+            s["missing"].as_u64(),
+            s["orphans"].as_u64()
+        ),
+        (Some(2), Some(3), Some(1))
+    );
+    assert_eq!(
+        (
+            s["duplicates"].as_u64(),
+            s["joined"].as_u64(),
+            s["results"].as_u64()
+        ),
+        (Some(1), Some(5), Some(7))
+    );
+    assert_eq!(s["usage"]["input_tokens"], 66);
+    assert_eq!(s["usage"]["output_tokens"], 6);
+});
+
+bktest!(duplicates_file_takes_the_losers, |dir| {
+    let (_, _, _) = join(
+        &dir,
+        &[f("openai_requests.jsonl")],
+        &[f("openai_output.jsonl"), f("openai_errors.jsonl")],
+        &["--orphans", "orphans.jsonl", "--duplicates", "dups.jsonl"],
+    );
+    let out = lines_of(&f("openai_output.jsonl"));
+    let err = lines_of(&f("openai_errors.jsonl"));
+    assert_eq!(std::fs::read(dir.join("orphans.jsonl")).unwrap(), out[2]);
+    assert_eq!(std::fs::read(dir.join("dups.jsonl")).unwrap(), err[3]);
+});
+
+bktest!(anthropic_results, |dir| {
+    let (c, _, merged) = join(
+        &dir,
+        &[f("anthropic_requests.jsonl")],
+        &[f("anthropic_results.jsonl")],
+        &[],
+    );
+    assert_eq!(c, 1);
+    assert_eq!(
+        statuses(&merged),
+        pairs(&[
+            ("my-request-1", "errored"),
+            ("my-request-2", "succeeded"),
+            ("my-request-3", "canceled"),
+            ("my-request-4", "expired"),
+            ("my-request-5", "missing"),
+        ])
+    );
+    assert!(merged[1]["output_text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hello again!"));
+});
+
+bktest!(gemini_results, |dir| {
+    let (_, events, merged) = join(
+        &dir,
+        &[f("gemini_requests.jsonl")],
+        &[f("gemini_results.jsonl")],
+        &[],
+    );
+    assert_eq!(
+        statuses(&merged),
+        pairs(&[("request_1", "succeeded"), ("request_2", "errored")])
+    );
+    assert_eq!(
+        merged[0]["output_text"],
+        "AI learns patterns from data to make decisions or predictions."
+    );
+    let u = &events.last().unwrap()["usage"];
+    assert_eq!(
+        (
+            u["input_tokens"].as_u64(),
+            u["output_tokens"].as_u64(),
+            u["reasoning_tokens"].as_u64()
+        ),
+        (Some(8), Some(840), Some(829))
+    );
+});
+
+bktest!(vertex_rows_with_and_without_an_echoed_id, |dir| {
+    let (c, events, merged) = join(
+        &dir,
+        &[f("vertex_requests.jsonl")],
+        &[f("vertex_predictions.jsonl")],
+        &["--orphans", "orphans.jsonl"],
+    );
+    assert_eq!(c, 1);
+    assert_eq!(
+        statuses(&merged),
+        pairs(&[("v-1", "succeeded"), ("v-2", "errored")])
+    );
+    assert_eq!(merged[0]["output_text"], "Hello!");
+    let v = events
+        .iter()
+        .find(|e| e["type"] == "vertex_no_id")
+        .expect("vertex notice");
+    assert_eq!(
+        (v["line"].as_u64(), v["count"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(
+        std::fs::read(dir.join("orphans.jsonl")).unwrap(),
+        lines_of(&f("vertex_predictions.jsonl"))[2]
+    );
+    let s = events.last().unwrap();
+    assert_eq!(s["unjoinable"], 1);
+    assert_eq!(s["models"][0]["model"], "gemini-2.0-flash-001");
+});
+
+bktest!(mistral_groq_together_azure_responses, |dir| {
+    let (_, _, m) = join(
+        &dir,
+        &[f("mistral_requests.jsonl")],
+        &[f("mistral_results.jsonl")],
+        &[],
+    );
+    assert_eq!(statuses(&m), pairs(&[("0", "succeeded"), ("1", "missing")]));
+    assert_eq!(m[0]["output_text"], "Camembert.");
+    let (c, _, m) = join(
+        &dir,
+        &[f("groq_requests.jsonl")],
+        &[f("groq_results.jsonl")],
+        &[],
+    );
+    assert_eq!(
+        (c, statuses(&m)),
+        (0, pairs(&[("my-request-1", "succeeded")]))
+    );
+    let (_, _, m) = join(
+        &dir,
+        &[f("together_requests.jsonl")],
+        &[f("together_results.jsonl")],
+        &[],
+    );
+    assert_eq!(
+        statuses(&m),
+        pairs(&[("request-1", "succeeded"), ("req-1", "errored")])
+    );
+    let (_, _, m) = join(
+        &dir,
+        &[f("together_requests.jsonl")],
+        &[f("azure_results.jsonl")],
+        &[],
+    );
+    assert_eq!(m[0]["output_text"], "Hi from Azure.");
+    let (c, events, m) = join(
+        &dir,
+        &[f("responses_requests.jsonl")],
+        &[f("responses_results.jsonl")],
+        &[],
+    );
+    assert_eq!((c, m[0]["output_text"].as_str()), (0, Some("Hello")));
+    let u = &events.last().unwrap()["usage"];
+    assert_eq!(
+        (u["cached_tokens"].as_u64(), u["reasoning_tokens"].as_u64()),
+        (Some(2), Some(30))
+    );
+});
+
+/// Requests and shuffled results big enough for many chunks and spill partitions.
+fn generated(dir: &Dir, n: usize) -> (PathBuf, PathBuf, PathBuf) {
+    let mut req = String::new();
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    for i in 0..n {
+        let nl = if i % 7 == 0 { "\r\n" } else { "\n" };
+        req.push_str(&format!(
+            "{{\"custom_id\":\"req-{i}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}}}{nl}",
+            "q".repeat(i % 50)
+        ));
+        match i % 20 {
+            0 => {}
+            1 => err.push(format!("{{\"custom_id\":\"req-{i}\",\"response\":{{\"status_code\":400,\"body\":{{}}}},\"error\":null}}")),
+            2 => err.push(format!("{{\"custom_id\":\"req-{i}\",\"response\":null,\"error\":{{\"code\":\"batch_expired\",\"message\":\"m\"}}}}")),
+            _ => out.push(format!("{{\"custom_id\":\"req-{i}\",\"response\":{{\"status_code\":200,\"body\":{{\"model\":\"gpt-4o-mini\",\"choices\":[{{\"message\":{{\"content\":\"a{i}\"}}}}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":1}}}}}},\"error\":null}}")),
+        }
+    }
+    out.push(
+        "{\"custom_id\":\"nobody\",\"response\":{\"status_code\":200,\"body\":{}},\"error\":null}"
+            .into(),
+    );
+    out.push(
+        "{\"custom_id\":\"req-5\",\"response\":{\"status_code\":500,\"body\":{}},\"error\":null}"
+            .into(),
+    );
+    // Shuffle by a fixed stride so the order is far from the request order.
+    let shuffle = |v: &mut Vec<String>| {
+        let len = v.len();
+        let mut s: Vec<String> = (0..len).map(|k| v[(k * 7919) % len].clone()).collect();
+        if len % 7919 == 0 {
+            s = v.clone();
+        }
+        *v = s;
+    };
+    shuffle(&mut out);
+    shuffle(&mut err);
+    (
+        dir.write("req.jsonl", req),
+        dir.write("out.jsonl", out.join("\n") + "\n"),
+        dir.write("err.jsonl", err.join("\n")),
+    )
+}
+
+fn run_to(
+    dir: &Dir,
+    tag: &str,
+    files: &(PathBuf, PathBuf, PathBuf),
+    extra: &[&str],
+    threads: &str,
+) -> (i32, BTreeMap<String, Vec<u8>>) {
+    let out_dir = dir.join(tag);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut c = dir.cmd();
+    c.args([
+        "--format",
+        "json",
+        "--threads",
+        threads,
+        "join",
+        "--requests",
+    ])
+    .arg(&files.0);
+    c.arg("--results").arg(&files.1).arg(&files.2);
+    for (flag, name) in [
+        ("--out", "merged"),
+        ("--retry", "retry"),
+        ("--orphans", "orphans"),
+    ] {
+        c.arg(flag).arg(out_dir.join(format!("{name}.jsonl")));
+    }
+    c.args(extra);
+    let o = run(c);
+    let mut files = BTreeMap::new();
+    for e in std::fs::read_dir(&out_dir).unwrap() {
+        let e = e.unwrap();
+        files.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            std::fs::read(e.path()).unwrap(),
+        );
+    }
+    let mut events = o.stdout.clone();
+    // The summary says whether it spilled; everything else must match.
+    let text = String::from_utf8(std::mem::take(&mut events)).unwrap();
+    let stable: String = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            if v["type"] == "summary" {
+                v.as_object_mut().unwrap().remove("spilled");
+                v.as_object_mut().unwrap().remove("partitions");
+            }
+            v.to_string() + "\n"
+        })
+        .collect();
+    files.insert("stdout".into(), stable.into_bytes());
+    (code(&o), files)
+}
+
+bktest!(
+    spill_path_matches_in_memory_and_threads_do_not_matter,
+    |dir| {
+        let files = generated(&dir, 3000);
+        let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "4");
+        let (c2, spill) = run_to(&dir, "spill", &files, &["--memory-limit", "64KiB"], "4");
+        let (c3, spill1) = run_to(&dir, "spill1", &files, &["--memory-limit", "64KiB"], "1");
+        let (c4, mem1) = run_to(&dir, "mem1", &files, &["--memory-limit", "1GiB"], "1");
+        assert_eq!((c1, c2, c3, c4), (1, 1, 1, 1));
+        assert_eq!(mem, spill);
+        assert_eq!(spill, spill1);
+        assert_eq!(mem, mem1);
+        let merged = String::from_utf8(mem["merged.jsonl"].clone()).unwrap();
+        assert_eq!(merged.lines().count(), 3000);
+        let summary: Value = serde_json::from_str(
+            String::from_utf8_lossy(&mem["stdout"])
+                .lines()
+                .last()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["missing"], 150);
+        assert_eq!(summary["orphans"], 1);
+        assert_eq!(summary["duplicates"], 1);
+        // The spill run really spilled.
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "join", "--requests"])
+            .arg(&files.0)
+            .arg("--results")
+            .arg(&files.1)
+            .arg(&files.2);
+        c.args(["--out", "x.jsonl", "--memory-limit", "64KiB"]);
+        let last = json_lines(&run(c)).pop().unwrap();
+        assert_eq!(last["spilled"], true);
+    }
+);
+
+bktest!(temp_dir_is_removed_on_success_and_failure, |dir| {
+    let files = generated(&dir, 500);
+    let tmp = dir.join("spill");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut c = dir.cmd();
+    c.args(["join", "--requests"])
+        .arg(&files.0)
+        .arg("--results")
+        .arg(&files.1)
+        .arg(&files.2);
+    c.args(["--out", "m.jsonl", "--memory-limit", "64KiB", "--temp-dir"])
+        .arg(&tmp);
+    assert_eq!(code(&run(c)), 1);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    // A request "file" that is a directory fails after the results spilled.
+    let mut c = dir.cmd();
+    c.args(["join", "--requests"])
+        .arg(&tmp)
+        .arg("--results")
+        .arg(&files.1)
+        .arg(&files.2);
+    c.args([
+        "--out",
+        "fail.jsonl",
+        "--memory-limit",
+        "64KiB",
+        "--temp-dir",
+    ])
+    .arg(&tmp);
+    let o = run(c);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    assert!(!dir.join("fail.jsonl").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("fail.jsonl"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+});
+
+bktest!(all_succeeded_exits_zero_and_zstd_results_are_read, |dir| {
+    let req = dir.write(
+        "req.jsonl",
+        "{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n",
+    );
+    let res = "{\"custom_id\":\"b\",\"response\":{\"status_code\":201,\"body\":{}}}\n{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{}}}\n";
+    let zst = dir.write(
+        "res.jsonl.zst",
+        zstd::encode_all(res.as_bytes(), 3).unwrap(),
+    );
+    let (c, events, merged) = join(&dir, &[req], &[zst], &["--retry", "retry.jsonl"]);
+    assert_eq!(c, 0);
+    assert_eq!(
+        statuses(&merged),
+        pairs(&[("a", "succeeded"), ("b", "succeeded")])
+    );
+    assert_eq!(std::fs::read(dir.join("retry.jsonl")).unwrap(), b"");
+    assert_eq!(events.last().unwrap()["ok"], true);
+});
+
+bktest!(duplicate_request_ids_get_the_result_once, |dir| {
+    let req = dir.write(
+        "req.jsonl",
+        "{\"custom_id\":\"a\",\"n\":1}\n{\"custom_id\":\"a\",\"n\":2}\n",
+    );
+    let res = dir.write(
+        "res.jsonl",
+        "{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{}}}\n",
+    );
+    for limit in ["1GiB", "1"] {
+        let (c, events, merged) = join(
+            &dir,
+            &[req.clone()],
+            &[res.clone()],
+            &["--retry", "retry.jsonl", "--memory-limit", limit],
+        );
+        assert_eq!(c, 1);
+        assert_eq!(
+            statuses(&merged),
+            pairs(&[("a", "succeeded"), ("a", "missing")])
+        );
+        assert_eq!(merged[1]["problem"], "duplicate_id");
+        assert_eq!(
+            std::fs::read(dir.join("retry.jsonl")).unwrap(),
+            b"{\"custom_id\":\"a\",\"n\":2}\n"
+        );
+        let d = &events[0];
+        assert_eq!(
+            (
+                d["code"].as_str(),
+                d["line"].as_u64(),
+                d["first"]["line"].as_u64()
+            ),
+            (Some("duplicate_id"), Some(2), Some(1))
+        );
+    }
+});
+
+bktest!(stdin_requests_and_usage_errors, |dir| {
+    let res = dir.write(
+        "res.jsonl",
+        "{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{}}}\n",
+    );
+    for limit in ["1GiB", "1"] {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "join", "--requests", "-", "--results"])
+            .arg(&res);
+        c.args(["--out", "m.jsonl", "--memory-limit", limit]);
+        let o = crate::util::run_with_stdin(c, b"{\"custom_id\":\"a\"}\n{\"custom_id\":\"b\"}");
+        assert_eq!(code(&o), 1);
+        let m = std::fs::read_to_string(dir.join("m.jsonl")).unwrap();
+        assert_eq!(m.lines().count(), 2, "{limit}");
+    }
+    let mut c = dir.cmd();
+    c.args([
+        "join",
+        "--requests",
+        "-",
+        "--results",
+        "-",
+        "--out",
+        "m2.jsonl",
+    ]);
+    assert_eq!(code(&run(c)), 2);
+});
