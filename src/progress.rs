@@ -35,8 +35,13 @@ impl Progress {
     }
 
     /// A callback for [`batchkit_io`]'s `run_with_progress`.
-    pub fn callback(&self) -> impl Fn(u64) + Sync + '_ {
-        move |p| self.set(p)
+    pub fn callback(&self) -> impl Fn(u64) + Sync + 'static {
+        let bar = self.bar.clone();
+        move |p| {
+            if let Some(b) = &bar {
+                b.set_position(p);
+            }
+        }
     }
 }
 

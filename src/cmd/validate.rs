@@ -1,12 +1,114 @@
 //! `batchkit validate`.
 
-use crate::cli::Settings;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use batchkit_io::Input;
+use batchkit_report::style::Style;
+use batchkit_report::validate::DiagnosticPrinter;
+use batchkit_validate::{CheckOptions, Checker};
+
+use crate::cli::{size_flag, Format, Settings};
+use crate::progress::Progress;
 use crate::Outcome;
 
-/// Not built yet.
+/// Dry-run of the provider's upload checks, plus ours: every problem with its line.
+///
+/// Reads each FILE (`-` or nothing for stdin; zstd is recognised by its magic bytes) and
+/// reports invalid JSON, missing or mistyped fields, bad ids, duplicate ids, unsupported
+/// or mixed endpoints and models, oversized lines and files over the provider's caps.
+/// Exit 0 when no errors, 1 when errors were found, 2 when a file could not be read.
+///
+/// Examples:
+///   batchkit validate requests.jsonl
+///   batchkit validate --provider anthropic --format json batch.jsonl.zst
+///   batchkit validate --schema body.schema.json --max-errors 20 a.jsonl b.jsonl
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Files to check (`-` for stdin)
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+    /// Provider rules: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together
+    #[arg(long, default_value = "auto")]
+    provider: String,
+    /// A JSON Schema every request line must satisfy
+    #[arg(long, value_name = "S.json")]
+    schema: Option<PathBuf>,
+    /// Print at most N findings (all are still counted)
+    #[arg(long, value_name = "N")]
+    max_errors: Option<u64>,
+    /// Memory for the duplicate-id set before it spills to disk
+    #[arg(long, value_name = "SIZE", default_value = "128MiB")]
+    memory_limit: String,
+    /// Directory for spilled ids [default: the system temp dir]
+    #[arg(long, value_name = "DIR")]
+    temp_dir: Option<PathBuf>,
+}
 
-pub fn run(_args: Args, _settings: &Settings) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`validate` is not available in this build yet")
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+    let schema = match &args.schema {
+        None => None,
+        Some(p) => {
+            let text = std::fs::read(p).with_context(|| format!("{}: cannot read schema", p.display()))?;
+            Some(
+                serde_json::from_slice::<serde_json::Value>(&text)
+                    .with_context(|| format!("{}: the schema is not valid JSON", p.display()))?,
+            )
+        }
+    };
+    let opts = CheckOptions {
+        provider: Some(args.provider.clone()),
+        schema,
+        id_memory_limit: size_flag("memory-limit", &args.memory_limit)?,
+        temp_dir: args.temp_dir.clone(),
+        max_line_bytes: settings.read.max_line_bytes,
+        ..CheckOptions::default()
+    };
+    let checker = Checker::new(&opts)?;
+    let inputs: Vec<Input> = if args.files.is_empty() {
+        vec![Input::stdin()]
+    } else {
+        args.files.iter().map(|f| Input::from_arg(f)).collect()
+    };
+    let mut printer = DiagnosticPrinter::new(
+        super::stdout(),
+        settings.format == Format::Json,
+        Style { on: settings.color },
+        args.max_errors,
+    );
+    let mut summaries = Vec::new();
+    let mut failed = Vec::new();
+    for input in &inputs {
+        let bar = Progress::new(settings.progress, &input.name, input.len_hint());
+        let cb = bar.callback();
+        let mut write_err = None;
+        let r = batchkit_validate::validate_file(&checker, input, &settings.read, Some(&cb), |d| {
+            if write_err.is_none() {
+                if let Err(e) = printer.diagnostic(&input.name, d) {
+                    write_err = Some(e);
+                }
+            }
+        });
+        drop(bar);
+        if let Some(e) = write_err {
+            return Err(e.into());
+        }
+        match r {
+            Ok(s) => {
+                printer.file_summary(&s)?;
+                summaries.push(s);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed.push(input.name.clone());
+            }
+        }
+    }
+    printer.overall(&summaries)?;
+    super::finish(printer.into_inner()?)?;
+    if !failed.is_empty() {
+        anyhow::bail!("could not validate {}", failed.join(", "));
+    }
+    Ok(Outcome::problems_if(summaries.iter().any(|s| !s.ok)))
 }

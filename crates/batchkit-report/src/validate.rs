@@ -1,1 +1,206 @@
-//! Printers for `batchkit validate`.
+//! Printers for `batchkit validate` (and the diagnostics other commands share with it).
+//!
+//! JSON Lines: one `{"type":"diagnostic",...}` object per finding, then one
+//! `{"type":"summary",...}` per file, then an overall one when several files were given.
+//! Human: compiler-style `error[code]: message` / `  --> file:line`.
+
+use std::io::{self, Write};
+
+use batchkit_validate::{Diagnostic, FileSummary, Severity};
+use serde::{Deserialize, Serialize};
+
+use crate::style::Style;
+
+/// A finding as printed in JSON, with its file.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosticEvent<'a> {
+    /// Always `"diagnostic"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `error` or `warning`.
+    pub severity: Severity,
+    /// Stable code.
+    pub code: batchkit_validate::Code,
+    /// Input name.
+    #[serde(borrow)]
+    pub file: std::borrow::Cow<'a, str>,
+    /// 1-based line (null for file-level findings).
+    pub line: Option<u64>,
+    /// Byte offset of the line start.
+    pub offset: Option<u64>,
+    /// The line's id.
+    pub custom_id: Option<String>,
+    /// Where a duplicated id was first used.
+    pub first_line: Option<u64>,
+    /// JSON pointer of the failing part, for field and schema findings.
+    pub pointer: Option<String>,
+    /// For people.
+    pub message: String,
+}
+
+/// A summary as printed in JSON (per file, or overall with `file: null`).
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryEvent {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Input name; null for the overall summary.
+    pub file: Option<String>,
+    /// Files covered.
+    pub files: u64,
+    /// Provider whose rules applied (null when unknown or mixed).
+    pub provider: Option<String>,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that are JSON objects.
+    pub requests: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Error findings.
+    pub errors: u64,
+    /// Warning findings.
+    pub warnings: u64,
+    /// No errors.
+    pub ok: bool,
+}
+
+impl SummaryEvent {
+    fn of(s: &FileSummary) -> Self {
+        SummaryEvent {
+            kind: "summary".into(),
+            file: Some(s.file.clone()),
+            files: 1,
+            provider: s.provider.clone(),
+            lines: s.lines,
+            requests: s.requests,
+            bytes: s.bytes,
+            errors: s.errors,
+            warnings: s.warnings,
+            ok: s.ok,
+        }
+    }
+
+    /// The overall summary of several files.
+    pub fn overall(all: &[FileSummary]) -> Self {
+        let first = all.first().and_then(|s| s.provider.clone());
+        let same = all.iter().all(|s| s.provider == first);
+        SummaryEvent {
+            kind: "summary".into(),
+            file: None,
+            files: all.len() as u64,
+            provider: if same { first } else { None },
+            lines: all.iter().map(|s| s.lines).sum(),
+            requests: all.iter().map(|s| s.requests).sum(),
+            bytes: all.iter().map(|s| s.bytes).sum(),
+            errors: all.iter().map(|s| s.errors).sum(),
+            warnings: all.iter().map(|s| s.warnings).sum(),
+            ok: all.iter().all(|s| s.ok),
+        }
+    }
+}
+
+/// Prints findings and summaries in one of the two formats.
+pub struct DiagnosticPrinter<W: Write> {
+    out: W,
+    json: bool,
+    style: Style,
+    max: Option<u64>,
+    printed: u64,
+    hidden: u64,
+}
+
+impl<W: Write> DiagnosticPrinter<W> {
+    /// `json`: JSON Lines, else human. `max`: print at most this many findings (all are
+    /// still counted).
+    pub fn new(out: W, json: bool, style: Style, max: Option<u64>) -> Self {
+        DiagnosticPrinter { out, json, style, max, printed: 0, hidden: 0 }
+    }
+
+    /// Prints one finding of `file`, unless over `--max-errors`.
+    pub fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
+        if self.max.is_some_and(|m| self.printed >= m) {
+            self.hidden += 1;
+            return Ok(());
+        }
+        self.printed += 1;
+        if self.json {
+            let ev = DiagnosticEvent {
+                kind: "diagnostic".into(),
+                severity: d.severity,
+                code: d.code,
+                file: file.into(),
+                line: d.line,
+                offset: d.offset,
+                custom_id: d.custom_id.clone(),
+                first_line: d.first_line,
+                pointer: d.pointer.clone(),
+                message: d.message.clone(),
+            };
+            serde_json::to_writer(&mut self.out, &ev)?;
+            self.out.write_all(b"\n")
+        } else {
+            let head = match d.severity {
+                Severity::Error => self.style.red(&format!("error[{}]", d.code.as_str())),
+                Severity::Warning => self.style.yellow(&format!("warning[{}]", d.code.as_str())),
+            };
+            writeln!(self.out, "{head}{} {}", self.style.bold(":"), self.style.bold(&d.message))?;
+            let at = match d.line {
+                Some(l) => format!("{file}:{l}"),
+                None => file.to_string(),
+            };
+            writeln!(self.out, "  {} {at}", self.style.blue("-->"))
+        }
+    }
+
+    /// Prints the summary of one file.
+    pub fn file_summary(&mut self, s: &FileSummary) -> io::Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut self.out, &SummaryEvent::of(s))?;
+            self.out.write_all(b"\n")
+        } else {
+            let provider = s.provider.as_deref().unwrap_or("unknown format");
+            let verdict = if s.ok { self.style.green("ok") } else { self.style.red("FAILED") };
+            writeln!(
+                self.out,
+                "{}: {verdict}: {} lines, {} requests, {} ({provider}); {} errors, {} warnings",
+                s.file,
+                s.lines,
+                s.requests,
+                batchkit_io::format_size(s.bytes),
+                s.errors,
+                s.warnings
+            )
+        }
+    }
+
+    /// Prints the overall summary (several files), and how many findings were not shown.
+    pub fn overall(&mut self, all: &[FileSummary]) -> io::Result<()> {
+        if self.json {
+            if all.len() > 1 {
+                serde_json::to_writer(&mut self.out, &SummaryEvent::overall(all))?;
+                self.out.write_all(b"\n")?;
+            }
+        } else {
+            if self.hidden > 0 {
+                writeln!(self.out, "({} more findings not shown; --max-errors limits printing only)", self.hidden)?;
+            }
+            if all.len() > 1 {
+                let o = SummaryEvent::overall(all);
+                writeln!(
+                    self.out,
+                    "{} files: {} lines, {} requests; {} errors, {} warnings",
+                    o.files, o.lines, o.requests, o.errors, o.warnings
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and returns the writer.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

@@ -48,8 +48,15 @@ pub(crate) fn with_parsed<R>(
 }
 
 /// Describes a simd-json error for people.
-fn describe(e: &ErrorType, content: &[u8]) -> String {
+fn describe(err: &simd_json::Error, content: &[u8]) -> String {
+    let e = err.error();
+    let fallback;
+    let last = content.iter().rev().find(|b| !b.is_ascii_whitespace()).copied();
+    let opens = content.first().is_some_and(|&b| b == b'{' || b == b'[');
     let what = match e {
+        _ if opens && !matches!(last, Some(b'}') | Some(b']')) => {
+            "the line ends before the JSON value does (truncated?)"
+        }
         ErrorType::Eof => "the line ends before the JSON value does (truncated?)",
         ErrorType::TrailingData => "there is data after the JSON value",
         ErrorType::UnterminatedString => "a string is not terminated",
@@ -69,7 +76,16 @@ fn describe(e: &ErrorType, content: &[u8]) -> String {
             "an object key is not a double-quoted string"
         }
         ErrorType::InputTooLarge => "the line is too large for the JSON parser (4 GiB)",
-        _ => "it is not valid JSON",
+        _ if err.index() + 1 >= content.len() && err.character().is_none() => {
+            "the line ends before the JSON value does (truncated?)"
+        }
+        _ => {
+            fallback = match err.character() {
+                Some(c) => format!("unexpected {c:?} at column {}", err.index() + 1),
+                None => format!("{e:?} at column {}", err.index() + 1),
+            };
+            &fallback
+        }
     };
     if content.contains(&0) {
         format!("not valid JSON: {what} (the line contains NUL bytes)")
@@ -480,8 +496,8 @@ impl Checker {
                 Style::Vertex => check_vertex(&mut ctx, &obj),
             }
         });
-        if let Err(e) = parsed {
-            let e = e.error();
+        if let Err(err) = parsed {
+            let e = err.error();
             let code = if *e == ErrorType::InvalidUtf8 || std::str::from_utf8(content).is_err() {
                 Code::InvalidUtf8
             } else {
@@ -497,7 +513,7 @@ impl Checker {
                     at + 1
                 )
             } else {
-                describe(e, content)
+                describe(&err, content)
             };
             ctx.err(code, "", msg);
             return report;
