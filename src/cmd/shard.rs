@@ -1,12 +1,219 @@
 //! `batchkit shard`.
 
-use crate::cli::Settings;
+use std::cell::RefCell;
+use std::path::PathBuf;
+
+use anyhow::bail;
+use batchkit_io::Input;
+use batchkit_report::style::Style;
+use batchkit_report::validate::DiagnosticPrinter;
+use batchkit_shard::{CapOverrides, Emit, FsOutput, Hooks, ShardOptions, SplitBy, TiktokenCounter};
+
+use crate::cli::{size_flag, Format, Settings};
+use crate::progress::Progress;
 use crate::Outcome;
 
-/// Not built yet.
+/// Cut a request file into shards the provider accepts, with a manifest.
+///
+/// Each shard takes lines in input order until the next line would break a cap, so the
+/// number of shards is the fewest possible without reordering; a line is never split.
+/// Caps default to the provider's (OpenAI: 50,000 requests and 209,715,200 bytes; Azure:
+/// 100,000 and 200 MB; Anthropic: 100,000 and 256 MB; ...). Every line is validated as
+/// `batchkit validate` would: any invalid line makes it refuse and write nothing, unless
+/// --skip-invalid, which writes them byte-exact to DIR/rejected.jsonl.
+///
+/// Files: DIR/<stem>-00001.jsonl, ... (DIR/<stem>-<group>-00001.jsonl with --split-by),
+/// and DIR/manifest.json with each shard's requests, bytes, line range and sha256. They are
+/// written under a hidden staging directory in DIR and renamed into place only when the run
+/// succeeds, the manifest last. Concatenating the shards gives back the input bytes.
+///
+/// Exit 0 when done and clean, 1 when the input has invalid lines (refused or skipped),
+/// 2 when the job could not be done (unreadable input, a line over a cap, a full disk).
+///
+/// Examples:
+///   batchkit shard requests.jsonl --out-dir shards/
+///   batchkit shard big.jsonl.zst -o shards --max-bytes 100MB --max-tokens 2000000
+///   batchkit shard mixed.jsonl -o shards --split-by model --skip-invalid
+///   batchkit shard claude.jsonl -o bodies --provider anthropic --emit anthropic-body
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The request file (`-` for stdin; zstd is recognised by its magic bytes)
+    #[arg(value_name = "FILE")]
+    file: String,
+    /// Output directory (created if missing; must be empty unless --force)
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out_dir: PathBuf,
+    /// Provider rules and caps: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together
+    #[arg(long, default_value = "auto")]
+    provider: String,
+    /// Requests per shard [default: the provider's]
+    #[arg(long, value_name = "N")]
+    max_requests: Option<u64>,
+    /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the provider's]
+    #[arg(long, value_name = "SIZE")]
+    max_bytes: Option<String>,
+    /// Input tokens per shard (an enqueued-token limit), counted with the model's tokenizer
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<u64>,
+    /// Embedding inputs per shard, array items counted [default: the provider's]
+    #[arg(long, value_name = "N")]
+    max_embedding_inputs: Option<u64>,
+    /// Count tokens as this model instead of the one each line names (Azure deployments)
+    #[arg(long, value_name = "M")]
+    model: Option<String>,
+    /// Give each model (or url) its own run of shards, order kept within it
+    #[arg(long, value_enum, default_value = "none")]
+    split_by: SplitArg,
+    /// Most groups with --split-by (each keeps one file open) [default: 256, 32 with --compress]
+    #[arg(long, value_name = "N")]
+    max_groups: Option<usize>,
+    /// What each shard file holds
+    #[arg(long, value_enum, default_value = "jsonl")]
+    emit: EmitArg,
+    /// Write zstd-compressed shards (.zst); caps still apply to the uncompressed bytes
+    #[arg(long)]
+    compress: bool,
+    /// zstd level with --compress
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "compress")]
+    compress_level: i32,
+    /// Write invalid lines to DIR/rejected.jsonl and shard the rest (exit 1)
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Write into a non-empty DIR: files of the same names are replaced, and the files a
+    /// previous run listed in DIR/manifest.json removed; nothing else is touched
+    #[arg(long)]
+    force: bool,
+    /// Shard file names start with this [default: the input file name without extensions]
+    #[arg(long, value_name = "NAME")]
+    stem: Option<String>,
+    /// Print at most N findings (all are still counted)
+    #[arg(long, value_name = "N")]
+    max_errors: Option<u64>,
+    /// Memory for the duplicate-id set before it spills to disk
+    #[arg(long, value_name = "SIZE", default_value = "128MiB")]
+    memory_limit: String,
+    /// Skip the fsync of each file before it is renamed into place (faster; a power loss
+    /// may then leave empty files under final names)
+    #[arg(long)]
+    no_fsync: bool,
+}
 
-pub fn run(_args: Args, _settings: &Settings) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`shard` is not available in this build yet")
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SplitArg {
+    None,
+    Model,
+    Url,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EmitArg {
+    /// The request lines, byte-exact (.jsonl)
+    Jsonl,
+    /// Anthropic's Message Batches request body, {"requests":[...]} (.json)
+    AnthropicBody,
+}
+
+/// Resolves the flags into library options (the second step after clap).
+fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
+    let max_bytes = match &args.max_bytes {
+        None => None,
+        Some(s) => Some(size_flag("max-bytes", s)?),
+    };
+    for (name, v) in [
+        ("max-requests", args.max_requests),
+        ("max-bytes", max_bytes),
+        ("max-tokens", args.max_tokens),
+        ("max-embedding-inputs", args.max_embedding_inputs),
+    ] {
+        if v == Some(0) {
+            bail!("--{name} must be at least 1");
+        }
+    }
+    if args.max_groups == Some(0) {
+        bail!("--max-groups must be at least 1");
+    }
+    if let Some(stem) = &args.stem {
+        if stem.is_empty() || stem.contains(['/', '\\']) || stem.starts_with('.') {
+            bail!("--stem {stem:?}: a file name prefix without '/' and not starting with '.'");
+        }
+    }
+    if !(1..=22).contains(&args.compress_level) {
+        bail!("--compress-level must be 1 to 22");
+    }
+    let provider = match args.provider.to_ascii_lowercase().as_str() {
+        "auto" | "" => None,
+        p => {
+            if batchkit_providers::Provider::get(p).is_none() {
+                bail!(
+                    "unknown provider {:?} (known: auto, {})",
+                    args.provider,
+                    batchkit_providers::Provider::names().join(", ")
+                );
+            }
+            Some(p.to_string())
+        }
+    };
+    let mut o = ShardOptions::new(&args.out_dir);
+    o.stem = args.stem.clone();
+    o.provider = provider;
+    o.caps = CapOverrides {
+        max_requests: args.max_requests,
+        max_bytes,
+        max_tokens: args.max_tokens,
+        max_embedding_inputs: args.max_embedding_inputs,
+    };
+    o.split_by = match args.split_by {
+        SplitArg::None => SplitBy::None,
+        SplitArg::Model => SplitBy::Model,
+        SplitArg::Url => SplitBy::Url,
+    };
+    o.emit = match args.emit {
+        EmitArg::Jsonl => Emit::Jsonl,
+        EmitArg::AnthropicBody => Emit::AnthropicBody,
+    };
+    o.compress = args.compress.then_some(args.compress_level);
+    o.skip_invalid = args.skip_invalid;
+    o.force = args.force;
+    o.max_groups = args.max_groups;
+    o.id_memory_limit = size_flag("memory-limit", &args.memory_limit)?;
+    o.read = settings.read.clone();
+    Ok(o)
+}
+
+pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+    let opts = options(&args, settings)?;
+    let input = Input::from_arg(&args.file);
+    let json = settings.format == Format::Json;
+    let style = Style { on: settings.color };
+    let printer = RefCell::new(DiagnosticPrinter::new(super::stdout(), json, style, args.max_errors));
+    let print_err = RefCell::new(None);
+    let progress = Progress::new(settings.progress, &input.name, input.len_hint());
+    let callback = progress.callback();
+    let counter = TiktokenCounter { model: args.model.clone() };
+    let fs_out = FsOutput { sync: !args.no_fsync };
+    let mut hooks = Hooks {
+        output: &fs_out,
+        tokens: Some(&counter),
+        progress: Some(&callback),
+        on_diagnostic: Box::new(|d| {
+            if print_err.borrow().is_none() {
+                if let Err(e) = printer.borrow_mut().diagnostic(&input.name, d) {
+                    *print_err.borrow_mut() = Some(e);
+                }
+            }
+        }),
+    };
+    let result = batchkit_shard::shard(&input, &opts, &mut hooks);
+    drop(hooks);
+    drop(progress);
+    let mut printer = printer.into_inner();
+    printer.overall(&[])?;
+    let out = printer.into_inner()?;
+    if let Some(e) = print_err.into_inner() {
+        return Err(e.into());
+    }
+    let report = result?;
+    batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;
+    Ok(Outcome::problems_if(report.has_problems()))
 }
