@@ -186,12 +186,21 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     let input = Input::from_arg(&args.file);
     let json = settings.format == Format::Json;
     let style = Style { on: settings.color };
-    let printer = RefCell::new(DiagnosticPrinter::new(super::stdout(), json, style, args.max_errors));
+    let printer = RefCell::new(DiagnosticPrinter::new(
+        super::stdout(),
+        json,
+        style,
+        args.max_errors,
+    ));
     let print_err = RefCell::new(None);
     let progress = Progress::new(settings.progress, &input.name, input.len_hint());
     let callback = progress.callback();
-    let counter = TiktokenCounter { model: args.model.clone() };
-    let fs_out = FsOutput { sync: !args.no_fsync };
+    let counter = TiktokenCounter {
+        model: args.model.clone(),
+    };
+    let fs_out = FsOutput {
+        sync: !args.no_fsync,
+    };
     let mut hooks = Hooks {
         output: &fs_out,
         tokens: Some(&counter),

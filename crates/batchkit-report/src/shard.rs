@@ -90,12 +90,25 @@ impl SummaryEvent {
 }
 
 /// Prints the result of one run.
-pub fn print(mut out: impl Write, json: bool, style: Style, r: &ShardReport, file: &str, out_dir: &Path) -> io::Result<()> {
+pub fn print(
+    mut out: impl Write,
+    json: bool,
+    style: Style,
+    r: &ShardReport,
+    file: &str,
+    out_dir: &Path,
+) -> io::Result<()> {
     let sum = SummaryEvent::of(r, file, out_dir);
     if json {
         if let Some(m) = &r.manifest {
             for s in &m.shards {
-                serde_json::to_writer(&mut out, &ShardEvent { kind: "shard".into(), shard: s.clone() })?;
+                serde_json::to_writer(
+                    &mut out,
+                    &ShardEvent {
+                        kind: "shard".into(),
+                        shard: s.clone(),
+                    },
+                )?;
                 out.write_all(b"\n")?;
             }
         }
@@ -115,7 +128,12 @@ pub fn print(mut out: impl Write, json: bool, style: Style, r: &ShardReport, fil
                 out_dir.join(batchkit_shard::REJECTED).display()
             ),
         };
-        writeln!(out, "{}: {} nothing written: {why}", file, style.red("refused:"))?;
+        writeln!(
+            out,
+            "{}: {} nothing written: {why}",
+            file,
+            style.red("refused:")
+        )?;
         return out.flush();
     };
     let caps = &m.caps;
@@ -132,7 +150,11 @@ pub fn print(mut out: impl Write, json: bool, style: Style, r: &ShardReport, fil
     if let Some(n) = caps.max_embedding_inputs {
         c.push(format!("{n} embedding inputs"));
     }
-    let caps = if c.is_empty() { "none".to_string() } else { c.join(", ") };
+    let caps = if c.is_empty() {
+        "none".to_string()
+    } else {
+        c.join(", ")
+    };
     writeln!(
         out,
         "{} {file} -> {}/ ({}; caps per shard: {caps})",
@@ -141,9 +163,25 @@ pub fn print(mut out: impl Write, json: bool, style: Style, r: &ShardReport, fil
         m.provider.as_deref().unwrap_or("unknown format")
     )?;
     let tokens = m.shards.iter().any(|s| s.input_tokens.is_some());
-    let width = m.shards.iter().map(|s| s.file.len()).max().unwrap_or(4).max(4);
-    let tok_head = if tokens { format!(" {:>12}", "tokens") } else { String::new() };
-    writeln!(out, "  {:<width$} {:>9} {:>12}{tok_head}  lines", style.bold("file"), "requests", "bytes")?;
+    let width = m
+        .shards
+        .iter()
+        .map(|s| s.file.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let tok_head = if tokens {
+        format!(" {:>12}", "tokens")
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "  {:<width$} {:>9} {:>12}{tok_head}  lines",
+        style.bold("file"),
+        "requests",
+        "bytes"
+    )?;
     for s in &m.shards {
         let tok = match (tokens, s.input_tokens) {
             (true, Some(t)) => format!(" {t:>12}"),
@@ -167,7 +205,11 @@ pub fn print(mut out: impl Write, json: bool, style: Style, r: &ShardReport, fil
     writeln!(
         out,
         "{} {} shards, {} requests, {}{rejected}; manifest: {}",
-        if r.has_problems() { style.yellow("done:") } else { style.green("done:") },
+        if r.has_problems() {
+            style.yellow("done:")
+        } else {
+            style.green("done:")
+        },
         sum.shards,
         sum.requests,
         format_size(m.shards.iter().map(|s| s.bytes).sum()),

@@ -37,7 +37,9 @@ impl Caps {
             max_requests: o.max_requests.or(provider.and_then(|p| p.max_requests)),
             max_bytes: o.max_bytes.or(provider.and_then(|p| p.max_bytes)),
             max_tokens: o.max_tokens,
-            max_embedding_inputs: o.max_embedding_inputs.or(provider.and_then(|p| p.max_embedding_inputs)),
+            max_embedding_inputs: o
+                .max_embedding_inputs
+                .or(provider.and_then(|p| p.max_embedding_inputs)),
         }
     }
 }
@@ -105,7 +107,10 @@ pub struct Fit {
 impl Fit {
     /// Totals of a shard holding nothing yet.
     pub fn empty(&self) -> Totals {
-        Totals { bytes: self.overhead, ..Totals::default() }
+        Totals {
+            bytes: self.overhead,
+            ..Totals::default()
+        }
     }
 
     /// Whether `m` breaks a cap even in a shard of its own.
@@ -119,12 +124,18 @@ impl Fit {
         }
         if let Some(cap) = c.max_tokens {
             if m.tokens > cap {
-                return Err(Breach::Tokens { need: m.tokens, cap });
+                return Err(Breach::Tokens {
+                    need: m.tokens,
+                    cap,
+                });
             }
         }
         if let Some(cap) = c.max_embedding_inputs {
             if m.embedding_inputs > cap {
-                return Err(Breach::EmbeddingInputs { need: m.embedding_inputs, cap });
+                return Err(Breach::EmbeddingInputs {
+                    need: m.embedding_inputs,
+                    cap,
+                });
             }
         }
         Ok(())
@@ -134,11 +145,17 @@ impl Fit {
     #[inline]
     pub fn fits(&self, t: &Totals, m: &Measure) -> bool {
         let c = &self.caps;
-        let under = |cap: Option<u64>, have: u64, add: u64| cap.is_none_or(|cap| have.saturating_add(add) <= cap);
+        let under = |cap: Option<u64>, have: u64, add: u64| {
+            cap.is_none_or(|cap| have.saturating_add(add) <= cap)
+        };
         under(c.max_requests, t.requests, 1)
             && under(c.max_bytes, t.bytes, m.bytes)
             && under(c.max_tokens, t.tokens, m.tokens)
-            && under(c.max_embedding_inputs, t.embedding_inputs, m.embedding_inputs)
+            && under(
+                c.max_embedding_inputs,
+                t.embedding_inputs,
+                m.embedding_inputs,
+            )
     }
 
     /// Adds `m` to `t`.
@@ -183,22 +200,55 @@ mod tests {
         assert_eq!(c.max_bytes, Some(209_715_200));
         assert_eq!(c.max_embedding_inputs, Some(50_000));
         assert_eq!(c.max_tokens, None);
-        let o = CapOverrides { max_bytes: Some(1000), max_tokens: Some(7), ..Default::default() };
+        let o = CapOverrides {
+            max_bytes: Some(1000),
+            max_tokens: Some(7),
+            ..Default::default()
+        };
         let c = Caps::resolve(Some(openai), &o);
-        assert_eq!((c.max_requests, c.max_bytes, c.max_tokens), (Some(50_000), Some(1000), Some(7)));
+        assert_eq!(
+            (c.max_requests, c.max_bytes, c.max_tokens),
+            (Some(50_000), Some(1000), Some(7))
+        );
         let a = Caps::resolve(Provider::get("anthropic"), &CapOverrides::default());
-        assert_eq!((a.max_requests, a.max_bytes), (Some(100_000), Some(256_000_000)));
-        assert_eq!(Caps::resolve(None, &CapOverrides::default()), Caps::default());
+        assert_eq!(
+            (a.max_requests, a.max_bytes),
+            (Some(100_000), Some(256_000_000))
+        );
+        assert_eq!(
+            Caps::resolve(None, &CapOverrides::default()),
+            Caps::default()
+        );
     }
 
     #[test]
     fn greedy_cuts_and_single_line_breaches() {
-        let fit = Fit { caps: Caps { max_requests: Some(3), max_bytes: Some(10), ..Default::default() }, overhead: 0 };
-        let m = |b| Measure { bytes: b, ..Default::default() };
-        assert_eq!(fit.plan(&[m(4), m(4), m(2), m(1), m(1), m(1), m(10)]).unwrap(), vec![3, 3, 1]);
-        assert_eq!(fit.plan(&[m(4), m(11)]), Err((1, Breach::Bytes { need: 11, cap: 10 })));
+        let fit = Fit {
+            caps: Caps {
+                max_requests: Some(3),
+                max_bytes: Some(10),
+                ..Default::default()
+            },
+            overhead: 0,
+        };
+        let m = |b| Measure {
+            bytes: b,
+            ..Default::default()
+        };
+        assert_eq!(
+            fit.plan(&[m(4), m(4), m(2), m(1), m(1), m(1), m(10)])
+                .unwrap(),
+            vec![3, 3, 1]
+        );
+        assert_eq!(
+            fit.plan(&[m(4), m(11)]),
+            Err((1, Breach::Bytes { need: 11, cap: 10 }))
+        );
         let body = Fit { overhead: 5, ..fit };
-        assert_eq!(body.plan(&[m(6)]), Err((0, Breach::Bytes { need: 11, cap: 10 })));
+        assert_eq!(
+            body.plan(&[m(6)]),
+            Err((0, Breach::Bytes { need: 11, cap: 10 }))
+        );
         assert_eq!(body.plan(&[m(2), m(3), m(1)]).unwrap(), vec![2, 1]);
     }
 }

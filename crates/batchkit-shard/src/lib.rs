@@ -43,7 +43,9 @@ use std::path::{Path, PathBuf};
 
 use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats, Source};
 use batchkit_providers::Provider;
-use batchkit_validate::{CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, ValidateError};
+use batchkit_validate::{
+    CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, ValidateError,
+};
 
 pub use caps::{Breach, CapOverrides, Caps, Fit, Measure, Totals};
 pub use manifest::{InputInfo, Manifest, RejectedInfo, ShardInfo};
@@ -176,7 +178,12 @@ static FS: FsOutput = FsOutput { sync: true };
 
 impl Default for Hooks<'_> {
     fn default() -> Self {
-        Hooks { output: &FS, tokens: None, progress: None, on_diagnostic: Box::new(|_| {}) }
+        Hooks {
+            output: &FS,
+            tokens: None,
+            progress: None,
+            on_diagnostic: Box::new(|_| {}),
+        }
     }
 }
 
@@ -241,7 +248,10 @@ pub enum ShardError {
         source: io::Error,
     },
     /// One line breaks a cap on its own; it cannot be placed in any shard.
-    #[error("{name}:{line}: {}; a line is never split, so this file cannot be sharded", breach_text(breach))]
+    #[error(
+        "{name}:{line}: {}; a line is never split, so this file cannot be sharded",
+        breach_text(breach)
+    )]
     LineOverCap {
         /// Input name.
         name: String,
@@ -292,7 +302,9 @@ fn breach_text(b: &Breach) -> String {
             "line takes {need} bytes in a shard, over the byte cap of {cap} bytes ({})",
             batchkit_io::format_size(cap)
         ),
-        Breach::Tokens { need, cap } => format!("line has {need} input tokens, over the token cap of {cap}"),
+        Breach::Tokens { need, cap } => {
+            format!("line has {need} input tokens, over the token cap of {cap}")
+        }
         Breach::EmbeddingInputs { need, cap } => {
             format!("line has {need} embedding inputs, over the cap of {cap} per batch")
         }
@@ -300,7 +312,10 @@ fn breach_text(b: &Breach) -> String {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ShardError + '_ {
-    move |source| ShardError::Io { path: path.to_path_buf(), source }
+    move |source| ShardError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The stem shard names start with: the input's file name without `.zst`, `.jsonl`,
@@ -308,7 +323,10 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ShardError + '_ {
 pub fn default_stem(input: &Input) -> String {
     let name = match &input.source {
         Source::Stdin => return "stdin".into(),
-        Source::Path(p) => p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        Source::Path(p) => p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     };
     let mut s = name.as_str();
     for ext in [".zst", ".zstd", ".jsonl", ".ndjson", ".json", ".txt"] {
@@ -400,7 +418,10 @@ impl<'a> Cutter<'a> {
                 // Each line adds its bytes plus one comma; the first comma is not written.
                 Layout::Body => (BODY_OPEN.len() + BODY_CLOSE.len()) as u64 - 1,
             };
-            Fit { caps: Caps::resolve(provider, &self.overrides), overhead }
+            Fit {
+                caps: Caps::resolve(provider, &self.overrides),
+                overhead,
+            }
         })
     }
 
@@ -410,15 +431,23 @@ impl<'a> Cutter<'a> {
 
     fn flush_run(&mut self, chunk: &Chunk) -> Result<(), ShardError> {
         if let Some((g, start, end, lines)) = self.run.take() {
-            let shard = self.groups[g].open.as_mut().expect("a run targets an open shard");
+            let shard = self.groups[g]
+                .open
+                .as_mut()
+                .expect("a run targets an open shard");
             let path = self.staging.join(&shard.name);
-            shard.file.raw(&chunk.data[start..end], lines).map_err(io_err(&path))?;
+            shard
+                .file
+                .raw(&chunk.data[start..end], lines)
+                .map_err(io_err(&path))?;
         }
         Ok(())
     }
 
     fn close_shard(&mut self, g: usize) -> Result<(), ShardError> {
-        let Some(s) = self.groups[g].open.take() else { return Ok(()) };
+        let Some(s) = self.groups[g].open.take() else {
+            return Ok(());
+        };
         let path = self.path(&s.name);
         let (sha256, file_bytes) = s.file.close().map_err(io_err(&path))?;
         let group = &self.groups[g];
@@ -432,7 +461,11 @@ impl<'a> Cutter<'a> {
             first_line: s.first_line,
             last_line: s.last_line,
             sha256,
-            group: if self.opts.split_by == SplitBy::None { None } else { group.key.clone() },
+            group: if self.opts.split_by == SplitBy::None {
+                None
+            } else {
+                group.key.clone()
+            },
         };
         self.done.push((g, group.next - 1, info));
         Ok(())
@@ -466,7 +499,12 @@ impl<'a> Cutter<'a> {
         *n += 1;
         let slug = if *n == 1 { slug } else { format!("{slug}~{n}") };
         let g = self.groups.len();
-        self.groups.push(Group { key: key.clone(), slug, next: 1, open: None });
+        self.groups.push(Group {
+            key: key.clone(),
+            slug,
+            next: 1,
+            open: None,
+        });
         self.group_index.insert(key, g);
         Ok(g)
     }
@@ -509,13 +547,22 @@ impl<'a> Cutter<'a> {
             let name = if group.slug.is_empty() {
                 format!("{}-{:05}.{}", self.stem, group.next, self.ext)
             } else {
-                format!("{}-{}-{:05}.{}", self.stem, group.slug, group.next, self.ext)
+                format!(
+                    "{}-{}-{:05}.{}",
+                    self.stem, group.slug, group.next, self.ext
+                )
             };
             group.next += 1;
             let path = self.staging.join(&name);
-            let file = OutFile::open(self.factory, &path, self.opts.compress, self.layout).map_err(io_err(&path))?;
-            self.groups[g].open =
-                Some(OpenShard { file, name, totals: fit.empty(), first_line: line.number, last_line: 0 });
+            let file = OutFile::open(self.factory, &path, self.opts.compress, self.layout)
+                .map_err(io_err(&path))?;
+            self.groups[g].open = Some(OpenShard {
+                file,
+                name,
+                totals: fit.empty(),
+                first_line: line.number,
+                last_line: 0,
+            });
         }
         let shard = self.groups[g].open.as_mut().expect("opened above");
         Fit::add(&mut shard.totals, &m);
@@ -539,13 +586,17 @@ impl<'a> Cutter<'a> {
         self.flush_run(chunk)?;
         let shard = self.groups[g].open.as_mut().expect("opened above");
         let path = self.staging.join(&shard.name);
-        shard.file.line(line.raw, line.content, true).map_err(io_err(&path))
+        shard
+            .file
+            .line(line.raw, line.content, true)
+            .map_err(io_err(&path))
     }
 
     fn reject(&mut self, line: &batchkit_io::Line<'_>) -> Result<(), ShardError> {
         let path = self.path(REJECTED);
         if self.rejected.is_none() {
-            let f = OutFile::open(self.factory, &path, None, Layout::Jsonl).map_err(io_err(&path))?;
+            let f =
+                OutFile::open(self.factory, &path, None, Layout::Jsonl).map_err(io_err(&path))?;
             self.rejected = Some(f);
         }
         let f = self.rejected.as_mut().expect("opened above");
@@ -567,7 +618,11 @@ impl<'a> Cutter<'a> {
 
 /// Shards `input` into `opts.out_dir`. Returns the manifest written, or the reason nothing
 /// was written; every finding goes to `hooks.on_diagnostic` as it is found.
-pub fn shard(input: &Input, opts: &ShardOptions, hooks: &mut Hooks<'_>) -> Result<ShardReport, ShardError> {
+pub fn shard(
+    input: &Input,
+    opts: &ShardOptions,
+    hooks: &mut Hooks<'_>,
+) -> Result<ShardReport, ShardError> {
     if opts.caps.max_tokens.is_some() && hooks.tokens.is_none() {
         // Library callers who cap tokens without a counter get the embedded tokenizers.
         static DEFAULT: TiktokenCounter = TiktokenCounter { model: None };
@@ -585,11 +640,17 @@ pub fn shard(input: &Input, opts: &ShardOptions, hooks: &mut Hooks<'_>) -> Resul
     let checker = Checker::new(&check)?;
     let out_dir = &opts.out_dir;
     let created = prepare_dir(out_dir, opts.force)?;
-    let staging = match tempfile::Builder::new().prefix(STAGING_PREFIX).tempdir_in(out_dir) {
+    let staging = match tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(out_dir)
+    {
         Ok(s) => s,
         Err(e) => {
             undo_dir(out_dir, created);
-            return Err(ShardError::Io { path: out_dir.clone(), source: e });
+            return Err(ShardError::Io {
+                path: out_dir.clone(),
+                source: e,
+            });
         }
     };
     let result = run_staged(input, opts, hooks, &checker, staging.path());
@@ -629,7 +690,11 @@ fn run_staged(
     if opts.compress.is_some() {
         ext.push_str(".zst");
     }
-    let max_groups = opts.max_groups.unwrap_or(if opts.compress.is_some() { MAX_GROUPS_COMPRESSED } else { MAX_GROUPS });
+    let max_groups = opts.max_groups.unwrap_or(if opts.compress.is_some() {
+        MAX_GROUPS_COMPRESSED
+    } else {
+        MAX_GROUPS
+    });
     let mut fc = FileChecker::new(checker, input.name.clone());
     let mut cut = Cutter {
         opts,
@@ -664,7 +729,13 @@ fn run_staged(
             Some(t) if chunk.oversized.is_none() => chunk
                 .lines()
                 .zip(&reports)
-                .map(|(l, r)| if r.is_valid() { t.count(l.content) } else { Ok(0) })
+                .map(|(l, r)| {
+                    if r.is_valid() {
+                        t.count(l.content)
+                    } else {
+                        Ok(0)
+                    }
+                })
                 .collect(),
             _ => Vec::new(),
         };
@@ -693,12 +764,24 @@ fn run_staged(
             });
             fc.observe(&mut r)?;
             let fit = cut.fit(fc.provider());
-            let m = Measure { bytes: o.len + 1, ..Measure::default() };
+            let m = Measure {
+                bytes: o.len + 1,
+                ..Measure::default()
+            };
             if let Err(breach) = fit.alone(&m) {
-                return Err(ShardError::LineOverCap { name: input.name.clone(), line: o.line, offset: o.offset, breach });
+                return Err(ShardError::LineOverCap {
+                    name: input.name.clone(),
+                    line: o.line,
+                    offset: o.offset,
+                    breach,
+                });
             }
             if opts.skip_invalid {
-                return Err(ShardError::Oversized { name: input.name.clone(), line: o.line, len: o.len });
+                return Err(ShardError::Oversized {
+                    name: input.name.clone(),
+                    line: o.line,
+                    len: o.len,
+                });
             }
             cut.count(&r);
             r.diagnostics.iter().for_each(&mut *on_diag);
@@ -804,7 +887,11 @@ fn run_staged(
     let mut done = std::mem::take(&mut cut.done);
     done.sort_by_key(|(g, n, _)| (*g, *n));
     let manifest = Manifest {
-        input: InputInfo { name: input.name.clone(), bytes: stats.bytes, lines: stats.lines },
+        input: InputInfo {
+            name: input.name.clone(),
+            bytes: stats.bytes,
+            lines: stats.lines,
+        },
         provider: provider.map(|p| p.name.clone()),
         caps: fit.caps,
         split_by: opts.split_by.as_str().into(),
@@ -817,7 +904,9 @@ fn run_staged(
     let mut w = hooks.output.create(&mpath).map_err(io_err(&mpath))?;
     let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
     json.push(b'\n');
-    w.write_all(&json).and_then(|()| w.finish()).map_err(io_err(&mpath))?;
+    w.write_all(&json)
+        .and_then(|()| w.finish())
+        .map_err(io_err(&mpath))?;
     report.manifest = Some(manifest);
     Ok(report)
 }
@@ -831,7 +920,9 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool, ShardError> {
                     let e = e.map_err(io_err(dir))?;
                     // Staging left by a killed run is hidden and holds no final file.
                     if !e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
-                        return Err(ShardError::NotEmpty { dir: dir.to_path_buf() });
+                        return Err(ShardError::NotEmpty {
+                            dir: dir.to_path_buf(),
+                        });
                     }
                 }
             }
@@ -841,7 +932,10 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool, ShardError> {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
             Ok(true)
         }
-        Err(e) => Err(ShardError::Io { path: dir.to_path_buf(), source: e }),
+        Err(e) => Err(ShardError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        }),
     }
 }
 

@@ -81,6 +81,9 @@ pub struct RejectedInfo {
 impl Manifest {
     /// Every file name the manifest lists, itself excluded.
     pub fn files(&self) -> impl Iterator<Item = &str> {
-        self.shards.iter().map(|s| s.file.as_str()).chain(self.rejected.iter().map(|r| r.file.as_str()))
+        self.shards
+            .iter()
+            .map(|s| s.file.as_str())
+            .chain(self.rejected.iter().map(|r| r.file.as_str()))
     }
 }

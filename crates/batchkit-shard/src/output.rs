@@ -66,7 +66,10 @@ impl OutputFactory for FsOutput {
     fn create(&self, path: &Path) -> io::Result<Box<dyn ShardWrite>> {
         let f = OpenOptions::new().write(true).create_new(true).open(path)?;
         // Small buffers: with --split-by there is one open writer per group.
-        Ok(Box::new(FsWrite { w: BufWriter::with_capacity(256 << 10, f), sync: self.sync }))
+        Ok(Box::new(FsWrite {
+            w: BufWriter::with_capacity(256 << 10, f),
+            sync: self.sync,
+        }))
     }
 }
 
@@ -153,7 +156,11 @@ impl OutFile {
         zstd_level: Option<i32>,
         layout: Layout,
     ) -> io::Result<OutFile> {
-        let inner = Hashing { inner: factory.create(path)?, hasher: Sha256::new(), bytes: 0 };
+        let inner = Hashing {
+            inner: factory.create(path)?,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
         let mut enc = match zstd_level {
             None => Enc::Plain(inner),
             Some(level) => {
@@ -165,7 +172,11 @@ impl OutFile {
         if layout == Layout::Body {
             enc.put(BODY_OPEN)?;
         }
-        Ok(OutFile { enc, layout, lines: 0 })
+        Ok(OutFile {
+            enc,
+            layout,
+            lines: 0,
+        })
     }
 
     /// Writes whole lines, byte-exact (JSONL layout only).

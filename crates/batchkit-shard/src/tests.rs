@@ -20,7 +20,12 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn small_read() -> ReadOptions {
-    ReadOptions { chunk_size: 300, max_line_bytes: 1 << 20, in_flight: 4, read_size: 64 }
+    ReadOptions {
+        chunk_size: 300,
+        max_line_bytes: 1 << 20,
+        in_flight: 4,
+        read_size: 64,
+    }
 }
 
 fn opts(out: &Path) -> ShardOptions {
@@ -31,19 +36,27 @@ fn opts(out: &Path) -> ShardOptions {
 
 fn run(input: &Path, o: &ShardOptions) -> (Result<ShardReport, ShardError>, Vec<Diagnostic>) {
     let diags = Mutex::new(Vec::new());
-    let mut hooks = Hooks { on_diagnostic: Box::new(|d: &Diagnostic| diags.lock().unwrap().push(d.clone())), ..Hooks::default() };
+    let mut hooks = Hooks {
+        on_diagnostic: Box::new(|d: &Diagnostic| diags.lock().unwrap().push(d.clone())),
+        ..Hooks::default()
+    };
     let r = shard(&Input::path(input), o, &mut hooks);
     drop(hooks);
     (r, diags.into_inner().unwrap())
 }
 
 fn concat(dir: &Path, m: &Manifest) -> Vec<u8> {
-    m.shards.iter().flat_map(|s| fs::read(dir.join(&s.file)).unwrap()).collect()
+    m.shards
+        .iter()
+        .flat_map(|s| fs::read(dir.join(&s.file)).unwrap())
+        .collect()
 }
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = match fs::read_dir(dir) {
-        Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => return Vec::new(),
     };
     v.sort();
@@ -164,16 +177,32 @@ proptest! {
 #[test]
 fn fit_plan_is_what_the_driver_does() {
     let _serial = serial();
-    let fit = Fit { caps: Caps { max_requests: Some(2), max_bytes: Some(9), ..Caps::default() }, overhead: 0 };
-    let m = |b| Measure { bytes: b, ..Measure::default() };
-    assert_eq!(fit.plan(&[m(5), m(4), m(1), m(9), m(1), m(1), m(1)]).unwrap(), vec![2, 1, 1, 2, 1]);
+    let fit = Fit {
+        caps: Caps {
+            max_requests: Some(2),
+            max_bytes: Some(9),
+            ..Caps::default()
+        },
+        overhead: 0,
+    };
+    let m = |b| Measure {
+        bytes: b,
+        ..Measure::default()
+    };
+    assert_eq!(
+        fit.plan(&[m(5), m(4), m(1), m(9), m(1), m(1), m(1)])
+            .unwrap(),
+        vec![2, 1, 1, 2, 1]
+    );
 }
 
 #[test]
 fn same_bytes_whatever_the_chunking() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let data: String = (0..400).map(|i| req(i, if i % 3 == 0 { "gpt-4o" } else { "gpt-4o-mini" }, i % 37) + "\n").collect();
+    let data: String = (0..400)
+        .map(|i| req(i, if i % 3 == 0 { "gpt-4o" } else { "gpt-4o-mini" }, i % 37) + "\n")
+        .collect();
     let input = dir.path().join("in.jsonl");
     fs::write(&input, &data).unwrap();
     let mut outputs = Vec::new();
@@ -189,14 +218,31 @@ fn same_bytes_whatever_the_chunking() {
         o.caps.max_bytes = Some(4000);
         o.caps.max_tokens = Some(300);
         let counter = token_counter;
-        let rep = shard(&Input::path(&input), &o, &mut Hooks { tokens: Some(&counter), ..Hooks::default() }).unwrap();
+        let rep = shard(
+            &Input::path(&input),
+            &o,
+            &mut Hooks {
+                tokens: Some(&counter),
+                ..Hooks::default()
+            },
+        )
+        .unwrap();
         assert!(rep.manifest.unwrap().shards.len() > 4);
-        let files: Vec<(String, Vec<u8>)> = names(&out).into_iter().map(|n| (n.clone(), fs::read(out.join(&n)).unwrap())).collect();
+        let files: Vec<(String, Vec<u8>)> = names(&out)
+            .into_iter()
+            .map(|n| (n.clone(), fs::read(out.join(&n)).unwrap()))
+            .collect();
         outputs.push(files);
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
-    assert!(outputs[0].iter().any(|(n, _)| n == "in-gpt-4o-mini-00002.jsonl"), "{:?}", outputs[0].iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(
+        outputs[0]
+            .iter()
+            .any(|(n, _)| n == "in-gpt-4o-mini-00002.jsonl"),
+        "{:?}",
+        outputs[0].iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -204,7 +250,11 @@ fn split_by_model_keeps_order_within_groups() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let models = ["a/x", "b", "a:x", "b", "a/x"];
-    let data: String = models.iter().enumerate().map(|(i, m)| req(i, m, 1) + "\n").collect();
+    let data: String = models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| req(i, m, 1) + "\n")
+        .collect();
     let input = dir.path().join("mixed.jsonl");
     fs::write(&input, &data).unwrap();
     let out = dir.path().join("out");
@@ -214,8 +264,18 @@ fn split_by_model_keeps_order_within_groups() {
     let (r, diags) = run(&input, &o);
     assert!(diags.is_empty(), "{diags:?}");
     let m = r.unwrap().manifest.unwrap();
-    let files: Vec<(&str, Option<&str>, u64, u64)> =
-        m.shards.iter().map(|s| (s.file.as_str(), s.group.as_deref(), s.first_line, s.last_line)).collect();
+    let files: Vec<(&str, Option<&str>, u64, u64)> = m
+        .shards
+        .iter()
+        .map(|s| {
+            (
+                s.file.as_str(),
+                s.group.as_deref(),
+                s.first_line,
+                s.last_line,
+            )
+        })
+        .collect();
     assert_eq!(
         files,
         vec![
@@ -225,7 +285,10 @@ fn split_by_model_keeps_order_within_groups() {
         ]
     );
     let lines: Vec<&str> = data.lines().collect();
-    assert_eq!(fs::read_to_string(out.join("mixed-a-x-00001.jsonl")).unwrap(), format!("{}\n{}\n", lines[0], lines[4]));
+    assert_eq!(
+        fs::read_to_string(out.join("mixed-a-x-00001.jsonl")).unwrap(),
+        format!("{}\n{}\n", lines[0], lines[4])
+    );
 }
 
 #[test]
@@ -241,7 +304,10 @@ fn invalid_lines_refuse_and_leave_nothing() {
     assert_eq!(r.refusal, Some(Refusal::InvalidLines(2)));
     assert!(r.manifest.is_none());
     let codes: Vec<(Code, Option<u64>)> = diags.iter().map(|d| (d.code, d.line)).collect();
-    assert_eq!(codes, vec![(Code::InvalidJson, Some(2)), (Code::EmptyLine, Some(3))]);
+    assert_eq!(
+        codes,
+        vec![(Code::InvalidJson, Some(2)), (Code::EmptyLine, Some(3))]
+    );
     assert!(!out.exists(), "the directory it created is removed again");
 }
 
@@ -249,7 +315,13 @@ fn invalid_lines_refuse_and_leave_nothing() {
 fn skip_invalid_writes_every_line_once() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let data = format!("{}\r\n{{bad\r\n{}\n   \n{}\n{}", req(1, "m", 1), req(2, "m", 1), req(1, "m", 2), req(3, "m", 3));
+    let data = format!(
+        "{}\r\n{{bad\r\n{}\n   \n{}\n{}",
+        req(1, "m", 1),
+        req(2, "m", 1),
+        req(1, "m", 2),
+        req(3, "m", 3)
+    );
     let input = dir.path().join("in.jsonl");
     fs::write(&input, &data).unwrap();
     let out = dir.path().join("out");
@@ -260,7 +332,10 @@ fn skip_invalid_writes_every_line_once() {
     let r = r.unwrap();
     assert!(r.refusal.is_none() && r.has_problems());
     assert_eq!(r.invalid_lines, 3);
-    assert_eq!(diags.iter().map(|d| d.code).collect::<Vec<_>>(), vec![Code::InvalidJson, Code::EmptyLine, Code::DuplicateId]);
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        vec![Code::InvalidJson, Code::EmptyLine, Code::DuplicateId]
+    );
     let m = r.manifest.unwrap();
     assert_eq!(m.shards.len(), 3);
     let rej = m.rejected.as_ref().unwrap();
@@ -269,16 +344,35 @@ fn skip_invalid_writes_every_line_once() {
     assert_eq!(rejected, format!("{{bad\r\n   \n{}\n", req(1, "m", 2)));
     assert_eq!(
         String::from_utf8(concat(&out, &m)).unwrap(),
-        format!("{}\r\n{}\n{}\n", req(1, "m", 1), req(2, "m", 1), req(3, "m", 3))
+        format!(
+            "{}\r\n{}\n{}\n",
+            req(1, "m", 1),
+            req(2, "m", 1),
+            req(3, "m", 3)
+        )
     );
-    assert_eq!(names(&out), vec!["in-00001.jsonl", "in-00002.jsonl", "in-00003.jsonl", "manifest.json", "rejected.jsonl"]);
+    assert_eq!(
+        names(&out),
+        vec![
+            "in-00001.jsonl",
+            "in-00002.jsonl",
+            "in-00003.jsonl",
+            "manifest.json",
+            "rejected.jsonl"
+        ]
+    );
 }
 
 #[test]
 fn a_line_over_the_byte_cap_is_named() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let data = format!("{}\n{}\n{}\n", req(1, "m", 1), req(2, "m", 500), req(3, "m", 1));
+    let data = format!(
+        "{}\n{}\n{}\n",
+        req(1, "m", 1),
+        req(2, "m", 500),
+        req(3, "m", 1)
+    );
     let input = dir.path().join("in.jsonl");
     fs::write(&input, &data).unwrap();
     let out = dir.path().join("out");
@@ -286,7 +380,10 @@ fn a_line_over_the_byte_cap_is_named() {
     let mut o = opts(&out);
     o.caps.max_bytes = Some(400);
     let err = run(&input, &o).0.unwrap_err();
-    assert!(matches!(err, ShardError::LineOverCap { line: 2, .. }), "{err}");
+    assert!(
+        matches!(err, ShardError::LineOverCap { line: 2, .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("in.jsonl:2:"), "{err}");
     assert!(names(&out).is_empty(), "{:?}", names(&out));
 }
@@ -303,7 +400,10 @@ fn non_empty_dir_needs_force_and_force_replaces_only_our_files() {
     fs::write(out.join("notes.txt"), "mine").unwrap();
     let mut o = opts(&out);
     o.caps.max_requests = Some(2);
-    assert!(matches!(run(&input, &o).0, Err(ShardError::NotEmpty { .. })));
+    assert!(matches!(
+        run(&input, &o).0,
+        Err(ShardError::NotEmpty { .. })
+    ));
     assert_eq!(names(&out), vec!["notes.txt"]);
     o.force = true;
     run(&input, &o).0.unwrap();
@@ -313,7 +413,15 @@ fn non_empty_dir_needs_force_and_force_replaces_only_our_files() {
     o.caps.max_requests = Some(4);
     let m = run(&input, &o).0.unwrap().manifest.unwrap();
     assert_eq!(m.shards.len(), 2);
-    assert_eq!(names(&out), vec!["in-00001.jsonl", "in-00002.jsonl", "manifest.json", "notes.txt"]);
+    assert_eq!(
+        names(&out),
+        vec![
+            "in-00001.jsonl",
+            "in-00002.jsonl",
+            "manifest.json",
+            "notes.txt"
+        ]
+    );
     assert_eq!(fs::read_to_string(out.join("notes.txt")).unwrap(), "mine");
 }
 
@@ -331,8 +439,12 @@ struct Limited {
 
 impl Write for Limited {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.used.fetch_add(buf.len() as u64, Ordering::SeqCst) + buf.len() as u64 > self.budget {
-            return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device"));
+        if self.used.fetch_add(buf.len() as u64, Ordering::SeqCst) + buf.len() as u64 > self.budget
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "no space left on device",
+            ));
         }
         self.f.write(buf)
     }
@@ -349,8 +461,15 @@ impl ShardWrite for Limited {
 
 impl OutputFactory for FullDisk {
     fn create(&self, path: &Path) -> io::Result<Box<dyn ShardWrite>> {
-        let f = fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-        Ok(Box::new(Limited { f, used: self.used.clone(), budget: self.budget }))
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Box::new(Limited {
+            f,
+            used: self.used.clone(),
+            budget: self.budget,
+        }))
     }
 }
 
@@ -366,10 +485,27 @@ fn a_write_failure_half_way_leaves_no_final_file() {
         fs::create_dir(&out).unwrap();
         let mut o = opts(&out);
         o.caps.max_requests = Some(30);
-        let disk = FullDisk { budget, used: Default::default() };
-        let err = shard(&Input::path(&input), &o, &mut Hooks { output: &disk, ..Hooks::default() }).unwrap_err();
-        assert!(matches!(&err, ShardError::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull), "{err}");
-        assert!(err.to_string().contains(".batchkit-shard-"), "the error names the file: {err}");
+        let disk = FullDisk {
+            budget,
+            used: Default::default(),
+        };
+        let err = shard(
+            &Input::path(&input),
+            &o,
+            &mut Hooks {
+                output: &disk,
+                ..Hooks::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ShardError::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains(".batchkit-shard-"),
+            "the error names the file: {err}"
+        );
         assert!(names(&out).is_empty(), "budget {budget}: {:?}", names(&out));
     }
 }
@@ -378,7 +514,9 @@ fn a_write_failure_half_way_leaves_no_final_file() {
 fn anthropic_body_counts_the_body() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let line = |i: usize| format!("{{\"custom_id\":\"r{i}\",\"params\":{{\"model\":\"claude-x\",\"max_tokens\":10,\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}");
+    let line = |i: usize| {
+        format!("{{\"custom_id\":\"r{i}\",\"params\":{{\"model\":\"claude-x\",\"max_tokens\":10,\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}")
+    };
     let data: String = (0..10).map(|i| line(i) + "\r\n").collect();
     let input = dir.path().join("in.jsonl");
     fs::write(&input, &data).unwrap();
@@ -390,7 +528,10 @@ fn anthropic_body_counts_the_body() {
     assert!(diags.is_empty(), "{diags:?}");
     let m = r.unwrap().manifest.unwrap();
     assert_eq!(m.provider.as_deref(), Some("anthropic"));
-    assert_eq!(m.shards.iter().map(|s| s.requests).collect::<Vec<_>>(), vec![3, 3, 3, 1]);
+    assert_eq!(
+        m.shards.iter().map(|s| s.requests).collect::<Vec<_>>(),
+        vec![3, 3, 3, 1]
+    );
     let body = fs::read(out.join("in-00001.json")).unwrap();
     assert_eq!(body.len() as u64, m.caps.max_bytes.unwrap());
     assert_eq!(m.shards[0].bytes, body.len() as u64);
@@ -428,14 +569,22 @@ fn embedding_inputs_are_capped() {
         let inputs: Vec<String> = (0..n).map(|k| format!("\"t{k}\"")).collect();
         format!("{{\"custom_id\":\"e{i}\",\"method\":\"POST\",\"url\":\"/v1/embeddings\",\"body\":{{\"model\":\"text-embedding-3-small\",\"input\":[{}]}}}}\n", inputs.join(","))
     };
-    let data: String = [3, 4, 2, 5].iter().enumerate().map(|(i, n)| line(i, *n)).collect();
+    let data: String = [3, 4, 2, 5]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| line(i, *n))
+        .collect();
     let input = dir.path().join("emb.jsonl");
     fs::write(&input, &data).unwrap();
     let out = dir.path().join("out");
     let mut o = opts(&out);
     o.caps.max_embedding_inputs = Some(7);
     let m = run(&input, &o).0.unwrap().manifest.unwrap();
-    let got: Vec<(u64, Option<u64>)> = m.shards.iter().map(|s| (s.requests, s.embedding_inputs)).collect();
+    let got: Vec<(u64, Option<u64>)> = m
+        .shards
+        .iter()
+        .map(|s| (s.requests, s.embedding_inputs))
+        .collect();
     assert_eq!(got, vec![(2, Some(7)), (2, Some(7))]);
 }
 
