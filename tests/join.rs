@@ -321,7 +321,7 @@ fn generated(dir: &Dir, n: usize) -> (PathBuf, PathBuf, PathBuf) {
     let shuffle = |v: &mut Vec<String>| {
         let len = v.len();
         let mut s: Vec<String> = (0..len).map(|k| v[(k * 7919) % len].clone()).collect();
-        if len % 7919 == 0 {
+        if len.is_multiple_of(7919) {
             s = v.clone();
         }
         *v = s;
@@ -501,8 +501,8 @@ bktest!(duplicate_request_ids_get_the_result_once, |dir| {
     for limit in ["1GiB", "1"] {
         let (c, events, merged) = join(
             &dir,
-            &[req.clone()],
-            &[res.clone()],
+            std::slice::from_ref(&req),
+            std::slice::from_ref(&res),
             &["--retry", "retry.jsonl", "--memory-limit", limit],
         );
         assert_eq!(c, 1);

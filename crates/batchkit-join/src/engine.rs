@@ -316,13 +316,19 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
 
 impl Ctx<'_> {
     fn read_results(&mut self, on_event: &mut dyn FnMut(&Event)) -> Result<Results, JoinError> {
-        let mut results = Results::Mem(MemStore::default());
         let hint: u64 = self
             .opts
             .results
             .iter()
             .map(|i| i.len_hint().unwrap_or(0))
             .sum();
+        // Results already larger on disk than the budget will not fit: spill from the start
+        // rather than fill the budget first (keeps the peak low).
+        let mut results = if hint > self.budget {
+            Results::Spill(self.spill(MemStore::default(), hint)?)
+        } else {
+            Results::Mem(MemStore::default())
+        };
         let opts = self.opts;
         for (fi, input) in opts.results.iter().enumerate() {
             let mut vertex: Option<(Loc, u64)> = None;
@@ -599,15 +605,11 @@ fn request_problem_message(p: Problem, detail: &str) -> String {
 /// earlier line).
 fn problem_line(
     out: &mut Vec<u8>,
-    chunk: &Chunk,
-    raw: (usize, usize),
     content: &[u8],
     p: Problem,
     line: u64,
     id_raw: Option<&[u8]>,
 ) -> (usize, usize) {
-    let _ = chunk;
-    let _ = raw;
     let start = out.len();
     let request = (p != Problem::InvalidJson && p != Problem::LineTooLarge).then_some(content);
     write_merged(out, id_raw, Status::Missing, request, None, Some(p), line);
@@ -782,15 +784,8 @@ impl Ctx<'_> {
                                 RequestId::MissingId => (Problem::MissingId, String::new()),
                                 _ => (Problem::InvalidId, String::new()),
                             };
-                            lo.merged = problem_line(
-                                &mut merged,
-                                chunk,
-                                raw,
-                                line.content,
-                                p,
-                                line.number,
-                                None,
-                            );
+                            lo.merged =
+                                problem_line(&mut merged, line.content, p, line.number, None);
                             lo.problem = Some(p);
                             lo.message = Some(request_problem_message(p, &detail));
                         }
@@ -860,8 +855,6 @@ impl Ctx<'_> {
                     regen.clear();
                     problem_line(
                         &mut regen,
-                        chunk,
-                        lo.raw,
                         content,
                         Problem::DuplicateId,
                         lo.line,
@@ -1311,8 +1304,6 @@ impl Ctx<'_> {
                         Some(Problem::DuplicateId) => {
                             lo.merged = problem_line(
                                 &mut merged,
-                                chunk,
-                                raw,
                                 line.content,
                                 Problem::DuplicateId,
                                 line.number,
@@ -1324,15 +1315,8 @@ impl Ctx<'_> {
                                 RequestId::InvalidJson(msg) => msg,
                                 _ => String::new(),
                             };
-                            lo.merged = problem_line(
-                                &mut merged,
-                                chunk,
-                                raw,
-                                line.content,
-                                p,
-                                line.number,
-                                None,
-                            );
+                            lo.merged =
+                                problem_line(&mut merged, line.content, p, line.number, None);
                             lo.message = Some(request_problem_message(p, &detail));
                         }
                         None if m.result != NONE => {

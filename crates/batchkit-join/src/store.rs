@@ -232,7 +232,7 @@ impl MemStore {
         for &l in &losers {
             let e = self.entries[l as usize];
             let w = self
-                .find(e.hash, &self.id(&e).to_vec())
+                .find(e.hash, self.id(&e))
                 .expect("a loser's id is in the table");
             self.entries[l as usize].other = u64::from(w);
         }
