@@ -364,7 +364,7 @@ where
         let count = count.clone();
         let reader = ts.spawn(move || {
             let mut cutter = Cutter::new(stream, opts, input, compressed, count);
-            rayon::scope(move |s| -> Result<ReadStats, ReadError> {
+            rayon::in_place_scope(move |s| -> Result<ReadStats, ReadError> {
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         return Ok(cutter.stats());
