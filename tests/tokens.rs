@@ -1,1 +1,397 @@
 //! `batchkit tokens` end to end.
+
+use std::io::Write;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::util::{code, fixture, json_lines, run, run_with_stdin, Dir};
+
+/// `batchkit tokens ARGS...` in `dir`.
+fn tokens(dir: &Dir, args: &[&str]) -> std::process::Output {
+    let mut c = dir.cmd();
+    c.arg("tokens").args(args);
+    run(c)
+}
+
+/// A fixture's path as an argument.
+fn fx(name: &str) -> String {
+    fixture(name).display().to_string()
+}
+
+/// The JSON Lines schema, locked: any field added or renamed fails here.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[allow(dead_code)]
+enum Event {
+    Request {
+        file: String,
+        line: u64,
+        offset: u64,
+        custom_id: Option<String>,
+        model: Option<String>,
+        encoding: String,
+        input_tokens: u64,
+        max_output_tokens: Option<u64>,
+        exact: bool,
+    },
+    Diagnostic {
+        severity: String,
+        code: String,
+        file: String,
+        line: u64,
+        offset: u64,
+        message: String,
+    },
+    File {
+        file: String,
+        lines: u64,
+        bytes: u64,
+        requests: u64,
+        input_tokens: u64,
+        errors: u64,
+        warnings: u64,
+    },
+    Summary(Summary),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Summary {
+    files: u64,
+    lines: u64,
+    bytes: u64,
+    requests: u64,
+    errors: u64,
+    warnings: u64,
+    input_tokens: u64,
+    max_output_tokens: u64,
+    requests_without_max_output: u64,
+    exact: bool,
+    ok: bool,
+    cost: Option<Cost>,
+    unpriced_models: Vec<String>,
+    models: Vec<ModelRow>,
+    prices: Prices,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Cost {
+    batch_low: f64,
+    batch_high: f64,
+    sync_low: f64,
+    sync_high: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ModelRow {
+    model: Option<String>,
+    encoding: String,
+    exact: bool,
+    requests: u64,
+    estimated_requests: u64,
+    input_tokens: u64,
+    max_output_tokens: u64,
+    requests_without_max_output: u64,
+    p50: u64,
+    p95: u64,
+    max: u64,
+    price_entry: Option<String>,
+    cost: Option<Cost>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Prices {
+    as_of: String,
+    currency: String,
+    origin: String,
+    sources: Vec<String>,
+}
+
+fn summary(lines: &[Value]) -> &Value {
+    let last = lines.last().expect("some output");
+    assert_eq!(last["type"], "summary");
+    last
+}
+
+fn requests(lines: &[Value]) -> Vec<(u64, u64)> {
+    lines
+        .iter()
+        .filter(|l| l["type"] == "request")
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["input_tokens"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+bktest!(chat_counts_match_tiktoken, |dir| {
+    let out = tokens(
+        &dir,
+        &["--format=json", "--per-request", &fx("tokens/chat.jsonl")],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    // Reference counts from Python tiktoken with the cookbook rule (+2,833 for the image).
+    assert_eq!(
+        requests(&lines),
+        vec![(1, 20), (2, 35), (3, 13 + 2833), (4, 27)]
+    );
+    let s = summary(&lines);
+    assert_eq!(s["input_tokens"], 20 + 35 + 2846 + 27);
+    assert_eq!(s["exact"], true);
+    assert_eq!(s["requests_without_max_output"], 1);
+    assert_eq!(
+        s["unpriced_models"],
+        serde_json::json!(["gpt-3.5-turbo-0125"])
+    );
+    let mini = s["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "gpt-4o-mini")
+        .unwrap();
+    assert_eq!(mini["max_output_tokens"], 556);
+    assert_eq!(
+        (mini["p50"].as_u64(), mini["max"].as_u64()),
+        (Some(35), Some(2846))
+    );
+    // 2,908 input tokens and 556 output tokens at $0.075 / $0.30 per 1M in batch.
+    assert_eq!(mini["cost"]["batch_low"], 0.000218);
+    assert_eq!(mini["cost"]["batch_high"], 0.000385);
+    for l in &lines {
+        serde_json::from_value::<Event>(l.clone()).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+});
+
+bktest!(embeddings_count_inputs, |dir| {
+    let out = tokens(
+        &dir,
+        &[
+            "--format=json",
+            "--per-request",
+            &fx("tokens/embeddings.jsonl"),
+        ],
+    );
+    assert_eq!(code(&out), 0);
+    let lines = json_lines(&out);
+    assert_eq!(requests(&lines), vec![(1, 10), (2, 7)]);
+    assert_eq!(lines[0]["max_output_tokens"], 0);
+    assert_eq!(lines[0]["encoding"], "cl100k_base");
+});
+
+bktest!(bad_lines_are_listed_and_exit_1, |dir| {
+    let out = tokens(
+        &dir,
+        &["--format=json", "--per-request", &fx("tokens/messy.jsonl")],
+    );
+    assert_eq!(code(&out), 1);
+    let lines = json_lines(&out);
+    let diags: Vec<(u64, u64, &str)> = lines
+        .iter()
+        .filter(|l| l["type"] == "diagnostic")
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["offset"].as_u64().unwrap(),
+                l["code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    // Offsets count the BOM and the CRLF endings.
+    assert_eq!(
+        diags,
+        vec![
+            (2, 263, "empty_line"),
+            (3, 265, "invalid_json"),
+            (4, 313, "not_object")
+        ]
+    );
+    assert_eq!(requests(&lines), vec![(1, 20), (5, 9), (6, 3)]);
+    let est: Vec<bool> = lines
+        .iter()
+        .filter(|l| l["type"] == "request")
+        .map(|l| l["exact"] == true)
+        .collect();
+    assert_eq!(
+        est,
+        vec![true, false, false],
+        "Claude and Gemini are estimates"
+    );
+    let s = summary(&lines);
+    assert_eq!(
+        (
+            s["lines"].as_u64(),
+            s["errors"].as_u64(),
+            s["warnings"].as_u64()
+        ),
+        (Some(6), Some(2), Some(1))
+    );
+    assert_eq!(s["exact"], false);
+    assert_eq!(s["ok"], false);
+    let msg = lines.iter().find(|l| l["code"] == "invalid_json").unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(msg.contains("column") && !msg.contains("line 1"), "{msg}");
+});
+
+bktest!(stdin_zstd_and_path_agree, |dir| {
+    let data = std::fs::read(fixture("tokens/chat.jsonl")).unwrap();
+    let plain = dir.write("in.jsonl", &data);
+    let z = dir.write("in.bin", zstd::encode_all(&data[..], 3).unwrap());
+    let get = |out: std::process::Output| {
+        assert_eq!(code(&out), 0);
+        let mut l = json_lines(&out);
+        for v in &mut l {
+            v.as_object_mut().unwrap().remove("file");
+        }
+        l
+    };
+    let a = get(tokens(
+        &dir,
+        &["--format=json", "--per-request", plain.to_str().unwrap()],
+    ));
+    let b = get(tokens(
+        &dir,
+        &["--format=json", "--per-request", z.to_str().unwrap()],
+    ));
+    let mut stdin_cmd = dir.cmd();
+    stdin_cmd.args(["tokens", "--format=json", "--per-request", "-"]);
+    let c = get(run_with_stdin(stdin_cmd, &data));
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+});
+
+bktest!(output_does_not_depend_on_threads, |dir| {
+    let mut f = std::fs::File::create(dir.join("big.jsonl")).unwrap();
+    for i in 0..8_000u32 {
+        let model = ["gpt-4o-mini", "gpt-4", "claude-haiku-4-5"][i as usize % 3];
+        let text = "lorem ipsum dolor sit amet ".repeat((i % 61) as usize);
+        writeln!(
+            f,
+            r#"{{"custom_id":"r{i}","url":"/v1/chat/completions","body":{{"model":"{model}","messages":[{{"role":"user","content":"{text}{i}"}}],"max_tokens":{}}}}}"#,
+            i % 500
+        )
+        .unwrap();
+    }
+    drop(f);
+    let go = |t: &str| {
+        tokens(
+            &dir,
+            &[
+                "--format=json",
+                "--per-request",
+                "--threads",
+                t,
+                "big.jsonl",
+            ],
+        )
+    };
+    // `--threads 1` is left out: the shared reader runs its cutting loop on a rayon worker,
+    // so a one-thread pool never processes a chunk once `in_flight` are out (it hangs).
+    let one = go("2");
+    let two = go("3");
+    assert_eq!(code(&one), 0);
+    assert!(
+        one.stdout == two.stdout,
+        "output differs between --threads 2 and 3"
+    );
+    let lines = json_lines(&one);
+    assert_eq!(summary(&lines)["requests"], 8_000);
+    assert_eq!(summary(&lines)["models"].as_array().unwrap().len(), 3);
+});
+
+bktest!(model_override_and_pricing_file, |dir| {
+    let out = tokens(
+        &dir,
+        &[
+            "--format=json",
+            "--model",
+            "gpt-3.5-turbo",
+            "--pricing",
+            &fx("tokens/pricing.toml"),
+            &fx("tokens/chat.jsonl"),
+        ],
+    );
+    assert_eq!(code(&out), 0);
+    let lines = json_lines(&out);
+    let s = summary(&lines);
+    assert_eq!(
+        s["models"].as_array().unwrap().len(),
+        1,
+        "every request counted as the one model"
+    );
+    assert_eq!(s["models"][0]["encoding"], "cl100k_base");
+    assert_eq!(s["models"][0]["price_entry"], "gpt-3.5-turbo");
+    assert_eq!(s["prices"]["as_of"], "2027-01-01");
+    assert!(s["prices"]["origin"]
+        .as_str()
+        .unwrap()
+        .contains("pricing.toml"));
+    assert_eq!(s["unpriced_models"], serde_json::json!([]));
+});
+
+bktest!(unusable_inputs_exit_2_and_name_the_file, |dir| {
+    dir.write("bad.toml", "[models.x]\ninput = \"free\"\n");
+    let out = tokens(&dir, &["--pricing", "bad.toml", &fx("tokens/chat.jsonl")]);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+    let out = tokens(
+        &dir,
+        &["--format=json", "missing.jsonl", &fx("tokens/chat.jsonl")],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    // The readable file was still counted.
+    assert_eq!(summary(&json_lines(&out))["requests"], 4);
+});
+
+bktest!(oversized_line_is_reported, |dir| {
+    let long = format!(
+        r#"{{"custom_id":"x","body":{{"model":"gpt-4o","messages":[{{"role":"user","content":"{}"}}]}}}}"#,
+        "a".repeat(5000)
+    );
+    dir.write("in.jsonl", format!("{long}\n{long}\n"));
+    let out = tokens(
+        &dir,
+        &["--format=json", "--max-line-bytes", "1000", "in.jsonl"],
+    );
+    assert_eq!(code(&out), 1);
+    let lines = json_lines(&out);
+    let codes: Vec<_> = lines
+        .iter()
+        .filter(|l| l["type"] == "diagnostic")
+        .map(|l| (l["line"].clone(), l["code"].clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            (1.into(), "line_too_large".into()),
+            (2.into(), "line_too_large".into())
+        ]
+    );
+});
+
+bktest!(human_output_is_a_table, |dir| {
+    let out = tokens(&dir, &["--format=human", &fx("tokens/messy.jsonl")]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error[invalid_json]"), "{text}");
+    assert!(text.contains("messy.jsonl:3 (byte 265)"), "{text}");
+    assert!(
+        text.contains("claude-haiku-4-5 ~"),
+        "estimates are marked: {text}"
+    );
+    assert!(text.contains("prices: embedded table as of"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when asked for none");
+});

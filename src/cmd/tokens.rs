@@ -83,13 +83,21 @@ impl Done {
     }
 }
 
-fn count_all(args: &Args, settings: &Settings, prices: &PriceTable, p: &mut impl Printer) -> anyhow::Result<Done> {
+fn count_all(
+    args: &Args,
+    settings: &Settings,
+    prices: &PriceTable,
+    p: &mut impl Printer,
+) -> anyhow::Result<Done> {
     let inputs: Vec<Input> = if args.files.is_empty() {
         vec![Input::stdin()]
     } else {
         args.files.iter().map(|f| Input::from_arg(f)).collect()
     };
-    let opts = Options { model: args.model.clone(), read: settings.read.clone() };
+    let opts = Options {
+        model: args.model.clone(),
+        read: settings.read.clone(),
+    };
     let mut totals = Totals::default();
     let mut unreadable = Vec::new();
     for input in &inputs {
@@ -194,5 +202,8 @@ fn count_all(args: &Args, settings: &Settings, prices: &PriceTable, p: &mut impl
             sources: prices.sources.clone(),
         },
     })?;
-    Ok(Done { errors: s.errors, unreadable })
+    Ok(Done {
+        errors: s.errors,
+        unreadable,
+    })
 }

@@ -172,7 +172,11 @@ pub struct HumanPrinter<W> {
 
 impl<W: Write> HumanPrinter<W> {
     pub fn new(w: W, style: Style) -> Self {
-        HumanPrinter { w, style, files: Vec::new() }
+        HumanPrinter {
+            w,
+            style,
+            files: Vec::new(),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -214,7 +218,9 @@ fn money(currency: &str, x: f64) -> String {
 impl<W: Write> Printer for HumanPrinter<W> {
     fn request(&mut self, r: &Request<'_>) -> io::Result<()> {
         let approx = if r.exact { "" } else { "~" };
-        let max = r.max_output_tokens.map_or("no limit".to_string(), thousands);
+        let max = r
+            .max_output_tokens
+            .map_or("no limit".to_string(), thousands);
         writeln!(
             self.w,
             "{}  {}  {}  {approx}{} tokens  (max output {max})",
@@ -227,9 +233,20 @@ impl<W: Write> Printer for HumanPrinter<W> {
 
     fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()> {
         let head = format!("{}[{}]", d.severity, d.code);
-        let head = if d.severity == "error" { self.style.red(&head) } else { self.style.yellow(&head) };
+        let head = if d.severity == "error" {
+            self.style.red(&head)
+        } else {
+            self.style.yellow(&head)
+        };
         writeln!(self.w, "{head}: {}", d.message)?;
-        writeln!(self.w, "  {} {}:{} (byte {})", self.style.blue("-->"), d.file, d.line, d.offset)
+        writeln!(
+            self.w,
+            "  {} {}:{} (byte {})",
+            self.style.blue("-->"),
+            d.file,
+            d.line,
+            d.offset
+        )
     }
 
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
@@ -254,17 +271,37 @@ impl<W: Write> Printer for HumanPrinter<W> {
         }
         let name = |m: &ModelRow| {
             let n = m.model.clone().unwrap_or_else(|| "(no model)".into());
-            if m.exact { n } else { format!("{n} ~") }
+            if m.exact {
+                n
+            } else {
+                format!("{n} ~")
+            }
         };
-        let width = s.models.iter().map(|m| name(m).len()).chain([5]).max().unwrap_or(5);
+        let width = s
+            .models
+            .iter()
+            .map(|m| name(m).len())
+            .chain([5])
+            .max()
+            .unwrap_or(5);
         let range = |c: Option<Cost>, batch: bool| match c {
-            Some(c) if batch => format!("{} – {}", money(cur, c.batch_low), money(cur, c.batch_high)),
+            Some(c) if batch => {
+                format!("{} – {}", money(cur, c.batch_low), money(cur, c.batch_high))
+            }
             Some(c) => format!("{} – {}", money(cur, c.sync_low), money(cur, c.sync_high)),
             None => "no price".into(),
         };
         let header = format!(
             "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
-            "model", "requests", "input tokens", "p50", "p95", "max", "max output", "batch cost", "sync cost"
+            "model",
+            "requests",
+            "input tokens",
+            "p50",
+            "p95",
+            "max",
+            "max output",
+            "batch cost",
+            "sync cost"
         );
         writeln!(w, "{}", self.style.bold(&header))?;
         for m in &s.models {
@@ -307,7 +344,10 @@ impl<W: Write> Printer for HumanPrinter<W> {
                 "~ estimate: no public tokenizer for the model, or parts no published rule covers (tools, audio, Responses API); counted with o200k_base"
             )?;
         }
-        writeln!(w, "cost: low = input only, high = input + every allowed output token")?;
+        writeln!(
+            w,
+            "cost: low = input only, high = input + every allowed output token"
+        )?;
         if s.requests_without_max_output > 0 {
             writeln!(
                 w,
@@ -334,9 +374,21 @@ impl<W: Write> Printer for HumanPrinter<W> {
                 thousands(s.errors),
                 if s.errors == 1 { "line" } else { "lines" },
                 thousands(s.warnings),
-                if s.warnings == 1 { "blank line" } else { "blank lines" },
+                if s.warnings == 1 {
+                    "blank line"
+                } else {
+                    "blank lines"
+                },
             );
-            writeln!(w, "{}", if s.errors > 0 { self.style.red(&msg) } else { self.style.yellow(&msg) })?;
+            writeln!(
+                w,
+                "{}",
+                if s.errors > 0 {
+                    self.style.red(&msg)
+                } else {
+                    self.style.yellow(&msg)
+                }
+            )?;
         }
         Ok(())
     }
@@ -357,7 +409,14 @@ mod tests {
     #[test]
     fn json_lines_carry_their_type() {
         let mut p = JsonPrinter::new(Vec::new());
-        let d = Diagnostic { severity: "error", code: "invalid_json", file: "a", line: 2, offset: 9, message: "m" };
+        let d = Diagnostic {
+            severity: "error",
+            code: "invalid_json",
+            file: "a",
+            line: 2,
+            offset: 9,
+            message: "m",
+        };
         p.diagnostic(&d).unwrap();
         let out = String::from_utf8(p.into_inner()).unwrap();
         assert_eq!(

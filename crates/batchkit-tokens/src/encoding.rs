@@ -90,16 +90,30 @@ pub fn normalize_model(model: &str) -> String {
 
 /// The tokenizer for `model`, following tiktoken's model map.
 pub fn tokenizer_for(model: Option<&str>) -> Tokenizer {
-    let estimate = Tokenizer { encoding: Encoding::O200kBase, exact: false };
+    let estimate = Tokenizer {
+        encoding: Encoding::O200kBase,
+        exact: false,
+    };
     let Some(model) = model else { return estimate };
     let mut m = normalize_model(model);
     // Fine-tuned models (`ft:gpt-4o-mini-2024-07-18:org::id`) use their base model's encoding.
     if let Some(rest) = m.strip_prefix("ft:") {
         m = rest.split(':').next().unwrap_or(rest).to_string();
     }
-    let exact = |encoding| Tokenizer { encoding, exact: true };
-    const O200K_PREFIXES: &[&str] =
-        &["gpt-4o", "chatgpt-4o-", "gpt-4.1", "gpt-4.5-", "gpt-5", "o1", "o3", "o4-mini"];
+    let exact = |encoding| Tokenizer {
+        encoding,
+        exact: true,
+    };
+    const O200K_PREFIXES: &[&str] = &[
+        "gpt-4o",
+        "chatgpt-4o-",
+        "gpt-4.1",
+        "gpt-4.5-",
+        "gpt-5",
+        "o1",
+        "o3",
+        "o4-mini",
+    ];
     const CL100K_PREFIXES: &[&str] = &["gpt-4-", "gpt-3.5-turbo", "gpt-35-turbo"];
     const CL100K_NAMES: &[&str] = &[
         "gpt-4",
@@ -113,7 +127,8 @@ pub fn tokenizer_for(model: Option<&str>) -> Tokenizer {
         exact(Encoding::O200kHarmony)
     } else if O200K_PREFIXES.iter().any(|p| m.starts_with(p)) {
         exact(Encoding::O200kBase)
-    } else if CL100K_NAMES.contains(&m.as_str()) || CL100K_PREFIXES.iter().any(|p| m.starts_with(p)) {
+    } else if CL100K_NAMES.contains(&m.as_str()) || CL100K_PREFIXES.iter().any(|p| m.starts_with(p))
+    {
         exact(Encoding::Cl100kBase)
     } else {
         estimate
@@ -134,7 +149,10 @@ mod tests {
         assert_eq!(enc("gpt-4").encoding, Encoding::Cl100kBase);
         assert_eq!(enc("text-embedding-3-small").encoding, Encoding::Cl100kBase);
         assert_eq!(enc("openai/gpt-oss-120b").encoding, Encoding::O200kHarmony);
-        assert_eq!(enc("ft:gpt-4o-mini-2024-07-18:acme::abc").encoding, Encoding::O200kBase);
+        assert_eq!(
+            enc("ft:gpt-4o-mini-2024-07-18:acme::abc").encoding,
+            Encoding::O200kBase
+        );
         assert!(!enc("claude-sonnet-4-5").exact);
         assert!(!enc("gemini-2.5-flash").exact);
         assert!(!enc("gpt-40").exact, "a near miss is not an OpenAI model");

@@ -6,7 +6,11 @@ use base64::Engine;
 ///
 /// `detail` is the part's `detail` (`low`, `high`, `auto`; absent means `auto`, which the
 /// rule treats as `high`), `size` the pixel size when the image is inline.
-pub fn openai_image_tokens(model: &str, detail: Option<&str>, size: Option<(u32, u32)>) -> (u64, bool) {
+pub fn openai_image_tokens(
+    model: &str,
+    detail: Option<&str>,
+    size: Option<(u32, u32)>,
+) -> (u64, bool) {
     let rule = rule_for(model);
     let (base, tile, known) = match rule {
         Rule::Tiles { base, tile } => (base, tile, true),
@@ -32,17 +36,32 @@ fn rule_for(model: &str) -> Rule {
     let m = crate::encoding::normalize_model(model);
     let starts = |p: &str| m.starts_with(p);
     if starts("gpt-4o-mini") {
-        Rule::Tiles { base: 2833, tile: 5667 }
-    } else if starts("gpt-4.1-mini") || starts("gpt-4.1-nano") || starts("o4-mini") || starts("gpt-5-mini")
+        Rule::Tiles {
+            base: 2833,
+            tile: 5667,
+        }
+    } else if starts("gpt-4.1-mini")
+        || starts("gpt-4.1-nano")
+        || starts("o4-mini")
+        || starts("gpt-5-mini")
         || starts("gpt-5-nano")
     {
         Rule::Unknown
     } else if starts("gpt-4o") || starts("chatgpt-4o") || starts("gpt-4.1") || starts("gpt-4.5") {
-        Rule::Tiles { base: 85, tile: 170 }
+        Rule::Tiles {
+            base: 85,
+            tile: 170,
+        }
     } else if starts("o1") || starts("o3") {
-        Rule::Tiles { base: 75, tile: 150 }
+        Rule::Tiles {
+            base: 75,
+            tile: 150,
+        }
     } else if starts("gpt-5") {
-        Rule::Tiles { base: 70, tile: 140 }
+        Rule::Tiles {
+            base: 70,
+            tile: 140,
+        }
     } else {
         Rule::Unknown
     }
@@ -77,15 +96,26 @@ pub fn data_url_size(url: &str) -> Option<(u32, u32)> {
     // Headers sit near the start; JPEG frames may follow a thumbnail in EXIF, so look
     // further than a PNG needs, but never decode a whole large image.
     let take = b64.len().min(256 << 10) / 4 * 4;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(&b64.as_bytes()[..take]).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&b64.as_bytes()[..take])
+        .ok()?;
     image_size(&bytes)
 }
 
 /// Pixel size of a PNG, GIF, JPEG or WebP image from its first bytes.
 pub fn image_size(b: &[u8]) -> Option<(u32, u32)> {
-    let be32 = |i: usize| b.get(i..i + 4).map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]));
-    let le16 = |i: usize| b.get(i..i + 2).map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])));
-    let be16 = |i: usize| b.get(i..i + 2).map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])));
+    let be32 = |i: usize| {
+        b.get(i..i + 4)
+            .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    let le16 = |i: usize| {
+        b.get(i..i + 2)
+            .map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])))
+    };
+    let be16 = |i: usize| {
+        b.get(i..i + 2)
+            .map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])))
+    };
     if b.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Some((be32(16)?, be32(20)?));
     }
@@ -101,7 +131,10 @@ pub fn image_size(b: &[u8]) -> Option<(u32, u32)> {
                 Some(((v & 0x3fff) + 1, ((v >> 14) & 0x3fff) + 1))
             }
             b"VP8X" => {
-                let le24 = |i: usize| b.get(i..i + 3).map(|s| u32::from_le_bytes([s[0], s[1], s[2], 0]));
+                let le24 = |i: usize| {
+                    b.get(i..i + 3)
+                        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], 0]))
+                };
                 Some((le24(24)? + 1, le24(27)? + 1))
             }
             _ => None,
@@ -140,10 +173,22 @@ mod tests {
     #[test]
     fn tile_rule_matches_openai_examples() {
         // The vision guide's worked examples (gpt-4o).
-        assert_eq!(openai_image_tokens("gpt-4o", Some("high"), Some((1024, 1024))), (765, true));
-        assert_eq!(openai_image_tokens("gpt-4o", Some("high"), Some((2048, 4096))), (1105, true));
-        assert_eq!(openai_image_tokens("gpt-4o", Some("low"), Some((4096, 8192))), (85, true));
-        assert_eq!(openai_image_tokens("gpt-4o-mini", Some("low"), None), (2833, true));
+        assert_eq!(
+            openai_image_tokens("gpt-4o", Some("high"), Some((1024, 1024))),
+            (765, true)
+        );
+        assert_eq!(
+            openai_image_tokens("gpt-4o", Some("high"), Some((2048, 4096))),
+            (1105, true)
+        );
+        assert_eq!(
+            openai_image_tokens("gpt-4o", Some("low"), Some((4096, 8192))),
+            (85, true)
+        );
+        assert_eq!(
+            openai_image_tokens("gpt-4o-mini", Some("low"), None),
+            (2833, true)
+        );
         assert!(!openai_image_tokens("gpt-4o", None, None).1);
         assert!(!openai_image_tokens("gpt-4.1-mini", Some("low"), None).1);
     }
@@ -154,11 +199,16 @@ mod tests {
         png.extend_from_slice(&640u32.to_be_bytes());
         png.extend_from_slice(&480u32.to_be_bytes());
         assert_eq!(image_size(&png), Some((640, 480)));
-        let url = format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(&png));
+        let url = format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(&png)
+        );
         assert_eq!(data_url_size(&url), Some((640, 480)));
         let gif = b"GIF89a\x20\x03\x58\x02";
         assert_eq!(image_size(gif), Some((800, 600)));
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0x01, 0xE0, 0x02, 0x80, 3];
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0x01, 0xE0, 0x02, 0x80, 3,
+        ];
         assert_eq!(image_size(&jpeg), Some((640, 480)));
         assert_eq!(image_size(b"not an image"), None);
         assert_eq!(data_url_size("https://example.com/a.png"), None);

@@ -99,12 +99,20 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize) -> ChunkResu
         };
         return vec![(over.line, over.offset, Err(problem))];
     }
-    chunk.lines().map(|l| (l.number, l.offset, count_request(l.content, model))).collect()
+    chunk
+        .lines()
+        .map(|l| (l.number, l.offset, count_request(l.content, model)))
+        .collect()
 }
 
 /// Counts every line of `input`, adds it to `totals`, and hands each line's outcome to
 /// `on_line` in input order (whatever the number of threads).
-pub fn count_input<E, F>(input: &Input, opts: &Options, totals: &mut Totals, on_line: F) -> Result<ReadStats, E>
+pub fn count_input<E, F>(
+    input: &Input,
+    opts: &Options,
+    totals: &mut Totals,
+    on_line: F,
+) -> Result<ReadStats, E>
 where
     E: From<ReadError>,
     F: FnMut(LineOutcome<'_>) -> Result<(), E>,
@@ -135,7 +143,12 @@ where
         |chunk, results| -> Result<bool, E> {
             for (line, offset, result) in results {
                 totals.add(&result);
-                on_line(LineOutcome { file: &input.name, line, offset, result })?;
+                on_line(LineOutcome {
+                    file: &input.name,
+                    line,
+                    offset,
+                    result,
+                })?;
             }
             if let Some(p) = progress {
                 p(chunk.source_pos);

@@ -97,17 +97,29 @@ impl PriceTable {
     /// The table built into batchkit.
     pub fn embedded() -> Self {
         let table = Self::parse(EMBEDDED, "embedded").expect("the embedded price table is valid");
-        PriceTable { origin: "embedded".into(), ..table }
+        PriceTable {
+            origin: "embedded".into(),
+            ..table
+        }
     }
 
     /// Parses a table in the embedded table's TOML format. `name` is used in errors.
     pub fn parse(text: &str, name: &str) -> Result<Self, PriceError> {
-        let file: File = toml::from_str(text)
-            .map_err(|e| PriceError::Parse { path: name.into(), message: e.to_string().trim_end().into() })?;
+        let file: File = toml::from_str(text).map_err(|e| PriceError::Parse {
+            path: name.into(),
+            message: e.to_string().trim_end().into(),
+        })?;
         for (model, p) in &file.models {
             let fine = |x: f64| x.is_finite() && x >= 0.0;
-            if ![Some(p.input), p.output, Some(p.batch_input), p.batch_output].iter().flatten().all(|x| fine(*x)) {
-                return Err(PriceError::Invalid { path: name.into(), model: model.clone() });
+            if ![Some(p.input), p.output, Some(p.batch_input), p.batch_output]
+                .iter()
+                .flatten()
+                .all(|x| fine(*x))
+            {
+                return Err(PriceError::Invalid {
+                    path: name.into(),
+                    model: model.clone(),
+                });
             }
         }
         Ok(PriceTable {
@@ -115,7 +127,11 @@ impl PriceTable {
             currency: file.currency.unwrap_or_else(|| "USD".into()),
             sources: file.sources,
             origin: name.into(),
-            models: file.models.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+            models: file
+                .models
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
         })
     }
 
@@ -123,10 +139,17 @@ impl PriceTable {
     /// and sources, when it gives them, replace this table's.
     pub fn extend_from_file(&mut self, path: &Path) -> Result<(), PriceError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read { path: name.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| PriceError::Read {
+            path: name.clone(),
+            source,
+        })?;
         let other = Self::parse(&text, &name)?;
         if other.currency != self.currency {
-            return Err(PriceError::Currency { path: name, expected: self.currency.clone(), found: other.currency });
+            return Err(PriceError::Currency {
+                path: name,
+                expected: self.currency.clone(),
+                found: other.currency,
+            });
         }
         if !other.as_of.is_empty() {
             self.as_of = other.as_of;
@@ -158,12 +181,16 @@ fn is_snapshot_suffix(s: &str) -> bool {
     if let Some(v) = s.strip_prefix('@') {
         return !v.is_empty();
     }
-    let Some(s) = s.strip_prefix('-') else { return false };
+    let Some(s) = s.strip_prefix('-') else {
+        return false;
+    };
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     let parts: Vec<&str> = s.split('-').collect();
     match parts.as_slice() {
         [x] => *x == "latest" || (digits(x) && (x.len() == 3 || x.len() == 8)),
-        [y, m, d] => digits(y) && y.len() == 4 && digits(m) && m.len() == 2 && digits(d) && d.len() == 2,
+        [y, m, d] => {
+            digits(y) && y.len() == 4 && digits(m) && m.len() == 2 && digits(d) && d.len() == 2
+        }
         _ => false,
     }
 }
@@ -189,7 +216,13 @@ impl Cost {
         let sync_low = per(input, Some(price.input));
         Cost {
             batch_low: round(batch_low),
-            batch_high: round(batch_low + per(max_output, price.batch_output.or(price.output.map(|o| o / 2.0)))),
+            batch_high: round(
+                batch_low
+                    + per(
+                        max_output,
+                        price.batch_output.or(price.output.map(|o| o / 2.0)),
+                    ),
+            ),
             sync_low: round(sync_low),
             sync_high: round(sync_low + per(max_output, price.output)),
         }
@@ -221,11 +254,28 @@ mod tests {
         let t = PriceTable::embedded();
         assert_eq!(t.lookup("gpt-4o-2024-08-06").unwrap().0, "gpt-4o");
         assert_eq!(t.lookup("gpt-4o-mini-2024-07-18").unwrap().0, "gpt-4o-mini");
-        assert_eq!(t.lookup("claude-sonnet-4-5-20250929").unwrap().0, "claude-sonnet-4-5");
-        assert_eq!(t.lookup("claude-opus-4-20250514").unwrap().0, "claude-opus-4");
-        assert_eq!(t.lookup("publishers/google/models/gemini-2.5-flash@001").unwrap().0, "gemini-2.5-flash");
-        assert_eq!(t.lookup("models/gemini-2.0-flash-001").unwrap().0, "gemini-2.0-flash");
-        assert!(t.lookup("gpt-4.1-nano").is_none(), "no entry: not gpt-4.1's price");
+        assert_eq!(
+            t.lookup("claude-sonnet-4-5-20250929").unwrap().0,
+            "claude-sonnet-4-5"
+        );
+        assert_eq!(
+            t.lookup("claude-opus-4-20250514").unwrap().0,
+            "claude-opus-4"
+        );
+        assert_eq!(
+            t.lookup("publishers/google/models/gemini-2.5-flash@001")
+                .unwrap()
+                .0,
+            "gemini-2.5-flash"
+        );
+        assert_eq!(
+            t.lookup("models/gemini-2.0-flash-001").unwrap().0,
+            "gemini-2.0-flash"
+        );
+        assert!(
+            t.lookup("gpt-4.1-nano").is_none(),
+            "no entry: not gpt-4.1's price"
+        );
         assert!(t.lookup("gpt-5.3").is_none());
         assert!(t.lookup("claude-opus-4-9").is_none());
         assert!(!t.as_of.is_empty() && !t.sources.is_empty());
@@ -236,7 +286,15 @@ mod tests {
         let t = PriceTable::embedded();
         let p = t.lookup("gpt-4o-mini").unwrap().1;
         let c = Cost::of(p, 1_000_000, 2_000_000);
-        assert_eq!(c, Cost { batch_low: 0.075, batch_high: 0.675, sync_low: 0.15, sync_high: 1.35 });
+        assert_eq!(
+            c,
+            Cost {
+                batch_low: 0.075,
+                batch_high: 0.675,
+                sync_low: 0.15,
+                sync_high: 1.35
+            }
+        );
         let e = t.lookup("text-embedding-3-small").unwrap().1;
         assert_eq!(Cost::of(e, 3_000_000, 0).batch_high, 0.03);
     }
@@ -253,9 +311,15 @@ mod tests {
         assert_eq!(t.lookup("gpt-4o").unwrap().1.input, 9.0);
         assert!(t.lookup("gpt-4o-mini").is_some());
         std::fs::write(&p, "[models.x]\ninput = \"cheap\"\n").unwrap();
-        let e = PriceTable::embedded().extend_from_file(&p).unwrap_err().to_string();
+        let e = PriceTable::embedded()
+            .extend_from_file(&p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("p.toml") && e.contains("line"), "{e}");
         std::fs::write(&p, "[models.x]\ninput = -1.0\nbatch_input = 1.0\n").unwrap();
-        assert!(matches!(PriceTable::embedded().extend_from_file(&p), Err(PriceError::Invalid { .. })));
+        assert!(matches!(
+            PriceTable::embedded().extend_from_file(&p),
+            Err(PriceError::Invalid { .. })
+        ));
     }
 }

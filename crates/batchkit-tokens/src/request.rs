@@ -58,7 +58,11 @@ impl Severity {
 }
 
 fn error(code: &'static str, message: impl Into<String>) -> LineProblem {
-    LineProblem { code, severity: Severity::Error, message: message.into() }
+    LineProblem {
+        code,
+        severity: Severity::Error,
+        message: message.into(),
+    }
 }
 
 /// Counts one request line (without its terminator or BOM).
@@ -74,16 +78,25 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
         });
     }
     if let Err(e) = std::str::from_utf8(content) {
-        return Err(error("invalid_utf8", format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())));
+        return Err(error(
+            "invalid_utf8",
+            format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
+        ));
     }
     let value: Value = serde_json::from_slice(content).map_err(|e| {
         // The line is one JSON text, so serde's "line 1" adds nothing; keep the column.
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg);
-        error("invalid_json", format!("not valid JSON: {msg} (column {})", e.column()))
+        error(
+            "invalid_json",
+            format!("not valid JSON: {msg} (column {})", e.column()),
+        )
     })?;
     let Value::Object(obj) = value else {
-        return Err(error("not_object", "the line is valid JSON but not an object"));
+        return Err(error(
+            "not_object",
+            "the line is valid JSON but not an object",
+        ));
     };
     let custom_id = obj
         .get("custom_id")
@@ -108,7 +121,11 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
     let line_model = inner.get("model").and_then(Value::as_str);
     let model = model.or(line_model).map(str::to_string);
     let tokenizer = tokenizer_for(model.as_deref());
-    let mut c = Counter { enc: tokenizer.encoding, exact: tokenizer.exact, model: model.as_deref().unwrap_or("") };
+    let mut c = Counter {
+        enc: tokenizer.encoding,
+        exact: tokenizer.exact,
+        model: model.as_deref().unwrap_or(""),
+    };
     let (input_tokens, max_output_tokens) = match shape {
         Shape::OpenAi(url) => c.openai(url, inner),
         Shape::Anthropic => (c.anthropic(inner), first_u64(inner, &["max_tokens"])),
@@ -131,7 +148,8 @@ enum Shape<'a> {
 }
 
 fn first_u64(obj: &Map<String, Value>, keys: &[&str]) -> Option<u64> {
-    keys.iter().find_map(|k| obj.get(*k).and_then(Value::as_u64))
+    keys.iter()
+        .find_map(|k| obj.get(*k).and_then(Value::as_u64))
 }
 
 fn gemini_max_output(req: &Map<String, Value>) -> Option<u64> {
@@ -156,7 +174,10 @@ impl Counter<'_> {
     }
 
     fn openai(&mut self, url: Option<&str>, body: &Map<String, Value>) -> (u64, Option<u64>) {
-        let max_out = first_u64(body, &["max_completion_tokens", "max_tokens", "max_output_tokens"]);
+        let max_out = first_u64(
+            body,
+            &["max_completion_tokens", "max_tokens", "max_output_tokens"],
+        );
         let path = url.map(|u| u.split('?').next().unwrap_or(u).trim_end_matches('/'));
         let endpoint = match path {
             Some(p) if p.ends_with("/chat/completions") => "chat",
@@ -218,7 +239,11 @@ impl Counter<'_> {
             _ => {
                 // Moderations, images, videos: no token rule published; count their text.
                 self.exact = false;
-                let n = body.iter().filter(|(k, _)| *k != "model").map(|(_, v)| self.estimate_value(v)).sum();
+                let n = body
+                    .iter()
+                    .filter(|(k, _)| *k != "model")
+                    .map(|(_, v)| self.estimate_value(v))
+                    .sum();
                 (n, max_out)
             }
         }
@@ -263,15 +288,19 @@ impl Counter<'_> {
             return 0;
         };
         match p.get("type").and_then(Value::as_str) {
-            Some("text" | "input_text" | "output_text") => {
-                p.get("text").and_then(Value::as_str).map_or(0, |s| self.text(s))
-            }
+            Some("text" | "input_text" | "output_text") => p
+                .get("text")
+                .and_then(Value::as_str)
+                .map_or(0, |s| self.text(s)),
             Some("image_url" | "input_image") => {
                 let (url, detail) = match p.get("image_url") {
-                    Some(Value::Object(iu)) => {
-                        (iu.get("url").and_then(Value::as_str), iu.get("detail").and_then(Value::as_str))
+                    Some(Value::Object(iu)) => (
+                        iu.get("url").and_then(Value::as_str),
+                        iu.get("detail").and_then(Value::as_str),
+                    ),
+                    Some(Value::String(u)) => {
+                        (Some(u.as_str()), p.get("detail").and_then(Value::as_str))
                     }
-                    Some(Value::String(u)) => (Some(u.as_str()), p.get("detail").and_then(Value::as_str)),
                     _ => (None, p.get("detail").and_then(Value::as_str)),
                 };
                 let size = url.and_then(data_url_size);
@@ -372,19 +401,34 @@ impl Counter<'_> {
 }
 
 /// Keys whose values are markup rather than text the model reads.
-const SKIPPED_KEYS: &[&str] =
-    &["type", "role", "cache_control", "media_type", "mime_type", "mimeType", "id", "tool_use_id"];
+const SKIPPED_KEYS: &[&str] = &[
+    "type",
+    "role",
+    "cache_control",
+    "media_type",
+    "mime_type",
+    "mimeType",
+    "id",
+    "tool_use_id",
+];
 
 fn is_media(o: &Map<String, Value>) -> bool {
-    matches!(o.get("type").and_then(Value::as_str), Some("image" | "document"))
-        || ["inlineData", "inline_data", "fileData", "file_data"].iter().any(|k| o.contains_key(*k))
+    matches!(
+        o.get("type").and_then(Value::as_str),
+        Some("image" | "document")
+    ) || ["inlineData", "inline_data", "fileData", "file_data"]
+        .iter()
+        .any(|k| o.contains_key(*k))
 }
 
 /// Anthropic: pixels / 750, at most about 1,600 for an image of the largest size;
 /// Gemini: 258 per image. Without the size, the upper figure.
 fn media_estimate(o: &Map<String, Value>) -> u64 {
     if o.get("type").and_then(Value::as_str) == Some("image") {
-        let data = o.get("source").and_then(|s| s.get("data")).and_then(Value::as_str);
+        let data = o
+            .get("source")
+            .and_then(|s| s.get("data"))
+            .and_then(Value::as_str);
         let size = data.and_then(|d| {
             let b64 = d.get(..d.len().min(256 << 10) / 4 * 4)?;
             data_url_size(&format!("data:x;base64,{b64}"))
@@ -435,22 +479,30 @@ mod tests {
 
     #[test]
     fn embeddings_inputs() {
-        let c = count(r#"{"custom_id":"e","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":["Hello world!",[1,2,3,4]]}}"#);
+        let c = count(
+            r#"{"custom_id":"e","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":["Hello world!",[1,2,3,4]]}}"#,
+        );
         assert_eq!(c.input_tokens, 3 + 4);
         assert_eq!(c.max_output_tokens, Some(0));
         assert_eq!(c.encoding, Encoding::Cl100kBase);
         assert!(c.exact);
-        let c = count(r#"{"custom_id":"e","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":[5,6,7]}}"#);
+        let c = count(
+            r#"{"custom_id":"e","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":[5,6,7]}}"#,
+        );
         assert_eq!(c.input_tokens, 3);
     }
 
     #[test]
     fn other_providers_are_estimates() {
-        let a = count(r#"{"custom_id":"a","params":{"model":"claude-sonnet-4-5","max_tokens":512,"system":"Be brief.","messages":[{"role":"user","content":"Hello world!"}]}}"#);
+        let a = count(
+            r#"{"custom_id":"a","params":{"model":"claude-sonnet-4-5","max_tokens":512,"system":"Be brief.","messages":[{"role":"user","content":"Hello world!"}]}}"#,
+        );
         assert!(!a.exact);
         assert_eq!(a.max_output_tokens, Some(512));
         assert_eq!(a.input_tokens, 3 + 3 + 3);
-        let g = count(r#"{"key":"g1","request":{"contents":[{"role":"user","parts":[{"text":"Hello world!"}]}],"generationConfig":{"maxOutputTokens":64}}}"#);
+        let g = count(
+            r#"{"key":"g1","request":{"contents":[{"role":"user","parts":[{"text":"Hello world!"}]}],"generationConfig":{"maxOutputTokens":64}}}"#,
+        );
         assert!(!g.exact);
         assert_eq!(g.custom_id.as_deref(), Some("g1"));
         assert_eq!(g.max_output_tokens, Some(64));
@@ -470,7 +522,9 @@ mod tests {
 
     #[test]
     fn tools_make_it_an_estimate() {
-        let c = count(r#"{"custom_id":"t","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}}"#);
+        let c = count(
+            r#"{"custom_id":"t","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}}"#,
+        );
         assert!(!c.exact);
         assert!(c.input_tokens > 3 + 3 + 2);
     }
@@ -483,6 +537,9 @@ mod tests {
         assert_eq!(code(b"[1]"), "not_object");
         assert_eq!(code(b"{\"a\":\"\xff\"}"), "invalid_utf8");
         assert_eq!(code(b"{\"custom_id\":\"x\"}"), "unknown_format");
-        assert_eq!(count_request(b" ", None).unwrap_err().severity, Severity::Warning);
+        assert_eq!(
+            count_request(b" ", None).unwrap_err().severity,
+            Severity::Warning
+        );
     }
 }

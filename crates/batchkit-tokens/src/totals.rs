@@ -51,15 +51,18 @@ impl Totals {
             }
         };
         self.requests += 1;
-        let m = self.models.entry(r.model.clone()).or_insert_with(|| ModelTotals {
-            encoding: r.encoding,
-            requests: 0,
-            exact_requests: 0,
-            input_tokens: 0,
-            max_output_tokens: 0,
-            without_max_output: 0,
-            histogram: BTreeMap::new(),
-        });
+        let m = self
+            .models
+            .entry(r.model.clone())
+            .or_insert_with(|| ModelTotals {
+                encoding: r.encoding,
+                requests: 0,
+                exact_requests: 0,
+                input_tokens: 0,
+                max_output_tokens: 0,
+                without_max_output: 0,
+                histogram: BTreeMap::new(),
+            });
         m.requests += 1;
         m.exact_requests += u64::from(r.exact);
         m.input_tokens += r.input_tokens;
