@@ -66,10 +66,6 @@ fresh
 measure "\`batchkit shard --skip-invalid --compress\` (zstd level 3)" "$bytes" \
   "$BK" --format json --progress never shard --skip-invalid --compress "$F" -o "$work/out/bk"
 
-fresh
-measure "\`batchkit shard --skip-invalid --threads 1\`" "$bytes" \
-  "$BK" --format json --progress never --threads 1 shard --skip-invalid "$F" -o "$work/out/bk"
-
 {
   echo
   echo "Result: $shards_ok."

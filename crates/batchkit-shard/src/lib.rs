@@ -35,6 +35,7 @@ mod caps;
 mod manifest;
 mod output;
 mod tokens;
+mod writer;
 
 use std::collections::HashMap;
 use std::fs;
@@ -52,7 +53,8 @@ pub use manifest::{InputInfo, Manifest, RejectedInfo, ShardInfo};
 pub use output::{FsOutput, OutputFactory, ShardWrite};
 pub use tokens::{TiktokenCounter, TokenCount};
 
-use output::{Layout, OutFile, BODY_CLOSE, BODY_OPEN};
+use output::{Layout, BODY_CLOSE, BODY_OPEN};
+use writer::{Msg, Writer};
 
 /// Name of the manifest inside the output directory.
 pub const MANIFEST: &str = "manifest.json";
@@ -367,7 +369,7 @@ struct ChunkOut {
 }
 
 struct OpenShard {
-    file: OutFile,
+    file: usize,
     name: String,
     totals: Totals,
     first_line: u64,
@@ -382,11 +384,11 @@ struct Group {
 }
 
 /// The sequential half of a run: validation in order, cutting, writing.
-struct Cutter<'a> {
+struct Cutter<'a, 's> {
+    w: Writer<'s>,
     opts: &'a ShardOptions,
     name: &'a str,
     staging: &'a Path,
-    factory: &'a dyn OutputFactory,
     layout: Layout,
     ext: String,
     stem: String,
@@ -395,8 +397,9 @@ struct Cutter<'a> {
     groups: Vec<Group>,
     group_index: HashMap<Option<String>, usize>,
     slugs: HashMap<String, usize>,
-    done: Vec<(usize, u64, ShardInfo)>,
-    rejected: Option<OutFile>,
+    /// Closed shards: group, number, writer file id, entry (hash filled in at the end).
+    done: Vec<(usize, u64, usize, ShardInfo)>,
+    rejected: Option<usize>,
     rejected_lines: u64,
     rejected_bytes: u64,
     invalid_lines: u64,
@@ -410,7 +413,7 @@ struct Cutter<'a> {
     count_tokens: bool,
 }
 
-impl<'a> Cutter<'a> {
+impl Cutter<'_, '_> {
     fn fit(&mut self, provider: Option<&'static Provider>) -> Fit {
         *self.fit.get_or_insert_with(|| {
             let overhead = match self.layout {
@@ -431,15 +434,13 @@ impl<'a> Cutter<'a> {
 
     fn flush_run(&mut self, chunk: &Chunk) -> Result<(), ShardError> {
         if let Some((g, start, end, lines)) = self.run.take() {
-            let shard = self.groups[g]
+            let id = self.groups[g]
                 .open
-                .as_mut()
-                .expect("a run targets an open shard");
-            let path = self.staging.join(&shard.name);
-            shard
-                .file
-                .raw(&chunk.data[start..end], lines)
-                .map_err(io_err(&path))?;
+                .as_ref()
+                .expect("a run targets an open shard")
+                .file;
+            let data = chunk.data[start..end].to_vec();
+            self.w.send(Msg::Raw { id, data, lines })?;
         }
         Ok(())
     }
@@ -448,26 +449,25 @@ impl<'a> Cutter<'a> {
         let Some(s) = self.groups[g].open.take() else {
             return Ok(());
         };
-        let path = self.path(&s.name);
-        let (sha256, file_bytes) = s.file.close().map_err(io_err(&path))?;
+        self.w.send(Msg::Close { id: s.file })?;
         let group = &self.groups[g];
         let info = ShardInfo {
             file: s.name,
             requests: s.totals.requests,
             bytes: s.totals.bytes,
-            file_bytes: self.opts.compress.map(|_| file_bytes),
+            file_bytes: None,
             input_tokens: self.count_tokens.then_some(s.totals.tokens),
             embedding_inputs: (s.totals.embedding_inputs > 0).then_some(s.totals.embedding_inputs),
             first_line: s.first_line,
             last_line: s.last_line,
-            sha256,
+            sha256: String::new(),
             group: if self.opts.split_by == SplitBy::None {
                 None
             } else {
                 group.key.clone()
             },
         };
-        self.done.push((g, group.next - 1, info));
+        self.done.push((g, group.next - 1, s.file, info));
         Ok(())
     }
 
@@ -554,8 +554,14 @@ impl<'a> Cutter<'a> {
             };
             group.next += 1;
             let path = self.staging.join(&name);
-            let file = OutFile::open(self.factory, &path, self.opts.compress, self.layout)
-                .map_err(io_err(&path))?;
+            let file = self.w.id();
+            let (zstd, layout) = (self.opts.compress, self.layout);
+            self.w.send(Msg::Open {
+                id: file,
+                path,
+                zstd,
+                layout,
+            })?;
             self.groups[g].open = Some(OpenShard {
                 file,
                 name,
@@ -584,23 +590,43 @@ impl<'a> Cutter<'a> {
             }
         }
         self.flush_run(chunk)?;
-        let shard = self.groups[g].open.as_mut().expect("opened above");
-        let path = self.staging.join(&shard.name);
-        shard
-            .file
-            .line(line.raw, line.content, true)
-            .map_err(io_err(&path))
+        let id = self.groups[g].open.as_ref().expect("opened above").file;
+        let msg = match self.layout {
+            Layout::Jsonl => {
+                let mut data = Vec::with_capacity(line.raw.len() + 1);
+                data.extend_from_slice(line.raw);
+                data.push(b'\n');
+                Msg::Raw { id, data, lines: 1 }
+            }
+            Layout::Body => Msg::BodyLine {
+                id,
+                content: line.content.to_vec(),
+            },
+        };
+        self.w.send(msg)
     }
 
     fn reject(&mut self, line: &batchkit_io::Line<'_>) -> Result<(), ShardError> {
-        let path = self.path(REJECTED);
-        if self.rejected.is_none() {
-            let f =
-                OutFile::open(self.factory, &path, None, Layout::Jsonl).map_err(io_err(&path))?;
-            self.rejected = Some(f);
-        }
-        let f = self.rejected.as_mut().expect("opened above");
-        f.raw(line.raw, 1).map_err(io_err(&path))?;
+        let id = match self.rejected {
+            Some(id) => id,
+            None => {
+                let id = self.w.id();
+                let path = self.path(REJECTED);
+                self.w.send(Msg::Open {
+                    id,
+                    path,
+                    zstd: None,
+                    layout: Layout::Jsonl,
+                })?;
+                self.rejected = Some(id);
+                id
+            }
+        };
+        self.w.send(Msg::Raw {
+            id,
+            data: line.raw.to_vec(),
+            lines: 1,
+        })?;
         self.rejected_lines += 1;
         self.rejected_bytes += line.raw.len() as u64;
         Ok(())
@@ -679,6 +705,21 @@ fn run_staged(
     checker: &Checker,
     staging: &Path,
 ) -> Result<ShardReport, ShardError> {
+    let factory = hooks.output;
+    std::thread::scope(|s| {
+        let w = Writer::start(s, factory);
+        run_with_writer(w, input, opts, hooks, checker, staging)
+    })
+}
+
+fn run_with_writer(
+    w: Writer<'_>,
+    input: &Input,
+    opts: &ShardOptions,
+    hooks: &mut Hooks<'_>,
+    checker: &Checker,
+    staging: &Path,
+) -> Result<ShardReport, ShardError> {
     let layout = match opts.emit {
         Emit::Jsonl => Layout::Jsonl,
         Emit::AnthropicBody => Layout::Body,
@@ -697,10 +738,10 @@ fn run_staged(
     });
     let mut fc = FileChecker::new(checker, input.name.clone());
     let mut cut = Cutter {
+        w,
         opts,
         name: &input.name,
         staging,
-        factory: hooks.output,
         layout,
         ext,
         stem: opts.stem.clone().unwrap_or_else(|| default_stem(input)),
@@ -871,21 +912,29 @@ fn run_staged(
     for g in 0..cut.groups.len() {
         cut.close_shard(g)?;
     }
-    let rejected = match cut.rejected.take() {
-        None => None,
-        Some(f) => {
-            let (sha256, _) = f.close().map_err(io_err(&cut.path(REJECTED)))?;
-            Some(RejectedInfo {
-                file: REJECTED.into(),
-                lines: cut.rejected_lines,
-                bytes: cut.rejected_bytes,
-                sha256,
-            })
-        }
-    };
+    if let Some(id) = cut.rejected {
+        cut.w.send(Msg::Close { id })?;
+    }
+    let mut closed = cut.w.finish()?;
+    let rejected = cut.rejected.map(|id| RejectedInfo {
+        file: REJECTED.into(),
+        lines: cut.rejected_lines,
+        bytes: cut.rejected_bytes,
+        sha256: closed
+            .remove(&id)
+            .expect("the writer reports every closed file")
+            .0,
+    });
     let fit = cut.fit(provider);
     let mut done = std::mem::take(&mut cut.done);
-    done.sort_by_key(|(g, n, _)| (*g, *n));
+    done.sort_by_key(|(g, n, _, _)| (*g, *n));
+    for (_, _, id, info) in &mut done {
+        let (sha256, file_bytes) = closed
+            .remove(id)
+            .expect("the writer reports every closed file");
+        info.sha256 = sha256;
+        info.file_bytes = opts.compress.map(|_| file_bytes);
+    }
     let manifest = Manifest {
         input: InputInfo {
             name: input.name.clone(),
@@ -897,7 +946,7 @@ fn run_staged(
         split_by: opts.split_by.as_str().into(),
         emit: opts.emit.as_str().into(),
         compressed: opts.compress.is_some(),
-        shards: done.into_iter().map(|(_, _, s)| s).collect(),
+        shards: done.into_iter().map(|(_, _, _, s)| s).collect(),
         rejected,
     };
     let mpath = staging.join(MANIFEST);

@@ -1,0 +1,127 @@
+//! A writer thread: hashing, compression, writes and fsyncs happen beside validation instead
+//! of after it. The cutting side sends commands over a bounded channel (so memory stays
+//! bounded: at most [`QUEUE`] messages of at most a chunk each wait), the thread owns every
+//! open file and stops at the first error, which the next send or [`Writer::finish`] returns.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use crate::output::{Layout, OutFile, OutputFactory};
+use crate::ShardError;
+
+/// Messages waiting for the writer thread, at most.
+const QUEUE: usize = 16;
+
+pub(crate) enum Msg {
+    Open {
+        id: usize,
+        path: PathBuf,
+        zstd: Option<i32>,
+        layout: Layout,
+    },
+    /// Whole lines for a JSONL file, byte-exact.
+    Raw {
+        id: usize,
+        data: Vec<u8>,
+        lines: u64,
+    },
+    /// One line of an Anthropic body (its content, without terminator).
+    BodyLine {
+        id: usize,
+        content: Vec<u8>,
+    },
+    Close {
+        id: usize,
+    },
+}
+
+/// sha256 and size on disk of each closed file, by id.
+pub(crate) type Closed = HashMap<usize, (String, u64)>;
+
+pub(crate) struct Writer<'scope> {
+    tx: Option<SyncSender<Msg>>,
+    handle: Option<ScopedJoinHandle<'scope, Result<Closed, ShardError>>>,
+    next: usize,
+}
+
+impl<'scope> Writer<'scope> {
+    pub(crate) fn start<'env>(
+        s: &'scope Scope<'scope, 'env>,
+        factory: &'env dyn OutputFactory,
+    ) -> Self {
+        let (tx, rx) = sync_channel(QUEUE);
+        let handle = s.spawn(move || run(rx, factory));
+        Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+            next: 0,
+        }
+    }
+
+    /// A fresh file id.
+    pub(crate) fn id(&mut self) -> usize {
+        self.next += 1;
+        self.next
+    }
+
+    pub(crate) fn send(&mut self, m: Msg) -> Result<(), ShardError> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(m).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped: it holds the reason.
+        match self.finish() {
+            Err(e) => Err(e),
+            Ok(_) => Err(ShardError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other("the writer thread stopped"),
+            }),
+        }
+    }
+
+    /// Waits for every queued write; returns what each closed file hashed to.
+    pub(crate) fn finish(&mut self) -> Result<Closed, ShardError> {
+        self.tx = None;
+        match self.handle.take() {
+            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => Ok(Closed::new()),
+        }
+    }
+}
+
+fn run(rx: Receiver<Msg>, factory: &dyn OutputFactory) -> Result<Closed, ShardError> {
+    let mut open: HashMap<usize, (OutFile, PathBuf)> = HashMap::new();
+    let mut closed = Closed::new();
+    let err = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| ShardError::Io { path, source }
+    };
+    for m in rx {
+        match m {
+            Msg::Open {
+                id,
+                path,
+                zstd,
+                layout,
+            } => {
+                let f = OutFile::open(factory, &path, zstd, layout).map_err(err(&path))?;
+                open.insert(id, (f, path));
+            }
+            Msg::Raw { id, data, lines } => {
+                let (f, path) = open.get_mut(&id).expect("written files are open");
+                f.raw(&data, lines).map_err(err(path))?;
+            }
+            Msg::BodyLine { id, content } => {
+                let (f, path) = open.get_mut(&id).expect("written files are open");
+                f.line(&content, &content, false).map_err(err(path))?;
+            }
+            Msg::Close { id } => {
+                let (f, path) = open.remove(&id).expect("closed files are open");
+                closed.insert(id, f.close().map_err(err(&path))?);
+            }
+        }
+    }
+    Ok(closed)
+}
