@@ -554,3 +554,21 @@ bktest!(stdin_requests_and_usage_errors, |dir| {
     ]);
     assert_eq!(code(&run(c)), 2);
 });
+
+bktest!(human_output_names_lines_and_totals, |dir| {
+    let mut c = dir.cmd();
+    c.args(["--format", "human", "join", "--requests"])
+        .arg(f("openai_requests.jsonl"));
+    c.arg("--results")
+        .arg(f("openai_output.jsonl"))
+        .arg(f("openai_errors.jsonl"));
+    c.args(["--out", "m.jsonl"]);
+    let o = run(c);
+    assert_eq!(code(&o), 1);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("error[invalid_json]"), "{text}");
+    assert!(text.contains("openai_requests.jsonl:6"), "{text}");
+    assert!(text.contains("warning[duplicate_result]"), "{text}");
+    assert!(text.contains("8 requests"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour when not asked");
+});
