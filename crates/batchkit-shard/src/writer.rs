@@ -91,37 +91,57 @@ impl<'scope> Writer<'scope> {
     }
 }
 
+/// Files closing (flush, fsync) on their own threads at most, so the next shard is written
+/// while the previous one reaches the disk.
+const CLOSING: usize = 2;
+
 fn run(rx: Receiver<Msg>, factory: &dyn OutputFactory) -> Result<Closed, ShardError> {
-    let mut open: HashMap<usize, (OutFile, PathBuf)> = HashMap::new();
-    let mut closed = Closed::new();
-    let err = |path: &PathBuf| {
-        let path = path.clone();
-        move |source| ShardError::Io { path, source }
-    };
-    for m in rx {
-        match m {
-            Msg::Open {
-                id,
-                path,
-                zstd,
-                layout,
-            } => {
-                let f = OutFile::open(factory, &path, zstd, layout).map_err(err(&path))?;
-                open.insert(id, (f, path));
-            }
-            Msg::Raw { id, data, lines } => {
-                let (f, path) = open.get_mut(&id).expect("written files are open");
-                f.raw(&data, lines).map_err(err(path))?;
-            }
-            Msg::BodyLine { id, content } => {
-                let (f, path) = open.get_mut(&id).expect("written files are open");
-                f.line(&content, &content, false).map_err(err(path))?;
-            }
-            Msg::Close { id } => {
-                let (f, path) = open.remove(&id).expect("closed files are open");
-                closed.insert(id, f.close().map_err(err(&path))?);
+    std::thread::scope(|s| {
+        let mut open: HashMap<usize, (OutFile, PathBuf)> = HashMap::new();
+        let mut closed = Closed::new();
+        let mut closing = std::collections::VecDeque::new();
+        let err = |path: &PathBuf| {
+            let path = path.clone();
+            move |source| ShardError::Io { path, source }
+        };
+        let settle = |h: ScopedJoinHandle<'_, (usize, PathBuf, std::io::Result<(String, u64)>)>,
+                      closed: &mut Closed|
+         -> Result<(), ShardError> {
+            let (id, path, r) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            closed.insert(id, r.map_err(err(&path))?);
+            Ok(())
+        };
+        for m in rx {
+            match m {
+                Msg::Open {
+                    id,
+                    path,
+                    zstd,
+                    layout,
+                } => {
+                    let f = OutFile::open(factory, &path, zstd, layout).map_err(err(&path))?;
+                    open.insert(id, (f, path));
+                }
+                Msg::Raw { id, data, lines } => {
+                    let (f, path) = open.get_mut(&id).expect("written files are open");
+                    f.raw(&data, lines).map_err(err(path))?;
+                }
+                Msg::BodyLine { id, content } => {
+                    let (f, path) = open.get_mut(&id).expect("written files are open");
+                    f.line(&content, &content, false).map_err(err(path))?;
+                }
+                Msg::Close { id } => {
+                    let (f, path) = open.remove(&id).expect("closed files are open");
+                    if closing.len() >= CLOSING {
+                        settle(closing.pop_front().expect("non-empty"), &mut closed)?;
+                    }
+                    closing.push_back(s.spawn(move || (id, path, f.close())));
+                }
             }
         }
-    }
-    Ok(closed)
+        for h in closing {
+            settle(h, &mut closed)?;
+        }
+        Ok(closed)
+    })
 }
