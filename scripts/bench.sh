@@ -105,6 +105,7 @@ fi
 
 # --- build ---------------------------------------------------------------------------------
 # BK, GEN or CEILING set in the environment name prebuilt binaries and skip their build.
+prebuilt=${BK:+ (prebuilt binary, may differ from this commit)}
 if [ -z "${BK:-}" ]; then
   log "building batchkit (target dir $TARGET)"
   cargo build --release --quiet
@@ -161,7 +162,8 @@ row_ok() {
   {
     echo
     printf '> %s exited with %s: ' "$(tail -n 1 "$OUT" | awk -F'|' '{sub(/^ +/, "", $2); sub(/ +$/, "", $2); print $2}')" "$rc"
-    grep -v '^\s*$' "$err" 2>/dev/null | head -n 3 | tr '\n' ' ' | cut -c 1-300
+    # The first line naming an error (past a Python traceback's frames), else the first line.
+    { grep -m 1 -E '(Error|Exception)(:| )|^error' "$err" || grep -m 1 -v '^\s*$' "$err"; } 2>/dev/null | cut -c 1-300 || true
     echo
   } >>"$OUT.notes"
   return 1
@@ -207,7 +209,7 @@ for s in "${sections[@]}"; do
   : >"$frag"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   {
-    echo "_Measured $today at commit $commit with $version; load average before the section: $load._"
+    echo "_Measured $today at commit $commit with $version$prebuilt; load average before the section: $load._"
   } >>"$frag"
   log "section $s"
   warm "${inputs[@]}"
