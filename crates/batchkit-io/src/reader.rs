@@ -666,10 +666,9 @@ fn content_len(line: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    fn collect(
-        data: &[u8],
-        opts: &ReadOptions,
-    ) -> (Vec<(u64, u64, Vec<u8>)>, Vec<Oversized>, ReadStats) {
+    type Collected = (Vec<(u64, u64, Vec<u8>)>, Vec<Oversized>, ReadStats);
+
+    fn collect(data: &[u8], opts: &ReadOptions) -> Collected {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.jsonl");
         std::fs::write(&p, data).unwrap();

@@ -106,7 +106,8 @@ static TABLE: OnceLock<BTreeMap<String, Provider>> = OnceLock::new();
 fn table() -> &'static BTreeMap<String, Provider> {
     TABLE.get_or_init(|| {
         let mut t: BTreeMap<String, Provider> =
-            toml::from_str(include_str!("../data/providers.toml")).expect("embedded providers.toml is valid");
+            toml::from_str(include_str!("../data/providers.toml"))
+                .expect("embedded providers.toml is valid");
         for (k, p) in t.iter_mut() {
             p.name = k.clone();
         }
@@ -153,11 +154,17 @@ impl Provider {
         let chars = id.chars().count();
         if let Some(max) = self.id_max_len {
             if chars > max {
-                return Err(format!("is {chars} characters long; {} allows at most {max}", self.label));
+                return Err(format!(
+                    "is {chars} characters long; {} allows at most {max}",
+                    self.label
+                ));
             }
         }
         if self.id_pattern.is_some() {
-            if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+            if let Some(bad) = id
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+            {
                 return Err(format!(
                     "contains {bad:?}; {} allows only letters, digits, '-' and '_'",
                     self.label
@@ -175,7 +182,16 @@ mod tests {
     #[test]
     fn every_provider_loads_with_sources() {
         let names = Provider::names();
-        for n in ["openai", "azure", "anthropic", "gemini", "vertex", "mistral", "groq", "together"] {
+        for n in [
+            "openai",
+            "azure",
+            "anthropic",
+            "gemini",
+            "vertex",
+            "mistral",
+            "groq",
+            "together",
+        ] {
             assert!(names.contains(&n), "{n} missing");
             let p = Provider::get(n).unwrap();
             assert_eq!(p.name, n);
@@ -186,7 +202,10 @@ mod tests {
     #[test]
     fn caps_match_the_documents() {
         let g = |n| Provider::get(n).unwrap();
-        assert_eq!((g("openai").max_requests, g("openai").max_bytes), (Some(50_000), Some(209_715_200)));
+        assert_eq!(
+            (g("openai").max_requests, g("openai").max_bytes),
+            (Some(50_000), Some(209_715_200))
+        );
         assert_eq!(g("azure").max_requests, Some(100_000));
         assert_eq!(g("anthropic").max_requests, Some(100_000));
         assert_eq!(g("together").max_line_bytes, Some(10_000_000));
@@ -204,6 +223,9 @@ mod tests {
         assert!(a.id_ok("").is_err());
         let o = Provider::get("openai").unwrap();
         assert!(o.id_ok("any thing/goes").is_ok());
-        assert!(Provider::get("together").unwrap().id_ok(&"é".repeat(64)).is_ok());
+        assert!(Provider::get("together")
+            .unwrap()
+            .id_ok(&"é".repeat(64))
+            .is_ok());
     }
 }

@@ -51,7 +51,11 @@ pub(crate) fn with_parsed<R>(
 fn describe(err: &simd_json::Error, content: &[u8]) -> String {
     let e = err.error();
     let fallback;
-    let last = content.iter().rev().find(|b| !b.is_ascii_whitespace()).copied();
+    let last = content
+        .iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
     let opens = content.first().is_some_and(|&b| b == b'{' || b == b'[');
     let what = match e {
         _ if opens && !matches!(last, Some(b'}') | Some(b']')) => {
@@ -305,10 +309,8 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
         "/moderations" => {
             ctx.field(&body, "/body", "input", Kind::Any);
         }
-        "/responses" => {
-            if body.get("prompt").is_none() {
-                ctx.field(&body, "/body", "input", Kind::Any);
-            }
+        "/responses" if body.get("prompt").is_none() => {
+            ctx.field(&body, "/body", "input", Kind::Any);
         }
         _ => {}
     }

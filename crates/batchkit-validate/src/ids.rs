@@ -383,7 +383,9 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    fn naive(ids: &[(u32, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<(u32, u64)>)> {
+    type Groups = Vec<(Vec<u8>, Vec<(u32, u64)>)>;
+
+    fn naive(ids: &[(u32, Vec<u8>)]) -> Groups {
         let mut m: BTreeMap<Vec<u8>, Vec<(u32, u64)>> = BTreeMap::new();
         for (line, (file, id)) in ids.iter().enumerate() {
             m.entry(id.clone())
@@ -395,7 +397,7 @@ mod tests {
         v
     }
 
-    fn run(ids: &[(u32, Vec<u8>)], limit: u64) -> (Vec<(Vec<u8>, Vec<(u32, u64)>)>, bool, usize) {
+    fn run(ids: &[(u32, Vec<u8>)], limit: u64) -> (Groups, bool, usize) {
         let mut idx = IdIndex::new(limit, None);
         idx.min_split = 4 << 10;
         let mut inline = 0;
