@@ -51,6 +51,12 @@ impl AtomicFile {
             .into_inner()
             .map_err(|e| with_path(e.into_error(), &path))?;
         f.sync_data().map_err(|e| with_path(e, &path))?;
+        // Temporary files are private (0600); the result is an ordinary output file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(0o644)).map_err(|e| with_path(e, &path))?;
+        }
         let tmp = self.tmp.take().expect("temp present until commit");
         tmp.persist(&path).map_err(|e| with_path(e.error, &path))?;
         Ok(())
@@ -101,6 +107,11 @@ mod tests {
         assert!(!p.exists());
         f.commit().unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"hello\n");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        }
         let mut g = AtomicFile::create(dir.path().join("dropped")).unwrap();
         g.write_all(b"x").unwrap();
         drop(g);
