@@ -66,6 +66,9 @@ pub struct GlobalArgs {
     /// Longest line accepted (200MB, 64MiB, bare bytes); longer lines are reported, never held
     #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
+    /// Size of the reader's chunks and read calls (testing aid)
+    #[arg(long, global = true, value_name = "SIZE", hide = true)]
+    pub chunk_size: Option<String>,
 }
 
 /// Validated settings shared by all commands.
@@ -105,10 +108,15 @@ impl GlobalArgs {
             When::Never => false,
             When::Always => true,
         };
-        let read = ReadOptions {
+        let mut read = ReadOptions {
             max_line_bytes: usize::try_from(max_line).unwrap_or(usize::MAX),
             ..ReadOptions::default()
         };
+        if let Some(c) = &self.chunk_size {
+            let c = usize::try_from(parse_size(c).context("--chunk-size")?.max(1)).unwrap_or(usize::MAX);
+            read.chunk_size = c;
+            read.read_size = c;
+        }
         Ok(Settings { format, progress, color, read })
     }
 }

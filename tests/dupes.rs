@@ -1,1 +1,124 @@
 //! `batchkit dupes` end to end.
+
+use batchkit_report::dupes::{DupesSummaryEvent, DuplicateEvent};
+use proptest::prelude::*;
+
+use crate::util::{code, run, run_with_stdin, Dir};
+
+fn line(id: &str, n: usize) -> String {
+    format!("{{\"custom_id\":\"{id}\",\"body\":{{\"n\":{n}}}}}\n")
+}
+
+fn parse(stdout: &[u8]) -> (Vec<DuplicateEvent>, DupesSummaryEvent) {
+    let text = String::from_utf8_lossy(stdout);
+    let mut lines: Vec<&str> = text.lines().collect();
+    let summary = serde_json::from_str(lines.pop().expect("a summary")).expect("strict summary");
+    let dups = lines.iter().map(|l| serde_json::from_str(l).expect("strict duplicate")).collect();
+    (dups, summary)
+}
+
+bktest!(across_files_with_all_lines, |dir| {
+    let a = dir.write("a.jsonl", [line("x", 1), line("y", 2), line("x", 3)].concat());
+    let b = dir.write("b.jsonl", [line("z", 1), line("y", 2), "garbage\n".into()].concat());
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes"]).args([&a, &b]);
+    let out = run(c);
+    assert_eq!(code(&out), 1);
+    let (d, s) = parse(&out.stdout);
+    assert_eq!(d.len(), 2);
+    assert_eq!((d[0].custom_id.as_str(), d[0].lines.clone()), ("x", vec![1, 3]));
+    assert_eq!(d[1].custom_id, "y");
+    assert_eq!(d[1].lines, vec![2, 2]);
+    assert!(d[1].files[0].ends_with("a.jsonl") && d[1].files[1].ends_with("b.jsonl"));
+    assert_eq!((s.ids, s.without_id, s.duplicate_ids, s.duplicate_lines, s.ok), (5, 1, 2, 2, false));
+});
+
+/// Runs dupes with --write-unique under a memory limit; returns (stdout, unique bytes).
+fn dupes_unique(dir: &Dir, input: &[u8], limit: &str, stdin: bool) -> (Vec<u8>, Vec<u8>) {
+    let p = dir.write("in.jsonl", input);
+    let out_path = dir.join("unique.jsonl");
+    let _ = std::fs::remove_file(&out_path);
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes", "--memory-limit", limit, "--temp-dir"])
+        .arg(dir.path())
+        .arg("--write-unique")
+        .arg(&out_path);
+    let out = if stdin {
+        c.arg("-");
+        run_with_stdin(c, input)
+    } else {
+        c.arg(&p);
+        run(c)
+    };
+    assert!(code(&out) <= 1, "{}", String::from_utf8_lossy(&out.stderr));
+    (out.stdout, std::fs::read(&out_path).unwrap())
+}
+
+fn naive_unique(input: &str) -> (Vec<(String, Vec<u64>)>, String) {
+    let mut seen: Vec<(String, Vec<u64>)> = Vec::new();
+    let mut unique = String::new();
+    for (i, l) in input.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let id = v["custom_id"].as_str().unwrap().to_string();
+        match seen.iter_mut().find(|(s, _)| *s == id) {
+            Some((_, lines)) => lines.push(i as u64 + 1),
+            None => {
+                seen.push((id, vec![i as u64 + 1]));
+                unique.push_str(l);
+                unique.push('\n');
+            }
+        }
+    }
+    (seen.into_iter().filter(|(_, l)| l.len() > 1).collect(), unique)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn agrees_with_a_naive_set_in_memory_and_spilled(ids in proptest::collection::vec(0u16..400, 1..1500)) {
+        let input: String = ids.iter().enumerate().map(|(n, i)| line(&format!("id-{i}"), n)).collect();
+        let (want_dups, want_unique) = naive_unique(&input);
+        let dir = Dir::new();
+        for limit in ["1GiB", "4KiB"] {
+            let (stdout, unique) = dupes_unique(&dir, input.as_bytes(), limit, false);
+            let (d, s) = parse(&stdout);
+            let got: Vec<(String, Vec<u64>)> = d.into_iter().map(|d| (d.custom_id, d.lines)).collect();
+            prop_assert_eq!(&got, &want_dups);
+            let distinct = ids.iter().collect::<std::collections::BTreeSet<_>>().len();
+            if limit == "1GiB" || distinct > 200 {
+                prop_assert_eq!(s.spilled, limit == "4KiB");
+            }
+            prop_assert_eq!(String::from_utf8(unique).unwrap(), want_unique.clone());
+        }
+    }
+}
+
+bktest!(spilled_stdin_with_write_unique_keeps_bytes, |dir| {
+    let mut input = String::new();
+    for i in 0..5000 {
+        input.push_str(&line(&format!("k{}", i % 4000), i).replace('\n', "\r\n"));
+    }
+    input.push_str("{\"custom_id\":\"k1\"}"); // a duplicate without a final newline
+    let (stdout, unique) = dupes_unique(&dir, input.as_bytes(), "8KiB", true);
+    let (d, s) = parse(&stdout);
+    assert!(s.spilled);
+    assert_eq!(d.len(), 1000);
+    assert_eq!(s.duplicate_lines, 1001);
+    let want: String = input.split_inclusive('\n').take(4000).collect();
+    assert_eq!(String::from_utf8(unique).unwrap(), want);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+});
+
+bktest!(no_duplicates_exits_0_and_human_says_so, |dir| {
+    let a = dir.write("a.jsonl", [line("x", 1), line("y", 2)].concat());
+    let mut c = dir.cmd();
+    c.args(["--format", "human", "dupes"]).arg(&a);
+    let out = run(c);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("no duplicate ids: 2 ids on 2 lines"));
+});
