@@ -95,6 +95,9 @@ impl<'scope> Writer<'scope> {
 /// while the previous one reaches the disk.
 const CLOSING: usize = 2;
 
+/// What a closing thread hands back: file id, path, and its hash and size.
+type Closing = (usize, PathBuf, std::io::Result<(String, u64)>);
+
 fn run(rx: Receiver<Msg>, factory: &dyn OutputFactory) -> Result<Closed, ShardError> {
     std::thread::scope(|s| {
         let mut open: HashMap<usize, (OutFile, PathBuf)> = HashMap::new();
@@ -104,13 +107,12 @@ fn run(rx: Receiver<Msg>, factory: &dyn OutputFactory) -> Result<Closed, ShardEr
             let path = path.clone();
             move |source| ShardError::Io { path, source }
         };
-        let settle = |h: ScopedJoinHandle<'_, (usize, PathBuf, std::io::Result<(String, u64)>)>,
-                      closed: &mut Closed|
-         -> Result<(), ShardError> {
-            let (id, path, r) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-            closed.insert(id, r.map_err(err(&path))?);
-            Ok(())
-        };
+        let settle =
+            |h: ScopedJoinHandle<'_, Closing>, closed: &mut Closed| -> Result<(), ShardError> {
+                let (id, path, r) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                closed.insert(id, r.map_err(err(&path))?);
+                Ok(())
+            };
         for m in rx {
             match m {
                 Msg::Open {
