@@ -1,9 +1,11 @@
 //! The embedded BPE encodings and which model uses which.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 use serde::Serialize;
-use tiktoken_rs::CoreBPE;
+
+use crate::bpe::{Ranks, MEMOS};
+use crate::split::{self, split, Pattern};
 
 /// A tokenizer embedded in the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -40,45 +42,46 @@ impl Encoding {
     }
 
     /// Tokens of `text`, special-token text counted as ordinary text (as the API does for
-    /// user content).
+    /// user content): the length of tiktoken's `encode_ordinary`, without building it.
     pub fn count(self, text: &str) -> u64 {
-        let bpe = self.bpe();
-        // fancy-regex gives up on a few pathological inputs (backtrack limit) and tiktoken-rs
-        // unwraps that; a bad line must not take the run down, so fall back to pieces.
-        match catch_unwind(AssertUnwindSafe(|| bpe.encode_ordinary(text).len() as u64)) {
-            Ok(n) => n,
-            Err(_) => count_in_pieces(bpe, text),
-        }
+        let (pattern, slot) = self.kind();
+        let ranks = ranks(slot);
+        MEMOS.with(|memos| {
+            let mut memos = memos.borrow_mut();
+            let memo = &mut memos[slot];
+            let mut total = 0u64;
+            split(pattern, text, |piece| {
+                total += u64::from(memo.count(ranks, piece));
+            });
+            total
+        })
     }
 
-    fn bpe(self) -> &'static CoreBPE {
+    fn kind(self) -> (Pattern, usize) {
         match self {
-            Encoding::O200kBase | Encoding::O200kHarmony => tiktoken_rs::o200k_base_singleton(),
-            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+            Encoding::O200kBase | Encoding::O200kHarmony => (Pattern::O200k, 0),
+            Encoding::Cl100kBase => (Pattern::Cl100k, 1),
         }
     }
 
     /// Loads the ranks now rather than on first use (so a benchmark or a progress bar does
     /// not count the start-up).
     pub fn warm_up(self) {
-        let _ = self.bpe();
+        let _ = ranks(self.kind().1);
+        split::warm_up();
     }
 }
 
-fn count_in_pieces(bpe: &CoreBPE, text: &str) -> u64 {
-    let mut total = 0u64;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let mut cut = rest.len().min(4096);
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let piece = &rest[..cut];
-        total += catch_unwind(AssertUnwindSafe(|| bpe.encode_ordinary(piece).len() as u64))
-            .unwrap_or(piece.len() as u64);
-        rest = &rest[cut..];
-    }
-    total
+/// The ranks of o200k (slot 0) or cl100k (slot 1): OpenAI's published `.tiktoken` files
+/// (the copies tiktoken-rs embeds; the tests check their SHA-256), parsed on first use.
+fn ranks(slot: usize) -> &'static Ranks {
+    static RANKS: [OnceLock<Ranks>; 2] = [OnceLock::new(), OnceLock::new()];
+    RANKS[slot].get_or_init(|| {
+        Ranks::parse(match slot {
+            0 => include_str!("../assets/o200k_base.tiktoken"),
+            _ => include_str!("../assets/cl100k_base.tiktoken"),
+        })
+    })
 }
 
 /// The model id without provider paths (`models/`, `publishers/google/models/`, `openai/`),

@@ -34,10 +34,12 @@
 //! # Ok(()) }
 //! ```
 
+mod bpe;
 mod encoding;
 mod image;
 mod prices;
 mod request;
+mod split;
 mod totals;
 
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
