@@ -13,7 +13,12 @@ use crate::cmd;
 ///
 /// Exit codes: 0 nothing wrong found, 1 the input has problems, 2 the job could not be done.
 #[derive(Debug, Parser)]
-#[command(name = "batchkit", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "batchkit",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -97,7 +102,11 @@ impl GlobalArgs {
         }
         let stdout_tty = std::io::stdout().is_terminal();
         let stderr_tty = std::io::stderr().is_terminal();
-        let format = self.format.unwrap_or(if stdout_tty { Format::Human } else { Format::Json });
+        let format = self.format.unwrap_or(if stdout_tty {
+            Format::Human
+        } else {
+            Format::Json
+        });
         let progress = match self.progress {
             When::Auto => stderr_tty,
             When::Never => false,
@@ -113,11 +122,17 @@ impl GlobalArgs {
             ..ReadOptions::default()
         };
         if let Some(c) = &self.chunk_size {
-            let c = usize::try_from(parse_size(c).context("--chunk-size")?.max(1)).unwrap_or(usize::MAX);
+            let c = usize::try_from(parse_size(c).context("--chunk-size")?.max(1))
+                .unwrap_or(usize::MAX);
             read.chunk_size = c;
             read.read_size = c;
         }
-        Ok(Settings { format, progress, color, read })
+        Ok(Settings {
+            format,
+            progress,
+            color,
+            read,
+        })
     }
 }
 

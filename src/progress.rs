@@ -22,7 +22,11 @@ impl Progress {
         } else {
             "{msg} {bytes} {bytes_per_sec} {elapsed}"
         };
-        bar.set_style(ProgressStyle::with_template(style).expect("valid template").progress_chars("=> "));
+        bar.set_style(
+            ProgressStyle::with_template(style)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
         bar.set_message(what.to_string());
         Progress { bar: Some(bar) }
     }

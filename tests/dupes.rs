@@ -13,24 +13,45 @@ fn parse(stdout: &[u8]) -> (Vec<DuplicateEvent>, DupesSummaryEvent) {
     let text = String::from_utf8_lossy(stdout);
     let mut lines: Vec<&str> = text.lines().collect();
     let summary = serde_json::from_str(lines.pop().expect("a summary")).expect("strict summary");
-    let dups = lines.iter().map(|l| serde_json::from_str(l).expect("strict duplicate")).collect();
+    let dups = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("strict duplicate"))
+        .collect();
     (dups, summary)
 }
 
 bktest!(across_files_with_all_lines, |dir| {
-    let a = dir.write("a.jsonl", [line("x", 1), line("y", 2), line("x", 3)].concat());
-    let b = dir.write("b.jsonl", [line("z", 1), line("y", 2), "garbage\n".into()].concat());
+    let a = dir.write(
+        "a.jsonl",
+        [line("x", 1), line("y", 2), line("x", 3)].concat(),
+    );
+    let b = dir.write(
+        "b.jsonl",
+        [line("z", 1), line("y", 2), "garbage\n".into()].concat(),
+    );
     let mut c = dir.cmd();
     c.args(["--format", "json", "dupes"]).args([&a, &b]);
     let out = run(c);
     assert_eq!(code(&out), 1);
     let (d, s) = parse(&out.stdout);
     assert_eq!(d.len(), 2);
-    assert_eq!((d[0].custom_id.as_str(), d[0].lines.clone()), ("x", vec![1, 3]));
+    assert_eq!(
+        (d[0].custom_id.as_str(), d[0].lines.clone()),
+        ("x", vec![1, 3])
+    );
     assert_eq!(d[1].custom_id, "y");
     assert_eq!(d[1].lines, vec![2, 2]);
     assert!(d[1].files[0].ends_with("a.jsonl") && d[1].files[1].ends_with("b.jsonl"));
-    assert_eq!((s.ids, s.without_id, s.duplicate_ids, s.duplicate_lines, s.ok), (5, 1, 2, 2, false));
+    assert_eq!(
+        (
+            s.ids,
+            s.without_id,
+            s.duplicate_ids,
+            s.duplicate_lines,
+            s.ok
+        ),
+        (5, 1, 2, 2, false)
+    );
 });
 
 /// Runs dupes with --write-unique under a memory limit; returns (stdout, unique bytes).
@@ -39,10 +60,17 @@ fn dupes_unique(dir: &Dir, input: &[u8], limit: &str, stdin: bool) -> (Vec<u8>, 
     let out_path = dir.join("unique.jsonl");
     let _ = std::fs::remove_file(&out_path);
     let mut c = dir.cmd();
-    c.args(["--format", "json", "dupes", "--memory-limit", limit, "--temp-dir"])
-        .arg(dir.path())
-        .arg("--write-unique")
-        .arg(&out_path);
+    c.args([
+        "--format",
+        "json",
+        "dupes",
+        "--memory-limit",
+        limit,
+        "--temp-dir",
+    ])
+    .arg(dir.path())
+    .arg("--write-unique")
+    .arg(&out_path);
     let out = if stdin {
         c.arg("-");
         run_with_stdin(c, input)
@@ -69,7 +97,10 @@ fn naive_unique(input: &str) -> (Vec<(String, Vec<u64>)>, String) {
             }
         }
     }
-    (seen.into_iter().filter(|(_, l)| l.len() > 1).collect(), unique)
+    (
+        seen.into_iter().filter(|(_, l)| l.len() > 1).collect(),
+        unique,
+    )
 }
 
 proptest! {

@@ -12,7 +12,9 @@ pub struct Dir {
 
 impl Dir {
     pub fn new() -> Self {
-        Dir { tmp: tempfile::tempdir().expect("tempdir") }
+        Dir {
+            tmp: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -33,20 +35,26 @@ impl Dir {
     /// A `batchkit` command running in this dir, with progress bars and colour off.
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_batchkit"));
-        c.current_dir(self.path()).arg("--progress=never").arg("--color=never");
+        c.current_dir(self.path())
+            .arg("--progress=never")
+            .arg("--color=never");
         c
     }
 }
 
 /// The repository's `fixtures/` folder.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 /// Runs a command with `stdin` bytes and returns its output.
 pub fn run_with_stdin(mut c: Command, stdin: &[u8]) -> Output {
     use std::io::Write;
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn batchkit");
     let mut si = child.stdin.take().unwrap();
     let data = stdin.to_vec();

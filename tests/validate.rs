@@ -14,8 +14,16 @@ fn parse(stdout: &[u8]) -> (Vec<(String, Option<u64>)>, Vec<SummaryEvent>) {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         match v["type"].as_str() {
             Some("diagnostic") => {
-                let d: DiagnosticEvent<'_> = serde_json::from_str(line).expect("strict diagnostic shape");
-                diags.push((serde_json::to_value(d.code).unwrap().as_str().unwrap().to_string(), d.line));
+                let d: DiagnosticEvent<'_> =
+                    serde_json::from_str(line).expect("strict diagnostic shape");
+                diags.push((
+                    serde_json::to_value(d.code)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                    d.line,
+                ));
             }
             Some("summary") => sums.push(serde_json::from_str(line).expect("strict summary shape")),
             other => panic!("unexpected type {other:?}"),
@@ -50,14 +58,18 @@ fn expected_faulty() -> Vec<(String, Option<u64>)> {
 
 bktest!(every_line_code_on_the_faulty_fixture, |dir| {
     let mut c = dir.cmd();
-    c.args(["--format", "json", "validate"]).arg(fixture("validate/openai-faulty.jsonl"));
+    c.args(["--format", "json", "validate"])
+        .arg(fixture("validate/openai-faulty.jsonl"));
     let out = run(c);
     assert_eq!(code(&out), 1);
     let (diags, sums) = parse(&out.stdout);
     assert_eq!(diags, expected_faulty());
     assert_eq!(sums.len(), 1);
     let s = &sums[0];
-    assert_eq!((s.lines, s.errors, s.ok, s.provider.as_deref()), (16, 16, false, Some("openai")));
+    assert_eq!(
+        (s.lines, s.errors, s.ok, s.provider.as_deref()),
+        (16, 16, false, Some("openai"))
+    );
 });
 
 bktest!(the_same_findings_through_every_input_path, |dir| {
@@ -66,7 +78,12 @@ bktest!(the_same_findings_through_every_input_path, |dir| {
     let plain = dir.write("f.jsonl", &data);
     let strip_file = |out: &std::process::Output| {
         let (d, s) = parse(&out.stdout);
-        (d, s.iter().map(|s| (s.lines, s.bytes, s.errors)).collect::<Vec<_>>())
+        (
+            d,
+            s.iter()
+                .map(|s| (s.lines, s.bytes, s.errors))
+                .collect::<Vec<_>>(),
+        )
     };
     let mut base = dir.cmd();
     base.args(["--format", "json", "validate"]).arg(&plain);
@@ -80,7 +97,8 @@ bktest!(the_same_findings_through_every_input_path, |dir| {
     assert_eq!(strip_file(&run_with_stdin(sc, &data)), want, "stdin");
     for chunk in ["1", "7", "64"] {
         let mut tc = dir.cmd();
-        tc.args(["--format", "json", "--chunk-size", chunk, "validate"]).arg(&plain);
+        tc.args(["--format", "json", "--chunk-size", chunk, "validate"])
+            .arg(&plain);
         assert_eq!(strip_file(&run(tc)), want, "chunk size {chunk}");
     }
 });
@@ -102,7 +120,16 @@ bktest!(threads_do_not_change_a_byte, |dir| {
         .iter()
         .map(|t| {
             let mut c = dir.cmd();
-            c.args(["--format", "json", "--chunk-size", "4KiB", "--threads", t, "validate"]).arg(&p);
+            c.args([
+                "--format",
+                "json",
+                "--chunk-size",
+                "4KiB",
+                "--threads",
+                t,
+                "validate",
+            ])
+            .arg(&p);
             let o = run(c);
             assert_eq!(code(&o), 1);
             o.stdout
@@ -119,7 +146,10 @@ bktest!(anthropic_gemini_vertex_auto_detected, |dir| {
         "a.jsonl",
         "{\"custom_id\":\"a-1\",\"params\":{\"model\":\"claude-x\",\"max_tokens\":5,\"messages\":[]}}\n{\"custom_id\":\"a 2\",\"params\":{\"model\":\"claude-y\",\"max_tokens\":5,\"messages\":[]}}\n",
     );
-    let g = dir.write("g.jsonl", "{\"key\":\"k1\",\"request\":{\"contents\":[]}}\n{\"key\":\"k1\",\"request\":{}}\n");
+    let g = dir.write(
+        "g.jsonl",
+        "{\"key\":\"k1\",\"request\":{\"contents\":[]}}\n{\"key\":\"k1\",\"request\":{}}\n",
+    );
     let v = dir.write("v.jsonl", "{\"request\":{\"contents\":[]}}\n");
     let mut c = dir.cmd();
     c.args(["--format", "json", "validate"]).args([&a, &g, &v]);
@@ -137,7 +167,12 @@ bktest!(anthropic_gemini_vertex_auto_detected, |dir| {
     let providers: Vec<_> = sums.iter().map(|s| s.provider.clone()).collect();
     assert_eq!(
         providers,
-        vec![Some("anthropic".into()), Some("gemini".into()), Some("vertex".into()), None],
+        vec![
+            Some("anthropic".into()),
+            Some("gemini".into()),
+            Some("vertex".into()),
+            None
+        ],
         "three file summaries and an overall one"
     );
     assert_eq!(sums[3].file, None);
@@ -154,7 +189,9 @@ bktest!(schema_violations_name_the_pointer, |dir| {
         "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[],\"temperature\":3}}\n",
     );
     let mut c = dir.cmd();
-    c.args(["--format", "json", "validate", "--schema"]).arg(&schema).arg(&f);
+    c.args(["--format", "json", "validate", "--schema"])
+        .arg(&schema)
+        .arg(&f);
     let out = run(c);
     assert_eq!(code(&out), 1);
     let v = json_lines(&out);
@@ -171,18 +208,37 @@ bktest!(long_lines_and_boms_and_caps, |dir| {
     let second = long.find("not json").unwrap();
     let f = dir.write("f.jsonl", long);
     let mut c = dir.cmd();
-    c.args(["--format", "json", "--max-line-bytes", "1000", "validate", "--provider", "azure"]).arg(&f);
+    c.args([
+        "--format",
+        "json",
+        "--max-line-bytes",
+        "1000",
+        "validate",
+        "--provider",
+        "azure",
+    ])
+    .arg(&f);
     let out = run(c);
     assert_eq!(code(&out), 1);
     let (diags, sums) = parse(&out.stdout);
     assert_eq!(
         diags,
-        vec![("line_too_large".to_string(), Some(1)), ("invalid_json".to_string(), Some(2)), ("empty_file".to_string(), None)]
+        vec![
+            ("line_too_large".to_string(), Some(1)),
+            ("invalid_json".to_string(), Some(2)),
+            ("empty_file".to_string(), None)
+        ]
     );
     assert_eq!(sums[0].lines, 2);
     let v = json_lines(&out);
-    assert_eq!(v[1]["offset"], second as u64, "offset counts the BOM and CRLF bytes");
-    assert!(v[0]["message"].as_str().unwrap().contains("over --max-line-bytes"));
+    assert_eq!(
+        v[1]["offset"], second as u64,
+        "offset counts the BOM and CRLF bytes"
+    );
+    assert!(v[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("over --max-line-bytes"));
 
     // 50,001 small requests: over OpenAI's request cap, and the message says how many shards.
     let mut many = String::new();
@@ -199,12 +255,20 @@ bktest!(long_lines_and_boms_and_caps, |dir| {
     let v = json_lines(&out);
     assert_eq!(v[0]["code"], "too_many_requests");
     assert_eq!(v[0]["line"], serde_json::Value::Null);
-    assert!(v[0]["message"].as_str().unwrap().contains("would make 2 files"), "{}", v[0]["message"]);
+    assert!(
+        v[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would make 2 files"),
+        "{}",
+        v[0]["message"]
+    );
 });
 
 bktest!(human_output_and_max_errors, |dir| {
     let mut c = dir.cmd();
-    c.args(["--format", "human", "validate", "--max-errors", "2"]).arg(fixture("validate/openai-faulty.jsonl"));
+    c.args(["--format", "human", "validate", "--max-errors", "2"])
+        .arg(fixture("validate/openai-faulty.jsonl"));
     let out = run(c);
     assert_eq!(code(&out), 1);
     let text = String::from_utf8(out.stdout).unwrap();
@@ -217,20 +281,23 @@ bktest!(human_output_and_max_errors, |dir| {
 
 bktest!(unreadable_input_exits_2_but_checks_the_rest, |dir| {
     let mut c = dir.cmd();
-    c.args(["--format", "json", "validate", "missing.jsonl"]).arg(fixture("validate/openai-valid.jsonl"));
+    c.args(["--format", "json", "validate", "missing.jsonl"])
+        .arg(fixture("validate/openai-valid.jsonl"));
     let out = run(c);
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
     let (_, sums) = parse(&out.stdout);
     assert!(sums.iter().any(|s| s.ok && s.lines == 5));
     let mut c = dir.cmd();
-    c.args(["validate", "--provider", "nope"]).arg(fixture("validate/openai-valid.jsonl"));
+    c.args(["validate", "--provider", "nope"])
+        .arg(fixture("validate/openai-valid.jsonl"));
     assert_eq!(code(&run(c)), 2);
 });
 
 bktest!(valid_fixture_is_clean, |dir| {
     let mut c = dir.cmd();
-    c.args(["--format", "json", "validate"]).arg(fixture("validate/openai-valid.jsonl"));
+    c.args(["--format", "json", "validate"])
+        .arg(fixture("validate/openai-valid.jsonl"));
     let out = run(c);
     assert_eq!(code(&out), 0);
     let (d, s) = parse(&out.stdout);

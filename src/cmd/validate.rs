@@ -50,7 +50,8 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     let schema = match &args.schema {
         None => None,
         Some(p) => {
-            let text = std::fs::read(p).with_context(|| format!("{}: cannot read schema", p.display()))?;
+            let text =
+                std::fs::read(p).with_context(|| format!("{}: cannot read schema", p.display()))?;
             Some(
                 serde_json::from_slice::<serde_json::Value>(&text)
                     .with_context(|| format!("{}: the schema is not valid JSON", p.display()))?,

@@ -55,7 +55,8 @@ impl AtomicFile {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            f.set_permissions(fs::Permissions::from_mode(0o644)).map_err(|e| with_path(e, &path))?;
+            f.set_permissions(fs::Permissions::from_mode(0o644))
+                .map_err(|e| with_path(e, &path))?;
         }
         let tmp = self.tmp.take().expect("temp present until commit");
         tmp.persist(&path).map_err(|e| with_path(e.error, &path))?;
@@ -110,7 +111,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
         }
         let mut g = AtomicFile::create(dir.path().join("dropped")).unwrap();
         g.write_all(b"x").unwrap();

@@ -54,7 +54,12 @@ pub struct DupesSummaryEvent {
 
 /// Prints a dupes report.
 pub fn print(mut out: impl Write, r: &DupesReport, json: bool, style: Style) -> io::Result<()> {
-    let name = |i: u32| r.inputs.get(i as usize).map(|s| s.file.clone()).unwrap_or_default();
+    let name = |i: u32| {
+        r.inputs
+            .get(i as usize)
+            .map(|s| s.file.clone())
+            .unwrap_or_default()
+    };
     let summary = DupesSummaryEvent {
         kind: "summary".into(),
         files: r.inputs.iter().map(|s| s.file.clone()).collect(),
@@ -87,7 +92,13 @@ pub fn print(mut out: impl Write, r: &DupesReport, json: bool, style: Style) -> 
                 .files
                 .iter()
                 .zip(&d.lines)
-                .map(|(&f, l)| if multi { format!("{}:{l}", name(f)) } else { l.to_string() })
+                .map(|(&f, l)| {
+                    if multi {
+                        format!("{}:{l}", name(f))
+                    } else {
+                        l.to_string()
+                    }
+                })
                 .collect();
             writeln!(
                 out,
@@ -99,7 +110,11 @@ pub fn print(mut out: impl Write, r: &DupesReport, json: bool, style: Style) -> 
                 places.join(", ")
             )?;
         }
-        let verdict = if summary.ok { style.green("no duplicate ids") } else { style.red("duplicates found") };
+        let verdict = if summary.ok {
+            style.green("no duplicate ids")
+        } else {
+            style.red("duplicates found")
+        };
         writeln!(
             out,
             "{verdict}: {} ids on {} lines; {} ids used more than once, {} repeated lines{}",
@@ -107,7 +122,11 @@ pub fn print(mut out: impl Write, r: &DupesReport, json: bool, style: Style) -> 
             summary.lines,
             summary.duplicate_ids,
             summary.duplicate_lines,
-            if summary.without_id > 0 { format!("; {} lines without an id", summary.without_id) } else { String::new() }
+            if summary.without_id > 0 {
+                format!("; {} lines without an id", summary.without_id)
+            } else {
+                String::new()
+            }
         )?;
         if let Some(n) = r.unique_lines {
             writeln!(out, "wrote {n} lines without later duplicates")?;

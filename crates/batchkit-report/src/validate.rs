@@ -115,7 +115,14 @@ impl<W: Write> DiagnosticPrinter<W> {
     /// `json`: JSON Lines, else human. `max`: print at most this many findings (all are
     /// still counted).
     pub fn new(out: W, json: bool, style: Style, max: Option<u64>) -> Self {
-        DiagnosticPrinter { out, json, style, max, printed: 0, hidden: 0 }
+        DiagnosticPrinter {
+            out,
+            json,
+            style,
+            max,
+            printed: 0,
+            hidden: 0,
+        }
     }
 
     /// Prints one finding of `file`, unless over `--max-errors`.
@@ -145,7 +152,12 @@ impl<W: Write> DiagnosticPrinter<W> {
                 Severity::Error => self.style.red(&format!("error[{}]", d.code.as_str())),
                 Severity::Warning => self.style.yellow(&format!("warning[{}]", d.code.as_str())),
             };
-            writeln!(self.out, "{head}{} {}", self.style.bold(":"), self.style.bold(&d.message))?;
+            writeln!(
+                self.out,
+                "{head}{} {}",
+                self.style.bold(":"),
+                self.style.bold(&d.message)
+            )?;
             let at = match d.line {
                 Some(l) => format!("{file}:{l}"),
                 None => file.to_string(),
@@ -161,7 +173,11 @@ impl<W: Write> DiagnosticPrinter<W> {
             self.out.write_all(b"\n")
         } else {
             let provider = s.provider.as_deref().unwrap_or("unknown format");
-            let verdict = if s.ok { self.style.green("ok") } else { self.style.red("FAILED") };
+            let verdict = if s.ok {
+                self.style.green("ok")
+            } else {
+                self.style.red("FAILED")
+            };
             writeln!(
                 self.out,
                 "{}: {verdict}: {} lines, {} requests, {} ({provider}); {} errors, {} warnings",
@@ -184,7 +200,11 @@ impl<W: Write> DiagnosticPrinter<W> {
             }
         } else {
             if self.hidden > 0 {
-                writeln!(self.out, "({} more findings not shown; --max-errors limits printing only)", self.hidden)?;
+                writeln!(
+                    self.out,
+                    "({} more findings not shown; --max-errors limits printing only)",
+                    self.hidden
+                )?;
             }
             if all.len() > 1 {
                 let o = SummaryEvent::overall(all);
