@@ -17,39 +17,34 @@ const NO_RANK: u32 = u32::MAX;
 
 /// Pieces up to this many bytes are remembered; longer ones are rare and not worth the memory.
 const MEMO_MAX_PIECE: usize = 64;
-/// Entries per thread and encoding before the memo is emptied (about 5 MiB at most), which
+/// Entries per thread and encoding in the memo of longer pieces before it is emptied (a few
+/// MiB at most), which
 /// keeps memory bounded whatever the input while a language's common words stay hot.
-const MEMO_MAX_ENTRIES: usize = 1 << 16;
+const MEMO_MAX_ENTRIES: usize = 1 << 14;
 
 /// The mergeable ranks of one encoding (special tokens excluded).
 pub(crate) struct Ranks {
-    map: FxMap<Box<[u8]>, u32>,
+    map: FxMap<&'static [u8], u32>,
     /// Rank of every two-byte token, indexed by `b0 << 8 | b1`: the first merge pass over a
     /// piece looks up every adjacent pair, so this saves most hash lookups.
     pairs: Box<[u32]>,
 }
 
 impl Ranks {
-    /// Parses a `.tiktoken` file (`base64-token rank` per line), as published by OpenAI.
-    pub(crate) fn parse(file: &str) -> Ranks {
-        use base64::Engine as _;
-        let mut map: FxMap<Box<[u8]>, u32> =
-            FxMap::with_capacity_and_hasher(file.len() / 12, Default::default());
-        let mut bytes = Vec::new();
-        for line in file.lines() {
-            let Some((token, rank)) = line.split_once(' ') else {
-                continue;
+    /// Reads the packed ranks `build.rs` makes: per rank in order, a length byte and the
+    /// token's bytes. The keys borrow from the embedded data, so nothing is copied.
+    pub(crate) fn load(packed: &'static [u8]) -> Ranks {
+        let mut map: FxMap<&'static [u8], u32> =
+            FxMap::with_capacity_and_hasher(packed.len() / 7, Default::default());
+        let mut rest = packed;
+        let mut rank = 0u32;
+        while let Some((&len, tail)) = rest.split_first() {
+            let Some((token, tail)) = tail.split_at_checked(usize::from(len)) else {
+                break;
             };
-            bytes.clear();
-            // The files are embedded and checked by the tests: a bad line cannot happen.
-            if base64::engine::general_purpose::STANDARD
-                .decode_vec(token, &mut bytes)
-                .is_ok()
-            {
-                if let Ok(rank) = rank.parse() {
-                    map.insert(bytes.as_slice().into(), rank);
-                }
-            }
+            map.insert(token, rank);
+            rank += 1;
+            rest = tail;
         }
         let mut pairs = vec![NO_RANK; 1 << 16].into_boxed_slice();
         for (bytes, &rank) in &map {
@@ -209,27 +204,73 @@ impl Ranks {
     }
 }
 
+/// Pieces up to this many bytes (nearly all words, with their leading space) go to the
+/// direct-mapped table: key inline, no allocation, no pointer to follow.
+const SHORT_PIECE: usize = 24;
+/// Slots of the direct-mapped table (32 bytes each: 1 MiB per thread and encoding).
+const SHORT_SLOTS_BITS: u32 = 15;
+
+#[derive(Clone, Copy, Default)]
+#[repr(align(32))]
+struct Slot {
+    key: [u64; 3],
+    /// 0 for an empty slot: pieces are never empty.
+    len: u32,
+    count: u32,
+}
+
 /// Remembered piece counts of one encoding, plus the merge's scratch space.
 #[derive(Default)]
 pub(crate) struct Memo {
-    map: FxMap<Box<[u8]>, u32>,
+    /// Allocated on first use, so a thread that never sees an encoding pays nothing.
+    short: Box<[Slot]>,
+    long: FxMap<Box<[u8]>, u32>,
     parts: Vec<(usize, u32)>,
 }
 
 impl Memo {
     #[inline]
     pub(crate) fn count(&mut self, ranks: &Ranks, piece: &[u8]) -> u32 {
-        if piece.len() > MEMO_MAX_PIECE {
+        let len = piece.len();
+        if len <= SHORT_PIECE {
+            let mut bytes = [0u8; SHORT_PIECE];
+            bytes[..len].copy_from_slice(piece);
+            let word = |i: usize| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+                u64::from_le_bytes(w)
+            };
+            let key = [word(0), word(1), word(2)];
+            // Multiplicative mixing; the top bits index the table.
+            const K: u64 = 0x9E37_79B9_7F4A_7C15;
+            let h = ((key[0].wrapping_mul(K) ^ key[1]).wrapping_mul(K) ^ key[2] ^ len as u64)
+                .wrapping_mul(K);
+            if self.short.is_empty() {
+                self.short = vec![Slot::default(); 1 << SHORT_SLOTS_BITS].into_boxed_slice();
+            }
+            let slot = &mut self.short[(h >> (64 - SHORT_SLOTS_BITS)) as usize];
+            if slot.len == len as u32 && slot.key == key {
+                return slot.count;
+            }
+            let n = ranks.count_piece(piece, &mut self.parts);
+            *slot = Slot {
+                key,
+                len: len as u32,
+                count: n,
+            };
+            return n;
+        }
+        if len > MEMO_MAX_PIECE {
             return ranks.count_piece(piece, &mut self.parts);
         }
-        if let Some(&n) = self.map.get(piece) {
+        if let Some(&n) = self.long.get(piece) {
             return n;
         }
         let n = ranks.count_piece(piece, &mut self.parts);
-        if self.map.len() >= MEMO_MAX_ENTRIES {
-            self.map.clear();
+        if self.long.len() >= MEMO_MAX_ENTRIES {
+            self.long.clear();
         }
-        self.map.insert(piece.into(), n);
+        self.long.insert(piece.into(), n);
         n
     }
 }

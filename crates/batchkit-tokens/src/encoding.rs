@@ -73,13 +73,14 @@ impl Encoding {
 }
 
 /// The ranks of o200k (slot 0) or cl100k (slot 1): OpenAI's published `.tiktoken` files
-/// (the copies tiktoken-rs embeds; the tests check their SHA-256), parsed on first use.
+/// (the copies tiktoken-rs embeds; the tests check their SHA-256), packed by `build.rs`,
+/// loaded on first use.
 fn ranks(slot: usize) -> &'static Ranks {
     static RANKS: [OnceLock<Ranks>; 2] = [OnceLock::new(), OnceLock::new()];
     RANKS[slot].get_or_init(|| {
-        Ranks::parse(match slot {
-            0 => include_str!("../assets/o200k_base.tiktoken"),
-            _ => include_str!("../assets/cl100k_base.tiktoken"),
+        Ranks::load(match slot {
+            0 => include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.ranks")),
+            _ => include_bytes!(concat!(env!("OUT_DIR"), "/cl100k_base.ranks")),
         })
     })
 }

@@ -83,9 +83,18 @@ fn memo_gives_the_same_count_every_time() {
 
 #[test]
 fn memo_overflow_keeps_counts_exact() {
-    // More distinct pieces than the memo holds (2^16): it is emptied and refilled.
+    // More distinct pieces than the memos hold, short (the direct-mapped table overwrites
+    // slots) and long (over 24 bytes: the map is emptied and refilled).
+    let letters = |mut i: u32| {
+        let mut w = String::new();
+        for _ in 0..4 {
+            w.push(char::from(b'a' + (i % 26) as u8));
+            i /= 26;
+        }
+        w
+    };
     let text: String = (0..70_000u32)
-        .map(|i| format!(" w{}x{}", char::from(b'a' + (i % 26) as u8), i * 7919))
+        .map(|i| format!(" w{}x{} longlonglonglongword{}", letters(i), i * 7919, letters(i)))
         .collect();
     assert_exact(&text);
 }
