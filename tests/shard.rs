@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::util::{code, fixture, json_lines, run, run_with_stdin};
+use crate::util::{code, fixture, json_lines, run};
 
 fn req(i: usize, model: &str) -> String {
     format!(
