@@ -98,7 +98,10 @@ fn build(prog: &[u8]) -> Vec<Vec<Line>> {
             }
             40..=54 => {
                 let id = id_text(arg);
-                let body = format!(r#"{{"key":"{}","request":{{}}}}"#, json_str(&id, arg & 0x80 != 0));
+                let body = format!(
+                    r#"{{"key":"{}","request":{{}}}}"#,
+                    json_str(&id, arg & 0x80 != 0)
+                );
                 push(&mut files, body, Some(id));
             }
             55..=64 => {
@@ -113,7 +116,11 @@ fn build(prog: &[u8]) -> Vec<Vec<Line>> {
             65..=72 => push(&mut files, " \t".repeat(arg as usize % 3), None),
             73..=80 => push(&mut files, format!("not json {arg}"), None),
             81..=88 => push(&mut files, format!(r#"{{"custom_id":{arg}}}"#), None),
-            89..=94 => push(&mut files, format!(r#"[{{"custom_id":"{}"}}]"#, id_text(arg)), None),
+            89..=94 => push(
+                &mut files,
+                format!(r#"[{{"custom_id":"{}"}}]"#, id_text(arg)),
+                None,
+            ),
             95..=100 => {
                 // A key that is not the id field of its style.
                 let body = format!(r#"{{"key":"{}","body":{{}}}}"#, id_text(arg));
@@ -205,9 +212,18 @@ fn check_limits_agree(
     match (small, big) {
         (Ok((s, su)), Ok((b, bu))) => {
             assert!(!b.spilled, "a 1 GiB limit spilled");
-            assert_eq!(s.duplicates, b.duplicates, "duplicates depend on the memory limit");
-            assert_eq!(s.inputs, b.inputs, "input totals depend on the memory limit");
-            assert_eq!(s.unique_lines, b.unique_lines, "unique line count depends on the limit");
+            assert_eq!(
+                s.duplicates, b.duplicates,
+                "duplicates depend on the memory limit"
+            );
+            assert_eq!(
+                s.inputs, b.inputs,
+                "input totals depend on the memory limit"
+            );
+            assert_eq!(
+                s.unique_lines, b.unique_lines,
+                "unique line count depends on the limit"
+            );
             assert_eq!(su, bu, "--write-unique output depends on the memory limit");
         }
         (Err(_), Err(_)) => {}
@@ -241,13 +257,23 @@ fuzz_target!(|data: &[u8]| {
             assert!(r.inputs[0].ids + r.inputs[0].without_id <= lines);
             for d in &r.duplicates {
                 assert!(d.lines.len() >= 2, "a duplicate used once: {d:?}");
-                assert!(d.lines.windows(2).all(|w| w[0] < w[1]), "lines out of order: {d:?}");
-                assert!(d.lines.iter().all(|&l| (1..=lines).contains(&l)), "line out of range: {d:?}");
+                assert!(
+                    d.lines.windows(2).all(|w| w[0] < w[1]),
+                    "lines out of order: {d:?}"
+                );
+                assert!(
+                    d.lines.iter().all(|&l| (1..=lines).contains(&l)),
+                    "line out of range: {d:?}"
+                );
             }
         } else if !unique {
             panic!("find_dupes failed on a plain file: {:?}", b.err());
         }
-        assert!(leftovers(dir()).is_empty(), "temporary files left: {:?}", leftovers(dir()));
+        assert!(
+            leftovers(dir()).is_empty(),
+            "temporary files left: {:?}",
+            leftovers(dir())
+        );
         return;
     }
 
@@ -309,14 +335,21 @@ fuzz_target!(|data: &[u8]| {
     check_limits_agree(&s, &b);
     for (what, r) in [("small", s), ("big", b)] {
         if unique && any_oversized {
-            assert!(r.is_err(), "{what}: --write-unique copied a line it never held");
+            assert!(
+                r.is_err(),
+                "{what}: --write-unique copied a line it never held"
+            );
             continue;
         }
         let (report, written) = r.unwrap_or_else(|e| panic!("{what}: find_dupes failed: {e}"));
         assert_eq!(report.duplicates, expected, "{what}: duplicates");
         assert_eq!(report.inputs, stats, "{what}: input totals");
         if unique {
-            assert_eq!(report.unique_lines, Some(unique_lines), "{what}: unique line count");
+            assert_eq!(
+                report.unique_lines,
+                Some(unique_lines),
+                "{what}: unique line count"
+            );
             assert!(
                 written.as_deref() == Some(&expect_unique[..]),
                 "{what}: --write-unique output\n got: {:?}\nwant: {:?}",
@@ -325,5 +358,9 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
-    assert!(leftovers(dir()).is_empty(), "temporary files left: {:?}", leftovers(dir()));
+    assert!(
+        leftovers(dir()).is_empty(),
+        "temporary files left: {:?}",
+        leftovers(dir())
+    );
 });

@@ -93,7 +93,10 @@ fn check_shape(diags: &[Diagnostic], summary: &FileSummary, starts: Option<&[u64
     for (i, d) in diags.iter().enumerate() {
         match d.line {
             None => {
-                assert!(d.offset.is_none(), "file-level finding with an offset: {d:?}");
+                assert!(
+                    d.offset.is_none(),
+                    "file-level finding with an offset: {d:?}"
+                );
                 phase = 2;
             }
             Some(line) => {
@@ -109,7 +112,10 @@ fn check_shape(diags: &[Diagnostic], summary: &FileSummary, starts: Option<&[u64
                         "finding #{i} has the wrong offset for line {line}: {d:?}"
                     );
                 }
-                assert!(phase < 2, "line finding #{i} after file-level findings: {d:?}");
+                assert!(
+                    phase < 2,
+                    "line finding #{i} after file-level findings: {d:?}"
+                );
                 if line < last {
                     assert_eq!(phase, 0, "findings out of line order at #{i}: {diags:#?}");
                     phase = 1;
@@ -138,7 +144,10 @@ fn check_shape(diags: &[Diagnostic], summary: &FileSummary, starts: Option<&[u64
 }
 
 fn sorted(diags: &[Diagnostic]) -> Vec<(Option<u64>, Code, Option<u64>)> {
-    let mut v: Vec<_> = diags.iter().map(|d| (d.line, d.code, d.first_line)).collect();
+    let mut v: Vec<_> = diags
+        .iter()
+        .map(|d| (d.line, d.code, d.first_line))
+        .collect();
     v.sort();
     v
 }
@@ -179,7 +188,13 @@ fuzz_target!(|data: &[u8]| {
         "findings depend on the id memory limit"
     );
     assert_eq!(
-        (summary.lines, summary.bytes, summary.requests, summary.errors, summary.warnings),
+        (
+            summary.lines,
+            summary.bytes,
+            summary.requests,
+            summary.errors,
+            summary.warnings
+        ),
         (
             big_summary.lines,
             big_summary.bytes,
