@@ -28,12 +28,64 @@ fn assert_exact(text: &str) {
 }
 
 const WORDS: &[&str] = &[
-    "the", "of", "and", "The", "THE", "tokenizer", "Tokenizer", "JSONL", "HTTP", "don't",
-    "I'll", "we've", "they're", "IT'S", "Straße", "naïve", "café", "東京", "данные", "Данные",
-    "ציון", "مرحبا", "🙂", "🚀", "👍🏽", "½", "x²", "fn()", "{}", "=>", "!=", "0x1F", "3.14159",
-    "1,000,000", "١٢٣٤", "हिन्दी", "ภาษาไทย", "한국어", "日本語のテキスト", "Ελληνικά", "ǅ",
-    "\n", "\r\n", "\n\n   ", "\t", "  ", "\u{a0}", "\u{3000}", "'s", "'S", "'ll", "//", "/",
-    "<|endoftext|>", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ſ", "\u{301}", "😀😁😂🤣",
+    "the",
+    "of",
+    "and",
+    "The",
+    "THE",
+    "tokenizer",
+    "Tokenizer",
+    "JSONL",
+    "HTTP",
+    "don't",
+    "I'll",
+    "we've",
+    "they're",
+    "IT'S",
+    "Straße",
+    "naïve",
+    "café",
+    "東京",
+    "данные",
+    "Данные",
+    "ציון",
+    "مرحبا",
+    "🙂",
+    "🚀",
+    "👍🏽",
+    "½",
+    "x²",
+    "fn()",
+    "{}",
+    "=>",
+    "!=",
+    "0x1F",
+    "3.14159",
+    "1,000,000",
+    "١٢٣٤",
+    "हिन्दी",
+    "ภาษาไทย",
+    "한국어",
+    "日本語のテキスト",
+    "Ελληνικά",
+    "ǅ",
+    "\n",
+    "\r\n",
+    "\n\n   ",
+    "\t",
+    "  ",
+    "\u{a0}",
+    "\u{3000}",
+    "'s",
+    "'S",
+    "'ll",
+    "//",
+    "/",
+    "<|endoftext|>",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    "ſ",
+    "\u{301}",
+    "😀😁😂🤣",
 ];
 
 fn words() -> impl Strategy<Value = String> {
@@ -43,9 +95,8 @@ fn words() -> impl Strategy<Value = String> {
         1 => any::<char>().prop_map(String::from),
     ];
     let sep = proptest::sample::select(&["", " ", "  ", "\n", "'", "\t"][..]);
-    proptest::collection::vec((word, sep), 0..80).prop_map(|v| {
-        v.into_iter().map(|(w, s)| w + s).collect::<String>()
-    })
+    proptest::collection::vec((word, sep), 0..80)
+        .prop_map(|v| v.into_iter().map(|(w, s)| w + s).collect::<String>())
 }
 
 proptest! {
@@ -94,7 +145,14 @@ fn memo_overflow_keeps_counts_exact() {
         w
     };
     let text: String = (0..70_000u32)
-        .map(|i| format!(" w{}x{} longlonglonglongword{}", letters(i), i * 7919, letters(i)))
+        .map(|i| {
+            format!(
+                " w{}x{} longlonglonglongword{}",
+                letters(i),
+                i * 7919,
+                letters(i)
+            )
+        })
         .collect();
     assert_exact(&text);
 }
@@ -102,7 +160,12 @@ fn memo_overflow_keeps_counts_exact() {
 #[test]
 fn base64_and_unbroken_runs() {
     let b64: String = (0..3000u32)
-        .map(|i| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(i * 37 % 64) as usize]))
+        .map(|i| {
+            char::from(
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+                    [(i * 37 % 64) as usize],
+            )
+        })
         .collect();
     assert_exact(&b64);
     assert_exact(&"a".repeat(5000));
