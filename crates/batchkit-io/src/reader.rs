@@ -302,9 +302,9 @@ fn open_counted(
         }
     };
     if head.starts_with(&ZSTD_MAGIC) {
-        let mut dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
-        // Long-distance matching windows up to 2 GiB are legal; refuse nothing a user made.
-        dec.window_log_max(31).map_err(open_err)?;
+        // The decoder's default window limit (128 MiB) is kept: a frame asking for more
+        // (`zstd --long=31`) is refused with an error rather than allowed to take 2 GiB.
+        let dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
         Ok((Box::new(dec), true))
     } else {
         Ok((Box::new(buffered), false))
