@@ -6,7 +6,8 @@
 //! - `count/o200k_base`, `count/cl100k_base`: `Encoding::count` with the memo warm, the
 //!   steady state of a large batch file.
 //! - `count_cold/o200k_base`: the same text in fresh, never-seen words (every word carries a
-//!   distinct number), so the memo rarely hits and the byte-pair merge runs on most pieces.
+//!   distinct four-letter suffix), so the memo rarely hits and the byte-pair merge runs on
+//!   most pieces.
 //! - `count_request/chat`: `count_request` on chat lines (JSON parsing plus the cookbook
 //!   rule plus counting), the per-line work of `batchkit tokens`.
 
@@ -78,7 +79,7 @@ const WORDS: &[&str] = &[
     "https://example.com/a/b",
 ];
 
-/// About `bytes` bytes of text from `WORDS`; with `fresh`, every word gets its own number.
+/// About `bytes` bytes of text from `WORDS`; with `fresh`, every word gets its own suffix.
 fn corpus(bytes: usize, fresh: bool) -> String {
     let mut out = String::with_capacity(bytes + 64);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -90,7 +91,12 @@ fn corpus(bytes: usize, fresh: bool) -> String {
         n += 1;
         out.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
         if fresh {
-            out.push_str(&format!("{}q", n * 7919));
+            // Letters, so the word stays one piece that was never seen before.
+            let mut m = n.wrapping_mul(7919);
+            for _ in 0..4 {
+                out.push(char::from(b'a' + (m % 26) as u8));
+                m /= 26;
+            }
         }
         out.push(' ');
     }
