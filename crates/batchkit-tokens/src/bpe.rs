@@ -301,7 +301,9 @@ mod tests {
 
     #[test]
     fn word_is_the_zero_padded_little_endian_load() {
-        let bytes: Vec<u8> = (1..=SHORT_PIECE as u8).map(|b| b.wrapping_mul(37)).collect();
+        let bytes: Vec<u8> = (1..=SHORT_PIECE as u8)
+            .map(|b| b.wrapping_mul(37))
+            .collect();
         for len in 0..=SHORT_PIECE {
             let piece = &bytes[..len];
             let mut padded = [0u8; SHORT_PIECE];
