@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use anyhow::{bail, Context};
-use batchkit_io::{parse_size, ReadOptions};
+use batchkit_io::{parse_size, Budget, ReadOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
@@ -71,6 +71,14 @@ pub struct GlobalArgs {
     /// Longest line accepted (200MB, 64MiB, bare bytes); longer lines are reported, never held
     #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB")]
     pub max_line_bytes: String,
+    /// Memory bound of the whole process (200MB, 256MiB, 1GiB, bare bytes); past it, work
+    /// spills to disk or stops with an error that says what to raise
+    #[arg(long, global = true, value_name = "SIZE", default_value = "256MiB")]
+    pub memory_limit: String,
+    /// Memory for the job's tables before they spill, overriding their share of
+    /// --memory-limit (testing aid: forces spilling at tiny sizes)
+    #[arg(long, global = true, value_name = "SIZE", hide = true)]
+    pub table_limit: Option<String>,
     /// Size of the reader's chunks and read calls (testing aid)
     #[arg(long, global = true, value_name = "SIZE", hide = true)]
     pub chunk_size: Option<String>,
@@ -83,6 +91,11 @@ pub struct Settings {
     pub progress: bool,
     pub color: bool,
     pub read: ReadOptions,
+    pub budget: Budget,
+    /// Memory for the job's tables (id set, join partitions) before they spill.
+    pub tables: u64,
+    /// Whether `tables` was set by hand (`--table-limit`).
+    pub tables_forced: bool,
 }
 
 impl GlobalArgs {
@@ -117,9 +130,12 @@ impl GlobalArgs {
             When::Never => false,
             When::Always => true,
         };
+        let limit = parse_size(&self.memory_limit).context("--memory-limit")?;
+        let budget = Budget::new(limit).map_err(anyhow::Error::msg)?;
+        budget.install();
         let mut read = ReadOptions {
             max_line_bytes: usize::try_from(max_line).unwrap_or(usize::MAX),
-            ..ReadOptions::default()
+            ..ReadOptions::for_budget(&budget)
         };
         if let Some(c) = &self.chunk_size {
             let c = usize::try_from(parse_size(c).context("--chunk-size")?.max(1))
@@ -127,11 +143,18 @@ impl GlobalArgs {
             read.chunk_size = c;
             read.read_size = c;
         }
+        let tables = match &self.table_limit {
+            Some(t) => Some(parse_size(t).context("--table-limit")?.max(1)),
+            None => None,
+        };
         Ok(Settings {
             format,
             progress,
             color,
             read,
+            budget,
+            tables: tables.unwrap_or(budget.tables()),
+            tables_forced: tables.is_some(),
         })
     }
 }

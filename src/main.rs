@@ -15,6 +15,8 @@ pub enum Outcome {
     Clean,
     /// Done, and the input has problems (exit 1).
     Problems,
+    /// Some inputs could not be read; the error was already reported (exit 2).
+    Failed,
 }
 
 impl Outcome {
@@ -30,22 +32,50 @@ impl Outcome {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    batchkit_io::staging::set_notice_hook(|msg| eprintln!("batchkit: {msg}"));
+    if let Err(e) = batchkit_io::staging::install_signal_handlers() {
+        eprintln!(
+            "batchkit: cannot watch for Ctrl-C ({e}); an interrupted run may leave staging behind"
+        );
+    }
     let settings = match cli.global.resolve() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             return ExitCode::from(2);
         }
     };
     match cmd::run(cli.command, &settings) {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::Problems) => ExitCode::from(1),
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(2),
+        // A closed stdout (`| head`) ends quietly, 1 when problems were already reported.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(u8::from(cmd::problems_seen())),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each said once: a cause whose text the message already holds
+/// is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let mut text = cause.to_string();
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            text = batchkit_io::describe(io);
+        }
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -1,22 +1,80 @@
-//! Progress bars on stderr, drawn only when asked for.
+//! Progress on stderr, drawn only when asked for: a bar on a terminal, and one plain line
+//! every few seconds when stderr is a file or a pipe (`--progress always` under a
+//! scheduler), so a log shows that long work moves.
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A progress bar over the bytes of one input, or a no-op when progress is off.
+/// Plain progress lines for a stderr that is not a terminal.
+struct Lines {
+    what: String,
+    total: Option<u64>,
+    start: Instant,
+    last: Mutex<Option<Instant>>,
+}
+
+impl Lines {
+    const EVERY: Duration = Duration::from_secs(2);
+
+    fn print(&self, pos: u64, force: bool) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if !force && last.is_some_and(|l| now.duration_since(l) < Self::EVERY) {
+            return;
+        }
+        *last = Some(now);
+        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+        let rate = batchkit_io::format_size((pos as f64 / secs) as u64);
+        let done = batchkit_io::format_size(pos);
+        match self.total {
+            Some(t) if t > 0 => eprintln!(
+                "{}: {done} of {} ({:.0}%), {rate}/s",
+                self.what,
+                batchkit_io::format_size(t),
+                pos as f64 * 100.0 / t as f64
+            ),
+            _ => eprintln!("{}: {done}, {rate}/s", self.what),
+        }
+    }
+}
+
+enum Draw {
+    Off,
+    Bar(ProgressBar),
+    Lines(std::sync::Arc<Lines>),
+}
+
+/// Progress over the bytes of one input (or several), or a no-op when progress is off.
 pub struct Progress {
-    bar: Option<ProgressBar>,
+    draw: Draw,
+    pos: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Progress {
-    /// A bar for `what` (a file name), sized by `total` bytes when known.
+    /// Progress for `what` (a file name), sized by `total` bytes when known.
     pub fn new(enabled: bool, what: &str, total: Option<u64>) -> Self {
+        let pos = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         if !enabled {
-            return Progress { bar: None };
+            return Progress {
+                draw: Draw::Off,
+                pos,
+            };
         }
-        let bar = match total {
-            Some(t) => ProgressBar::with_draw_target(Some(t), ProgressDrawTarget::stderr()),
-            None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
-        };
+        if !std::io::stderr().is_terminal() {
+            return Progress {
+                draw: Draw::Lines(std::sync::Arc::new(Lines {
+                    what: what.to_string(),
+                    total,
+                    start: Instant::now(),
+                    last: Mutex::new(None),
+                })),
+                pos,
+            };
+        }
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
         let style = if total.is_some() {
             "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
         } else {
@@ -28,22 +86,36 @@ impl Progress {
                 .progress_chars("=> "),
         );
         bar.set_message(what.to_string());
-        Progress { bar: Some(bar) }
+        Progress {
+            draw: Draw::Bar(bar),
+            pos,
+        }
     }
 
     /// Sets the position (raw bytes consumed).
-    pub fn set(&self, pos: u64) {
-        if let Some(b) = &self.bar {
-            b.set_position(pos);
+    pub fn set(&self, p: u64) {
+        self.pos.store(p, std::sync::atomic::Ordering::Relaxed);
+        match &self.draw {
+            Draw::Off => {}
+            Draw::Bar(b) => b.set_position(p),
+            Draw::Lines(l) => l.print(p, false),
         }
     }
 
     /// A callback for [`batchkit_io`]'s `run_with_progress`.
     pub fn callback(&self) -> impl Fn(u64) + Sync + 'static {
-        let bar = self.bar.clone();
+        let draw = match &self.draw {
+            Draw::Off => Draw::Off,
+            Draw::Bar(b) => Draw::Bar(b.clone()),
+            Draw::Lines(l) => Draw::Lines(l.clone()),
+        };
+        let pos = self.pos.clone();
         move |p| {
-            if let Some(b) = &bar {
-                b.set_position(p);
+            pos.store(p, std::sync::atomic::Ordering::Relaxed);
+            match &draw {
+                Draw::Off => {}
+                Draw::Bar(b) => b.set_position(p),
+                Draw::Lines(l) => l.print(p, false),
             }
         }
     }
@@ -51,8 +123,10 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
+        match &self.draw {
+            Draw::Off => {}
+            Draw::Bar(b) => b.finish_and_clear(),
+            Draw::Lines(l) => l.print(self.pos.load(std::sync::atomic::Ordering::Relaxed), true),
         }
     }
 }

@@ -64,7 +64,7 @@ fn dupes_unique(dir: &Dir, input: &[u8], limit: &str, stdin: bool) -> (Vec<u8>, 
         "--format",
         "json",
         "dupes",
-        "--memory-limit",
+        "--table-limit",
         limit,
         "--temp-dir",
     ])

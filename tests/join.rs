@@ -395,8 +395,8 @@ bktest!(
     |dir| {
         let files = generated(&dir, 3000);
         let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "4");
-        let (c2, spill) = run_to(&dir, "spill", &files, &["--memory-limit", "64KiB"], "4");
-        let (c3, spill1) = run_to(&dir, "spill1", &files, &["--memory-limit", "64KiB"], "1");
+        let (c2, spill) = run_to(&dir, "spill", &files, &["--table-limit", "64KiB"], "4");
+        let (c3, spill1) = run_to(&dir, "spill1", &files, &["--table-limit", "64KiB"], "1");
         let (c4, mem1) = run_to(&dir, "mem1", &files, &["--memory-limit", "1GiB"], "1");
         assert_eq!((c1, c2, c3, c4), (1, 1, 1, 1));
         assert_eq!(mem, spill);
@@ -421,7 +421,7 @@ bktest!(
             .arg("--results")
             .arg(&files.1)
             .arg(&files.2);
-        c.args(["--out", "x.jsonl", "--memory-limit", "64KiB"]);
+        c.args(["--out", "x.jsonl", "--table-limit", "64KiB"]);
         let last = json_lines(&run(c)).pop().unwrap();
         assert_eq!(last["spilled"], true);
     }
@@ -437,7 +437,7 @@ bktest!(temp_dir_is_removed_on_success_and_failure, |dir| {
         .arg("--results")
         .arg(&files.1)
         .arg(&files.2);
-    c.args(["--out", "m.jsonl", "--memory-limit", "64KiB", "--temp-dir"])
+    c.args(["--out", "m.jsonl", "--table-limit", "64KiB", "--temp-dir"])
         .arg(&tmp);
     assert_eq!(code(&run(c)), 1);
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
@@ -451,7 +451,7 @@ bktest!(temp_dir_is_removed_on_success_and_failure, |dir| {
     c.args([
         "--out",
         "fail.jsonl",
-        "--memory-limit",
+        "--table-limit",
         "64KiB",
         "--temp-dir",
     ])
@@ -503,7 +503,7 @@ bktest!(duplicate_request_ids_get_the_result_once, |dir| {
             &dir,
             std::slice::from_ref(&req),
             std::slice::from_ref(&res),
-            &["--retry", "retry.jsonl", "--memory-limit", limit],
+            &["--retry", "retry.jsonl", "--table-limit", limit],
         );
         assert_eq!(c, 1);
         assert_eq!(
@@ -536,7 +536,7 @@ bktest!(stdin_requests_and_usage_errors, |dir| {
         let mut c = dir.cmd();
         c.args(["--format", "json", "join", "--requests", "-", "--results"])
             .arg(&res);
-        c.args(["--out", "m.jsonl", "--memory-limit", limit]);
+        c.args(["--out", "m.jsonl", "--table-limit", limit]);
         let o = crate::util::run_with_stdin(c, b"{\"custom_id\":\"a\"}\n{\"custom_id\":\"b\"}");
         assert_eq!(code(&o), 1);
         let m = std::fs::read_to_string(dir.join("m.jsonl")).unwrap();

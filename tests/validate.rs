@@ -26,6 +26,12 @@ fn parse(stdout: &[u8]) -> (Vec<(String, Option<u64>)>, Vec<SummaryEvent>) {
                 ));
             }
             Some("summary") => sums.push(serde_json::from_str(line).expect("strict summary shape")),
+            Some("error") => {
+                let e: batchkit_report::ErrorEvent =
+                    serde_json::from_str(line).expect("strict error shape");
+                diags.push(("error".into(), None));
+                assert!(!e.message.is_empty() && !e.file.is_empty());
+            }
             other => panic!("unexpected type {other:?}"),
         }
     }
@@ -285,9 +291,31 @@ bktest!(unreadable_input_exits_2_but_checks_the_rest, |dir| {
         .arg(fixture("validate/openai-valid.jsonl"));
     let out = run(c);
     assert_eq!(code(&out), 2);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().unwrap();
+    let e: batchkit_report::ErrorEvent = serde_json::from_str(first).unwrap();
+    assert_eq!(e.file, "missing.jsonl");
+    // The cause is said once.
+    assert_eq!(
+        e.message.matches("No such file").count(),
+        1,
+        "{}",
+        e.message
+    );
     let (_, sums) = parse(&out.stdout);
     assert!(sums.iter().any(|s| s.ok && s.lines == 5));
+    assert!(sums
+        .iter()
+        .any(|s| !s.ok && s.file.as_deref() == Some("missing.jsonl")));
+    let overall = sums.last().unwrap();
+    assert!(overall.file.is_none() && !overall.ok);
+    // People read it once on stderr.
+    let mut c = dir.cmd();
+    c.args(["--format", "human", "validate", "missing.jsonl"]);
+    let out = run(c);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
     let mut c = dir.cmd();
     c.args(["validate", "--provider", "nope"])
         .arg(fixture("validate/openai-valid.jsonl"));

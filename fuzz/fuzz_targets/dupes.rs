@@ -40,6 +40,7 @@ fn read_opts() -> ReadOptions {
         read_size: 7,
         max_line_bytes: MAX_LINE,
         in_flight: 4,
+        ..ReadOptions::default()
     }
 }
 

@@ -2,11 +2,12 @@
 
 use std::path::PathBuf;
 
-use batchkit_io::Input;
+use batchkit_io::paths::Role;
+use batchkit_io::{Input, Source};
 use batchkit_report::style::Style;
 use batchkit_validate::DupesOptions;
 
-use crate::cli::{size_flag, Format, Settings};
+use crate::cli::{Format, Settings};
 use crate::progress::Progress;
 use crate::Outcome;
 
@@ -33,9 +34,6 @@ pub struct Args {
     /// Write the input minus later duplicates to OUT
     #[arg(long, value_name = "OUT")]
     write_unique: Option<PathBuf>,
-    /// Memory for the id set before it spills to disk
-    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
-    memory_limit: String,
     /// Directory for spilled ids [default: the system temp dir]
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<PathBuf>,
@@ -47,9 +45,19 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     } else {
         args.files.iter().map(|f| Input::from_arg(f)).collect()
     };
+    let roles: Vec<Role> = inputs
+        .iter()
+        .filter_map(|i| match &i.source {
+            Source::Path(p) => Some(Role::new("input", p)),
+            Source::Stdin => None,
+        })
+        .collect();
+    if let Some(out) = &args.write_unique {
+        super::check_paths(&roles, &[Role::new("--write-unique", out)])?;
+    }
     let opts = DupesOptions {
         provider: Some(args.provider.clone()),
-        memory_limit: size_flag("memory-limit", &args.memory_limit)?,
+        memory_limit: settings.tables,
         temp_dir: args.temp_dir.clone(),
         write_unique: args.write_unique.clone(),
     };

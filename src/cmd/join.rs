@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use batchkit_io::paths::Role;
 use batchkit_io::Input;
 use batchkit_join::{
     batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, Side, Status, Usage,
@@ -10,7 +11,7 @@ use batchkit_join::{
 use batchkit_report::join as report;
 use batchkit_report::style::Style;
 
-use crate::cli::{size_flag, Format, Settings};
+use crate::cli::{Format, Settings};
 use crate::Outcome;
 
 /// Join downloaded batch results back to their requests by id.
@@ -54,15 +55,25 @@ pub struct Args {
     /// Write results that lost to another result for the same id here [default: --orphans]
     #[arg(long, value_name = "FILE")]
     pub duplicates: Option<PathBuf>,
-    /// Memory bound (200MB, 256MiB, bare bytes); past it the join spills to disk
-    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
-    pub memory_limit: String,
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
 }
 
 pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+    let inputs: Vec<Role> = (args.requests.iter().map(|p| Role::new("--requests", p)))
+        .chain(args.results.iter().map(|p| Role::new("--results", p)))
+        .collect();
+    let outputs: Vec<Role> = [
+        ("--out", Some(&args.out)),
+        ("--retry", args.retry.as_ref()),
+        ("--orphans", args.orphans.as_ref()),
+        ("--duplicates", args.duplicates.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
+    .collect();
+    super::check_paths(&inputs, &outputs)?;
     let mut opts = JoinOptions::new(
         args.requests.iter().map(|a| Input::from_arg(a)).collect(),
         args.results.iter().map(|a| Input::from_arg(a)).collect(),
@@ -71,7 +82,13 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     opts.retry = args.retry;
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
-    opts.memory_limit = size_flag("memory-limit", &args.memory_limit)?;
+    // The join's tables and its reader share what the long-line reserve leaves.
+    let b = settings.budget;
+    opts.memory_limit = if settings.tables_forced {
+        settings.tables
+    } else {
+        b.total().saturating_sub(b.big() / 2 + (32 << 20))
+    };
     opts.temp_dir = args.temp_dir;
     opts.read = settings.read.clone();
 

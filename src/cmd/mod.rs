@@ -8,6 +8,9 @@ pub mod tokens;
 pub mod validate;
 
 use std::io::{self, BufWriter, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use batchkit_io::paths::{check_distinct, Role};
 
 use crate::cli::{Command, Settings};
 use crate::Outcome;
@@ -30,5 +33,23 @@ pub fn stdout() -> BufWriter<io::StdoutLock<'static>> {
 /// Flushes a printer's writer, keeping the error (a closed pipe exits quietly upstream).
 pub fn finish(mut w: impl Write) -> anyhow::Result<()> {
     w.flush()?;
+    Ok(())
+}
+
+static PROBLEMS: AtomicBool = AtomicBool::new(false);
+
+/// Records that a problem with the input was reported (so a closed pipe exits 1).
+pub fn mark_problems() {
+    PROBLEMS.store(true, Ordering::Relaxed);
+}
+
+/// Whether a problem with the input was reported.
+pub fn problems_seen() -> bool {
+    PROBLEMS.load(Ordering::Relaxed)
+}
+
+/// Refuses, before anything is written, an output that is an input or another output.
+pub fn check_paths(inputs: &[Role], outputs: &[Role]) -> anyhow::Result<()> {
+    check_distinct(inputs, outputs)?;
     Ok(())
 }

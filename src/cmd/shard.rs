@@ -90,9 +90,6 @@ pub struct Args {
     /// Print at most N findings (all are still counted)
     #[arg(long, value_name = "N")]
     max_errors: Option<u64>,
-    /// Memory for the duplicate-id set before it spills to disk
-    #[arg(long, value_name = "SIZE", default_value = "128MiB")]
-    memory_limit: String,
     /// Skip the fsync of each file before it is renamed into place (faster; a power loss
     /// may then leave empty files under final names)
     #[arg(long)]
@@ -176,7 +173,7 @@ fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
     o.skip_invalid = args.skip_invalid;
     o.force = args.force;
     o.max_groups = args.max_groups;
-    o.id_memory_limit = size_flag("memory-limit", &args.memory_limit)?;
+    o.id_memory_limit = settings.tables;
     o.read = settings.read.clone();
     Ok(o)
 }

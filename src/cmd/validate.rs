@@ -6,9 +6,9 @@ use anyhow::Context;
 use batchkit_io::Input;
 use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
-use batchkit_validate::{CheckOptions, Checker};
+use batchkit_validate::{CheckOptions, Checker, FileSummary};
 
-use crate::cli::{size_flag, Format, Settings};
+use crate::cli::{Format, Settings};
 use crate::progress::Progress;
 use crate::Outcome;
 
@@ -38,9 +38,6 @@ pub struct Args {
     /// Print at most N findings (all are still counted)
     #[arg(long, value_name = "N")]
     max_errors: Option<u64>,
-    /// Memory for the duplicate-id set before it spills to disk
-    #[arg(long, value_name = "SIZE", default_value = "128MiB")]
-    memory_limit: String,
     /// Directory for spilled ids [default: the system temp dir]
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<PathBuf>,
@@ -61,7 +58,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     let opts = CheckOptions {
         provider: Some(args.provider.clone()),
         schema,
-        id_memory_limit: size_flag("memory-limit", &args.memory_limit)?,
+        id_memory_limit: settings.tables,
         temp_dir: args.temp_dir.clone(),
         max_line_bytes: settings.read.max_line_bytes,
         ..CheckOptions::default()
@@ -79,12 +76,15 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
         args.max_errors,
     );
     let mut summaries = Vec::new();
-    let mut failed = Vec::new();
+    let mut failed = false;
     for input in &inputs {
         let bar = Progress::new(settings.progress, &input.name, input.len_hint());
         let cb = bar.callback();
         let mut write_err = None;
         let r = batchkit_validate::validate_file(&checker, input, &settings.read, Some(&cb), |d| {
+            if d.is_error() {
+                super::mark_problems();
+            }
             if write_err.is_none() {
                 if let Err(e) = printer.diagnostic(&input.name, d) {
                     write_err = Some(e);
@@ -101,15 +101,29 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
                 summaries.push(s);
             }
             Err(e) => {
-                eprintln!("error: {e}");
-                failed.push(input.name.clone());
+                // Said once here; the other files are still checked, and the summaries
+                // count this one as failed.
+                printer.input_error(&input.name, &e.to_string())?;
+                let s = FileSummary {
+                    file: input.name.clone(),
+                    provider: None,
+                    lines: 0,
+                    requests: 0,
+                    bytes: 0,
+                    errors: 1,
+                    warnings: 0,
+                    ok: false,
+                };
+                printer.file_summary(&s)?;
+                summaries.push(s);
+                failed = true;
             }
         }
     }
     printer.overall(&summaries)?;
     super::finish(printer.into_inner()?)?;
-    if !failed.is_empty() {
-        anyhow::bail!("could not validate {}", failed.join(", "));
+    if failed {
+        return Ok(Outcome::Failed);
     }
     Ok(Outcome::problems_if(summaries.iter().any(|s| !s.ok)))
 }

@@ -31,13 +31,26 @@
 //! # Ok(()) }
 //! ```
 
+pub mod budget;
 mod output;
+pub mod paths;
 mod reader;
 mod size;
+pub mod staging;
 
+pub use budget::Budget;
 pub use output::AtomicFile;
 pub use reader::{
     open, run, run_with_progress, Chunk, Input, Line, Lines, Oversized, ProgressFn, ReadError,
     ReadOptions, ReadStats, Source,
 };
 pub use size::{format_size, parse_size, SizeError};
+
+/// An I/O error's text without the `(os error N)` tail: what users read after a path.
+pub fn describe(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
+}

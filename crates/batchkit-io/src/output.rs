@@ -2,39 +2,79 @@ use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::staging::{self, Registration};
+
 /// A file written under a temporary name beside its final path and renamed into place only
 /// by [`AtomicFile::commit`]. Dropped without commit (error, panic, early return), the
 /// temporary file is removed, so a failed run never leaves a half-written file under the
-/// final name.
+/// final name; a signal removes it too (see [`crate::staging`]). The temporary name is
+/// `.batchkit-out-<pid>-<random>.<name>.tmp`.
+///
+/// A path that is a device or a pipe (`/dev/null`, `/dev/stdout`) is written directly.
 pub struct AtomicFile {
     tmp: Option<tempfile::NamedTempFile>,
     writer: Option<BufWriter<fs::File>>,
     path: PathBuf,
+    sync: bool,
+    _reg: Option<Registration>,
 }
 
 impl AtomicFile {
     /// Starts writing what will become `path`.
     pub fn create(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
+        if let Ok(m) = fs::metadata(&path) {
+            if m.is_dir() {
+                return Err(io::Error::new(
+                    io::ErrorKind::IsADirectory,
+                    format!("{}: is a directory", path.display()),
+                ));
+            }
+            if !m.is_file() {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| with_path(e, &path))?;
+                return Ok(AtomicFile {
+                    tmp: None,
+                    writer: Some(BufWriter::with_capacity(1 << 20, f)),
+                    path,
+                    sync: false,
+                    _reg: None,
+                });
+            }
+        }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        staging::sweep_stale(&dir);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let prefix = format!("{}out-{}-", staging::PREFIX, std::process::id());
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
+            .prefix(&prefix)
+            .suffix(&format!(".{name}.tmp"))
             .tempfile_in(&dir)
             .map_err(|e| with_path(e, &path))?;
+        let reg = staging::register(tmp.path(), false);
         let file = tmp.as_file().try_clone().map_err(|e| with_path(e, &path))?;
         Ok(AtomicFile {
             tmp: Some(tmp),
             writer: Some(BufWriter::with_capacity(1 << 20, file)),
             path,
+            sync: true,
+            _reg: Some(reg),
         })
+    }
+
+    /// Whether [`AtomicFile::commit`] syncs the data to disk before the rename (default on).
+    pub fn set_sync(&mut self, sync: bool) {
+        if self.tmp.is_some() {
+            self.sync = sync;
+        }
     }
 
     /// The final path.
@@ -50,7 +90,12 @@ impl AtomicFile {
         let f = w
             .into_inner()
             .map_err(|e| with_path(e.into_error(), &path))?;
-        f.sync_data().map_err(|e| with_path(e, &path))?;
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(());
+        };
+        if self.sync {
+            f.sync_data().map_err(|e| with_path(e, &path))?;
+        }
         // Temporary files are private (0600); the result is an ordinary output file.
         #[cfg(unix)]
         {
@@ -58,8 +103,8 @@ impl AtomicFile {
             f.set_permissions(fs::Permissions::from_mode(0o644))
                 .map_err(|e| with_path(e, &path))?;
         }
-        let tmp = self.tmp.take().expect("temp present until commit");
-        tmp.persist(&path).map_err(|e| with_path(e.error, &path))?;
+        staging::while_locked(|| tmp.persist(&path).map(drop).map_err(|e| e.error))
+            .map_err(|e| with_path(e, &path))?;
         Ok(())
     }
 }
@@ -92,7 +137,10 @@ impl Write for AtomicFile {
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    io::Error::new(
+        e.kind(),
+        format!("{}: {}", path.display(), crate::describe(&e)),
+    )
 }
 
 #[cfg(test)]

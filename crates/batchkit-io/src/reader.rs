@@ -70,7 +70,7 @@ impl Input {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The input could not be opened.
-    #[error("{name}: cannot open: {source}")]
+    #[error("{name}: cannot open: {}", crate::describe(source))]
     Open {
         /// Input name.
         name: String,
@@ -78,7 +78,10 @@ pub enum ReadError {
         source: io::Error,
     },
     /// A read failed part way (disk error, truncated or corrupt zstd stream).
-    #[error("{name}:{line}: read failed at byte {offset}{what}: {source}")]
+    #[error(
+        "{name}:{line}: read failed at byte {offset}{what}: {}",
+        crate::describe(source)
+    )]
     Read {
         /// Input name.
         name: String,
@@ -106,16 +109,44 @@ pub struct ReadOptions {
     pub in_flight: usize,
     /// Size of each `read` call into a chunk (tests set it tiny to force partial-line rolls).
     pub read_size: usize,
+    /// Most lines in one chunk: what processing a chunk produces (a finding per line, say)
+    /// stays bounded even when lines are a few bytes each.
+    pub max_lines: usize,
+    /// Bytes that chunks holding long lines (over twice `chunk_size`) may take together;
+    /// the reader waits for them to be consumed before reading another long line, and one
+    /// such chunk is always allowed.
+    pub long_line_bytes: u64,
+    /// Largest zstd window, as a power of two; a frame asking for more is refused with an
+    /// error naming `--memory-limit`.
+    pub zstd_window_log: u32,
 }
+
+/// Estimated bytes a job's result for one line may take (a finding with its message).
+const RESULT_PER_LINE: usize = 512;
 
 impl Default for ReadOptions {
     fn default() -> Self {
+        Self::for_budget(&crate::Budget::current())
+    }
+}
+
+impl ReadOptions {
+    /// Options whose chunks in flight, with what processing them produces, stay within the
+    /// reader's share of `budget` whatever the thread count.
+    pub fn for_budget(budget: &crate::Budget) -> Self {
         let threads = rayon::current_num_threads().max(1);
+        let chunk_size: usize = 2 << 20;
+        let max_lines = 4096;
+        let per_chunk = (chunk_size + max_lines * RESULT_PER_LINE) as u64;
+        let fit = usize::try_from(budget.reader() / per_chunk).unwrap_or(usize::MAX);
         ReadOptions {
-            chunk_size: 2 << 20,
+            chunk_size,
             max_line_bytes: 64 << 20,
-            in_flight: (threads * 3).max(4),
+            in_flight: (threads * 3).max(4).min(fit).max(2),
             read_size: 1 << 20,
+            max_lines,
+            long_line_bytes: budget.big(),
+            zstd_window_log: budget.zstd_window_log(),
         }
     }
 }
@@ -259,7 +290,11 @@ pub struct ReadStats {
 /// Opens an input as a byte stream, decompressing zstd when its magic bytes say so.
 /// Returns the stream and whether it was compressed.
 pub fn open(input: &Input) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
-    open_counted(input, Arc::new(AtomicU64::new(0)))
+    open_counted(
+        input,
+        Arc::new(AtomicU64::new(0)),
+        crate::Budget::current().zstd_window_log(),
+    )
 }
 
 struct Counted<R> {
@@ -278,6 +313,7 @@ impl<R: Read> Read for Counted<R> {
 fn open_counted(
     input: &Input,
     count: Arc<AtomicU64>,
+    window_log: u32,
 ) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
     let open_err = |source| ReadError::Open {
         name: input.name.clone(),
@@ -301,13 +337,66 @@ fn open_counted(
             Err(e) => return Err(open_err(e)),
         }
     };
-    if head.starts_with(&ZSTD_MAGIC) {
-        // The decoder's default window limit (128 MiB) is kept: a frame asking for more
-        // (`zstd --long=31`) is refused with an error rather than allowed to take 2 GiB.
-        let dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
+    if is_zstd(head) {
+        if let Some(window) = first_window(head) {
+            if window > 1u64 << window_log {
+                return Err(open_err(io::Error::other(format!(
+                    "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); \
+                     raise --memory-limit to at least {}",
+                    crate::format_size(window),
+                    crate::format_size(crate::Budget::current().total()),
+                    crate::format_size(1u64 << window_log),
+                    crate::format_size(window * 2 + (64 << 20)),
+                ))));
+            }
+        }
+        let mut dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
+        dec.window_log_max(window_log).map_err(open_err)?;
         Ok((Box::new(dec), true))
     } else {
         Ok((Box::new(buffered), false))
+    }
+}
+
+/// Whether a stream starts with a zstd frame or a skippable frame (pzstd writes one first).
+fn is_zstd(head: &[u8]) -> bool {
+    head.starts_with(&ZSTD_MAGIC)
+        || (head.len() >= 4 && head[0] & 0xF0 == 0x50 && head[1..4] == [0x2A, 0x4D, 0x18])
+}
+
+/// The window size the first zstd frame in `head` declares (skippable frames skipped).
+fn first_window(head: &[u8]) -> Option<u64> {
+    let mut pos = 0usize;
+    loop {
+        let h = head.get(pos..)?;
+        if h.len() >= 8 && h[0] & 0xF0 == 0x50 && h[1..4] == [0x2A, 0x4D, 0x18] {
+            let size = u32::from_le_bytes(h[4..8].try_into().ok()?) as usize;
+            pos = pos.checked_add(8 + size)?;
+            continue;
+        }
+        if !h.starts_with(&ZSTD_MAGIC) {
+            return None;
+        }
+        let fhd = *h.get(4)?;
+        let single_segment = fhd & 0x20 != 0;
+        if single_segment {
+            // The window is the content size; small frames only matter when huge.
+            let fcs_flag = fhd >> 6;
+            let dict_flag = fhd & 3;
+            let dict_len = [0usize, 1, 2, 4][dict_flag as usize];
+            let at = 5 + dict_len;
+            let size = match fcs_flag {
+                0 => u64::from(*h.get(at)?),
+                1 => u64::from(u16::from_le_bytes(h.get(at..at + 2)?.try_into().ok()?)) + 256,
+                2 => u64::from(u32::from_le_bytes(h.get(at..at + 4)?.try_into().ok()?)),
+                _ => u64::from_le_bytes(h.get(at..at + 8)?.try_into().ok()?),
+            };
+            return Some(size);
+        }
+        let wd = *h.get(5)?;
+        let exp = u64::from(wd >> 3);
+        let base = 1u64 << (10 + exp);
+        return Some(base + (base / 8) * u64::from(wd & 7));
     }
 }
 
@@ -349,7 +438,7 @@ where
     S: FnMut(&Chunk, T) -> Result<bool, E>,
 {
     let count = Arc::new(AtomicU64::new(0));
-    let (stream, compressed) = open_counted(input, count.clone())?;
+    let (stream, compressed) = open_counted(input, count.clone(), opts.zstd_window_log)?;
     let in_flight = opts.in_flight.max(2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     for _ in 0..in_flight {
@@ -358,9 +447,17 @@ where
     let (res_tx, res_rx) = mpsc::channel::<(Chunk, T)>();
     let stop = AtomicBool::new(false);
 
+    // Bytes held by chunks that carry long lines, and the reader waiting on them.
+    let long = LongLines::default();
+    let long_cap = (opts.chunk_size.max(1) as u64) * 2;
+    let long_room = opts
+        .long_line_bytes
+        .saturating_sub(opts.max_line_bytes as u64 + long_cap);
+
     std::thread::scope(|ts| {
         let process = &process;
         let stop = &stop;
+        let long = &long;
         let count = count.clone();
         let reader = ts.spawn(move || {
             let mut cutter = Cutter::new(stream, opts, input, compressed, count);
@@ -372,9 +469,11 @@ where
                     let Ok(buf) = free_rx.recv() else {
                         return Ok(cutter.stats());
                     };
+                    long.wait_below(long_room, stop);
                     match cutter.next_chunk(buf)? {
                         None => return Ok(cutter.stats()),
                         Some(chunk) => {
+                            long.add(chunk.data.capacity() as u64, long_cap);
                             let tx = res_tx.clone();
                             s.spawn(move |_| {
                                 let out = process(&chunk);
@@ -411,12 +510,15 @@ where
                     }
                 }
                 let mut data = chunk.data;
-                if data.capacity() > opts.chunk_size * 4 {
+                long.sub(data.capacity() as u64, long_cap);
+                if data.capacity() as u64 > long_cap {
                     data = Vec::new();
                 }
                 let _ = free_tx.send(data);
             }
         }
+        stop.store(true, Ordering::Relaxed);
+        long.wake();
         let read = reader.join().expect("reader thread panicked");
         if let Some(e) = sink_err {
             return Err(e);
@@ -425,6 +527,51 @@ where
         stats.stopped = stopped;
         Ok(stats)
     })
+}
+
+/// Bytes held by chunks that carry long lines; the reader waits on it.
+#[derive(Default)]
+struct LongLines {
+    bytes: std::sync::Mutex<u64>,
+    cv: std::sync::Condvar,
+}
+
+impl LongLines {
+    fn lock(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.bytes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn add(&self, cap: u64, long_cap: u64) {
+        if cap > long_cap {
+            *self.lock() += cap;
+        }
+    }
+
+    fn sub(&self, cap: u64, long_cap: u64) {
+        if cap > long_cap {
+            let mut b = self.lock();
+            *b = b.saturating_sub(cap);
+            self.cv.notify_all();
+        }
+    }
+
+    fn wake(&self) {
+        let _b = self.lock();
+        self.cv.notify_all();
+    }
+
+    /// Waits until no long chunk is in flight, or the ones in flight leave `room` for
+    /// another; returns early when the run stops.
+    fn wait_below(&self, room: u64, stop: &AtomicBool) {
+        let mut b = self.lock();
+        while *b > 0 && *b > room && !stop.load(Ordering::Relaxed) {
+            b = self
+                .cv
+                .wait_timeout(b, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
 }
 
 /// Cuts a byte stream into chunks of whole lines, tracking positions.
@@ -442,6 +589,9 @@ struct Cutter<'a, R> {
     last_byte: Option<u8>,
     bom: bool,
     started: bool,
+    /// Bytes to fill before cutting: the chunk size, less while lines are so short that
+    /// `max_lines` of them fill less.
+    fill: usize,
 }
 
 impl<'a, R: Read> Cutter<'a, R> {
@@ -466,6 +616,7 @@ impl<'a, R: Read> Cutter<'a, R> {
             last_byte: None,
             bom: false,
             started: false,
+            fill: opts.chunk_size.max(1),
         }
     }
 
@@ -538,8 +689,12 @@ impl<'a, R: Read> Cutter<'a, R> {
         buf.clear();
         buf.extend_from_slice(&self.carry);
         self.carry.clear();
+        if self.carry.capacity() > self.opts.chunk_size.max(1) * 2 {
+            self.carry = Vec::new();
+        }
         let max = self.opts.max_line_bytes;
-        let target = self.opts.chunk_size.max(1);
+        let max_lines = self.opts.max_lines.max(1) as u64;
+        let target = self.fill.max(1);
         // Fill to the target size, or until the end of the stream.
         while buf.len() < target && !self.eof {
             self.read_more(&mut buf, self.offset)?;
@@ -573,7 +728,20 @@ impl<'a, R: Read> Cutter<'a, R> {
             pos = nl + 1;
             lines += 1;
             last_complete = pos;
+            if lines == max_lines {
+                break;
+            }
         }
+        let full = self.opts.chunk_size.max(1);
+        if lines == max_lines && cut.is_none() {
+            // Many short lines: cut here, and fill about this much next time so the carry
+            // stays small.
+            self.fill = (last_complete + last_complete / 8).clamp(4096.min(full), full);
+            self.carry.extend_from_slice(&buf[last_complete..]);
+            buf.truncate(last_complete);
+            return Ok(Some(self.finish_chunk(buf, lines)));
+        }
+        self.fill = (self.fill * 2).min(full);
         if cut.is_none() {
             let tail = buf.len() - last_complete;
             if self.eof {
@@ -701,6 +869,7 @@ mod tests {
             max_line_bytes: 20,
             in_flight: 3,
             read_size: 3,
+            ..ReadOptions::default()
         }
     }
 

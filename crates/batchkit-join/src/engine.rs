@@ -187,7 +187,7 @@ enum Results {
 }
 
 struct Spill {
-    dir: tempfile::TempDir,
+    dir: batchkit_io::staging::StagedDir,
     payload: SpillFile,
     entries: SpillFile,
     parts: Vec<SpillFile>,
@@ -453,9 +453,7 @@ impl Ctx<'_> {
 
     /// Moves everything held so far into spill files.
     fn spill(&self, mem: MemStore, hint: u64) -> Result<Spill, JoinError> {
-        let dir = tempfile::Builder::new()
-            .prefix(".batchkit-join-")
-            .tempdir_in(&self.temp_base)
+        let dir = batchkit_io::staging::StagedDir::new_in(Some(&self.temp_base), "join")
             .map_err(io_err(&self.temp_base))?;
         // Enough partitions that one partition's ids fit an eighth of the budget even when the
         // results are all ids (unknown sizes, e.g. stdin, count as 4x what was read); at most
@@ -953,7 +951,7 @@ where
 // (b)–(d): the grace hash join over spill files
 
 struct GraceView {
-    _dir: tempfile::TempDir,
+    _dir: batchkit_io::staging::StagedDir,
     entries: (File, PathBuf),
     payload: (File, PathBuf),
     claimed: Vec<u64>,

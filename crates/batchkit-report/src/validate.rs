@@ -180,13 +180,13 @@ impl<W: Write> DiagnosticPrinter<W> {
             };
             writeln!(
                 self.out,
-                "{}: {verdict}: {} lines, {} requests, {} ({provider}); {} errors, {} warnings",
+                "{}: {verdict}: {}, {}, {} ({provider}); {}, {}",
                 s.file,
-                s.lines,
-                s.requests,
+                crate::plural(s.lines, "line", "lines"),
+                crate::plural(s.requests, "request", "requests"),
                 batchkit_io::format_size(s.bytes),
-                s.errors,
-                s.warnings
+                crate::plural(s.errors, "error", "errors"),
+                crate::plural(s.warnings, "warning", "warnings"),
             )
         }
     }
@@ -210,12 +210,21 @@ impl<W: Write> DiagnosticPrinter<W> {
                 let o = SummaryEvent::overall(all);
                 writeln!(
                     self.out,
-                    "{} files: {} lines, {} requests; {} errors, {} warnings",
-                    o.files, o.lines, o.requests, o.errors, o.warnings
+                    "{} files: {}, {}; {}, {}",
+                    o.files,
+                    crate::plural(o.lines, "line", "lines"),
+                    crate::plural(o.requests, "request", "requests"),
+                    crate::plural(o.errors, "error", "errors"),
+                    crate::plural(o.warnings, "warning", "warnings"),
                 )?;
             }
         }
         Ok(())
+    }
+
+    /// Reports an input that could not be read.
+    pub fn input_error(&mut self, file: &str, message: &str) -> io::Result<()> {
+        crate::ErrorEvent::new(file, message).print(&mut self.out, self.json)
     }
 
     /// Flushes and returns the writer.

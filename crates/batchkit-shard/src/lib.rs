@@ -61,7 +61,7 @@ pub const MANIFEST: &str = "manifest.json";
 /// Name of the rejected-lines file inside the output directory.
 pub const REJECTED: &str = "rejected.jsonl";
 /// Prefix of the staging directories a run writes into before renaming.
-pub const STAGING_PREFIX: &str = ".batchkit-shard-";
+pub const STAGING_PREFIX: &str = batchkit_io::staging::PREFIX;
 
 /// How lines are grouped before cutting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -241,8 +241,18 @@ pub enum ShardError {
         /// The directory.
         dir: PathBuf,
     },
+    /// Writing would overwrite or remove the input.
+    #[error("the input {} is {}, which this run would {what}; nothing was written", input.display(), path.display())]
+    InputClash {
+        /// The input path.
+        input: PathBuf,
+        /// The output path that is the same file.
+        path: PathBuf,
+        /// "overwrite" or "remove (--force; listed in manifest.json)".
+        what: &'static str,
+    },
     /// An output file or directory could not be made.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), batchkit_io::describe(source))]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -665,11 +675,20 @@ pub fn shard(
     };
     let checker = Checker::new(&check)?;
     let out_dir = &opts.out_dir;
+    let protect = Protect::of(input);
+    if opts.force {
+        // What --force would remove: the files the previous manifest lists.
+        for f in previous_files(out_dir) {
+            protect.check(
+                &out_dir.join(f),
+                "remove (--force; it is listed in manifest.json)",
+            )?;
+        }
+    }
+    protect.check(&out_dir.join(MANIFEST), "overwrite")?;
+    protect.check(&out_dir.join(REJECTED), "overwrite")?;
     let created = prepare_dir(out_dir, opts.force)?;
-    let staging = match tempfile::Builder::new()
-        .prefix(STAGING_PREFIX)
-        .tempdir_in(out_dir)
-    {
+    let staging = match batchkit_io::staging::StagedDir::new_in(Some(out_dir), "shard") {
         Ok(s) => s,
         Err(e) => {
             undo_dir(out_dir, created);
@@ -682,7 +701,7 @@ pub fn shard(
     let result = run_staged(input, opts, hooks, &checker, staging.path());
     let result = match result {
         Ok(mut rep) => match &rep.manifest {
-            Some(m) => commit(out_dir, staging.path(), m, opts.force).map(|()| rep),
+            Some(m) => commit(out_dir, staging.path(), m, opts.force, &protect).map(|()| rep),
             None => {
                 rep.manifest = None;
                 Ok(rep)
@@ -998,38 +1017,84 @@ fn undo_dir(dir: &Path, created: bool) {
 /// Renames the staged files into place, the manifest last. With `force`, files a previous
 /// run listed in its manifest and this run does not write are removed first, so the
 /// directory never mixes two runs' shards.
-fn commit(dir: &Path, staging: &Path, m: &Manifest, force: bool) -> Result<(), ShardError> {
-    let old = dir.join(MANIFEST);
+fn commit(
+    dir: &Path,
+    staging: &Path,
+    m: &Manifest,
+    force: bool,
+    protect: &Protect,
+) -> Result<(), ShardError> {
+    for f in m.files().chain([MANIFEST]) {
+        protect.check(&dir.join(f), "overwrite")?;
+    }
     if force {
-        if let Ok(bytes) = fs::read(&old) {
-            if let Ok(prev) = serde_json::from_slice::<Manifest>(&bytes) {
-                let new: std::collections::HashSet<&str> = m.files().collect();
-                for f in prev.files() {
-                    // Only plain names a manifest could have written; never follow a path.
-                    if !new.contains(f) && !f.contains(['/', '\\']) && f != ".." {
-                        let p = dir.join(f);
-                        match fs::remove_file(&p) {
-                            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                                return Err(ShardError::Io { path: p, source: e })
-                            }
-                            _ => {}
-                        }
+        let new: std::collections::HashSet<&str> = m.files().collect();
+        for f in previous_files(dir) {
+            if !new.contains(f.as_str()) {
+                let p = dir.join(&f);
+                protect.check(&p, "remove (--force; it is listed in manifest.json)")?;
+                match fs::remove_file(&p) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        return Err(ShardError::Io { path: p, source: e })
                     }
+                    _ => {}
                 }
-            }
-        }
-        if m.rejected.is_none() {
-            let p = dir.join(REJECTED);
-            if p.is_file() {
-                fs::remove_file(&p).map_err(io_err(&p))?;
             }
         }
     }
     for f in m.files().chain([MANIFEST]) {
         let to = dir.join(f);
-        fs::rename(staging.join(f), &to).map_err(io_err(&to))?;
+        batchkit_io::staging::commit_rename(&staging.join(f), &to).map_err(io_err(&to))?;
     }
     Ok(())
+}
+
+/// The plain file names the manifest already in `dir` lists (shards and rejects): the only
+/// files `--force` may remove.
+fn previous_files(dir: &Path) -> Vec<String> {
+    let Ok(bytes) = fs::read(dir.join(MANIFEST)) else {
+        return Vec::new();
+    };
+    let Ok(prev) = serde_json::from_slice::<Manifest>(&bytes) else {
+        return Vec::new();
+    };
+    prev.files()
+        // Only plain names a manifest could have written; never follow a path.
+        .filter(|f| !f.contains(['/', '\\']) && *f != ".." && *f != "." && !f.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The input's identity, so no output replaces or removes it.
+struct Protect {
+    input: Option<(PathBuf, batchkit_io::paths::FileKey)>,
+}
+
+impl Protect {
+    fn of(input: &Input) -> Protect {
+        Protect {
+            input: match &input.source {
+                batchkit_io::Source::Path(p) => Some((p.clone(), batchkit_io::paths::file_key(p))),
+                batchkit_io::Source::Stdin => None,
+            },
+        }
+    }
+
+    fn check(&self, path: &Path, what: &'static str) -> Result<(), ShardError> {
+        let Some((input, key)) = &self.input else {
+            return Ok(());
+        };
+        if matches!(key, batchkit_io::paths::FileKey::Inode { .. })
+            && batchkit_io::paths::file_key(path) == *key
+        {
+            return Err(ShardError::InputClash {
+                input: input.clone(),
+                path: path.to_path_buf(),
+                what,
+            });
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ fn small_read() -> ReadOptions {
         max_line_bytes: 1 << 20,
         in_flight: 4,
         read_size: 64,
+        ..ReadOptions::default()
     }
 }
 

@@ -17,12 +17,18 @@ struct Scratch {
     tape: Option<Tape<'static>>,
 }
 
+impl Scratch {
+    fn new() -> Self {
+        Scratch {
+            buf: Vec::new(),
+            buffers: Buffers::new(4096),
+            tape: Some(Tape::null().reset()),
+        }
+    }
+}
+
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
-        buf: Vec::new(),
-        buffers: Buffers::new(4096),
-        tape: Some(Tape::null().reset()),
-    });
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
 /// Parses `content` with simd-json (on a reused per-thread copy) and calls `f` with the
@@ -31,6 +37,9 @@ pub(crate) fn with_parsed<R>(
     content: &[u8],
     f: impl FnOnce(Value<'_, '_>) -> R,
 ) -> Result<R, simd_json::Error> {
+    // Long lines are parsed one at a time, and their buffers freed afterwards, so the
+    // memory they take is counted once whatever the thread count.
+    let _gate = batchkit_io::budget::big_line_gate(content.len());
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let Scratch { buf, buffers, tape } = &mut *s;
@@ -43,7 +52,23 @@ pub(crate) fn with_parsed<R>(
             Err(e) => Err(e),
         };
         *tape = Some(t.reset());
+        if content.len() > batchkit_io::budget::BIG_LINE {
+            *s = Scratch::new();
+        }
         r
+    })
+}
+
+/// The finding for a line whose parse would not fit the memory budget.
+pub(crate) fn too_big_to_parse(content: &[u8]) -> Option<String> {
+    batchkit_io::budget::parse_fits(content).err().map(|need| {
+        format!(
+            "line is {} bytes and needs about {} to parse, more than --memory-limit {} allows; \
+             raise --memory-limit",
+            content.len(),
+            batchkit_io::format_size(need),
+            batchkit_io::format_size(batchkit_io::Budget::current().total())
+        )
     })
 }
 
@@ -446,6 +471,10 @@ impl Checker {
                         .into(),
                 );
             }
+            return report;
+        }
+        if let Some(msg) = too_big_to_parse(content) {
+            ctx.err(Code::LineTooLarge, "", msg);
             return report;
         }
         let provider = self.provider;

@@ -105,7 +105,7 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
         let blank = line.is_blank();
         let start = out.arena.len() as u32;
         let mut len = u32::MAX;
-        if !blank {
+        if !blank && crate::check::too_big_to_parse(line.content).is_none() {
             let arena = &mut out.arena;
             let _ = with_parsed(line.content, |root| {
                 let Some(obj) = root.as_object() else { return };

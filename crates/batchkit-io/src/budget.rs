@@ -1,0 +1,157 @@
+//! One memory budget per process (`--memory-limit`), split among the parts that hold data.
+//!
+//! The split is fixed, so that no input can make one part crowd out another:
+//!
+//! | part | share of what is left after the process's fixed cost |
+//! |---|---|
+//! | reader: chunks in flight and their results | 1/4 |
+//! | the job's own tables (id set, join partitions, per-model totals) | 1/4 |
+//! | a zstd window, and parsing one long line | 1/2 |
+//!
+//! Threads share the reader's part: more threads means more chunks only while they fit.
+//! Lines longer than [`BIG_LINE`] are parsed one at a time ([`big_line_gate`]), and a line
+//! whose parse would not fit ([`parse_fits`]) is reported, not parsed.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// The default `--memory-limit`.
+pub const DEFAULT_LIMIT: u64 = 256 << 20;
+/// The smallest `--memory-limit` accepted: the program itself, its embedded tables and its
+/// threads need about this much.
+pub const MIN_LIMIT: u64 = 48 << 20;
+/// What the process costs before it reads anything (code, embedded tokenizer tables,
+/// thread stacks, allocator slack).
+const BASE: u64 = 32 << 20;
+/// Lines longer than this are parsed one at a time.
+pub const BIG_LINE: usize = 1 << 20;
+
+/// A process's memory budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    total: u64,
+}
+
+static INSTALLED: AtomicU64 = AtomicU64::new(DEFAULT_LIMIT);
+static BIG: Mutex<()> = Mutex::new(());
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            total: DEFAULT_LIMIT,
+        }
+    }
+}
+
+impl Budget {
+    /// A budget of `total` bytes, or why it is too small.
+    pub fn new(total: u64) -> Result<Budget, String> {
+        if total < MIN_LIMIT {
+            return Err(format!(
+                "--memory-limit {} is below the {} the program itself needs",
+                crate::format_size(total),
+                crate::format_size(MIN_LIMIT)
+            ));
+        }
+        Ok(Budget { total })
+    }
+
+    /// The budget in force for this process (set by [`Budget::install`]; the default
+    /// otherwise).
+    pub fn current() -> Budget {
+        Budget {
+            total: INSTALLED.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Makes this the budget of the process.
+    pub fn install(self) {
+        INSTALLED.store(self.total, Ordering::Relaxed);
+    }
+
+    /// The whole budget.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    fn work(&self) -> u64 {
+        self.total.saturating_sub(BASE).max(8 << 20)
+    }
+
+    /// Bytes the reader may hold: chunks in flight and what processing them produced.
+    pub fn reader(&self) -> u64 {
+        self.work() / 4
+    }
+
+    /// Bytes for the job's own tables (id set, join partitions, per-model state).
+    pub fn tables(&self) -> u64 {
+        self.work() / 4
+    }
+
+    /// Bytes for one long line's parse (or a zstd window).
+    pub fn big(&self) -> u64 {
+        self.work() / 2
+    }
+
+    /// The largest zstd window (as a power of two) the decoder may use.
+    pub fn zstd_window_log(&self) -> u32 {
+        let mut log = 10;
+        while log < 31 && (1u64 << (log + 1)) <= self.big() {
+            log += 1;
+        }
+        log
+    }
+}
+
+/// Held while a line longer than [`BIG_LINE`] is parsed, so only one such parse runs at a
+/// time whatever the thread count. `None` for short lines.
+pub fn big_line_gate(len: usize) -> Option<MutexGuard<'static, ()>> {
+    (len > BIG_LINE).then(|| BIG.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Bytes a DOM or tape parse of `content` may take: a copy, string buffers and one tape
+/// entry per structural character (counted as an upper bound).
+pub fn parse_cost(content: &[u8]) -> u64 {
+    if content.len() <= BIG_LINE {
+        return content.len() as u64 * 3;
+    }
+    let structural = content
+        .iter()
+        .filter(|&&b| matches!(b, b'{' | b'}' | b'[' | b']' | b',' | b':'))
+        .count() as u64;
+    content.len() as u64 * 2 + structural * 28
+}
+
+/// Whether parsing `content` fits the budget; `Err(needed bytes)` when it does not.
+pub fn parse_fits(content: &[u8]) -> Result<(), u64> {
+    if content.len() <= BIG_LINE {
+        return Ok(());
+    }
+    let cost = parse_cost(content);
+    if cost > Budget::current().big() {
+        Err(cost)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_and_window() {
+        assert!(Budget::new(16 << 20).is_err());
+        let b = Budget::new(256 << 20).unwrap();
+        assert_eq!(b.reader() + b.tables() + b.big(), (256 - 32) << 20);
+        assert_eq!(b.zstd_window_log(), 26);
+        assert_eq!(Budget::new(1 << 30).unwrap().zstd_window_log(), 28);
+    }
+
+    #[test]
+    fn dense_lines_cost_more() {
+        let plain = vec![b'a'; 2 << 20];
+        let dense: Vec<u8> = b"[0,".repeat(1 << 20);
+        assert!(parse_cost(&dense) > 3 * parse_cost(&plain));
+    }
+}
