@@ -5,6 +5,7 @@ mod util;
 
 mod dupes;
 mod join;
+mod safety;
 mod shard;
 mod tokens;
 mod validate;

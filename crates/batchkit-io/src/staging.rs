@@ -80,6 +80,24 @@ fn random_u32() -> u32 {
     h.finish() as u32
 }
 
+/// How to name `path` in a message: staging names are internal, so a path inside staging is
+/// shown as the directory that holds it ("temporary files in DIR").
+pub fn display_path(path: &Path) -> String {
+    let mut base = PathBuf::new();
+    for c in path.components() {
+        if c.as_os_str().to_string_lossy().starts_with(PREFIX) {
+            let dir = if base.as_os_str().is_empty() {
+                ".".to_string()
+            } else {
+                base.display().to_string()
+            };
+            return format!("temporary files in {dir}");
+        }
+        base.push(c);
+    }
+    path.display().to_string()
+}
+
 /// A registered staging path: removed by the signal handler while this lives.
 /// Dropping it only unregisters; the owner removes the path itself.
 #[derive(Debug)]
@@ -323,6 +341,13 @@ pub fn install_signal_handlers() -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staging_paths_are_not_shown() {
+        let p = Path::new("/data/out/.batchkit-join-12-ab/payload");
+        assert_eq!(display_path(p), "temporary files in /data/out");
+        assert_eq!(display_path(Path::new("a/b.jsonl")), "a/b.jsonl");
+    }
 
     #[test]
     fn names_carry_the_pid() {

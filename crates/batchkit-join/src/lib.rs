@@ -331,7 +331,7 @@ pub enum JoinError {
     #[error(transparent)]
     Read(#[from] ReadError),
     /// An output or spill file could not be written or read back.
-    #[error("{path}: {source}")]
+    #[error("{path}: {}", batchkit_io::describe(source))]
     Io {
         /// The file.
         path: String,

@@ -242,7 +242,7 @@ impl MemStore {
 
 pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> JoinError + '_ {
     move |source| JoinError::Io {
-        path: path.display().to_string(),
+        path: batchkit_io::staging::display_path(path),
         source,
     }
 }

@@ -252,7 +252,11 @@ pub enum ShardError {
         what: &'static str,
     },
     /// An output file or directory could not be made.
-    #[error("{}: {}", path.display(), batchkit_io::describe(source))]
+    #[error(
+        "{}: {}",
+        batchkit_io::staging::display_path(path),
+        batchkit_io::describe(source)
+    )]
     Io {
         /// The file or directory.
         path: PathBuf,
