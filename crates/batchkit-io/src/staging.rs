@@ -84,8 +84,15 @@ fn random_u32() -> u32 {
 /// shown as the directory that holds it ("temporary files in DIR").
 pub fn display_path(path: &Path) -> String {
     let mut base = PathBuf::new();
-    for c in path.components() {
-        if c.as_os_str().to_string_lossy().starts_with(PREFIX) {
+    let mut comps = path.components();
+    while let Some(c) = comps.next() {
+        let name = c.as_os_str().to_string_lossy();
+        if name.starts_with(PREFIX) {
+            let rest = comps.as_path();
+            // A staged output directory (shards) holds files under their final names.
+            if name.starts_with(&format!("{PREFIX}shard-")) && !rest.as_os_str().is_empty() {
+                return format!("{} (being written)", base.join(rest).display());
+            }
             let dir = if base.as_os_str().is_empty() {
                 ".".to_string()
             } else {
@@ -347,6 +354,10 @@ mod tests {
         let p = Path::new("/data/out/.batchkit-join-12-ab/payload");
         assert_eq!(display_path(p), "temporary files in /data/out");
         assert_eq!(display_path(Path::new("a/b.jsonl")), "a/b.jsonl");
+        assert_eq!(
+            display_path(Path::new("out/.batchkit-shard-1-ab/in-00001.jsonl")),
+            "out/in-00001.jsonl (being written)"
+        );
     }
 
     #[test]

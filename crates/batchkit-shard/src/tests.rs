@@ -504,8 +504,9 @@ fn a_write_failure_half_way_leaves_no_final_file() {
             "{err}"
         );
         assert!(
-            err.to_string().contains(".batchkit-shard-"),
-            "the error names the file: {err}"
+            err.to_string().contains(&format!("out{budget}/"))
+                && !err.to_string().contains(".batchkit-"),
+            "the error names the file, not its staging: {err}"
         );
         assert!(names(&out).is_empty(), "budget {budget}: {:?}", names(&out));
     }

@@ -24,6 +24,8 @@ pub struct RequestCount {
     /// Whether `input_tokens` is exact: the model's real tokenizer and a documented rule for
     /// every part of the request.
     pub exact: bool,
+    /// JSON pointers of keys that repeat in their object (the first value was read).
+    pub duplicate_keys: Vec<String>,
 }
 
 /// Why a line could not be counted (or, for a blank line, why it was skipped).
@@ -83,7 +85,12 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
             format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
         ));
     }
-    let value: Value = serde_json::from_slice(content).map_err(|e| {
+    // The same reading of JSON as every other command: first of duplicate keys, any number,
+    // one depth limit.
+    let parsed = batchkit_json::parse_value(content).map_err(|e| {
+        if batchkit_json::is_depth_error(&e) {
+            return error("invalid_json", batchkit_json::depth_message());
+        }
         // The line is one JSON text, so serde's "line 1" adds nothing; keep the column.
         let msg = e.to_string();
         let msg = msg.split(" at line ").next().unwrap_or(&msg);
@@ -92,6 +99,8 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
             format!("not valid JSON: {msg} (column {})", e.column()),
         )
     })?;
+    let duplicate_keys = parsed.duplicate_keys;
+    let value = parsed.value;
     let Value::Object(obj) = value else {
         return Err(error(
             "not_object",
@@ -138,6 +147,7 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
         model,
         input_tokens,
         max_output_tokens,
+        duplicate_keys,
     })
 }
 

@@ -212,6 +212,7 @@ mod tests {
             input_tokens: n,
             max_output_tokens: max,
             exact: true,
+            duplicate_keys: Vec::new(),
         })
     }
 

@@ -21,7 +21,7 @@ impl Scratch {
     fn new() -> Self {
         Scratch {
             buf: Vec::new(),
-            buffers: Buffers::new(4096),
+            buffers: Buffers::with_max_depth(4096, batchkit_json::MAX_DEPTH),
             tape: Some(Tape::null().reset()),
         }
     }
@@ -40,6 +40,30 @@ pub(crate) fn with_parsed<R>(
     // Long lines are parsed one at a time, and their buffers freed afterwards, so the
     // memory they take is counted once whatever the thread count.
     let _gate = batchkit_io::budget::big_line_gate(content.len());
+    let mut f = Some(f);
+    let r = parse_once(content, &mut f);
+    match &r {
+        // Every number RFC 8259 allows is read: one beyond f64 is clamped, the same way in
+        // every command (batchkit-json).
+        Err(e)
+            if matches!(
+                e.error(),
+                ErrorType::InvalidNumber | ErrorType::InvalidExponent
+            ) =>
+        {
+            match batchkit_json::sanitize_numbers(content) {
+                Some(clean) => parse_once(&clean, &mut f),
+                None => r,
+            }
+        }
+        _ => r,
+    }
+}
+
+fn parse_once<R, F: FnOnce(Value<'_, '_>) -> R>(
+    content: &[u8],
+    f: &mut Option<F>,
+) -> Result<R, simd_json::Error> {
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let Scratch { buf, buffers, tape } = &mut *s;
@@ -48,7 +72,7 @@ pub(crate) fn with_parsed<R>(
         buf.resize(content.len() + simd_json::INPUT_PADDING, 0);
         let mut t: Tape<'_> = tape.take().unwrap_or_else(Tape::null).reset();
         let r = match simd_json::fill_tape_padded(buf, content.len(), buffers, &mut t) {
-            Ok(()) => Ok(f(t.as_value())),
+            Ok(()) => Ok((f.take().expect("called once"))(t.as_value())),
             Err(e) => Err(e),
         };
         *tape = Some(t.reset());
@@ -70,6 +94,34 @@ pub(crate) fn too_big_to_parse(content: &[u8]) -> Option<String> {
             batchkit_io::format_size(batchkit_io::Budget::current().total())
         )
     })
+}
+
+/// JSON pointers of keys that repeat in their object, anywhere in `v`.
+fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
+    if let Some(obj) = v.as_object() {
+        let keys: Vec<&str> = obj.iter().map(|(k, _)| k).collect();
+        for (i, (k, child)) in obj.iter().enumerate() {
+            let len = path.len();
+            path.push('/');
+            path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            if keys[..i].contains(&k) {
+                out.push(path.clone());
+            } else {
+                duplicate_keys(child, path, out);
+            }
+            path.truncate(len);
+        }
+    } else if let Some(arr) = v.as_array() {
+        for (i, child) in arr.iter().enumerate() {
+            if child.as_object().is_some() || child.as_array().is_some() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                duplicate_keys(child, path, out);
+                path.truncate(len);
+            }
+        }
+    }
 }
 
 /// Describes a simd-json error for people.
@@ -105,6 +157,7 @@ fn describe(err: &simd_json::Error, content: &[u8]) -> String {
             "an object key is not a double-quoted string"
         }
         ErrorType::InputTooLarge => "the line is too large for the JSON parser (4 GiB)",
+        ErrorType::DepthLimitExceeded => return batchkit_json::depth_message(),
         _ if err.index() + 1 >= content.len() && err.character().is_none() => {
             "the line ends before the JSON value does (truncated?)"
         }
@@ -492,6 +545,21 @@ impl Checker {
                 return;
             };
             ctx.report.parsed = true;
+            let mut dups = Vec::new();
+            duplicate_keys(root, &mut String::new(), &mut dups);
+            for pointer in dups {
+                let mut d = Diagnostic::at(
+                    Code::DuplicateKey,
+                    Severity::Warning,
+                    ctx.line,
+                    ctx.offset,
+                    format!(
+                        "key {pointer:?} appears more than once in its object; batchkit reads the first value, other parsers may read the last"
+                    ),
+                );
+                d.pointer = Some(pointer);
+                ctx.report.diagnostics.push(d);
+            }
             let style = match provider {
                 Some(p) => Some(p.style),
                 None => detect_style(&obj),
@@ -557,7 +625,7 @@ impl Checker {
 }
 
 fn check_schema(schema: &jsonschema::Validator, content: &[u8], report: &mut LineReport) {
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(content) else {
+    let Ok(value) = batchkit_json::parse_value(content).map(|p| p.value) else {
         return;
     };
     for e in schema.iter_errors(&value).take(8) {

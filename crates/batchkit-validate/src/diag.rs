@@ -20,6 +20,8 @@ pub enum Code {
     NotObject,
     /// Not valid UTF-8.
     InvalidUtf8,
+    /// (warning) A key appears twice in one object; the first value is read.
+    DuplicateKey,
     /// A blank line before the end of the file.
     EmptyLine,
     /// A required field is absent.
@@ -59,6 +61,7 @@ impl Code {
             Code::InvalidJson => "invalid_json",
             Code::NotObject => "not_object",
             Code::InvalidUtf8 => "invalid_utf8",
+            Code::DuplicateKey => "duplicate_key",
             Code::EmptyLine => "empty_line",
             Code::MissingField => "missing_field",
             Code::WrongType => "wrong_type",
