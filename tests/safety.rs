@@ -558,3 +558,125 @@ bktest!(skippable_frames_are_zstd, |dir| {
     let last = crate::util::json_lines(&out).pop().unwrap();
     assert_eq!(last["requests"], 3);
 });
+
+// ------------------------------------------------------------------------------------------
+// Errors and progress
+
+bktest!(a_closed_pipe_exits_quietly_with_what_was_found, |dir| {
+    // Every line an error: stdout closes after the first finding.
+    let bad: String = (0..100_000).map(|i| format!("{{\"x\":{i}\n")).collect();
+    let p = dir.write("bad.jsonl", bad);
+    let good = dir.write("good.jsonl", requests(20_000));
+    for (input, want) in [(&p, 1), (&good, 0)] {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"])
+            .arg(input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        // Read one line, then close the pipe.
+        let mut out = child.stdout.take().unwrap();
+        let mut first = [0u8; 64];
+        let _ = std::io::Read::read(&mut out, &mut first).unwrap();
+        drop(out);
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(want),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+});
+
+bktest!(progress_always_draws_to_a_file, |dir| {
+    let p = dir.write("in.jsonl", requests(2_000));
+    let log = std::fs::File::create(dir.join("progress.log")).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_batchkit"));
+    c.current_dir(dir.path())
+        .args(["--progress", "always", "--format", "json", "validate"])
+        .arg(&p)
+        .stdout(Stdio::null())
+        .stderr(log);
+    assert_eq!(c.status().unwrap().code(), Some(0));
+    let text = std::fs::read_to_string(dir.join("progress.log")).unwrap();
+    assert!(text.contains("in.jsonl") && text.contains("100%"), "{text}");
+});
+
+// ------------------------------------------------------------------------------------------
+// One reading of JSON
+
+fn nested(id: &str, depth: usize) -> String {
+    // The root object and `body` are two levels; `x` adds the rest.
+    let n = depth - 2;
+    format!(
+        "{{\"custom_id\":\"{id}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"x\":{}{}}}}}\n",
+        "[".repeat(n),
+        "]".repeat(n)
+    )
+}
+
+bktest!(every_command_reads_the_same_json, |dir| {
+    let lines = [
+        // The first model wins: gpt-4o (o200k_base), not gpt-4 (cl100k_base).
+        "{\"custom_id\":\"dup\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"model\":\"gpt-4\"}}\n".to_string(),
+        // Numbers RFC 8259 allows, beyond u64 and f64.
+        "{\"custom_id\":\"num\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"seed\":184467440737095516160,\"temperature\":1e400}}\n".to_string(),
+        nested("deep-ok", batchkit_json::MAX_DEPTH),
+        nested("too-deep", batchkit_json::MAX_DEPTH + 1),
+    ];
+    let p = dir.write("in.jsonl", lines.concat());
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "validate"]).arg(&p);
+    let out = run(c);
+    let events = crate::util::json_lines(&out);
+    let found: Vec<(String, u64)> = events
+        .iter()
+        .filter(|e| e["type"] == "diagnostic")
+        .map(|e| {
+            (
+                e["code"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("duplicate_key".to_string(), 1),
+            ("invalid_json".to_string(), 4)
+        ]
+    );
+    let deep = events.iter().find(|e| e["line"] == 4).unwrap();
+    assert!(deep["message"].as_str().unwrap().contains("100 levels"));
+    let dup = events.iter().find(|e| e["line"] == 1).unwrap();
+    assert_eq!(dup["pointer"], "/body/model");
+
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "tokens", "--per-request"])
+        .arg(&p);
+    let out = run(c);
+    let events = crate::util::json_lines(&out);
+    let req = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["type"] == "request" && e["custom_id"] == id)
+            .cloned()
+    };
+    assert_eq!(req("dup").unwrap()["model"], "gpt-4o");
+    assert_eq!(req("dup").unwrap()["encoding"], "o200k_base");
+    assert!(req("num").is_some(), "numbers beyond f64 are counted");
+    assert!(req("deep-ok").is_some());
+    assert!(req("too-deep").is_none());
+    let deep = events
+        .iter()
+        .find(|e| e["type"] == "diagnostic" && e["line"] == 4)
+        .unwrap();
+    assert_eq!(deep["code"], "invalid_json");
+    assert!(deep["message"].as_str().unwrap().contains("100 levels"));
+});
