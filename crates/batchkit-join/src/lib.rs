@@ -61,6 +61,14 @@ pub mod hot {
         let i = crate::parse::result_info(line);
         (i.id.map(|c| c.into_owned()), i.status)
     }
+    /// Parses one result line; returns the answer text as the merged line would hold it (a
+    /// JSON string literal), when it has one.
+    pub fn result_text(line: &[u8]) -> Option<Vec<u8>> {
+        match crate::parse::result_info(line).text? {
+            crate::parse::Text::Raw { start, len } => Some(line[start..start + len].to_vec()),
+            crate::parse::Text::Owned(s) => Some(s.into_bytes()),
+        }
+    }
     /// Parses one request line; returns its id.
     pub fn request_id(line: &[u8]) -> Option<String> {
         match crate::parse::request_id(line) {
