@@ -78,7 +78,7 @@ bktest!(openai_output_and_error_files, |dir| {
             ("request-3", "expired"),
             ("request-4", "missing"),
             ("request-5", "succeeded"),
-            ("<none>", "missing"),
+            // Line 6 is not JSON: reported, no merged line.
             ("request-7", "canceled"),
             ("<none>", "missing"),
         ])
@@ -86,11 +86,11 @@ bktest!(openai_output_and_error_files, |dir| {
     // The succeeded result wins over the later expired one for request-1.
     assert_eq!(merged[0]["output_text"], "Hello.");
     assert_eq!(merged[4]["output_text"], "Café au lait.");
-    assert_eq!(merged[5]["problem"], "invalid_json");
-    assert_eq!(merged[7]["problem"], "missing_id");
-    // Retry: the request lines that did not succeed, byte-exact (CRLF of line 2 kept).
+    assert_eq!(merged[6]["problem"], "missing_id");
+    // Retry: the request lines that did not succeed, byte-exact (CRLF of line 2 kept), but
+    // not line 6, which is not JSON.
     let req = lines_of(&f("openai_requests.jsonl"));
-    let want: Vec<u8> = [1, 2, 3, 5, 6, 7]
+    let want: Vec<u8> = [1, 2, 3, 6, 7]
         .iter()
         .flat_map(|&i| req[i].clone())
         .collect();
@@ -134,7 +134,15 @@ bktest!(openai_output_and_error_files, |dir| {
             s["missing"].as_u64(),
             s["orphans"].as_u64()
         ),
-        (Some(2), Some(3), Some(1))
+        (Some(2), Some(2), Some(1))
+    );
+    assert_eq!(
+        (
+            s["requests"].as_u64(),
+            s["invalid_requests"].as_u64(),
+            s["to_retry"].as_u64()
+        ),
+        (Some(7), Some(1), Some(5))
     );
     assert_eq!(
         (
@@ -511,10 +519,8 @@ bktest!(duplicate_request_ids_get_the_result_once, |dir| {
             pairs(&[("a", "succeeded"), ("a", "missing")])
         );
         assert_eq!(merged[1]["problem"], "duplicate_id");
-        assert_eq!(
-            std::fs::read(dir.join("retry.jsonl")).unwrap(),
-            b"{\"custom_id\":\"a\",\"n\":2}\n"
-        );
+        // The retry file never repeats an id: the later line is reported, not copied.
+        assert_eq!(std::fs::read(dir.join("retry.jsonl")).unwrap(), b"");
         let d = &events[0];
         assert_eq!(
             (
@@ -569,6 +575,212 @@ bktest!(human_output_names_lines_and_totals, |dir| {
     assert!(text.contains("error[invalid_json]"), "{text}");
     assert!(text.contains("openai_requests.jsonl:6"), "{text}");
     assert!(text.contains("warning[duplicate_result]"), "{text}");
-    assert!(text.contains("8 requests"), "{text}");
+    assert!(text.contains("7 requests"), "{text}");
+    assert!(
+        text.contains("1 request lines not valid UTF-8 JSON"),
+        "{text}"
+    );
     assert!(!text.contains('\x1b'), "no colour when not asked");
 });
+
+/// Every line of `merged` is one JSON value (strict: invalid UTF-8 or syntax fails).
+fn assert_json_lines(merged: &[u8]) {
+    for (i, l) in merged.split(|&b| b == b'\n').enumerate() {
+        if l.is_empty() {
+            continue;
+        }
+        if let Err(e) = serde_json::from_slice::<Value>(l) {
+            panic!(
+                "merged line {} is not JSON ({e}): {:?}",
+                i + 1,
+                String::from_utf8_lossy(l)
+            );
+        }
+    }
+}
+
+/// The ids of a retry file's lines, asserting none repeats.
+fn assert_retry_ids_unique(retry: &[u8]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ids = Vec::new();
+    for l in retry.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(l).expect("retry lines are JSON");
+        let id = v["custom_id"].as_str().unwrap_or("<none>").to_string();
+        if id != "<none>" {
+            assert!(seen.insert(id.clone()), "retry repeats {id:?}");
+        }
+        ids.push(id);
+    }
+    ids
+}
+
+bktest!(
+    invalid_request_and_result_lines_stay_out_of_merged_and_retry,
+    |dir| {
+        let mut req: Vec<u8> = Vec::new();
+        req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{}}\n");
+        // Line 2: invalid UTF-8 inside a string serde would skip.
+        req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{\"x\":\"caf\xe9\"}}\n");
+        // Line 3: not JSON.
+        req.extend_from_slice(b"{\"custom_id\":\"c\",\"body\":{}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{}}\n");
+        // Line 5: `a` again (it has a result); line 6: `d` again (no result); line 7: `b`, whose
+        // first line was invalid, so this is its first valid line.
+        req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{\"again\":1}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{\"again\":1}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{}}\n");
+        // Line 8: invalid UTF-8 outside any string, and no final newline.
+        req.extend_from_slice(b"\xff\xfe");
+        let req = dir.write("req.jsonl", &req);
+        let mut out: Vec<u8> = Vec::new();
+        out.extend_from_slice(
+        b"{\"custom_id\":\"a\",\"response\":{\"status_code\":500,\"body\":{}},\"error\":null}\n",
+    );
+        // Invalid UTF-8 in an ignored field of a result for `d`: never copied into a merged line.
+        out.extend_from_slice(
+        b"{\"custom_id\":\"d\",\"response\":{\"status_code\":200,\"body\":{\"x\":\"\xc3\"}},\"error\":null}\n",
+    );
+        out.extend_from_slice(b"{\"custom_id\":\"b\",\"response\":{\"status_code\":200,\"body\"\n");
+        let out = dir.write("out.jsonl", &out);
+        let err = dir.write("err.jsonl", "");
+        let files = (req, out, err);
+        let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "2");
+        let (c2, spill) = run_to(&dir, "spill", &files, &["--memory-limit", "64KiB"], "2");
+        assert_eq!((c1, c2), (1, 1));
+        assert_eq!(mem, spill, "the spill path writes the same outputs");
+        let merged = &mem["merged.jsonl"];
+        assert_json_lines(merged);
+        let ids: Vec<String> = merged
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<Value>(l).unwrap()["custom_id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"a\"", "\"d\"", "\"a\"", "\"d\"", "\"b\""]);
+        // Retry: `a` (errored), `d` (its result was unusable) and `b`; the later `a` and `d`
+        // are not repeated, the invalid lines never copied.
+        let retry = &mem["retry.jsonl"];
+        assert_eq!(assert_retry_ids_unique(retry), ["a", "d", "b"]);
+        assert_eq!(
+        retry.as_slice(),
+        b"{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"d\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n"
+    );
+        // Both bad result lines go to the orphans file verbatim.
+        let res_lines = lines_of(&files.1);
+        assert_eq!(
+            mem["orphans.jsonl"],
+            [res_lines[1].clone(), res_lines[2].clone()].concat()
+        );
+        let events: Vec<Value> = String::from_utf8(mem["stdout"].clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let diag: Vec<(String, String, u64)> = events
+            .iter()
+            .filter(|e| e["type"] == "diagnostic")
+            .map(|e| {
+                let file = e["file"].as_str().unwrap();
+                (
+                    file.rsplit('/').next().unwrap().to_string(),
+                    e["code"].as_str().unwrap().to_string(),
+                    e["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let d = |f: &str, c: &str, l: u64| (f.to_string(), c.to_string(), l);
+        assert_eq!(
+            diag,
+            [
+                d("out.jsonl", "invalid_utf8", 2),
+                d("out.jsonl", "invalid_json", 3),
+                d("req.jsonl", "invalid_utf8", 2),
+                d("req.jsonl", "invalid_json", 3),
+                d("req.jsonl", "duplicate_id", 5),
+                d("req.jsonl", "duplicate_id", 6),
+                d("req.jsonl", "invalid_utf8", 8),
+            ]
+        );
+        let dup6 = events
+            .iter()
+            .find(|e| e["code"] == "duplicate_id" && e["line"] == 6)
+            .unwrap();
+        assert_eq!(
+            (dup6["custom_id"].as_str(), dup6["first"]["line"].as_u64()),
+            (Some("d"), Some(4))
+        );
+        let s = events.last().unwrap();
+        assert_eq!(
+            (
+                s["requests"].as_u64(),
+                s["invalid_requests"].as_u64(),
+                s["to_retry"].as_u64(),
+                s["not_in_retry"].as_u64(),
+                s["unjoinable"].as_u64(),
+            ),
+            (Some(5), Some(3), Some(3), Some(2), Some(2))
+        );
+    }
+);
+
+bktest!(
+    retry_never_repeats_an_id_when_request_ids_outgrow_memory,
+    |dir| {
+        // Few results (they fit in memory), many requests without one, some ids repeated: the id
+        // set outgrows the budget and the join starts the request side again on the spill path.
+        let n = 200_000;
+        let mut req = String::with_capacity(n * 40);
+        for i in 0..n {
+            let id = if i % 997 == 0 && i > 0 {
+                i - 500
+            } else if i % 1999 == 0 && i > 0 {
+                i / 2
+            } else {
+                i
+            };
+            req.push_str(&format!("{{\"custom_id\":\"r{id}\",\"n\":{i}}}\n"));
+        }
+        let mut out = String::new();
+        for i in (0..n).step_by(20_000) {
+            out.push_str(&format!(
+            "{{\"custom_id\":\"r{i}\",\"response\":{{\"status_code\":200,\"body\":{{}}}},\"error\":null}}\n"
+        ));
+        }
+        let files = (
+            dir.write("req.jsonl", req),
+            dir.write("out.jsonl", out),
+            dir.write("err.jsonl", ""),
+        );
+        let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "2");
+        let (c2, restart) = run_to(&dir, "restart", &files, &["--memory-limit", "40MiB"], "2");
+        let (c3, spill) = run_to(&dir, "spill", &files, &["--memory-limit", "64KiB"], "2");
+        assert_eq!((c1, c2, c3), (1, 1, 1));
+        assert_eq!(
+            mem, restart,
+            "a restarted join gives the same outputs and events"
+        );
+        assert_eq!(mem, spill);
+        assert_json_lines(&mem["merged.jsonl"]);
+        let retry = assert_retry_ids_unique(&mem["retry.jsonl"]);
+        let dups = String::from_utf8_lossy(&mem["stdout"])
+            .lines()
+            .filter(|l| l.contains("\"duplicate_id\""))
+            .count();
+        assert!(dups > 200, "{dups}");
+        assert_eq!(retry.len() + dups + n / 20_000, n);
+        // The 40 MiB run did take the restart: it reports a spill.
+        let (_, events, _) = join(
+            &dir,
+            std::slice::from_ref(&files.0),
+            std::slice::from_ref(&files.1),
+            &["--memory-limit", "40MiB"],
+        );
+        assert_eq!(events.last().unwrap()["spilled"], true);
+        let (_, events, _) = join(
+            &dir,
+            std::slice::from_ref(&files.0),
+            std::slice::from_ref(&files.1),
+            &["--memory-limit", "1GiB"],
+        );
+        assert_eq!(events.last().unwrap()["spilled"], false);
+    }
+);

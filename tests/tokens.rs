@@ -52,6 +52,10 @@ enum Event {
         errors: u64,
         warnings: u64,
     },
+    Error {
+        file: String,
+        message: String,
+    },
     Summary(Summary),
 }
 
@@ -70,6 +74,8 @@ struct Summary {
     requests_without_max_output: u64,
     exact: bool,
     ok: bool,
+    aggregated_requests: u64,
+    max_models: usize,
     cost: Option<Cost>,
     unpriced_models: Vec<String>,
     models: Vec<ModelRow>,
@@ -352,6 +358,129 @@ bktest!(unusable_inputs_exit_2_and_name_the_file, |dir| {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.jsonl"));
     // The readable file was still counted.
     assert_eq!(summary(&json_lines(&out))["requests"], 4);
+});
+
+bktest!(
+    missing_input_gets_an_error_record_not_a_file_record,
+    |dir| {
+        let out = tokens(
+            &dir,
+            &["--format=json", "missing.jsonl", &fx("tokens/chat.jsonl")],
+        );
+        assert_eq!(code(&out), 2);
+        let lines = json_lines(&out);
+        for l in &lines {
+            serde_json::from_value::<Event>(l.clone()).expect("schema");
+        }
+        let kinds: Vec<(&str, &str)> = lines
+            .iter()
+            .filter(|l| l["type"] != "summary")
+            .map(|l| {
+                (
+                    l["type"].as_str().unwrap(),
+                    l["file"].as_str().unwrap().rsplit('/').next().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [("error", "missing.jsonl"), ("file", "chat.jsonl")],
+            "{lines:?}"
+        );
+        let err = &lines[0];
+        assert!(
+            err["message"].as_str().unwrap().contains("missing.jsonl"),
+            "{err}"
+        );
+        let s = summary(&lines);
+        assert_eq!(
+            (s["ok"].as_bool(), s["files"].as_u64()),
+            (Some(false), Some(2))
+        );
+        assert_eq!(s["requests"], 4);
+        // Human output says it in one line on stdout too.
+        let out = tokens(
+            &dir,
+            &["--format=human", "missing.jsonl", &fx("tokens/chat.jsonl")],
+        );
+        assert_eq!(code(&out), 2);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("error: ") && text.contains("missing.jsonl"),
+            "{text}"
+        );
+    }
+);
+
+bktest!(distinct_models_past_max_models_are_summed_as_other, |dir| {
+    // 3,000 lines, each with its own model: past 1,000 models the rest are summed.
+    let mut input = String::new();
+    for i in 0..3000 {
+        input.push_str(&format!(
+            "{{\"custom_id\":\"r{i}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"model-{i:05}\",\"max_tokens\":{},\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}}}\n",
+            i % 7,
+            "word ".repeat(i % 13)
+        ));
+    }
+    dir.write("many.jsonl", &input);
+    let run_with = |extra: &[&str]| {
+        let mut args = vec!["--format=json", "--per-request"];
+        args.extend_from_slice(extra);
+        args.push("many.jsonl");
+        let out = tokens(&dir, &args);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        json_lines(&out)
+    };
+    let lines = run_with(&[]);
+    for l in &lines {
+        serde_json::from_value::<Event>(l.clone()).expect("schema");
+    }
+    let s = summary(&lines);
+    let models = s["models"].as_array().unwrap();
+    assert!(models.len() <= 1001, "{}", models.len());
+    assert_eq!(models.len(), 1001);
+    assert_eq!(s["max_models"], 1000);
+    assert_eq!(s["aggregated_requests"], 2000);
+    let other = models
+        .iter()
+        .find(|m| m["model"] == "(other)")
+        .expect("an (other) entry");
+    assert_eq!(other["requests"], 2000);
+    // Totals are those of the per-request records, whatever the aggregation.
+    let per: Vec<&Value> = lines.iter().filter(|l| l["type"] == "request").collect();
+    assert_eq!(per.len(), 3000);
+    let input_sum: u64 = per
+        .iter()
+        .map(|l| l["input_tokens"].as_u64().unwrap())
+        .sum();
+    let max_out_sum: u64 = per
+        .iter()
+        .map(|l| l["max_output_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(s["requests"], 3000);
+    assert_eq!(s["input_tokens"].as_u64(), Some(input_sum));
+    assert_eq!(s["max_output_tokens"].as_u64(), Some(max_out_sum));
+    let model_sum: u64 = models
+        .iter()
+        .map(|m| m["input_tokens"].as_u64().unwrap())
+        .sum();
+    assert_eq!(model_sum, input_sum);
+    // A smaller cap: same totals, fewer entries.
+    let small = run_with(&["--max-models", "10"]);
+    let s2 = summary(&small);
+    assert_eq!(s2["models"].as_array().unwrap().len(), 11);
+    assert_eq!(s2["aggregated_requests"], 2990);
+    assert_eq!(s2["input_tokens"], s["input_tokens"]);
+    // Human output says so in one line.
+    let out = tokens(
+        &dir,
+        &["--format=human", "--max-models", "10", "many.jsonl"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2,990 requests of models past the first 10 are summed as (other)"),
+        "{text}"
+    );
 });
 
 bktest!(oversized_line_is_reported, |dir| {

@@ -19,8 +19,9 @@ use crate::Outcome;
 /// Writes MERGED in request order, one line per request:
 /// {"custom_id":...,"status":"succeeded|errored|expired|canceled|missing","request":<request line>,
 /// "result":<result line or null>,"output_text":<answer text or null>}. Request lines that cannot be
-/// joined (invalid JSON, no id, an id an earlier line already used) get status missing and a
-/// "problem" field. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
+/// joined (no id, an id an earlier line already used) get status missing and a "problem" field;
+/// lines that are not valid UTF-8 JSON are reported and left out of MERGED and RETRY. RETRY never
+/// holds an id twice: a later line with an id already used is reported (duplicate_id) and left out. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
 /// output and error files, Anthropic results, Gemini and Vertex outputs, Together), plain or zstd.
 ///
 /// An OpenAI-style line with a non-2xx response.status_code is errored even when "error" is null;
@@ -226,7 +227,8 @@ fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> report::Summary {
         canceled: s.count(Status::Canceled),
         missing: s.count(Status::Missing),
         request_problems: s.request_problems,
-        to_retry: s.requests - s.count(Status::Succeeded),
+        invalid_requests: s.invalid_requests,
+        to_retry: s.to_retry,
         not_in_retry: s.not_in_retry,
         results: s.results,
         joined: s.joined,

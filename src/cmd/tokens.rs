@@ -45,6 +45,9 @@ pub struct Args {
     /// the embedded ones
     #[arg(long, value_name = "PRICES.toml")]
     pub pricing: Option<PathBuf>,
+    /// Models listed one by one; requests of further models are summed as "(other)"
+    #[arg(long, value_name = "N", default_value_t = batchkit_tokens::DEFAULT_MAX_MODELS)]
+    pub max_models: usize,
 }
 
 pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
@@ -65,6 +68,30 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
             let outcome = count_all(&args, settings, &prices, &mut p)?;
             crate::cmd::finish(p.into_inner())?;
             outcome.into_result()
+        }
+    }
+}
+
+/// The totals of one input are the difference of two snapshots (not a clone of the per-model
+/// tables).
+struct Snapshot {
+    lines: u64,
+    bytes: u64,
+    requests: u64,
+    input_tokens: u64,
+    errors: u64,
+    warnings: u64,
+}
+
+impl Snapshot {
+    fn of(t: &Totals) -> Self {
+        Snapshot {
+            lines: t.lines,
+            bytes: t.bytes,
+            requests: t.requests,
+            input_tokens: t.input_tokens(),
+            errors: t.errors,
+            warnings: t.warnings,
         }
     }
 }
@@ -97,11 +124,12 @@ fn count_all(
     let opts = Options {
         model: args.model.clone(),
         read: settings.read.clone(),
+        max_models: args.max_models,
     };
-    let mut totals = Totals::default();
+    let mut totals = Totals::with_max_models(args.max_models);
     let mut unreadable = Vec::new();
     for input in &inputs {
-        let before = totals.clone();
+        let before = Snapshot::of(&totals);
         let bar = Progress::new(settings.progress, &input.name, input.len_hint());
         let per_request = args.per_request;
         let result = count_input_with_progress(
@@ -138,10 +166,15 @@ fn count_all(
         drop(bar);
         match result {
             Ok(_) => {}
-            // One unreadable input does not stop the others; the run still fails (exit 2).
+            // One unreadable input does not stop the others; it gets an error record, no file
+            // record, and the run fails (exit 2).
             Err(TokensError::Read(e)) => {
-                eprintln!("error: {e}");
+                p.error(&report::InputError {
+                    file: input.name.clone(),
+                    message: e.to_string(),
+                })?;
                 unreadable.push(input.name.clone());
+                continue;
             }
             Err(e) => return Err(e.into()),
         }
@@ -150,7 +183,7 @@ fn count_all(
             lines: totals.lines - before.lines,
             bytes: totals.bytes - before.bytes,
             requests: totals.requests - before.requests,
-            input_tokens: totals.input_tokens() - before.input_tokens(),
+            input_tokens: totals.input_tokens() - before.input_tokens,
             errors: totals.errors - before.errors,
             warnings: totals.warnings - before.warnings,
         })?;
@@ -174,6 +207,8 @@ fn count_all(
         requests_without_max_output: s.requests_without_max_output,
         exact: s.exact,
         ok: s.errors == 0 && unreadable.is_empty(),
+        aggregated_requests: s.aggregated_requests,
+        max_models: s.max_models,
         cost: s.cost.map(cost),
         unpriced_models: s.unpriced_models,
         models: s

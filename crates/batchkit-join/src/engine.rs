@@ -23,8 +23,8 @@ use hashbrown::HashTable;
 
 use crate::parse::{request_id, result_info, RequestId, Text, Unjoinable, Usage};
 use crate::store::{
-    better, hash_id, io_err, other_offset, read_at, write_at, Entry, Match, MatchTable, MemStore,
-    SpillFile, BLANK, ENTRY_SIZE, MATCH_SIZE, NONE,
+    better, hash_id, io_err, other_offset, read_at, write_at, Entry, IdSet, Match, MatchTable,
+    MemStore, SpillFile, BLANK, ENTRY_SIZE, MATCH_SIZE, NONE,
 };
 use crate::{Event, JoinError, JoinOptions, JoinSummary, Loc, ModelUsage, Problem, Side, Status};
 
@@ -82,6 +82,9 @@ pub fn join(
         summary: JoinSummary::default(),
         models: BTreeMap::new(),
         request_lines: Vec::new(),
+        overflow: false,
+        request_events: 0,
+        skip_request_events: 0,
     };
 
     let results = ctx.read_results(on_event)?;
@@ -89,15 +92,33 @@ pub fn join(
         Results::Mem(mut mem) => {
             mem.resolve_losers();
             let mut claims = vec![NONE; mem.entries.len()];
-            ctx.requests_in_memory(&mem, &mut claims, &mut outs, on_event)?;
-            ctx.finish_results(
-                &mut outs,
-                on_event,
-                &mut MemView {
-                    mem: &mem,
-                    claims: &claims,
-                },
-            )?;
+            if ctx.requests_in_memory(&mem, &mut claims, &mut outs, on_event)? {
+                ctx.finish_results(
+                    &mut outs,
+                    on_event,
+                    &mut MemView {
+                        mem: &mem,
+                        claims: &claims,
+                    },
+                )?;
+            } else {
+                // The request ids outgrew the budget: start the request side again on the
+                // spill path, with fresh outputs.
+                if opts.requests.iter().any(|i| i.source == Source::Stdin) {
+                    return Err(JoinError::Usage(
+                        "the request ids on stdin do not fit in --memory-limit beside the results; raise it or pass the requests file by path".into(),
+                    ));
+                }
+                drop(claims);
+                drop(outs);
+                outs = Outputs::create(opts)?;
+                ctx.reset_requests();
+                let spill = ctx.spill(mem, results_hint(opts))?;
+                ctx.summary.spilled = true;
+                ctx.summary.partitions = 1 << spill.bits;
+                let mut g = ctx.grace(spill, &mut outs, on_event)?;
+                ctx.finish_results(&mut outs, on_event, &mut g)?;
+            }
         }
         Results::Spill(spill) => {
             ctx.summary.spilled = true;
@@ -116,6 +137,19 @@ pub fn join(
     Ok(s)
 }
 
+/// The in-memory request pass's state: which request took each result, and the ids of the
+/// requests no result names (bounded by `allowance` bytes).
+struct MemClaims<'a> {
+    claims: &'a mut [u64],
+    missing: IdSet,
+    allowance: u64,
+}
+
+/// Bytes of the result files, where known.
+fn results_hint(opts: &JoinOptions) -> u64 {
+    opts.results.iter().map(|i| i.len_hint().unwrap_or(0)).sum()
+}
+
 struct Ctx<'o> {
     opts: &'o JoinOptions,
     read: ReadOptions,
@@ -125,6 +159,12 @@ struct Ctx<'o> {
     models: BTreeMap<String, Usage>,
     /// Lines of each request file read so far (global line index = sum of earlier files + line - 1).
     request_lines: Vec<u64>,
+    /// The in-memory request pass stopped: its id set outgrew the budget.
+    overflow: bool,
+    /// Request-side events counted in this pass, and how many of them an earlier (stopped)
+    /// pass already gave.
+    request_events: u64,
+    skip_request_events: u64,
 }
 
 struct Outputs {
@@ -278,6 +318,10 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
             Text::Owned(s) => Bytes::Owned(s.into_bytes()),
         });
         let problem = info.unjoinable.map(|u| match u {
+            Unjoinable::InvalidUtf8(m) => (
+                Problem::InvalidUtf8,
+                format!("not valid UTF-8: {m}; written to the orphans file"),
+            ),
             Unjoinable::InvalidJson(m) => (
                 Problem::InvalidJson,
                 format!("not valid JSON: {m}; written to the orphans file"),
@@ -316,12 +360,7 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
 
 impl Ctx<'_> {
     fn read_results(&mut self, on_event: &mut dyn FnMut(&Event)) -> Result<Results, JoinError> {
-        let hint: u64 = self
-            .opts
-            .results
-            .iter()
-            .map(|i| i.len_hint().unwrap_or(0))
-            .sum();
+        let hint = results_hint(self.opts);
         // Results already larger on disk than the budget will not fit: spill from the start
         // rather than fill the budget first (keeps the peak low).
         let mut results = if hint > self.budget {
@@ -545,6 +584,9 @@ struct LineOut {
     other: u64,
     custom_id: Option<String>,
     message: Option<String>,
+    /// In-memory path: the decoded id of a request no result names (checked against earlier
+    /// requests' ids at emit time).
+    key: Option<Vec<u8>>,
 }
 
 struct ReqChunk {
@@ -589,7 +631,8 @@ fn write_merged(
 
 fn request_problem_message(p: Problem, detail: &str) -> String {
     match p {
-        Problem::InvalidJson => format!("not valid JSON: {detail}; status missing, copied to the retry file"),
+        Problem::InvalidJson => format!("not valid JSON: {detail}; left out of the merged and retry files"),
+        Problem::InvalidUtf8 => format!("not valid UTF-8: {detail}; left out of the merged and retry files"),
         Problem::MissingId => "no `custom_id` or `key`: cannot be joined; status missing, copied to the retry file".into(),
         Problem::InvalidId => "`custom_id`/`key` is not a string: cannot be joined; status missing, copied to the retry file".into(),
         Problem::LineTooLarge => {
@@ -609,7 +652,11 @@ fn problem_line(
     id_raw: Option<&[u8]>,
 ) -> (usize, usize) {
     let start = out.len();
-    let request = (p != Problem::InvalidJson && p != Problem::LineTooLarge).then_some(content);
+    if p.not_json() {
+        // Not JSON: no merged line at all (the event names the line).
+        return (start, 0);
+    }
+    let request = (p != Problem::LineTooLarge).then_some(content);
     write_merged(out, id_raw, Status::Missing, request, None, Some(p), line);
     (start, out.len() - start)
 }
@@ -636,6 +683,7 @@ fn oversized_out(chunk: &Chunk, merged: &mut Vec<u8>) -> Option<ReqChunk> {
         result: NONE,
         other: NONE,
         custom_id: None,
+        key: None,
         message: Some(request_problem_message(
             Problem::LineTooLarge,
             &o.len.to_string(),
@@ -709,14 +757,23 @@ fn slices<'a>(all: &'a [u8], e: &Entry) -> ResultBytes<'a> {
 
 impl Ctx<'_> {
     /// One pass over the requests, probing the in-memory results.
+    ///
+    /// Returns false when the ids of requests without a result outgrew the budget left beside
+    /// the results (`self.overflow`): the caller starts the request side again on the spill
+    /// path.
     fn requests_in_memory(
         &mut self,
         mem: &MemStore,
         claims: &mut [u64],
         outs: &mut Outputs,
         on_event: &mut dyn FnMut(&Event),
-    ) -> Result<(), JoinError> {
+    ) -> Result<bool, JoinError> {
         let view = MemView { mem, claims: &[] };
+        let mut mc = MemClaims {
+            claims,
+            missing: IdSet::default(),
+            allowance: self.budget.saturating_sub(mem.footprint()),
+        };
         let mut base = 0u64;
         let opts = self.opts;
         for input in opts.requests.iter() {
@@ -745,6 +802,7 @@ impl Ctx<'_> {
                         other: NONE,
                         custom_id: None,
                         message: None,
+                        key: None,
                     };
                     match request_id(line.content) {
                         RequestId::Id {
@@ -764,21 +822,25 @@ impl Ctx<'_> {
                                         line.content,
                                     )?;
                                 }
-                                None => write_merged(
-                                    &mut merged,
-                                    Some(id_raw),
-                                    Status::Missing,
-                                    Some(line.content),
-                                    None,
-                                    None,
-                                    0,
-                                ),
+                                None => {
+                                    write_merged(
+                                        &mut merged,
+                                        Some(id_raw),
+                                        Status::Missing,
+                                        Some(line.content),
+                                        None,
+                                        None,
+                                        0,
+                                    );
+                                    lo.key = Some(id.into_owned().into_bytes());
+                                }
                             }
                             lo.merged = (start, merged.len() - start);
                         }
                         other => {
                             let (p, detail) = match other {
                                 RequestId::InvalidJson(m) => (Problem::InvalidJson, m),
+                                RequestId::InvalidUtf8(m) => (Problem::InvalidUtf8, m),
                                 RequestId::MissingId => (Problem::MissingId, String::new()),
                                 _ => (Problem::InvalidId, String::new()),
                             };
@@ -798,26 +860,39 @@ impl Ctx<'_> {
                 process_ok(process),
                 |chunk, rc: Result<ReqChunk, JoinError>| -> Result<bool, JoinError> {
                     let rc = rc?;
-                    self.emit_request_chunk(
-                        chunk,
-                        rc,
-                        input,
-                        base,
-                        Some(&mut *claims),
-                        outs,
-                        on_event,
-                    )?;
-                    Ok(true)
+                    self.emit_request_chunk(chunk, rc, input, base, Some(&mut mc), outs, on_event)?;
+                    Ok(!self.overflow)
                 },
             )?;
+            if self.overflow {
+                return Ok(false);
+            }
             base += stats.lines;
             self.request_lines.push(stats.lines);
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Writes a request chunk's lines in order; with `claims` (in-memory path) it also gives
-    /// each result to the first request that names it.
+    /// Forgets what a stopped in-memory request pass counted; the events it gave are not
+    /// given again.
+    fn reset_requests(&mut self) {
+        let s = &mut self.summary;
+        s.requests = 0;
+        s.statuses = [0; 5];
+        s.request_problems = 0;
+        s.invalid_requests = 0;
+        s.to_retry = 0;
+        s.not_in_retry = 0;
+        self.request_lines.clear();
+        self.skip_request_events = self.request_events;
+        self.request_events = 0;
+        self.overflow = false;
+    }
+
+    /// Writes a request chunk's lines in order. On the in-memory path (`mem`) it also gives
+    /// each result to the first request that names it and finds the requests whose id an
+    /// earlier request without a result used; it stops (setting `self.overflow`) when that id
+    /// set outgrows its share of the budget.
     #[allow(clippy::too_many_arguments)]
     fn emit_request_chunk(
         &mut self,
@@ -825,7 +900,7 @@ impl Ctx<'_> {
         rc: ReqChunk,
         input: &Input,
         base: u64,
-        mut claims: Option<&mut [u64]>,
+        mut mem: Option<&mut MemClaims<'_>>,
         outs: &mut Outputs,
         on_event: &mut dyn FnMut(&Event),
     ) -> Result<(), JoinError> {
@@ -834,12 +909,27 @@ impl Ctx<'_> {
             let gidx = base + lo.line - 1;
             let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];
             let mut merged = &rc.merged[lo.merged.0..lo.merged.0 + lo.merged.1];
-            if let (Some(claims), true) = (claims.as_deref_mut(), lo.result != NONE) {
-                let c = &mut claims[lo.result as usize];
-                if *c == NONE {
-                    *c = gidx;
+            if let Some(m) = mem.as_deref_mut() {
+                let first = if lo.result != NONE {
+                    let c = &mut m.claims[lo.result as usize];
+                    if *c == NONE {
+                        *c = gidx;
+                        None
+                    } else {
+                        Some(*c)
+                    }
+                } else if let Some(key) = &lo.key {
+                    let first = m.missing.first_or_insert(hash_id(key), key, gidx);
+                    if m.missing.footprint() > m.allowance {
+                        self.overflow = true;
+                        return Ok(());
+                    }
+                    first
                 } else {
-                    lo.other = *c;
+                    None
+                };
+                if let Some(first) = first {
+                    lo.other = first;
                     lo.status = Status::Missing;
                     lo.problem = Some(Problem::DuplicateId);
                     lo.result = NONE;
@@ -866,38 +956,52 @@ impl Ctx<'_> {
                 let id = crate::hot::request_id(content);
                 let first = self.loc_of_request(lo.other);
                 lo.message = Some(format!(
-                    "custom_id {:?} is also on {}:{}, which got the result; status missing, copied to the retry file",
+                    "custom_id {:?} was already used on {}:{}; status missing, NOT copied to the retry file",
                     id.as_deref().unwrap_or(""),
                     first.file,
                     first.line
                 ));
                 lo.custom_id = id;
             }
-            write(&mut outs.out, merged)?;
-            self.summary.requests += 1;
-            self.summary.statuses[lo.status as usize] += 1;
-            if lo.status != Status::Succeeded {
-                if lo.problem == Some(Problem::LineTooLarge) {
-                    self.summary.not_in_retry += 1;
-                } else if let Some(r) = &mut outs.retry {
-                    write_line(r, raw)?;
+            let not_json = lo.problem.is_some_and(Problem::not_json);
+            if not_json {
+                self.summary.invalid_requests += 1;
+            } else {
+                write(&mut outs.out, merged)?;
+                self.summary.requests += 1;
+                self.summary.statuses[lo.status as usize] += 1;
+                if lo.status != Status::Succeeded {
+                    if matches!(
+                        lo.problem,
+                        Some(Problem::LineTooLarge | Problem::DuplicateId)
+                    ) {
+                        self.summary.not_in_retry += 1;
+                    } else {
+                        self.summary.to_retry += 1;
+                        if let Some(r) = &mut outs.retry {
+                            write_line(r, raw)?;
+                        }
+                    }
                 }
             }
             if let Some(p) = lo.problem {
                 self.summary.request_problems += 1;
                 let first = (p == Problem::DuplicateId).then(|| self.loc_of_request(lo.other));
-                on_event(&Event::Problem {
-                    side: Side::Request,
-                    problem: p,
-                    loc: Loc {
-                        file: input.name.clone(),
-                        line: lo.line,
-                        offset: Some(lo.byte),
-                    },
-                    custom_id: lo.custom_id.take(),
-                    first,
-                    message: lo.message.take().unwrap_or_default(),
-                });
+                self.request_events += 1;
+                if self.request_events > self.skip_request_events {
+                    on_event(&Event::Problem {
+                        side: Side::Request,
+                        problem: p,
+                        loc: Loc {
+                            file: input.name.clone(),
+                            line: lo.line,
+                            offset: Some(lo.byte),
+                        },
+                        custom_id: lo.custom_id.take(),
+                        first,
+                        message: lo.message.take().unwrap_or_default(),
+                    });
+                }
             }
         }
         Ok(())
@@ -1011,6 +1115,7 @@ fn first_pass_chunk(chunk: &Chunk) -> Vec<ReqRec> {
                     id_len: raw_len as u32,
                 },
                 RequestId::InvalidJson(_) => ReqRec::Problem(Problem::InvalidJson),
+                RequestId::InvalidUtf8(_) => ReqRec::Problem(Problem::InvalidUtf8),
                 RequestId::MissingId => ReqRec::Problem(Problem::MissingId),
                 RequestId::InvalidId => ReqRec::Problem(Problem::InvalidId),
             }
@@ -1196,52 +1301,67 @@ impl Ctx<'_> {
                     &recs[w as usize].0.to_le_bytes(),
                 )?;
             }
-            let mut claimers = vec![NONE; recs.len()];
-            let (_, req_path) = &req_parts[p];
-            let mut r = BufReader::with_capacity(
-                256 << 10,
-                File::open(req_path).map_err(io_err(req_path))?,
-            );
-            let mut head = [0u8; 20];
-            let mut idbuf = Vec::new();
-            loop {
-                match r.read_exact(&mut head) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                    Err(e) => return Err(io_err(req_path)(e)),
-                }
-                let g = u64::from_le_bytes(head[0..8].try_into().expect("8"));
-                let hash = u64::from_le_bytes(head[8..16].try_into().expect("8"));
-                let len = u32::from_le_bytes(head[16..20].try_into().expect("4")) as usize;
-                idbuf.resize(len, 0);
-                r.read_exact(&mut idbuf).map_err(io_err(req_path))?;
-                let Some(&w) = ht.find(hash, |&j| id(j) == idbuf.as_slice()) else {
-                    continue;
-                };
-                let (ridx, _, status, _, _) = recs[w as usize];
-                let c = &mut claimers[w as usize];
-                let m = if *c == NONE {
-                    *c = g;
+            // The partition's requests, in order: the first line of each id probes the
+            // results, later ones are duplicates. Their ids are held in passes that each take a
+            // bounded share of the budget (one pass unless the partition is large).
+            let (req_f, req_path) = &req_parts[p];
+            let req_len = req_f.metadata().map_err(io_err(req_path))?.len();
+            // (At least 1 MiB a pass: tiny test budgets must not read a partition per id.)
+            let share = (self.budget / 4).max(1 << 20);
+            let passes = req_len.div_ceil(share).max(1);
+            for pass in 0..passes {
+                let mut seen = IdSet::default();
+                let mut r = BufReader::with_capacity(
+                    256 << 10,
+                    File::open(req_path).map_err(io_err(req_path))?,
+                );
+                let mut head = [0u8; 20];
+                let mut idbuf = Vec::new();
+                loop {
+                    match r.read_exact(&mut head) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                        Err(e) => return Err(io_err(req_path)(e)),
+                    }
+                    let g = u64::from_le_bytes(head[0..8].try_into().expect("8"));
+                    let hash = u64::from_le_bytes(head[8..16].try_into().expect("8"));
+                    let len = u32::from_le_bytes(head[16..20].try_into().expect("4")) as usize;
+                    idbuf.resize(len, 0);
+                    r.read_exact(&mut idbuf).map_err(io_err(req_path))?;
+                    if passes > 1 && hash % passes != pass {
+                        continue;
+                    }
+                    if let Some(first) = seen.first_or_insert(hash, &idbuf, g) {
+                        table.set_result(
+                            g,
+                            &Match {
+                                result: NONE,
+                                other: first,
+                                status: Status::Missing.to_u8(),
+                                problem: Problem::DuplicateId.to_u8(),
+                                id_rel: 0,
+                                id_len: 0,
+                            },
+                        )?;
+                        continue;
+                    }
+                    let Some(&w) = ht.find(hash, |&j| id(j) == idbuf.as_slice()) else {
+                        continue;
+                    };
+                    let (ridx, _, status, _, _) = recs[w as usize];
                     claimed[(ridx / 64) as usize] |= 1 << (ridx % 64);
-                    Match {
-                        result: ridx,
-                        other: NONE,
-                        status,
-                        problem: 0,
-                        id_rel: 0,
-                        id_len: 0,
-                    }
-                } else {
-                    Match {
-                        result: NONE,
-                        other: *c,
-                        status: Status::Missing.to_u8(),
-                        problem: Problem::DuplicateId.to_u8(),
-                        id_rel: 0,
-                        id_len: 0,
-                    }
-                };
-                table.set_result(g, &m)?;
+                    table.set_result(
+                        g,
+                        &Match {
+                            result: ridx,
+                            other: NONE,
+                            status,
+                            problem: 0,
+                            id_rel: 0,
+                            id_len: 0,
+                        },
+                    )?;
+                }
             }
         }
         drop(req_parts);
@@ -1295,6 +1415,7 @@ impl Ctx<'_> {
                         other: m.other,
                         custom_id: None,
                         message: None,
+                        key: None,
                     };
                     let id_raw = &line.content[m.id_rel as usize..(m.id_rel + m.id_len) as usize];
                     let start = merged.len();
@@ -1310,7 +1431,7 @@ impl Ctx<'_> {
                         }
                         Some(p) => {
                             let detail = match request_id(line.content) {
-                                RequestId::InvalidJson(msg) => msg,
+                                RequestId::InvalidJson(msg) | RequestId::InvalidUtf8(msg) => msg,
                                 _ => String::new(),
                             };
                             lo.merged =

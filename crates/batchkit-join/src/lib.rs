@@ -14,8 +14,14 @@
 //! Duplicate results (two result lines for one id): the merged line takes a succeeded result
 //! over a failed one, and the earlier line among equals; the other line goes to
 //! [`JoinOptions::duplicates`] when given, else to the orphans file, and is reported as
-//! [`Event::DuplicateResult`]. A request whose id was already joined by an earlier request
-//! line gets no result (status `missing`, problem `duplicate_id`) and goes to the retry file.
+//! [`Event::DuplicateResult`]. A request whose id an earlier request line already used gets no
+//! result (status `missing`, problem `duplicate_id`, with the first line) and is kept out of
+//! the retry file, which so never holds an id twice (providers reject a batch that does).
+//!
+//! Every merged line is JSON: a request line that is not valid UTF-8 or not one JSON value is
+//! reported ([`Problem::InvalidUtf8`], [`Problem::InvalidJson`]) and kept out of the merged
+//! and retry files (counted in [`JoinSummary::invalid_requests`]); such a result line is
+//! reported and goes to the orphans file, never into a merged line.
 //!
 //! ```
 //! use batchkit_join::{join, JoinOptions, Status};
@@ -54,6 +60,14 @@ pub mod hot {
     pub fn result_status(line: &[u8]) -> (Option<String>, Option<crate::Status>) {
         let i = crate::parse::result_info(line);
         (i.id.map(|c| c.into_owned()), i.status)
+    }
+    /// Parses one result line; returns the answer text as the merged line would hold it (a
+    /// JSON string literal), when it has one.
+    pub fn result_text(line: &[u8]) -> Option<Vec<u8>> {
+        match crate::parse::result_info(line).text? {
+            crate::parse::Text::Raw { start, len } => Some(line[start..start + len].to_vec()),
+            crate::parse::Text::Owned(s) => Some(s.into_bytes()),
+        }
     }
     /// Parses one request line; returns its id.
     pub fn request_id(line: &[u8]) -> Option<String> {
@@ -124,6 +138,8 @@ impl Status {
 pub enum Problem {
     /// Not one JSON value.
     InvalidJson,
+    /// Not valid UTF-8.
+    InvalidUtf8,
     /// A result line that is valid JSON but not an object.
     NotObject,
     /// No `custom_id` / `key`.
@@ -143,6 +159,7 @@ impl Problem {
     pub fn code(self) -> &'static str {
         match self {
             Problem::InvalidJson => "invalid_json",
+            Problem::InvalidUtf8 => "invalid_utf8",
             Problem::NotObject => "not_object",
             Problem::MissingId => "missing_id",
             Problem::InvalidId => "invalid_id",
@@ -159,14 +176,20 @@ impl Problem {
     fn from_u8(b: u8) -> Option<Problem> {
         Some(match b {
             1 => Problem::InvalidJson,
-            2 => Problem::NotObject,
-            3 => Problem::MissingId,
-            4 => Problem::InvalidId,
-            5 => Problem::DuplicateId,
-            6 => Problem::LineTooLarge,
-            7 => Problem::VertexNoId,
+            2 => Problem::InvalidUtf8,
+            3 => Problem::NotObject,
+            4 => Problem::MissingId,
+            5 => Problem::InvalidId,
+            6 => Problem::DuplicateId,
+            7 => Problem::LineTooLarge,
+            8 => Problem::VertexNoId,
             _ => return None,
         })
+    }
+
+    /// A line that is not JSON at all: never copied into a merged or retry line.
+    pub fn not_json(self) -> bool {
+        matches!(self, Problem::InvalidJson | Problem::InvalidUtf8)
     }
 }
 
@@ -205,7 +228,7 @@ pub enum Event {
         loc: Loc,
         /// The id, when the line has one.
         custom_id: Option<String>,
-        /// For [`Problem::DuplicateId`]: the request line that got the result.
+        /// For [`Problem::DuplicateId`]: the first request line with that id.
         first: Option<Loc>,
         /// What a person should read.
         message: String,
@@ -280,13 +303,21 @@ pub struct ModelUsage {
 /// What a join found.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JoinSummary {
-    /// Request lines (blank lines excluded), one merged line each.
+    /// Request lines with a merged line each: every non-blank line but the invalid ones.
     pub requests: u64,
     /// Requests per status, indexed like [`Status::ALL`].
     pub statuses: [u64; 5],
-    /// Request lines that could not be joined (invalid JSON, no id, duplicate id, too long).
+    /// Request lines that could not be joined normally (invalid UTF-8 or JSON, no id,
+    /// duplicate id, too long).
     pub request_problems: u64,
-    /// Request lines too long to copy into the retry file.
+    /// Request lines that are not valid UTF-8 or not JSON: reported, in neither the merged
+    /// nor the retry file.
+    pub invalid_requests: u64,
+    /// Request lines that did not succeed and go to the retry file (counted even when no
+    /// retry file is written).
+    pub to_retry: u64,
+    /// Request lines that did not succeed but are kept out of the retry file: too long to
+    /// copy, or an id an earlier line already used.
     pub not_in_retry: u64,
     /// Result lines read (blank lines excluded).
     pub results: u64,
@@ -296,7 +327,7 @@ pub struct JoinSummary {
     pub orphans: u64,
     /// Results that lost to another result for the same id.
     pub duplicates: u64,
-    /// Result lines without a usable id (invalid JSON, no id, Vertex rows).
+    /// Result lines without a usable id (invalid UTF-8 or JSON, no id, Vertex rows).
     pub unjoinable: u64,
     /// Usage over every result line that reported one.
     pub usage: Usage,

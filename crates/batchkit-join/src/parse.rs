@@ -48,6 +48,8 @@ pub(crate) enum RequestId<'a> {
         raw_start: usize,
         raw_len: usize,
     },
+    /// Not valid UTF-8 (the message says where).
+    InvalidUtf8(String),
     /// Not one JSON value.
     InvalidJson(String),
     /// Valid JSON without `custom_id` or `key`.
@@ -65,7 +67,14 @@ struct ReqLine<'a> {
 }
 
 /// Finds the id of a request line (`custom_id`, else Gemini's `key`).
+///
+/// The whole line is checked to be UTF-8 first: serde skips the strings of unknown fields
+/// without checking their bytes, and a line that is not UTF-8 must never be copied into a
+/// merged (JSON) line.
 pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
+    if let Err(e) = std::str::from_utf8(content) {
+        return RequestId::InvalidUtf8(utf8_message(&e));
+    }
     if !is_object(content) {
         return match serde_json::from_slice::<IgnoredAny>(content) {
             Ok(_) => RequestId::MissingId,
@@ -115,6 +124,7 @@ pub(crate) struct ResultInfo<'a> {
 /// Why a result line cannot be joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Unjoinable {
+    InvalidUtf8(String),
     InvalidJson(String),
     NotObject,
     /// Vertex output row without an echoed `custom_id`/`key`.
@@ -324,8 +334,14 @@ fn classify(f: &Facts<'_>) -> Status {
     Status::Errored
 }
 
-/// Reads one result line.
+/// Reads one result line. A line that is not UTF-8 is unjoinable (see [`request_id`]).
 pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
+    if let Err(e) = std::str::from_utf8(content) {
+        return ResultInfo {
+            unjoinable: Some(Unjoinable::InvalidUtf8(utf8_message(&e))),
+            ..Default::default()
+        };
+    }
     if !is_object(content) {
         let unjoinable = match serde_json::from_slice::<IgnoredAny>(content) {
             Ok(_) => Unjoinable::NotObject,
@@ -546,6 +562,11 @@ fn fallback(v: serde_json::Value) -> ResultInfo<'static> {
     info
 }
 
+/// Where a line stops being UTF-8, for a diagnostic.
+fn utf8_message(e: &std::str::Utf8Error) -> String {
+    format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())
+}
+
 /// Serde's derived structs also accept arrays (fields by position); only objects are lines.
 fn is_object(content: &[u8]) -> bool {
     content.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
@@ -688,6 +709,15 @@ mod tests {
             RequestId::InvalidJson(_)
         ));
         assert_eq!(request_id(b"{\"custom_id\":1}"), RequestId::InvalidId);
+        // Invalid UTF-8 in a string serde would skip unchecked.
+        assert!(matches!(
+            request_id(b"{\"custom_id\":\"a\",\"body\":\"\xff\"}"),
+            RequestId::InvalidUtf8(_)
+        ));
+        assert!(matches!(
+            result_info(b"{\"custom_id\":\"a\",\"response\":{\"x\":\"\xc3\"}}").unjoinable,
+            Some(Unjoinable::InvalidUtf8(_))
+        ));
         let line = br#"{"custom_id":"a\u0062","body":{}}"#;
         let RequestId::Id {
             id,

@@ -240,6 +240,47 @@ impl MemStore {
     }
 }
 
+/// Request ids seen so far, each with the global line of its first request: exact (ids are
+/// compared, not only hashed), and its footprint is known so callers can bound it.
+#[derive(Default)]
+pub(crate) struct IdSet {
+    ids: Vec<u8>,
+    /// (offset in `ids`, length, first global line).
+    recs: Vec<(u64, u32, u64)>,
+    table: HashTable<u32>,
+}
+
+impl IdSet {
+    /// Bytes held.
+    pub fn footprint(&self) -> u64 {
+        (self.ids.capacity()
+            + self.recs.capacity() * std::mem::size_of::<(u64, u32, u64)>()
+            + self.table.capacity() * 5) as u64
+    }
+
+    /// The first line of `id` when it was seen before; else records it at `gidx`.
+    pub fn first_or_insert(&mut self, hash: u64, id: &[u8], gidx: u64) -> Option<u64> {
+        let (ids, recs) = (&self.ids, &self.recs);
+        let get = |i: u32| {
+            let (o, l, _) = recs[i as usize];
+            &ids[o as usize..o as usize + l as usize]
+        };
+        if let Some(&i) = self.table.find(hash, |&j| get(j) == id) {
+            return Some(self.recs[i as usize].2);
+        }
+        let idx = self.recs.len() as u32;
+        self.recs
+            .push((self.ids.len() as u64, id.len() as u32, gidx));
+        self.ids.extend_from_slice(id);
+        let (ids, recs) = (&self.ids, &self.recs);
+        self.table.insert_unique(hash, idx, |&j| {
+            let (o, l, _) = recs[j as usize];
+            hash_id(&ids[o as usize..o as usize + l as usize])
+        });
+        None
+    }
+}
+
 pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> JoinError + '_ {
     move |source| JoinError::Io {
         path: batchkit_io::staging::display_path(path),

@@ -118,7 +118,7 @@ pub struct Summary {
     /// Always `summary`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// Request lines (one merged line each).
+    /// Request lines with a merged line each (all but the invalid ones).
     pub requests: u64,
     /// Per status.
     pub succeeded: u64,
@@ -132,9 +132,13 @@ pub struct Summary {
     pub missing: u64,
     /// Request lines that could not be joined normally.
     pub request_problems: u64,
-    /// Requests that did not succeed, i.e. lines in the retry file (plus any too long to copy).
+    /// Request lines that are not valid UTF-8 or not JSON: in neither the merged nor the
+    /// retry file.
+    pub invalid_requests: u64,
+    /// Requests that did not succeed and are in the retry file.
     pub to_retry: u64,
-    /// Request lines too long to copy into the retry file.
+    /// Requests that did not succeed but are kept out of the retry file (too long to copy,
+    /// or an id an earlier line already used).
     pub not_in_retry: u64,
     /// Result lines read.
     pub results: u64,
@@ -232,6 +236,20 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         writeln!(w, "  {name:<10}{shown}")?;
     }
     writeln!(w, "  {:<10}{:>12}", "to retry", x.to_retry)?;
+    if x.not_in_retry > 0 {
+        writeln!(
+            w,
+            "  {} failed requests kept out of the retry file (duplicate id or too long)",
+            x.not_in_retry
+        )?;
+    }
+    if x.invalid_requests > 0 {
+        writeln!(
+            w,
+            "{} request lines not valid UTF-8 JSON: left out of the merged and retry files",
+            x.invalid_requests
+        )?;
+    }
     writeln!(
         w,
         "{} results: {} joined, {} orphans, {} duplicates, {} without id",

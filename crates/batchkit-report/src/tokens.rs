@@ -5,8 +5,12 @@
 //!   per counted line, with `--per-request`;
 //! - `{"type":"diagnostic","severity","code","file","line","offset","message"}` per line that
 //!   was not counted (`error`) or was skipped (`warning`, blank lines);
-//! - `{"type":"file","file","lines","bytes","requests","input_tokens","errors","warnings"}` per input;
-//! - last, `{"type":"summary",...}`: totals, `exact`, `cost` (`batch_low`, `batch_high`,
+//! - `{"type":"file","file","lines","bytes","requests","input_tokens","errors","warnings"}` per input
+//!   that was read to the end;
+//! - `{"type":"error","file","message"}` per input that could not be read (missing, unreadable,
+//!   a truncated zstd frame): no `file` record for it, and the summary has `"ok": false`;
+//! - last, `{"type":"summary",...}`: totals, `exact`, `aggregated_requests` (requests summed under
+//!   the model `(other)` past `max_models` models), `max_models`, `cost` (`batch_low`, `batch_high`,
 //!   `sync_low`, `sync_high`, or null), `unpriced_models`, `models` (per model: `model`,
 //!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
 //!   `max_output_tokens`, `requests_without_max_output`, `p50`, `p95`, `max`, `price_entry`,
@@ -105,6 +109,9 @@ pub struct Summary {
     pub requests_without_max_output: u64,
     pub exact: bool,
     pub ok: bool,
+    /// Requests summed under the model `(other)` because `max_models` models were listed.
+    pub aggregated_requests: u64,
+    pub max_models: usize,
     pub cost: Option<Cost>,
     pub unpriced_models: Vec<String>,
     pub models: Vec<ModelRow>,
@@ -116,7 +123,16 @@ pub trait Printer {
     fn request(&mut self, r: &Request<'_>) -> io::Result<()>;
     fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()>;
     fn file(&mut self, f: &FileTotals) -> io::Result<()>;
+    /// An input that could not be read (it gets no `file` record).
+    fn error(&mut self, e: &InputError) -> io::Result<()>;
     fn summary(&mut self, s: &Summary) -> io::Result<()>;
+}
+
+/// An input that could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputError {
+    pub file: String,
+    pub message: String,
 }
 
 #[derive(Serialize)]
@@ -125,6 +141,7 @@ enum Event<'a> {
     Request(&'a Request<'a>),
     Diagnostic(&'a Diagnostic<'a>),
     File(&'a FileTotals),
+    Error(&'a InputError),
     Summary(&'a Summary),
 }
 
@@ -157,6 +174,9 @@ impl<W: Write> Printer for JsonPrinter<W> {
     }
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
         self.emit(&Event::File(f))
+    }
+    fn error(&mut self, e: &InputError) -> io::Result<()> {
+        self.emit(&Event::Error(e))
     }
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         self.emit(&Event::Summary(s))
@@ -254,6 +274,10 @@ impl<W: Write> Printer for HumanPrinter<W> {
         Ok(())
     }
 
+    fn error(&mut self, e: &InputError) -> io::Result<()> {
+        writeln!(self.w, "{}: {}", self.style.red("error"), e.message)
+    }
+
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         let w = &mut self.w;
         let cur = s.prices.currency.as_str();
@@ -348,6 +372,14 @@ impl<W: Write> Printer for HumanPrinter<W> {
             w,
             "cost: low = input only, high = input + every allowed output token"
         )?;
+        if s.aggregated_requests > 0 {
+            writeln!(
+                w,
+                "{} requests of models past the first {} are summed as (other)",
+                thousands(s.aggregated_requests),
+                thousands(s.max_models as u64)
+            )?;
+        }
         if s.requests_without_max_output > 0 {
             writeln!(
                 w,

@@ -24,7 +24,7 @@
 //!     "\n",
 //! )).unwrap();
 //! let mut totals = Totals::default();
-//! let opts = Options { model: None, read: ReadOptions::default() };
+//! let opts = Options { model: None, read: ReadOptions::default(), ..Options::default() };
 //! count_input(&Input::path(&path), &opts, &mut totals, |_line| Ok::<_, TokensError>(()))?;
 //! let summary = totals.summary(&PriceTable::embedded());
 //! assert_eq!(summary.input_tokens, 3 + 3 + 1 + 3); // priming + message + "user" + text
@@ -46,7 +46,7 @@ pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{Cost, Price, PriceError, PriceTable};
 pub use request::{count_request, LineProblem, RequestCount, Severity};
-pub use totals::{ModelSummary, Summary, Totals};
+pub use totals::{ModelSummary, Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS};
 
 use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats};
 
@@ -58,6 +58,20 @@ pub struct Options {
     pub model: Option<String>,
     /// How to read the input.
     pub read: ReadOptions,
+    /// Per-model entries kept in the totals (default [`DEFAULT_MAX_MODELS`]); requests of
+    /// further models are summed under [`OTHER_MODELS`] and counted in
+    /// [`Summary::aggregated_requests`], so memory stays bounded at any number of models.
+    pub max_models: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            model: None,
+            read: ReadOptions::default(),
+            max_models: DEFAULT_MAX_MODELS,
+        }
+    }
 }
 
 /// Errors that stop the count of an input.
@@ -136,6 +150,7 @@ where
 {
     let model = opts.model.as_deref();
     let max_line = opts.read.max_line_bytes;
+    totals.set_max_models(opts.max_models);
     // `batchkit_io` does not re-export `run_with_progress`; reporting from the sink is the
     // same thing, since it runs after each chunk in order.
     let stats = batchkit_io::run(

@@ -8,8 +8,22 @@ use crate::encoding::Encoding;
 use crate::prices::{Cost, PriceTable};
 use crate::request::{LineProblem, RequestCount, Severity};
 
+/// Per-model entries kept by default; requests of further models are summed as [`OTHER_MODELS`].
+pub const DEFAULT_MAX_MODELS: usize = 1000;
+
+/// The model name under which requests of models past the cap are summed.
+pub const OTHER_MODELS: &str = "(other)";
+
+/// Token counts below this are kept exactly in the per-model histogram; above, in buckets of
+/// 1/32 of their power of two, so a histogram never has more than about 1,500 entries.
+const EXACT_BELOW: u64 = 1024;
+const SUB_BITS: u32 = 5;
+
 /// What has been counted so far, over one or several inputs.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Memory is bounded whatever the input: at most `max_models` per-model entries (further
+/// models are summed as [`OTHER_MODELS`]) plus one, each with a bounded histogram.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Totals {
     /// Lines read.
     pub lines: u64,
@@ -21,7 +35,16 @@ pub struct Totals {
     pub errors: u64,
     /// Lines skipped with a remark (blank lines).
     pub warnings: u64,
+    /// Requests summed under [`OTHER_MODELS`] because `max_models` models were already kept.
+    pub aggregated_requests: u64,
+    max_models: usize,
     models: BTreeMap<Option<String>, ModelTotals>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals::with_max_models(DEFAULT_MAX_MODELS)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,12 +55,56 @@ struct ModelTotals {
     input_tokens: u64,
     max_output_tokens: u64,
     without_max_output: u64,
-    /// Input tokens → number of requests with that count: exact percentiles in memory that
-    /// grows with the number of distinct counts, not of requests.
+    /// Largest input count.
+    max: u64,
+    /// Input tokens (bucketed, see [`bucket`]) → number of requests: percentiles exact below
+    /// 1,024 tokens and within 1/32 above, in memory bounded by the number of buckets.
     histogram: BTreeMap<u64, u64>,
 }
 
+/// The histogram key of `v`: itself below [`EXACT_BELOW`], else the low end of its bucket.
+fn bucket(v: u64) -> u64 {
+    if v < EXACT_BELOW {
+        return v;
+    }
+    let shift = (63 - v.leading_zeros()) - SUB_BITS;
+    (v >> shift) << shift
+}
+
+/// The high end of the bucket whose low end is `key`.
+fn bucket_top(key: u64) -> u64 {
+    if key < EXACT_BELOW {
+        return key;
+    }
+    let shift = (63 - key.leading_zeros()) - SUB_BITS;
+    key | ((1u64 << shift) - 1)
+}
+
 impl Totals {
+    /// Empty totals keeping at most `max_models` per-model entries (at least one).
+    pub fn with_max_models(max_models: usize) -> Self {
+        Totals {
+            lines: 0,
+            bytes: 0,
+            requests: 0,
+            errors: 0,
+            warnings: 0,
+            aggregated_requests: 0,
+            max_models: max_models.max(1),
+            models: BTreeMap::new(),
+        }
+    }
+
+    /// The cap on per-model entries.
+    pub fn max_models(&self) -> usize {
+        self.max_models
+    }
+
+    /// Changes the cap; models already kept stay.
+    pub fn set_max_models(&mut self, max_models: usize) {
+        self.max_models = max_models.max(1);
+    }
+
     /// Adds one line's outcome.
     pub fn add(&mut self, result: &Result<RequestCount, LineProblem>) {
         let r = match result {
@@ -51,18 +118,23 @@ impl Totals {
             }
         };
         self.requests += 1;
-        let m = self
-            .models
-            .entry(r.model.clone())
-            .or_insert_with(|| ModelTotals {
-                encoding: r.encoding,
-                requests: 0,
-                exact_requests: 0,
-                input_tokens: 0,
-                max_output_tokens: 0,
-                without_max_output: 0,
-                histogram: BTreeMap::new(),
-            });
+        let kept = self.models.contains_key(&r.model);
+        let key = if kept || self.models.len() < self.max_models {
+            r.model.clone()
+        } else {
+            self.aggregated_requests += 1;
+            Some(OTHER_MODELS.to_string())
+        };
+        let m = self.models.entry(key).or_insert_with(|| ModelTotals {
+            encoding: r.encoding,
+            requests: 0,
+            exact_requests: 0,
+            input_tokens: 0,
+            max_output_tokens: 0,
+            without_max_output: 0,
+            max: 0,
+            histogram: BTreeMap::new(),
+        });
         m.requests += 1;
         m.exact_requests += u64::from(r.exact);
         m.input_tokens += r.input_tokens;
@@ -70,7 +142,8 @@ impl Totals {
             Some(n) => m.max_output_tokens += n,
             None => m.without_max_output += 1,
         }
-        *m.histogram.entry(r.input_tokens).or_default() += 1;
+        m.max = m.max.max(r.input_tokens);
+        *m.histogram.entry(bucket(r.input_tokens)).or_default() += 1;
     }
 
     /// Input tokens counted so far, over all models.
@@ -99,9 +172,9 @@ impl Totals {
                 input_tokens: m.input_tokens,
                 max_output_tokens: m.max_output_tokens,
                 requests_without_max_output: m.without_max_output,
-                p50: percentile(&m.histogram, m.requests, 50),
-                p95: percentile(&m.histogram, m.requests, 95),
-                max: m.histogram.keys().next_back().copied().unwrap_or(0),
+                p50: percentile(&m.histogram, m.requests, 50).min(m.max),
+                p95: percentile(&m.histogram, m.requests, 95).min(m.max),
+                max: m.max,
                 price_entry: entry.map(|(k, _)| k.to_string()),
                 cost: model_cost,
             });
@@ -116,6 +189,8 @@ impl Totals {
             max_output_tokens: models.iter().map(|m| m.max_output_tokens).sum(),
             requests_without_max_output: models.iter().map(|m| m.requests_without_max_output).sum(),
             exact: models.iter().all(|m| m.exact),
+            aggregated_requests: self.aggregated_requests,
+            max_models: self.max_models,
             cost,
             unpriced_models: unpriced,
             models,
@@ -123,7 +198,8 @@ impl Totals {
     }
 }
 
-/// Nearest-rank percentile: the smallest count that at least `pct`% of requests do not exceed.
+/// Nearest-rank percentile: the smallest count that at least `pct`% of requests do not exceed
+/// (above 1,024 tokens, the top of its bucket: never under the true value).
 fn percentile(hist: &BTreeMap<u64, u64>, n: u64, pct: u64) -> u64 {
     if n == 0 {
         return 0;
@@ -133,7 +209,7 @@ fn percentile(hist: &BTreeMap<u64, u64>, n: u64, pct: u64) -> u64 {
     for (&value, &count) in hist {
         seen += count;
         if seen >= rank {
-            return value;
+            return bucket_top(value);
         }
     }
     0
@@ -158,9 +234,10 @@ pub struct ModelSummary {
     pub max_output_tokens: u64,
     /// Requests that set no output limit (left out of `max_output_tokens` and of the high cost).
     pub requests_without_max_output: u64,
-    /// Median input tokens per request.
+    /// Median input tokens per request (exact below 1,024 tokens; above, at most 1/32 over).
     pub p50: u64,
-    /// 95th percentile of input tokens per request.
+    /// 95th percentile of input tokens per request (exact below 1,024 tokens; above, at most
+    /// 1/32 over).
     pub p95: u64,
     /// Largest request.
     pub max: u64,
@@ -191,6 +268,11 @@ pub struct Summary {
     pub requests_without_max_output: u64,
     /// Whether every count is exact.
     pub exact: bool,
+    /// Requests summed under the model `(other)` because `max_models` models were already
+    /// listed (0 when every model has its own entry).
+    pub aggregated_requests: u64,
+    /// The cap on per-model entries.
+    pub max_models: usize,
     /// The cost of the priced models (`None` when no model has a price).
     pub cost: Option<Cost>,
     /// Models without a price, left out of `cost`.
@@ -236,7 +318,58 @@ mod tests {
         assert!(s.cost.is_some());
     }
 
+    #[test]
+    fn models_past_the_cap_are_summed_as_other() {
+        let mut t = Totals::with_max_models(3);
+        for i in 0..10 {
+            t.add(&req(&format!("m{i}"), 10 + i, Some(1)));
+            t.add(&req("m0", 1, Some(1)));
+        }
+        let s = t.summary(&PriceTable::embedded());
+        assert_eq!(s.models.len(), 4);
+        assert_eq!(s.aggregated_requests, 7);
+        let other = s
+            .models
+            .iter()
+            .find(|m| m.model.as_deref() == Some(OTHER_MODELS))
+            .unwrap();
+        assert_eq!((other.requests, other.max), (7, 19));
+        assert_eq!(s.requests, 20);
+        assert_eq!(s.input_tokens, (10..20).sum::<u64>() + 10);
+    }
+
+    #[test]
+    fn buckets_bound_the_histogram() {
+        let mut t = Totals::default();
+        for n in 0..200_000u64 {
+            t.add(&req("m", n * 13, Some(1)));
+        }
+        let m = t.models.values().next().unwrap();
+        assert!(m.histogram.len() < 1600, "{}", m.histogram.len());
+        let s = t.summary(&PriceTable::embedded());
+        let (p50, max) = (s.models[0].p50, s.models[0].max);
+        assert_eq!(max, 199_999 * 13);
+        let exact = 99_999 * 13;
+        assert!(p50 >= exact && p50 <= exact + exact / 32, "{p50}");
+    }
+
     proptest! {
+        #[test]
+        fn percentiles_stay_within_a_bucket(counts in proptest::collection::vec(0u64..10_000_000, 1..300)) {
+            let mut t = Totals::default();
+            for &c in &counts {
+                t.add(&req("m", c, Some(1)));
+            }
+            let s = t.summary(&PriceTable::embedded());
+            let mut sorted = counts.clone();
+            sorted.sort_unstable();
+            let nearest = |p: usize| sorted[(sorted.len() * p).div_ceil(100).max(1) - 1];
+            for (got, want) in [(s.models[0].p50, nearest(50)), (s.models[0].p95, nearest(95))] {
+                prop_assert!(got >= want && got <= want + want / 32, "{} vs {}", got, want);
+            }
+            prop_assert_eq!(s.models[0].max, *sorted.last().unwrap());
+        }
+
         #[test]
         fn percentiles_match_a_sort(counts in proptest::collection::vec(0u64..1000, 1..300)) {
             let mut t = Totals::default();
