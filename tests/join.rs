@@ -645,7 +645,7 @@ bktest!(
         let err = dir.write("err.jsonl", "");
         let files = (req, out, err);
         let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "2");
-        let (c2, spill) = run_to(&dir, "spill", &files, &["--memory-limit", "64KiB"], "2");
+        let (c2, spill) = run_to(&dir, "spill", &files, &["--table-limit", "64KiB"], "2");
         assert_eq!((c1, c2), (1, 1));
         assert_eq!(mem, spill, "the spill path writes the same outputs");
         let merged = &mem["merged.jsonl"];
@@ -751,8 +751,8 @@ bktest!(
             dir.write("err.jsonl", ""),
         );
         let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "2");
-        let (c2, restart) = run_to(&dir, "restart", &files, &["--memory-limit", "40MiB"], "2");
-        let (c3, spill) = run_to(&dir, "spill", &files, &["--memory-limit", "64KiB"], "2");
+        let (c2, restart) = run_to(&dir, "restart", &files, &["--table-limit", "40MiB"], "2");
+        let (c3, spill) = run_to(&dir, "spill", &files, &["--table-limit", "64KiB"], "2");
         assert_eq!((c1, c2, c3), (1, 1, 1));
         assert_eq!(
             mem, restart,
@@ -772,7 +772,7 @@ bktest!(
             &dir,
             std::slice::from_ref(&files.0),
             std::slice::from_ref(&files.1),
-            &["--memory-limit", "40MiB"],
+            &["--table-limit", "40MiB"],
         );
         assert_eq!(events.last().unwrap()["spilled"], true);
         let (_, events, _) = join(
