@@ -669,6 +669,12 @@ bktest!(every_command_reads_the_same_json, |dir| {
             .cloned()
     };
     assert_eq!(req("dup").unwrap()["model"], "gpt-4o");
+    let warn = events
+        .iter()
+        .find(|e| e["type"] == "diagnostic" && e["line"] == 1)
+        .unwrap();
+    assert_eq!(warn["code"], "duplicate_key");
+    assert_eq!(warn["severity"], "warning");
     assert_eq!(req("dup").unwrap()["encoding"], "o200k_base");
     assert!(req("num").is_some(), "numbers beyond f64 are counted");
     assert!(req("deep-ok").is_some());
@@ -680,3 +686,35 @@ bktest!(every_command_reads_the_same_json, |dir| {
     assert_eq!(deep["code"], "invalid_json");
     assert!(deep["message"].as_str().unwrap().contains("100 levels"));
 });
+
+bktest!(
+    join_reads_repeated_keys_and_big_numbers_like_validate,
+    |dir| {
+        dir.write(
+            "req.jsonl",
+            "{\"custom_id\":\"a\",\"custom_id\":\"b\",\"body\":{\"n\":1e400}}\n",
+        );
+        dir.write(
+        "res.jsonl",
+        "{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{\"x\":1e400}},\"custom_id\":\"zz\"}\n",
+    );
+        let mut c = dir.cmd();
+        c.args([
+            "--format",
+            "json",
+            "join",
+            "--requests",
+            "req.jsonl",
+            "--results",
+            "res.jsonl",
+            "--out",
+            "m.jsonl",
+        ]);
+        let out = run(c);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+        let merged: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("m.jsonl")).unwrap()).unwrap();
+        assert_eq!(merged["custom_id"], "a");
+        assert_eq!(merged["status"], "succeeded");
+    }
+);

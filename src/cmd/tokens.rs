@@ -104,7 +104,8 @@ struct Done {
 impl Done {
     fn into_result(self) -> anyhow::Result<Outcome> {
         if !self.unreadable.is_empty() {
-            anyhow::bail!("could not read {}", self.unreadable.join(", "));
+            // Each unreadable input was reported once, as it was met.
+            return Ok(Outcome::Failed);
         }
         Ok(Outcome::problems_if(self.errors > 0))
     }
@@ -137,6 +138,21 @@ fn count_all(
             &opts,
             &mut totals,
             |l| -> Result<(), TokensError> {
+                if let Ok(r) = &l.result {
+                    for pointer in &r.duplicate_keys {
+                        p.diagnostic(&report::Diagnostic {
+                            severity: "warning",
+                            code: "duplicate_key",
+                            file: l.file,
+                            line: l.line,
+                            offset: l.offset,
+                            message: &batchkit_json::duplicate_key_message(pointer),
+                        })?;
+                    }
+                }
+                if matches!(&l.result, Err(e) if e.severity == batchkit_tokens::Severity::Error) {
+                    super::mark_problems();
+                }
                 match &l.result {
                     Ok(r) if per_request => p.request(&report::Request {
                         file: l.file,

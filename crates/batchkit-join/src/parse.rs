@@ -58,12 +58,49 @@ pub(crate) enum RequestId<'a> {
     InvalidId,
 }
 
-#[derive(Deserialize)]
+/// The id fields of a request line. Read by hand so that a repeated key keeps its first
+/// value, as every batchkit command reads it (batchkit-json), instead of failing.
 struct ReqLine<'a> {
-    #[serde(borrow)]
     custom_id: Option<&'a RawValue>,
-    #[serde(borrow)]
     key: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for ReqLine<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ReqLine<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a request object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut r = ReqLine {
+                    custom_id: None,
+                    key: None,
+                };
+                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                    let slot = match k.as_ref() {
+                        "custom_id" => &mut r.custom_id,
+                        "key" => &mut r.key,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_none() {
+                        *slot = Some(m.next_value::<&'de RawValue>()?);
+                    } else {
+                        m.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Finds the id of a request line (`custom_id`, else Gemini's `key`).
@@ -74,6 +111,9 @@ struct ReqLine<'a> {
 pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
     if let Err(e) = std::str::from_utf8(content) {
         return RequestId::InvalidUtf8(utf8_message(&e));
+    }
+    if batchkit_json::depth_exceeds(content) {
+        return RequestId::InvalidJson(batchkit_json::depth_message());
     }
     if !is_object(content) {
         return match serde_json::from_slice::<IgnoredAny>(content) {
@@ -342,6 +382,12 @@ pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
             ..Default::default()
         };
     }
+    if batchkit_json::depth_exceeds(content) {
+        return ResultInfo {
+            unjoinable: Some(Unjoinable::InvalidJson(batchkit_json::depth_message())),
+            ..Default::default()
+        };
+    }
     if !is_object(content) {
         let unjoinable = match serde_json::from_slice::<IgnoredAny>(content) {
             Ok(_) => Unjoinable::NotObject,
@@ -354,8 +400,10 @@ pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
     }
     match serde_json::from_slice::<ResLine<'_>>(content) {
         Ok(r) => typed(content, r),
-        Err(e) => match serde_json::from_slice::<serde_json::Value>(content) {
-            Ok(v) => fallback(v),
+        // Repeated keys (first value kept) and numbers beyond f64 are read the way every
+        // command reads them.
+        Err(e) => match batchkit_json::parse_value(content) {
+            Ok(p) => fallback(p.value),
             Err(_) => ResultInfo {
                 unjoinable: Some(Unjoinable::InvalidJson(e.to_string())),
                 ..Default::default()

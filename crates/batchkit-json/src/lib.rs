@@ -34,6 +34,49 @@ pub fn depth_message() -> String {
     )
 }
 
+/// Whether `bytes` nest arrays and objects deeper than [`MAX_DEPTH`] (strings skipped). Fast
+/// when the line has few brackets, which is nearly always.
+pub fn depth_exceeds(bytes: &[u8]) -> bool {
+    let opens = bytes.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    if opens <= MAX_DEPTH {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_str {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_str = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_str = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return true;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// What every command says about a key that appears twice in one object.
+pub fn duplicate_key_message(pointer: &str) -> String {
+    format!(
+        "key {pointer:?} appears more than once in its object; batchkit reads the first value, other parsers may read the last"
+    )
+}
+
 /// A parsed value and what was unusual about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parsed {
@@ -268,6 +311,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
         let e = parse_value(deep.as_bytes()).unwrap_err();
         assert!(is_depth_error(&e), "{e}");
+        assert!(!depth_exceeds(ok.as_bytes()));
+        assert!(depth_exceeds(deep.as_bytes()));
+        let in_strings = format!("[\"{}\"]", "[".repeat(300));
+        assert!(!depth_exceeds(in_strings.as_bytes()));
     }
 
     #[test]

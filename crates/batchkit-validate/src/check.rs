@@ -553,9 +553,7 @@ impl Checker {
                     Severity::Warning,
                     ctx.line,
                     ctx.offset,
-                    format!(
-                        "key {pointer:?} appears more than once in its object; batchkit reads the first value, other parsers may read the last"
-                    ),
+                    batchkit_json::duplicate_key_message(&pointer),
                 );
                 d.pointer = Some(pointer);
                 ctx.report.diagnostics.push(d);
