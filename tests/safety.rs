@@ -712,8 +712,9 @@ bktest!(
         ]);
         let out = run(c);
         assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-        let merged: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.join("m.jsonl")).unwrap()).unwrap();
+        let merged = batchkit_json::parse_value(&std::fs::read(dir.join("m.jsonl")).unwrap())
+            .unwrap()
+            .value;
         assert_eq!(merged["custom_id"], "a");
         assert_eq!(merged["status"], "succeeded");
     }
