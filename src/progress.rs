@@ -13,7 +13,7 @@ struct Lines {
     what: String,
     total: Option<u64>,
     start: Instant,
-    last: Mutex<Option<Instant>>,
+    last: Mutex<Option<(Instant, u64)>>,
 }
 
 impl Lines {
@@ -22,10 +22,13 @@ impl Lines {
     fn print(&self, pos: u64, force: bool) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        if !force && last.is_some_and(|l| now.duration_since(l) < Self::EVERY) {
-            return;
+        match *last {
+            // The final line only when it says something new.
+            Some((_, p)) if force && p == pos => return,
+            Some((t, _)) if !force && now.duration_since(t) < Self::EVERY => return,
+            _ => {}
         }
-        *last = Some(now);
+        *last = Some((now, pos));
         let secs = self.start.elapsed().as_secs_f64().max(1e-3);
         let rate = batchkit_io::format_size((pos as f64 / secs) as u64);
         let done = batchkit_io::format_size(pos);

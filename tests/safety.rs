@@ -606,6 +606,29 @@ bktest!(progress_always_draws_to_a_file, |dir| {
     assert_eq!(c.status().unwrap().code(), Some(0));
     let text = std::fs::read_to_string(dir.join("progress.log")).unwrap();
     assert!(text.contains("in.jsonl") && text.contains("100%"), "{text}");
+    // join shows each input as it reads it.
+    dir.write("res.jsonl", results(2_000));
+    let log = std::fs::File::create(dir.join("join.log")).unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_batchkit"));
+    c.current_dir(dir.path())
+        .args([
+            "--progress",
+            "always",
+            "--format",
+            "json",
+            "join",
+            "--requests",
+        ])
+        .arg(&p)
+        .args(["--results", "res.jsonl", "--out", "m.jsonl"])
+        .stdout(Stdio::null())
+        .stderr(log);
+    assert_eq!(c.status().unwrap().code(), Some(0));
+    let text = std::fs::read_to_string(dir.join("join.log")).unwrap();
+    assert!(
+        text.contains("res.jsonl") && text.contains("in.jsonl"),
+        "{text}"
+    );
 });
 
 // ------------------------------------------------------------------------------------------

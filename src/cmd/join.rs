@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use batchkit_io::paths::Role;
 use batchkit_io::Input;
 use batchkit_join::{
-    batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, Side, Status, Usage,
+    batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, ProgressHook, Side,
+    Status, Usage,
 };
 use batchkit_report::join as report;
 use batchkit_report::style::Style;
 
 use crate::cli::{Format, Settings};
+use crate::progress::Progress;
 use crate::Outcome;
 
 /// Join downloaded batch results back to their requests by id.
@@ -92,18 +94,42 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     };
     opts.temp_dir = args.temp_dir;
     opts.read = settings.read.clone();
+    if settings.progress {
+        // One bar per input as the join reads it (results, then requests, then again for a
+        // spilled join's second pass).
+        let current: std::sync::Mutex<Option<(String, Progress)>> = Default::default();
+        opts.progress = Some(ProgressHook(std::sync::Arc::new(
+            move |name: &str, pos: u64| {
+                let mut cur = current.lock().unwrap_or_else(|p| p.into_inner());
+                if cur.as_ref().is_none_or(|(n, _)| n != name) {
+                    *cur = None;
+                    let total = (name != "<stdin>")
+                        .then(|| Input::path(name).len_hint())
+                        .flatten();
+                    *cur = Some((name.to_string(), Progress::new(true, name, total)));
+                }
+                if let Some((_, p)) = cur.as_ref() {
+                    p.set(pos);
+                }
+            },
+        )));
+    }
 
     let style = Style { on: settings.color };
     let json = settings.format == Format::Json;
     let mut w = super::stdout();
     let mut print_err: Option<std::io::Error> = None;
     let summary = batchkit_join::join(&opts, &mut |ev| {
+        super::mark_problems();
         if print_err.is_none() {
             if let Err(e) = print_event(&mut w, ev, json, style) {
                 print_err = Some(e);
             }
         }
-    })?;
+    });
+    // The last progress bar ends before the summary is printed.
+    opts.progress = None;
+    let summary = summary?;
     if let Some(e) = print_err {
         return Err(e.into());
     }

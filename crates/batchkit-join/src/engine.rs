@@ -33,6 +33,30 @@ fn reserve(read: &ReadOptions) -> u64 {
     (read.chunk_size as u64) * (read.in_flight as u64) * 3 + (8 << 20)
 }
 
+/// [`batchkit_io::run_with_progress`], reporting the position in `label` to the caller's
+/// progress callback, if any.
+fn run_input<T, E, P, S>(
+    opts: &JoinOptions,
+    label: &str,
+    input: &Input,
+    read: &ReadOptions,
+    process: P,
+    sink: S,
+) -> Result<batchkit_io::ReadStats, E>
+where
+    T: Send,
+    E: From<batchkit_io::ReadError>,
+    P: Fn(&Chunk) -> T + Sync,
+    S: FnMut(&Chunk, T) -> Result<bool, E>,
+{
+    let cb = |pos: u64| {
+        if let Some(p) = &opts.progress {
+            (p.0)(label, pos);
+        }
+    };
+    batchkit_io::run_with_progress(input, read, process, sink, Some(&cb))
+}
+
 /// More models than this are summed as `(other)`: a bound on a table a hostile file could grow.
 const MAX_MODELS: usize = 4096;
 
@@ -372,7 +396,9 @@ impl Ctx<'_> {
         for (fi, input) in opts.results.iter().enumerate() {
             let mut vertex: Option<(Loc, u64)> = None;
             let read = self.read.clone();
-            batchkit_io::run(
+            run_input(
+                opts,
+                &input.name,
                 input,
                 &read,
                 parse_result_chunk,
@@ -854,7 +880,9 @@ impl Ctx<'_> {
                 }
                 Ok(ReqChunk { merged, lines })
             };
-            let stats = batchkit_io::run(
+            let stats = run_input(
+                opts,
+                &input.name,
                 input,
                 &read,
                 process_ok(process),
@@ -1163,7 +1191,9 @@ impl Ctx<'_> {
                 Source::Path(_) => None,
             };
             let read = self.read.clone();
-            let stats = batchkit_io::run(
+            let stats = run_input(
+                opts,
+                &input.name,
                 input,
                 &read,
                 first_pass_chunk,
@@ -1461,7 +1491,9 @@ impl Ctx<'_> {
                 Ok(ReqChunk { merged, lines })
             };
             let name_input = &opts.requests[fi];
-            let stats = batchkit_io::run(
+            let stats = run_input(
+                opts,
+                &name_input.name,
                 input,
                 &read,
                 process_ok(process),

@@ -251,9 +251,21 @@ pub enum Event {
     },
 }
 
+/// Called with an input's name and the bytes of it read so far, after each chunk.
+#[derive(Clone)]
+pub struct ProgressHook(pub std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
 /// What to join and where to write.
 #[derive(Debug, Clone)]
 pub struct JoinOptions {
+    /// Progress of each read, when wanted.
+    pub progress: Option<ProgressHook>,
     /// Request files, in order.
     pub requests: Vec<Input>,
     /// Result files (output and error files, any provider, any order).
@@ -287,6 +299,7 @@ impl JoinOptions {
             memory_limit: 256 << 20,
             temp_dir: None,
             read: ReadOptions::default(),
+            progress: None,
         }
     }
 }
