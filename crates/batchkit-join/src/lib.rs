@@ -253,7 +253,10 @@ pub enum Event {
 
 /// Called with an input's name and the bytes of it read so far, after each chunk.
 #[derive(Clone)]
-pub struct ProgressHook(pub std::sync::Arc<dyn Fn(&str, u64) + Send + Sync>);
+pub struct ProgressHook(pub std::sync::Arc<ProgressFn>);
+
+/// The callback of a [`ProgressHook`]: an input's name and its bytes read so far.
+pub type ProgressFn = dyn Fn(&str, u64) + Send + Sync;
 
 impl std::fmt::Debug for ProgressHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
