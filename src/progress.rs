@@ -38,6 +38,15 @@ impl Progress {
         }
     }
 
+    /// Removes the bar before output goes to the terminal.
+    pub fn clear(&self) {
+        if let Some(b) = &self.bar {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
+    }
+
     /// A callback for [`batchkit_io`]'s `run_with_progress`.
     pub fn callback(&self) -> impl Fn(u64) + Sync + 'static {
         let bar = self.bar.clone();

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use batchkit_io::Input;
+use batchkit_report::dupes::DupesPrinter;
 use batchkit_report::style::Style;
 use batchkit_validate::DupesOptions;
 
@@ -57,13 +58,40 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     let bar = Progress::new(settings.progress, "dupes", total);
     let done: Vec<u64> = inputs.iter().map(|i| i.len_hint().unwrap_or(0)).collect();
     let cb = |file: usize, pos: u64| bar.set(done[..file].iter().sum::<u64>() + pos);
-    let report = batchkit_validate::find_dupes(&inputs, &settings.read, &opts, Some(&cb))?;
-    drop(bar);
-    batchkit_report::dupes::print(
+    let mut printer = DupesPrinter::new(
         super::stdout(),
-        &report,
+        inputs.iter().map(|i| i.name.clone()).collect(),
         settings.format == Format::Json,
         Style { on: settings.color },
+    );
+    // A closed stdout stops the listing; the exit code still says whether ids repeat.
+    let mut closed = false;
+    let report = batchkit_validate::find_dupes(
+        &inputs,
+        &settings.read,
+        &opts,
+        Some(&cb),
+        |d| -> anyhow::Result<bool> {
+            bar.clear();
+            match printer.duplicate(d) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    closed = true;
+                    Ok(false)
+                }
+                Err(e) => Err(e.into()),
+            }
+        },
     )?;
-    Ok(Outcome::problems_if(!report.duplicates.is_empty()))
+    drop(bar);
+    if !closed {
+        let done = printer
+            .summary(&report)
+            .and_then(|()| printer.into_inner().map(drop));
+        match done {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r?,
+        }
+    }
+    Ok(Outcome::problems_if(report.duplicate_ids > 0))
 }
