@@ -60,7 +60,7 @@ fn main() -> ExitCode {
 
 /// The error and its causes, each said once: a cause whose text the message already holds
 /// is not repeated.
-fn message(e: &anyhow::Error) -> String {
+pub fn message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let mut text = cause.to_string();

@@ -105,6 +105,15 @@ impl Progress {
         }
     }
 
+    /// Removes the bar before output goes to the terminal.
+    pub fn clear(&self) {
+        if let Draw::Bar(b) = &self.draw {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
+    }
+
     /// A callback for [`batchkit_io`]'s `run_with_progress`.
     pub fn callback(&self) -> impl Fn(u64) + Sync + 'static {
         let draw = match &self.draw {

@@ -742,3 +742,32 @@ bktest!(
         assert_eq!(merged["status"], "succeeded");
     }
 );
+
+bktest!(dupes_says_what_it_could_not_read, |dir| {
+    dir.write("in.jsonl", requests(3));
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes", "missing.jsonl", "in.jsonl"]);
+    let out = run(c);
+    assert_eq!(code(&out), 2);
+    let events = crate::util::json_lines(&out);
+    assert_eq!(events[0]["type"], "error");
+    assert_eq!(events[0]["file"], "missing.jsonl");
+    // A line over --max-line-bytes is reported, not counted silently.
+    let mut data = line(&"x".repeat(3000), 0).into_bytes();
+    data.extend(requests(2));
+    dir.write("long.jsonl", data);
+    let mut c = dir.cmd();
+    c.args([
+        "--format",
+        "json",
+        "--max-line-bytes",
+        "1000",
+        "dupes",
+        "long.jsonl",
+    ]);
+    let out = run(c);
+    assert_eq!(code(&out), 1);
+    let s = crate::util::json_lines(&out).pop().unwrap();
+    assert_eq!(s["too_large_lines"], 1);
+    assert_eq!(s["ok"], false);
+});

@@ -5,6 +5,8 @@ mod util;
 
 mod dupes;
 mod join;
+#[cfg(target_os = "linux")]
+mod memory;
 mod safety;
 mod shard;
 mod tokens;

@@ -398,17 +398,18 @@ bktest!(
             (Some(false), Some(2))
         );
         assert_eq!(s["requests"], 4);
-        // Human output says it in one line on stdout too.
+        // People read it once, on stderr.
         let out = tokens(
             &dir,
             &["--format=human", "missing.jsonl", &fx("tokens/chat.jsonl")],
         );
         assert_eq!(code(&out), 2);
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = String::from_utf8_lossy(&out.stderr);
         assert!(
             text.contains("error: ") && text.contains("missing.jsonl"),
             "{text}"
         );
+        assert_eq!(text.matches("missing.jsonl").count(), 1, "{text}");
     }
 );
 

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use batchkit_io::paths::Role;
-use batchkit_io::{Input, Source};
+use batchkit_io::{Input, ReadError, Source};
+use batchkit_report::dupes::DupesPrinter;
 use batchkit_report::style::Style;
 use batchkit_validate::DupesOptions;
 
@@ -65,13 +66,70 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     let bar = Progress::new(settings.progress, "dupes", total);
     let done: Vec<u64> = inputs.iter().map(|i| i.len_hint().unwrap_or(0)).collect();
     let cb = |file: usize, pos: u64| bar.set(done[..file].iter().sum::<u64>() + pos);
-    let report = batchkit_validate::find_dupes(&inputs, &settings.read, &opts, Some(&cb))?;
-    drop(bar);
-    batchkit_report::dupes::print(
+    let mut printer = DupesPrinter::new(
         super::stdout(),
-        &report,
+        inputs.iter().map(|i| i.name.clone()).collect(),
         settings.format == Format::Json,
         Style { on: settings.color },
-    )?;
-    Ok(Outcome::problems_if(!report.duplicates.is_empty()))
+    );
+    // A closed stdout stops the listing; the exit code still says whether ids repeat.
+    let mut closed = false;
+    let report = batchkit_validate::find_dupes(
+        &inputs,
+        &settings.read,
+        &opts,
+        Some(&cb),
+        |d| -> anyhow::Result<bool> {
+            bar.clear();
+            match printer.duplicate(d) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    closed = true;
+                    Ok(false)
+                }
+                Err(e) => Err(e.into()),
+            }
+        },
+    );
+    drop(bar);
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            // An unreadable input: the ids of a batch split over files are checked together,
+            // so there is no answer; JSON readers get the error as an event.
+            let unreadable = e.chain().find_map(|c| {
+                let read =
+                    c.downcast_ref::<ReadError>().or_else(|| match c
+                        .downcast_ref::<batchkit_validate::ValidateError>()
+                    {
+                        Some(batchkit_validate::ValidateError::Read(r)) => Some(r),
+                        _ => None,
+                    });
+                match read {
+                    Some(ReadError::Open { name, .. }) => Some(name.clone()),
+                    _ => None,
+                }
+            });
+            if let (Some(name), Format::Json) = (unreadable, settings.format) {
+                let mut out = printer.into_inner()?;
+                batchkit_report::ErrorEvent::new(&name, crate::message(&e))
+                    .print(&mut out, true)?;
+                super::finish(out)?;
+                return Ok(Outcome::Failed);
+            }
+            return Err(e);
+        }
+    };
+    if !closed {
+        let done = printer
+            .summary(&report)
+            .and_then(|()| printer.into_inner().map(drop));
+        match done {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r?,
+        }
+    }
+    Ok(Outcome::problems_if(
+        report.duplicate_ids > 0 || report.inputs.iter().any(|s| s.too_large > 0),
+    ))
 }

@@ -196,6 +196,14 @@ impl StagedDir {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Removes the directory now, saying whether that worked.
+    pub fn close(mut self) -> io::Result<()> {
+        let r = remove_all(&self.path);
+        self.reg.take();
+        // Drop tries again; harmless when it is gone.
+        r
+    }
 }
 
 impl Drop for StagedDir {

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use batchkit_validate::DupesReport;
+use batchkit_validate::{DupGroup, DupesReport};
 use serde::{Deserialize, Serialize};
 
 use crate::style::Style;
@@ -40,6 +40,8 @@ pub struct DupesSummaryEvent {
     pub ids: u64,
     /// Non-blank lines whose id could not be read.
     pub without_id: u64,
+    /// Lines too long to read (their ids are unknown).
+    pub too_large_lines: u64,
     /// Ids used more than once.
     pub duplicate_ids: u64,
     /// Lines repeating an earlier id.
@@ -52,68 +54,110 @@ pub struct DupesSummaryEvent {
     pub ok: bool,
 }
 
-/// Prints a dupes report.
-pub fn print(mut out: impl Write, r: &DupesReport, json: bool, style: Style) -> io::Result<()> {
-    let name = |i: u32| {
-        r.inputs
-            .get(i as usize)
-            .map(|s| s.file.clone())
-            .unwrap_or_default()
-    };
-    let summary = DupesSummaryEvent {
-        kind: "summary".into(),
-        files: r.inputs.iter().map(|s| s.file.clone()).collect(),
-        lines: r.inputs.iter().map(|s| s.lines).sum(),
-        ids: r.inputs.iter().map(|s| s.ids).sum(),
-        without_id: r.inputs.iter().map(|s| s.without_id).sum(),
-        duplicate_ids: r.duplicates.len() as u64,
-        duplicate_lines: r.duplicate_lines(),
-        unique_lines: r.unique_lines,
-        spilled: r.spilled,
-        ok: r.duplicates.is_empty(),
-    };
-    if json {
-        for d in &r.duplicates {
-            let ev = DuplicateEvent {
-                kind: "duplicate".into(),
-                custom_id: d.custom_id.clone(),
-                lines: d.lines.clone(),
-                files: d.files.iter().map(|&f| name(f)).collect(),
-            };
-            serde_json::to_writer(&mut out, &ev)?;
-            out.write_all(b"\n")?;
+/// Prints `batchkit dupes` as it streams: each duplicated id as [`find_dupes`] passes it on
+/// (its lines written one by one, never held), then the summary.
+///
+/// [`find_dupes`]: batchkit_validate::find_dupes
+pub struct DupesPrinter<W: Write> {
+    out: W,
+    json: bool,
+    style: Style,
+    /// Input names, as given.
+    names: Vec<String>,
+    /// Input names as JSON strings.
+    json_names: Vec<String>,
+}
+
+impl<W: Write> DupesPrinter<W> {
+    /// A printer for the inputs called `names`, in the order given.
+    pub fn new(out: W, names: Vec<String>, json: bool, style: Style) -> Self {
+        let json_names = names
+            .iter()
+            .map(|n| serde_json::to_string(n).expect("a string serialises"))
+            .collect();
+        DupesPrinter {
+            out,
+            json,
+            style,
+            names,
+            json_names,
         }
-        serde_json::to_writer(&mut out, &summary)?;
-        out.write_all(b"\n")?;
-    } else {
-        let multi = r.inputs.len() > 1;
-        for d in &r.duplicates {
-            let places: Vec<String> = d
-                .files
-                .iter()
-                .zip(&d.lines)
-                .map(|(&f, l)| {
-                    if multi {
-                        format!("{}:{l}", name(f))
-                    } else {
-                        l.to_string()
-                    }
-                })
-                .collect();
-            writeln!(
-                out,
-                "{} {:?} used {} times: {} {}",
-                style.red("duplicate"),
-                d.custom_id,
-                d.lines.len(),
-                if multi { "at" } else { "on lines" },
-                places.join(", ")
-            )?;
-        }
-        let verdict = if summary.ok {
-            style.green("no duplicate ids")
+    }
+
+    /// Prints one duplicated id with every line it is used on.
+    pub fn duplicate(&mut self, d: &mut DupGroup<'_>) -> io::Result<()> {
+        let custom_id = String::from_utf8_lossy(d.id());
+        let out = &mut self.out;
+        if self.json {
+            out.write_all(b"{\"type\":\"duplicate\",\"custom_id\":")?;
+            serde_json::to_writer(&mut *out, &custom_id)?;
+            out.write_all(b",\"lines\":[")?;
+            let mut sep = "";
+            d.for_each(|_, line| {
+                write!(out, "{sep}{line}")?;
+                sep = ",";
+                Ok(())
+            })?;
+            out.write_all(b"],\"files\":[")?;
+            let mut sep = "";
+            let names = &self.json_names;
+            d.for_each(|file, _| {
+                let name = names.get(file as usize).map_or("\"\"", String::as_str);
+                write!(out, "{sep}{name}")?;
+                sep = ",";
+                Ok(())
+            })?;
+            out.write_all(b"]}\n")
         } else {
-            style.red("duplicates found")
+            let multi = self.names.len() > 1;
+            write!(
+                out,
+                "{} {:?} used {} times: {} ",
+                self.style.red("duplicate"),
+                custom_id,
+                d.count(),
+                if multi { "at" } else { "on lines" },
+            )?;
+            let mut sep = "";
+            let names = &self.names;
+            d.for_each(|file, line| {
+                if multi {
+                    let name = names.get(file as usize).map_or("", String::as_str);
+                    write!(out, "{sep}{name}:{line}")?;
+                } else {
+                    write!(out, "{sep}{line}")?;
+                }
+                sep = ", ";
+                Ok(())
+            })?;
+            out.write_all(b"\n")
+        }
+    }
+
+    /// Prints the summary line(s).
+    pub fn summary(&mut self, r: &DupesReport) -> io::Result<()> {
+        let out = &mut self.out;
+        let summary = DupesSummaryEvent {
+            kind: "summary".into(),
+            files: r.inputs.iter().map(|s| s.file.clone()).collect(),
+            lines: r.inputs.iter().map(|s| s.lines).sum(),
+            ids: r.inputs.iter().map(|s| s.ids).sum(),
+            without_id: r.inputs.iter().map(|s| s.without_id).sum(),
+            too_large_lines: r.inputs.iter().map(|s| s.too_large).sum(),
+            duplicate_ids: r.duplicate_ids,
+            duplicate_lines: r.duplicate_lines,
+            unique_lines: r.unique_lines,
+            spilled: r.spilled,
+            ok: r.duplicate_ids == 0 && r.inputs.iter().all(|s| s.too_large == 0),
+        };
+        if self.json {
+            serde_json::to_writer(&mut *out, &summary)?;
+            return out.write_all(b"\n");
+        }
+        let verdict = if summary.duplicate_ids == 0 {
+            self.style.green("no duplicate ids")
+        } else {
+            self.style.red("duplicates found")
         };
         writeln!(
             out,
@@ -128,9 +172,26 @@ pub fn print(mut out: impl Write, r: &DupesReport, json: bool, style: Style) -> 
                 String::new()
             }
         )?;
+        for s in &r.inputs {
+            if let Some(first) = s.first_too_large {
+                writeln!(
+                    out,
+                    "{}: {} over --max-line-bytes (or too large to parse within --memory-limit) not read, so the answer is incomplete; first: {}:{first}",
+                    self.style.red("error[line_too_large]"),
+                    crate::plural(s.too_large, "line", "lines"),
+                    s.file
+                )?;
+            }
+        }
         if let Some(n) = r.unique_lines {
             writeln!(out, "wrote {n} lines without later duplicates")?;
         }
+        Ok(())
     }
-    out.flush()
+
+    /// Flushes and returns the writer.
+    pub fn into_inner(mut self) -> io::Result<W> {
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }

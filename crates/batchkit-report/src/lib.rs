@@ -35,16 +35,15 @@ impl ErrorEvent {
         }
     }
 
-    /// Writes it: a JSON line on `out`, or `error: message` on stderr for people.
+    /// Writes it: `error: message` on stderr, and in JSON mode also a JSON line on `out`.
     pub fn print(&self, out: &mut impl std::io::Write, json: bool) -> std::io::Result<()> {
+        out.flush()?;
+        eprintln!("error: {}", self.message);
         if json {
             serde_json::to_writer(&mut *out, self)?;
-            out.write_all(b"\n")
-        } else {
-            out.flush()?;
-            eprintln!("error: {}", self.message);
-            Ok(())
+            out.write_all(b"\n")?;
         }
+        Ok(())
     }
 }
 

@@ -141,7 +141,6 @@ enum Event<'a> {
     Request(&'a Request<'a>),
     Diagnostic(&'a Diagnostic<'a>),
     File(&'a FileTotals),
-    Error(&'a InputError),
     Summary(&'a Summary),
 }
 
@@ -176,7 +175,7 @@ impl<W: Write> Printer for JsonPrinter<W> {
         self.emit(&Event::File(f))
     }
     fn error(&mut self, e: &InputError) -> io::Result<()> {
-        self.emit(&Event::Error(e))
+        crate::ErrorEvent::new(&e.file, e.message.clone()).print(&mut self.w, true)
     }
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         self.emit(&Event::Summary(s))
@@ -275,7 +274,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
     }
 
     fn error(&mut self, e: &InputError) -> io::Result<()> {
-        writeln!(self.w, "{}: {}", self.style.red("error"), e.message)
+        crate::ErrorEvent::new(&e.file, e.message.clone()).print(&mut self.w, false)
     }
 
     fn summary(&mut self, s: &Summary) -> io::Result<()> {

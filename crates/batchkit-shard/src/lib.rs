@@ -899,12 +899,11 @@ fn run_with_writer(
     };
     let stats = batchkit_io::run_with_progress(input, &opts.read, process, sink, hooks.progress)?;
     let provider = fc.provider();
-    let (file_diags, _summary) = fc.finish(&stats)?;
     let mut late_dupes = 0;
-    for d in &file_diags {
+    fc.finish(&stats, |d| {
         // The file-wide caps are what sharding resolves; everything else is reported.
         if matches!(d.code, Code::TooManyRequests | Code::FileTooLarge) {
-            continue;
+            return;
         }
         if d.code == Code::DuplicateId && d.line.is_some() {
             late_dupes += 1;
@@ -914,7 +913,7 @@ fn run_with_writer(
             Severity::Warning => cut.warnings += 1,
         }
         (hooks.on_diagnostic)(d);
-    }
+    })?;
     let mut report = ShardReport {
         manifest: None,
         refusal: None,

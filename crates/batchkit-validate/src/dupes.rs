@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use simd_json::prelude::*;
 
 use crate::check::{detect_style, with_parsed};
-use crate::ids::{IdIndex, Occurrence};
+use crate::ids::{make_spill_dir, DupGroup, Dups, IdIndex, Occurrence, Track};
 use crate::{resolve_provider, ValidateError};
 
 /// Options of [`find_dupes`].
@@ -36,7 +36,7 @@ impl Default for DupesOptions {
     }
 }
 
-/// One id used more than once.
+/// One id used more than once, read whole (see [`Duplicate::read`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duplicate {
     /// The id (invalid UTF-8 replaced).
@@ -45,6 +45,24 @@ pub struct Duplicate {
     pub files: Vec<u32>,
     /// Line of each occurrence, in input order; the first is the one kept.
     pub lines: Vec<u64>,
+}
+
+impl Duplicate {
+    /// Reads every occurrence of a group into memory (for tests and callers that know their
+    /// groups are small; printers should stream with [`DupGroup::for_each`]).
+    pub fn read(g: &mut DupGroup<'_>) -> std::io::Result<Duplicate> {
+        let mut d = Duplicate {
+            custom_id: String::from_utf8_lossy(g.id()).into_owned(),
+            files: Vec::new(),
+            lines: Vec::new(),
+        };
+        g.for_each(|f, l| {
+            d.files.push(f);
+            d.lines.push(l);
+            Ok(())
+        })?;
+        Ok(d)
+    }
 }
 
 /// Totals of one input.
@@ -58,37 +76,37 @@ pub struct InputStats {
     pub ids: u64,
     /// Non-blank lines whose id could not be read (not JSON, no id field).
     pub without_id: u64,
+    /// Lines too long to read (over `--max-line-bytes`, or whose parse would not fit the
+    /// memory budget): their ids are unknown, so the answer is incomplete.
+    pub too_large: u64,
+    /// The first such line.
+    pub first_too_large: Option<u64>,
 }
 
-/// What [`find_dupes`] found.
+/// What [`find_dupes`] found (the duplicated ids themselves go to its callback).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DupesReport {
-    /// Duplicated ids, ordered by first occurrence.
-    pub duplicates: Vec<Duplicate>,
     /// Per-input totals, in the order given.
     pub inputs: Vec<InputStats>,
+    /// Ids used more than once.
+    pub duplicate_ids: u64,
+    /// Lines that repeat an earlier id (what `write_unique` drops).
+    pub duplicate_lines: u64,
     /// Whether the id set outgrew the memory limit and was finished from disk.
     pub spilled: bool,
     /// Lines written by `write_unique`.
     pub unique_lines: Option<u64>,
 }
 
-impl DupesReport {
-    /// Lines that repeat an earlier id (what `write_unique` drops).
-    pub fn duplicate_lines(&self) -> u64 {
-        self.duplicates
-            .iter()
-            .map(|d| d.lines.len() as u64 - 1)
-            .sum()
-    }
-}
-
 struct ChunkIds {
     arena: Vec<u8>,
-    /// (line, offset, start, len); len == u32::MAX means no id.
+    /// (line, offset, start, len); len == NO_ID means no id, TOO_LARGE a line not read.
     items: Vec<(u64, u64, u32, u32)>,
     blank: Vec<bool>,
 }
+
+const NO_ID: u32 = u32::MAX;
+const TOO_LARGE: u32 = u32::MAX - 1;
 
 fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
     let mut out = ChunkIds {
@@ -97,15 +115,17 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
         blank: Vec::new(),
     };
     if let Some(o) = chunk.oversized {
-        out.items.push((o.line, o.offset, 0, u32::MAX));
+        out.items.push((o.line, o.offset, 0, TOO_LARGE));
         out.blank.push(false);
         return out;
     }
     for line in chunk.lines() {
         let blank = line.is_blank();
         let start = out.arena.len() as u32;
-        let mut len = u32::MAX;
-        if !blank && crate::check::too_big_to_parse(line.content).is_none() {
+        let mut len = NO_ID;
+        if !blank && crate::check::too_big_to_parse(line.content).is_some() {
+            len = TOO_LARGE;
+        } else if !blank {
             let arena = &mut out.arena;
             let _ = with_parsed(line.content, |root| {
                 let Some(obj) = root.as_object() else { return };
@@ -132,12 +152,38 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
 
 /// Finds every id used more than once across `inputs` (taken together, in order), exactly,
 /// within `opts.memory_limit`; optionally writes the inputs minus later duplicates.
-pub fn find_dupes(
+///
+/// The totals are known before the first duplicate is passed on, so the report comes back
+/// once `on_duplicate` has seen every duplicated id, in order of first occurrence, or has
+/// returned `false` to stop early (a closed pipe). A group is streamed from disk when the
+/// id set spilled: read its occurrences with [`DupGroup::for_each`] (as often as needed).
+pub fn find_dupes<E: From<ValidateError>>(
     inputs: &[Input],
     read: &ReadOptions,
     opts: &DupesOptions,
     progress: Option<&(dyn Fn(usize, u64) + Sync)>,
-) -> Result<DupesReport, ValidateError> {
+    mut on_duplicate: impl FnMut(&mut DupGroup<'_>) -> Result<bool, E>,
+) -> Result<DupesReport, E> {
+    let (mut dups, report) = scan(inputs, read, opts, progress)?;
+    while let Some(mut g) = dups
+        .next_group()
+        .map_err(ValidateError::io("reading spilled ids"))?
+    {
+        if !on_duplicate(&mut g)? {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// Reads the inputs into the id set (writing the unique copy while nothing has spilled),
+/// finishes it, and rewrites the unique copy from the inputs if it had spilled.
+fn scan(
+    inputs: &[Input],
+    read: &ReadOptions,
+    opts: &DupesOptions,
+    progress: Option<&(dyn Fn(usize, u64) + Sync)>,
+) -> Result<(Dups, DupesReport), ValidateError> {
     let provider = resolve_provider(opts.provider.as_deref())?;
     let field: Option<String> = match provider {
         None => None,
@@ -149,18 +195,19 @@ pub fn find_dupes(
     };
     // Duplicates found after a spill are only known at the end, so rewriting needs a second
     // pass over the inputs: keep a copy of stdin for that.
-    let spool_dir = match &opts.temp_dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix(".batchkit-dupes-")
-            .tempdir_in(d),
-        None => tempfile::Builder::new().prefix("batchkit-dupes-").tempdir(),
-    }
-    .map_err(ValidateError::io("creating a temporary directory"))?;
     let mut inputs: Vec<Input> = inputs.to_vec();
+    let mut spool_dir = None;
     if opts.write_unique.is_some() {
         for (i, input) in inputs.iter_mut().enumerate() {
             if input.source == Source::Stdin {
-                let p = spool_dir.path().join(format!("stdin-{i}"));
+                if spool_dir.is_none() {
+                    spool_dir = Some(
+                        make_spill_dir(opts.temp_dir.as_deref())
+                            .map_err(ValidateError::io("creating a temporary directory"))?,
+                    );
+                }
+                let dir = spool_dir.as_ref().expect("just made");
+                let p = dir.path().join(format!("stdin-{i}"));
                 let mut f = std::fs::File::create(&p)
                     .map_err(ValidateError::io(format!("{}", p.display())))?;
                 std::io::copy(&mut std::io::stdin().lock(), &mut f)
@@ -169,7 +216,7 @@ pub fn find_dupes(
             }
         }
     }
-    let mut index = IdIndex::new(opts.memory_limit, Some(spool_dir.path().to_path_buf()));
+    let mut index = IdIndex::new(opts.memory_limit, opts.temp_dir.clone(), Track::All);
     let mut out = match &opts.write_unique {
         Some(p) => Some(AtomicFile::create(p).map_err(ValidateError::io("--write-unique"))?),
         None => None,
@@ -182,6 +229,8 @@ pub fn find_dupes(
             lines: 0,
             ids: 0,
             without_id: 0,
+            too_large: 0,
+            first_too_large: None,
         };
         let cb = |pos: u64| {
             if let Some(p) = progress {
@@ -205,7 +254,10 @@ pub fn find_dupes(
                         raw_lines.next().map(|l| l.raw)
                     };
                     let mut keep = true;
-                    if len == u32::MAX {
+                    if len == TOO_LARGE {
+                        st.too_large += 1;
+                        st.first_too_large.get_or_insert(line);
+                    } else if len == NO_ID {
                         if !ids.blank[k] {
                             st.without_id += 1;
                         }
@@ -242,36 +294,32 @@ pub fn find_dupes(
         stats.push(st);
     }
     let spilled = index.spilled();
-    let groups = index
-        .finish()
+    let rewrite = spilled && out.is_some();
+    let mut dups = index
+        .finish(rewrite)
         .map_err(ValidateError::io("reading spilled ids"))?;
     if let Some(w) = out.take() {
-        if spilled {
+        if rewrite {
             drop(w);
             written = rewrite_unique(
                 &inputs,
                 read,
-                &groups,
+                &mut dups,
                 opts.write_unique.as_ref().expect("set"),
             )?;
         } else {
             w.commit().map_err(ValidateError::io("--write-unique"))?;
         }
     }
-    let duplicates = groups
-        .into_iter()
-        .map(|g| Duplicate {
-            custom_id: String::from_utf8_lossy(&g.id).into_owned(),
-            files: g.occurrences.iter().map(|o| o.file).collect(),
-            lines: g.occurrences.iter().map(|o| o.line).collect(),
-        })
-        .collect();
-    Ok(DupesReport {
-        duplicates,
+    drop(spool_dir);
+    let report = DupesReport {
         inputs: stats,
+        duplicate_ids: dups.ids(),
+        duplicate_lines: dups.repeated(),
         spilled,
         unique_lines: opts.write_unique.as_ref().map(|_| written),
-    })
+    };
+    Ok((dups, report))
 }
 
 /// A line over `--max-line-bytes` is never held, so it cannot be copied.
@@ -284,21 +332,18 @@ fn lost(input: &Input, line: u64) -> ValidateError {
     }
 }
 
-/// Second pass after a spill: copy every line except the later occurrences.
+/// Second pass after a spill: copy every line except the later occurrences, which come
+/// from the id set in input order.
 fn rewrite_unique(
     inputs: &[Input],
     read: &ReadOptions,
-    groups: &[crate::ids::DupGroup],
+    dups: &mut Dups,
     path: &PathBuf,
 ) -> Result<u64, ValidateError> {
-    let mut drop: Vec<(u32, u64)> = groups
-        .iter()
-        .flat_map(|g| g.occurrences[1..].iter().map(|o| (o.file, o.line)))
-        .collect();
-    drop.sort_unstable();
+    let spilled_ids = || ValidateError::io("reading spilled ids");
+    let mut next = dups.next_repeated().map_err(spilled_ids())?;
     let mut w = AtomicFile::create(path).map_err(ValidateError::io("--write-unique"))?;
     let mut written = 0u64;
-    let mut di = 0usize;
     for (fi, input) in inputs.iter().enumerate() {
         batchkit_io::run(
             input,
@@ -309,10 +354,11 @@ fn rewrite_unique(
                     return Err(lost(input, o.line));
                 }
                 for l in chunk.lines() {
-                    while di < drop.len() && drop[di] < (fi as u32, l.number) {
-                        di += 1;
+                    let here = (fi as u32, l.number);
+                    while next.is_some_and(|n| n < here) {
+                        next = dups.next_repeated().map_err(spilled_ids())?;
                     }
-                    if di < drop.len() && drop[di] == (fi as u32, l.number) {
+                    if next == Some(here) {
                         continue;
                     }
                     w.write_all(l.raw)

@@ -26,6 +26,7 @@ mod check;
 mod diag;
 mod dupes;
 mod ids;
+mod sort;
 
 use std::path::PathBuf;
 
@@ -35,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use diag::{Code, Diagnostic, Severity};
 pub use dupes::{find_dupes, DupesOptions, DupesReport, Duplicate, InputStats};
-pub use ids::{id_hash, DupGroup, IdIndex, Insert, Occurrence};
+pub use ids::{id_hash, DupGroup, Dups, IdIndex, Insert, LateDuplicate, Occurrence, Track};
 
 /// Errors that stop a job (as opposed to findings about the input).
 #[derive(Debug, thiserror::Error)]
@@ -265,7 +266,11 @@ impl<'c> FileChecker<'c> {
             name: name.into(),
             provider: checker.provider,
             style_line: 0,
-            ids: IdIndex::new(checker.opts.id_memory_limit, checker.opts.temp_dir.clone()),
+            ids: IdIndex::new(
+                checker.opts.id_memory_limit,
+                checker.opts.temp_dir.clone(),
+                Track::First,
+            ),
             first_url: None,
             first_model: None,
             requests: 0,
@@ -392,41 +397,35 @@ impl<'c> FileChecker<'c> {
             .unwrap_or("custom_id")
     }
 
-    /// File-level findings and late duplicates (found after the id set spilled), then the
-    /// summary. `stats` are the reader's totals for this input.
+    /// Late duplicates (found after the id set spilled), ordered by line, then file-level
+    /// findings: each passed to `on_diag`. Returns the summary. `stats` are the reader's
+    /// totals for this input.
     pub fn finish(
         mut self,
         stats: &ReadStats,
-    ) -> Result<(Vec<Diagnostic>, FileSummary), ValidateError> {
-        let mut out = Vec::new();
-        let spilled = self.ids.spilled();
+        mut on_diag: impl FnMut(&Diagnostic),
+    ) -> Result<FileSummary, ValidateError> {
         let field = self.id_field().to_string();
-        let groups = std::mem::replace(&mut self.ids, IdIndex::new(1, None))
-            .finish()
-            .map_err(ValidateError::io("reading spilled ids"))?;
-        if spilled {
-            let mut late = Vec::new();
-            for g in groups {
-                let first = g.occurrences[0];
-                let id = String::from_utf8_lossy(&g.id).into_owned();
-                for (occ, reported) in g.occurrences[1..].iter().zip(&g.reported) {
-                    if !reported {
-                        let mut d = Diagnostic::at(
-                            Code::DuplicateId,
-                            Severity::Error,
-                            occ.line,
-                            occ.offset,
-                            format!("{field} {id:?} already used on line {}", first.line),
-                        );
-                        d.first_line = Some(first.line);
-                        d.custom_id = Some(id.clone());
-                        late.push(d);
-                    }
-                }
-            }
-            late.sort_by_key(|d| d.line);
-            out.extend(late);
-        }
+        let ids = std::mem::replace(&mut self.ids, IdIndex::new(1, None, Track::First));
+        let mut late_errors = 0;
+        ids.finish_late(|late| {
+            let id = String::from_utf8_lossy(late.id);
+            let mut d = Diagnostic::at(
+                Code::DuplicateId,
+                Severity::Error,
+                late.at.line,
+                late.at.offset,
+                format!("{field} {id:?} already used on line {}", late.first.line),
+            );
+            d.first_line = Some(late.first.line);
+            d.custom_id = Some(id.into_owned());
+            late_errors += 1;
+            on_diag(&d);
+            true
+        })
+        .map_err(ValidateError::io("reading spilled ids"))?;
+        self.errors += late_errors;
+        let mut out = Vec::new();
         if let Some(p) = self.provider {
             if let Some(max) = p.max_requests {
                 if self.requests > max {
@@ -480,6 +479,7 @@ impl<'c> FileChecker<'c> {
                 Severity::Error => self.errors += 1,
                 Severity::Warning => self.warnings += 1,
             }
+            on_diag(d);
         }
         let summary = FileSummary {
             file: self.name,
@@ -491,7 +491,7 @@ impl<'c> FileChecker<'c> {
             warnings: self.warnings,
             ok: self.errors == 0,
         };
-        Ok((out, summary))
+        Ok(summary)
     }
 }
 
@@ -520,11 +520,7 @@ pub fn validate_file(
         },
         progress,
     )?;
-    let (file_diags, summary) = fc.finish(&stats)?;
-    for d in &file_diags {
-        on_diag(d);
-    }
-    Ok(summary)
+    fc.finish(&stats, on_diag)
 }
 
 #[cfg(test)]

@@ -145,7 +145,8 @@ fn file_caps_name_the_shard_count() {
         final_newline: true,
         ..Default::default()
     };
-    let (d, s) = fc.finish(&stats).unwrap();
+    let mut d = Vec::new();
+    let s = fc.finish(&stats, |x| d.push(x.clone())).unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, Code::FileTooLarge);
     assert!(
