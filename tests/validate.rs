@@ -333,3 +333,44 @@ bktest!(valid_fixture_is_clean, |dir| {
     let codes: BTreeSet<_> = s.iter().map(|s| s.ok).collect();
     assert_eq!(codes, BTreeSet::from([true]));
 });
+
+bktest!(
+    blank_lines_at_the_end_are_a_warning_between_requests_an_error,
+    |dir| {
+        for (f, code_want, sev) in [
+            ("real/openai-trailing-blank.jsonl", 0, "warning"),
+            ("real/openai-trailing-blank-crlf.jsonl", 0, "warning"),
+            ("real/openai-blank-between.jsonl", 1, "error"),
+        ] {
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "validate"]).arg(fixture(f));
+            let out = run(c);
+            assert_eq!(code(&out), code_want, "{f}");
+            let events = crate::util::json_lines(&out);
+            let d: Vec<_> = events
+                .iter()
+                .filter(|e| e["type"] == "diagnostic")
+                .collect();
+            assert_eq!(d.len(), 1, "{f}: {events:?}");
+            assert_eq!(
+                (d[0]["code"].as_str(), d[0]["severity"].as_str()),
+                (Some("empty_line"), Some(sev)),
+                "{f}"
+            );
+            // shard agrees: trailing blank lines do not stop it, blank lines between requests do.
+            let out_dir = dir.join(&format!("out-{}", f.replace('/', "-")));
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "shard"])
+                .arg(fixture(f))
+                .arg("--out-dir")
+                .arg(&out_dir);
+            let out = run(c);
+            assert_eq!(code(&out), code_want, "shard {f}");
+            assert_eq!(
+                out_dir.join("manifest.json").exists(),
+                code_want == 0,
+                "shard {f}"
+            );
+        }
+    }
+);

@@ -656,6 +656,16 @@ impl Cutter<'_, '_> {
     }
 }
 
+/// Blank lines held until a request follows (then errors) or the input ends (a warning).
+#[derive(Default)]
+struct HeldBlanks {
+    lines: Vec<(u64, u64, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// Past this many bytes of consecutive blank lines, they are errors on the spot.
+const MAX_HELD_BLANKS: usize = 64 << 10;
+
 /// Shards `input` into `opts.out_dir`. Returns the manifest written, or the reason nothing
 /// was written; every finding goes to `hooks.on_diagnostic` as it is found.
 pub fn shard(
@@ -674,6 +684,8 @@ pub fn shard(
         check_model_mismatch: split != SplitBy::Model,
         check_url_mismatch: split != SplitBy::Url,
         id_memory_limit: opts.id_memory_limit,
+        // A shard decides line by line; trailing blank lines are handled here.
+        trailing_blank_lines_warn: false,
         max_line_bytes: opts.read.max_line_bytes,
         ..CheckOptions::default()
     };
@@ -787,6 +799,7 @@ fn run_with_writer(
     };
     let tokens = hooks.tokens.filter(|_| opts.caps.max_tokens.is_some());
     let on_diag = &mut hooks.on_diagnostic;
+    let mut blanks = HeldBlanks::default();
     let process = |chunk: &Chunk| {
         let reports = checker.check_chunk(chunk);
         let tokens = match tokens {
@@ -855,9 +868,60 @@ fn run_with_writer(
         }
         for (i, (line, mut r)) in chunk.lines().zip(reports).enumerate() {
             fc.observe(&mut r)?;
-            if line.is_blank() && r.is_valid() {
-                // A trailing blank line is harmless to `validate`, but no provider takes an
-                // empty request, so it never goes into a shard.
+            // A blank line's only finding is `empty_line` (the checker reports it on the spot
+            // for a job like this one, which decides line by line).
+            let blank = line.is_blank()
+                && r.diagnostics
+                    .iter()
+                    .all(|d| d.code == Code::EmptyLine || d.severity == Severity::Warning);
+            if blank && line.terminated() && blanks.bytes < MAX_HELD_BLANKS {
+                // Blank lines at the very end are accepted by providers: hold them until
+                // it is known whether a request follows.
+                blanks.bytes += line.raw.len();
+                blanks
+                    .lines
+                    .push((line.number, line.offset, line.raw.to_vec()));
+                continue;
+            }
+            for (number, offset, raw) in std::mem::take(&mut blanks.lines) {
+                let held = batchkit_io::Line {
+                    number,
+                    offset,
+                    raw: &raw,
+                    content: raw.trim_ascii_end(),
+                    bom: false,
+                };
+                let mut br = LineReport {
+                    line: number,
+                    offset,
+                    bytes: raw.len() as u64,
+                    diagnostics: vec![Diagnostic::at(
+                        Code::EmptyLine,
+                        Severity::Error,
+                        number,
+                        offset,
+                        "blank line between requests; a shard holds only requests",
+                    )],
+                    parsed: false,
+                    style: None,
+                    id: None,
+                    model: None,
+                    url: None,
+                    embedding_inputs: 0,
+                };
+                cut.count(&br);
+                br.diagnostics.iter().for_each(&mut *on_diag);
+                cut.invalid_lines += 1;
+                cut.flush_run(chunk)?;
+                if opts.skip_invalid {
+                    cut.reject(&held)?;
+                } else {
+                    cut.refusing = true;
+                }
+                br.diagnostics.clear();
+            }
+            blanks.bytes = 0;
+            if blank && r.is_valid() {
                 r.diagnostics.push(Diagnostic::at(
                     Code::EmptyLine,
                     Severity::Error,
@@ -898,6 +962,24 @@ fn run_with_writer(
         Ok(true)
     };
     let stats = batchkit_io::run_with_progress(input, &opts.read, process, sink, hooks.progress)?;
+    if let (Some(first), Some(last)) = (blanks.lines.first(), blanks.lines.last()) {
+        // Trailing blank lines: providers accept them, a shard holds only requests.
+        let n = blanks.lines.len();
+        let which = if n == 1 {
+            "a blank line".to_string()
+        } else {
+            format!("{n} blank lines (lines {}-{})", first.0, last.0)
+        };
+        let d = Diagnostic::at(
+            Code::EmptyLine,
+            Severity::Warning,
+            first.0,
+            first.1,
+            format!("{which} at the end of the file, not copied into a shard (providers accept them; a shard holds only requests)"),
+        );
+        cut.warnings += 1;
+        (hooks.on_diagnostic)(&d);
+    }
     let provider = fc.provider();
     let mut late_dupes = 0;
     fc.finish(&stats, |d| {

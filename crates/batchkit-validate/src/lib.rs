@@ -87,6 +87,10 @@ pub struct CheckOptions {
     pub temp_dir: Option<PathBuf>,
     /// Longest line accepted.
     pub max_line_bytes: usize,
+    /// Hold blank lines until the next request: between requests they are errors, at the
+    /// very end of the file a warning (providers accept them). Off, every blank line is an
+    /// error on the spot (what a job that must decide line by line needs).
+    pub trailing_blank_lines_warn: bool,
 }
 
 impl Default for CheckOptions {
@@ -99,6 +103,7 @@ impl Default for CheckOptions {
             id_memory_limit: 128 << 20,
             temp_dir: None,
             max_line_bytes: 64 << 20,
+            trailing_blank_lines_warn: true,
         }
     }
 }
@@ -242,6 +247,24 @@ impl Greedy {
     }
 }
 
+/// The finding for a run of blank lines: an error between requests, a warning at the end.
+fn blank_run((first, offset, last, n): (u64, u64, u64, u64), severity: Severity) -> Diagnostic {
+    let which = if n == 1 {
+        "a blank line".to_string()
+    } else {
+        format!("{n} blank lines (lines {first}-{last})")
+    };
+    let message = match severity {
+        Severity::Error => format!(
+            "{which} between requests; batch files take one JSON request per line and no empty lines"
+        ),
+        Severity::Warning => format!(
+            "{which} at the end of the file; providers accept this, but `shard` keeps them only in the last shard"
+        ),
+    };
+    Diagnostic::at(Code::EmptyLine, severity, first, offset, message)
+}
+
 /// The checks that need to see lines in order: one per input file.
 pub struct FileChecker<'c> {
     checker: &'c Checker,
@@ -256,6 +279,9 @@ pub struct FileChecker<'c> {
     warnings: u64,
     embedding_inputs: u64,
     greedy: Greedy,
+    /// A run of blank lines not yet known to be between requests: (first line, its offset,
+    /// last line, count).
+    blank_run: Option<(u64, u64, u64, u64)>,
 }
 
 impl<'c> FileChecker<'c> {
@@ -278,6 +304,7 @@ impl<'c> FileChecker<'c> {
             warnings: 0,
             embedding_inputs: 0,
             greedy: Greedy::default(),
+            blank_run: None,
         }
     }
 
@@ -379,6 +406,20 @@ impl<'c> FileChecker<'c> {
                 self.greedy.add(p, r.bytes, r.embedding_inputs);
             }
         }
+        let defer = self.checker.opts.trailing_blank_lines_warn;
+        if defer
+            && !r.parsed
+            && r.diagnostics.len() == 1
+            && r.diagnostics[0].code == Code::EmptyLine
+        {
+            // Blank: an error only if a request follows.
+            r.diagnostics.clear();
+            self.blank_run = Some(match self.blank_run {
+                None => (r.line, r.offset, r.line, 1),
+                Some((l, o, _, n)) => (l, o, r.line, n + 1),
+            });
+            return Ok(());
+        }
         for d in &mut r.diagnostics {
             if d.custom_id.is_none() {
                 d.custom_id.clone_from(&r.id);
@@ -387,6 +428,14 @@ impl<'c> FileChecker<'c> {
                 Severity::Error => self.errors += 1,
                 Severity::Warning => self.warnings += 1,
             }
+        }
+        if let Some(d) = self
+            .blank_run
+            .take()
+            .map(|run| blank_run(run, Severity::Error))
+        {
+            self.errors += 1;
+            r.diagnostics.insert(0, d);
         }
         Ok(())
     }
@@ -426,6 +475,9 @@ impl<'c> FileChecker<'c> {
         .map_err(ValidateError::io("reading spilled ids"))?;
         self.errors += late_errors;
         let mut out = Vec::new();
+        if let Some(run) = self.blank_run.take() {
+            out.push(blank_run(run, Severity::Warning));
+        }
         if let Some(p) = self.provider {
             if let Some(max) = p.max_requests {
                 if self.requests > max {
