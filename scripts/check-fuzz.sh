@@ -5,9 +5,9 @@
 # fuzz/ is its own workspace (the root `cargo test --workspace` never builds it), hence the
 # --manifest-path. `cargo check` is enough: the targets are only type-checked, and
 # libfuzzer-sys builds on stable (its build script compiles libFuzzer with the system C++
-# compiler). --locked keeps fuzz/Cargo.lock honest. Extra arguments go to cargo.
+# compiler). fuzz/Cargo.lock follows the workspace dependencies. Extra arguments go to cargo.
 #
 # Usage: scripts/check-fuzz.sh [cargo args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo check --locked --manifest-path fuzz/Cargo.toml --bins "$@"
+exec cargo check --manifest-path fuzz/Cargo.toml --bins "$@"

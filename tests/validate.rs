@@ -150,7 +150,7 @@ bktest!(threads_do_not_change_a_byte, |dir| {
 bktest!(anthropic_gemini_vertex_auto_detected, |dir| {
     let a = dir.write(
         "a.jsonl",
-        "{\"custom_id\":\"a-1\",\"params\":{\"model\":\"claude-x\",\"max_tokens\":5,\"messages\":[]}}\n{\"custom_id\":\"a 2\",\"params\":{\"model\":\"claude-y\",\"max_tokens\":5,\"messages\":[]}}\n",
+        "{\"custom_id\":\"a-1\",\"params\":{\"model\":\"claude-x\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}}\n{\"custom_id\":\"a 2\",\"params\":{\"model\":\"claude-y\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}}\n",
     );
     let g = dir.write(
         "g.jsonl",
@@ -371,6 +371,62 @@ bktest!(
                 code_want == 0,
                 "shard {f}"
             );
+        }
+    }
+);
+
+/// (code, line, JSON pointer) of an expected finding.
+type Finding<'a> = (&'a str, u64, &'a str);
+
+bktest!(
+    run_time_failures_are_caught_and_embeddings_accepted,
+    |dir| {
+        let cases: &[(&str, &str, &[Finding<'_>])] = &[
+            (
+                "real/anthropic-run-time-failures.jsonl",
+                "anthropic",
+                &[
+                    ("unsupported_value", 2, "/params/messages"),
+                    ("unsupported_value", 3, "/params/stream"),
+                ],
+            ),
+            (
+                "real/gemini-system-role.jsonl",
+                "gemini",
+                &[("unsupported_value", 2, "/request/contents/0/role")],
+            ),
+            ("real/gemini-embeddings.jsonl", "gemini", &[]),
+            (
+                "real/openai-stream.jsonl",
+                "openai",
+                &[("unsupported_value", 1, "/body/stream")],
+            ),
+        ];
+        for (f, provider, want) in cases {
+            for p in ["auto", provider] {
+                let mut c = dir.cmd();
+                c.args(["--format", "json", "validate", "--provider", p])
+                    .arg(fixture(f));
+                let out = run(c);
+                let events = crate::util::json_lines(&out);
+                let got: Vec<(String, u64, String)> = events
+                    .iter()
+                    .filter(|e| e["type"] == "diagnostic")
+                    .map(|e| {
+                        (
+                            e["code"].as_str().unwrap().to_string(),
+                            e["line"].as_u64().unwrap(),
+                            e["pointer"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect();
+                let want: Vec<(String, u64, String)> = want
+                    .iter()
+                    .map(|(c, l, p)| (c.to_string(), *l, p.to_string()))
+                    .collect();
+                assert_eq!(got, want, "{f} --provider {p}");
+                assert_eq!(code(&out), i32::from(!want.is_empty()), "{f}");
+            }
         }
     }
 );

@@ -328,6 +328,8 @@ fuzz_target!(|data: &[u8]| {
             lines: f.len() as u64,
             ids: 0,
             without_id: 0,
+            too_large: 0,
+            first_too_large: None,
         };
         for (li, l) in f.iter().enumerate() {
             let mut keep = true;
@@ -338,7 +340,11 @@ fuzz_target!(|data: &[u8]| {
                     keep = occ.is_empty();
                     occ.push((fi as u32, li as u64 + 1));
                 }
-                None if !l.blank || l.oversized => st.without_id += 1,
+                None if l.oversized => {
+                    st.too_large += 1;
+                    st.first_too_large.get_or_insert(li as u64 + 1);
+                }
+                None if !l.blank => st.without_id += 1,
                 None => {}
             }
             if keep {

@@ -370,6 +370,7 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
     if let Some(m) = ctx.field(&body, "/body", "model", Kind::Str) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
+    no_stream(ctx, &body, "/body");
     let endpoint = url.as_deref().unwrap_or("");
     let endpoint = endpoint.strip_prefix("/v1").unwrap_or(endpoint);
     match endpoint {
@@ -414,6 +415,7 @@ fn check_body(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
     ctx.optional(&body, "/body", "messages", Kind::Arr);
+    no_stream(ctx, &body, "/body");
 }
 
 fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
@@ -434,7 +436,58 @@ fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
             );
         }
     }
-    ctx.field(&params, "/params", "messages", Kind::Arr);
+    if let Some(m) = ctx.field(&params, "/params", "messages", Kind::Arr) {
+        if m.as_array().is_some_and(|a| a.is_empty()) {
+            ctx.err(
+                Code::UnsupportedValue,
+                "/params/messages",
+                "`params.messages` is empty; Anthropic fails such a request (at least one message is required)".into(),
+            );
+        }
+    }
+    no_stream(ctx, &params, "/params");
+}
+
+/// Batches do not stream: a request with `stream: true` fails at run time.
+fn no_stream(ctx: &mut Ctx<'_>, body: &Object<'_, '_>, parent: &str) {
+    if body
+        .get("stream")
+        .is_some_and(|v| v.as_bool() == Some(true))
+    {
+        ctx.err(
+            Code::UnsupportedValue,
+            &format!("{parent}/stream"),
+            format!(
+                "`{}.stream` is true; batch requests do not stream (remove it or set it to false)",
+                parent.trim_start_matches('/')
+            ),
+        );
+    }
+}
+
+/// Gemini and Vertex take roles `user` and `model` in `contents`; system text goes in
+/// `systemInstruction`.
+fn check_contents(ctx: &mut Ctx<'_>, contents: &Value<'_, '_>) {
+    let Some(items) = contents.as_array() else {
+        return;
+    };
+    for (i, c) in items.iter().enumerate() {
+        let role = c
+            .as_object()
+            .and_then(|o| o.get("role"))
+            .and_then(|r| r.as_str().map(str::to_string));
+        if let Some(role) = role {
+            if role != "user" && role != "model" {
+                ctx.err(
+                    Code::UnsupportedValue,
+                    &format!("/request/contents/{i}/role"),
+                    format!(
+                        "role {role:?} in `request.contents` fails at run time (valid roles: user, model); put system text in `request.systemInstruction`"
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn check_gemini(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
@@ -443,7 +496,14 @@ fn check_gemini(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
         return;
     };
     let req = req.as_object().expect("checked object");
-    ctx.field(&req, "/request", "contents", Kind::Arr);
+    // Batch embeddings take one `content` (singular) instead of `contents`.
+    if req.get("contents").is_none() && req.get("content").is_some() {
+        ctx.field(&req, "/request", "content", Kind::Obj);
+        return;
+    }
+    if let Some(c) = ctx.field(&req, "/request", "contents", Kind::Arr) {
+        check_contents(ctx, &c);
+    }
 }
 
 fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
@@ -451,7 +511,9 @@ fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
         return;
     };
     let req = req.as_object().expect("checked object");
-    ctx.field(&req, "/request", "contents", Kind::Arr);
+    if let Some(c) = ctx.field(&req, "/request", "contents", Kind::Arr) {
+        check_contents(ctx, &c);
+    }
 }
 
 impl Checker {

@@ -34,6 +34,9 @@ pub enum Code {
     DuplicateId,
     /// `method` other than `POST`.
     InvalidMethod,
+    /// A field holds a value the batch API fails at run time (`stream: true`, an empty
+    /// Anthropic `messages`, a `system` role in Gemini `contents`).
+    UnsupportedValue,
     /// An endpoint the provider's batch API does not serve.
     UnsupportedUrl,
     /// A `url` other than the first valid request's.
@@ -68,6 +71,7 @@ impl Code {
             Code::InvalidCustomId => "invalid_custom_id",
             Code::DuplicateId => "duplicate_id",
             Code::InvalidMethod => "invalid_method",
+            Code::UnsupportedValue => "unsupported_value",
             Code::UnsupportedUrl => "unsupported_url",
             Code::UrlMismatch => "url_mismatch",
             Code::ModelMismatch => "model_mismatch",

@@ -77,11 +77,11 @@ fn groq_allows_mixed_models() {
 #[test]
 fn anthropic_rules() {
     let f = concat!(
-        r#"{"custom_id":"ok-1","params":{"model":"claude","max_tokens":10,"messages":[]}}"#,
+        r#"{"custom_id":"ok-1","params":{"model":"claude","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}}"#,
         "\n",
         r#"{"custom_id":"bad id","params":{"model":"claude","max_tokens":0,"messages":{}}}"#,
         "\n",
-        r#"{"custom_id":"ok-3","params":{"max_tokens":"10","messages":[]}}"#,
+        r#"{"custom_id":"ok-3","params":{"max_tokens":"10","messages":[{"role":"user","content":"hi"}]}}"#,
         "\n",
     );
     let (d, s) = check(f, None);
