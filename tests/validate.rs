@@ -114,7 +114,7 @@ bktest!(threads_do_not_change_a_byte, |dir| {
     for i in 0..20_000 {
         let id = if i % 997 == 0 { 5 } else { i };
         big.push_str(&format!(
-            "{{\"custom_id\":\"r{id}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"m{}\",\"messages\":[]}}}}\n",
+            "{{\"custom_id\":\"r{id}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-{}\",\"messages\":[]}}}}\n",
             i % 3000 == 0
         ));
         if i % 4444 == 0 {
@@ -428,5 +428,54 @@ bktest!(
                 assert_eq!(code(&out), i32::from(!want.is_empty()), "{f}");
             }
         }
+    }
+);
+
+bktest!(
+    auto_infers_the_provider_from_endpoints_and_names_result_files,
+    |dir| {
+        for (f, provider) in [
+            ("real/azure-deployment.jsonl", "azure"),
+            ("real/groq-mixed.jsonl", "groq"),
+        ] {
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "validate"]).arg(fixture(f));
+            let out = run(c);
+            assert_eq!(
+                code(&out),
+                0,
+                "{f}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            let (d, s) = parse(&out.stdout);
+            assert!(d.is_empty(), "{f}: {d:?}");
+            assert_eq!(s[0].provider.as_deref(), Some(provider), "{f}");
+        }
+        // Under the wrong provider the message says which one serves the endpoint.
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate", "--provider", "openai"])
+            .arg(fixture("real/azure-deployment.jsonl"));
+        let out = run(c);
+        assert_eq!(code(&out), 1);
+        let first = crate::util::json_lines(&out).remove(0);
+        assert_eq!(first["code"], "unsupported_url");
+        assert!(first["message"]
+            .as_str()
+            .unwrap()
+            .contains("--provider azure"));
+        // A result file is named as one, once.
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"])
+            .arg(fixture("real/openai-output.jsonl"));
+        let out = run(c);
+        assert_eq!(code(&out), 1);
+        let events = crate::util::json_lines(&out);
+        let msgs: Vec<&str> = events
+            .iter()
+            .filter(|e| e["type"] == "diagnostic")
+            .map(|e| e["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs.iter().all(|m| m.contains("batchkit join")), "{msgs:?}");
     }
 );

@@ -838,6 +838,8 @@ fn run_with_writer(
                 model: None,
                 url: None,
                 embedding_inputs: 0,
+                inferred: None,
+                result_line: false,
             });
             fc.observe(&mut r)?;
             let fit = cut.fit(fc.provider());
@@ -908,6 +910,8 @@ fn run_with_writer(
                     model: None,
                     url: None,
                     embedding_inputs: 0,
+                    inferred: None,
+                    result_line: false,
                 };
                 cut.count(&br);
                 br.diagnostics.iter().for_each(&mut *on_diag);

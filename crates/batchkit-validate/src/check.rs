@@ -351,15 +351,25 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
         .and_then(|u| u.as_str().map(str::to_string));
     if let Some(u) = &url {
         if !p.url_allowed(u) {
-            ctx.err(
-                Code::UnsupportedUrl,
-                "/url",
-                format!(
+            // Say whose endpoint it is when another provider's batches serve it.
+            let other = Provider::all().find(|o| {
+                o.style == Style::OpenAi
+                    && o.name != p.name
+                    && !o.urls.is_empty()
+                    && o.url_allowed(u)
+            });
+            let msg = match other {
+                Some(o) => format!(
+                    "{} batches do not serve {u:?}, {} batches do: use --provider {}",
+                    p.label, o.label, o.name
+                ),
+                None => format!(
                     "{} batches do not serve {u:?} (supported: {})",
                     p.label,
                     p.urls.join(", ")
                 ),
-            );
+            };
+            ctx.err(Code::UnsupportedUrl, "/url", msg);
         }
     }
     ctx.report.url = url.clone();
@@ -620,6 +630,15 @@ impl Checker {
                 d.pointer = Some(pointer);
                 ctx.report.diagnostics.push(d);
             }
+            if let Some(what) = crate::infer::result_shape(&obj) {
+                ctx.report.result_line = true;
+                ctx.err(
+                    Code::MissingField,
+                    "",
+                    format!("this is {what}, not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`"),
+                );
+                return;
+            }
             let style = match provider {
                 Some(p) => Some(p.style),
                 None => detect_style(&obj),
@@ -633,7 +652,15 @@ impl Checker {
                 );
                 return;
             };
-            let p = provider.unwrap_or_else(|| style.default_provider());
+            let p = provider.unwrap_or_else(|| match style {
+                // Under auto, the endpoint says whose file this is.
+                Style::OpenAi => {
+                    let url = obj.get("url");
+                    crate::infer::openai_style_provider(url.as_ref().and_then(|u| u.as_str()))
+                }
+                _ => style.default_provider(),
+            });
+            ctx.report.inferred = provider.is_none().then(|| p.name.clone());
             if let Some(max) = p.max_line_bytes {
                 if content.len() as u64 >= max {
                     ctx.err(

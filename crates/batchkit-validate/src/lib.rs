@@ -26,6 +26,7 @@ mod check;
 mod diag;
 mod dupes;
 mod ids;
+mod infer;
 mod sort;
 
 use std::path::PathBuf;
@@ -174,6 +175,10 @@ pub struct LineReport {
     pub url: Option<String>,
     /// Embedding inputs (OpenAI `/v1/embeddings`; array items counted).
     pub embedding_inputs: u64,
+    /// Under `--provider auto`, the provider this line's shape and endpoint point to.
+    pub inferred: Option<String>,
+    /// The line is a result (an answer), not a request.
+    pub result_line: bool,
 }
 
 impl LineReport {
@@ -189,6 +194,8 @@ impl LineReport {
             model: None,
             url: None,
             embedding_inputs: 0,
+            inferred: None,
+            result_line: false,
         }
     }
 
@@ -282,6 +289,8 @@ pub struct FileChecker<'c> {
     /// A run of blank lines not yet known to be between requests: (first line, its offset,
     /// last line, count).
     blank_run: Option<(u64, u64, u64, u64)>,
+    /// Result lines seen (a result file given as requests).
+    result_lines: u64,
 }
 
 impl<'c> FileChecker<'c> {
@@ -305,6 +314,7 @@ impl<'c> FileChecker<'c> {
             embedding_inputs: 0,
             greedy: Greedy::default(),
             blank_run: None,
+            result_lines: 0,
         }
     }
 
@@ -315,13 +325,29 @@ impl<'c> FileChecker<'c> {
 
     /// Adds the cross-line findings for the next line, in input order.
     pub fn observe(&mut self, r: &mut LineReport) -> Result<(), ValidateError> {
-        if r.parsed {
+        if r.result_line {
+            // A result file: said on its first line, counted on the others.
+            self.result_lines += 1;
+            if self.result_lines > 1 {
+                self.errors += r.diagnostics.iter().filter(|d| d.is_error()).count() as u64;
+                r.diagnostics.clear();
+                return Ok(());
+            }
+        }
+        if r.parsed && !r.result_line {
             self.requests += 1;
+        }
+        let inferred = r.inferred.as_deref().and_then(Provider::get);
+        if let (Some(p), Some(i)) = (self.provider, inferred) {
+            if self.checker.provider.is_none() && infer::upgrade(p, i) {
+                // The file's endpoints say whose it is (Azure, Groq): its rules from here on.
+                self.provider = Some(i);
+            }
         }
         if let Some(style) = r.style {
             match self.provider {
                 None => {
-                    self.provider = Some(style.default_provider());
+                    self.provider = Some(inferred.unwrap_or_else(|| style.default_provider()));
                     self.style_line = r.line;
                 }
                 Some(p) if self.checker.provider.is_none() && p.style != style => {
@@ -386,7 +412,17 @@ impl<'c> FileChecker<'c> {
                     }
                 }
             }
-            if p.one_model && self.checker.opts.check_model_mismatch {
+            // Under auto, models that are not OpenAI's in OpenAI-style lines mean a Groq,
+            // Together or self-hosted file, where models mix.
+            let models_mix = self.checker.provider.is_none()
+                && p.name == "openai"
+                && self
+                    .first_model
+                    .as_ref()
+                    .map(|(m, _)| m.as_str())
+                    .or(r.model.as_deref())
+                    .is_some_and(|m| !infer::looks_openai_model(m));
+            if p.one_model && self.checker.opts.check_model_mismatch && !models_mix {
                 if let Some(model) = &r.model {
                     match &self.first_model {
                         None if clean => self.first_model = Some((model.clone(), r.line)),
@@ -478,6 +514,16 @@ impl<'c> FileChecker<'c> {
         if let Some(run) = self.blank_run.take() {
             out.push(blank_run(run, Severity::Warning));
         }
+        if self.result_lines > 1 {
+            out.push(Diagnostic::file(
+                Code::MissingField,
+                Severity::Error,
+                format!(
+                    "{} lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`",
+                    self.result_lines
+                ),
+            ));
+        }
         if let Some(p) = self.provider {
             if let Some(max) = p.max_requests {
                 if self.requests > max {
@@ -519,7 +565,7 @@ impl<'c> FileChecker<'c> {
                 }
             }
         }
-        if self.requests == 0 {
+        if self.requests == 0 && self.result_lines == 0 {
             out.push(Diagnostic::file(
                 Code::EmptyFile,
                 Severity::Error,

@@ -1,0 +1,109 @@
+//! `--provider auto`: which provider's rules a file is checked by, from the evidence in its
+//! lines, so that a file never fails under a provider the user did not choose.
+//!
+//! - OpenAI-style lines: a `url` without `/v1` (`/chat/completions`) is Azure OpenAI's;
+//!   `/v1/audio/...` is Groq's (Groq files mix chat and audio lines and models); anything
+//!   else OpenAI's. A file's provider moves from OpenAI to the more specific one when such a
+//!   line appears.
+//! - One model per file is enforced only while the file's models look like OpenAI models:
+//!   `llama-3.1-8b` in an OpenAI-style line is a Groq, Together or self-hosted file, where
+//!   models mix.
+//! - A result line (an answer, not a request) is named as one, pointing to `join`.
+
+use batchkit_providers::{Provider, Style};
+use simd_json::tape::Object;
+
+/// The provider an OpenAI-style line points to, by its `url`.
+pub(crate) fn openai_style_provider(url: Option<&str>) -> &'static Provider {
+    let openai = Style::OpenAi.default_provider();
+    let Some(u) = url else {
+        return openai;
+    };
+    // Only an endpoint OpenAI does not serve and the other provider does is evidence.
+    let name = if u.starts_with("/v1/audio/") {
+        "groq"
+    } else if u.starts_with('/') && !u.starts_with("/v1/") {
+        "azure"
+    } else {
+        return openai;
+    };
+    match Provider::get(name) {
+        Some(p) if p.url_allowed(u) && !openai.url_allowed(u) => p,
+        _ => openai,
+    }
+}
+
+/// Whether a file inferred as `from` should be checked as `to` from now on: only from the
+/// default (OpenAI) to a more specific provider of the same shape.
+pub(crate) fn upgrade(from: &Provider, to: &Provider) -> bool {
+    from.name == "openai" && to.name != "openai" && from.style == to.style
+}
+
+/// Whether `model` names an OpenAI model (or an Azure deployment, which can be any name
+/// but is treated alike once the file is Azure's).
+pub(crate) fn looks_openai_model(model: &str) -> bool {
+    let m = model.to_ascii_lowercase();
+    [
+        "gpt-",
+        "chatgpt-",
+        "o1",
+        "o3",
+        "o4",
+        "text-embedding-",
+        "omni-moderation",
+        "text-moderation",
+        "davinci",
+        "babbage",
+        "computer-use",
+        "codex",
+        "dall-e",
+        "sora",
+        "gpt",
+    ]
+    .iter()
+    .any(|p| m.starts_with(p))
+}
+
+/// Names a result line: an answer downloaded from a batch, given where requests belong.
+pub(crate) fn result_shape(obj: &Object<'_, '_>) -> Option<&'static str> {
+    let has = |k: &str| obj.get(k).is_some();
+    if has("body") || has("params") || has("modelInput") {
+        return None;
+    }
+    if has("custom_id") && (has("response") || has("error")) {
+        Some("an OpenAI-style output or error line")
+    } else if has("custom_id") && has("result") {
+        Some("an Anthropic result line")
+    } else if has("key") && (has("response") || has("error")) {
+        Some("a Gemini result line")
+    } else if has("request") && (has("response") || has("status")) {
+        Some("a Vertex AI output line")
+    } else if has("recordId") && (has("modelOutput") || has("error")) {
+        Some("an Amazon Bedrock output line")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_point_to_providers() {
+        assert_eq!(
+            openai_style_provider(Some("/v1/chat/completions")).name,
+            "openai"
+        );
+        assert_eq!(
+            openai_style_provider(Some("/chat/completions")).name,
+            "azure"
+        );
+        assert_eq!(
+            openai_style_provider(Some("/v1/audio/transcriptions")).name,
+            "groq"
+        );
+        assert!(looks_openai_model("gpt-4o-mini") && looks_openai_model("o3-mini"));
+        assert!(!looks_openai_model("llama-3.1-8b-instant"));
+    }
+}
