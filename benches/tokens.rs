@@ -157,7 +157,10 @@ fn bench_request(c: &mut Criterion) {
         b.iter(|| {
             lines
                 .iter()
-                .map(|l| count_request(black_box(l.as_bytes()), None).map_or(0, |c| c.input_tokens))
+                .map(|l| {
+                    count_request(black_box(l.as_bytes()), None)
+                        .map_or(0, |c| c.input_tokens.unwrap_or(0))
+                })
                 .sum::<u64>()
         })
     });

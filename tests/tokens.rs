@@ -31,7 +31,8 @@ enum Event {
         custom_id: Option<String>,
         model: Option<String>,
         encoding: String,
-        input_tokens: u64,
+        /// `null` for a request with no text input (audio transcriptions).
+        input_tokens: Option<u64>,
         max_output_tokens: Option<u64>,
         exact: bool,
     },
@@ -72,6 +73,7 @@ struct Summary {
     input_tokens: u64,
     max_output_tokens: u64,
     requests_without_max_output: u64,
+    requests_without_text_input: u64,
     exact: bool,
     ok: bool,
     aggregated_requests: u64,
@@ -104,6 +106,7 @@ struct ModelRow {
     input_tokens: u64,
     max_output_tokens: u64,
     requests_without_max_output: u64,
+    requests_without_text_input: u64,
     p50: u64,
     p95: u64,
     max: u64,
@@ -222,7 +225,8 @@ bktest!(bad_lines_are_listed_and_exit_1, |dir| {
             (4, 313, "not_object")
         ]
     );
-    assert_eq!(requests(&lines), vec![(1, 20), (5, 9), (6, 3)]);
+    // Claude: 4 per request, 3 per message, "Be brief." and "Hello world!" 3 each.
+    assert_eq!(requests(&lines), vec![(1, 20), (5, 13), (6, 3)]);
     let est: Vec<bool> = lines
         .iter()
         .filter(|l| l["type"] == "request")
@@ -522,4 +526,140 @@ bktest!(human_output_is_a_table, |dir| {
     );
     assert!(text.contains("prices: embedded table as of"), "{text}");
     assert!(!text.contains('\x1b'), "no colour when asked for none");
+});
+
+/// The request records of `tokens --per-request --format=json FILE`, by custom_id, and the
+/// summary; every line checked against the schema.
+fn rules_run(dir: &Dir) -> (Vec<Value>, Value) {
+    let out = tokens(
+        dir,
+        &["--format=json", "--per-request", &fx("tokens/rules.jsonl")],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    for l in &lines {
+        serde_json::from_value::<Event>(l.clone()).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+    let s = summary(&lines).clone();
+    let reqs = lines
+        .into_iter()
+        .filter(|l| l["type"] == "request")
+        .collect();
+    (reqs, s)
+}
+
+fn by_id<'a>(reqs: &'a [Value], id: &str) -> &'a Value {
+    reqs.iter()
+        .find(|r| r["custom_id"] == id)
+        .unwrap_or_else(|| panic!("no request {id}"))
+}
+
+fn o200k(s: &str) -> u64 {
+    batchkit_tokens::Encoding::O200kBase.count(s)
+}
+
+bktest!(response_format_adds_no_input_tokens, |dir| {
+    let (reqs, _) = rules_run(&dir);
+    let json_mode = by_id(&reqs, "json-mode");
+    let plain = by_id(&reqs, "plain");
+    // PROVIDERS.md §17.4: prompt_tokens equals the cookbook count without response_format.
+    let want = 3
+        + (3 + o200k("system") + o200k("Reply with a JSON object."))
+        + (3 + o200k("user") + o200k("Three primary colours, please."));
+    assert_eq!(json_mode["input_tokens"], want);
+    assert_eq!(plain["input_tokens"], want);
+    assert_eq!(json_mode["exact"], true);
+});
+
+bktest!(tools_are_counted_by_the_cookbook_rule, |dir| {
+    let (reqs, _) = rules_run(&dir);
+    // The cookbook's weather example: 101 prompt tokens on gpt-4o.
+    let weather = by_id(&reqs, "weather");
+    assert_eq!(weather["input_tokens"], 101);
+    assert_eq!(weather["exact"], true);
+    // The same request on a model the cookbook does not cover: same rule, an estimate.
+    let other = by_id(&reqs, "weather-41");
+    assert_eq!(other["input_tokens"], 101);
+    assert_eq!(other["exact"], false);
+});
+
+bktest!(anthropic_estimate_is_calibrated, |dir| {
+    let (reqs, _) = rules_run(&dir);
+    // Anthropic's batch example reports input_tokens 10 and 11 (PROVIDERS.md §17.6).
+    assert_eq!(by_id(&reqs, "my-first-request")["input_tokens"], 10);
+    assert_eq!(by_id(&reqs, "my-second-request")["input_tokens"], 11);
+    // Opus 4.7: "Hello, world" is 3 o200k tokens, 4 with the newer tokenizer's +30%.
+    assert_eq!(o200k("Hello, world"), 3);
+    assert_eq!(by_id(&reqs, "new-tokenizer")["input_tokens"], 4 + 3 + 4);
+    for id in ["my-first-request", "my-second-request", "new-tokenizer"] {
+        assert_eq!(by_id(&reqs, id)["exact"], false, "{id}");
+    }
+});
+
+bktest!(audio_requests_have_no_text_count, |dir| {
+    let (reqs, s) = rules_run(&dir);
+    for id in ["audio-1", "audio-2"] {
+        let r = by_id(&reqs, id);
+        assert!(r["input_tokens"].is_null(), "{r}");
+        assert_eq!(r["exact"], true, "{r}");
+    }
+    // In the request count, out of the token figures.
+    assert_eq!(s["requests"], 10);
+    assert_eq!(s["requests_without_text_input"], 2);
+    let counted: u64 = reqs.iter().filter_map(|r| r["input_tokens"].as_u64()).sum();
+    assert_eq!(s["input_tokens"], counted);
+    assert_eq!(
+        s["requests_without_max_output"], 2,
+        "the two gpt-4o lines only"
+    );
+    let whisper = s["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "whisper-large-v3")
+        .unwrap();
+    assert_eq!(whisper["requests"], 2);
+    assert_eq!(whisper["requests_without_text_input"], 2);
+    assert_eq!(
+        (
+            whisper["input_tokens"].as_u64(),
+            whisper["p50"].as_u64(),
+            whisper["max"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    assert!(
+        !s["unpriced_models"]
+            .as_array()
+            .unwrap()
+            .contains(&"whisper-large-v3".into()),
+        "{}",
+        s["unpriced_models"]
+    );
+    // People are told how many requests had nothing to count.
+    let out = tokens(
+        &dir,
+        &["--format=human", "--per-request", &fx("tokens/rules.jsonl")],
+    );
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "2 requests have no countable input (audio transcription / translation): left out of the token totals and percentiles"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("audio-1  whisper-large-v3  no text input (not counted)"),
+        "{text}"
+    );
+});
+
+bktest!(gemini_embeddings_count_their_content, |dir| {
+    let (reqs, _) = rules_run(&dir);
+    let e = by_id(&reqs, "embed-1");
+    assert_eq!(e["input_tokens"], o200k("What is the meaning of life?"));
+    assert!(e["input_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(e["max_output_tokens"], 0);
+    assert_eq!(e["exact"], false);
 });

@@ -19,7 +19,10 @@ use crate::Outcome;
 /// gpt-4.1, gpt-4.5, gpt-5, o1/o3/o4; o200k_harmony for gpt-oss; cl100k_base for gpt-4,
 /// gpt-3.5 and the embedding models): chat completions by OpenAI's cookbook rule, images by
 /// the tile rule, embeddings and completions by their inputs. Claude, Gemini and models
-/// without a public tokenizer get an estimate, marked "~" (exact: false in JSON).
+/// without a public tokenizer get an estimate, marked "~" (exact: false in JSON). Tool
+/// definitions follow the cookbook's rule (exact on gpt-4o, gpt-4o-mini, gpt-3.5-turbo and
+/// gpt-4); `response_format` adds nothing. Audio transcriptions and translations have no text
+/// input: their `input_tokens` is null and they stay out of the token totals.
 ///
 /// The cost is given at batch and synchronous prices, low (input only) and high (input plus
 /// every allowed output token), from an embedded price table with its date and sources.
@@ -221,6 +224,7 @@ fn count_all(
         input_tokens: s.input_tokens,
         max_output_tokens: s.max_output_tokens,
         requests_without_max_output: s.requests_without_max_output,
+        requests_without_text_input: s.requests_without_text_input,
         exact: s.exact,
         ok: s.errors == 0 && unreadable.is_empty(),
         aggregated_requests: s.aggregated_requests,
@@ -239,6 +243,7 @@ fn count_all(
                 input_tokens: m.input_tokens,
                 max_output_tokens: m.max_output_tokens,
                 requests_without_max_output: m.requests_without_max_output,
+                requests_without_text_input: m.requests_without_text_input,
                 p50: m.p50,
                 p95: m.p95,
                 max: m.max,

@@ -2,18 +2,23 @@
 //!
 //! JSON Lines schema (one object per line, in this order):
 //! - `{"type":"request","file","line","offset","custom_id","model","encoding","input_tokens","max_output_tokens","exact"}`
-//!   per counted line, with `--per-request`;
+//!   per counted line, with `--per-request`; `input_tokens` is `null` for a request with no
+//!   text input to count (audio transcriptions and translations, billed by audio length), and
+//!   then `exact` is `true` (nothing was estimated);
 //! - `{"type":"diagnostic","severity","code","file","line","offset","message"}` per line that
 //!   was not counted (`error`) or was skipped (`warning`, blank lines);
 //! - `{"type":"file","file","lines","bytes","requests","input_tokens","errors","warnings"}` per input
 //!   that was read to the end;
 //! - `{"type":"error","file","message"}` per input that could not be read (missing, unreadable,
 //!   a truncated zstd frame): no `file` record for it, and the summary has `"ok": false`;
-//! - last, `{"type":"summary",...}`: totals, `exact`, `aggregated_requests` (requests summed under
+//! - last, `{"type":"summary",...}`: totals, `requests_without_text_input` (requests counted in
+//!   `requests` whose `input_tokens` is null: left out of `input_tokens`, the percentiles and
+//!   `unpriced_models`), `exact`, `aggregated_requests` (requests summed under
 //!   the model `(other)` past `max_models` models), `max_models`, `cost` (`batch_low`, `batch_high`,
 //!   `sync_low`, `sync_high`, or null), `unpriced_models`, `models` (per model: `model`,
 //!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
-//!   `max_output_tokens`, `requests_without_max_output`, `p50`, `p95`, `max`, `price_entry`,
+//!   `max_output_tokens`, `requests_without_max_output`, `requests_without_text_input`, `p50`,
+//!   `p95`, `max` (over the requests with text input; 0 when there are none), `price_entry`,
 //!   `cost`) and `prices` (`as_of`, `currency`, `origin`, `sources`).
 
 use std::io::{self, Write};
@@ -31,8 +36,11 @@ pub struct Request<'a> {
     pub custom_id: Option<&'a str>,
     pub model: Option<&'a str>,
     pub encoding: &'a str,
-    pub input_tokens: u64,
+    /// Input tokens; `None` (JSON `null`) when the endpoint has no text input to count
+    /// (audio transcriptions and translations): "not applicable", not zero.
+    pub input_tokens: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    /// Whether `input_tokens` is exact; `true` when it is `None` (nothing was estimated).
     pub exact: bool,
 }
 
@@ -79,6 +87,8 @@ pub struct ModelRow {
     pub input_tokens: u64,
     pub max_output_tokens: u64,
     pub requests_without_max_output: u64,
+    /// Requests with no text input to count (in `requests`, not in the token figures).
+    pub requests_without_text_input: u64,
     pub p50: u64,
     pub p95: u64,
     pub max: u64,
@@ -107,6 +117,9 @@ pub struct Summary {
     pub input_tokens: u64,
     pub max_output_tokens: u64,
     pub requests_without_max_output: u64,
+    /// Requests with no text input to count (audio transcriptions and translations): in
+    /// `requests`, left out of `input_tokens`.
+    pub requests_without_text_input: u64,
     pub exact: bool,
     pub ok: bool,
     /// Requests summed under the model `(other)` because `max_models` models were listed.
@@ -240,13 +253,16 @@ impl<W: Write> Printer for HumanPrinter<W> {
         let max = r
             .max_output_tokens
             .map_or("no limit".to_string(), thousands);
+        let input = match r.input_tokens {
+            Some(n) => format!("{approx}{} tokens", thousands(n)),
+            None => "no text input (not counted)".to_string(),
+        };
         writeln!(
             self.w,
-            "{}  {}  {}  {approx}{} tokens  (max output {max})",
+            "{}  {}  {}  {input}  (max output {max})",
             self.style.blue(&format!("{}:{}", r.file, r.line)),
             r.custom_id.unwrap_or("-"),
             r.model.unwrap_or("(no model)"),
-            thousands(r.input_tokens),
         )
     }
 
@@ -364,7 +380,16 @@ impl<W: Write> Printer for HumanPrinter<W> {
         if !s.exact {
             writeln!(
                 w,
-                "~ estimate: no public tokenizer for the model, or parts no published rule covers (tools, audio, Responses API); counted with o200k_base"
+                "~ estimate: no public tokenizer for the model, or parts no published rule covers (tools beyond the cookbook's models, audio parts, Responses API); counted with o200k_base"
+            )?;
+        }
+        if s.requests_without_text_input > 0 {
+            let n = s.requests_without_text_input;
+            writeln!(
+                w,
+                "{} {} no countable input (audio transcription / translation): left out of the token totals and percentiles",
+                thousands(n),
+                if n == 1 { "request has" } else { "requests have" },
             )?;
         }
         writeln!(

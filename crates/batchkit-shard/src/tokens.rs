@@ -24,7 +24,8 @@ pub struct TiktokenCounter {
 impl TokenCount for TiktokenCounter {
     fn count(&self, content: &[u8]) -> Result<u64, String> {
         batchkit_tokens::count_request(content, self.model.as_deref())
-            .map(|c| c.input_tokens)
+            // Lines with no text input (audio transcriptions) take no room in a token cap.
+            .map(|c| c.input_tokens.unwrap_or(0))
             .map_err(|p| format!("{} ({})", p.message, p.code))
     }
 }

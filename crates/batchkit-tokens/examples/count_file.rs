@@ -14,7 +14,7 @@ fn main() {
     let total: u64 = data
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
-        .map(|l| batchkit_tokens::count_request(l, None).map_or(0, |c| c.input_tokens))
+        .map(|l| batchkit_tokens::count_request(l, None).map_or(0, |c| c.input_tokens.unwrap_or(0)))
         .sum();
     let secs = start.elapsed().as_secs_f64();
     println!(

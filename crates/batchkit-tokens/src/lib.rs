@@ -3,10 +3,13 @@
 //! Each request line is counted with its model's real tokenizer, embedded in the binary
 //! (`o200k_base`, `o200k_harmony`, `cl100k_base`; no download at run time), by the rule of
 //! its endpoint: OpenAI's cookbook rule for chat completions (3 per reply, 3 per message, 1
-//! per `name`, plus the tokens of every string field; image parts by the tile rule), the
+//! per `name`, plus the tokens of every string field; image parts by the tile rule; tool
+//! definitions by the cookbook's `num_tokens_for_tools`; `response_format` adds nothing), the
 //! tokens of each input for embeddings and completions. Requests to models without a public
-//! tokenizer (Claude, Gemini) and parts no published rule covers (tools, audio, the Responses
-//! API) get an estimate made with `o200k_base`, always marked `exact: false`.
+//! tokenizer (Claude, Gemini) and parts no published rule covers (tools on models the
+//! cookbook does not cover, audio parts, the Responses API) get an estimate made with
+//! `o200k_base`, always marked `exact: false`. Endpoints with no text input (audio
+//! transcriptions and translations) get no count (`input_tokens: None`).
 //!
 //! [`count_input`] streams one input through the `batchkit-io` reader (parallel, bounded
 //! memory, results in input order) and adds every line to a [`Totals`]; [`Totals::summary`]
@@ -40,6 +43,7 @@ mod image;
 mod prices;
 mod request;
 mod split;
+mod tools;
 mod totals;
 
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};

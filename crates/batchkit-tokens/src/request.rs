@@ -3,8 +3,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::encoding::{tokenizer_for, Encoding};
+use crate::encoding::{normalize_model, tokenizer_for, Encoding};
 use crate::image::{data_url_size, openai_image_tokens};
+use crate::tools::{count_tools, rule_is_openais, ToolRule, ToolShape};
 
 /// The token count of one request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -15,14 +16,15 @@ pub struct RequestCount {
     pub model: Option<String>,
     /// The encoding used.
     pub encoding: Encoding,
-    /// Input tokens.
-    pub input_tokens: u64,
+    /// Input tokens; `None` for endpoints with no text input to count (audio transcriptions
+    /// and translations: billed by audio length), which are left out of token totals.
+    pub input_tokens: Option<u64>,
     /// The most output tokens the request allows (`max_tokens`, `max_completion_tokens`,
     /// `max_output_tokens`, `maxOutputTokens`); `Some(0)` for endpoints with no output
     /// (embeddings), `None` when the request sets no limit.
     pub max_output_tokens: Option<u64>,
     /// Whether `input_tokens` is exact: the model's real tokenizer and a documented rule for
-    /// every part of the request.
+    /// every part of the request. True when `input_tokens` is `None` (nothing was estimated).
     pub exact: bool,
     /// JSON pointers of keys that repeat in their object (the first value was read).
     pub duplicate_keys: Vec<String>,
@@ -134,12 +136,16 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
         enc: tokenizer.encoding,
         exact: tokenizer.exact,
         model: model.as_deref().unwrap_or(""),
+        media: 0,
     };
     let (input_tokens, max_output_tokens) = match shape {
         Shape::OpenAi(url) => c.openai(url, inner),
-        Shape::Anthropic => (c.anthropic(inner), first_u64(inner, &["max_tokens"])),
-        Shape::Gemini => (c.gemini(inner), gemini_max_output(inner)),
+        Shape::Anthropic => (Some(c.anthropic(inner)), first_u64(inner, &["max_tokens"])),
+        Shape::Gemini => (Some(c.gemini(inner)), gemini_max_output(inner)),
     };
+    if input_tokens.is_none() {
+        c.exact = true;
+    }
     Ok(RequestCount {
         custom_id,
         encoding: tokenizer.encoding,
@@ -163,33 +169,90 @@ fn first_u64(obj: &Map<String, Value>, keys: &[&str]) -> Option<u64> {
 }
 
 fn gemini_max_output(req: &Map<String, Value>) -> Option<u64> {
+    if is_gemini_embedding(req) {
+        return Some(0);
+    }
     ["generationConfig", "generation_config"]
         .iter()
         .filter_map(|k| req.get(*k).and_then(Value::as_object))
         .find_map(|g| first_u64(g, &["maxOutputTokens", "max_output_tokens"]))
 }
 
+/// A Gemini batch embeddings line: `request.content` (singular), no `contents` (§17.2).
+fn is_gemini_embedding(req: &Map<String, Value>) -> bool {
+    req.contains_key("content") && !req.contains_key("contents")
+}
+
 struct Counter<'a> {
     enc: Encoding,
     exact: bool,
     model: &'a str,
+    /// Tokens of inline media counted so far (images, documents): not text, so not scaled
+    /// with the tokenizer.
+    media: u64,
 }
 
-/// The request-level fields a chat request is priced on that the cookbook rule leaves out.
-const CHAT_EXTRAS: &[&str] = &["tools", "functions", "response_format", "prediction"];
+/// Anthropic estimate, calibrated on Anthropic's own batch example (PROVIDERS.md §17.6):
+/// "Hello, world" is 3 o200k tokens and 10 real input tokens, "Hi again, friend" 4 and 11:
+/// a fixed part per request and one per message.
+pub(crate) const ANTHROPIC_PER_REQUEST: u64 = 4;
+/// See [`ANTHROPIC_PER_REQUEST`].
+pub(crate) const ANTHROPIC_PER_MESSAGE: u64 = 3;
+/// The tokenizer of Claude Opus 4.7 and later and of Sonnet 5 gives about 30% more tokens for
+/// the same text (§17.6): text tokens are scaled by 13/10, rounded up.
+const NEW_CLAUDE_TOKENIZER: (u64, u64) = (13, 10);
+
+/// Whether `model` is a Claude with the newer tokenizer: Opus 4.7 and later, and every
+/// family from version 5 on (Sonnet 5, Opus 5, ...). Ids are `claude-<family>-<major>[-<minor>]`
+/// with an optional date or `@date`; the older `claude-3-5-sonnet` form is older than both.
+pub(crate) fn claude_new_tokenizer(model: &str) -> bool {
+    let m = normalize_model(model);
+    let Some(rest) = m.split("claude-").nth(1) else {
+        return false;
+    };
+    let mut parts = rest.split(['-', '.', '@', ':']);
+    let Some(family) = parts.next() else {
+        return false;
+    };
+    if family.is_empty() || family.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    // Version numbers are short; a long number is a date.
+    let mut version = parts.map_while(|p| {
+        (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
+    });
+    let major = version.next();
+    let minor = version.next().unwrap_or(0);
+    match major {
+        Some(major) if major >= 5 => true,
+        Some(4) => family == "opus" && minor >= 7,
+        _ => false,
+    }
+}
 
 impl Counter<'_> {
     fn text(&self, s: &str) -> u64 {
         self.enc.count(s)
     }
 
-    fn openai(&mut self, url: Option<&str>, body: &Map<String, Value>) -> (u64, Option<u64>) {
+    fn openai(
+        &mut self,
+        url: Option<&str>,
+        body: &Map<String, Value>,
+    ) -> (Option<u64>, Option<u64>) {
         let max_out = first_u64(
             body,
             &["max_completion_tokens", "max_tokens", "max_output_tokens"],
         );
         let path = url.map(|u| u.split('?').next().unwrap_or(u).trim_end_matches('/'));
         let endpoint = match path {
+            Some(p)
+                if p.ends_with("/audio/transcriptions") || p.ends_with("/audio/translations") =>
+            {
+                "audio"
+            }
             Some(p) if p.ends_with("/chat/completions") => "chat",
             Some(p) if p.ends_with("/embeddings") => "embeddings",
             Some(p) if p.ends_with("/completions") => "completions",
@@ -212,17 +275,24 @@ impl Counter<'_> {
                     }
                     _ => self.exact = false,
                 }
-                for k in CHAT_EXTRAS {
-                    if let Some(v) = body.get(*k) {
-                        if !v.is_null() {
-                            n += self.estimate_json(v);
-                        }
-                    }
+                // `response_format` adds no input tokens: on real gpt-4o-mini batches with
+                // `{"type":"json_object"}`, `prompt_tokens` equals the count without it (§17.4).
+                let present = |k: &str| body.get(k).filter(|v| !v.is_null());
+                if let Some(tools) = present("tools") {
+                    n += self.tools(tools, ToolShape::Chat);
                 }
-                (n, max_out)
+                if let Some(functions) = present("functions") {
+                    n += self.tools(functions, ToolShape::Functions);
+                }
+                if let Some(prediction) = present("prediction") {
+                    n += self.estimate_json(prediction);
+                }
+                (Some(n), max_out)
             }
-            "embeddings" => (self.token_input(body.get("input")), Some(0)),
-            "completions" => (self.token_input(body.get("prompt")), max_out),
+            "embeddings" => (Some(self.token_input(body.get("input"))), Some(0)),
+            "completions" => (Some(self.token_input(body.get("prompt"))), max_out),
+            // Audio in, text out (Groq, OpenAI-style files): no text input to count.
+            "audio" => (None, max_out),
             "responses" => {
                 self.exact = false;
                 let mut n = 0;
@@ -239,12 +309,11 @@ impl Counter<'_> {
                     }
                     _ => {}
                 }
-                for k in ["tools", "text"] {
-                    if let Some(v) = body.get(k) {
-                        n += self.estimate_json(v);
-                    }
+                // `text` (the output format) adds nothing, as `response_format` in chat.
+                if let Some(tools) = body.get("tools").filter(|v| !v.is_null()) {
+                    n += self.tools(tools, ToolShape::Flat);
                 }
-                (n, max_out)
+                (Some(n), max_out)
             }
             _ => {
                 // Moderations, images, videos: no token rule published; count their text.
@@ -254,7 +323,7 @@ impl Counter<'_> {
                     .filter(|(k, _)| *k != "model")
                     .map(|(_, v)| self.estimate_value(v))
                     .sum();
-                (n, max_out)
+                (Some(n), max_out)
             }
         }
     }
@@ -350,15 +419,21 @@ impl Counter<'_> {
         }
     }
 
+    /// An estimate: the text of the system prompt, the messages and the tool definitions with
+    /// o200k_base (scaled for the newer tokenizer), media by their size, plus the calibrated
+    /// fixed parts per request and per message.
     fn anthropic(&mut self, params: &Map<String, Value>) -> u64 {
         self.exact = false;
+        let media_before = self.media;
         let mut n = 0;
         if let Some(system) = params.get("system") {
             n += self.estimate_value(system);
         }
+        let mut messages = 0;
         if let Some(Value::Array(msgs)) = params.get("messages") {
             for m in msgs {
-                n += 3 + m.get("content").map_or(0, |c| self.estimate_value(c));
+                messages += 1;
+                n += m.get("content").map_or(0, |c| self.estimate_value(c));
             }
         }
         for k in ["tools", "tool_choice", "output_format"] {
@@ -366,13 +441,25 @@ impl Counter<'_> {
                 n += self.estimate_json(v);
             }
         }
-        n
+        let media = self.media - media_before;
+        let mut text = n - media;
+        if claude_new_tokenizer(self.model) {
+            let (num, den) = NEW_CLAUDE_TOKENIZER;
+            text = (text * num).div_ceil(den);
+        }
+        ANTHROPIC_PER_REQUEST + ANTHROPIC_PER_MESSAGE * messages + text + media
     }
 
     fn gemini(&mut self, req: &Map<String, Value>) -> u64 {
         self.exact = false;
         let mut n = 0;
-        for k in ["systemInstruction", "system_instruction", "contents"] {
+        // `content` (singular): batch embeddings lines (§17.2).
+        for k in [
+            "systemInstruction",
+            "system_instruction",
+            "contents",
+            "content",
+        ] {
             if let Some(v) = req.get(k) {
                 n += self.estimate_value(v);
             }
@@ -381,6 +468,18 @@ impl Counter<'_> {
             n += self.estimate_json(v);
         }
         n
+    }
+
+    /// OpenAI tool definitions by the cookbook's `num_tokens_for_tools`; exact only where the
+    /// rule is OpenAI's own (chat `tools` on the models the cookbook covers, see
+    /// [`rule_is_openais`]) and describes every part of the definitions.
+    fn tools(&mut self, tools: &Value, shape: ToolShape) -> u64 {
+        let rule = ToolRule::for_encoding(self.enc);
+        let c = count_tools(self.enc, rule, tools, shape);
+        if !(c.covered && shape == ToolShape::Chat && rule_is_openais(self.model)) {
+            self.exact = false;
+        }
+        c.tokens
     }
 
     /// Tokens of a JSON value sent as-is (tool definitions, schemas): its compact text.
@@ -398,7 +497,9 @@ impl Counter<'_> {
             Value::Object(o) => {
                 if is_media(o) {
                     self.exact = false;
-                    return media_estimate(o);
+                    let n = media_estimate(o);
+                    self.media += n;
+                    return n;
                 }
                 o.iter()
                     .filter(|(k, _)| !SKIPPED_KEYS.contains(&k.as_str()))
@@ -470,7 +571,7 @@ mod tests {
         let c = count(
             r#"{"custom_id":"r1","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello world!","name":"bob"}],"max_tokens":1000}}"#,
         );
-        assert_eq!(c.input_tokens, 3 + (3 + 1 + 6) + (3 + 1 + 3 + 1 + 1));
+        assert_eq!(c.input_tokens, Some(3 + (3 + 1 + 6) + (3 + 1 + 3 + 1 + 1)));
         assert_eq!(c.max_output_tokens, Some(1000));
         assert_eq!(c.custom_id.as_deref(), Some("r1"));
         assert!(c.exact);
@@ -482,7 +583,7 @@ mod tests {
         let c = count(
             r#"{"custom_id":"r","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"Hello world!"},{"type":"image_url","image_url":{"url":"https://x/y.png","detail":"low"}}]}]}}"#,
         );
-        assert_eq!(c.input_tokens, 3 + 3 + 1 + 3 + 85);
+        assert_eq!(c.input_tokens, Some(3 + 3 + 1 + 3 + 85));
         assert!(c.exact);
         assert_eq!(c.max_output_tokens, None);
     }
@@ -492,14 +593,14 @@ mod tests {
         let c = count(
             r#"{"custom_id":"e","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":["Hello world!",[1,2,3,4]]}}"#,
         );
-        assert_eq!(c.input_tokens, 3 + 4);
+        assert_eq!(c.input_tokens, Some(3 + 4));
         assert_eq!(c.max_output_tokens, Some(0));
         assert_eq!(c.encoding, Encoding::Cl100kBase);
         assert!(c.exact);
         let c = count(
             r#"{"custom_id":"e","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":[5,6,7]}}"#,
         );
-        assert_eq!(c.input_tokens, 3);
+        assert_eq!(c.input_tokens, Some(3));
     }
 
     #[test]
@@ -509,15 +610,134 @@ mod tests {
         );
         assert!(!a.exact);
         assert_eq!(a.max_output_tokens, Some(512));
-        assert_eq!(a.input_tokens, 3 + 3 + 3);
+        // Per request 4, per message 3, the text: "Be brief." 3, "Hello world!" 3.
+        assert_eq!(a.input_tokens, Some(4 + 3 + 3 + 3));
         let g = count(
             r#"{"key":"g1","request":{"contents":[{"role":"user","parts":[{"text":"Hello world!"}]}],"generationConfig":{"maxOutputTokens":64}}}"#,
         );
         assert!(!g.exact);
         assert_eq!(g.custom_id.as_deref(), Some("g1"));
         assert_eq!(g.max_output_tokens, Some(64));
-        assert_eq!(g.input_tokens, 3);
+        assert_eq!(g.input_tokens, Some(3));
         assert_eq!(g.model, None);
+    }
+
+    #[test]
+    fn anthropic_estimate_lands_on_the_real_count() {
+        // Anthropic's own batch example and the input_tokens it reports (PROVIDERS.md §17.6).
+        let line = |model: &str, text: &str| {
+            count(&format!(
+                r#"{{"custom_id":"my-first-request","params":{{"model":"{model}","max_tokens":1024,"messages":[{{"role":"user","content":"{text}"}}]}}}}"#
+            ))
+        };
+        for model in [
+            "claude-sonnet-4-5",
+            "claude-3-5-sonnet-20241022",
+            "claude-opus-4-1",
+        ] {
+            let a = line(model, "Hello, world");
+            assert_eq!(a.input_tokens, Some(10), "{model}");
+            assert!(!a.exact);
+            assert_eq!(
+                line(model, "Hi again, friend").input_tokens,
+                Some(11),
+                "{model}"
+            );
+        }
+        // Each further message adds its text and 3.
+        let two = count(
+            r#"{"custom_id":"c","params":{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"Hello, world"},{"role":"assistant","content":"Hi again, friend"}]}}"#,
+        );
+        assert_eq!(two.input_tokens, Some(4 + (3 + 3) + (3 + 4)));
+        // The newer tokenizer: text tokens +30% (rounded up), fixed parts unchanged.
+        let long = "The quick brown fox jumps over the lazy dog. ".repeat(10);
+        let text = tk(Encoding::O200kBase, &long);
+        for (model, scaled) in [
+            ("claude-sonnet-4-5", false),
+            ("claude-opus-4-6", false),
+            ("claude-opus-4-7", true),
+            ("claude-opus-4-8-20270101", true),
+            ("claude-sonnet-5", true),
+            ("claude-opus-5", true),
+            ("claude-haiku-4-5-20251001", false),
+        ] {
+            let want = if scaled {
+                (text * 13).div_ceil(10)
+            } else {
+                text
+            };
+            assert_eq!(
+                line(model, &long).input_tokens,
+                Some(4 + 3 + want),
+                "{model}"
+            );
+        }
+        // Images are not text: not scaled.
+        let img = r#"{"custom_id":"i","params":{"model":"claude-opus-4-7","max_tokens":8,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AAAA"}}]}]}}"#;
+        assert_eq!(count(img).input_tokens, Some(4 + 3 + 1600));
+    }
+
+    #[test]
+    fn claude_tokenizer_generations() {
+        for m in [
+            "claude-opus-4-7",
+            "claude-opus-4.7",
+            "claude-opus-4-7@20260416",
+            "claude-sonnet-5",
+            "claude-sonnet-5-5",
+            "claude-opus-5-20260901",
+            "claude-fable-5-1",
+        ] {
+            assert!(claude_new_tokenizer(m), "{m}");
+        }
+        for m in [
+            "claude-opus-4-6",
+            "claude-opus-4-20250514",
+            "claude-sonnet-4-6",
+            "claude-haiku-4-5",
+            "claude-3-5-sonnet-20241022",
+            "claude-3-opus-20240229",
+            "gpt-5",
+            "",
+        ] {
+            assert!(!claude_new_tokenizer(m), "{m}");
+        }
+    }
+
+    #[test]
+    fn gemini_embeddings_count_their_content() {
+        let g = count(
+            r#"{"key":"e1","request":{"output_dimensionality":3,"content":{"parts":[{"text":"What is the meaning of life?"}]}}}"#,
+        );
+        assert_eq!(
+            g.input_tokens,
+            Some(tk(Encoding::O200kBase, "What is the meaning of life?"))
+        );
+        assert!(g.input_tokens.unwrap() > 0);
+        assert!(!g.exact);
+        assert_eq!(g.max_output_tokens, Some(0), "embeddings have no output");
+        assert_eq!(g.custom_id.as_deref(), Some("e1"));
+    }
+
+    #[test]
+    fn audio_endpoints_have_no_text_count() {
+        for url in [
+            "/v1/audio/transcriptions",
+            "/v1/audio/translations",
+            "/openai/v1/audio/transcriptions",
+        ] {
+            let c = count(&format!(
+                r#"{{"custom_id":"a","method":"POST","url":"{url}","body":{{"model":"whisper-large-v3","url":"https://example.com/a.mp3","language":"en","prompt":"Names: Ada, Grace."}}}}"#
+            ));
+            assert_eq!(c.input_tokens, None, "{url}");
+            assert!(c.exact, "nothing estimated");
+            assert_eq!(c.max_output_tokens, None);
+        }
+        // Text to speech has text input: counted.
+        let c = count(
+            r#"{"custom_id":"s","url":"/v1/audio/speech","body":{"model":"tts-1","input":"Hello world!","voice":"alloy"}}"#,
+        );
+        assert!(c.input_tokens.unwrap() > 0);
     }
 
     #[test]
@@ -530,13 +750,152 @@ mod tests {
         assert_eq!(c.model.as_deref(), Some("gpt-4"));
     }
 
+    /// Tokens by the reference implementation (tiktoken-rs), for the hand derivations below.
+    fn tk(enc: Encoding, s: &str) -> u64 {
+        let bpe = match enc {
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+            _ => tiktoken_rs::o200k_base_singleton(),
+        };
+        bpe.encode_with_special_tokens(s).len() as u64
+    }
+
+    fn chat_line(model: &str, messages: &str, extra: &str) -> String {
+        format!(
+            r#"{{"custom_id":"t","url":"/v1/chat/completions","body":{{"model":"{model}","messages":{messages}{extra}}}}}"#
+        )
+    }
+
+    const WEATHER_MESSAGES: &str = r#"[{"role":"system","content":"You are a helpful assistant that can answer to questions about the weather."},{"role":"user","content":"What's the weather like in San Francisco?"}]"#;
+    const WEATHER_TOOLS: &str = r#","tools":[{"type":"function","function":{"name":"get_current_weather","description":"Get the current weather in a given location","parameters":{"type":"object","properties":{"location":{"type":"string","description":"The city and state, e.g. San Francisco, CA"},"unit":{"type":"string","description":"The unit of temperature to return","enum":["celsius","fahrenheit"]}},"required":["location"]}}}]"#;
+
     #[test]
-    fn tools_make_it_an_estimate() {
-        let c = count(
-            r#"{"custom_id":"t","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}}"#,
+    fn response_format_adds_nothing() {
+        let msgs = r#"[{"role":"user","content":"List three colours as JSON."}]"#;
+        let plain = count(&chat_line("gpt-4o-mini", msgs, ""));
+        for rf in [
+            r#","response_format":{"type":"json_object"}"#,
+            r#","response_format":{"type":"json_schema","json_schema":{"name":"colours","strict":true,"schema":{"type":"object","properties":{"colours":{"type":"array","items":{"type":"string"}}},"required":["colours"],"additionalProperties":false}}}"#,
+            r#","response_format":{"type":"text"}"#,
+        ] {
+            let c = count(&chat_line("gpt-4o-mini", msgs, rf));
+            assert_eq!(c.input_tokens, plain.input_tokens, "{rf}");
+            assert!(c.exact, "{rf}");
+        }
+        let t = |s: &str| tk(Encoding::O200kBase, s);
+        assert_eq!(
+            plain.input_tokens,
+            Some(3 + 3 + t("user") + t("List three colours as JSON."))
         );
+        // The Responses API's `text` format is the same thing.
+        let r = |extra: &str| {
+            count(&format!(
+                r#"{{"custom_id":"r","url":"/v1/responses","body":{{"model":"gpt-4o","input":"Hi"{extra}}}}}"#
+            ))
+            .input_tokens
+        };
+        assert_eq!(r(r#","text":{"format":{"type":"json_object"}}"#), r(""));
+    }
+
+    #[test]
+    fn tools_follow_the_cookbook_rule() {
+        // The cookbook's own example, derived by hand from the rule: func_init, the
+        // "name:description" line, prop_init, per property prop_key and its
+        // "key:type:description" line, enum_init and enum_item + each item, func_end.
+        for (model, enc, func_init, published) in [
+            ("gpt-4o", Encoding::O200kBase, 7, 101),
+            ("gpt-4o-mini", Encoding::O200kBase, 7, 101),
+            ("gpt-3.5-turbo", Encoding::Cl100kBase, 10, 105),
+            ("gpt-4", Encoding::Cl100kBase, 10, 105),
+        ] {
+            let t = |s: &str| tk(enc, s);
+            let messages = 3 + (3
+                + t("system")
+                + t("You are a helpful assistant that can answer to questions about the weather."))
+                + (3 + t("user") + t("What's the weather like in San Francisco?"));
+            let tools = func_init
+                + t("get_current_weather:Get the current weather in a given location")
+                + 3
+                + (3 + t("location:string:The city and state, e.g. San Francisco, CA"))
+                + (3 + t("unit:string:The unit of temperature to return") - 3
+                    + (3 + t("celsius"))
+                    + (3 + t("fahrenheit")))
+                + 12;
+            let c = count(&chat_line(model, WEATHER_MESSAGES, WEATHER_TOOLS));
+            assert_eq!(c.input_tokens, Some(messages + tools), "{model}");
+            // The prompt_tokens the cookbook shows the API returning for this example.
+            assert_eq!(c.input_tokens, Some(published), "{model}");
+            assert!(c.exact, "{model}");
+        }
+    }
+
+    #[test]
+    fn several_tools_and_trailing_full_stops() {
+        let tools = r#","tools":[{"type":"function","function":{"name":"get_time","description":"Current time.","parameters":{"type":"object","properties":{}}}},{"type":"function","function":{"name":"set_mode","description":"Switch the lamp mode.","strict":true,"parameters":{"type":"object","properties":{"mode":{"type":"string","description":"The new mode.","enum":["on","off","dim"]},"level":{"type":"integer","description":"Brightness from 0 to 100"}},"required":["mode","level"],"additionalProperties":false}}}]"#;
+        let msgs = r#"[{"role":"user","content":"Dim the lamp."}]"#;
+        for (model, enc, func_init) in [
+            ("gpt-4o-mini-2024-07-18", Encoding::O200kBase, 7),
+            ("gpt-3.5-turbo-0125", Encoding::Cl100kBase, 10),
+        ] {
+            let t = |s: &str| tk(enc, s);
+            let messages = 3 + 3 + t("user") + t("Dim the lamp.");
+            // get_time: no properties, so no prop_init; one trailing "." dropped.
+            let get_time = func_init + t("get_time:Current time");
+            let set_mode = func_init
+                + t("set_mode:Switch the lamp mode")
+                + 3
+                + (3 + t("mode:string:The new mode") - 3
+                    + (3 + t("on"))
+                    + (3 + t("off"))
+                    + (3 + t("dim")))
+                + (3 + t("level:integer:Brightness from 0 to 100"));
+            let c = count(&chat_line(model, msgs, tools));
+            assert_eq!(
+                c.input_tokens,
+                Some(messages + get_time + set_mode + 12),
+                "{model}"
+            );
+            assert!(c.exact, "{model}");
+        }
+    }
+
+    #[test]
+    fn tools_outside_the_rule_are_estimates() {
+        let by = |model: &str, tools: &str| count(&chat_line(model, WEATHER_MESSAGES, tools));
+        // Same rule, o200k constants, but the cookbook does not cover the model.
+        let covered = by("gpt-4o", WEATHER_TOOLS);
+        for model in ["gpt-4.1", "gpt-5", "o3", "gpt-4o-audio-preview"] {
+            let c = by(model, WEATHER_TOOLS);
+            assert_eq!(c.input_tokens, covered.input_tokens, "{model}");
+            assert!(!c.exact, "{model}");
+        }
+        // cl100k models the cookbook does not name: cl100k constants.
+        let c = by("gpt-4-turbo", WEATHER_TOOLS);
+        assert_eq!(c.input_tokens, by("gpt-4", WEATHER_TOOLS).input_tokens);
         assert!(!c.exact);
-        assert!(c.input_tokens > 3 + 3 + 2);
+        // Definitions the rule does not describe.
+        for tools in [
+            // a nested schema
+            r#","tools":[{"type":"function","function":{"name":"f","description":"d","parameters":{"type":"object","properties":{"xs":{"type":"array","description":"d","items":{"type":"string"}}}}}}]"#,
+            // no description
+            r#","tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{}}}}]"#,
+            // no parameters
+            r#","tools":[{"type":"function","function":{"name":"f","description":"d"}}]"#,
+            // not a function
+            r#","tools":[{"type":"custom","custom":{"name":"f"}}]"#,
+        ] {
+            let c = by("gpt-4o", tools);
+            assert!(!c.exact, "{tools}");
+            assert!(c.input_tokens > by("gpt-4o", "").input_tokens, "{tools}");
+        }
+        // The older `functions` parameter: the same rule, not documented for it.
+        let functions = r#","functions":[{"name":"get_current_weather","description":"Get the current weather in a given location","parameters":{"type":"object","properties":{"location":{"type":"string","description":"The city and state, e.g. San Francisco, CA"},"unit":{"type":"string","description":"The unit of temperature to return","enum":["celsius","fahrenheit"]}},"required":["location"]}}]"#;
+        let c = by("gpt-4o", functions);
+        assert_eq!(c.input_tokens, covered.input_tokens);
+        assert!(!c.exact);
+        // An empty list adds nothing.
+        let c = by("gpt-4o", r#","tools":[]"#);
+        assert_eq!(c.input_tokens, by("gpt-4o", "").input_tokens);
+        assert!(c.exact);
     }
 
     #[test]

@@ -55,6 +55,9 @@ struct ModelTotals {
     input_tokens: u64,
     max_output_tokens: u64,
     without_max_output: u64,
+    /// Requests with no text input to count (audio transcriptions): in `requests`, not in
+    /// the token figures (input, percentiles, output limits).
+    without_text_input: u64,
     /// Largest input count.
     max: u64,
     /// Input tokens (bucketed, see [`bucket`]) → number of requests: percentiles exact below
@@ -132,18 +135,25 @@ impl Totals {
             input_tokens: 0,
             max_output_tokens: 0,
             without_max_output: 0,
+            without_text_input: 0,
             max: 0,
             histogram: BTreeMap::new(),
         });
         m.requests += 1;
         m.exact_requests += u64::from(r.exact);
-        m.input_tokens += r.input_tokens;
+        // No text input (speech to text, billed by audio length): no token figures at all,
+        // not even a missing output limit.
+        let Some(input) = r.input_tokens else {
+            m.without_text_input += 1;
+            return;
+        };
         match r.max_output_tokens {
             Some(n) => m.max_output_tokens += n,
             None => m.without_max_output += 1,
         }
-        m.max = m.max.max(r.input_tokens);
-        *m.histogram.entry(bucket(r.input_tokens)).or_default() += 1;
+        m.input_tokens += input;
+        m.max = m.max.max(input);
+        *m.histogram.entry(bucket(input)).or_default() += 1;
     }
 
     /// Input tokens counted so far, over all models.
@@ -159,8 +169,11 @@ impl Totals {
         for (name, m) in &self.models {
             let entry = name.as_deref().and_then(|n| prices.lookup(n));
             let model_cost = entry.map(|(_, p)| Cost::of(p, m.input_tokens, m.max_output_tokens));
+            let counted = m.requests - m.without_text_input;
             match model_cost {
                 Some(c) => cost = Some(cost.unwrap_or_default().plus(c)),
+                // A model with no text input (speech to text) has no token price to miss.
+                None if counted == 0 => {}
                 None => unpriced.push(name.clone().unwrap_or_else(|| "(no model)".into())),
             }
             models.push(ModelSummary {
@@ -172,8 +185,9 @@ impl Totals {
                 input_tokens: m.input_tokens,
                 max_output_tokens: m.max_output_tokens,
                 requests_without_max_output: m.without_max_output,
-                p50: percentile(&m.histogram, m.requests, 50).min(m.max),
-                p95: percentile(&m.histogram, m.requests, 95).min(m.max),
+                requests_without_text_input: m.without_text_input,
+                p50: percentile(&m.histogram, counted, 50).min(m.max),
+                p95: percentile(&m.histogram, counted, 95).min(m.max),
                 max: m.max,
                 price_entry: entry.map(|(k, _)| k.to_string()),
                 cost: model_cost,
@@ -188,6 +202,7 @@ impl Totals {
             input_tokens: self.input_tokens(),
             max_output_tokens: models.iter().map(|m| m.max_output_tokens).sum(),
             requests_without_max_output: models.iter().map(|m| m.requests_without_max_output).sum(),
+            requests_without_text_input: models.iter().map(|m| m.requests_without_text_input).sum(),
             exact: models.iter().all(|m| m.exact),
             aggregated_requests: self.aggregated_requests,
             max_models: self.max_models,
@@ -234,7 +249,11 @@ pub struct ModelSummary {
     pub max_output_tokens: u64,
     /// Requests that set no output limit (left out of `max_output_tokens` and of the high cost).
     pub requests_without_max_output: u64,
-    /// Median input tokens per request (exact below 1,024 tokens; above, at most 1/32 over).
+    /// Requests with no text input to count (audio transcriptions and translations): in
+    /// `requests`, left out of `input_tokens` and the percentiles.
+    pub requests_without_text_input: u64,
+    /// Median input tokens per request with text input (exact below 1,024 tokens; above, at
+    /// most 1/32 over; 0 when no request has text input).
     pub p50: u64,
     /// 95th percentile of input tokens per request (exact below 1,024 tokens; above, at most
     /// 1/32 over).
@@ -266,6 +285,8 @@ pub struct Summary {
     pub max_output_tokens: u64,
     /// Requests with no output limit.
     pub requests_without_max_output: u64,
+    /// Requests with no text input to count (left out of the token figures).
+    pub requests_without_text_input: u64,
     /// Whether every count is exact.
     pub exact: bool,
     /// Requests summed under the model `(other)` because `max_models` models were already
@@ -291,7 +312,7 @@ mod tests {
             custom_id: None,
             model: Some(model.into()),
             encoding: Encoding::O200kBase,
-            input_tokens: n,
+            input_tokens: Some(n),
             max_output_tokens: max,
             exact: true,
             duplicate_keys: Vec::new(),
@@ -316,6 +337,45 @@ mod tests {
         assert_eq!(s.unpriced_models, vec!["my-model".to_string()]);
         assert_eq!(s.cost, m.cost);
         assert!(s.cost.is_some());
+    }
+
+    #[test]
+    fn requests_without_text_input_stay_out_of_the_figures() {
+        let audio = |model: &str| -> Result<RequestCount, LineProblem> {
+            Ok(RequestCount {
+                custom_id: None,
+                model: Some(model.into()),
+                encoding: Encoding::O200kBase,
+                input_tokens: None,
+                max_output_tokens: None,
+                exact: true,
+                duplicate_keys: Vec::new(),
+            })
+        };
+        let mut t = Totals::default();
+        for n in [10, 20, 30] {
+            t.add(&req("gpt-4o-mini", n, Some(5)));
+        }
+        for _ in 0..5 {
+            t.add(&audio("gpt-4o-mini"));
+            t.add(&audio("whisper-large-v3"));
+        }
+        let s = t.summary(&PriceTable::embedded());
+        assert_eq!(s.requests, 13);
+        assert_eq!(s.requests_without_text_input, 10);
+        assert_eq!(s.input_tokens, 60);
+        assert_eq!(s.requests_without_max_output, 0);
+        assert!(s.exact);
+        let mini = &s.models[0];
+        assert_eq!(mini.requests, 8);
+        assert_eq!(mini.requests_without_text_input, 5);
+        // Percentiles over the three counted requests only.
+        assert_eq!((mini.p50, mini.p95, mini.max), (20, 30, 30));
+        let whisper = &s.models[1];
+        assert_eq!((whisper.requests, whisper.input_tokens), (5, 0));
+        assert_eq!((whisper.p50, whisper.p95, whisper.max), (0, 0, 0));
+        // No token price to miss for a model with no text input.
+        assert!(s.unpriced_models.is_empty(), "{:?}", s.unpriced_models);
     }
 
     #[test]
