@@ -11,7 +11,9 @@
 //!   a truncated zstd frame): no `file` record for it, and the summary has `"ok": false`;
 //! - last, `{"type":"summary",...}`: totals, `exact`, `aggregated_requests` (requests summed under
 //!   the model `(other)` past `max_models` models), `max_models`, `cost` (`batch_low`, `batch_high`,
-//!   `sync_low`, `sync_high`, or null), `unpriced_models`, `models` (per model: `model`,
+//!   `sync_low`, `sync_high`, in USD rounded to 1e-9, or null when no model has a price),
+//!   `cost_incomplete` (some requests' model has no price, so `cost` leaves them out),
+//!   `unpriced_models`, `models` (per model: `model`,
 //!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
 //!   `max_output_tokens`, `requests_without_max_output`, `p50`, `p95`, `max`, `price_entry`,
 //!   `cost`) and `prices` (`as_of`, `currency`, `origin`, `sources`).
@@ -113,6 +115,8 @@ pub struct Summary {
     pub aggregated_requests: u64,
     pub max_models: usize,
     pub cost: Option<Cost>,
+    /// Some requests' model has no price: `cost` leaves them out (or is null).
+    pub cost_incomplete: bool,
     pub unpriced_models: Vec<String>,
     pub models: Vec<ModelRow>,
     pub prices: Prices,
