@@ -445,7 +445,12 @@ fn check_gemini(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
         return;
     };
     let req = req.as_object().expect("checked object");
-    ctx.field(&req, "/request", "contents", Kind::Arr);
+    if req.get("content").is_some() && req.get("contents").is_none() {
+        // Batch embeddings take one `content` (PROVIDERS.md §17.2).
+        ctx.field(&req, "/request", "content", Kind::Obj);
+    } else {
+        ctx.field(&req, "/request", "contents", Kind::Arr);
+    }
 }
 
 fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
