@@ -1022,7 +1022,7 @@ mod tests {
             (Some(Status::Succeeded), Some(12))
         );
         assert_eq!(
-            count_of(&serde_json::from_str::<&RawValue>("5").unwrap()),
+            count_of(serde_json::from_str::<&RawValue>("5").unwrap()),
             Some(5)
         );
         // Gemini inline-style: the id in `metadata.key`.
