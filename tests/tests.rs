@@ -7,6 +7,7 @@ mod dupes;
 mod join;
 #[cfg(target_os = "linux")]
 mod memory;
+mod providers;
 mod safety;
 mod shard;
 mod tokens;

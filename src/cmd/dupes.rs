@@ -29,7 +29,8 @@ pub struct Args {
     /// Files to check together (`-` for stdin)
     #[arg(value_name = "FILE")]
     files: Vec<String>,
-    /// Which id field: auto (custom_id, or key for Gemini lines), or a provider name
+    /// Which id field: auto (custom_id, key for Gemini lines, recordId for Bedrock lines), or a
+    /// provider name
     #[arg(long, default_value = "auto")]
     provider: String,
     /// Write the input minus later duplicates to OUT

@@ -263,6 +263,7 @@ fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> report::Summary {
         unjoinable: s.unjoinable,
         usage: usage_out(&s.usage),
         cost_incomplete: per.iter().any(Option::is_none),
+        // Null when nothing reported is priced: unknown, not free.
         models,
         cost_usd: total,
         prices_as_of: prices.as_of(),

@@ -230,6 +230,7 @@ fn count_all(
         aggregated_requests: s.aggregated_requests,
         max_models: s.max_models,
         cost: s.cost.map(cost),
+        cost_incomplete: !s.unpriced_models.is_empty(),
         unpriced_models: s.unpriced_models,
         models: s
             .models

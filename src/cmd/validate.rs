@@ -29,7 +29,8 @@ pub struct Args {
     /// Files to check (`-` for stdin)
     #[arg(value_name = "FILE")]
     files: Vec<String>,
-    /// Provider rules: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together
+    /// Provider rules: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together,
+    /// xai, bedrock, openai-compatible
     #[arg(long, default_value = "auto")]
     provider: String,
     /// A JSON Schema every request line must satisfy

@@ -37,13 +37,16 @@ impl Prices for NoPrices {
     }
 }
 
-/// Cost per model (None when the model has no price) and the total over priced models.
+/// Cost per model (None when the model has no price) and the total over priced models
+/// (None when there is usage and no model of it has a price: unknown, not free). USD,
+/// rounded to 1e-9.
 ///
 /// Cached input is charged at the cached price, the rest of the input at the input price.
 /// Provider details the result lines cannot show (Anthropic cache-write surcharges, Gemini
 /// charging cache reads at the synchronous rate) are not modelled.
-pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64>>, f64) {
+pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64>>, Option<f64>) {
     let mut total = 0.0;
+    let mut priced = false;
     let per = models
         .iter()
         .map(|m| {
@@ -55,9 +58,11 @@ pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64
                 + u.output as f64 * p.output)
                 / 1e6;
             total += c;
-            Some(c)
+            priced = true;
+            Some(batchkit_tokens::round_money(c))
         })
         .collect();
+    let total = (priced || models.is_empty()).then(|| batchkit_tokens::round_money(total));
     (per, total)
 }
 
@@ -69,7 +74,7 @@ impl Prices for batchkit_tokens::PriceTable {
         Some(BatchPrice {
             input: p.batch_input,
             cached_input: None,
-            output: p.batch_output.unwrap_or(0.0),
+            output: p.batch_output.or(p.output.map(|o| o / 2.0)).unwrap_or(0.0),
         })
     }
     fn as_of(&self) -> Option<String> {
@@ -121,7 +126,41 @@ mod tests {
             },
         ];
         let (per, total) = batch_cost(&models, &One);
-        assert_eq!(per, vec![Some(0.6 + 0.2 + 1.0), None]);
-        assert!((total - 1.8).abs() < 1e-9);
+        assert_eq!(per, vec![Some(1.8), None]);
+        assert_eq!(total, Some(1.8));
+        // Nothing priced: the cost is unknown, not zero.
+        let (per, total) = batch_cost(&models[1..], &One);
+        assert_eq!((per, total), (vec![None], None));
+        assert_eq!(batch_cost(&[], &One), (vec![], Some(0.0)));
+    }
+
+    #[test]
+    fn costs_are_rounded_to_a_billionth() {
+        let models = vec![ModelUsage {
+            model: "m".into(),
+            usage: Usage {
+                input: 47,
+                cached: 0,
+                output: 0,
+                reasoning: 0,
+                results: 1,
+            },
+        }];
+        struct Odd;
+        impl Prices for Odd {
+            fn batch_price(&self, _: &str) -> Option<BatchPrice> {
+                Some(BatchPrice {
+                    input: 1.5,
+                    cached_input: None,
+                    output: 0.0,
+                })
+            }
+            fn as_of(&self) -> Option<String> {
+                None
+            }
+        }
+        let (per, total) = batch_cost(&models, &Odd);
+        assert_eq!(per, vec![Some(0.0000705)]);
+        assert_eq!(serde_json::to_string(&total).unwrap(), "0.0000705");
     }
 }

@@ -356,11 +356,11 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
             ),
             Unjoinable::MissingId => (
                 Problem::MissingId,
-                "no `custom_id` or `key`: cannot be joined; written to the orphans file".into(),
+                "no `custom_id`, `key` or `recordId`: cannot be joined; written to the orphans file".into(),
             ),
             Unjoinable::InvalidId => (
                 Problem::InvalidId,
-                "`custom_id`/`key` is not a string: cannot be joined; written to the orphans file"
+                "the id (`custom_id`, `key` or `recordId`) is not a string: cannot be joined; written to the orphans file"
                     .into(),
             ),
             Unjoinable::VertexNoId => (Problem::VertexNoId, String::new()),
@@ -659,8 +659,8 @@ fn request_problem_message(p: Problem, detail: &str) -> String {
     match p {
         Problem::InvalidJson => format!("not valid JSON: {detail}; left out of the merged and retry files"),
         Problem::InvalidUtf8 => format!("not valid UTF-8: {detail}; left out of the merged and retry files"),
-        Problem::MissingId => "no `custom_id` or `key`: cannot be joined; status missing, copied to the retry file".into(),
-        Problem::InvalidId => "`custom_id`/`key` is not a string: cannot be joined; status missing, copied to the retry file".into(),
+        Problem::MissingId => "no `custom_id`, `key` or `recordId`: cannot be joined; status missing, copied to the retry file".into(),
+        Problem::InvalidId => "the id (`custom_id`, `key` or `recordId`) is not a string: cannot be joined; status missing, copied to the retry file".into(),
         Problem::LineTooLarge => {
             format!("line is {detail} bytes, longer than --max-line-bytes; status missing, NOT copied to the retry file")
         }

@@ -1,5 +1,6 @@
 //! Reading one request or result line: its id, and for results the status, usage, model and
-//! answer text, for every provider layout (PROVIDERS.md §1.3–§8.3).
+//! answer text, for every provider layout (PROVIDERS.md §1.3–§8.3, Bedrock §13, vLLM §15,
+//! and the Gemini shapes of §17: embeddings with a string `tokenCount`, `metadata.key`).
 //!
 //! Result lines take a typed, borrowing fast path (serde derive, unknown fields skipped without
 //! being built); a line that is valid JSON but whose known fields have unexpected types falls
@@ -63,6 +64,33 @@ pub(crate) enum RequestId<'a> {
 struct ReqLine<'a> {
     custom_id: Option<&'a RawValue>,
     key: Option<&'a RawValue>,
+    /// Amazon Bedrock.
+    record_id: Option<&'a RawValue>,
+    /// Gemini inline-style requests: `{"metadata": {"key": ...}}`.
+    metadata: Option<&'a RawValue>,
+}
+
+impl<'a> ReqLine<'a> {
+    /// The id: `custom_id`, else `key`, else `recordId`, else `metadata.key`.
+    fn id(&self) -> Option<&'a RawValue> {
+        non_null(self.custom_id)
+            .or(non_null(self.key))
+            .or(non_null(self.record_id))
+            .or_else(|| metadata_key(non_null(self.metadata)?))
+    }
+}
+
+/// `key` of a `metadata` object, when it is one.
+fn metadata_key(raw: &RawValue) -> Option<&RawValue> {
+    #[derive(Deserialize)]
+    struct Meta<'a> {
+        #[serde(borrow)]
+        key: Option<&'a RawValue>,
+    }
+    if !raw.get().starts_with('{') {
+        return None;
+    }
+    non_null(serde_json::from_str::<Meta<'_>>(raw.get()).ok()?.key)
 }
 
 impl<'de> Deserialize<'de> for ReqLine<'de> {
@@ -80,11 +108,15 @@ impl<'de> Deserialize<'de> for ReqLine<'de> {
                 let mut r = ReqLine {
                     custom_id: None,
                     key: None,
+                    record_id: None,
+                    metadata: None,
                 };
                 while let Some(k) = m.next_key::<Cow<'de, str>>()? {
                     let slot = match k.as_ref() {
                         "custom_id" => &mut r.custom_id,
                         "key" => &mut r.key,
+                        "recordId" => &mut r.record_id,
+                        "metadata" => &mut r.metadata,
                         _ => {
                             m.next_value::<IgnoredAny>()?;
                             continue;
@@ -103,7 +135,8 @@ impl<'de> Deserialize<'de> for ReqLine<'de> {
     }
 }
 
-/// Finds the id of a request line (`custom_id`, else Gemini's `key`).
+/// Finds the id of a request line (`custom_id`, else Gemini's `key`, else Bedrock's
+/// `recordId`, else Gemini's `metadata.key`).
 ///
 /// The whole line is checked to be UTF-8 first: serde skips the strings of unknown fields
 /// without checking their bytes, and a line that is not UTF-8 must never be copied into a
@@ -122,7 +155,7 @@ pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
         };
     }
     match serde_json::from_slice::<ReqLine<'_>>(content) {
-        Ok(r) => match non_null(r.custom_id).or(non_null(r.key)) {
+        Ok(r) => match r.id() {
             None => RequestId::MissingId,
             Some(raw) => match decode_str(raw) {
                 Some(id) => RequestId::Id {
@@ -187,6 +220,15 @@ struct ResLine<'a> {
     custom_id: Option<&'a RawValue>,
     #[serde(borrow)]
     key: Option<&'a RawValue>,
+    /// Amazon Bedrock (§13).
+    #[serde(rename = "recordId", borrow)]
+    record_id: Option<&'a RawValue>,
+    /// Gemini inline-style results carry the id as `metadata.key` (§17.3).
+    #[serde(borrow)]
+    metadata: Option<&'a RawValue>,
+    /// Amazon Bedrock's answer, in the model's own shape (§13).
+    #[serde(rename = "modelOutput", borrow)]
+    model_output: Option<BOut<'a>>,
     #[serde(borrow)]
     response: Option<Resp<'a>>,
     #[serde(borrow)]
@@ -204,6 +246,15 @@ struct Resp<'a> {
     status_code: Option<u64>,
     #[serde(borrow)]
     body: Option<Body<'a>>,
+    /// vLLM's older layout (§15): the chat completion itself in `response`.
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    usage: Option<OUsage>,
+    #[serde(borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    /// Gemini embeddings (§17.2): a count, written as a string.
+    #[serde(rename = "tokenCount", borrow)]
+    token_count: Option<&'a RawValue>,
     #[serde(borrow)]
     candidates: Option<Vec<Cand<'a>>>,
     #[serde(rename = "usageMetadata")]
@@ -315,6 +366,61 @@ struct AMessage<'a> {
     usage: Option<OUsage>,
 }
 
+/// Bedrock `modelOutput`: Claude (`content`, `usage`), Nova (`output.message.content`,
+/// `usage.inputTokens`), Llama (`generation`, `prompt_token_count`), Titan
+/// (`inputTextTokenCount`, `results[].outputText`).
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct BOut<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    content: Option<Vec<TypedText<'a>>>,
+    usage: Option<BUsage>,
+    #[serde(borrow)]
+    output: Option<NovaOut<'a>>,
+    #[serde(borrow)]
+    generation: Option<&'a RawValue>,
+    prompt_token_count: Option<u64>,
+    generation_token_count: Option<u64>,
+    inputTextTokenCount: Option<u64>,
+    #[serde(borrow)]
+    results: Option<Vec<TitanResult<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct BUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    inputTokens: Option<u64>,
+    outputTokens: Option<u64>,
+    cacheReadInputTokenCount: Option<u64>,
+    cacheWriteInputTokenCount: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct NovaOut<'a> {
+    #[serde(borrow)]
+    message: Option<NovaMsg<'a>>,
+}
+
+#[derive(Deserialize)]
+struct NovaMsg<'a> {
+    #[serde(borrow)]
+    content: Option<Vec<TypedText<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct TitanResult<'a> {
+    tokenCount: Option<u64>,
+    #[serde(rename = "outputText", borrow)]
+    output_text: Option<&'a RawValue>,
+}
+
 #[derive(Deserialize)]
 struct ErrObj<'a> {
     #[serde(borrow)]
@@ -415,7 +521,10 @@ pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
 fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
     let mut f = Facts::default();
     let mut info = ResultInfo::default();
-    let raw_id = non_null(r.custom_id).or(non_null(r.key));
+    let raw_id = non_null(r.custom_id)
+        .or(non_null(r.key))
+        .or(non_null(r.record_id))
+        .or_else(|| metadata_key(non_null(r.metadata)?));
     if let Some(raw) = non_null(r.error) {
         let code = serde_json::from_str::<ErrObj<'_>>(raw.get())
             .ok()
@@ -454,9 +563,30 @@ fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
             }
         }
     }
+    if let Some(out) = r.model_output {
+        f.response = true;
+        bedrock_output(out, &mut info, &mut texts);
+    }
     if let Some(resp) = r.response {
         f.response = true;
         f.status_code = resp.status_code;
+        // vLLM's older layout: the completion object is the response.
+        if resp.model.is_some() {
+            info.model = resp.model;
+        }
+        if let Some(u) = &resp.usage {
+            info.usage = Some(openai_usage(u));
+        }
+        if let Some(choice) = resp.choices.and_then(|c| c.into_iter().next()) {
+            texts.extend(choice.message.and_then(|m| m.content));
+        }
+        if let Some(n) = resp.token_count.and_then(count_of) {
+            info.usage = Some(Usage {
+                input: n,
+                results: 1,
+                ..Usage::default()
+            });
+        }
         if let Some(body) = resp.body {
             info.model = body.model;
             if let Some(u) = body.usage {
@@ -502,6 +632,76 @@ fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
     info.text = join_texts(content, &texts);
     set_id(&mut info, raw_id, f.vertex_shape);
     info
+}
+
+/// Model, usage and text of a Bedrock `modelOutput`.
+fn bedrock_output<'a>(out: BOut<'a>, info: &mut ResultInfo<'a>, texts: &mut Vec<&'a RawValue>) {
+    info.model = out.model;
+    let mut usage = None;
+    if let Some(u) = out.usage {
+        let write = u
+            .cache_creation_input_tokens
+            .or(u.cacheWriteInputTokenCount)
+            .unwrap_or(0);
+        let read = u
+            .cache_read_input_tokens
+            .or(u.cacheReadInputTokenCount)
+            .unwrap_or(0);
+        usage = Some(Usage {
+            input: u.input_tokens.or(u.inputTokens).unwrap_or(0) + write + read,
+            cached: read,
+            output: u.output_tokens.or(u.outputTokens).unwrap_or(0),
+            reasoning: 0,
+            results: 1,
+        });
+    } else if out.prompt_token_count.is_some() || out.generation_token_count.is_some() {
+        usage = Some(Usage {
+            input: out.prompt_token_count.unwrap_or(0),
+            output: out.generation_token_count.unwrap_or(0),
+            results: 1,
+            ..Usage::default()
+        });
+    } else if let Some(n) = out.inputTextTokenCount {
+        let output = out
+            .results
+            .iter()
+            .flatten()
+            .filter_map(|r| r.tokenCount)
+            .sum();
+        usage = Some(Usage {
+            input: n,
+            output,
+            results: 1,
+            ..Usage::default()
+        });
+    }
+    info.usage = usage;
+    let blocks = out.content.into_iter().flatten().chain(
+        out.output
+            .and_then(|o| o.message)
+            .and_then(|m| m.content)
+            .into_iter()
+            .flatten(),
+    );
+    for block in blocks {
+        // Claude blocks have a `type`; Nova's text blocks have none.
+        if matches!(block.kind.as_deref(), Some("text") | None) {
+            texts.extend(block.text);
+        }
+    }
+    texts.extend(out.generation);
+    for r in out.results.into_iter().flatten() {
+        texts.extend(r.output_text);
+    }
+}
+
+/// A token count written as a number or as a string of digits.
+fn count_of(raw: &RawValue) -> Option<u64> {
+    let s = raw.get();
+    match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+        Some(digits) => digits.parse().ok(),
+        None => s.parse().ok(),
+    }
 }
 
 fn openai_usage(u: &OUsage) -> Usage {
@@ -601,7 +801,18 @@ fn fallback(v: serde_json::Value) -> ResultInfo<'static> {
         status: Some(classify(&f)),
         ..Default::default()
     };
-    match get("custom_id").or(get("key")) {
+    let meta_key = get("metadata")
+        .and_then(|m| m.get("key"))
+        .filter(|v| !v.is_null());
+    if get("modelOutput").is_some() {
+        f.response = true;
+        info.status = Some(classify(&f));
+    }
+    match get("custom_id")
+        .or(get("key"))
+        .or(get("recordId"))
+        .or(meta_key)
+    {
         Some(Value::String(s)) => info.id = Some(Cow::Owned(s.clone())),
         Some(_) => info.unjoinable = Some(Unjoinable::InvalidId),
         None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
@@ -729,6 +940,103 @@ mod tests {
         assert_eq!(
             (i.id.as_deref(), i.status),
             (Some("v1"), Some(Status::Errored))
+        );
+    }
+
+    fn text_of(line: &str) -> Option<String> {
+        match result_info(line.as_bytes()).text? {
+            Text::Raw { start, len } => serde_json::from_str(&line[start..start + len]).ok(),
+            Text::Owned(s) => serde_json::from_str(&s).ok(),
+        }
+    }
+
+    #[test]
+    fn bedrock_output_lines() {
+        let ok = r#"{"recordId":"CALL0000001","modelInput":{"anthropic_version":"bedrock-2023-05-31","max_tokens":1024,"messages":[{"role":"user","content":[{"type":"text","text":"Summarize"}]}]},"modelOutput":{"id":"msg_bdrk_1","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[{"type":"text","text":"A short "},{"type":"text","text":"summary."}],"stop_reason":"end_turn","usage":{"input_tokens":20,"output_tokens":5,"cache_read_input_tokens":3}}}"#;
+        let i = result_info(ok.as_bytes());
+        assert_eq!(i.id.as_deref(), Some("CALL0000001"));
+        assert_eq!(i.status, Some(Status::Succeeded));
+        assert_eq!(i.model.as_deref(), Some("claude-sonnet-4-5-20250929"));
+        assert_eq!(
+            i.usage,
+            Some(Usage {
+                input: 23,
+                cached: 3,
+                output: 5,
+                reasoning: 0,
+                results: 1
+            })
+        );
+        assert_eq!(text_of(ok).as_deref(), Some("A short summary."));
+        let err = r#"{"recordId":"CALL0000002","modelInput":{"max_tokens":1},"error":{"errorCode":400,"errorMessage":"Malformed input request"}}"#;
+        let i = result_info(err.as_bytes());
+        assert_eq!(
+            (i.id.as_deref(), i.status, i.usage),
+            (Some("CALL0000002"), Some(Status::Errored), None)
+        );
+        let llama = r#"{"recordId":"L","modelInput":{"prompt":"x"},"modelOutput":{"generation":"Hi.","prompt_token_count":7,"generation_token_count":2,"stop_reason":"stop"}}"#;
+        let i = result_info(llama.as_bytes());
+        assert_eq!((i.usage.unwrap().input, i.usage.unwrap().output), (7, 2));
+        assert_eq!(text_of(llama).as_deref(), Some("Hi."));
+        let nova = r#"{"recordId":"N","modelInput":{},"modelOutput":{"output":{"message":{"role":"assistant","content":[{"text":"Yes."}]}},"usage":{"inputTokens":9,"outputTokens":2}}}"#;
+        let i = result_info(nova.as_bytes());
+        assert_eq!((i.usage.unwrap().input, i.usage.unwrap().output), (9, 2));
+        assert_eq!(text_of(nova).as_deref(), Some("Yes."));
+        let titan = r#"{"recordId":"T","modelInput":{"inputText":"x"},"modelOutput":{"embedding":[0.1,0.2],"inputTextTokenCount":4}}"#;
+        let i = result_info(titan.as_bytes());
+        assert_eq!(
+            (i.status, i.usage.unwrap().input),
+            (Some(Status::Succeeded), 4)
+        );
+        // The request side keys on recordId too.
+        assert!(matches!(
+            request_id(br#"{"recordId":"CALL0000001","modelInput":{}}"#),
+            RequestId::Id { id, .. } if id == "CALL0000001"
+        ));
+        // Unexpected types keep the id and the status.
+        let i = result_info(br#"{"recordId":"Q","modelOutput":{"content":"text","usage":7}}"#);
+        assert_eq!(
+            (i.id.as_deref(), i.status),
+            (Some("Q"), Some(Status::Succeeded))
+        );
+    }
+
+    #[test]
+    fn vllm_older_layout_and_gemini_shapes() {
+        // vLLM's older layout: the chat completion itself in `response`.
+        let old = r#"{"id":"vllm-1","custom_id":"request-1","response":{"id":"cmpl-1","object":"chat.completion","created":1,"model":"meta-llama/Meta-Llama-3-8B-Instruct","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"total_tokens":24,"completion_tokens":3}},"error":null}"#;
+        let i = result_info(old.as_bytes());
+        assert_eq!(i.status, Some(Status::Succeeded));
+        assert_eq!(
+            i.model.as_deref(),
+            Some("meta-llama/Meta-Llama-3-8B-Instruct")
+        );
+        assert_eq!((i.usage.unwrap().input, i.usage.unwrap().output), (21, 3));
+        assert_eq!(text_of(old).as_deref(), Some("Hello!"));
+        // Gemini embeddings: `tokenCount` is a string.
+        let emb =
+            r#"{"key":"e1","response":{"embedding":{"values":[0.1,-0.2,0.3]},"tokenCount":"12"}}"#;
+        let i = result_info(emb.as_bytes());
+        assert_eq!(
+            (i.status, i.usage.map(|u| u.input)),
+            (Some(Status::Succeeded), Some(12))
+        );
+        assert_eq!(
+            count_of(serde_json::from_str::<&RawValue>("5").unwrap()),
+            Some(5)
+        );
+        // Gemini inline-style: the id in `metadata.key`.
+        let meta = r#"{"metadata":{"key":"request_7"},"response":{"candidates":[{"content":{"parts":[{"text":"Hi"}]}}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1}}}"#;
+        let i = result_info(meta.as_bytes());
+        assert_eq!(i.id.as_deref(), Some("request_7"));
+        assert_eq!(i.status, Some(Status::Succeeded));
+        assert!(matches!(
+            request_id(br#"{"metadata":{"key":"request_7"},"request":{}}"#),
+            RequestId::Id { id, .. } if id == "request_7"
+        ));
+        assert_eq!(
+            request_id(br#"{"metadata":"x","request":{}}"#),
+            RequestId::MissingId
         );
     }
 

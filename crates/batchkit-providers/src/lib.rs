@@ -33,6 +33,9 @@ pub enum Style {
     Gemini,
     /// `{"request"}` (Vertex AI), no id.
     Vertex,
+    /// `{"recordId","modelInput"}` (Amazon Bedrock batch inference): the model is set on the
+    /// job, `modelInput` is the model's own request body.
+    Bedrock,
 }
 
 impl Style {
@@ -44,6 +47,7 @@ impl Style {
             Style::Anthropic => "anthropic",
             Style::Gemini => "gemini",
             Style::Vertex => "vertex",
+            Style::Bedrock => "bedrock",
         };
         Provider::get(name).expect("embedded table has every default provider")
     }
@@ -56,6 +60,7 @@ impl Style {
             Style::Anthropic => "Anthropic-style (custom_id, params)",
             Style::Gemini => "Gemini-style (key, request)",
             Style::Vertex => "Vertex-style (request)",
+            Style::Bedrock => "Bedrock-style (recordId, modelInput)",
         }
     }
 }
@@ -71,8 +76,10 @@ pub struct Provider {
     pub label: String,
     /// Line shape.
     pub style: Style,
-    /// Field holding the request id (`custom_id`, `key`), if the format has one.
+    /// Field holding the request id (`custom_id`, `key`, `recordId`), if the format has one.
     pub id_field: Option<String>,
+    /// Fewest requests a batch job takes (Bedrock); a smaller file is refused.
+    pub min_requests: Option<u64>,
     /// Requests per batch file.
     pub max_requests: Option<u64>,
     /// Bytes per batch file (or per request body for Anthropic).
@@ -117,7 +124,7 @@ fn table() -> &'static BTreeMap<String, Provider> {
 
 impl Provider {
     /// A provider by name (`openai`, `azure`, `anthropic`, `gemini`, `vertex`, `mistral`,
-    /// `groq`, `together`).
+    /// `groq`, `together`, `xai`, `bedrock`, `openai-compatible`).
     pub fn get(name: &str) -> Option<&'static Provider> {
         table().get(&name.to_ascii_lowercase())
     }
@@ -191,6 +198,9 @@ mod tests {
             "mistral",
             "groq",
             "together",
+            "xai",
+            "bedrock",
+            "openai-compatible",
         ] {
             assert!(names.contains(&n), "{n} missing");
             let p = Provider::get(n).unwrap();
@@ -211,6 +221,43 @@ mod tests {
         assert_eq!(g("together").max_line_bytes, Some(10_000_000));
         assert!(g("azure").bom_is_error && !g("openai").bom_is_error);
         assert!(g("openai").one_model && g("openai").one_url && !g("groq").one_url);
+    }
+
+    #[test]
+    fn more_providers() {
+        let g = |n| Provider::get(n).unwrap();
+        let b = g("bedrock");
+        assert_eq!(b.style, Style::Bedrock);
+        assert_eq!(b.id_field.as_deref(), Some("recordId"));
+        assert_eq!(
+            (b.min_requests, b.max_requests, b.max_bytes),
+            (Some(100), Some(50_000), Some(1_000_000_000))
+        );
+        assert_eq!(Style::Bedrock.default_provider().name, "bedrock");
+        assert!(b.sources.iter().any(|s| s.contains("third-party")));
+        let x = g("xai");
+        assert_eq!(x.style, Style::OpenAi);
+        assert_eq!(
+            (x.max_requests, x.max_bytes, x.max_line_bytes),
+            (Some(50_000), Some(200_000_000), Some(25_000_000))
+        );
+        assert!(!x.one_url && !x.one_model);
+        assert!(x.url_allowed("/v1/videos/extensions") && !x.url_allowed("/v1/embeddings"));
+        let c = g("OpenAI-Compatible");
+        assert_eq!(
+            (c.max_requests, c.max_bytes, c.max_line_bytes),
+            (None, None, None)
+        );
+        assert!(!c.one_url && !c.one_model && c.min_requests.is_none());
+        for u in [
+            "/v1/score",
+            "/v1/rerank",
+            "/v1/audio/transcriptions",
+            "/v1/chat/completions",
+        ] {
+            assert!(c.url_allowed(u), "{u}");
+        }
+        assert!(g("openai").min_requests.is_none());
     }
 
     #[test]

@@ -154,8 +154,9 @@ pub struct Summary {
     pub usage: UsageOut,
     /// Per model.
     pub models: Vec<ModelOut>,
-    /// Total actual cost at batch prices, over priced models.
-    pub cost_usd: f64,
+    /// Total actual cost at batch prices, over priced models, rounded to 1e-9 USD; null
+    /// when there is usage and no model of it has a price.
+    pub cost_usd: Option<f64>,
     /// Whether some reported usage has no price.
     pub cost_incomplete: bool,
     /// Date of the price table.
@@ -281,7 +282,13 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
     } else {
         ""
     };
-    writeln!(w, "cost at batch prices: ${:.4}{asof}{partial}", x.cost_usd)?;
+    match x.cost_usd {
+        Some(c) => writeln!(w, "cost at batch prices: ${c:.4}{asof}{partial}")?,
+        None => writeln!(
+            w,
+            "cost at batch prices: unknown, no model has a price{asof}"
+        )?,
+    }
     if x.spilled {
         writeln!(w, "spilled to disk: {} partitions", x.partitions)?;
     }

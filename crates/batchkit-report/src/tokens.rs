@@ -15,7 +15,9 @@
 //!   `requests` whose `input_tokens` is null: left out of `input_tokens`, the percentiles and
 //!   `unpriced_models`), `exact`, `aggregated_requests` (requests summed under
 //!   the model `(other)` past `max_models` models), `max_models`, `cost` (`batch_low`, `batch_high`,
-//!   `sync_low`, `sync_high`, or null), `unpriced_models`, `models` (per model: `model`,
+//!   `sync_low`, `sync_high`, in USD rounded to 1e-9, or null when no model has a price),
+//!   `cost_incomplete` (some requests' model has no price, so `cost` leaves them out),
+//!   `unpriced_models`, `models` (per model: `model`,
 //!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
 //!   `max_output_tokens`, `requests_without_max_output`, `requests_without_text_input`, `p50`,
 //!   `p95`, `max` (over the requests with text input; 0 when there are none), `price_entry`,
@@ -126,6 +128,8 @@ pub struct Summary {
     pub aggregated_requests: u64,
     pub max_models: usize,
     pub cost: Option<Cost>,
+    /// Some requests' model has no price: `cost` leaves them out (or is null).
+    pub cost_incomplete: bool,
     pub unpriced_models: Vec<String>,
     pub models: Vec<ModelRow>,
     pub prices: Prices,

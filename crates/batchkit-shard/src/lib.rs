@@ -1057,6 +1057,27 @@ fn run_with_writer(
         shards: done.into_iter().map(|(_, _, _, s)| s).collect(),
         rejected,
     };
+    // A provider with a floor per job (Bedrock: 100 records) refuses a shard below it; the
+    // whole input below it was already reported by the file checks.
+    if let Some((min, p)) = provider.and_then(|p| Some((p.min_requests?, p))) {
+        let total: u64 = manifest.shards.iter().map(|s| s.requests).sum();
+        for s in manifest
+            .shards
+            .iter()
+            .filter(|s| total >= min && s.requests < min)
+        {
+            let d = Diagnostic::file(
+                Code::TooFewRequests,
+                Severity::Warning,
+                format!(
+                    "shard {} holds {} requests; {} batch jobs take at least {min}: raise --max-requests or cut by hand",
+                    s.file, s.requests, p.label
+                ),
+            );
+            report.warnings += 1;
+            (hooks.on_diagnostic)(&d);
+        }
+    }
     let mpath = staging.join(MANIFEST);
     let mut w = hooks.output.create(&mpath).map_err(io_err(&mpath))?;
     let mut json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");

@@ -48,7 +48,7 @@ mod totals;
 
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
-pub use prices::{Cost, Price, PriceError, PriceTable};
+pub use prices::{round_money, Cost, Price, PriceError, PriceTable};
 pub use request::{count_request, LineProblem, RequestCount, Severity};
 pub use totals::{ModelSummary, Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS};
 

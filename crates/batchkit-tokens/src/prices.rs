@@ -239,10 +239,15 @@ impl Cost {
     }
 }
 
-/// To a millionth of the currency unit: below what any bill shows, and free of binary noise
-/// such as 0.30000000000000004 in the output.
+/// To a billionth of the currency unit (1e-9 USD): below what any bill shows, yet exact for
+/// a single token at any listed price, and free of binary noise such as
+/// 0.00007049999999999999 in the output.
+pub fn round_money(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
 fn round(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
+    round_money(x)
 }
 
 #[cfg(test)]
@@ -297,6 +302,20 @@ mod tests {
         );
         let e = t.lookup("text-embedding-3-small").unwrap().1;
         assert_eq!(Cost::of(e, 3_000_000, 0).batch_high, 0.03);
+    }
+
+    #[test]
+    fn money_is_rounded_to_a_billionth() {
+        assert_eq!(round_money(0.00007049999999999999), 0.0000705);
+        assert_eq!(
+            serde_json::to_string(&round_money(0.1 + 0.2)).unwrap(),
+            "0.3"
+        );
+        // One token of a cheap model still shows.
+        let t = PriceTable::embedded();
+        let p = t.lookup("gpt-4o-mini").unwrap().1;
+        assert_eq!(Cost::of(p, 1, 0).batch_low, 0.000000075);
+        assert_eq!(Cost::of(p, 470, 0).sync_low, 0.0000705);
     }
 
     #[test]

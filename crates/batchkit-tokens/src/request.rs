@@ -112,6 +112,7 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
     let custom_id = obj
         .get("custom_id")
         .or_else(|| obj.get("key"))
+        .or_else(|| obj.get("recordId"))
         .and_then(|v| match v {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -123,10 +124,12 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
         (params, Shape::Anthropic)
     } else if let Some(Value::Object(request)) = obj.get("request") {
         (request, Shape::Gemini)
+    } else if let Some(Value::Object(input)) = obj.get("modelInput") {
+        (input, Shape::Bedrock)
     } else {
         return Err(error(
             "unknown_format",
-            "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic) or `request` (Gemini, Vertex)",
+            "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic), `request` (Gemini, Vertex) or `modelInput` (Bedrock)",
         ));
     };
     let line_model = inner.get("model").and_then(Value::as_str);
@@ -142,6 +145,7 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
         Shape::OpenAi(url) => c.openai(url, inner),
         Shape::Anthropic => (Some(c.anthropic(inner)), first_u64(inner, &["max_tokens"])),
         Shape::Gemini => (Some(c.gemini(inner)), gemini_max_output(inner)),
+        Shape::Bedrock => (Some(c.bedrock(inner)), bedrock_max_output(inner)),
     };
     if input_tokens.is_none() {
         c.exact = true;
@@ -161,6 +165,9 @@ enum Shape<'a> {
     OpenAi(Option<&'a str>),
     Anthropic,
     Gemini,
+    /// Amazon Bedrock `modelInput`: the model's own InvokeModel body (the model is set on the
+    /// job, so it comes from `--model`).
+    Bedrock,
 }
 
 fn first_u64(obj: &Map<String, Value>, keys: &[&str]) -> Option<u64> {
@@ -181,6 +188,28 @@ fn gemini_max_output(req: &Map<String, Value>) -> Option<u64> {
 /// A Gemini batch embeddings line: `request.content` (singular), no `contents` (§17.2).
 fn is_gemini_embedding(req: &Map<String, Value>) -> bool {
     req.contains_key("content") && !req.contains_key("contents")
+}
+
+/// Bedrock bodies: Claude `max_tokens`, Llama `max_gen_len`, Nova `inferenceConfig.maxTokens`;
+/// a Titan embeddings body (`inputText` without `textGenerationConfig`) has no output.
+fn bedrock_max_output(input: &Map<String, Value>) -> Option<u64> {
+    first_u64(input, &["max_tokens", "max_gen_len"])
+        .or_else(|| {
+            input
+                .get("inferenceConfig")
+                .and_then(Value::as_object)
+                .and_then(|c| first_u64(c, &["maxTokens", "max_new_tokens"]))
+        })
+        .or_else(|| {
+            input
+                .get("textGenerationConfig")
+                .and_then(Value::as_object)
+                .and_then(|c| first_u64(c, &["maxTokenCount"]))
+        })
+        .or_else(|| {
+            (input.contains_key("inputText") && !input.contains_key("textGenerationConfig"))
+                .then_some(0)
+        })
 }
 
 struct Counter<'a> {
@@ -448,6 +477,26 @@ impl Counter<'_> {
             text = (text * num).div_ceil(den);
         }
         ANTHROPIC_PER_REQUEST + ANTHROPIC_PER_MESSAGE * messages + text + media
+    }
+
+    /// A Claude body counts like an Anthropic `params` body; Nova (`messages`, `system`
+    /// blocks), Llama (`prompt`) and Titan (`inputText`) by the text they carry. Always an
+    /// estimate.
+    fn bedrock(&mut self, input: &Map<String, Value>) -> u64 {
+        // Claude and Nova bodies are messages, counted like Anthropic's; Titan and Llama
+        // bodies are one text.
+        let mut n = if input.contains_key("messages") || input.contains_key("system") {
+            self.anthropic(input)
+        } else {
+            self.exact = false;
+            0
+        };
+        for k in ["prompt", "inputText"] {
+            if let Some(v) = input.get(k) {
+                n += self.estimate_value(v);
+            }
+        }
+        n
     }
 
     fn gemini(&mut self, req: &Map<String, Value>) -> u64 {
@@ -738,6 +787,51 @@ mod tests {
             r#"{"custom_id":"s","url":"/v1/audio/speech","body":{"model":"tts-1","input":"Hello world!","voice":"alloy"}}"#,
         );
         assert!(c.input_tokens.unwrap() > 0);
+    }
+
+    #[test]
+    fn bedrock_bodies_are_estimates() {
+        // A Claude body counts like the same Anthropic `params` body.
+        let params = r#"{"max_tokens":512,"system":"Be brief.","messages":[{"role":"user","content":[{"type":"text","text":"Hello world!"}]}]}"#;
+        let a = count(&format!(r#"{{"custom_id":"a","params":{params}}}"#));
+        let b = count_request(
+            format!(
+                r#"{{"recordId":"CALL0000001","modelInput":{}}}"#,
+                params.replacen('{', r#"{"anthropic_version":"bedrock-2023-05-31","#, 1)
+            )
+            .as_bytes(),
+            Some("anthropic.claude-sonnet-4-5-20250929-v1:0"),
+        )
+        .unwrap();
+        assert_eq!(b.custom_id.as_deref(), Some("CALL0000001"));
+        assert_eq!(
+            b.model.as_deref(),
+            Some("anthropic.claude-sonnet-4-5-20250929-v1:0")
+        );
+        assert_eq!(
+            (b.input_tokens, b.max_output_tokens),
+            (a.input_tokens, Some(512))
+        );
+        assert!(!b.exact);
+        // No model in the line and no --model: counted, with no model.
+        let t =
+            count(r#"{"recordId":"t","modelInput":{"inputText":"Hello world!","dimensions":256}}"#);
+        assert_eq!(
+            (t.input_tokens, t.max_output_tokens, t.model),
+            (Some(3), Some(0), None)
+        );
+        let l =
+            count(r#"{"recordId":"l","modelInput":{"prompt":"Hello world!","max_gen_len":128}}"#);
+        assert_eq!((l.input_tokens, l.max_output_tokens), (Some(3), Some(128)));
+        let n = count(
+            r#"{"recordId":"n","modelInput":{"system":[{"text":"Be brief."}],"messages":[{"role":"user","content":[{"text":"Hello world!"}]}],"inferenceConfig":{"maxTokens":10}}}"#,
+        );
+        // Nova messages count like Anthropic's: 4 per request, 3 per message, the texts.
+        assert_eq!(
+            (n.input_tokens, n.max_output_tokens),
+            (Some(4 + 3 + 3 + 3), Some(10))
+        );
+        assert!(!n.exact);
     }
 
     #[test]

@@ -205,6 +205,8 @@ pub(crate) fn detect_style(obj: &Object<'_, '_>) -> Option<Style> {
         Some(Style::Gemini)
     } else if has("request") {
         Some(Style::Vertex)
+    } else if has("modelInput") {
+        Some(Style::Bedrock)
     } else if has("body") {
         Some(if has("url") {
             Style::OpenAi
@@ -526,6 +528,35 @@ fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
     }
 }
 
+/// Amazon Bedrock: `{"recordId","modelInput"}`. `modelInput` is the model's own InvokeModel
+/// body; a Claude body (`anthropic_version`) is checked lightly: `max_tokens` and `messages`.
+fn check_bedrock(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
+    // Bedrock makes up an id when `recordId` is absent, but then the result cannot be
+    // joined back to its request: required here.
+    check_id(ctx, obj, p, "recordId");
+    let Some(input) = ctx.field(obj, "", "modelInput", Kind::Obj) else {
+        return;
+    };
+    let input = input.as_object().expect("checked object");
+    if ctx
+        .optional(&input, "/modelInput", "anthropic_version", Kind::Str)
+        .is_some()
+    {
+        if let Some(mt) = ctx.field(&input, "/modelInput", "max_tokens", Kind::Int) {
+            if mt.as_i64().is_some_and(|n| n < 1) {
+                ctx.err(
+                    Code::WrongType,
+                    "/modelInput/max_tokens",
+                    "`modelInput.max_tokens` must be an integer of at least 1".into(),
+                );
+            }
+        }
+        ctx.field(&input, "/modelInput", "messages", Kind::Arr);
+    } else {
+        ctx.optional(&input, "/modelInput", "messages", Kind::Arr);
+    }
+}
+
 impl Checker {
     /// Checks every line of a chunk in isolation. Cross-line checks (duplicates, url and
     /// model rules) are added later, in order, by [`crate::FileChecker::observe`].
@@ -680,6 +711,7 @@ impl Checker {
                 Style::Anthropic => check_anthropic(&mut ctx, &obj, p),
                 Style::Gemini => check_gemini(&mut ctx, &obj, p),
                 Style::Vertex => check_vertex(&mut ctx, &obj),
+                Style::Bedrock => check_bedrock(&mut ctx, &obj, p),
             }
         });
         if let Err(err) = parsed {

@@ -53,6 +53,8 @@ pub enum Code {
     TooManyRequests,
     /// More bytes than one batch file takes.
     FileTooLarge,
+    /// Fewer requests than one batch job takes (Amazon Bedrock: 100).
+    TooFewRequests,
     /// No requests at all (providers reject an empty batch).
     EmptyFile,
 }
@@ -80,6 +82,7 @@ impl Code {
             Code::Utf8Bom => "utf8_bom",
             Code::TooManyRequests => "too_many_requests",
             Code::FileTooLarge => "file_too_large",
+            Code::TooFewRequests => "too_few_requests",
             Code::EmptyFile => "empty_file",
         }
     }

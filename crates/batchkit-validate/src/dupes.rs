@@ -133,6 +133,7 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
                     Some(f) => f,
                     None => match detect_style(&obj) {
                         Some(Style::Gemini) => "key",
+                        Some(Style::Bedrock) => "recordId",
                         _ => "custom_id",
                     },
                 };

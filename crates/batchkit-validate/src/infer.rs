@@ -67,6 +67,10 @@ pub(crate) fn looks_openai_model(model: &str) -> bool {
 /// Names a result line: an answer downloaded from a batch, given where requests belong.
 pub(crate) fn result_shape(obj: &Object<'_, '_>) -> Option<&'static str> {
     let has = |k: &str| obj.get(k).is_some();
+    // Bedrock output lines repeat their `modelInput` beside the answer.
+    if has("recordId") && (has("modelOutput") || has("error")) {
+        return Some("an Amazon Bedrock output line");
+    }
     if has("body") || has("params") || has("modelInput") {
         return None;
     }
@@ -78,8 +82,6 @@ pub(crate) fn result_shape(obj: &Object<'_, '_>) -> Option<&'static str> {
         Some("a Gemini result line")
     } else if has("request") && (has("response") || has("status")) {
         Some("a Vertex AI output line")
-    } else if has("recordId") && (has("modelOutput") || has("error")) {
-        Some("an Amazon Bedrock output line")
     } else {
         None
     }

@@ -537,6 +537,18 @@ impl<'c> FileChecker<'c> {
                     ));
                 }
             }
+            if let Some(min) = p.min_requests {
+                if self.requests > 0 && self.requests < min {
+                    out.push(Diagnostic::file(
+                        Code::TooFewRequests,
+                        Severity::Error,
+                        format!(
+                            "{} requests; {} batch jobs take at least {min}: add requests or put files together",
+                            self.requests, p.label
+                        ),
+                    ));
+                }
+            }
             if let Some(max) = p.max_embedding_inputs {
                 if self.embedding_inputs > max {
                     out.push(Diagnostic::file(

@@ -186,3 +186,97 @@ fn duplicates_after_a_spill_are_reported_late_but_exactly() {
     assert_eq!(got, vec![(Code::DuplicateId, Some(3001), Some(8))]);
     assert_eq!(s.errors, 1);
 }
+
+fn bedrock(id: &str) -> String {
+    format!(
+        r#"{{"recordId":"{id}","modelInput":{{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{{"role":"user","content":[{{"type":"text","text":"Hi"}}]}}]}}}}"#
+    )
+}
+
+#[test]
+fn bedrock_lines_are_detected_and_need_100_records() {
+    let hundred: String = (0..100).map(|i| bedrock(&format!("r{i}")) + "\n").collect();
+    for provider in [None, Some("bedrock")] {
+        let (d, s) = check(&hundred, provider);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!((s.requests, s.provider.as_deref()), (100, Some("bedrock")));
+    }
+    let few: String = (0..3).map(|i| bedrock(&format!("r{i}")) + "\n").collect();
+    let (d, s) = check(&few, None);
+    assert_eq!(d, vec![(Code::TooFewRequests, None)]);
+    assert!(!s.ok);
+    // Other providers have no minimum.
+    let (d, _) = check(&oai("a", "/v1/chat/completions", "gpt-4o"), Some("openai"));
+    assert!(d.is_empty(), "{d:?}");
+}
+
+#[test]
+fn bedrock_line_rules() {
+    let mut lines: Vec<String> = (0..100).map(|i| bedrock(&format!("r{i}"))).collect();
+    lines.extend([
+        r#"{"modelInput":{"inputText":"no id"}}"#.to_string(),
+        r#"{"recordId":7,"modelInput":{"prompt":"x"}}"#.to_string(),
+        r#"{"recordId":"s","modelInput":"text"}"#.to_string(),
+        r#"{"recordId":"c1","modelInput":{"anthropic_version":"bedrock-2023-05-31","messages":[]}}"#
+            .to_string(),
+        r#"{"recordId":"c2","modelInput":{"anthropic_version":"bedrock-2023-05-31","max_tokens":0,"messages":{}}}"#
+            .to_string(),
+        r#"{"recordId":"n1","modelInput":{"messages":[{"role":"user","content":[{"text":"Hi"}]}],"inferenceConfig":{"maxTokens":10}}}"#
+            .to_string(),
+        bedrock("r5"),
+    ]);
+    let (d, _) = check(&(lines.join("\n") + "\n"), Some("bedrock"));
+    assert_eq!(
+        d,
+        vec![
+            (Code::MissingField, Some(101)),
+            (Code::WrongType, Some(102)),
+            (Code::WrongType, Some(103)),
+            (Code::MissingField, Some(104)),
+            (Code::WrongType, Some(105)),
+            (Code::WrongType, Some(105)),
+            (Code::DuplicateId, Some(107)),
+        ]
+    );
+}
+
+#[test]
+fn xai_and_openai_compatible_take_mixed_files() {
+    let f = [
+        oai("a", "/v1/chat/completions", "grok-4"),
+        oai("b", "/v1/images/generations", "grok-imagine-image"),
+        oai("c", "/v1/moderations", "grok-4"),
+    ]
+    .join("\n");
+    let (d, s) = check(&f, Some("xai"));
+    assert_eq!(
+        d,
+        vec![
+            (Code::UnsupportedUrl, Some(3)),
+            (Code::MissingField, Some(3))
+        ]
+    );
+    assert_eq!(s.provider.as_deref(), Some("xai"));
+    let f = [
+        oai("a", "/v1/chat/completions", "meta-llama/Llama-3.1-8B-Instruct"),
+        oai("b", "/v1/score", "BAAI/bge-reranker-v2-m3"),
+        oai("c", "/v1/rerank", "BAAI/bge-reranker-v2-m3"),
+        r#"{"custom_id":"d","method":"POST","url":"/v1/embeddings","body":{"model":"intfloat/e5-small","input":"hi"}}"#.to_string(),
+    ]
+    .join("\n");
+    let (d, _) = check(&f, Some("openai-compatible"));
+    assert!(d.is_empty(), "{d:?}");
+    // The same file is three mistakes for OpenAI.
+    let (d, _) = check(&f, Some("openai"));
+    assert!(d.contains(&(Code::UnsupportedUrl, Some(2))), "{d:?}");
+}
+
+#[test]
+fn xai_requests_over_25_mb() {
+    let big = format!(
+        r#"{{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{{"model":"grok-4","messages":[{{"role":"user","content":"{}"}}]}}}}"#,
+        "x".repeat(25_000_000)
+    );
+    let (d, _) = check(&(big + "\n"), Some("xai"));
+    assert_eq!(d, vec![(Code::LineTooLarge, Some(1))]);
+}
