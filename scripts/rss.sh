@@ -12,6 +12,7 @@ SMALL=${1:-1000000}
 BIG=${2:-4000000}
 LIMIT=${LIMIT:-256MiB}
 W=${WORK:-$(mktemp -d)}
+mkdir -p "$W"
 trap 'rm -rf "$W"' EXIT
 
 gen() { # gen CASE LINES OUT

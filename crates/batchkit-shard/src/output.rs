@@ -24,13 +24,13 @@ pub trait OutputFactory: Sync {
 #[derive(Debug, Clone, Copy)]
 pub struct FsOutput {
     /// Whether to `fsync` each file before it is renamed into place, so a power loss cannot
-    /// leave a renamed but empty file.
+    /// leave a renamed but empty file (off by default: shards can always be made again).
     pub sync: bool,
 }
 
 impl Default for FsOutput {
     fn default() -> Self {
-        FsOutput { sync: true }
+        FsOutput { sync: false }
     }
 }
 
