@@ -161,13 +161,16 @@ impl<W: Write> DupesPrinter<W> {
         };
         writeln!(
             out,
-            "{verdict}: {} ids on {} lines; {} ids used more than once, {} repeated lines{}",
-            summary.ids,
-            summary.lines,
-            summary.duplicate_ids,
-            summary.duplicate_lines,
+            "{verdict}: {} on {}; {} used more than once, {}{}",
+            crate::plural(summary.ids, "id", "ids"),
+            crate::plural(summary.lines, "line", "lines"),
+            crate::plural(summary.duplicate_ids, "id", "ids"),
+            crate::plural(summary.duplicate_lines, "repeated line", "repeated lines"),
             if summary.without_id > 0 {
-                format!("; {} lines without an id", summary.without_id)
+                format!(
+                    "; {} without an id",
+                    crate::plural(summary.without_id, "line", "lines")
+                )
             } else {
                 String::new()
             }

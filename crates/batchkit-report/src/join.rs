@@ -221,7 +221,11 @@ pub fn human_duplicate(w: &mut impl Write, d: &DuplicateResult, s: Style) -> io:
 /// The summary table.
 pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()> {
     writeln!(w)?;
-    writeln!(w, "{}", s.bold(&format!("{} requests", x.requests)))?;
+    writeln!(
+        w,
+        "{}",
+        s.bold(&crate::plural(x.requests, "request", "requests"))
+    )?;
     for (name, n) in [
         ("succeeded", x.succeeded),
         ("errored", x.errored),
@@ -253,8 +257,12 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
     }
     writeln!(
         w,
-        "{} results: {} joined, {} orphans, {} duplicates, {} without id",
-        x.results, x.joined, x.orphans, x.duplicates, x.unjoinable
+        "{}: {} joined, {}, {}, {} without id",
+        crate::plural(x.results, "result", "results"),
+        crate::thousands(x.joined),
+        crate::plural(x.orphans, "orphan", "orphans"),
+        crate::plural(x.duplicates, "duplicate", "duplicates"),
+        crate::thousands(x.unjoinable)
     )?;
     let u = &x.usage;
     writeln!(

@@ -47,11 +47,39 @@ impl ErrorEvent {
     }
 }
 
-/// `n` and the noun, plural when `n != 1`: "1 error", "2 errors".
+/// `n` and the noun, plural when `n != 1`, with thousands separated: "1 error",
+/// "12,345 errors".
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
         format!("1 {one}")
     } else {
-        format!("{n} {many}")
+        format!("{} {many}", thousands(n))
+    }
+}
+
+/// `n` with commas between thousands: 1234567 → "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_well() {
+        assert_eq!(plural(1, "shard", "shards"), "1 shard");
+        assert_eq!(plural(0, "shard", "shards"), "0 shards");
+        assert_eq!(plural(1234567, "line", "lines"), "1,234,567 lines");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
     }
 }

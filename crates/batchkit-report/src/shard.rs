@@ -123,8 +123,8 @@ pub fn print(
                  (`batchkit dupes --write-unique`) or raise --memory-limit"
             ),
             _ => format!(
-                "{} invalid lines; pass --skip-invalid to write them to {} and shard the rest",
-                r.invalid_lines,
+                "{}; pass --skip-invalid to write them to {} and shard the rest",
+                crate::plural(r.invalid_lines, "invalid line", "invalid lines"),
                 out_dir.join(batchkit_shard::REJECTED).display()
             ),
         };
@@ -199,19 +199,23 @@ pub fn print(
         )?;
     }
     let rejected = match &m.rejected {
-        Some(x) => style.yellow(&format!("; {} invalid lines in {}", x.lines, x.file)),
+        Some(x) => style.yellow(&format!(
+            "; {} in {}",
+            crate::plural(x.lines, "invalid line", "invalid lines"),
+            x.file
+        )),
         None => String::new(),
     };
     writeln!(
         out,
-        "{} {} shards, {} requests, {}{rejected}; manifest: {}",
+        "{} {}, {}, {}{rejected}; manifest: {}",
         if r.has_problems() {
             style.yellow("done:")
         } else {
             style.green("done:")
         },
-        sum.shards,
-        sum.requests,
+        crate::plural(sum.shards as u64, "shard", "shards"),
+        crate::plural(sum.requests as u64, "request", "requests"),
         format_size(m.shards.iter().map(|s| s.bytes).sum()),
         out_dir.join(batchkit_shard::MANIFEST).display()
     )?;
