@@ -214,8 +214,8 @@ pub fn print(
         } else {
             style.green("done:")
         },
-        crate::plural(sum.shards as u64, "shard", "shards"),
-        crate::plural(sum.requests as u64, "request", "requests"),
+        crate::plural(sum.shards, "shard", "shards"),
+        crate::plural(sum.requests, "request", "requests"),
         format_size(m.shards.iter().map(|s| s.bytes).sum()),
         out_dir.join(batchkit_shard::MANIFEST).display()
     )?;

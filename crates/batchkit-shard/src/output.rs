@@ -21,17 +21,11 @@ pub trait OutputFactory: Sync {
 }
 
 /// Files on disk.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct FsOutput {
     /// Whether to `fsync` each file before it is renamed into place, so a power loss cannot
     /// leave a renamed but empty file (off by default: shards can always be made again).
     pub sync: bool,
-}
-
-impl Default for FsOutput {
-    fn default() -> Self {
-        FsOutput { sync: false }
-    }
 }
 
 struct FsWrite {
