@@ -108,6 +108,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
                 let s = FileSummary {
                     file: input.name.clone(),
                     provider: None,
+                    candidates: Vec::new(),
                     lines: 0,
                     requests: 0,
                     bytes: 0,

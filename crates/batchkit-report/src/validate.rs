@@ -52,6 +52,9 @@ pub struct SummaryEvent {
     pub files: u64,
     /// Provider whose rules applied (null when unknown or mixed).
     pub provider: Option<String>,
+    /// Under `--provider auto`, every provider the file's shape fits (absent when one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
     /// Lines read.
     pub lines: u64,
     /// Lines that are JSON objects.
@@ -73,6 +76,7 @@ impl SummaryEvent {
             file: Some(s.file.clone()),
             files: 1,
             provider: s.provider.clone(),
+            candidates: s.candidates.clone(),
             lines: s.lines,
             requests: s.requests,
             bytes: s.bytes,
@@ -91,6 +95,7 @@ impl SummaryEvent {
             file: None,
             files: all.len() as u64,
             provider: if same { first } else { None },
+            candidates: Vec::new(),
             lines: all.iter().map(|s| s.lines).sum(),
             requests: all.iter().map(|s| s.requests).sum(),
             bytes: all.iter().map(|s| s.bytes).sum(),
@@ -172,7 +177,13 @@ impl<W: Write> DiagnosticPrinter<W> {
             serde_json::to_writer(&mut self.out, &SummaryEvent::of(s))?;
             self.out.write_all(b"\n")
         } else {
-            let provider = s.provider.as_deref().unwrap_or("unknown format");
+            let joined;
+            let provider = if s.candidates.len() > 1 {
+                joined = s.candidates.join(" or ");
+                joined.as_str()
+            } else {
+                s.provider.as_deref().unwrap_or("unknown format")
+            };
             let verdict = if s.ok {
                 self.style.green("ok")
             } else {

@@ -212,6 +212,10 @@ pub struct FileSummary {
     pub file: String,
     /// The provider whose rules applied (`None` when nothing could be parsed).
     pub provider: Option<String>,
+    /// Under `--provider auto`, when the file's shape fits several providers, all of them
+    /// (only what every one would reject was reported); empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
     /// Lines read.
     pub lines: u64,
     /// Lines that are JSON objects.
@@ -591,9 +595,24 @@ impl<'c> FileChecker<'c> {
             }
             on_diag(d);
         }
+        // A body-style file ({custom_id, body}) is Mistral's or Together's: checked by the
+        // more permissive rules, and both named.
+        let candidates = match self.provider {
+            Some(p)
+                if self.checker.provider.is_none()
+                    && p.style == batchkit_providers::Style::Body =>
+            {
+                batchkit_providers::Provider::all()
+                    .filter(|o| o.style == batchkit_providers::Style::Body)
+                    .map(|o| o.name.clone())
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         let summary = FileSummary {
             file: self.name,
             provider: self.provider.map(|p| p.name.clone()),
+            candidates,
             lines: stats.lines,
             requests: self.requests,
             bytes: stats.bytes,
