@@ -86,7 +86,7 @@ bktest!(openai_output_and_error_files, |dir| {
     // The succeeded result wins over the later expired one for request-1.
     assert_eq!(merged[0]["output_text"], "Hello.");
     assert_eq!(merged[4]["output_text"], "Café au lait.");
-    assert_eq!(merged[6]["problem"], "missing_id");
+    assert_eq!(merged[6]["problem"], "missing_field");
     // Retry: the request lines that did not succeed, byte-exact (CRLF of line 2 kept), but
     // not line 6, which is not JSON.
     let req = lines_of(&f("openai_requests.jsonl"));
@@ -124,7 +124,7 @@ bktest!(openai_output_and_error_files, |dir| {
     );
     assert_eq!(
         (diag[1]["code"].as_str(), diag[1]["line"].as_u64()),
-        (Some("missing_id"), Some(8))
+        (Some("missing_field"), Some(8))
     );
     let s = events.last().unwrap();
     assert_eq!(s["type"], "summary");
@@ -577,7 +577,7 @@ bktest!(human_output_names_lines_and_totals, |dir| {
     assert!(text.contains("warning[duplicate_result]"), "{text}");
     assert!(text.contains("7 requests"), "{text}");
     assert!(
-        text.contains("1 request lines not valid UTF-8 JSON"),
+        text.contains("1 request line not valid UTF-8 JSON"),
         "{text}"
     );
     assert!(!text.contains('\x1b'), "no colour when not asked");

@@ -10,5 +10,6 @@ mod memory;
 mod providers;
 mod safety;
 mod shard;
+mod snapshots;
 mod tokens;
 mod validate;

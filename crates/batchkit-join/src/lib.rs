@@ -161,8 +161,10 @@ impl Problem {
             Problem::InvalidJson => "invalid_json",
             Problem::InvalidUtf8 => "invalid_utf8",
             Problem::NotObject => "not_object",
-            Problem::MissingId => "missing_id",
-            Problem::InvalidId => "invalid_id",
+            // validate's vocabulary: a request without an id misses a required field; an id
+            // that is not a string has the wrong type.
+            Problem::MissingId => "missing_field",
+            Problem::InvalidId => "wrong_type",
             Problem::DuplicateId => "duplicate_id",
             Problem::LineTooLarge => "line_too_large",
             Problem::VertexNoId => "vertex_no_id",

@@ -32,7 +32,7 @@ pub struct Diagnostic {
     pub kind: &'static str,
     /// `error` (the request is lost to the join or the result to the merged file).
     pub severity: &'static str,
-    /// Stable code: `invalid_json`, `not_object`, `missing_id`, `invalid_id`, `duplicate_id`,
+    /// Stable code (validate's): `invalid_json`, `not_object`, `missing_field`, `wrong_type`, `duplicate_id`,
     /// `line_too_large`.
     pub code: &'static str,
     /// `requests` or `results`.
@@ -244,15 +244,15 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
     if x.not_in_retry > 0 {
         writeln!(
             w,
-            "  {} failed requests kept out of the retry file (duplicate id or too long)",
-            x.not_in_retry
+            "  {} kept out of the retry file (duplicate id or too long)",
+            crate::plural(x.not_in_retry, "failed request", "failed requests")
         )?;
     }
     if x.invalid_requests > 0 {
         writeln!(
             w,
-            "{} request lines not valid UTF-8 JSON: left out of the merged and retry files",
-            x.invalid_requests
+            "{} not valid UTF-8 JSON: left out of the merged and retry files",
+            crate::plural(x.invalid_requests, "request line", "request lines")
         )?;
     }
     writeln!(
@@ -271,9 +271,7 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         u.input_tokens, u.cached_tokens, u.output_tokens, u.reasoning_tokens
     )?;
     for m in &x.models {
-        let cost = m
-            .cost_usd
-            .map_or("no price".to_string(), |c| format!("${c:.4}"));
+        let cost = m.cost_usd.map_or("no price".to_string(), money);
         writeln!(
             w,
             "  {:<32} {:>12} in {:>12} out  {}",
@@ -291,7 +289,7 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         ""
     };
     match x.cost_usd {
-        Some(c) => writeln!(w, "cost at batch prices: ${c:.4}{asof}{partial}")?,
+        Some(c) => writeln!(w, "cost at batch prices: {}{asof}{partial}", money(c))?,
         None => writeln!(
             w,
             "cost at batch prices: unknown, no model has a price{asof}"
@@ -306,4 +304,28 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         s.red("some requests need attention")
     };
     writeln!(w, "{verdict}")
+}
+
+/// Dollars with enough digits to show small batches: $12.35, $0.0123, $0.000018.
+fn money(c: f64) -> String {
+    if c == 0.0 || c >= 1.0 {
+        format!("${c:.2}")
+    } else {
+        // Four significant digits, trailing zeros dropped.
+        let digits = (3 - c.log10().floor() as i32).clamp(2, 9) as usize;
+        let s = format!("{c:.digits$}");
+        let s = s.trim_end_matches('0');
+        format!("${s}")
+    }
+}
+
+#[cfg(test)]
+mod money_tests {
+    #[test]
+    fn small_costs_stay_visible() {
+        assert_eq!(super::money(0.0), "$0.00");
+        assert_eq!(super::money(12.3456), "$12.35");
+        assert_eq!(super::money(0.0123456), "$0.01235");
+        assert_eq!(super::money(0.0000182), "$0.0000182");
+    }
 }
