@@ -113,11 +113,8 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
         .get("custom_id")
         .or_else(|| obj.get("key"))
         .or_else(|| obj.get("recordId"))
-        .and_then(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
+        // Only a string is an id (a number is `wrong_type` to validate, as to the providers).
+        .and_then(|v| v.as_str().map(str::to_string));
     let (inner, shape) = if let Some(Value::Object(body)) = obj.get("body") {
         (body, Shape::OpenAi(obj.get("url").and_then(Value::as_str)))
     } else if let Some(Value::Object(params)) = obj.get("params") {
