@@ -7,7 +7,7 @@ KeyboardInterrupt. Every record is a dict with the fields of the command's
 
 >>> import batchkit
 >>> [f["code"] for f in batchkit.validate("fixtures/validate/openai-faulty.jsonl")][:3]
-['invalid_json', 'not_object', 'invalid_utf8']
+['invalid_json', 'not_object', 'empty_line']
 >>> batchkit.tokens("fixtures/tokens/chat.jsonl")["input_tokens"]
 2928
 
