@@ -41,7 +41,11 @@ pub struct Args {
     temp_dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
     let inputs: Vec<Input> = if args.files.is_empty() {
         vec![Input::stdin()]
     } else {
@@ -68,7 +72,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
     let done: Vec<u64> = inputs.iter().map(|i| i.len_hint().unwrap_or(0)).collect();
     let cb = |file: usize, pos: u64| bar.set(done[..file].iter().sum::<u64>() + pos);
     let mut printer = DupesPrinter::new(
-        super::stdout(),
+        super::buffered(out),
         inputs.iter().map(|i| i.name.clone()).collect(),
         settings.format == Format::Json,
         Style { on: settings.color },

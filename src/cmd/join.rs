@@ -63,7 +63,11 @@ pub struct Args {
     pub temp_dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
     let inputs: Vec<Role> = (args.requests.iter().map(|p| Role::new("--requests", p)))
         .chain(args.results.iter().map(|p| Role::new("--results", p)))
         .collect();
@@ -117,7 +121,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
 
     let style = Style { on: settings.color };
     let json = settings.format == Format::Json;
-    let mut w = super::stdout();
+    let mut w = super::buffered(out);
     let mut print_err: Option<std::io::Error> = None;
     let summary = batchkit_join::join(&opts, &mut |ev| {
         super::mark_problems();

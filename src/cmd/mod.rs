@@ -7,7 +7,7 @@ pub mod shard;
 pub mod tokens;
 pub mod validate;
 
-use std::io::{self, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use batchkit_io::paths::{check_distinct, Role};
@@ -15,19 +15,19 @@ use batchkit_io::paths::{check_distinct, Role};
 use crate::cli::{Command, Settings};
 use crate::Outcome;
 
-pub fn run(command: Command, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(command: Command, settings: &Settings, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     match command {
-        Command::Validate(a) => validate::run(a, settings),
-        Command::Dupes(a) => dupes::run(a, settings),
-        Command::Tokens(a) => tokens::run(a, settings),
-        Command::Shard(a) => shard::run(a, settings),
-        Command::Join(a) => join::run(a, settings),
+        Command::Validate(a) => validate::run(a, settings, out),
+        Command::Dupes(a) => dupes::run(a, settings, out),
+        Command::Tokens(a) => tokens::run(a, settings, out),
+        Command::Shard(a) => shard::run(a, settings, out),
+        Command::Join(a) => join::run(a, settings, out),
     }
 }
 
-/// Buffered stdout for printers.
-pub fn stdout() -> BufWriter<io::StdoutLock<'static>> {
-    BufWriter::with_capacity(64 << 10, io::stdout().lock())
+/// Buffered output for printers (stdout for the binary).
+pub fn buffered(out: &mut dyn Write) -> BufWriter<&mut dyn Write> {
+    BufWriter::with_capacity(64 << 10, out)
 }
 
 /// Flushes a printer's writer, keeping the error (a closed pipe exits quietly upstream).
@@ -41,6 +41,11 @@ static PROBLEMS: AtomicBool = AtomicBool::new(false);
 /// Records that a problem with the input was reported (so a closed pipe exits 1).
 pub fn mark_problems() {
     PROBLEMS.store(true, Ordering::Relaxed);
+}
+
+/// Forgets problems reported by an earlier run in this process.
+pub fn reset_problems() {
+    PROBLEMS.store(false, Ordering::Relaxed);
 }
 
 /// Whether a problem with the input was reported.

@@ -183,13 +183,17 @@ fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
     Ok(o)
 }
 
-pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
     let opts = options(&args, settings)?;
     let input = Input::from_arg(&args.file);
     let json = settings.format == Format::Json;
     let style = Style { on: settings.color };
     let printer = RefCell::new(DiagnosticPrinter::new(
-        super::stdout(),
+        super::buffered(out),
         json,
         style,
         args.max_errors,

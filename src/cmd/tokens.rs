@@ -53,12 +53,16 @@ pub struct Args {
     pub max_models: usize,
 }
 
-pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
     let mut prices = PriceTable::embedded();
     if let Some(p) = &args.pricing {
         prices.extend_from_file(p).context("--pricing")?;
     }
-    let out = crate::cmd::stdout();
+    let out = crate::cmd::buffered(out);
     match settings.format {
         Format::Json => {
             let mut p = report::JsonPrinter::new(out);

@@ -44,7 +44,11 @@ pub struct Args {
     temp_dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
     let schema = match &args.schema {
         None => None,
         Some(p) => {
@@ -71,7 +75,7 @@ pub fn run(args: Args, settings: &Settings) -> anyhow::Result<Outcome> {
         args.files.iter().map(|f| Input::from_arg(f)).collect()
     };
     let mut printer = DiagnosticPrinter::new(
-        super::stdout(),
+        super::buffered(out),
         settings.format == Format::Json,
         Style { on: settings.color },
         args.max_errors,

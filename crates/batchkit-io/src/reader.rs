@@ -119,7 +119,20 @@ pub struct ReadOptions {
     /// Largest zstd window, as a power of two; a frame asking for more is refused with an
     /// error naming `--memory-limit`.
     pub zstd_window_log: u32,
+    /// Set from another thread to stop the run: the next read fails with an `Interrupted`
+    /// error (the Python module uses it for Ctrl-C; the binary exits on signals instead).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
+
+/// The error of a cancelled read (see [`ReadOptions::cancel`]).
+pub fn cancelled() -> io::Error {
+    io::Error::other(Cancelled)
+}
+
+/// The cause of a cancelled read, found with `downcast_ref` on the error chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("interrupted")]
+pub struct Cancelled;
 
 /// Estimated bytes a job's result for one line may take (a finding with its message).
 const RESULT_PER_LINE: usize = 512;
@@ -147,6 +160,7 @@ impl ReadOptions {
             max_lines,
             long_line_bytes: budget.big(),
             zstd_window_log: budget.zstd_window_log(),
+            cancel: None,
         }
     }
 }
@@ -649,6 +663,11 @@ impl<'a, R: Read> Cutter<'a, R> {
     fn read_more(&mut self, buf: &mut Vec<u8>, at: u64) -> Result<usize, ReadError> {
         if self.eof {
             return Ok(0);
+        }
+        if let Some(c) = &self.opts.cancel {
+            if c.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(self.read_err(at + buf.len() as u64, cancelled()));
+            }
         }
         let want = self.opts.read_size.max(1);
         let old = buf.len();
