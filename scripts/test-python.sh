@@ -16,7 +16,8 @@ py=$work/venv/bin/python
 "$py" -m pip install -q --disable-pip-version-check maturin pytest
 
 start=$(date +%s)
-"$work/venv/bin/maturin" build --release --out "$work/wheels"
+# BATCHKIT_WHEEL_PROFILE=ci-wheel (CI) builds without LTO; the default is the release wheel.
+"$work/venv/bin/maturin" build --profile "${BATCHKIT_WHEEL_PROFILE:-release}" --out "$work/wheels"
 wheel=$(ls "$work"/wheels/batchkit-*.whl)
 echo "wheel: $(basename "$wheel"), $(du -k "$wheel" | cut -f1) KiB, built in $(($(date +%s) - start)) s"
 "$py" -m pip install -q --disable-pip-version-check "$wheel"
