@@ -821,25 +821,19 @@ fn run_with_writer(
     let sink = |chunk: &Chunk, out: ChunkOut| -> Result<bool, ShardError> {
         let ChunkOut { reports, tokens } = out;
         if let Some(o) = chunk.oversized {
-            let mut r = reports.into_iter().next().unwrap_or_else(|| LineReport {
-                line: o.line,
-                offset: o.offset,
-                bytes: o.len,
-                diagnostics: vec![Diagnostic::at(
-                    Code::LineTooLarge,
-                    Severity::Error,
+            let mut r = reports.into_iter().next().unwrap_or_else(|| {
+                LineReport::with(
                     o.line,
                     o.offset,
-                    format!("line is {} bytes, longer than --max-line-bytes", o.len),
-                )],
-                parsed: false,
-                style: None,
-                id: None,
-                model: None,
-                url: None,
-                embedding_inputs: 0,
-                inferred: None,
-                result_line: false,
+                    o.len,
+                    Diagnostic::at(
+                        Code::LineTooLarge,
+                        Severity::Error,
+                        o.line,
+                        o.offset,
+                        format!("line is {} bytes, longer than --max-line-bytes", o.len),
+                    ),
+                )
             });
             fc.observe(&mut r)?;
             let fit = cut.fit(fc.provider());
@@ -893,26 +887,18 @@ fn run_with_writer(
                     content: raw.trim_ascii_end(),
                     bom: false,
                 };
-                let mut br = LineReport {
-                    line: number,
+                let mut br = LineReport::with(
+                    number,
                     offset,
-                    bytes: raw.len() as u64,
-                    diagnostics: vec![Diagnostic::at(
+                    raw.len() as u64,
+                    Diagnostic::at(
                         Code::EmptyLine,
                         Severity::Error,
                         number,
                         offset,
                         "blank line between requests; a shard holds only requests",
-                    )],
-                    parsed: false,
-                    style: None,
-                    id: None,
-                    model: None,
-                    url: None,
-                    embedding_inputs: 0,
-                    inferred: None,
-                    result_line: false,
-                };
+                    ),
+                );
                 cut.count(&br);
                 br.diagnostics.iter().for_each(&mut *on_diag);
                 cut.invalid_lines += 1;

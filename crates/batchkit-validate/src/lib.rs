@@ -199,6 +199,13 @@ impl LineReport {
         }
     }
 
+    /// A report of a line that was not parsed, with one finding.
+    pub fn with(line: u64, offset: u64, bytes: u64, finding: Diagnostic) -> Self {
+        let mut r = Self::empty(line, offset, bytes);
+        r.diagnostics.push(finding);
+        r
+    }
+
     /// No error-severity findings.
     pub fn is_valid(&self) -> bool {
         !self.diagnostics.iter().any(Diagnostic::is_error)
