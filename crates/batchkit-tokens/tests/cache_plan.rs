@@ -109,8 +109,14 @@ fn openai_prefixes_match_brute_force() {
         }
     }
     let (_, s) = plan(&lines);
-    let total: u64 = seqs.iter().map(|s| s.iter().map(|x| x.1).sum::<u64>()).sum();
-    assert_eq!(s.input_tokens, total, "the reference renders what is counted");
+    let total: u64 = seqs
+        .iter()
+        .map(|s| s.iter().map(|x| x.1).sum::<u64>())
+        .sum();
+    assert_eq!(
+        s.input_tokens, total,
+        "the reference renders what is counted"
+    );
     let c = s.models[0].cache.as_ref().unwrap();
     assert!(readers > 100, "{readers}");
     assert_eq!(c.cacheable_input_tokens, want);
@@ -131,9 +137,21 @@ fn anthropic_breakpoints_match_brute_force() {
         ("claude-haiku-4-5", 4096),
     ] {
         let new_tokenizer = model == "claude-opus-5" || model == "claude-opus-4-7";
-        let scale = |t: u64| if new_tokenizer { (t * 13).div_ceil(10) } else { t };
+        let scale = |t: u64| {
+            if new_tokenizer {
+                (t * 13).div_ceil(10)
+            } else {
+                t
+            }
+        };
         let mut rng = Rng(0xfeed ^ min);
-        let sizes = [min * 8 / 10, min * 95 / 100, min, min * 105 / 100, min * 3 / 2];
+        let sizes = [
+            min * 8 / 10,
+            min * 95 / 100,
+            min,
+            min * 105 / 100,
+            min * 3 / 2,
+        ];
         let systems: Vec<String> = sizes.iter().map(|&n| rng.text(n as usize)).collect();
         let mut lines = Vec::new();
         let mut want = 0;
@@ -171,7 +189,11 @@ fn anthropic_breakpoints_match_brute_force() {
         assert_eq!(c.minimum_tokens, Some(min as u32), "{model}");
         assert_eq!(c.cacheable_input_tokens, want, "{model}");
         assert!(want > 0, "{model}");
-        assert_eq!(c.potential_cacheable_input_tokens, Some(want_potential), "{model}");
+        assert_eq!(
+            c.potential_cacheable_input_tokens,
+            Some(want_potential),
+            "{model}"
+        );
     }
 }
 
@@ -219,7 +241,11 @@ fn shared_block_not_first_is_noticed() {
     let c = s.models[0].cache.as_ref().unwrap();
     assert_eq!(c.cacheable_input_tokens, 0);
     assert_eq!(c.requests_with_shared_content_not_first, 19);
-    assert!(c.advice.as_deref().unwrap().contains("first"), "{:?}", c.advice);
+    assert!(
+        c.advice.as_deref().unwrap().contains("first"),
+        "{:?}",
+        c.advice
+    );
 }
 
 /// The plan changes no count, and a small table still answers (approximate, labelled).
