@@ -233,18 +233,36 @@ fn fold(a: u64, b: u64) -> u64 {
 
 #[inline]
 fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
-    let mut chunks = bytes.chunks_exact(8);
+    // 16 bytes per multiply (the wyhash step).
+    let mut chunks = bytes.chunks_exact(16);
     for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        h = fold(h ^ w, K1);
+        let w0 = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+        let w1 = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
+        h = fold(h ^ w0 ^ K2, w1 ^ K1);
     }
     let rest = chunks.remainder();
-    let mut w = 0u64;
-    for (i, b) in rest.iter().enumerate() {
-        w |= u64::from(*b) << (8 * i);
+    let mut buf = [0u8; 16];
+    buf[..rest.len()].copy_from_slice(rest);
+    let w0 = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+    let w1 = u64::from_le_bytes(buf[8..].try_into().expect("8 bytes"));
+    // The length ends the run, so run boundaries are part of the hash.
+    fold(h ^ w0 ^ ((bytes.len() as u64) << 56), w1 ^ K1)
+}
+
+/// Hash of a JSON value's content alone (keys and leaves), for long blocks.
+pub(crate) fn value_hash(seed: u64, v: &serde_json::Value) -> u64 {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => mix_bytes(seed ^ 0x73, s.as_bytes()),
+        Value::Array(a) => a.iter().fold(fold(seed ^ 0x61, K1), value_hash),
+        Value::Object(o) => o
+            .iter()
+            .filter(|(k, _)| *k != "cache_control")
+            .fold(fold(seed ^ 0x6f, K1), |h, (k, x)| {
+                value_hash(mix_bytes(h, k.as_bytes()), x)
+            }),
+        other => mix_bytes(seed ^ 0x6e, other.to_string().as_bytes()),
     }
-    // The length ends the piece, so piece boundaries are part of the hash.
-    fold(h ^ w ^ ((bytes.len() as u64) << 56), K2)
 }
 
 #[inline]
@@ -267,8 +285,6 @@ pub(crate) fn seed_of(model: &str) -> u64 {
 pub(crate) struct PrefixHasher {
     policy: CachePolicy,
     h: u64,
-    /// Hash of the current block alone.
-    b: u64,
     seed: u64,
     /// Position parts: structure and lumps, text (scaled by `scale`), media.
     fixed: u64,
@@ -297,7 +313,6 @@ impl PrefixHasher {
         PrefixHasher {
             policy,
             h: seed,
-            b: seed,
             seed,
             fixed: 0,
             text: 0,
@@ -357,19 +372,45 @@ impl PrefixHasher {
         }
     }
 
-    /// A pre-token piece of text and its tokens.
-    #[inline]
-    pub(crate) fn piece(&mut self, bytes: &[u8], n: u32) {
-        self.h = mix_bytes(self.h, bytes);
-        self.b = mix_bytes(self.b, bytes);
-        self.text += u64::from(n);
-        self.steps();
+    /// Counts the tokens of `s` with `enc`, hashing its bytes in runs: up to the end of the
+    /// piece that crosses a boundary (with the position there), and the rest at the end of
+    /// the string. Identical prefixes cross at the same pieces, so they hash the same runs.
+    pub(crate) fn text(&mut self, enc: crate::Encoding, s: &str) -> u64 {
+        let bytes = s.as_bytes();
+        let mut off = 0usize;
+        let mut flushed = 0usize;
+        // Steps come only with unscaled text: the boundary is crossed when the text count
+        // reaches `threshold`.
+        let threshold = match self.next {
+            Some(next) if self.scale.0 == self.scale.1 => {
+                next.saturating_sub(self.fixed + self.media)
+            }
+            _ => u64::MAX,
+        };
+        let mut threshold = threshold;
+        let n = enc.count_each(s, |piece, k| {
+            off += piece.len();
+            self.text += u64::from(k);
+            if self.text >= threshold {
+                if let Some(next) = self.next {
+                    debug_assert!(self.pos() >= next);
+                    self.h = mix_bytes(self.h, &bytes[flushed..off]);
+                    self.h = fold(self.h ^ self.pos(), K1);
+                    flushed = off;
+                    self.steps();
+                    threshold = self
+                        .next
+                        .map_or(u64::MAX, |n| n.saturating_sub(self.fixed + self.media));
+                }
+            }
+        });
+        self.h = mix_bytes(self.h ^ 0x73, &bytes[flushed..]);
+        n
     }
 
     /// A part counted as a whole (tool definitions, images): `n` tokens, hashed by `bytes`.
     pub(crate) fn lump(&mut self, bytes: &[u8], n: u64) {
         self.h = mix_bytes(self.h ^ 0x4c, bytes);
-        self.b = mix_bytes(self.b ^ 0x4c, bytes);
         self.fixed += n;
         self.steps();
     }
@@ -377,7 +418,6 @@ impl PrefixHasher {
     /// Inline media (Anthropic, Gemini): `n` tokens not scaled with the tokenizer.
     pub(crate) fn media(&mut self, bytes: &[u8], n: u64) {
         self.h = mix_bytes(self.h ^ 0x6d, bytes);
-        self.b = mix_bytes(self.b ^ 0x6d, bytes);
         self.media += n;
         self.steps();
     }
@@ -385,7 +425,6 @@ impl PrefixHasher {
     /// Structure: `n` fixed tokens (per message, per request), tagged.
     pub(crate) fn fixed(&mut self, tag: u8, n: u64) {
         self.h = fold(self.h ^ (u64::from(tag) << 48) ^ n, K2);
-        self.b = fold(self.b ^ (u64::from(tag) << 48) ^ n, K2);
         self.fixed += n;
         self.steps();
     }
@@ -394,23 +433,26 @@ impl PrefixHasher {
     #[inline]
     pub(crate) fn tag(&mut self, bytes: &[u8]) {
         self.h = mix_bytes(self.h ^ 0x74, bytes);
-        self.b = mix_bytes(self.b ^ 0x74, bytes);
     }
 
     /// A block (message, content block, tool) starts.
     pub(crate) fn block_start(&mut self) {
-        self.b = self.seed;
         self.block_start = self.pos();
     }
 
-    /// A block ends: record it when long, and a boundary at its end for the breakpoint
-    /// rules (`explicit`: it carries a breakpoint).
-    pub(crate) fn block_end(&mut self, pointer: impl FnOnce() -> String, explicit: bool) {
+    /// A block ends: record it when long (hashed alone: `content`), and a boundary at its end
+    /// for the breakpoint rules (`explicit`: it carries a breakpoint).
+    pub(crate) fn block_end(
+        &mut self,
+        pointer: impl FnOnce() -> String,
+        explicit: bool,
+        content: Option<&serde_json::Value>,
+    ) {
         let pos = self.pos();
         let len = pos - self.block_start;
-        if self.block_index > 0 && len >= BLOCK_MIN {
+        if let Some(v) = content.filter(|_| self.block_index > 0 && len >= BLOCK_MIN) {
             self.out.blocks.push(Block {
-                hash: finish(self.b ^ 0x626c6f636b),
+                hash: finish(value_hash(self.seed ^ 0x626c6f636b, v)),
                 start: self.block_start.min(u64::from(u32::MAX)) as u32,
                 tokens: len.min(u64::from(u32::MAX)) as u32,
             });
@@ -463,6 +505,22 @@ struct Entry {
     reads: u32,
 }
 
+impl Entry {
+    #[inline]
+    fn pack(self) -> u128 {
+        u128::from(self.hash) | (u128::from(self.tokens) << 64) | (u128::from(self.reads) << 96)
+    }
+
+    #[inline]
+    fn unpack(x: u128) -> Entry {
+        Entry {
+            hash: x as u64,
+            tokens: (x >> 64) as u32,
+            reads: (x >> 96) as u32,
+        }
+    }
+}
+
 const WRITTEN: u32 = 1 << 31;
 
 /// Default number of slots of the table (16 bytes each: 32 MiB, touched as it fills).
@@ -471,7 +529,8 @@ pub const DEFAULT_TABLE_SLOTS: usize = 1 << 21;
 /// Prefix hashes seen so far, bounded.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PrefixTable {
-    slots: Vec<Entry>,
+    /// Packed [`Entry`]s; zero is empty (a zeroed allocation: pages are touched as they fill).
+    slots: Vec<u128>,
     capacity: usize,
     len: usize,
     /// Entries were dropped (figures are lower bounds from then on).
@@ -493,31 +552,38 @@ impl PrefixTable {
         let mask = self.slots.len() - 1;
         let mut i = (hash as usize) & mask;
         loop {
-            let e = &self.slots[i];
-            if e.hash == hash {
+            let h = self.slots[i] as u64;
+            if h == hash {
                 return Ok(i);
             }
-            if e.hash == 0 {
+            if h == 0 {
                 return Err(i);
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn get(&self, hash: u64) -> Option<&Entry> {
+    fn get(&self, hash: u64) -> Option<Entry> {
         if self.slots.is_empty() {
             return None;
         }
-        self.find(hash).ok().map(|i| &self.slots[i])
+        self.find(hash).ok().map(|i| Entry::unpack(self.slots[i]))
     }
 
-    fn get_mut(&mut self, hash: u64) -> Option<&mut Entry> {
+    /// Adds one read to the entry of `hash`; whether it was its first.
+    fn read(&mut self, hash: u64) -> bool {
         if self.slots.is_empty() {
-            return None;
+            return false;
         }
         match self.find(hash) {
-            Ok(i) => Some(&mut self.slots[i]),
-            Err(_) => None,
+            Ok(i) => {
+                let mut e = Entry::unpack(self.slots[i]);
+                let first = e.reads & !WRITTEN == 0;
+                e.reads = (e.reads & WRITTEN) | ((e.reads & !WRITTEN) + 1).min(!WRITTEN);
+                self.slots[i] = e.pack();
+                first
+            }
+            Err(_) => false,
         }
     }
 
@@ -526,12 +592,12 @@ impl PrefixTable {
             if self.capacity == 0 {
                 self.capacity = DEFAULT_TABLE_SLOTS;
             }
-            self.slots = vec![Entry::default(); self.capacity];
+            self.slots = vec![0u128; self.capacity];
         }
         match self.find(hash) {
             Ok(i) => {
                 if written {
-                    self.slots[i].reads |= WRITTEN;
+                    self.slots[i] |= u128::from(WRITTEN) << 96;
                 }
             }
             Err(i) => {
@@ -543,7 +609,8 @@ impl PrefixTable {
                     hash,
                     tokens,
                     reads: if written { WRITTEN } else { 0 },
-                };
+                }
+                .pack();
                 self.len += 1;
                 if self.len * 8 >= self.slots.len() * 7 {
                     self.shed();
@@ -557,12 +624,13 @@ impl PrefixTable {
     fn shed(&mut self) {
         self.approximate = true;
         let old = std::mem::take(&mut self.slots);
-        self.slots = vec![Entry::default(); old.len()];
+        self.slots = vec![0u128; old.len()];
         self.len = 0;
-        for e in old {
+        for x in old {
+            let e = Entry::unpack(x);
             if e.hash != 0 && e.reads != 0 {
                 let i = self.find(e.hash).unwrap_err();
-                self.slots[i] = e;
+                self.slots[i] = x;
                 self.len += 1;
             }
         }
@@ -773,9 +841,7 @@ impl ModelCache {
         }
         let hit_tokens = hit.map_or(0, |b| u64::from(b.tokens));
         if let Some(b) = hit {
-            let e = table.get_mut(b.hash).expect("found above");
-            let first_read = e.reads & !WRITTEN == 0;
-            e.reads = (e.reads & WRITTEN) | ((e.reads & !WRITTEN) + 1).min(!WRITTEN);
+            let first_read = table.read(b.hash);
             self.cacheable_input_tokens += hit_tokens;
             self.note_shared(b.hash, hit_tokens, first_read);
         }
@@ -817,10 +883,8 @@ impl ModelCache {
                         self.potential_cache_write_tokens += tokens;
                     }
                     // Count it as read so the first read is not counted twice.
-                    if let Some(e) = table.get_mut(b.hash) {
-                        if e.reads & !WRITTEN == 0 {
-                            e.reads += 1;
-                        }
+                    if first_read {
+                        table.read(b.hash);
                     }
                 } else {
                     self.potential_cacheable_input_tokens += hit_tokens;

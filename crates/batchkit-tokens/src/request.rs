@@ -311,7 +311,7 @@ impl Counter<'_> {
     fn text(&mut self, s: &str) -> u64 {
         match &mut self.p {
             None => self.enc.count(s),
-            Some(p) => self.enc.count_each(s, |piece, n| p.piece(piece, n)),
+            Some(p) => p.text(self.enc, s),
         }
     }
 
@@ -456,7 +456,7 @@ impl Counter<'_> {
             }
         }
         if let Some(p) = &mut self.p {
-            p.block_end(String::new, false);
+            p.block_end(String::new, false, msg.get("content"));
         }
         n
     }
@@ -569,7 +569,7 @@ impl Counter<'_> {
                 self.block_start();
                 n += self.estimate_json(v);
                 let explicit = k == "tools" && last_has_cache_control(v);
-                self.block_end(explicit, || match v {
+                self.block_end(explicit, None, || match v {
                     Value::Array(a) if !a.is_empty() => format!("{base}/{k}/{}", a.len() - 1),
                     _ => format!("{base}/{k}"),
                 });
@@ -617,14 +617,14 @@ impl Counter<'_> {
                     self.block_start();
                     n += self.estimate_value(b);
                     let explicit = b.get("cache_control").is_some_and(|c| !c.is_null());
-                    self.block_end(explicit, || format!("{pointer}/{j}"));
+                    self.block_end(explicit, Some(b), || format!("{pointer}/{j}"));
                 }
                 n
             }
             other => {
                 self.block_start();
                 let n = self.estimate_value(other);
-                self.block_end(false, || pointer.to_string());
+                self.block_end(false, Some(other), || pointer.to_string());
                 n
             }
         }
@@ -636,9 +636,14 @@ impl Counter<'_> {
         }
     }
 
-    fn block_end(&mut self, explicit: bool, pointer: impl FnOnce() -> String) {
+    fn block_end(
+        &mut self,
+        explicit: bool,
+        content: Option<&Value>,
+        pointer: impl FnOnce() -> String,
+    ) {
         if let Some(p) = &mut self.p {
-            p.block_end(pointer, explicit);
+            p.block_end(pointer, explicit, content);
         }
     }
 
@@ -681,13 +686,13 @@ impl Counter<'_> {
                     for item in items {
                         self.block_start();
                         n += self.estimate_value(item);
-                        self.block_end(false, String::new);
+                        self.block_end(false, Some(item), String::new);
                     }
                 }
                 Some(v) => {
                     self.block_start();
                     n += self.estimate_value(v);
-                    self.block_end(false, String::new);
+                    self.block_end(false, Some(v), String::new);
                 }
                 None => {}
             }
