@@ -22,7 +22,7 @@ fn fx(name: &str) -> String {
 /// The JSON Lines schema, locked: any field added or renamed fails here.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 enum Event {
     Request {
         file: String,
@@ -672,7 +672,7 @@ bktest!(gemini_embeddings_count_their_content, |dir| {
     assert_eq!(e["exact"], false);
 });
 
-/// `--queue-limit`: fits or not, and as many files as `shard --max-tokens` makes.
+// `--queue-limit`: fits or not, and as many files as `shard --max-tokens` makes.
 bktest!(queue_limit_matches_shard, |dir| {
     let mut text = String::new();
     for i in 0..60 {
@@ -723,7 +723,7 @@ bktest!(queue_limit_matches_shard, |dir| {
     assert!(q["requests_over_limit"].as_u64().unwrap() > 0);
 });
 
-/// The cost plan in JSON: batch + cache below batch for a shared prefix on a GPT-5 model.
+// The cost plan in JSON: batch + cache below batch for a shared prefix on a GPT-5 model.
 bktest!(cost_plan_in_json, |dir| {
     let shared = "policy ".repeat(1500);
     let mut text = String::new();

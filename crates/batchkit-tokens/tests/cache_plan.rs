@@ -160,7 +160,7 @@ fn anthropic_breakpoints_match_brute_force() {
         let mut seen: Vec<String> = Vec::new();
         for i in 0..120 {
             let system = systems[(rng.next() % systems.len() as u64) as usize].clone();
-            let marked = rng.next() % 4 != 0;
+            let marked = !rng.next().is_multiple_of(4);
             let user = format!("{i:03} {}", rng.text(20));
             let mut block = json!({"type": "text", "text": system});
             if marked {
