@@ -21,7 +21,10 @@
 //!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
 //!   `max_output_tokens`, `requests_without_max_output`, `requests_without_text_input`, `p50`,
 //!   `p95`, `max` (over the requests with text input; 0 when there are none), `price_entry`,
-//!   `cost`) and `prices` (`as_of`, `currency`, `origin`, `sources`).
+//!   `cost`, `cache`) and `prices` (`as_of`, `currency`, `origin`, `sources`). With the cost
+//!   plan (the default), every `cost` also has `batch_cache_low` / `batch_cache_high` and the
+//!   summary and each model a `cache` block (see `batchkit_tokens::CachePlan`); with
+//!   `--queue-limit`, `queue` (`limit`, `fits`, `shards`, `requests_over_limit`).
 
 use std::io::{self, Write};
 
