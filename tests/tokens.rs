@@ -22,7 +22,7 @@ fn fx(name: &str) -> String {
 /// The JSON Lines schema, locked: any field added or renamed fails here.
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 enum Event {
     Request {
         file: String,
@@ -81,6 +81,8 @@ struct Summary {
     cost: Option<Cost>,
     cost_incomplete: bool,
     unpriced_models: Vec<String>,
+    cache: Option<Value>,
+    queue: Option<Value>,
     models: Vec<ModelRow>,
     prices: Prices,
 }
@@ -93,6 +95,8 @@ struct Cost {
     batch_high: f64,
     sync_low: f64,
     sync_high: f64,
+    batch_cache_low: Option<f64>,
+    batch_cache_high: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +117,7 @@ struct ModelRow {
     max: u64,
     price_entry: Option<String>,
     cost: Option<Cost>,
+    cache: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -665,4 +670,99 @@ bktest!(gemini_embeddings_count_their_content, |dir| {
     assert!(e["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(e["max_output_tokens"], 0);
     assert_eq!(e["exact"], false);
+});
+
+// `--queue-limit`: fits or not, and as many files as `shard --max-tokens` makes.
+bktest!(queue_limit_matches_shard, |dir| {
+    let mut text = String::new();
+    for i in 0..60 {
+        let words = "word ".repeat(20 + (i * 37) % 400);
+        text.push_str(&format!(
+            "{{\"custom_id\":\"r{i}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"{words}\"}}]}}}}\n"
+        ));
+    }
+    let f = dir.write("q.jsonl", &text);
+    let f = f.display().to_string();
+    for limit in [1_000u64, 2_500, 5_000, 1_000_000] {
+        let out = tokens(
+            &dir,
+            &["--format=json", "--queue-limit", &limit.to_string(), &f],
+        );
+        assert_eq!(code(&out), 0);
+        let lines = json_lines(&out);
+        let s = summary(&lines);
+        let q = &s["queue"];
+        assert_eq!(q["limit"], limit);
+        assert_eq!(q["fits"], s["input_tokens"].as_u64().unwrap() <= limit);
+        let mut c = dir.cmd();
+        let outdir = dir.join(&format!("out{limit}"));
+        c.args([
+            "shard",
+            &f,
+            "--out-dir",
+            outdir.to_str().unwrap(),
+            "--max-tokens",
+            &limit.to_string(),
+        ]);
+        let o = run(c);
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        let m: Value =
+            serde_json::from_slice(&std::fs::read(outdir.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(
+            q["shards"],
+            m["shards"].as_array().unwrap().len() as u64,
+            "limit {limit}"
+        );
+    }
+    // A request over the limit on its own: shard refuses, so no count of files.
+    let out = tokens(&dir, &["--format=json", "--queue-limit", "50", &f]);
+    let lines = json_lines(&out);
+    let q = &summary(&lines)["queue"];
+    assert_eq!(q["fits"], false);
+    assert!(q["shards"].is_null());
+    assert!(q["requests_over_limit"].as_u64().unwrap() > 0);
+});
+
+// The cost plan in JSON: batch + cache below batch for a shared prefix on a GPT-5 model.
+bktest!(cost_plan_in_json, |dir| {
+    let shared = "policy ".repeat(1500);
+    let mut text = String::new();
+    for i in 0..10 {
+        text.push_str(&format!(
+            "{{\"custom_id\":\"r{i}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-5-mini\",\"messages\":[{{\"role\":\"system\",\"content\":\"{shared}\"}},{{\"role\":\"user\",\"content\":\"{i:03} hi\"}}]}}}}\n"
+        ));
+    }
+    let f = dir.write("c.jsonl", &text);
+    let out = tokens(&dir, &["--format=json", f.to_str().unwrap()]);
+    let lines = json_lines(&out);
+    let s = summary(&lines);
+    let c = &s["cache"];
+    assert_eq!(c["rule"], "openai_prefix");
+    assert_eq!(c["exact"], true);
+    assert_eq!(c["shared_prefixes"]["count"], 1);
+    assert_eq!(c["shared_prefixes"]["longest"][0]["requests"], 10);
+    let cacheable = c["cacheable_input_tokens"].as_u64().unwrap();
+    assert_eq!(cacheable % 128, 0);
+    assert_eq!(
+        cacheable / 9,
+        c["shared_prefixes"]["longest"][0]["tokens"]
+            .as_u64()
+            .unwrap()
+    );
+    assert!(
+        s["cost"]["batch_cache_low"].as_f64().unwrap() < s["cost"]["batch_low"].as_f64().unwrap()
+    );
+    assert_eq!(
+        s["models"][0]["cost"]["batch_cache_low"],
+        s["cost"]["batch_cache_low"]
+    );
+    // Off: no cache block, the same counts.
+    let off = tokens(
+        &dir,
+        &["--format=json", "--no-cache-plan", f.to_str().unwrap()],
+    );
+    let lines_off = json_lines(&off);
+    let s_off = summary(&lines_off);
+    assert!(s_off.get("cache").is_none());
+    assert_eq!(s_off["input_tokens"], s["input_tokens"]);
 });

@@ -26,6 +26,11 @@ use crate::Outcome;
 ///
 /// The cost is given at batch and synchronous prices, low (input only) and high (input plus
 /// every allowed output token), from an embedded price table with its date and sources.
+/// The cost plan adds the batch price with the prompt-cache reads the file can get: shared
+/// prefixes found by hashing token-prefix boundaries (OpenAI: exact prefixes from 1,024 tokens
+/// in 128-token steps; Anthropic: up to `cache_control` breakpoints, with where to put one when
+/// there is none; Gemini: implicit caching), with one line of advice when a cheaper
+/// arrangement exists.
 /// Exit code 1 when some lines could not be counted (each is listed).
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
@@ -51,6 +56,13 @@ pub struct Args {
     /// Models listed one by one; requests of further models are summed as "(other)"
     #[arg(long, value_name = "N", default_value_t = batchkit_tokens::DEFAULT_MAX_MODELS)]
     pub max_models: usize,
+    /// The provider's enqueued-token limit for the model: says whether the input fits and
+    /// how many files `shard --max-tokens N` cuts it into (the inputs taken as one file)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_limit: Option<u64>,
+    /// Skip the prompt-cache plan (shared prefixes, batch + cache cost)
+    #[arg(long)]
+    pub no_cache_plan: bool,
 }
 
 pub fn run(
@@ -133,7 +145,19 @@ fn count_all(
         model: args.model.clone(),
         read: settings.read.clone(),
         max_models: args.max_models,
+        cache_plan: !args.no_cache_plan,
     };
+    // `--queue-limit`: the greedy token cut of `shard --max-tokens`, over every input in order.
+    let fit = args.queue_limit.map(|n| batchkit_shard::Fit {
+        caps: batchkit_shard::Caps {
+            max_tokens: Some(n),
+            ..Default::default()
+        },
+        overhead: 0,
+    });
+    let mut queue_shard = fit.map(|f| f.empty());
+    let mut queue_shards = 0u64;
+    let mut over_limit = 0u64;
     let mut totals = Totals::with_max_models(args.max_models);
     let mut unreadable = Vec::new();
     for input in &inputs {
@@ -156,6 +180,20 @@ fn count_all(
                             message: &batchkit_json::duplicate_key_message(pointer),
                         })?;
                     }
+                }
+                if let (Some(fit), Some(t), Ok(r)) = (&fit, &mut queue_shard, &l.result) {
+                    let m = batchkit_shard::Measure {
+                        tokens: r.input_tokens.unwrap_or(0),
+                        ..Default::default()
+                    };
+                    if fit.alone(&m).is_err() {
+                        over_limit += 1;
+                    }
+                    if t.requests > 0 && !fit.fits(t, &m) {
+                        queue_shards += 1;
+                        *t = fit.empty();
+                    }
+                    batchkit_shard::Fit::add(t, &m);
                 }
                 if matches!(&l.result, Err(e) if e.severity == batchkit_tokens::Severity::Error) {
                     super::mark_problems();
@@ -212,12 +250,27 @@ fn count_all(
         })?;
     }
     let s = totals.summary(prices);
-    let cost = |c: batchkit_tokens::Cost| report::Cost {
+    let cost = |c: batchkit_tokens::Cost, plan: &Option<batchkit_tokens::CachePlan>| report::Cost {
         batch_low: c.batch_low,
         batch_high: c.batch_high,
         sync_low: c.sync_low,
         sync_high: c.sync_high,
+        batch_cache_low: plan
+            .as_ref()
+            .map(|p| p.batch_cache_low.unwrap_or(c.batch_low)),
+        batch_cache_high: plan
+            .as_ref()
+            .map(|p| p.batch_cache_high.unwrap_or(c.batch_high)),
     };
+    let queue = args.queue_limit.map(|limit| {
+        let shards = queue_shards + u64::from(queue_shard.is_some_and(|t| t.requests > 0));
+        report::Queue {
+            limit,
+            fits: s.input_tokens <= limit,
+            shards: (over_limit == 0).then_some(shards),
+            requests_over_limit: over_limit,
+        }
+    });
     p.summary(&report::Summary {
         files: inputs.len() as u64,
         lines: s.lines,
@@ -233,9 +286,11 @@ fn count_all(
         ok: s.errors == 0 && unreadable.is_empty(),
         aggregated_requests: s.aggregated_requests,
         max_models: s.max_models,
-        cost: s.cost.map(cost),
+        cost: s.cost.map(|c| cost(c, &s.cache)),
         cost_incomplete: !s.unpriced_models.is_empty(),
         unpriced_models: s.unpriced_models,
+        cache: s.cache.clone(),
+        queue,
         models: s
             .models
             .into_iter()
@@ -253,7 +308,8 @@ fn count_all(
                 p95: m.p95,
                 max: m.max,
                 price_entry: m.price_entry,
-                cost: m.cost.map(cost),
+                cost: m.cost.map(|c| cost(c, &m.cache)),
+                cache: m.cache,
             })
             .collect(),
         prices: report::Prices {

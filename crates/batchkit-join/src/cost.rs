@@ -66,14 +66,15 @@ pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64
     (per, total)
 }
 
-/// The embedded price table of `batchkit tokens` (it has no cached-input batch price, so
-/// cached tokens are charged at the batch input price: an upper bound).
+/// The price table of `batchkit tokens`, the one its cost plan uses: cached input at the
+/// table's batch cache-read price (`batch_cached_input`; the batch input price when the entry
+/// has none), so planned and actual cost compare.
 impl Prices for batchkit_tokens::PriceTable {
     fn batch_price(&self, model: &str) -> Option<BatchPrice> {
         let (_, p) = self.lookup(model)?;
         Some(BatchPrice {
             input: p.batch_input,
-            cached_input: None,
+            cached_input: p.batch_cached_input,
             output: p.batch_output.or(p.output.map(|o| o / 2.0)).unwrap_or(0.0),
         })
     }

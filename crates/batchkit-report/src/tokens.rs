@@ -21,7 +21,10 @@
 //!   `encoding`, `exact`, `requests`, `estimated_requests`, `input_tokens`,
 //!   `max_output_tokens`, `requests_without_max_output`, `requests_without_text_input`, `p50`,
 //!   `p95`, `max` (over the requests with text input; 0 when there are none), `price_entry`,
-//!   `cost`) and `prices` (`as_of`, `currency`, `origin`, `sources`).
+//!   `cost`, `cache`) and `prices` (`as_of`, `currency`, `origin`, `sources`). With the cost
+//!   plan (the default), every `cost` also has `batch_cache_low` / `batch_cache_high` and the
+//!   summary and each model a `cache` block (see `batchkit_tokens::CachePlan`); with
+//!   `--queue-limit`, `queue` (`limit`, `fits`, `shards`, `requests_over_limit`).
 
 use std::io::{self, Write};
 
@@ -76,6 +79,25 @@ pub struct Cost {
     pub batch_high: f64,
     pub sync_low: f64,
     pub sync_high: f64,
+    /// Batch price with the prompt-cache reads the file can get (every possible hit), when
+    /// the cost plan was made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_cache_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_cache_high: Option<f64>,
+}
+
+/// `--queue-limit`: whether the file fits the enqueued-token limit, and how many files
+/// `shard --max-tokens` cuts it into.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Queue {
+    pub limit: u64,
+    pub fits: bool,
+    /// Shards of the greedy cut; null when a single request is over the limit (`shard`
+    /// refuses such a file).
+    pub shards: Option<u64>,
+    /// Requests over the limit on their own.
+    pub requests_over_limit: u64,
 }
 
 /// Totals of one model.
@@ -96,6 +118,9 @@ pub struct ModelRow {
     pub max: u64,
     pub price_entry: Option<String>,
     pub cost: Option<Cost>,
+    /// The prompt-cache plan (absent with `--no-cache-plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<batchkit_tokens::CachePlan>,
 }
 
 /// The price table used.
@@ -131,6 +156,12 @@ pub struct Summary {
     /// Some requests' model has no price: `cost` leaves them out (or is null).
     pub cost_incomplete: bool,
     pub unpriced_models: Vec<String>,
+    /// The prompt-cache plan over every model (absent with `--no-cache-plan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<batchkit_tokens::CachePlan>,
+    /// With `--queue-limit`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<Queue>,
     pub models: Vec<ModelRow>,
     pub prices: Prices,
 }
@@ -249,6 +280,144 @@ fn money(currency: &str, x: f64) -> String {
     } else {
         format!("{sym}{body}")
     }
+}
+
+impl<W: Write> HumanPrinter<W> {
+    /// A small table per model with a cache plan: sync, batch and batch + cache, the saving,
+    /// the best-effort range of batch cache hits and one line of advice.
+    fn cache_plan(&mut self, s: &Summary) -> io::Result<()> {
+        let cur = s.prices.currency.clone();
+        let m = |x: f64| money(&cur, x);
+        for row in &s.models {
+            let (Some(plan), Some(cost)) = (&row.cache, row.cost) else {
+                continue;
+            };
+            let name = row.model.clone().unwrap_or_else(|| "(no model)".into());
+            let Some(rule) = plan.rule else {
+                writeln!(
+                    self.w,
+                    "cache plan, {name}: no prompt cache in this model's batch lane"
+                )?;
+                continue;
+            };
+            let (Some(cl), Some(ch)) = (plan.batch_cache_low, plan.batch_cache_high) else {
+                continue;
+            };
+            let title = format!(
+                "cache plan, {name} ({rule}, minimum {} tokens){}",
+                thousands(u64::from(plan.minimum_tokens.unwrap_or(0))),
+                if plan.exact { "" } else { " ~" }
+            );
+            writeln!(self.w, "{}", self.style.bold(&title))?;
+            writeln!(
+                self.w,
+                "  {:<14} {:>14} {:>14}",
+                "", "input only", "with output"
+            )?;
+            writeln!(
+                self.w,
+                "  {:<14} {:>14} {:>14}",
+                "sync",
+                m(cost.sync_low),
+                m(cost.sync_high)
+            )?;
+            writeln!(
+                self.w,
+                "  {:<14} {:>14} {:>14}",
+                "batch",
+                m(cost.batch_low),
+                m(cost.batch_high)
+            )?;
+            writeln!(
+                self.w,
+                "  {:<14} {:>14} {:>14}",
+                "batch + cache",
+                m(cl),
+                m(ch)
+            )?;
+            let pct = |part: f64, whole: f64| {
+                if whole > 0.0 {
+                    100.0 * part / whole
+                } else {
+                    0.0
+                }
+            };
+            writeln!(
+                self.w,
+                "  cacheable input: {} of {} tokens ({:.1}%), {} shared {}{}",
+                thousands(plan.cacheable_input_tokens),
+                thousands(row.input_tokens),
+                pct(plan.cacheable_input_tokens as f64, row.input_tokens as f64),
+                thousands(plan.shared_prefixes.count),
+                if plan.shared_prefixes.count == 1 {
+                    "prefix"
+                } else {
+                    "prefixes"
+                },
+                match plan.shared_prefixes.longest.first() {
+                    Some(p) => format!(
+                        " (longest {} tokens, {} requests)",
+                        thousands(p.tokens),
+                        thousands(p.requests)
+                    ),
+                    None => String::new(),
+                }
+            )?;
+            writeln!(
+                self.w,
+                "  saving: {} ({:.1}%) against batch, {} ({:.1}%) against sync, input only",
+                m(round2(cost.batch_low - cl)),
+                pct(cost.batch_low - cl, cost.batch_low),
+                m(round2(cost.sync_low - cl)),
+                pct(cost.sync_low - cl, cost.sync_low),
+            )?;
+            if let Some(none) = plan.batch_cache_no_hits_low {
+                writeln!(
+                    self.w,
+                    "  batch cache hits are best effort: input {} (no hits) to {} (all hits)",
+                    m(none),
+                    m(cl)
+                )?;
+            }
+            if let (Some(tokens), Some(low)) = (
+                plan.potential_cacheable_input_tokens,
+                plan.potential_batch_cache_low,
+            ) {
+                if tokens > plan.cacheable_input_tokens {
+                    writeln!(
+                        self.w,
+                        "  with breakpoints after the shared prefixes: {} tokens read from cache, input {}",
+                        thousands(tokens),
+                        m(low)
+                    )?;
+                }
+            }
+            if let Some(a) = &plan.advice {
+                writeln!(self.w, "  {} {a}", self.style.yellow("advice:"))?;
+            }
+        }
+        if s.models.len() > 1 {
+            if let (Some(plan), Some(cost)) = (&s.cache, s.cost) {
+                if let Some(cl) = plan.batch_cache_low {
+                    writeln!(
+                        self.w,
+                        "cache plan, total: batch {} → batch + cache {} (input only; {} tokens cacheable)",
+                        m(cost.batch_low),
+                        m(cl),
+                        thousands(plan.cacheable_input_tokens)
+                    )?;
+                }
+            }
+        }
+        if s.models.iter().any(|r| r.cache.is_some()) {
+            writeln!(self.w)?;
+        }
+        Ok(())
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
 }
 
 impl<W: Write> Printer for HumanPrinter<W> {
@@ -381,6 +550,35 @@ impl<W: Write> Printer for HumanPrinter<W> {
             writeln!(w, "no requests counted")?;
         }
         writeln!(w)?;
+        self.cache_plan(s)?;
+        let w = &mut self.w;
+        if let Some(q) = &s.queue {
+            let shards =
+                match q.shards {
+                    Some(k) => format!(
+                        "`shard --max-tokens {}` makes {} {}",
+                        q.limit,
+                        thousands(k),
+                        if k == 1 { "file" } else { "files" }
+                    ),
+                    None => {
+                        format!(
+                    "{} {} over the limit on {} own: `shard --max-tokens {}` refuses the file",
+                    thousands(q.requests_over_limit),
+                    if q.requests_over_limit == 1 { "request is" } else { "requests are" },
+                    if q.requests_over_limit == 1 { "its" } else { "their" },
+                    q.limit
+                )
+                    }
+                };
+            writeln!(
+                w,
+                "queue limit {}: {} ({} input tokens); {shards}",
+                thousands(q.limit),
+                if q.fits { "fits" } else { "does not fit" },
+                thousands(s.input_tokens),
+            )?;
+        }
         if !s.exact {
             writeln!(
                 w,

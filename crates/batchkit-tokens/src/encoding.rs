@@ -57,6 +57,24 @@ impl Encoding {
         })
     }
 
+    /// [`Encoding::count`], calling `each` with every pre-token piece and its token count,
+    /// in order (the prefix analysis hashes pieces as they are counted).
+    pub(crate) fn count_each(self, text: &str, mut each: impl FnMut(&[u8], u32)) -> u64 {
+        let (pattern, slot) = self.kind();
+        let ranks = ranks(slot);
+        MEMOS.with(|memos| {
+            let mut memos = memos.borrow_mut();
+            let memo = &mut memos[slot];
+            let mut total = 0u64;
+            split(pattern, text, |piece| {
+                let n = memo.count(ranks, piece);
+                each(piece, n);
+                total += u64::from(n);
+            });
+            total
+        })
+    }
+
     fn kind(self) -> (Pattern, usize) {
         match self {
             Encoding::O200kBase | Encoding::O200kHarmony => (Pattern::O200k, 0),

@@ -38,6 +38,7 @@
 //! ```
 
 mod bpe;
+mod cache;
 mod encoding;
 mod image;
 mod prices;
@@ -46,11 +47,17 @@ mod split;
 mod tools;
 mod totals;
 
+pub use cache::{
+    cache_policy, BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes,
+    SharedPrefix, DEFAULT_TABLE_SLOTS, PREFIX_STEP,
+};
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
-pub use prices::{round_money, Cost, Price, PriceError, PriceTable};
-pub use request::{count_request, LineProblem, RequestCount, Severity};
-pub use totals::{ModelSummary, Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS};
+pub use prices::{batch_cache_cost, round_money, Cost, Price, PriceError, PriceTable};
+pub use request::{count_request, count_request_planned, LineProblem, RequestCount, Severity};
+pub use totals::{
+    CachePlan, ModelSummary, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
+};
 
 use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats};
 
@@ -66,6 +73,8 @@ pub struct Options {
     /// further models are summed under [`OTHER_MODELS`] and counted in
     /// [`Summary::aggregated_requests`], so memory stays bounded at any number of models.
     pub max_models: usize,
+    /// Work out the prompt-cache plan (shared prefixes, see [`Totals::summary`]'s `cache`).
+    pub cache_plan: bool,
 }
 
 impl Default for Options {
@@ -74,6 +83,7 @@ impl Default for Options {
             model: None,
             read: ReadOptions::default(),
             max_models: DEFAULT_MAX_MODELS,
+            cache_plan: true,
         }
     }
 }
@@ -105,9 +115,14 @@ pub struct LineOutcome<'a> {
     pub result: Result<RequestCount, LineProblem>,
 }
 
-type ChunkResult = Vec<(u64, u64, Result<RequestCount, LineProblem>)>;
+type ChunkResult = Vec<(
+    u64,
+    u64,
+    Result<RequestCount, LineProblem>,
+    Option<Prefixes>,
+)>;
 
-fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize) -> ChunkResult {
+fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) -> ChunkResult {
     if let Some(over) = chunk.oversized {
         let problem = LineProblem {
             code: "line_too_large",
@@ -117,11 +132,14 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize) -> ChunkResu
                 over.len
             ),
         };
-        return vec![(over.line, over.offset, Err(problem))];
+        return vec![(over.line, over.offset, Err(problem), None)];
     }
     chunk
         .lines()
-        .map(|l| (l.number, l.offset, count_request(l.content, model)))
+        .map(|l| {
+            let (r, p) = count_request_planned(l.content, model, plan);
+            (l.number, l.offset, r, p)
+        })
         .collect()
 }
 
@@ -157,13 +175,17 @@ where
     totals.set_max_models(opts.max_models);
     // `batchkit_io` does not re-export `run_with_progress`; reporting from the sink is the
     // same thing, since it runs after each chunk in order.
+    let plan = opts.cache_plan;
     let stats = batchkit_io::run(
         input,
         &opts.read,
-        |chunk| count_chunk(chunk, model, max_line),
+        |chunk| count_chunk(chunk, model, max_line, plan),
         |chunk, results| -> Result<bool, E> {
-            for (line, offset, result) in results {
+            for (line, offset, result, prefixes) in results {
                 totals.add(&result);
+                if let (Ok(r), Some(p)) = (&result, &prefixes) {
+                    totals.add_prefixes(r, p, &input.name, line);
+                }
                 on_line(LineOutcome {
                     file: &input.name,
                     line,

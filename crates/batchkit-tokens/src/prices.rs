@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cache::CacheRule;
 use crate::encoding::normalize_model;
 
 const EMBEDDED: &str = include_str!("prices.toml");
@@ -23,6 +24,20 @@ pub struct Price {
     /// Batch output price.
     #[serde(default)]
     pub batch_output: Option<f64>,
+    /// Synchronous price of input read from the prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+    /// Batch price of input read from the prompt cache (where the provider lists one, or by
+    /// its documented rule); see [`Price::batch_cache_read`] when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_cached_input: Option<f64>,
+    /// Synchronous price of input written to the prompt cache (5-minute TTL), where writing
+    /// costs more than input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+    /// Batch price of input written to the prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_cache_write: Option<f64>,
     /// Where the figure comes from or what it leaves out.
     #[serde(default)]
     pub note: Option<String>,
@@ -111,10 +126,19 @@ impl PriceTable {
         })?;
         for (model, p) in &file.models {
             let fine = |x: f64| x.is_finite() && x >= 0.0;
-            if ![Some(p.input), p.output, Some(p.batch_input), p.batch_output]
-                .iter()
-                .flatten()
-                .all(|x| fine(*x))
+            if ![
+                Some(p.input),
+                p.output,
+                Some(p.batch_input),
+                p.batch_output,
+                p.cached_input,
+                p.batch_cached_input,
+                p.cache_write,
+                p.batch_cache_write,
+            ]
+            .iter()
+            .flatten()
+            .all(|x| fine(*x))
             {
                 return Err(PriceError::Invalid {
                     path: name.into(),
@@ -175,6 +199,67 @@ impl PriceTable {
             .max_by_key(|(k, _)| k.len())
             .map(|(k, p)| (k.as_str(), p))
     }
+}
+
+impl Price {
+    /// Batch price of a cache read: the table's `batch_cached_input`, else the family rule of
+    /// PROVIDERS.md §16: Anthropic and OpenAI's GPT-5 family 0.1x the batch input price
+    /// (multipliers stack with the batch discount), Gemini the cached price (batch bills cache
+    /// reads at the normal cache rate), OpenAI models before GPT-5 no discount in Batch.
+    pub fn batch_cache_read(&self, rule: CacheRule, model: &str) -> f64 {
+        if let Some(p) = self.batch_cached_input {
+            return p;
+        }
+        let m = normalize_model(model);
+        match rule {
+            CacheRule::AnthropicCacheControl | CacheRule::OpenaiBreakpoints => {
+                0.1 * self.batch_input
+            }
+            CacheRule::OpenaiPrefix if m.starts_with("gpt-5") => 0.1 * self.batch_input,
+            CacheRule::OpenaiPrefix => self.batch_input,
+            CacheRule::GeminiImplicit => self.cached_input.unwrap_or(self.batch_input),
+        }
+    }
+
+    /// Batch price of a cache write: the table's `batch_cache_write`, else 1.25x the batch
+    /// input price where writes cost extra (Anthropic 5-minute TTL, OpenAI from GPT-5.6), else
+    /// the batch input price (writes are free).
+    pub fn batch_cache_write_price(&self, rule: CacheRule) -> f64 {
+        if let Some(p) = self.batch_cache_write {
+            return p;
+        }
+        match rule {
+            CacheRule::AnthropicCacheControl | CacheRule::OpenaiBreakpoints => {
+                1.25 * self.batch_input
+            }
+            _ => self.batch_input,
+        }
+    }
+}
+
+/// Batch cost of `input` tokens of which `reads` come from the cache and `writes` are
+/// written to it, plus up to `max_output` output tokens: (low, high).
+pub fn batch_cache_cost(
+    price: &Price,
+    rule: CacheRule,
+    model: &str,
+    input: u64,
+    reads: u64,
+    writes: u64,
+    max_output: u64,
+) -> (f64, f64) {
+    let m = 1e6;
+    let plain = input.saturating_sub(reads + writes) as f64;
+    let low = plain * price.batch_input / m
+        + reads as f64 * price.batch_cache_read(rule, model) / m
+        + writes as f64 * price.batch_cache_write_price(rule) / m;
+    let out = price
+        .batch_output
+        .or(price.output.map(|o| o / 2.0))
+        .unwrap_or(0.0)
+        * max_output as f64
+        / m;
+    (round(low), round(low + out))
 }
 
 fn is_snapshot_suffix(s: &str) -> bool {

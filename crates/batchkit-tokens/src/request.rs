@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::cache::{cache_policy, PrefixHasher, Prefixes};
 use crate::encoding::{normalize_model, tokenizer_for, Encoding};
 use crate::image::{data_url_size, openai_image_tokens};
 use crate::tools::{count_tools, rule_is_openais, ToolRule, ToolShape};
@@ -74,6 +75,27 @@ fn error(code: &'static str, message: impl Into<String>) -> LineProblem {
 /// `model` overrides the line's model for the tokenizer (Azure deployment names, Gemini
 /// files that carry no model).
 pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount, LineProblem> {
+    count_request_planned(content, model, false).0
+}
+
+/// [`count_request`], and with `plan` the request's cache-prefix boundaries (when its model has
+/// a caching rule, see [`crate::cache_policy`]). The count is the same either way.
+pub fn count_request_planned(
+    content: &[u8],
+    model: Option<&str>,
+    plan: bool,
+) -> (Result<RequestCount, LineProblem>, Option<Prefixes>) {
+    let mut prefixes = None;
+    let r = count_line(content, model, plan, &mut prefixes);
+    (r, prefixes)
+}
+
+fn count_line(
+    content: &[u8],
+    model: Option<&str>,
+    plan: bool,
+    prefixes: &mut Option<Prefixes>,
+) -> Result<RequestCount, LineProblem> {
     if content.iter().all(u8::is_ascii_whitespace) {
         return Err(LineProblem {
             code: "empty_line",
@@ -132,20 +154,40 @@ pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount
     let line_model = inner.get("model").and_then(Value::as_str);
     let model = model.or(line_model).map(str::to_string);
     let tokenizer = tokenizer_for(model.as_deref());
+    let hasher = match (plan, model.as_deref()) {
+        (true, Some(m)) => cache_policy(m).map(|policy| PrefixHasher::new(policy, m)),
+        _ => None,
+    };
     let mut c = Counter {
         enc: tokenizer.encoding,
         exact: tokenizer.exact,
         model: model.as_deref().unwrap_or(""),
         media: 0,
+        p: hasher,
+        base: "",
     };
     let (input_tokens, max_output_tokens) = match shape {
         Shape::OpenAi(url) => c.openai(url, inner),
-        Shape::Anthropic => (Some(c.anthropic(inner)), first_u64(inner, &["max_tokens"])),
+        Shape::Anthropic => {
+            c.base = "/params";
+            (Some(c.anthropic(inner)), first_u64(inner, &["max_tokens"]))
+        }
         Shape::Gemini => (Some(c.gemini(inner)), gemini_max_output(inner)),
-        Shape::Bedrock => (Some(c.bedrock(inner)), bedrock_max_output(inner)),
+        Shape::Bedrock => {
+            c.base = "/modelInput";
+            (Some(c.bedrock(inner)), bedrock_max_output(inner))
+        }
     };
     if input_tokens.is_none() {
         c.exact = true;
+    }
+    if let (Some(p), Some(n)) = (c.p.take(), input_tokens) {
+        let p = p.finish();
+        // The walk follows the count; a shape where it could not (a Bedrock body mixing
+        // messages and a prompt) gets no plan rather than a wrong one.
+        if p.tokens == n {
+            *prefixes = Some(p);
+        }
     }
     Ok(RequestCount {
         custom_id,
@@ -216,6 +258,10 @@ struct Counter<'a> {
     /// Tokens of inline media counted so far (images, documents): not text, so not scaled
     /// with the tokenizer.
     media: u64,
+    /// The cache-prefix walk, when planning.
+    p: Option<PrefixHasher>,
+    /// JSON pointer of the request body (`/params`, `/modelInput`), for breakpoint hints.
+    base: &'static str,
 }
 
 /// Anthropic estimate, calibrated on Anthropic's own batch example (PROVIDERS.md §17.6):
@@ -259,8 +305,11 @@ pub(crate) fn claude_new_tokenizer(model: &str) -> bool {
 }
 
 impl Counter<'_> {
-    fn text(&self, s: &str) -> u64 {
-        self.enc.count(s)
+    fn text(&mut self, s: &str) -> u64 {
+        match &mut self.p {
+            None => self.enc.count(s),
+            Some(p) => p.text(self.enc, s),
+        }
     }
 
     fn openai(
@@ -293,6 +342,21 @@ impl Counter<'_> {
         match endpoint {
             "chat" => {
                 let mut n = 3;
+                // Counted in the order the prompt is rendered and cached: tools and the
+                // output schema, then the messages (the sum does not depend on it).
+                let present = |k: &str| body.get(k).filter(|v| !v.is_null());
+                if let Some(tools) = present("tools") {
+                    n += self.tools(tools, ToolShape::Chat);
+                }
+                if let Some(functions) = present("functions") {
+                    n += self.tools(functions, ToolShape::Functions);
+                }
+                // `response_format` adds no input tokens: on real gpt-4o-mini batches with
+                // `{"type":"json_object"}`, `prompt_tokens` equals the count without it (§17.4).
+                // A different schema is a different prefix all the same.
+                if let (Some(p), Some(rf)) = (&mut self.p, present("response_format")) {
+                    p.tag(rf.to_string().as_bytes());
+                }
                 match body.get("messages") {
                     Some(Value::Array(msgs)) => {
                         for m in msgs {
@@ -301,17 +365,11 @@ impl Counter<'_> {
                     }
                     _ => self.exact = false,
                 }
-                // `response_format` adds no input tokens: on real gpt-4o-mini batches with
-                // `{"type":"json_object"}`, `prompt_tokens` equals the count without it (§17.4).
-                let present = |k: &str| body.get(k).filter(|v| !v.is_null());
-                if let Some(tools) = present("tools") {
-                    n += self.tools(tools, ToolShape::Chat);
-                }
-                if let Some(functions) = present("functions") {
-                    n += self.tools(functions, ToolShape::Functions);
-                }
                 if let Some(prediction) = present("prediction") {
                     n += self.estimate_json(prediction);
+                }
+                if let Some(p) = &mut self.p {
+                    p.fixed(b'r', 3);
                 }
                 (Some(n), max_out)
             }
@@ -322,22 +380,27 @@ impl Counter<'_> {
             "responses" => {
                 self.exact = false;
                 let mut n = 0;
+                // `text` (the output format) adds nothing, as `response_format` in chat.
+                if let Some(tools) = body.get("tools").filter(|v| !v.is_null()) {
+                    n += self.tools(tools, ToolShape::Flat);
+                }
                 if let Some(Value::String(s)) = body.get("instructions") {
                     n += self.text(s) + 3;
+                    self.fixed(b'i', 3);
                 }
                 match body.get("input") {
-                    Some(Value::String(s)) => n += 3 + 3 + self.text(s),
+                    Some(Value::String(s)) => {
+                        self.fixed(b'u', 6);
+                        n += 3 + 3 + self.text(s);
+                    }
                     Some(Value::Array(items)) => {
                         n += 3;
                         for item in items {
                             n += self.chat_message(item);
                         }
+                        self.fixed(b'r', 3);
                     }
                     _ => {}
-                }
-                // `text` (the output format) adds nothing, as `response_format` in chat.
-                if let Some(tools) = body.get("tools").filter(|v| !v.is_null()) {
-                    n += self.tools(tools, ToolShape::Flat);
                 }
                 (Some(n), max_out)
             }
@@ -362,7 +425,14 @@ impl Counter<'_> {
             return self.estimate_value(msg);
         };
         let mut n = 3;
+        if let Some(p) = &mut self.p {
+            p.block_start();
+            p.fixed(b'm', 3);
+        }
         for (k, v) in msg {
+            if let Some(p) = &mut self.p {
+                p.tag(k.as_bytes());
+            }
             match v {
                 Value::String(s) => n += self.text(s),
                 Value::Null => {}
@@ -379,9 +449,20 @@ impl Counter<'_> {
             }
             if k == "name" {
                 n += 1;
+                self.fixed(b'n', 1);
             }
         }
+        if let Some(p) = &mut self.p {
+            p.block_end(String::new, false, msg.get("content"));
+        }
         n
+    }
+
+    /// Structure tokens in the prefix walk (counted by the caller).
+    fn fixed(&mut self, tag: u8, n: u64) {
+        if let Some(p) = &mut self.p {
+            p.fixed(tag, n);
+        }
     }
 
     fn content_part(&mut self, part: &Value) -> u64 {
@@ -411,11 +492,18 @@ impl Counter<'_> {
                 let size = url.and_then(data_url_size);
                 let (n, exact) = openai_image_tokens(self.model, detail, size);
                 self.exact &= exact;
+                if let Some(p) = &mut self.p {
+                    p.tag(detail.unwrap_or("").as_bytes());
+                    p.lump(url.unwrap_or("").as_bytes(), n);
+                }
                 n
             }
             _ => {
                 // Audio, files: billed by rules a JSONL file cannot show.
                 self.exact = false;
+                if let Some(p) = &mut self.p {
+                    p.tag(part.to_string().as_bytes());
+                }
                 0
             }
         }
@@ -430,8 +518,18 @@ impl Counter<'_> {
                 .iter()
                 .map(|it| match it {
                     Value::String(s) => self.text(s),
-                    Value::Number(_) => 1,
-                    Value::Array(toks) => toks.len() as u64,
+                    Value::Number(x) => {
+                        if let Some(p) = &mut self.p {
+                            p.lump(x.to_string().as_bytes(), 1);
+                        }
+                        1
+                    }
+                    Value::Array(toks) => {
+                        if let Some(p) = &mut self.p {
+                            p.lump(it.to_string().as_bytes(), toks.len() as u64);
+                        }
+                        toks.len() as u64
+                    }
                     _ => {
                         self.exact = false;
                         0
@@ -448,32 +546,102 @@ impl Counter<'_> {
     /// An estimate: the text of the system prompt, the messages and the tool definitions with
     /// o200k_base (scaled for the newer tokenizer), media by their size, plus the calibrated
     /// fixed parts per request and per message.
+    ///
+    /// Counted in the order Anthropic caches a prompt (tools, system, messages), block by
+    /// block, so the prefix walk sees every place a `cache_control` breakpoint can end.
     fn anthropic(&mut self, params: &Map<String, Value>) -> u64 {
         self.exact = false;
         let media_before = self.media;
+        let new_tokenizer = claude_new_tokenizer(self.model);
+        let base = self.base;
+        if let Some(p) = &mut self.p {
+            if new_tokenizer {
+                p.set_scale(NEW_CLAUDE_TOKENIZER.0, NEW_CLAUDE_TOKENIZER.1);
+            }
+            p.fixed(b'R', ANTHROPIC_PER_REQUEST);
+        }
         let mut n = 0;
+        for k in ["tools", "tool_choice", "output_format"] {
+            if let Some(v) = params.get(k) {
+                self.block_start();
+                n += self.estimate_json(v);
+                let explicit = k == "tools" && last_has_cache_control(v);
+                self.block_end(explicit, None, || match v {
+                    Value::Array(a) if !a.is_empty() => format!("{base}/{k}/{}", a.len() - 1),
+                    _ => format!("{base}/{k}"),
+                });
+            }
+        }
         if let Some(system) = params.get("system") {
-            n += self.estimate_value(system);
+            n += self.blocks(system, &format!("{base}/system"));
         }
         let mut messages = 0;
         if let Some(Value::Array(msgs)) = params.get("messages") {
-            for m in msgs {
+            for (i, m) in msgs.iter().enumerate() {
                 messages += 1;
-                n += m.get("content").map_or(0, |c| self.estimate_value(c));
+                if let Some(p) = &mut self.p {
+                    p.fixed(b'M', ANTHROPIC_PER_MESSAGE);
+                    if let Some(role) = m.get("role").and_then(Value::as_str) {
+                        p.tag(role.as_bytes());
+                    }
+                }
+                if let Some(c) = m.get("content") {
+                    n += self.blocks(c, &format!("{base}/messages/{i}/content"));
+                }
             }
         }
-        for k in ["tools", "tool_choice", "output_format"] {
-            if let Some(v) = params.get(k) {
-                n += self.estimate_json(v);
+        if params.get("cache_control").is_some_and(|v| !v.is_null()) {
+            if let Some(p) = &mut self.p {
+                p.last_is_breakpoint();
             }
         }
         let media = self.media - media_before;
         let mut text = n - media;
-        if claude_new_tokenizer(self.model) {
+        if new_tokenizer {
             let (num, den) = NEW_CLAUDE_TOKENIZER;
             text = (text * num).div_ceil(den);
         }
         ANTHROPIC_PER_REQUEST + ANTHROPIC_PER_MESSAGE * messages + text + media
+    }
+
+    /// A string or an array of content blocks (Anthropic `system`, message `content`), each
+    /// block a place a breakpoint can end.
+    fn blocks(&mut self, v: &Value, pointer: &str) -> u64 {
+        match v {
+            Value::Array(items) => {
+                let mut n = 0;
+                for (j, b) in items.iter().enumerate() {
+                    self.block_start();
+                    n += self.estimate_value(b);
+                    let explicit = b.get("cache_control").is_some_and(|c| !c.is_null());
+                    self.block_end(explicit, Some(b), || format!("{pointer}/{j}"));
+                }
+                n
+            }
+            other => {
+                self.block_start();
+                let n = self.estimate_value(other);
+                self.block_end(false, Some(other), || pointer.to_string());
+                n
+            }
+        }
+    }
+
+    fn block_start(&mut self) {
+        if let Some(p) = &mut self.p {
+            p.block_start();
+        }
+    }
+
+    fn block_end(
+        &mut self,
+        explicit: bool,
+        content: Option<&Value>,
+        pointer: impl FnOnce() -> String,
+    ) {
+        if let Some(p) = &mut self.p {
+            p.block_end(pointer, explicit, content);
+        }
     }
 
     /// A Claude body counts like an Anthropic `params` body; Nova (`messages`, `system`
@@ -499,6 +667,10 @@ impl Counter<'_> {
     fn gemini(&mut self, req: &Map<String, Value>) -> u64 {
         self.exact = false;
         let mut n = 0;
+        // Tools first: the order a cached prefix is rendered in (the sum does not depend on it).
+        if let Some(v) = req.get("tools") {
+            n += self.estimate_json(v);
+        }
         // `content` (singular): batch embeddings lines (§17.2).
         for k in [
             "systemInstruction",
@@ -506,12 +678,21 @@ impl Counter<'_> {
             "contents",
             "content",
         ] {
-            if let Some(v) = req.get(k) {
-                n += self.estimate_value(v);
+            match req.get(k) {
+                Some(Value::Array(items)) if self.p.is_some() => {
+                    for item in items {
+                        self.block_start();
+                        n += self.estimate_value(item);
+                        self.block_end(false, Some(item), String::new);
+                    }
+                }
+                Some(v) => {
+                    self.block_start();
+                    n += self.estimate_value(v);
+                    self.block_end(false, Some(v), String::new);
+                }
+                None => {}
             }
-        }
-        if let Some(v) = req.get("tools") {
-            n += self.estimate_json(v);
         }
         n
     }
@@ -524,6 +705,9 @@ impl Counter<'_> {
         let c = count_tools(self.enc, rule, tools, shape);
         if !(c.covered && shape == ToolShape::Chat && rule_is_openais(self.model)) {
             self.exact = false;
+        }
+        if let Some(p) = &mut self.p {
+            p.lump(tools.to_string().as_bytes(), c.tokens);
         }
         c.tokens
     }
@@ -545,16 +729,48 @@ impl Counter<'_> {
                     self.exact = false;
                     let n = media_estimate(o);
                     self.media += n;
+                    if let Some(p) = &mut self.p {
+                        p.media(v.to_string().as_bytes(), n);
+                    }
                     return n;
                 }
-                o.iter()
-                    .filter(|(k, _)| !SKIPPED_KEYS.contains(&k.as_str()))
-                    .map(|(_, x)| self.estimate_value(x))
-                    .sum()
+                if self.p.is_none() {
+                    return o
+                        .iter()
+                        .filter(|(k, _)| !SKIPPED_KEYS.contains(&k.as_str()))
+                        .map(|(_, x)| self.estimate_value(x))
+                        .sum();
+                }
+                let mut n = 0;
+                for (k, x) in o {
+                    if k == "cache_control" {
+                        continue;
+                    }
+                    if let Some(p) = &mut self.p {
+                        p.tag(k.as_bytes());
+                        if SKIPPED_KEYS.contains(&k.as_str()) {
+                            p.tag(x.to_string().as_bytes());
+                        }
+                    }
+                    if !SKIPPED_KEYS.contains(&k.as_str()) {
+                        n += self.estimate_value(x);
+                    }
+                }
+                n
             }
             Value::Number(_) | Value::Bool(_) | Value::Null => 0,
         }
     }
+}
+
+/// Whether the last of an array of blocks (or the object) carries `cache_control`.
+fn last_has_cache_control(v: &Value) -> bool {
+    let last = match v {
+        Value::Array(a) => a.last(),
+        other => Some(other),
+    };
+    last.and_then(|b| b.get("cache_control"))
+        .is_some_and(|c| !c.is_null())
 }
 
 /// Keys whose values are markup rather than text the model reads.

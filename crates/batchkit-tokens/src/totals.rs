@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cache::{
+    BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes, SharedPrefix,
+};
 use crate::encoding::Encoding;
-use crate::prices::{Cost, PriceTable};
+use crate::prices::{batch_cache_cost, round_money, Cost, PriceTable};
 use crate::request::{LineProblem, RequestCount, Severity};
 
 /// Per-model entries kept by default; requests of further models are summed as [`OTHER_MODELS`].
@@ -39,6 +42,10 @@ pub struct Totals {
     pub aggregated_requests: u64,
     max_models: usize,
     models: BTreeMap<Option<String>, ModelTotals>,
+    /// Prefix hashes of the cache plan (bounded; allocated on first use).
+    table: PrefixTable,
+    /// Whether some request was given to the cache plan.
+    planned: bool,
 }
 
 impl Default for Totals {
@@ -63,6 +70,8 @@ struct ModelTotals {
     /// Input tokens (bucketed, see [`bucket`]) → number of requests: percentiles exact below
     /// 1,024 tokens and within 1/32 above, in memory bounded by the number of buckets.
     histogram: BTreeMap<u64, u64>,
+    /// The cache plan's figures (bounded top lists).
+    cache: ModelCache,
 }
 
 /// The histogram key of `v`: itself below [`EXACT_BELOW`], else the low end of its bucket.
@@ -95,6 +104,27 @@ impl Totals {
             aggregated_requests: 0,
             max_models: max_models.max(1),
             models: BTreeMap::new(),
+            table: PrefixTable::default(),
+            planned: false,
+        }
+    }
+
+    /// Uses a prefix table of `slots` slots (16 bytes each) for the cache plan.
+    pub fn set_prefix_table_slots(&mut self, slots: usize) {
+        self.table = PrefixTable::with_slots(slots);
+    }
+
+    /// Adds one request's cache-prefix boundaries (after [`Totals::add`] of its count):
+    /// looked up against the earlier requests' in input order.
+    pub fn add_prefixes(&mut self, r: &RequestCount, p: &Prefixes, file: &str, line: u64) {
+        self.planned = true;
+        let key = if self.models.contains_key(&r.model) {
+            r.model.clone()
+        } else {
+            Some(OTHER_MODELS.to_string())
+        };
+        if let Some(m) = self.models.get_mut(&key) {
+            m.cache.add(&mut self.table, p, file, line);
         }
     }
 
@@ -138,6 +168,7 @@ impl Totals {
             without_text_input: 0,
             max: 0,
             histogram: BTreeMap::new(),
+            cache: ModelCache::default(),
         });
         m.requests += 1;
         m.exact_requests += u64::from(r.exact);
@@ -169,6 +200,15 @@ impl Totals {
         for (name, m) in &self.models {
             let entry = name.as_deref().and_then(|n| prices.lookup(n));
             let model_cost = entry.map(|(_, p)| Cost::of(p, m.input_tokens, m.max_output_tokens));
+            let cache = self.planned.then(|| {
+                plan_of(
+                    name.as_deref().unwrap_or(""),
+                    m,
+                    entry.map(|(_, p)| p),
+                    model_cost,
+                    self.table.approximate,
+                )
+            });
             let counted = m.requests - m.without_text_input;
             match model_cost {
                 Some(c) => cost = Some(cost.unwrap_or_default().plus(c)),
@@ -191,8 +231,12 @@ impl Totals {
                 max: m.max,
                 price_entry: entry.map(|(k, _)| k.to_string()),
                 cost: model_cost,
+                cache,
             });
         }
+        let cache = self
+            .planned
+            .then(|| total_plan(&models, self.table.approximate));
         Summary {
             lines: self.lines,
             bytes: self.bytes,
@@ -208,9 +252,276 @@ impl Totals {
             max_models: self.max_models,
             cost,
             unpriced_models: unpriced,
+            cache,
             models,
         }
     }
+}
+
+/// The cost plan of one model.
+fn plan_of(
+    name: &str,
+    m: &ModelTotals,
+    price: Option<&crate::prices::Price>,
+    cost: Option<Cost>,
+    approximate: bool,
+) -> CachePlan {
+    let c = &m.cache;
+    let rule = c.policy.map(|p| p.rule);
+    let anthropic = rule == Some(CacheRule::AnthropicCacheControl);
+    let no_breakpoints = anthropic && c.requests_with_breakpoints == 0;
+    let priced = |reads: u64, writes: u64| match (price, rule) {
+        (Some(p), Some(rule)) => Some(batch_cache_cost(
+            p,
+            rule,
+            name,
+            m.input_tokens,
+            reads,
+            writes,
+            m.max_output_tokens,
+        )),
+        _ => cost.map(|c| (c.batch_low, c.batch_high)),
+    };
+    let all = priced(c.cacheable_input_tokens, c.cache_write_tokens);
+    let none = priced(0, c.cache_write_tokens_no_hits);
+    let potential = anthropic.then(|| {
+        priced(
+            c.potential_cacheable_input_tokens,
+            c.potential_cache_write_tokens,
+        )
+    });
+    let hint = anthropic
+        .then(|| c.best_hint())
+        .flatten()
+        .filter(|_| c.potential_cacheable_input_tokens > c.cacheable_input_tokens)
+        .cloned();
+    let exact = !approximate
+        && m.exact_requests == m.requests
+        && matches!(rule, Some(CacheRule::OpenaiPrefix) | None);
+    let mut plan = CachePlan {
+        rule: rule.map(CacheRule::name),
+        exact,
+        minimum_tokens: c.policy.map(|p| p.min_tokens),
+        cacheable_input_tokens: c.cacheable_input_tokens,
+        cache_write_tokens: c.cache_write_tokens,
+        shared_prefixes: SharedPrefixes {
+            count: c.shared_prefixes,
+            longest: c.longest_sorted(),
+        },
+        batch_cache_low: all.map(|x| x.0),
+        batch_cache_high: all.map(|x| x.1),
+        batch_cache_no_hits_low: none.map(|x| x.0),
+        requests_with_breakpoints: anthropic.then_some(c.requests_with_breakpoints),
+        potential_cacheable_input_tokens: anthropic.then_some(c.potential_cacheable_input_tokens),
+        potential_batch_cache_low: potential.flatten().map(|x| x.0),
+        breakpoint: hint,
+        requests_under_minimum: c.requests_under_minimum,
+        longest_under_minimum: c.longest_under_minimum,
+        requests_with_shared_content_not_first: c.requests_with_shared_content_not_first,
+        shared_content_not_first_tokens: c.shared_content_not_first_tokens,
+        advice: None,
+        policy: c.policy,
+    };
+    plan.advice = advice(name, &plan, price, no_breakpoints);
+    plan
+}
+
+/// One line on a cheaper arrangement, when there is one.
+fn advice(
+    name: &str,
+    p: &CachePlan,
+    price: Option<&crate::prices::Price>,
+    no_breakpoints: bool,
+) -> Option<String> {
+    let policy = p.policy?;
+    let min = u64::from(policy.min_tokens);
+    let num = crate::totals::thousands;
+    if policy.rule == CacheRule::OpenaiPrefix && p.cacheable_input_tokens > 0 {
+        if let Some(price) = price {
+            if price.batch_cache_read(policy.rule, name) >= price.batch_input {
+                return Some(format!(
+                    "{name} gets no cache discount in Batch: its {} shared-prefix tokens would bill at 10% of the batch input price on a GPT-5-family model",
+                    num(p.cacheable_input_tokens)
+                ));
+            }
+        }
+    }
+    if let Some(h) = &p.breakpoint {
+        let saving = match (p.potential_batch_cache_low, p.batch_cache_low) {
+            (Some(a), Some(b)) if b > a => format!(": saves about ${:.2} in batch", b - a),
+            _ => String::new(),
+        };
+        return Some(format!(
+            "{} \"cache_control\": {{\"type\": \"ephemeral\"}} on {} (line {} of {}): {} requests share its {}-token prefix{saving}",
+            if no_breakpoints { "add" } else { "move the breakpoint to" },
+            h.pointer,
+            h.line,
+            h.file,
+            num(h.requests),
+            num(h.tokens),
+        ));
+    }
+    if p.requests_with_shared_content_not_first > 0 {
+        return Some(format!(
+            "{} requests repeat a long block ({} tokens in all) after content that differs: put the shared part first so it is a cached prefix",
+            num(p.requests_with_shared_content_not_first),
+            num(p.shared_content_not_first_tokens),
+        ));
+    }
+    if p.requests_under_minimum > 0 {
+        return Some(format!(
+            "{} requests share a prefix of about {} tokens, under the {}-token minimum: none of it is cached; a shared part of at least {} tokens would be",
+            num(p.requests_under_minimum),
+            num(p.longest_under_minimum),
+            num(min),
+            num(min),
+        ));
+    }
+    None
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The plan over every model.
+fn total_plan(models: &[ModelSummary], approximate: bool) -> CachePlan {
+    let plans: Vec<&CachePlan> = models.iter().filter_map(|m| m.cache.as_ref()).collect();
+    let mut rules: Vec<&str> = plans.iter().filter_map(|p| p.rule).collect();
+    rules.dedup();
+    let rule = match rules.as_slice() {
+        [] => None,
+        [one] => Some(*one),
+        _ if rules.iter().all(|r| *r == rules[0]) => Some(rules[0]),
+        _ => Some("mixed"),
+    };
+    let sum = |f: fn(&CachePlan) -> u64| plans.iter().map(|p| f(p)).sum::<u64>();
+    let money = |f: fn(&CachePlan) -> Option<f64>| {
+        let v: Vec<f64> = plans.iter().filter_map(|p| f(p)).collect();
+        (!v.is_empty()).then(|| round_money(v.iter().sum()))
+    };
+    let mut longest: Vec<SharedPrefix> = plans
+        .iter()
+        .flat_map(|p| p.shared_prefixes.longest.iter().cloned())
+        .collect();
+    longest.sort_by_key(|s| (std::cmp::Reverse(s.tokens), std::cmp::Reverse(s.requests)));
+    longest.truncate(5);
+    let anthropic = plans
+        .iter()
+        .any(|p| p.potential_cacheable_input_tokens.is_some());
+    CachePlan {
+        rule,
+        exact: !approximate && plans.iter().all(|p| p.exact),
+        minimum_tokens: None,
+        cacheable_input_tokens: sum(|p| p.cacheable_input_tokens),
+        cache_write_tokens: sum(|p| p.cache_write_tokens),
+        shared_prefixes: SharedPrefixes {
+            count: sum(|p| p.shared_prefixes.count),
+            longest,
+        },
+        batch_cache_low: money(|p| p.batch_cache_low),
+        batch_cache_high: money(|p| p.batch_cache_high),
+        batch_cache_no_hits_low: money(|p| p.batch_cache_no_hits_low),
+        requests_with_breakpoints: anthropic
+            .then(|| sum(|p| p.requests_with_breakpoints.unwrap_or(0))),
+        potential_cacheable_input_tokens: anthropic.then(|| {
+            plans
+                .iter()
+                .map(|p| {
+                    p.potential_cacheable_input_tokens
+                        .unwrap_or(p.cacheable_input_tokens)
+                })
+                .sum()
+        }),
+        potential_batch_cache_low: anthropic.then(|| {
+            let v: Vec<f64> = plans
+                .iter()
+                .filter_map(|p| p.potential_batch_cache_low.or(p.batch_cache_low))
+                .collect();
+            round_money(v.iter().sum())
+        }),
+        breakpoint: None,
+        requests_under_minimum: sum(|p| p.requests_under_minimum),
+        longest_under_minimum: plans
+            .iter()
+            .map(|p| p.longest_under_minimum)
+            .max()
+            .unwrap_or(0),
+        requests_with_shared_content_not_first: sum(|p| p.requests_with_shared_content_not_first),
+        shared_content_not_first_tokens: sum(|p| p.shared_content_not_first_tokens),
+        advice: None,
+        policy: None,
+    }
+}
+
+/// Distinct shared prefixes and the longest ones.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SharedPrefixes {
+    /// Distinct prefixes read by at least one request.
+    pub count: u64,
+    /// The longest, longest first (at most 5).
+    pub longest: Vec<SharedPrefix>,
+}
+
+/// The prompt-cache plan of a model, or of the whole file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CachePlan {
+    /// The caching rule (`openai_prefix`, `openai_breakpoints`, `anthropic_cache_control`,
+    /// `gemini_implicit`; `mixed` in the total), `None` when the model's batch lane has no
+    /// cache this plan knows.
+    pub rule: Option<&'static str>,
+    /// Whether the figures are exact: exact token counts, a rule modelled exactly (OpenAI's
+    /// 128-token prefixes) and a prefix table that held every prefix.
+    pub exact: bool,
+    /// The model's minimum cacheable prefix.
+    pub minimum_tokens: Option<u32>,
+    /// Input tokens read from the cache if every request after the first with the same
+    /// prefix hits.
+    pub cacheable_input_tokens: u64,
+    /// Input tokens written to the cache at a write price (Anthropic breakpoints, OpenAI from
+    /// GPT-5.6), with those hits.
+    pub cache_write_tokens: u64,
+    /// Distinct shared prefixes.
+    pub shared_prefixes: SharedPrefixes,
+    /// Batch cost with every possible hit: input only.
+    pub batch_cache_low: Option<f64>,
+    /// Batch cost with every possible hit: input and every allowed output token.
+    pub batch_cache_high: Option<f64>,
+    /// Batch cost of the input with no hit at all (writes still billed).
+    pub batch_cache_no_hits_low: Option<f64>,
+    /// Anthropic: requests with at least one `cache_control` breakpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_with_breakpoints: Option<u64>,
+    /// Anthropic: input tokens breakpoints at the ends of the shared prefixes would read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub potential_cacheable_input_tokens: Option<u64>,
+    /// Anthropic: batch cost of the input with those breakpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub potential_batch_cache_low: Option<f64>,
+    /// Anthropic: where to put a breakpoint (line and JSON pointer of the end of the shared
+    /// prefix that would read the most).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakpoint: Option<BreakpointHint>,
+    /// Requests whose longest shared prefix is under the minimum.
+    pub requests_under_minimum: u64,
+    /// The longest such prefix, in tokens.
+    pub longest_under_minimum: u64,
+    /// Requests repeating a long earlier block outside their cached prefix.
+    pub requests_with_shared_content_not_first: u64,
+    /// Tokens of those blocks.
+    pub shared_content_not_first_tokens: u64,
+    /// One line on a cheaper arrangement.
+    pub advice: Option<String>,
+    #[serde(skip)]
+    policy: Option<CachePolicy>,
 }
 
 /// Nearest-rank percentile: the smallest count that at least `pct`% of requests do not exceed
@@ -264,6 +575,8 @@ pub struct ModelSummary {
     pub price_entry: Option<String>,
     /// The cost, when the model has a price.
     pub cost: Option<Cost>,
+    /// The prompt-cache plan (when planned).
+    pub cache: Option<CachePlan>,
 }
 
 /// Totals over everything counted, per model and priced.
@@ -298,6 +611,8 @@ pub struct Summary {
     pub cost: Option<Cost>,
     /// Models without a price, left out of `cost`.
     pub unpriced_models: Vec<String>,
+    /// The prompt-cache plan over every model (when planned).
+    pub cache: Option<CachePlan>,
     /// Per model, in model-name order.
     pub models: Vec<ModelSummary>,
 }
