@@ -609,8 +609,12 @@ impl<W: Write> Printer for HumanPrinter<W> {
         if s.requests_without_max_output > 0 {
             writeln!(
                 w,
-                "{} requests set no output limit: the high cost leaves their output out",
-                thousands(s.requests_without_max_output)
+                "{} no output limit: the high cost leaves their output out",
+                crate::plural(
+                    s.requests_without_max_output,
+                    "request sets",
+                    "requests set"
+                )
             )?;
         }
         if !s.unpriced_models.is_empty() {
