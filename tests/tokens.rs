@@ -766,3 +766,41 @@ bktest!(cost_plan_in_json, |dir| {
     assert!(s_off.get("cache").is_none());
     assert_eq!(s_off["input_tokens"], s["input_tokens"]);
 });
+
+// Anthropic breakpoints with the 1-hour TTL: their writes are counted apart and priced at 2x
+// input (1.25x for the default 5 minutes), so the same file costs more with "ttl":"1h".
+bktest!(cost_plan_anthropic_one_hour_ttl, |dir| {
+    let shared = "clause ".repeat(3000);
+    let file = |ttl: &str| {
+        let mut text = String::new();
+        for i in 0..6 {
+            text.push_str(&format!(
+                "{{\"custom_id\":\"r{i}\",\"params\":{{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":16,\"system\":[{{\"type\":\"text\",\"text\":\"{shared}\",\"cache_control\":{{\"type\":\"ephemeral\"{ttl}}}}}],\"messages\":[{{\"role\":\"user\",\"content\":\"question {i}\"}}]}}}}\n"
+            ));
+        }
+        text
+    };
+    let five = dir.write("five.jsonl", file(""));
+    let hour = dir.write("hour.jsonl", file(",\"ttl\":\"1h\""));
+    let plan = |f: &std::path::Path| {
+        let out = tokens(&dir, &["--format=json", f.to_str().unwrap()]);
+        let lines = json_lines(&out);
+        summary(&lines).clone()
+    };
+    let (s5, s1) = (plan(&five), plan(&hour));
+    let (c5, c1) = (&s5["cache"], &s1["cache"]);
+    assert_eq!(c5["rule"], "anthropic_cache_control");
+    let writes = c5["cache_write_tokens"].as_u64().unwrap();
+    assert!(writes > 0, "{c5}");
+    assert_eq!(c5["cache_write_1h_tokens"], 0);
+    // Same prefix, same writes; all of them at the 1-hour TTL.
+    assert_eq!(c1["cache_write_tokens"], writes);
+    assert_eq!(c1["cache_write_1h_tokens"], writes);
+    assert_eq!(c1["cacheable_input_tokens"], c5["cacheable_input_tokens"]);
+    let low = |s: &Value| s["cost"]["batch_cache_low"].as_f64().unwrap();
+    // The difference is the writes at 2x - 1.25x the batch input price (claude-sonnet-4-5:
+    // $1.50 per 1M batch input).
+    let diff = low(&s1) - low(&s5);
+    let expected = writes as f64 * 0.75 * 1.5 / 1e6;
+    assert!((diff - expected).abs() < 1e-8, "{diff} vs {expected}");
+});

@@ -230,6 +230,8 @@ fn usage_out(u: &Usage) -> report::UsageOut {
     report::UsageOut {
         input_tokens: u.input,
         cached_tokens: u.cached,
+        cache_write_tokens: u.cache_write,
+        cache_write_1h_tokens: u.cache_write_1h,
         output_tokens: u.output,
         reasoning_tokens: u.reasoning,
         results_with_usage: u.results,

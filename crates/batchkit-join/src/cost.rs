@@ -12,6 +12,11 @@ pub struct BatchPrice {
     pub input: f64,
     /// Cached input tokens (the input price when the table has none).
     pub cached_input: Option<f64>,
+    /// Input tokens written to a cache with the default (5-minute) TTL; 1.25x the input
+    /// price when `None`.
+    pub cache_write: Option<f64>,
+    /// Input tokens written with the 1-hour TTL; 2x the input price when `None`.
+    pub cache_write_1h: Option<f64>,
     /// Output tokens (reasoning included).
     pub output: f64,
 }
@@ -41,9 +46,9 @@ impl Prices for NoPrices {
 /// (None when there is usage and no model of it has a price: unknown, not free). USD,
 /// rounded to 1e-9.
 ///
-/// Cached input is charged at the cached price, the rest of the input at the input price.
-/// Provider details the result lines cannot show (Anthropic cache-write surcharges, Gemini
-/// charging cache reads at the synchronous rate) are not modelled.
+/// Cached input is charged at the cached price, cache writes at the write price of their TTL,
+/// the rest of the input at the input price. Provider details the result lines cannot show
+/// (Gemini charging cache reads at the synchronous rate) are not modelled.
 pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64>>, Option<f64>) {
     let mut total = 0.0;
     let mut priced = false;
@@ -52,9 +57,13 @@ pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64
         .map(|m| {
             let p = prices.batch_price(&m.model)?;
             let u = &m.usage;
-            let uncached = u.input.saturating_sub(u.cached) as f64;
+            let write_1h = u.cache_write_1h.min(u.cache_write);
+            let write_5m = u.cache_write - write_1h;
+            let uncached = u.input.saturating_sub(u.cached + u.cache_write) as f64;
             let c = (uncached * p.input
                 + u.cached as f64 * p.cached_input.unwrap_or(p.input)
+                + write_5m as f64 * p.cache_write.unwrap_or(1.25 * p.input)
+                + write_1h as f64 * p.cache_write_1h.unwrap_or(2.0 * p.input)
                 + u.output as f64 * p.output)
                 / 1e6;
             total += c;
@@ -75,6 +84,8 @@ impl Prices for batchkit_tokens::PriceTable {
         Some(BatchPrice {
             input: p.batch_input,
             cached_input: p.batch_cached_input,
+            cache_write: p.batch_cache_write,
+            cache_write_1h: Some(p.batch_cache_write_1h_price()),
             output: p.batch_output.or(p.output.map(|o| o / 2.0)).unwrap_or(0.0),
         })
     }
@@ -99,6 +110,8 @@ mod tests {
             (model == "m").then_some(BatchPrice {
                 input: 1.0,
                 cached_input: Some(0.5),
+                cache_write: None,
+                cache_write_1h: None,
                 output: 2.0,
             })
         }
@@ -115,6 +128,7 @@ mod tests {
             output: 500_000,
             reasoning: 0,
             results: 3,
+            ..Usage::default()
         };
         let models = vec![
             ModelUsage {
@@ -133,6 +147,21 @@ mod tests {
         let (per, total) = batch_cost(&models[1..], &One);
         assert_eq!((per, total), (vec![None], None));
         assert_eq!(batch_cost(&[], &One), (vec![], Some(0.0)));
+        // Cache writes: 5-minute at 1.25x input, 1-hour at 2x, out of the plain input.
+        let w = Usage {
+            cache_write: 300_000,
+            cache_write_1h: 100_000,
+            ..u
+        };
+        let (per, _) = batch_cost(
+            &[ModelUsage {
+                model: "m".into(),
+                usage: w,
+            }],
+            &One,
+        );
+        // 0.3M plain + 0.4M cached at 0.5 + 0.2M at 1.25 + 0.1M at 2 + 0.5M output at 2.
+        assert_eq!(per, vec![Some(0.3 + 0.2 + 0.25 + 0.2 + 1.0)]);
     }
 
     #[test]
@@ -141,10 +170,8 @@ mod tests {
             model: "m".into(),
             usage: Usage {
                 input: 47,
-                cached: 0,
-                output: 0,
-                reasoning: 0,
                 results: 1,
+                ..Usage::default()
             },
         }];
         struct Odd;
@@ -153,6 +180,8 @@ mod tests {
                 Some(BatchPrice {
                     input: 1.5,
                     cached_input: None,
+                    cache_write: None,
+                    cache_write_1h: None,
                     output: 0.0,
                 })
             }

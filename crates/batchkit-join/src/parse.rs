@@ -21,6 +21,11 @@ pub struct Usage {
     pub input: u64,
     /// Input tokens read from a cache.
     pub cached: u64,
+    /// Input tokens written to a cache at a write price (Anthropic cache creation, OpenAI
+    /// `cache_write_tokens`), part of `input`.
+    pub cache_write: u64,
+    /// The part of `cache_write` at the 1-hour TTL (Anthropic `ephemeral_1h_input_tokens`).
+    pub cache_write_1h: u64,
     /// Output tokens, reasoning included.
     pub output: u64,
     /// Reasoning (thinking) tokens, part of `output`.
@@ -34,6 +39,8 @@ impl Usage {
     pub fn add(&mut self, o: &Usage) {
         self.input += o.input;
         self.cached += o.cached;
+        self.cache_write += o.cache_write;
+        self.cache_write_1h += o.cache_write_1h;
         self.output += o.output;
         self.reasoning += o.reasoning;
         self.results += o.results;
@@ -312,12 +319,43 @@ struct OUsage {
     output_tokens_details: Option<Details>,
     cache_creation_input_tokens: Option<u64>,
     cache_read_input_tokens: Option<u64>,
+    cache_creation: Option<CacheCreation>,
 }
 
 #[derive(Deserialize)]
 struct Details {
     cached_tokens: Option<u64>,
+    cache_write_tokens: Option<u64>,
     reasoning_tokens: Option<u64>,
+}
+
+/// Anthropic's breakdown of cache writes by TTL.
+#[derive(Deserialize, Default, Clone, Copy)]
+struct CacheCreation {
+    ephemeral_1h_input_tokens: Option<u64>,
+}
+
+/// Usage with Anthropic's split of input: `input_tokens` excludes cache writes and reads.
+fn anthropic_usage(
+    input: Option<u64>,
+    write: Option<u64>,
+    read: Option<u64>,
+    creation: Option<CacheCreation>,
+    output: Option<u64>,
+) -> Usage {
+    let (write, read) = (write.unwrap_or(0), read.unwrap_or(0));
+    Usage {
+        input: input.unwrap_or(0) + write + read,
+        cached: read,
+        cache_write: write,
+        cache_write_1h: creation
+            .and_then(|c| c.ephemeral_1h_input_tokens)
+            .unwrap_or(0)
+            .min(write),
+        output: output.unwrap_or(0),
+        reasoning: 0,
+        results: 1,
+    }
 }
 
 #[derive(Deserialize)]
@@ -395,6 +433,7 @@ struct BUsage {
     output_tokens: Option<u64>,
     cache_creation_input_tokens: Option<u64>,
     cache_read_input_tokens: Option<u64>,
+    cache_creation: Option<CacheCreation>,
     inputTokens: Option<u64>,
     outputTokens: Option<u64>,
     cacheReadInputTokenCount: Option<u64>,
@@ -546,15 +585,13 @@ fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
         if let Some(m) = a.message {
             info.model = m.model;
             if let Some(u) = m.usage {
-                let cache_write = u.cache_creation_input_tokens.unwrap_or(0);
-                let cache_read = u.cache_read_input_tokens.unwrap_or(0);
-                info.usage = Some(Usage {
-                    input: u.input_tokens.unwrap_or(0) + cache_write + cache_read,
-                    cached: cache_read,
-                    output: u.output_tokens.unwrap_or(0),
-                    reasoning: 0,
-                    results: 1,
-                });
+                info.usage = Some(anthropic_usage(
+                    u.input_tokens,
+                    u.cache_creation_input_tokens,
+                    u.cache_read_input_tokens,
+                    u.cache_creation,
+                    u.output_tokens,
+                ));
             }
             for block in m.content.into_iter().flatten() {
                 if block.kind.as_deref() == Some("text") {
@@ -611,6 +648,7 @@ fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
                 output: u.candidatesTokenCount.unwrap_or(0) + thoughts,
                 reasoning: thoughts,
                 results: 1,
+                ..Usage::default()
             });
         }
         if let Some(m) = resp.model_version {
@@ -639,21 +677,14 @@ fn bedrock_output<'a>(out: BOut<'a>, info: &mut ResultInfo<'a>, texts: &mut Vec<
     info.model = out.model;
     let mut usage = None;
     if let Some(u) = out.usage {
-        let write = u
-            .cache_creation_input_tokens
-            .or(u.cacheWriteInputTokenCount)
-            .unwrap_or(0);
-        let read = u
-            .cache_read_input_tokens
-            .or(u.cacheReadInputTokenCount)
-            .unwrap_or(0);
-        usage = Some(Usage {
-            input: u.input_tokens.or(u.inputTokens).unwrap_or(0) + write + read,
-            cached: read,
-            output: u.output_tokens.or(u.outputTokens).unwrap_or(0),
-            reasoning: 0,
-            results: 1,
-        });
+        usage = Some(anthropic_usage(
+            u.input_tokens.or(u.inputTokens),
+            u.cache_creation_input_tokens
+                .or(u.cacheWriteInputTokenCount),
+            u.cache_read_input_tokens.or(u.cacheReadInputTokenCount),
+            u.cache_creation,
+            u.output_tokens.or(u.outputTokens),
+        ));
     } else if out.prompt_token_count.is_some() || out.generation_token_count.is_some() {
         usage = Some(Usage {
             input: out.prompt_token_count.unwrap_or(0),
@@ -705,11 +736,12 @@ fn count_of(raw: &RawValue) -> Option<u64> {
 }
 
 fn openai_usage(u: &OUsage) -> Usage {
-    let cached = u
+    let details = u
         .prompt_tokens_details
         .as_ref()
-        .or(u.input_tokens_details.as_ref())
-        .and_then(|d| d.cached_tokens);
+        .or(u.input_tokens_details.as_ref());
+    let cached = details.and_then(|d| d.cached_tokens);
+    let cache_write = details.and_then(|d| d.cache_write_tokens).unwrap_or(0);
     let reasoning = u
         .completion_tokens_details
         .as_ref()
@@ -718,6 +750,8 @@ fn openai_usage(u: &OUsage) -> Usage {
     Usage {
         input: u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
         cached: cached.unwrap_or(0),
+        cache_write,
+        cache_write_1h: 0,
         output: u.completion_tokens.or(u.output_tokens).unwrap_or(0),
         reasoning: reasoning.unwrap_or(0),
         results: 1,
@@ -877,7 +911,8 @@ mod tests {
                 cached: 5,
                 output: 2,
                 reasoning: 1,
-                results: 1
+                results: 1,
+                ..Usage::default()
             })
         );
         let Some(Text::Raw { start, len }) = i.text else {
@@ -914,6 +949,14 @@ mod tests {
         assert_eq!(i.text, Some(Text::Owned("\"ab\\n\"".into())));
         assert_eq!(i.usage.unwrap().input, 16);
         assert_eq!(i.usage.unwrap().cached, 4);
+        assert_eq!(i.usage.unwrap().cache_write, 1);
+        // The TTL breakdown: 1-hour writes counted apart (never more than the writes).
+        let a1 = a.replace(
+            r#""cache_creation_input_tokens":1"#,
+            r#""cache_creation_input_tokens":30,"cache_creation":{"ephemeral_5m_input_tokens":10,"ephemeral_1h_input_tokens":20}"#,
+        );
+        let u = result_info(a1.as_bytes()).usage.unwrap();
+        assert_eq!((u.cache_write, u.cache_write_1h, u.input), (30, 20, 45));
         assert_eq!(
             status(r#"{"custom_id":"x","result":{"type":"expired"}}"#),
             Status::Expired
@@ -964,7 +1007,8 @@ mod tests {
                 cached: 3,
                 output: 5,
                 reasoning: 0,
-                results: 1
+                results: 1,
+                ..Usage::default()
             })
         );
         assert_eq!(text_of(ok).as_deref(), Some("A short summary."));

@@ -108,6 +108,13 @@ pub struct Provider {
     pub sources: Vec<String>,
 }
 
+/// Providers are equal when they have the same name (each name is listed once).
+impl PartialEq for Provider {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
 static TABLE: OnceLock<BTreeMap<String, Provider>> = OnceLock::new();
 
 fn table() -> &'static BTreeMap<String, Provider> {

@@ -92,6 +92,10 @@ pub struct UsageOut {
     pub input_tokens: u64,
     /// Cached input tokens.
     pub cached_tokens: u64,
+    /// Input tokens written to a cache at a write price (included in `input_tokens`).
+    pub cache_write_tokens: u64,
+    /// The part of `cache_write_tokens` at the 1-hour TTL.
+    pub cache_write_1h_tokens: u64,
     /// Output tokens, reasoning included.
     pub output_tokens: u64,
     /// Reasoning tokens.
@@ -265,17 +269,37 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         crate::thousands(x.unjoinable)
     )?;
     let u = &x.usage;
+    let writes = if u.cache_write_tokens == 0 {
+        String::new()
+    } else if u.cache_write_1h_tokens == 0 {
+        format!(
+            ", {} written to cache",
+            crate::thousands(u.cache_write_tokens)
+        )
+    } else {
+        format!(
+            ", {} written to cache, {} of them for 1 h",
+            crate::thousands(u.cache_write_tokens),
+            crate::thousands(u.cache_write_1h_tokens)
+        )
+    };
     writeln!(
         w,
-        "usage: {} input ({} cached), {} output ({} reasoning) tokens",
-        u.input_tokens, u.cached_tokens, u.output_tokens, u.reasoning_tokens
+        "usage: {} input ({} cached{writes}), {} output ({} reasoning) tokens",
+        crate::thousands(u.input_tokens),
+        crate::thousands(u.cached_tokens),
+        crate::thousands(u.output_tokens),
+        crate::thousands(u.reasoning_tokens)
     )?;
     for m in &x.models {
         let cost = m.cost_usd.map_or("no price".to_string(), money);
         writeln!(
             w,
             "  {:<32} {:>12} in {:>12} out  {}",
-            m.model, m.usage.input_tokens, m.usage.output_tokens, cost
+            m.model,
+            crate::thousands(m.usage.input_tokens),
+            crate::thousands(m.usage.output_tokens),
+            cost
         )?;
     }
     let asof = x

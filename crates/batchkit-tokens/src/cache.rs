@@ -196,6 +196,18 @@ pub struct Boundary {
     pub kind: BoundaryKind,
     /// JSON pointer of the block that ends there (Anthropic block ends).
     pub pointer: Option<Box<str>>,
+    /// A breakpoint with the 1-hour TTL (`"cache_control":{"type":"ephemeral","ttl":"1h"}`):
+    /// its writes cost 2x input instead of 1.25x.
+    pub long_ttl: bool,
+}
+
+/// The time to live a `cache_control` breakpoint asks for (Anthropic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ttl {
+    /// The default 5 minutes: writes at 1.25x input.
+    Minutes5,
+    /// `"ttl":"1h"`: writes at 2x input.
+    Hour1,
 }
 
 /// A long block of the prompt, hashed alone, to find content repeated away from the start.
@@ -364,6 +376,7 @@ impl PrefixHasher {
                         hash,
                         kind,
                         pointer: None,
+                        long_ttl: false,
                     });
                     next += u64::from(PREFIX_STEP);
                 }
@@ -441,13 +454,14 @@ impl PrefixHasher {
     }
 
     /// A block ends: record it when long (hashed alone: `content`), and a boundary at its end
-    /// for the breakpoint rules (`explicit`: it carries a breakpoint).
+    /// for the breakpoint rules (`breakpoint`: it carries one, with that TTL).
     pub(crate) fn block_end(
         &mut self,
         pointer: impl FnOnce() -> String,
-        explicit: bool,
+        breakpoint: Option<Ttl>,
         content: Option<&serde_json::Value>,
     ) {
+        let explicit = breakpoint.is_some();
         let pos = self.pos();
         let len = pos - self.block_start;
         if let Some(v) = content.filter(|_| self.block_index > 0 && len >= BLOCK_MIN) {
@@ -477,15 +491,17 @@ impl PrefixHasher {
                 hash: finish(self.h),
                 kind,
                 pointer,
+                long_ttl: breakpoint == Some(Ttl::Hour1),
             });
         }
     }
 
     /// Marks the last boundary as a breakpoint (Anthropic's top-level `cache_control`).
-    pub(crate) fn last_is_breakpoint(&mut self) {
+    pub(crate) fn last_is_breakpoint(&mut self, ttl: Ttl) {
         if let Some(b) = self.out.boundaries.last_mut() {
             if b.kind == BoundaryKind::Candidate || b.kind == BoundaryKind::Probe {
                 b.kind = BoundaryKind::Breakpoint;
+                b.long_ttl = ttl == Ttl::Hour1;
             }
         }
     }
@@ -695,6 +711,10 @@ pub struct ModelCache {
     pub cache_write_tokens: u64,
     /// The same with no hit at all (every request writes its breakpoints).
     pub cache_write_tokens_no_hits: u64,
+    /// The part of `cache_write_tokens` written at 1-hour breakpoints (2x input).
+    pub cache_write_1h_tokens: u64,
+    /// The part of `cache_write_tokens_no_hits` written at 1-hour breakpoints.
+    pub cache_write_1h_tokens_no_hits: u64,
     /// Distinct shared prefixes (read by at least one request).
     pub shared_prefixes: u64,
     /// The longest shared prefixes.
@@ -796,6 +816,8 @@ impl ModelCache {
         self.cacheable_input_tokens += o.cacheable_input_tokens;
         self.cache_write_tokens += o.cache_write_tokens;
         self.cache_write_tokens_no_hits += o.cache_write_tokens_no_hits;
+        self.cache_write_1h_tokens += o.cache_write_1h_tokens;
+        self.cache_write_1h_tokens_no_hits += o.cache_write_1h_tokens_no_hits;
         self.shared_prefixes += o.shared_prefixes;
         self.requests_with_breakpoints += o.requests_with_breakpoints;
         self.potential_cacheable_input_tokens += o.potential_cacheable_input_tokens;
@@ -845,17 +867,24 @@ impl ModelCache {
             self.cacheable_input_tokens += hit_tokens;
             self.note_shared(b.hash, hit_tokens, first_read);
         }
-        // Writes: the longest cached boundary, past what was read.
+        // Writes: up to the longest cached boundary, past what was read; each stretch
+        // between breakpoints at the TTL of the breakpoint that ends it.
         if written_rule {
-            let last = p
-                .boundaries
-                .iter()
-                .filter(|b| cached(b))
-                .map(|b| u64::from(b.tokens))
-                .max()
-                .unwrap_or(0);
-            self.cache_write_tokens += last.saturating_sub(hit_tokens);
-            self.cache_write_tokens_no_hits += last;
+            let mut done = 0u64;
+            for b in p.boundaries.iter().filter(|b| cached(b)) {
+                let end = u64::from(b.tokens);
+                if end <= done {
+                    continue;
+                }
+                let fresh = end - done.max(hit_tokens).min(end);
+                self.cache_write_tokens += fresh;
+                self.cache_write_tokens_no_hits += end - done;
+                if b.long_ttl {
+                    self.cache_write_1h_tokens += fresh;
+                    self.cache_write_1h_tokens_no_hits += end - done;
+                }
+                done = end;
+            }
         }
         if anthropic {
             if p.boundaries

@@ -49,11 +49,11 @@ mod totals;
 
 pub use cache::{
     cache_policy, BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes,
-    SharedPrefix, DEFAULT_TABLE_SLOTS, PREFIX_STEP,
+    SharedPrefix, Ttl, DEFAULT_TABLE_SLOTS, PREFIX_STEP,
 };
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
-pub use prices::{batch_cache_cost, round_money, Cost, Price, PriceError, PriceTable};
+pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
 pub use request::{count_request, count_request_planned, LineProblem, RequestCount, Severity};
 pub use totals::{
     CachePlan, ModelSummary, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,

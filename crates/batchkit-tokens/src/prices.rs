@@ -235,24 +235,41 @@ impl Price {
             _ => self.batch_input,
         }
     }
+
+    /// Batch price of a 1-hour cache write (Anthropic): 2x the batch input price.
+    pub fn batch_cache_write_1h_price(&self) -> f64 {
+        2.0 * self.batch_input
+    }
 }
 
-/// Batch cost of `input` tokens of which `reads` come from the cache and `writes` are
-/// written to it, plus up to `max_output` output tokens: (low, high).
+/// Input tokens read from and written to a prompt cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheTokens {
+    /// Read from the cache.
+    pub reads: u64,
+    /// Written to it (1-hour writes included).
+    pub writes: u64,
+    /// The part of `writes` at the 1-hour TTL (Anthropic): 2x input.
+    pub writes_1h: u64,
+}
+
+/// Batch cost of `input` tokens of which `cache.reads` come from the cache and `cache.writes`
+/// are written to it, plus up to `max_output` output tokens: (low, high).
 pub fn batch_cache_cost(
     price: &Price,
     rule: CacheRule,
     model: &str,
     input: u64,
-    reads: u64,
-    writes: u64,
+    cache: CacheTokens,
     max_output: u64,
 ) -> (f64, f64) {
     let m = 1e6;
-    let plain = input.saturating_sub(reads + writes) as f64;
+    let writes_1h = cache.writes_1h.min(cache.writes);
+    let plain = input.saturating_sub(cache.reads + cache.writes) as f64;
     let low = plain * price.batch_input / m
-        + reads as f64 * price.batch_cache_read(rule, model) / m
-        + writes as f64 * price.batch_cache_write_price(rule) / m;
+        + cache.reads as f64 * price.batch_cache_read(rule, model) / m
+        + (cache.writes - writes_1h) as f64 * price.batch_cache_write_price(rule) / m
+        + writes_1h as f64 * price.batch_cache_write_1h_price() / m;
     let out = price
         .batch_output
         .or(price.output.map(|o| o / 2.0))

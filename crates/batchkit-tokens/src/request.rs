@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::cache::{cache_policy, PrefixHasher, Prefixes};
+use crate::cache::{cache_policy, PrefixHasher, Prefixes, Ttl};
 use crate::encoding::{normalize_model, tokenizer_for, Encoding};
 use crate::image::{data_url_size, openai_image_tokens};
 use crate::tools::{count_tools, rule_is_openais, ToolRule, ToolShape};
@@ -453,7 +453,7 @@ impl Counter<'_> {
             }
         }
         if let Some(p) = &mut self.p {
-            p.block_end(String::new, false, msg.get("content"));
+            p.block_end(String::new, None, msg.get("content"));
         }
         n
     }
@@ -565,8 +565,12 @@ impl Counter<'_> {
             if let Some(v) = params.get(k) {
                 self.block_start();
                 n += self.estimate_json(v);
-                let explicit = k == "tools" && last_has_cache_control(v);
-                self.block_end(explicit, None, || match v {
+                let bp = if k == "tools" {
+                    last_breakpoint(v)
+                } else {
+                    None
+                };
+                self.block_end(bp, None, || match v {
                     Value::Array(a) if !a.is_empty() => format!("{base}/{k}/{}", a.len() - 1),
                     _ => format!("{base}/{k}"),
                 });
@@ -590,9 +594,9 @@ impl Counter<'_> {
                 }
             }
         }
-        if params.get("cache_control").is_some_and(|v| !v.is_null()) {
+        if let Some(ttl) = breakpoint(params.get("cache_control")) {
             if let Some(p) = &mut self.p {
-                p.last_is_breakpoint();
+                p.last_is_breakpoint(ttl);
             }
         }
         let media = self.media - media_before;
@@ -613,15 +617,15 @@ impl Counter<'_> {
                 for (j, b) in items.iter().enumerate() {
                     self.block_start();
                     n += self.estimate_value(b);
-                    let explicit = b.get("cache_control").is_some_and(|c| !c.is_null());
-                    self.block_end(explicit, Some(b), || format!("{pointer}/{j}"));
+                    let bp = breakpoint(b.get("cache_control"));
+                    self.block_end(bp, Some(b), || format!("{pointer}/{j}"));
                 }
                 n
             }
             other => {
                 self.block_start();
                 let n = self.estimate_value(other);
-                self.block_end(false, Some(other), || pointer.to_string());
+                self.block_end(None, Some(other), || pointer.to_string());
                 n
             }
         }
@@ -635,12 +639,12 @@ impl Counter<'_> {
 
     fn block_end(
         &mut self,
-        explicit: bool,
+        breakpoint: Option<Ttl>,
         content: Option<&Value>,
         pointer: impl FnOnce() -> String,
     ) {
         if let Some(p) = &mut self.p {
-            p.block_end(pointer, explicit, content);
+            p.block_end(pointer, breakpoint, content);
         }
     }
 
@@ -683,13 +687,13 @@ impl Counter<'_> {
                     for item in items {
                         self.block_start();
                         n += self.estimate_value(item);
-                        self.block_end(false, Some(item), String::new);
+                        self.block_end(None, Some(item), String::new);
                     }
                 }
                 Some(v) => {
                     self.block_start();
                     n += self.estimate_value(v);
-                    self.block_end(false, Some(v), String::new);
+                    self.block_end(None, Some(v), String::new);
                 }
                 None => {}
             }
@@ -763,14 +767,23 @@ impl Counter<'_> {
     }
 }
 
-/// Whether the last of an array of blocks (or the object) carries `cache_control`.
-fn last_has_cache_control(v: &Value) -> bool {
+/// The breakpoint a `cache_control` value sets, if any: `"ttl":"1h"` asks for an hour,
+/// anything else is the default 5 minutes.
+fn breakpoint(cc: Option<&Value>) -> Option<Ttl> {
+    let cc = cc.filter(|c| !c.is_null())?;
+    Some(match cc.get("ttl").and_then(Value::as_str) {
+        Some("1h") => Ttl::Hour1,
+        _ => Ttl::Minutes5,
+    })
+}
+
+/// The breakpoint on the last of an array of blocks (or on the object), if any.
+fn last_breakpoint(v: &Value) -> Option<Ttl> {
     let last = match v {
         Value::Array(a) => a.last(),
         other => Some(other),
     };
-    last.and_then(|b| b.get("cache_control"))
-        .is_some_and(|c| !c.is_null())
+    breakpoint(last.and_then(|b| b.get("cache_control")))
 }
 
 /// Keys whose values are markup rather than text the model reads.

@@ -8,7 +8,7 @@ use crate::cache::{
     BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes, SharedPrefix,
 };
 use crate::encoding::Encoding;
-use crate::prices::{batch_cache_cost, round_money, Cost, PriceTable};
+use crate::prices::{batch_cache_cost, round_money, CacheTokens, Cost, PriceTable};
 use crate::request::{LineProblem, RequestCount, Severity};
 
 /// Per-model entries kept by default; requests of further models are summed as [`OTHER_MODELS`].
@@ -270,25 +270,34 @@ fn plan_of(
     let rule = c.policy.map(|p| p.rule);
     let anthropic = rule == Some(CacheRule::AnthropicCacheControl);
     let no_breakpoints = anthropic && c.requests_with_breakpoints == 0;
-    let priced = |reads: u64, writes: u64| match (price, rule) {
+    let priced = |cache: CacheTokens| match (price, rule) {
         (Some(p), Some(rule)) => Some(batch_cache_cost(
             p,
             rule,
             name,
             m.input_tokens,
-            reads,
-            writes,
+            cache,
             m.max_output_tokens,
         )),
         _ => cost.map(|c| (c.batch_low, c.batch_high)),
     };
-    let all = priced(c.cacheable_input_tokens, c.cache_write_tokens);
-    let none = priced(0, c.cache_write_tokens_no_hits);
+    let all = priced(CacheTokens {
+        reads: c.cacheable_input_tokens,
+        writes: c.cache_write_tokens,
+        writes_1h: c.cache_write_1h_tokens,
+    });
+    let none = priced(CacheTokens {
+        reads: 0,
+        writes: c.cache_write_tokens_no_hits,
+        writes_1h: c.cache_write_1h_tokens_no_hits,
+    });
+    // A suggested breakpoint is priced at the default 5-minute TTL.
     let potential = anthropic.then(|| {
-        priced(
-            c.potential_cacheable_input_tokens,
-            c.potential_cache_write_tokens,
-        )
+        priced(CacheTokens {
+            reads: c.potential_cacheable_input_tokens,
+            writes: c.potential_cache_write_tokens,
+            writes_1h: 0,
+        })
     });
     let hint = anthropic
         .then(|| c.best_hint())
@@ -304,6 +313,7 @@ fn plan_of(
         minimum_tokens: c.policy.map(|p| p.min_tokens),
         cacheable_input_tokens: c.cacheable_input_tokens,
         cache_write_tokens: c.cache_write_tokens,
+        cache_write_1h_tokens: c.cache_write_1h_tokens,
         shared_prefixes: SharedPrefixes {
             count: c.shared_prefixes,
             longest: c.longest_sorted(),
@@ -423,6 +433,7 @@ fn total_plan(models: &[ModelSummary], approximate: bool) -> CachePlan {
         minimum_tokens: None,
         cacheable_input_tokens: sum(|p| p.cacheable_input_tokens),
         cache_write_tokens: sum(|p| p.cache_write_tokens),
+        cache_write_1h_tokens: sum(|p| p.cache_write_1h_tokens),
         shared_prefixes: SharedPrefixes {
             count: sum(|p| p.shared_prefixes.count),
             longest,
@@ -489,6 +500,9 @@ pub struct CachePlan {
     /// Input tokens written to the cache at a write price (Anthropic breakpoints, OpenAI from
     /// GPT-5.6), with those hits.
     pub cache_write_tokens: u64,
+    /// The part of `cache_write_tokens` written at 1-hour breakpoints (Anthropic
+    /// `"ttl":"1h"`, 2x input instead of 1.25x).
+    pub cache_write_1h_tokens: u64,
     /// Distinct shared prefixes.
     pub shared_prefixes: SharedPrefixes,
     /// Batch cost with every possible hit: input only.

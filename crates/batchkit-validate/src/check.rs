@@ -96,15 +96,44 @@ pub(crate) fn too_big_to_parse(content: &[u8]) -> Option<String> {
     })
 }
 
+/// Whether any object in `v` repeats a key. No allocation: most lines have no repeat, and
+/// only then are pointers spelled out by [`duplicate_keys`].
+fn has_duplicate_keys(v: Value<'_, '_>) -> bool {
+    if let Some(obj) = v.as_object() {
+        let n = obj.len();
+        if n > 16 {
+            // Hostile input: a set, not n² comparisons.
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            if !obj.iter().all(|(k, _)| seen.insert(k)) {
+                return true;
+            }
+        } else {
+            let mut keys: [&str; 16] = [""; 16];
+            for (i, (k, _)) in obj.iter().enumerate() {
+                if keys[..i].contains(&k) {
+                    return true;
+                }
+                keys[i] = k;
+            }
+        }
+        obj.iter().any(|(_, child)| has_duplicate_keys(child))
+    } else if let Some(arr) = v.as_array() {
+        arr.iter()
+            .any(|c| (c.as_object().is_some() || c.as_array().is_some()) && has_duplicate_keys(c))
+    } else {
+        false
+    }
+}
+
 /// JSON pointers of keys that repeat in their object, anywhere in `v`.
 fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
     if let Some(obj) = v.as_object() {
-        let keys: Vec<&str> = obj.iter().map(|(k, _)| k).collect();
-        for (i, (k, child)) in obj.iter().enumerate() {
+        let mut seen = std::collections::HashSet::with_capacity(obj.len());
+        for (k, child) in obj.iter() {
             let len = path.len();
             path.push('/');
             path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-            if keys[..i].contains(&k) {
+            if !seen.insert(k) {
                 out.push(path.clone());
             } else {
                 duplicate_keys(child, path, out);
@@ -241,23 +270,26 @@ impl Ctx<'_> {
         key: &str,
         want: Kind,
     ) -> Option<Value<'t, 'i>> {
-        let pointer = format!("{parent}/{key}");
-        let shown = pointer.trim_start_matches('/').replace('/', ".");
+        // The pointer is only spelled out for a finding: most lines have none.
+        let pointer = || format!("{parent}/{key}");
+        let shown = || {
+            let p = pointer();
+            p.trim_start_matches('/').replace('/', ".")
+        };
         match obj.get(key) {
             None => {
-                self.err(
-                    Code::MissingField,
-                    &pointer,
-                    format!("missing required field `{shown}`"),
-                );
+                let msg = format!("missing required field `{}`", shown());
+                self.err(Code::MissingField, &pointer(), msg);
                 None
             }
             Some(v) if !want.matches(&v) => {
-                self.err(
-                    Code::WrongType,
-                    &pointer,
-                    format!("`{shown}` must be {}, found {}", want.name(), type_name(&v)),
+                let msg = format!(
+                    "`{}` must be {}, found {}",
+                    shown(),
+                    want.name(),
+                    type_name(&v)
                 );
+                self.err(Code::WrongType, &pointer(), msg);
                 None
             }
             Some(v) => Some(v),
@@ -649,7 +681,9 @@ impl Checker {
             };
             ctx.report.parsed = true;
             let mut dups = Vec::new();
-            duplicate_keys(root, &mut String::new(), &mut dups);
+            if has_duplicate_keys(root) {
+                duplicate_keys(root, &mut String::new(), &mut dups);
+            }
             for pointer in dups {
                 let mut d = Diagnostic::at(
                     Code::DuplicateKey,
@@ -691,7 +725,7 @@ impl Checker {
                 }
                 _ => style.default_provider(),
             });
-            ctx.report.inferred = provider.is_none().then(|| p.name.clone());
+            ctx.report.inferred = provider.is_none().then_some(p);
             if let Some(max) = p.max_line_bytes {
                 if content.len() as u64 >= max {
                     ctx.err(

@@ -176,7 +176,7 @@ pub struct LineReport {
     /// Embedding inputs (OpenAI `/v1/embeddings`; array items counted).
     pub embedding_inputs: u64,
     /// Under `--provider auto`, the provider this line's shape and endpoint point to.
-    pub inferred: Option<String>,
+    pub inferred: Option<&'static Provider>,
     /// The line is a result (an answer), not a request.
     pub result_line: bool,
 }
@@ -348,7 +348,7 @@ impl<'c> FileChecker<'c> {
         if r.parsed && !r.result_line {
             self.requests += 1;
         }
-        let inferred = r.inferred.as_deref().and_then(Provider::get);
+        let inferred = r.inferred;
         if let (Some(p), Some(i)) = (self.provider, inferred) {
             if self.checker.provider.is_none() && infer::upgrade(p, i) {
                 // The file's endpoints say whose it is (Azure, Groq): its rules from here on.
