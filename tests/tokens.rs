@@ -42,7 +42,9 @@ enum Event {
         file: String,
         line: u64,
         offset: u64,
+        column: Option<u64>,
         message: String,
+        context: Option<String>,
     },
     File {
         file: String,
@@ -256,11 +258,14 @@ bktest!(bad_lines_are_listed_and_exit_1, |dir| {
     );
     assert_eq!(s["exact"], false);
     assert_eq!(s["ok"], false);
-    let msg = lines.iter().find(|l| l["code"] == "invalid_json").unwrap()["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(msg.contains("column") && !msg.contains("line 1"), "{msg}");
+    let bad = lines.iter().find(|l| l["code"] == "invalid_json").unwrap();
+    let msg = bad["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.starts_with("not valid JSON: ") && !msg.contains("line 1"),
+        "{msg}"
+    );
+    assert!(bad["column"].as_u64().unwrap() >= 1, "{bad}");
+    assert_eq!(bad["context"], "not counted");
 });
 
 bktest!(stdin_zstd_and_path_agree, |dir| {
@@ -527,7 +532,8 @@ bktest!(human_output_is_a_table, |dir| {
     assert_eq!(code(&out), 1);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("error[invalid_json]"), "{text}");
-    assert!(text.contains("messy.jsonl:3 (byte 265)"), "{text}");
+    assert!(text.contains("messy.jsonl:3:"), "{text}");
+    assert!(text.contains("= note: not counted"), "{text}");
     assert!(
         text.contains("claude-haiku-4-5 ~"),
         "estimates are marked: {text}"

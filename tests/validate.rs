@@ -279,7 +279,7 @@ bktest!(human_output_and_max_errors, |dir| {
     assert_eq!(code(&out), 1);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("error[invalid_json]: "), "{text}");
-    assert!(text.contains("openai-faulty.jsonl:2\n"), "{text}");
+    assert!(text.contains("openai-faulty.jsonl:2:"), "{text}");
     assert_eq!(text.matches("error[").count(), 2, "{text}");
     assert!(text.contains("14 more findings not shown"), "{text}");
     assert!(text.contains("16 errors"), "{text}");

@@ -177,7 +177,9 @@ fn count_all(
                             file: l.file,
                             line: l.line,
                             offset: l.offset,
+                            column: None,
                             message: &batchkit_json::duplicate_key_message(pointer),
+                            context: None,
                         })?;
                     }
                 }
@@ -217,7 +219,13 @@ fn count_all(
                         file: l.file,
                         line: l.line,
                         offset: l.offset,
+                        column: e.column,
                         message: &e.message,
+                        context: Some(if e.severity == batchkit_tokens::Severity::Error {
+                            "not counted"
+                        } else {
+                            "skipped"
+                        }),
                     })?,
                 }
                 Ok(())

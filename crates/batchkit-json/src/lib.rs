@@ -18,6 +18,8 @@
 //! assert_eq!(p.value["n"].as_f64(), Some(f64::MAX));
 //! ```
 
+pub mod syntax;
+
 use std::borrow::Cow;
 use std::fmt;
 

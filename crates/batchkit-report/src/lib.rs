@@ -47,6 +47,39 @@ impl ErrorEvent {
     }
 }
 
+/// One finding in compiler style, the same for every command:
+/// `error[code]: message`, `  --> file:line[:column]`, and `  = note: context` when the
+/// command did something about it.
+#[allow(clippy::too_many_arguments)]
+pub fn human_diagnostic(
+    w: &mut dyn std::io::Write,
+    style: &style::Style,
+    error: bool,
+    code: &str,
+    message: &str,
+    file: &str,
+    line: Option<u64>,
+    column: Option<u64>,
+    context: Option<&str>,
+) -> std::io::Result<()> {
+    let head = if error {
+        style.red(&format!("error[{code}]"))
+    } else {
+        style.yellow(&format!("warning[{code}]"))
+    };
+    writeln!(w, "{head}{} {}", style.bold(":"), style.bold(message))?;
+    let at = match (line, column) {
+        (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+        (Some(l), None) => format!("{file}:{l}"),
+        _ => file.to_string(),
+    };
+    writeln!(w, "  {} {at}", style.blue("-->"))?;
+    if let Some(c) = context {
+        writeln!(w, "  {} {c}", style.blue("= note:"))?;
+    }
+    Ok(())
+}
+
 /// `n` and the noun, plural when `n != 1`, with thousands separated: "1 error",
 /// "12,345 errors".
 pub fn plural(n: u64, one: &str, many: &str) -> String {

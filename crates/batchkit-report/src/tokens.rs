@@ -57,7 +57,12 @@ pub struct Diagnostic<'a> {
     pub file: &'a str,
     pub line: u64,
     pub offset: u64,
+    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
+    pub column: Option<u64>,
+    /// The same words as `validate`.
     pub message: &'a str,
+    /// What `tokens` did about it.
+    pub context: Option<&'a str>,
 }
 
 /// Totals of one input.
@@ -440,20 +445,16 @@ impl<W: Write> Printer for HumanPrinter<W> {
     }
 
     fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()> {
-        let head = format!("{}[{}]", d.severity, d.code);
-        let head = if d.severity == "error" {
-            self.style.red(&head)
-        } else {
-            self.style.yellow(&head)
-        };
-        writeln!(self.w, "{head}: {}", d.message)?;
-        writeln!(
-            self.w,
-            "  {} {}:{} (byte {})",
-            self.style.blue("-->"),
+        crate::human_diagnostic(
+            &mut self.w,
+            &self.style,
+            d.severity == "error",
+            d.code,
+            d.message,
             d.file,
-            d.line,
-            d.offset
+            Some(d.line),
+            d.column,
+            d.context,
         )
     }
 
@@ -677,13 +678,15 @@ mod tests {
             file: "a",
             line: 2,
             offset: 9,
+            column: Some(3),
             message: "m",
+            context: Some("not counted"),
         };
         p.diagnostic(&d).unwrap();
         let out = String::from_utf8(p.into_inner()).unwrap();
         assert_eq!(
             out,
-            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"message\":\"m\"}\n"
+            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"column\":3,\"message\":\"m\",\"context\":\"not counted\"}\n"
         );
     }
 }

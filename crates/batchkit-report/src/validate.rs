@@ -29,14 +29,18 @@ pub struct DiagnosticEvent<'a> {
     pub line: Option<u64>,
     /// Byte offset of the line start.
     pub offset: Option<u64>,
+    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
+    pub column: Option<u64>,
     /// The line's id.
     pub custom_id: Option<String>,
     /// Where a duplicated id was first used.
     pub first_line: Option<u64>,
     /// JSON pointer of the failing part, for field and schema findings.
     pub pointer: Option<String>,
-    /// For people.
+    /// For people: the same words in every command.
     pub message: String,
+    /// What the command did about it.
+    pub context: Option<String>,
 }
 
 /// A summary as printed in JSON (per file, or overall with `file: null`).
@@ -145,29 +149,27 @@ impl<W: Write> DiagnosticPrinter<W> {
                 file: file.into(),
                 line: d.line,
                 offset: d.offset,
+                column: d.column,
                 custom_id: d.custom_id.clone(),
                 first_line: d.first_line,
                 pointer: d.pointer.clone(),
                 message: d.message.clone(),
+                context: d.context.clone(),
             };
             serde_json::to_writer(&mut self.out, &ev)?;
             self.out.write_all(b"\n")
         } else {
-            let head = match d.severity {
-                Severity::Error => self.style.red(&format!("error[{}]", d.code.as_str())),
-                Severity::Warning => self.style.yellow(&format!("warning[{}]", d.code.as_str())),
-            };
-            writeln!(
-                self.out,
-                "{head}{} {}",
-                self.style.bold(":"),
-                self.style.bold(&d.message)
-            )?;
-            let at = match d.line {
-                Some(l) => format!("{file}:{l}"),
-                None => file.to_string(),
-            };
-            writeln!(self.out, "  {} {at}", self.style.blue("-->"))
+            crate::human_diagnostic(
+                &mut self.out,
+                &self.style,
+                d.severity == Severity::Error,
+                d.code.as_str(),
+                &d.message,
+                file,
+                d.line,
+                d.column,
+                d.context.as_deref(),
+            )
         }
     }
 

@@ -896,8 +896,9 @@ fn run_with_writer(
                         Severity::Error,
                         number,
                         offset,
-                        "blank line between requests; a shard holds only requests",
-                    ),
+                        batchkit_json::syntax::blank_lines(1, number, number, false),
+                    )
+                    .with_context("a shard holds only requests"),
                 );
                 cut.count(&br);
                 br.diagnostics.iter().for_each(&mut *on_diag);
@@ -912,13 +913,16 @@ fn run_with_writer(
             }
             blanks.bytes = 0;
             if blank && r.is_valid() {
-                r.diagnostics.push(Diagnostic::at(
-                    Code::EmptyLine,
-                    Severity::Error,
-                    line.number,
-                    line.offset,
-                    "blank line; a shard holds only requests",
-                ));
+                r.diagnostics.push(
+                    Diagnostic::at(
+                        Code::EmptyLine,
+                        Severity::Error,
+                        line.number,
+                        line.offset,
+                        batchkit_json::syntax::blank_lines(1, line.number, line.number, false),
+                    )
+                    .with_context("a shard holds only requests"),
+                );
             }
             cut.count(&r);
             r.diagnostics.iter().for_each(&mut *on_diag);
@@ -954,19 +958,15 @@ fn run_with_writer(
     let stats = batchkit_io::run_with_progress(input, &opts.read, process, sink, hooks.progress)?;
     if let (Some(first), Some(last)) = (blanks.lines.first(), blanks.lines.last()) {
         // Trailing blank lines: providers accept them, a shard holds only requests.
-        let n = blanks.lines.len();
-        let which = if n == 1 {
-            "a blank line".to_string()
-        } else {
-            format!("{n} blank lines (lines {}-{})", first.0, last.0)
-        };
+        let n = blanks.lines.len() as u64;
         let d = Diagnostic::at(
             Code::EmptyLine,
             Severity::Warning,
             first.0,
             first.1,
-            format!("{which} at the end of the file, not copied into a shard (providers accept them; a shard holds only requests)"),
-        );
+            batchkit_json::syntax::blank_lines(n, first.0, last.0, true),
+        )
+        .with_context("not copied into a shard: a shard holds only requests");
         cut.warnings += 1;
         (hooks.on_diagnostic)(&d);
     }

@@ -127,10 +127,8 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) 
         let problem = LineProblem {
             code: "line_too_large",
             severity: Severity::Error,
-            message: format!(
-                "line of {} bytes is longer than --max-line-bytes ({max_line} bytes); not counted",
-                over.len
-            ),
+            column: None,
+            message: batchkit_json::syntax::line_too_large(over.len, max_line as u64),
         };
         return vec![(over.line, over.offset, Err(problem), None)];
     }

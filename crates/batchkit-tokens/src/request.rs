@@ -38,7 +38,9 @@ pub struct LineProblem {
     pub code: &'static str,
     /// Whether the run has a problem (errors) or only a remark (warnings).
     pub severity: Severity,
-    /// What is wrong, for people.
+    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
+    pub column: Option<u64>,
+    /// What is wrong, for people: the words `validate` uses.
     pub message: String,
 }
 
@@ -66,6 +68,7 @@ fn error(code: &'static str, message: impl Into<String>) -> LineProblem {
     LineProblem {
         code,
         severity: Severity::Error,
+        column: None,
         message: message.into(),
     }
 }
@@ -100,29 +103,23 @@ fn count_line(
         return Err(LineProblem {
             code: "empty_line",
             severity: Severity::Warning,
-            message: "blank line, skipped".into(),
+            column: None,
+            message: batchkit_json::syntax::blank_lines(1, 0, 0, false),
         });
     }
-    if let Err(e) = std::str::from_utf8(content) {
-        return Err(error(
-            "invalid_utf8",
-            format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()),
-        ));
+    let syntax = |e: batchkit_json::syntax::SyntaxError| LineProblem {
+        code: e.kind.code(),
+        severity: Severity::Error,
+        column: e.column,
+        message: e.message,
+    };
+    if let Some(e) = batchkit_json::syntax::utf8_error(content) {
+        return Err(syntax(e));
     }
     // The same reading of JSON as every other command: first of duplicate keys, any number,
-    // one depth limit.
-    let parsed = batchkit_json::parse_value(content).map_err(|e| {
-        if batchkit_json::is_depth_error(&e) {
-            return error("invalid_json", batchkit_json::depth_message());
-        }
-        // The line is one JSON text, so serde's "line 1" adds nothing; keep the column.
-        let msg = e.to_string();
-        let msg = msg.split(" at line ").next().unwrap_or(&msg);
-        error(
-            "invalid_json",
-            format!("not valid JSON: {msg} (column {})", e.column()),
-        )
-    })?;
+    // one depth limit; a refusal is described in validate's words.
+    let parsed = batchkit_json::parse_value(content)
+        .map_err(|e| syntax(batchkit_json::syntax::from_serde(content, &e)))?;
     let duplicate_keys = parsed.duplicate_keys;
     let value = parsed.value;
     let Value::Object(obj) = value else {

@@ -153,60 +153,6 @@ fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
     }
 }
 
-/// Describes a simd-json error for people.
-fn describe(err: &simd_json::Error, content: &[u8]) -> String {
-    let e = err.error();
-    let fallback;
-    let last = content
-        .iter()
-        .rev()
-        .find(|b| !b.is_ascii_whitespace())
-        .copied();
-    let opens = content.first().is_some_and(|&b| b == b'{' || b == b'[');
-    let what = match e {
-        _ if opens && !matches!(last, Some(b'}') | Some(b']')) => {
-            "the line ends before the JSON value does (truncated?)"
-        }
-        ErrorType::Eof => "the line ends before the JSON value does (truncated?)",
-        ErrorType::TrailingData => "there is data after the JSON value",
-        ErrorType::UnterminatedString => "a string is not terminated",
-        ErrorType::InvalidEscape | ErrorType::InvalidUnicodeEscape => {
-            "a string has an invalid escape sequence"
-        }
-        ErrorType::InvalidUnicodeCodepoint => "a string has an invalid \\u code point",
-        ErrorType::InvalidNumber | ErrorType::InvalidExponent => "a number is malformed",
-        ErrorType::ExpectedObjectContent | ErrorType::ExpectedArrayContent => {
-            "an object or array is malformed (trailing comma?)"
-        }
-        ErrorType::ExpectedObjectColon => "an object key is not followed by ':'",
-        ErrorType::ExpectedMapComma | ErrorType::ExpectedArrayComma => {
-            "a ',' is missing between values"
-        }
-        ErrorType::KeyMustBeAString | ErrorType::BadKeyType => {
-            "an object key is not a double-quoted string"
-        }
-        ErrorType::InputTooLarge => "the line is too large for the JSON parser (4 GiB)",
-        ErrorType::DepthLimitExceeded => return batchkit_json::depth_message(),
-        _ if err.index() + 1 >= content.len() && err.character().is_none() => {
-            "the line ends before the JSON value does (truncated?)"
-        }
-        _ => {
-            fallback = match err.character() {
-                Some(c) => format!("unexpected {c:?} at column {}", err.index() + 1),
-                None => format!("{e:?} at column {}", err.index() + 1),
-            };
-            &fallback
-        }
-    };
-    if content.contains(&0) {
-        format!("not valid JSON: {what} (the line contains NUL bytes)")
-    } else if content.contains(&b'\'') && !content.contains(&b'"') {
-        format!("not valid JSON: {what} (single quotes are not JSON string delimiters)")
-    } else {
-        format!("not valid JSON: {what}")
-    }
-}
-
 fn type_name(v: &Value<'_, '_>) -> &'static str {
     if v.is_null() {
         "null"
@@ -600,10 +546,7 @@ impl Checker {
                 Severity::Error,
                 o.line,
                 o.offset,
-                format!(
-                    "line is {} bytes, over --max-line-bytes ({} bytes); it was not read",
-                    o.len, self.max_line_bytes
-                ),
+                batchkit_json::syntax::line_too_large(o.len, self.max_line_bytes as u64),
             ));
             return vec![r];
         }
@@ -642,10 +585,9 @@ impl Checker {
             ctx.err(
                 Code::LineTooLarge,
                 "",
-                format!(
-                    "line is {} bytes, over --max-line-bytes ({} bytes)",
-                    content.len(),
-                    self.max_line_bytes
+                batchkit_json::syntax::line_too_large(
+                    content.len() as u64,
+                    self.max_line_bytes as u64,
                 ),
             );
             return report;
@@ -655,8 +597,7 @@ impl Checker {
                 ctx.err(
                     Code::EmptyLine,
                     "",
-                    "blank line; batch files take one JSON request per line and no empty lines"
-                        .into(),
+                    batchkit_json::syntax::blank_lines(1, ctx.line, ctx.line, false),
                 );
             }
             return report;
@@ -749,25 +690,9 @@ impl Checker {
             }
         });
         if let Err(err) = parsed {
-            let e = err.error();
-            let code = if *e == ErrorType::InvalidUtf8 || std::str::from_utf8(content).is_err() {
-                Code::InvalidUtf8
-            } else {
-                Code::InvalidJson
-            };
-            let msg = if code == Code::InvalidUtf8 {
-                let at = std::str::from_utf8(content)
-                    .err()
-                    .map(|u| u.valid_up_to())
-                    .unwrap_or(0);
-                format!(
-                    "the line is not valid UTF-8 (first bad byte at column {})",
-                    at + 1
-                )
-            } else {
-                describe(&err, content)
-            };
-            ctx.err(code, "", msg);
+            let e = batchkit_json::syntax::describe(&err, content);
+            let d = Diagnostic::syntax(ctx.line, ctx.offset, e);
+            ctx.report.diagnostics.push(d);
             return report;
         }
         if let (Some(schema), true) = (schema, report.parsed) {

@@ -99,14 +99,21 @@ pub struct Diagnostic {
     pub line: Option<u64>,
     /// Byte offset of the line start.
     pub offset: Option<u64>,
+    /// 1-based byte column in the line, where the finding has one (`invalid_json`,
+    /// `invalid_utf8`).
+    #[serde(default)]
+    pub column: Option<u64>,
     /// The line's id, when it has one.
     pub custom_id: Option<String>,
     /// For `duplicate_id`: where the id was first used.
     pub first_line: Option<u64>,
     /// For `schema_violation` and field errors: JSON pointer of the failing part.
     pub pointer: Option<String>,
-    /// What is wrong, for people.
+    /// What is wrong, for people: the same words in every command.
     pub message: String,
+    /// What the command did about it (e.g. "not copied into a shard"), apart from the message.
+    #[serde(default)]
+    pub context: Option<String>,
 }
 
 impl Diagnostic {
@@ -123,10 +130,12 @@ impl Diagnostic {
             code,
             line: Some(line),
             offset: Some(offset),
+            column: None,
             custom_id: None,
             first_line: None,
             pointer: None,
             message: message.into(),
+            context: None,
         }
     }
 
@@ -137,11 +146,30 @@ impl Diagnostic {
             code,
             line: None,
             offset: None,
+            column: None,
             custom_id: None,
             first_line: None,
             pointer: None,
             message: message.into(),
+            context: None,
         }
+    }
+
+    /// A line that is not one JSON value, in the words every command uses.
+    pub fn syntax(line: u64, offset: u64, e: batchkit_json::syntax::SyntaxError) -> Self {
+        let code = match e.kind {
+            batchkit_json::syntax::SyntaxKind::InvalidUtf8 => Code::InvalidUtf8,
+            batchkit_json::syntax::SyntaxKind::InvalidJson => Code::InvalidJson,
+        };
+        let mut d = Diagnostic::at(code, Severity::Error, line, offset, e.message);
+        d.column = e.column;
+        d
+    }
+
+    /// The same finding with what the command did about it.
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
     }
 
     /// Whether this is an error.

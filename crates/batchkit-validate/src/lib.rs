@@ -267,20 +267,14 @@ impl Greedy {
 
 /// The finding for a run of blank lines: an error between requests, a warning at the end.
 fn blank_run((first, offset, last, n): (u64, u64, u64, u64), severity: Severity) -> Diagnostic {
-    let which = if n == 1 {
-        "a blank line".to_string()
+    let at_end = severity == Severity::Warning;
+    let message = batchkit_json::syntax::blank_lines(n, first, last, at_end);
+    let d = Diagnostic::at(Code::EmptyLine, severity, first, offset, message);
+    if at_end {
+        d.with_context("`shard` keeps them out of the shards")
     } else {
-        format!("{n} blank lines (lines {first}-{last})")
-    };
-    let message = match severity {
-        Severity::Error => format!(
-            "{which} between requests; batch files take one JSON request per line and no empty lines"
-        ),
-        Severity::Warning => format!(
-            "{which} at the end of the file; providers accept this, but `shard` keeps them only in the last shard"
-        ),
-    };
-    Diagnostic::at(Code::EmptyLine, severity, first, offset, message)
+        d
+    }
 }
 
 /// The checks that need to see lines in order: one per input file.

@@ -1,0 +1,204 @@
+//! What every command says about a line that is not one JSON value: one code, one message
+//! and one column per cause, whichever parser found the problem first.
+//!
+//! `validate` parses with simd-json and hands its error to [`describe`]; commands that read
+//! with serde_json call [`syntax_error`] on the failing line, which reads it again with
+//! simd-json so that the words are the same.
+
+use simd_json::ErrorType;
+
+/// The two ways a line can fail to be JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyntaxKind {
+    /// Not valid UTF-8 (`invalid_utf8`).
+    InvalidUtf8,
+    /// Not one complete JSON value (`invalid_json`).
+    InvalidJson,
+}
+
+impl SyntaxKind {
+    /// The finding's code.
+    pub fn code(self) -> &'static str {
+        match self {
+            SyntaxKind::InvalidUtf8 => "invalid_utf8",
+            SyntaxKind::InvalidJson => "invalid_json",
+        }
+    }
+}
+
+/// Why a line is not one JSON value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// Which code.
+    pub kind: SyntaxKind,
+    /// 1-based byte column where the problem was found, when one is known.
+    pub column: Option<u64>,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// What every command says about a run of `n` blank lines (`empty_line`), lines `first` to
+/// `last`: between requests (an error: providers reject it) or at the end of the file (a
+/// warning: providers accept it).
+pub fn blank_lines(n: u64, first: u64, last: u64, at_end: bool) -> String {
+    let which = if n == 1 {
+        "a blank line".to_string()
+    } else {
+        format!("{n} blank lines (lines {first}-{last})")
+    };
+    if at_end {
+        format!("{which} at the end of the file; providers accept them")
+    } else {
+        format!("{which} between requests; batch files take one JSON request per line and no empty lines")
+    }
+}
+
+/// What every command says about a line of `len` bytes over `--max-line-bytes` (`max`)
+/// (`line_too_large`).
+pub fn line_too_large(len: u64, max: u64) -> String {
+    format!("line is {len} bytes, over --max-line-bytes ({max} bytes)")
+}
+
+/// The UTF-8 problem of `content`, if any.
+pub fn utf8_error(content: &[u8]) -> Option<SyntaxError> {
+    let e = std::str::from_utf8(content).err()?;
+    let column = e.valid_up_to() as u64 + 1;
+    Some(SyntaxError {
+        kind: SyntaxKind::InvalidUtf8,
+        column: Some(column),
+        message: format!("the line is not valid UTF-8 (first bad byte at column {column})"),
+    })
+}
+
+/// Why `content` is not one JSON value, or `None` when it is (checked with simd-json on a
+/// copy; for error paths, not for every line).
+pub fn syntax_error(content: &[u8]) -> Option<SyntaxError> {
+    if let Some(e) = utf8_error(content) {
+        return Some(e);
+    }
+    if crate::depth_exceeds(content) {
+        return Some(SyntaxError {
+            kind: SyntaxKind::InvalidJson,
+            column: None,
+            message: crate::depth_message(),
+        });
+    }
+    let mut copy = content.to_vec();
+    match simd_json::to_tape(&mut copy) {
+        Ok(_) => None,
+        Err(e) => Some(describe(&e, content)),
+    }
+}
+
+/// Describes a simd-json error on `content` for people.
+pub fn describe(err: &simd_json::Error, content: &[u8]) -> SyntaxError {
+    if let Some(e) = utf8_error(content) {
+        return e;
+    }
+    let e = err.error();
+    let column = Some(err.index() as u64 + 1);
+    let fallback;
+    let last = content
+        .iter()
+        .rev()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied();
+    let opens = content.first().is_some_and(|&b| b == b'{' || b == b'[');
+    let what = match e {
+        _ if opens && !matches!(last, Some(b'}') | Some(b']')) => {
+            "the line ends before the JSON value does (truncated?)"
+        }
+        ErrorType::Eof => "the line ends before the JSON value does (truncated?)",
+        ErrorType::TrailingData => "there is data after the JSON value",
+        ErrorType::UnterminatedString => "a string is not terminated",
+        ErrorType::InvalidEscape | ErrorType::InvalidUnicodeEscape => {
+            "a string has an invalid escape sequence"
+        }
+        ErrorType::InvalidUnicodeCodepoint => "a string has an invalid \\u code point",
+        ErrorType::InvalidNumber | ErrorType::InvalidExponent => "a number is malformed",
+        ErrorType::ExpectedObjectContent | ErrorType::ExpectedArrayContent => {
+            "an object or array is malformed (trailing comma?)"
+        }
+        ErrorType::ExpectedObjectColon => "an object key is not followed by ':'",
+        ErrorType::ExpectedMapComma | ErrorType::ExpectedArrayComma => {
+            "a ',' is missing between values"
+        }
+        ErrorType::KeyMustBeAString | ErrorType::BadKeyType => {
+            "an object key is not a double-quoted string"
+        }
+        ErrorType::InputTooLarge => "the line is too large for the JSON parser (4 GiB)",
+        ErrorType::DepthLimitExceeded => {
+            return SyntaxError {
+                kind: SyntaxKind::InvalidJson,
+                column: None,
+                message: crate::depth_message(),
+            }
+        }
+        _ if err.index() + 1 >= content.len() && err.character().is_none() => {
+            "the line ends before the JSON value does (truncated?)"
+        }
+        _ => {
+            fallback = match err.character() {
+                Some(c) => format!("unexpected {c:?} at column {}", err.index() + 1),
+                None => format!("{e:?} at column {}", err.index() + 1),
+            };
+            &fallback
+        }
+    };
+    let message = if content.contains(&0) {
+        format!("not valid JSON: {what} (the line contains NUL bytes)")
+    } else if content.contains(&b'\'') && !content.contains(&b'"') {
+        format!("not valid JSON: {what} (single quotes are not JSON string delimiters)")
+    } else {
+        format!("not valid JSON: {what}")
+    };
+    SyntaxError {
+        kind: SyntaxKind::InvalidJson,
+        column,
+        message,
+    }
+}
+
+/// The problem of a line serde_json refused: simd-json's description when it refuses it too,
+/// else serde_json's own words (a number serde_json cannot hold, say).
+pub fn from_serde(content: &[u8], e: &serde_json::Error) -> SyntaxError {
+    if crate::is_depth_error(e) {
+        return SyntaxError {
+            kind: SyntaxKind::InvalidJson,
+            column: None,
+            message: crate::depth_message(),
+        };
+    }
+    if let Some(s) = syntax_error(content) {
+        return s;
+    }
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    SyntaxError {
+        kind: SyntaxKind::InvalidJson,
+        column: Some(e.column() as u64),
+        message: format!("not valid JSON: {msg}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_message_per_cause() {
+        let e = syntax_error(br#"{"custom_id":"b", "method":"POST",}"#).unwrap();
+        assert_eq!(e.kind, SyntaxKind::InvalidJson);
+        assert!(e.message.starts_with("not valid JSON: "), "{}", e.message);
+        let e = syntax_error(br#"{"a":"x"#).unwrap();
+        assert!(e.message.contains("truncated"), "{}", e.message);
+        let e = syntax_error(b"{\"a\":\"h\xffi\"}").unwrap();
+        assert_eq!(e.kind, SyntaxKind::InvalidUtf8);
+        assert_eq!(e.column, Some(8));
+        assert!(syntax_error(br#"{"a":[1,2,{"b":null}]}"#).is_none());
+        // serde_json's refusal gets simd-json's words.
+        let bad = br#"{"a":1,}"#;
+        let se = serde_json::from_slice::<serde_json::Value>(bad).unwrap_err();
+        assert_eq!(from_serde(bad, &se), syntax_error(bad).unwrap());
+    }
+}
