@@ -13,3 +13,4 @@ mod shard;
 mod snapshots;
 mod tokens;
 mod validate;
+mod vocabulary;

@@ -59,6 +59,40 @@ pub fn line_too_large(len: u64, max: u64) -> String {
     format!("line is {len} bytes, over --max-line-bytes ({max} bytes)")
 }
 
+/// What every command says about a line that is JSON but not an object (`not_object`);
+/// `found` names what it is ("an array", "a string", ...).
+pub fn not_object(found: &str) -> String {
+    format!("the line is {found}, not a JSON object; each line must be one request object")
+}
+
+/// How [`not_object`] names a JSON value.
+pub fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// How a field's JSON pointer is shown in messages: `/body/model` as `body.model`.
+pub fn shown(pointer: &str) -> String {
+    pointer.trim_start_matches('/').replace('/', ".")
+}
+
+/// What every command says about a required field that is absent (`missing_field`).
+pub fn missing_field(pointer: &str) -> String {
+    format!("missing required field `{}`", shown(pointer))
+}
+
+/// What every command says about a field of the wrong JSON type (`wrong_type`): `want` and
+/// `found` as "a string", "a number", ...
+pub fn wrong_type(pointer: &str, want: &str, found: &str) -> String {
+    format!("`{}` must be {want}, found {found}", shown(pointer))
+}
+
 /// The UTF-8 problem of `content`, if any.
 pub fn utf8_error(content: &[u8]) -> Option<SyntaxError> {
     let e = std::str::from_utf8(content).err()?;

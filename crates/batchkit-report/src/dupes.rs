@@ -1,7 +1,8 @@
 //! Printers for `batchkit dupes`.
 //!
 //! JSON Lines: `{"type":"duplicate","custom_id":...,"lines":[3,47001],"files":["a.jsonl","a.jsonl"]}`
-//! per duplicated id (ordered by first use), then `{"type":"summary",...}`.
+//! per duplicated id (ordered by first use), then a `{"type":"diagnostic",...}` (validate's
+//! event) for each of the first lines without an id, saying why, then `{"type":"summary",...}`.
 
 use std::io::{self, Write};
 
@@ -134,8 +135,36 @@ impl<W: Write> DupesPrinter<W> {
         }
     }
 
-    /// Prints the summary line(s).
+    /// Prints why lines had no id (the findings the report kept), then the summary line(s).
     pub fn summary(&mut self, r: &DupesReport) -> io::Result<()> {
+        for (file, d) in &r.problems {
+            let name = self.names.get(*file).map_or("", String::as_str);
+            if self.json {
+                let ev = crate::validate::DiagnosticEvent::of(name, d);
+                serde_json::to_writer(&mut self.out, &ev)?;
+                self.out.write_all(b"\n")?;
+            } else {
+                crate::human_diagnostic(
+                    &mut self.out,
+                    &self.style,
+                    d.is_error(),
+                    d.code.as_str(),
+                    &d.message,
+                    name,
+                    d.line,
+                    d.column,
+                    d.context.as_deref(),
+                )?;
+            }
+        }
+        let without: u64 = r.inputs.iter().map(|s| s.without_id).sum();
+        if !self.json && without > r.problems.len() as u64 && !r.problems.is_empty() {
+            writeln!(
+                self.out,
+                "... and {} more without an id",
+                crate::plural(without - r.problems.len() as u64, "line", "lines")
+            )?;
+        }
         let out = &mut self.out;
         let summary = DupesSummaryEvent {
             kind: "summary".into(),

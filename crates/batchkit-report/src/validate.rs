@@ -43,6 +43,26 @@ pub struct DiagnosticEvent<'a> {
     pub context: Option<String>,
 }
 
+impl<'a> DiagnosticEvent<'a> {
+    /// The event of finding `d` in `file`.
+    pub fn of(file: &'a str, d: &Diagnostic) -> Self {
+        DiagnosticEvent {
+            kind: "diagnostic".into(),
+            severity: d.severity,
+            code: d.code,
+            file: file.into(),
+            line: d.line,
+            offset: d.offset,
+            column: d.column,
+            custom_id: d.custom_id.clone(),
+            first_line: d.first_line,
+            pointer: d.pointer.clone(),
+            message: d.message.clone(),
+            context: d.context.clone(),
+        }
+    }
+}
+
 /// A summary as printed in JSON (per file, or overall with `file: null`).
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -142,20 +162,7 @@ impl<W: Write> DiagnosticPrinter<W> {
         }
         self.printed += 1;
         if self.json {
-            let ev = DiagnosticEvent {
-                kind: "diagnostic".into(),
-                severity: d.severity,
-                code: d.code,
-                file: file.into(),
-                line: d.line,
-                offset: d.offset,
-                column: d.column,
-                custom_id: d.custom_id.clone(),
-                first_line: d.first_line,
-                pointer: d.pointer.clone(),
-                message: d.message.clone(),
-                context: d.context.clone(),
-            };
+            let ev = DiagnosticEvent::of(file, d);
             serde_json::to_writer(&mut self.out, &ev)?;
             self.out.write_all(b"\n")
         } else {

@@ -125,7 +125,7 @@ fn count_line(
     let Value::Object(obj) = value else {
         return Err(error(
             "not_object",
-            "the line is valid JSON but not an object",
+            batchkit_json::syntax::not_object(batchkit_json::syntax::kind_of(&value)),
         ));
     };
     let custom_id = obj
@@ -143,9 +143,23 @@ fn count_line(
     } else if let Some(Value::Object(input)) = obj.get("modelInput") {
         (input, Shape::Bedrock)
     } else {
+        // validate's words when the line's shape says which field is missing.
+        let has = |k: &str| obj.contains_key(k);
+        let missing = if has("url") || has("method") {
+            Some("/body")
+        } else if has("key") {
+            Some("/request")
+        } else if has("recordId") {
+            Some("/modelInput")
+        } else {
+            None
+        };
         return Err(error(
-            "unknown_format",
-            "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic), `request` (Gemini, Vertex) or `modelInput` (Bedrock)",
+            "missing_field",
+            match missing {
+                Some(p) => batchkit_json::syntax::missing_field(p),
+                None => "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic), `request` (Gemini, Vertex) or `modelInput` (Bedrock)".to_string(),
+            },
         ));
     };
     let line_model = inner.get("model").and_then(Value::as_str);
@@ -1222,7 +1236,7 @@ mod tests {
         assert_eq!(code(b"{\"a\":"), "invalid_json");
         assert_eq!(code(b"[1]"), "not_object");
         assert_eq!(code(b"{\"a\":\"\xff\"}"), "invalid_utf8");
-        assert_eq!(code(b"{\"custom_id\":\"x\"}"), "unknown_format");
+        assert_eq!(code(b"{\"custom_id\":\"x\"}"), "missing_field");
         assert_eq!(
             count_request(b" ", None).unwrap_err().severity,
             Severity::Warning

@@ -153,7 +153,7 @@ fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
     }
 }
 
-fn type_name(v: &Value<'_, '_>) -> &'static str {
+pub(crate) fn type_name(v: &Value<'_, '_>) -> &'static str {
     if v.is_null() {
         "null"
     } else if v.is_bool() {
@@ -218,24 +218,20 @@ impl Ctx<'_> {
     ) -> Option<Value<'t, 'i>> {
         // The pointer is only spelled out for a finding: most lines have none.
         let pointer = || format!("{parent}/{key}");
-        let shown = || {
-            let p = pointer();
-            p.trim_start_matches('/').replace('/', ".")
-        };
         match obj.get(key) {
             None => {
-                let msg = format!("missing required field `{}`", shown());
-                self.err(Code::MissingField, &pointer(), msg);
+                let p = pointer();
+                self.err(
+                    Code::MissingField,
+                    &p,
+                    batchkit_json::syntax::missing_field(&p),
+                );
                 None
             }
             Some(v) if !want.matches(&v) => {
-                let msg = format!(
-                    "`{}` must be {}, found {}",
-                    shown(),
-                    want.name(),
-                    type_name(&v)
-                );
-                self.err(Code::WrongType, &pointer(), msg);
+                let p = pointer();
+                let msg = batchkit_json::syntax::wrong_type(&p, want.name(), type_name(&v));
+                self.err(Code::WrongType, &p, msg);
                 None
             }
             Some(v) => Some(v),
@@ -613,10 +609,7 @@ impl Checker {
                 ctx.err(
                     Code::NotObject,
                     "",
-                    format!(
-                        "the line is {}, not a JSON object; each line must be one request object",
-                        type_name(&root)
-                    ),
+                    batchkit_json::syntax::not_object(type_name(&root)),
                 );
                 return;
             };

@@ -89,7 +89,7 @@ impl Code {
 }
 
 /// One finding. `line` and `offset` are absent only for file-level findings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,

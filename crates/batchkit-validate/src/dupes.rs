@@ -96,10 +96,18 @@ pub struct DupesReport {
     pub spilled: bool,
     /// Lines written by `write_unique`.
     pub unique_lines: Option<u64>,
+    /// Why lines had no id (input index, finding), the first [`MAX_PROBLEMS`] of them; the
+    /// rest are only counted in `without_id`.
+    pub problems: Vec<(usize, crate::Diagnostic)>,
 }
+
+/// Findings about lines without an id that a [`DupesReport`] keeps.
+pub const MAX_PROBLEMS: usize = 100;
 
 struct ChunkIds {
     arena: Vec<u8>,
+    /// Why a line has no id, in validate's words (lines with `len == NO_ID`, blank aside).
+    problems: Vec<crate::Diagnostic>,
     /// (line, offset, start, len); len == NO_ID means no id, TOO_LARGE a line not read.
     items: Vec<(u64, u64, u32, u32)>,
     blank: Vec<bool>,
@@ -111,6 +119,7 @@ const TOO_LARGE: u32 = u32::MAX - 1;
 fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
     let mut out = ChunkIds {
         arena: Vec::new(),
+        problems: Vec::new(),
         items: Vec::new(),
         blank: Vec::new(),
     };
@@ -127,8 +136,19 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
             len = TOO_LARGE;
         } else if !blank {
             let arena = &mut out.arena;
-            let _ = with_parsed(line.content, |root| {
-                let Some(obj) = root.as_object() else { return };
+            let mut problem = None;
+            let (n, at) = (line.number, line.offset);
+            let parsed = with_parsed(line.content, |root| {
+                let Some(obj) = root.as_object() else {
+                    problem = Some(crate::Diagnostic::at(
+                        crate::Code::NotObject,
+                        crate::Severity::Error,
+                        n,
+                        at,
+                        batchkit_json::syntax::not_object(crate::check::type_name(&root)),
+                    ));
+                    return;
+                };
                 let key = match field {
                     Some(f) => f,
                     None => match detect_style(&obj) {
@@ -137,13 +157,52 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
                         _ => "custom_id",
                     },
                 };
-                if let Some(v) = obj.get(key) {
-                    if let Some(id) = v.as_str() {
-                        arena.extend_from_slice(id.as_bytes());
-                        len = id.len() as u32;
+                let pointer = format!("/{key}");
+                match obj.get(key) {
+                    Some(v) => match v.as_str() {
+                        Some(id) => {
+                            arena.extend_from_slice(id.as_bytes());
+                            len = id.len() as u32;
+                        }
+                        None => {
+                            let msg = batchkit_json::syntax::wrong_type(
+                                &pointer,
+                                "a string",
+                                crate::check::type_name(&v),
+                            );
+                            let mut d = crate::Diagnostic::at(
+                                crate::Code::WrongType,
+                                crate::Severity::Error,
+                                n,
+                                at,
+                                msg,
+                            );
+                            d.pointer = Some(pointer);
+                            problem = Some(d);
+                        }
+                    },
+                    None => {
+                        let mut d = crate::Diagnostic::at(
+                            crate::Code::MissingField,
+                            crate::Severity::Error,
+                            n,
+                            at,
+                            batchkit_json::syntax::missing_field(&pointer),
+                        );
+                        d.pointer = Some(pointer);
+                        problem = Some(d);
                     }
                 }
             });
+            if let Err(e) = parsed {
+                let e = batchkit_json::syntax::describe(&e, line.content);
+                problem = Some(crate::Diagnostic::syntax(n, at, e));
+            }
+            out.problems.extend(
+                problem.map(|d| {
+                    d.with_context("no id read from this line: not checked for duplicates")
+                }),
+            );
         }
         out.items.push((line.number, line.offset, start, len));
         out.blank.push(blank);
@@ -223,6 +282,7 @@ fn scan(
         None => None,
     };
     let mut written = 0u64;
+    let mut problems = Vec::new();
     let mut stats = Vec::with_capacity(inputs.len());
     for (fi, input) in inputs.iter().enumerate() {
         let mut st = InputStats {
@@ -247,6 +307,8 @@ fn scan(
                 if let (Some(o), Some(_)) = (chunk.oversized, out.as_ref()) {
                     return Err(lost(input, o.line));
                 }
+                let room = MAX_PROBLEMS.saturating_sub(problems.len());
+                problems.extend(ids.problems.iter().take(room).map(|d| (fi, d.clone())));
                 let mut raw_lines = chunk.lines();
                 for (k, &(line, offset, start, len)) in ids.items.iter().enumerate() {
                     let raw = if chunk.oversized.is_some() {
@@ -319,6 +381,7 @@ fn scan(
         duplicate_lines: dups.repeated(),
         spilled,
         unique_lines: opts.write_unique.as_ref().map(|_| written),
+        problems,
     };
     Ok((dups, report))
 }

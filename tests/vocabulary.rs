@@ -1,0 +1,113 @@
+//! One vocabulary: the same bad line gets the same code, message, line, offset and column
+//! from every command that reports it, and no command emits a code outside SPEC.md's table.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::util::*;
+
+/// SPEC.md's codes.
+const SPEC_CODES: &[&str] = &[
+    "invalid_json",
+    "not_object",
+    "invalid_utf8",
+    "empty_line",
+    "duplicate_key",
+    "missing_field",
+    "wrong_type",
+    "invalid_custom_id",
+    "duplicate_id",
+    "invalid_method",
+    "unsupported_value",
+    "unsupported_url",
+    "url_mismatch",
+    "model_mismatch",
+    "schema_violation",
+    "line_too_large",
+    "utf8_bom",
+    "too_many_requests",
+    "file_too_large",
+    "too_few_requests",
+    "empty_file",
+];
+
+type Finding = (Option<u64>, Option<u64>, String);
+
+/// (line, code) -> (offset, column, message) of every diagnostic event.
+fn findings(lines: &[Value]) -> BTreeMap<(u64, String), Finding> {
+    let mut m = BTreeMap::new();
+    for l in lines.iter().filter(|l| l["type"] == "diagnostic") {
+        let code = l["code"].as_str().unwrap().to_string();
+        assert!(
+            SPEC_CODES.contains(&code.as_str()),
+            "code outside SPEC.md: {l}"
+        );
+        let Some(line) = l["line"].as_u64() else {
+            continue;
+        };
+        let f = (
+            l["offset"].as_u64(),
+            l["column"].as_u64(),
+            l["message"].as_str().unwrap().to_string(),
+        );
+        m.insert((line, code), f);
+    }
+    m
+}
+
+bktest!(every_command_words_a_bad_line_the_same, |dir| {
+    let faulty = fixture("validate/openai-faulty.jsonl");
+    let f = faulty.to_str().unwrap();
+    let json = |args: &[&str]| {
+        let mut c = dir.cmd();
+        c.arg("--format=json").args(args);
+        json_lines(&run(c))
+    };
+    let reference = findings(&json(&["validate", f]));
+    assert!(reference.len() >= 12, "{reference:?}");
+    let results = dir.write(
+        "results.jsonl",
+        "{\"id\":\"b1\",\"custom_id\":\"request-1\",\"response\":{\"status_code\":200,\"body\":{}},\"error\":null}\n",
+    );
+    let out = dir.join("shards");
+    let merged = dir.join("merged.jsonl");
+    let runs: Vec<(&str, Vec<Value>, &[u64])> = vec![
+        // Lines each command must report: those it cannot read.
+        ("dupes", json(&["dupes", f]), &[2, 3, 6, 13, 14, 15, 16]),
+        ("tokens", json(&["tokens", f]), &[2, 3, 5, 13, 14, 15, 16]),
+        (
+            "shard",
+            json(&["shard", f, "--out-dir", out.to_str().unwrap()]),
+            &[2, 3, 4, 5, 6, 13, 14, 15, 16],
+        ),
+        (
+            "join",
+            json(&[
+                "join",
+                "--requests",
+                f,
+                "--results",
+                results.to_str().unwrap(),
+                "--out",
+                merged.to_str().unwrap(),
+            ]),
+            &[2, 3, 6, 13, 14, 15, 16],
+        ),
+    ];
+    for (name, lines, must) in runs {
+        let got = findings(&lines);
+        for ((line, code), f) in &got {
+            let want = reference.get(&(*line, code.clone())).unwrap_or_else(|| {
+                panic!("{name}: line {line} {code} is not what validate says: {reference:?}")
+            });
+            assert_eq!(f, want, "{name}: line {line} {code}");
+        }
+        for line in must {
+            assert!(
+                got.keys().any(|(l, _)| l == line),
+                "{name} says nothing about line {line}: {got:?}"
+            );
+        }
+    }
+});
