@@ -144,17 +144,7 @@ impl<W: Write> DupesPrinter<W> {
                 serde_json::to_writer(&mut self.out, &ev)?;
                 self.out.write_all(b"\n")?;
             } else {
-                crate::human_diagnostic(
-                    &mut self.out,
-                    &self.style,
-                    d.is_error(),
-                    d.code.as_str(),
-                    &d.message,
-                    name,
-                    d.line,
-                    d.column,
-                    d.context.as_deref(),
-                )?;
+                crate::validate::human(&mut self.out, &self.style, name, d)?;
             }
         }
         let without: u64 = r.inputs.iter().map(|s| s.without_id).sum();

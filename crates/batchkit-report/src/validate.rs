@@ -43,6 +43,21 @@ pub struct DiagnosticEvent<'a> {
     pub context: Option<String>,
 }
 
+/// One finding of `file` for people (compiler style).
+pub fn human(w: &mut dyn Write, style: &Style, file: &str, d: &Diagnostic) -> io::Result<()> {
+    crate::human_diagnostic(
+        w,
+        style,
+        d.severity == Severity::Error,
+        d.code.as_str(),
+        &d.message,
+        file,
+        d.line,
+        d.column,
+        d.context.as_deref(),
+    )
+}
+
 impl<'a> DiagnosticEvent<'a> {
     /// The event of finding `d` in `file`.
     pub fn of(file: &'a str, d: &Diagnostic) -> Self {
@@ -166,17 +181,7 @@ impl<W: Write> DiagnosticPrinter<W> {
             serde_json::to_writer(&mut self.out, &ev)?;
             self.out.write_all(b"\n")
         } else {
-            crate::human_diagnostic(
-                &mut self.out,
-                &self.style,
-                d.severity == Severity::Error,
-                d.code.as_str(),
-                &d.message,
-                file,
-                d.line,
-                d.column,
-                d.context.as_deref(),
-            )
+            human(&mut self.out, &self.style, file, d)
         }
     }
 
