@@ -90,8 +90,12 @@ pub struct Provider {
     pub max_embedding_inputs: Option<u64>,
     /// Longest id, in characters.
     pub id_max_len: Option<usize>,
-    /// Id pattern (documentation; checked by [`Provider::id_ok`]).
+    /// Id pattern, `^[CLASS]{m,n}$` (a character class of ranges and single characters, and
+    /// a length range): checked by [`Provider::id_ok`].
     pub id_pattern: Option<String>,
+    /// `id_pattern`, read on load.
+    #[serde(skip)]
+    pub id_class: Option<IdClass>,
     /// Every line must use the same model.
     pub one_model: bool,
     /// Every line must use the same url.
@@ -106,6 +110,92 @@ pub struct Provider {
     pub methods: Vec<String>,
     /// Where the figures come from.
     pub sources: Vec<String>,
+}
+
+/// The characters and length an id may have: the `^[CLASS]{m,n}$` patterns of
+/// `providers.toml`, read without a regex engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdClass {
+    /// Allowed characters, as inclusive ranges.
+    pub ranges: Vec<(char, char)>,
+    /// Fewest characters.
+    pub min: usize,
+    /// Most characters.
+    pub max: usize,
+}
+
+impl IdClass {
+    /// Reads `^[CLASS]{m,n}$` (also `{n}`, `+`, `*`); `None` for anything else.
+    pub fn parse(pattern: &str) -> Option<IdClass> {
+        let body = pattern.strip_prefix("^[")?.strip_suffix('$')?;
+        let close = body.find(']')?;
+        let (class, rep) = (&body[..close], &body[close + 1..]);
+        let chars: Vec<char> = class.chars().collect();
+        let mut ranges = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '\\' || (chars[i] == '^' && i == 0) {
+                return None;
+            }
+            if i + 2 < chars.len() && chars[i + 1] == '-' {
+                if chars[i] > chars[i + 2] {
+                    return None;
+                }
+                ranges.push((chars[i], chars[i + 2]));
+                i += 3;
+            } else {
+                ranges.push((chars[i], chars[i]));
+                i += 1;
+            }
+        }
+        let (min, max) = match rep {
+            "+" => (1, usize::MAX),
+            "*" => (0, usize::MAX),
+            _ => {
+                let inner = rep.strip_prefix('{')?.strip_suffix('}')?;
+                match inner.split_once(',') {
+                    Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                    None => {
+                        let n = inner.parse().ok()?;
+                        (n, n)
+                    }
+                }
+            }
+        };
+        (!ranges.is_empty() && min <= max).then_some(IdClass { ranges, min, max })
+    }
+
+    /// Whether `c` is in the class.
+    pub fn allows(&self, c: char) -> bool {
+        self.ranges.iter().any(|&(a, b)| a <= c && c <= b)
+    }
+
+    /// The class for people: "letters, digits, '-' and '_'".
+    pub fn describe(&self) -> String {
+        let has = |a: char, b: char| self.ranges.contains(&(a, b));
+        let mut parts = Vec::new();
+        let letters = has('a', 'z') && has('A', 'Z');
+        if letters {
+            parts.push("letters".to_string());
+        }
+        for &(a, b) in &self.ranges {
+            if letters && ((a, b) == ('a', 'z') || (a, b) == ('A', 'Z')) {
+                continue;
+            }
+            if (a, b) == ('0', '9') {
+                parts.push("digits".to_string());
+            } else if a == b {
+                parts.push(format!("{a:?}"));
+            } else {
+                parts.push(format!("{a:?} to {b:?}"));
+            }
+        }
+        match parts.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+            Some((last, _)) => last.clone(),
+            None => String::new(),
+        }
+    }
 }
 
 /// Providers are equal when they have the same name (each name is listed once).
@@ -124,6 +214,11 @@ fn table() -> &'static BTreeMap<String, Provider> {
                 .expect("embedded providers.toml is valid");
         for (k, p) in t.iter_mut() {
             p.name = k.clone();
+            p.id_class = p.id_pattern.as_deref().map(|pat| {
+                IdClass::parse(pat).unwrap_or_else(|| {
+                    panic!("providers.toml: {k}: unsupported id_pattern {pat:?}")
+                })
+            });
         }
         t
     })
@@ -174,14 +269,24 @@ impl Provider {
                 ));
             }
         }
-        if self.id_pattern.is_some() {
-            if let Some(bad) = id
-                .chars()
-                .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-            {
+        if let Some(class) = &self.id_class {
+            if let Some(bad) = id.chars().find(|&c| !class.allows(c)) {
                 return Err(format!(
-                    "contains {bad:?}; {} allows only letters, digits, '-' and '_'",
-                    self.label
+                    "contains {bad:?}; {} allows only {}",
+                    self.label,
+                    class.describe()
+                ));
+            }
+            if chars < class.min {
+                return Err(format!(
+                    "is {chars} characters long; {} needs at least {}",
+                    self.label, class.min
+                ));
+            }
+            if chars > class.max {
+                return Err(format!(
+                    "is {chars} characters long; {} allows at most {}",
+                    self.label, class.max
                 ));
             }
         }
@@ -192,6 +297,27 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_patterns_are_read_from_the_data() {
+        let c = IdClass::parse("^[a-zA-Z0-9_-]{1,64}$").unwrap();
+        assert!(c.allows('q') && c.allows('Z') && c.allows('7') && c.allows('-'));
+        assert!(!c.allows('.') && !c.allows('é'));
+        assert_eq!((c.min, c.max), (1, 64));
+        assert_eq!(c.describe(), "letters, digits, '_' and '-'");
+        assert_eq!(IdClass::parse("^[0-9]{3}$").unwrap().max, 3);
+        assert!(IdClass::parse("^(a|b)$").is_none());
+        assert!(IdClass::parse("^[z-a]+$").is_none());
+        // Every pattern in providers.toml is read (a bad one panics on load).
+        for p in Provider::all() {
+            assert_eq!(p.id_pattern.is_some(), p.id_class.is_some(), "{}", p.name);
+        }
+        let anthropic = Provider::get("anthropic").unwrap();
+        assert!(anthropic.id_ok("req_1-a").is_ok());
+        let e = anthropic.id_ok("req.1").unwrap_err();
+        assert!(e.contains("'.'") && e.contains("letters, digits"), "{e}");
+        assert!(anthropic.id_ok(&"x".repeat(65)).is_err());
+    }
 
     #[test]
     fn every_provider_loads_with_sources() {
