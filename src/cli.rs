@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use batchkit_io::{parse_size, Budget, ReadOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -60,7 +60,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum)]
     pub format: Option<Format>,
     /// Worker threads [default: all cores]
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = threads)]
     pub threads: Option<usize>,
     /// Progress bars on stderr
     #[arg(long, global = true, value_enum, default_value = "auto")]
@@ -69,19 +69,19 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: When,
     /// Longest line accepted (200MB, 64MiB, bare bytes); longer lines are reported, never held
-    #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB")]
-    pub max_line_bytes: String,
+    #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB", value_parser = positive_size)]
+    pub max_line_bytes: u64,
     /// Memory bound of the whole process (200MB, 256MiB, 1GiB, bare bytes); past it, work
     /// spills to disk or stops with an error that says what to raise
-    #[arg(long, global = true, value_name = "SIZE", default_value = "256MiB")]
-    pub memory_limit: String,
+    #[arg(long, global = true, value_name = "SIZE", default_value = "256MiB", value_parser = size)]
+    pub memory_limit: u64,
     /// Memory for the job's tables before they spill, overriding their share of
     /// --memory-limit (testing aid: forces spilling at tiny sizes)
-    #[arg(long, global = true, value_name = "SIZE", hide = true)]
-    pub table_limit: Option<String>,
+    #[arg(long, global = true, value_name = "SIZE", hide = true, value_parser = positive_size)]
+    pub table_limit: Option<u64>,
     /// Size of the reader's chunks and read calls (testing aid)
-    #[arg(long, global = true, value_name = "SIZE", hide = true)]
-    pub chunk_size: Option<String>,
+    #[arg(long, global = true, value_name = "SIZE", hide = true, value_parser = positive_size)]
+    pub chunk_size: Option<u64>,
 }
 
 /// Validated settings shared by all commands.
@@ -101,18 +101,12 @@ pub struct Settings {
 impl GlobalArgs {
     pub fn resolve(&self) -> anyhow::Result<Settings> {
         if let Some(n) = self.threads {
-            if n == 0 {
-                bail!("--threads must be at least 1");
-            }
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .build_global()
                 .context("cannot start the thread pool")?;
         }
-        let max_line = parse_size(&self.max_line_bytes).context("--max-line-bytes")?;
-        if max_line == 0 {
-            bail!("--max-line-bytes must be at least 1 byte");
-        }
+        let max_line = self.max_line_bytes;
         let stdout_tty = std::io::stdout().is_terminal();
         let stderr_tty = std::io::stderr().is_terminal();
         let format = self.format.unwrap_or(if stdout_tty {
@@ -130,23 +124,19 @@ impl GlobalArgs {
             When::Never => false,
             When::Always => true,
         };
-        let limit = parse_size(&self.memory_limit).context("--memory-limit")?;
+        let limit = self.memory_limit;
         let budget = Budget::new(limit).map_err(anyhow::Error::msg)?;
         budget.install();
         let mut read = ReadOptions {
             max_line_bytes: usize::try_from(max_line).unwrap_or(usize::MAX),
             ..ReadOptions::for_budget(&budget)
         };
-        if let Some(c) = &self.chunk_size {
-            let c = usize::try_from(parse_size(c).context("--chunk-size")?.max(1))
-                .unwrap_or(usize::MAX);
+        if let Some(c) = self.chunk_size {
+            let c = usize::try_from(c).unwrap_or(usize::MAX);
             read.chunk_size = c;
             read.read_size = c;
         }
-        let tables = match &self.table_limit {
-            Some(t) => Some(parse_size(t).context("--table-limit")?.max(1)),
-            None => None,
-        };
+        let tables = self.table_limit;
         Ok(Settings {
             format,
             progress,
@@ -159,7 +149,37 @@ impl GlobalArgs {
     }
 }
 
-/// Parses a `--memory-limit`-style size flag.
-pub fn size_flag(name: &str, value: &str) -> anyhow::Result<u64> {
-    parse_size(value).with_context(|| format!("--{name}"))
+/// clap value parser of SIZE flags: `200MB`, `200MiB`, `1.5GB`, bare bytes.
+pub fn size(value: &str) -> Result<u64, String> {
+    parse_size(value).map_err(|e| e.to_string())
+}
+
+/// A SIZE of at least one byte.
+pub fn positive_size(value: &str) -> Result<u64, String> {
+    match size(value)? {
+        0 => Err("must be at least 1 byte".into()),
+        n => Ok(n),
+    }
+}
+
+/// clap value parser of `--threads`: at least 1.
+fn threads(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{value:?} is not a number of threads")),
+    }
+}
+
+/// clap value parser of `--provider`: `auto` or a provider of the embedded table, lower-cased.
+pub fn provider(value: &str) -> Result<String, String> {
+    let v = value.to_ascii_lowercase();
+    if v == "auto" || batchkit_providers::Provider::get(&v).is_some() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "unknown provider (known: auto, {})",
+            batchkit_providers::Provider::names().join(", ")
+        ))
+    }
 }

@@ -10,14 +10,34 @@ fn line(id: &str, n: usize) -> String {
 }
 
 fn parse(stdout: &[u8]) -> (Vec<DuplicateEvent>, DupesSummaryEvent) {
+    parse_all(stdout).0
+}
+
+/// Duplicates, summary, and the diagnostics about lines without an id (validate's event).
+fn parse_all(
+    stdout: &[u8],
+) -> (
+    (Vec<DuplicateEvent>, DupesSummaryEvent),
+    Vec<batchkit_report::validate::DiagnosticEvent<'static>>,
+) {
     let text = String::from_utf8_lossy(stdout);
     let mut lines: Vec<&str> = text.lines().collect();
     let summary = serde_json::from_str(lines.pop().expect("a summary")).expect("strict summary");
-    let dups = lines
+    let (diags, dups): (Vec<&str>, Vec<&str>) = lines
+        .iter()
+        .partition(|l| l.starts_with("{\"type\":\"diagnostic\""));
+    let dups = dups
         .iter()
         .map(|l| serde_json::from_str(l).expect("strict duplicate"))
         .collect();
-    (dups, summary)
+    let diags = diags
+        .iter()
+        .map(|l| {
+            serde_json::from_str(Box::leak(l.to_string().into_boxed_str()))
+                .expect("strict diagnostic")
+        })
+        .collect();
+    ((dups, summary), diags)
 }
 
 bktest!(across_files_with_all_lines, |dir| {
@@ -33,7 +53,14 @@ bktest!(across_files_with_all_lines, |dir| {
     c.args(["--format", "json", "dupes"]).args([&a, &b]);
     let out = run(c);
     assert_eq!(code(&out), 1);
-    let (d, s) = parse(&out.stdout);
+    let ((d, s), diags) = parse_all(&out.stdout);
+    // The line without an id says why, in validate's words, naming its file and line.
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].code, batchkit_validate::Code::InvalidJson);
+    assert_eq!(
+        (diags[0].file.as_ref(), diags[0].line),
+        (b.to_str().unwrap(), Some(3))
+    );
     assert_eq!(d.len(), 2);
     assert_eq!(
         (d[0].custom_id.as_str(), d[0].lines.clone()),

@@ -31,7 +31,7 @@ pub struct Args {
     files: Vec<String>,
     /// Which id field: auto (custom_id, key for Gemini lines, recordId for Bedrock lines), or a
     /// provider name
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = crate::cli::provider)]
     provider: String,
     /// Write the input minus later duplicates to OUT
     #[arg(long, value_name = "OUT")]

@@ -9,7 +9,7 @@ use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
 use batchkit_shard::{CapOverrides, Emit, FsOutput, Hooks, ShardOptions, SplitBy, TiktokenCounter};
 
-use crate::cli::{size_flag, Format, Settings};
+use crate::cli::{Format, Settings};
 use crate::progress::Progress;
 use crate::Outcome;
 
@@ -45,14 +45,14 @@ pub struct Args {
     #[arg(long, short = 'o', value_name = "DIR")]
     out_dir: PathBuf,
     /// Provider rules and caps: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = crate::cli::provider)]
     provider: String,
     /// Requests per shard [default: the provider's]
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
     /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the provider's]
-    #[arg(long, value_name = "SIZE")]
-    max_bytes: Option<String>,
+    #[arg(long, value_name = "SIZE", value_parser = crate::cli::size)]
+    max_bytes: Option<u64>,
     /// Input tokens per shard (an enqueued-token limit), counted with the model's tokenizer
     #[arg(long, value_name = "N")]
     max_tokens: Option<u64>,
@@ -118,10 +118,7 @@ enum EmitArg {
 
 /// Resolves the flags into library options (the second step after clap).
 fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
-    let max_bytes = match &args.max_bytes {
-        None => None,
-        Some(s) => Some(size_flag("max-bytes", s)?),
-    };
+    let max_bytes = args.max_bytes;
     for (name, v) in [
         ("max-requests", args.max_requests),
         ("max-bytes", max_bytes),
@@ -143,19 +140,8 @@ fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
     if !(1..=22).contains(&args.compress_level) {
         bail!("--compress-level must be 1 to 22");
     }
-    let provider = match args.provider.to_ascii_lowercase().as_str() {
-        "auto" | "" => None,
-        p => {
-            if batchkit_providers::Provider::get(p).is_none() {
-                bail!(
-                    "unknown provider {:?} (known: auto, {})",
-                    args.provider,
-                    batchkit_providers::Provider::names().join(", ")
-                );
-            }
-            Some(p.to_string())
-        }
-    };
+    // `auto` or a known provider, lower-cased (the flag's value parser checked it).
+    let provider = (args.provider != "auto").then(|| args.provider.clone());
     let mut o = ShardOptions::new(&args.out_dir);
     o.stem = args.stem.clone();
     o.provider = provider;

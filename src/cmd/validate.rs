@@ -31,7 +31,7 @@ pub struct Args {
     files: Vec<String>,
     /// Provider rules: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together,
     /// xai, bedrock, openai-compatible
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = crate::cli::provider)]
     provider: String,
     /// A JSON Schema every request line must satisfy
     #[arg(long, value_name = "S.json")]
