@@ -1,12 +1,13 @@
-//! Command-line flags (raw, as clap parses them) and their resolution into [`Settings`].
+//! The command line as clap parses it: the global flags and one subcommand, and the
+//! dispatch to the subcommand's module.
 
-use std::io::IsTerminal;
+use std::io::Write;
 
-use anyhow::Context;
-use batchkit_io::{parse_size, Budget, ReadOptions};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::cmd;
+use crate::outcome::Outcome;
+use crate::settings::{GlobalArgs, Settings};
 
 /// Validate, count, shard and join the JSONL files of LLM batch APIs
 /// (OpenAI, Azure, Anthropic, Gemini, Vertex, Mistral, Groq, Together).
@@ -35,151 +36,15 @@ pub enum Command {
     Join(cmd::join::Args),
 }
 
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people: compiler-style diagnostics and small tables.
-    Human,
-    /// JSON Lines on stdout, one object per line with a "type" field; the last is the summary.
-    Json,
-}
-
-/// When to draw progress bars (on stderr).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum When {
-    /// Only when stderr is a terminal.
-    Auto,
-    Never,
-    Always,
-}
-
-/// Flags every command takes.
-#[derive(Debug, clap::Args)]
-pub struct GlobalArgs {
-    /// Output format [default: human on a terminal, json otherwise]
-    #[arg(long, global = true, value_enum)]
-    pub format: Option<Format>,
-    /// Worker threads [default: all cores]
-    #[arg(long, global = true, value_name = "N", value_parser = threads)]
-    pub threads: Option<usize>,
-    /// Progress bars on stderr
-    #[arg(long, global = true, value_enum, default_value = "auto")]
-    pub progress: When,
-    /// Colours in human output
-    #[arg(long, global = true, value_enum, default_value = "auto")]
-    pub color: When,
-    /// Longest line accepted (200MB, 64MiB, bare bytes); longer lines are reported, never held
-    #[arg(long, global = true, value_name = "SIZE", default_value = "64MiB", value_parser = positive_size)]
-    pub max_line_bytes: u64,
-    /// Memory bound of the whole process (200MB, 256MiB, 1GiB, bare bytes); past it, work
-    /// spills to disk or stops with an error that says what to raise
-    #[arg(long, global = true, value_name = "SIZE", default_value = "256MiB", value_parser = size)]
-    pub memory_limit: u64,
-    /// Memory for the job's tables before they spill, overriding their share of
-    /// --memory-limit (testing aid: forces spilling at tiny sizes)
-    #[arg(long, global = true, value_name = "SIZE", hide = true, value_parser = positive_size)]
-    pub table_limit: Option<u64>,
-    /// Size of the reader's chunks and read calls (testing aid)
-    #[arg(long, global = true, value_name = "SIZE", hide = true, value_parser = positive_size)]
-    pub chunk_size: Option<u64>,
-}
-
-/// Validated settings shared by all commands.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub format: Format,
-    pub progress: bool,
-    pub color: bool,
-    pub read: ReadOptions,
-    pub budget: Budget,
-    /// Memory for the job's tables (id set, join partitions) before they spill.
-    pub tables: u64,
-    /// Whether `tables` was set by hand (`--table-limit`).
-    pub tables_forced: bool,
-}
-
-impl GlobalArgs {
-    pub fn resolve(&self) -> anyhow::Result<Settings> {
-        if let Some(n) = self.threads {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build_global()
-                .context("cannot start the thread pool")?;
+impl Command {
+    /// Runs the subcommand with `settings`, writing its output to `out`.
+    pub fn run(self, settings: &Settings, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+        match self {
+            Command::Validate(a) => cmd::validate::run(a, settings, out),
+            Command::Dupes(a) => cmd::dupes::run(a, settings, out),
+            Command::Tokens(a) => cmd::tokens::run(a, settings, out),
+            Command::Shard(a) => cmd::shard::run(a, settings, out),
+            Command::Join(a) => cmd::join::run(a, settings, out),
         }
-        let max_line = self.max_line_bytes;
-        let stdout_tty = std::io::stdout().is_terminal();
-        let stderr_tty = std::io::stderr().is_terminal();
-        let format = self.format.unwrap_or(if stdout_tty {
-            Format::Human
-        } else {
-            Format::Json
-        });
-        let progress = match self.progress {
-            When::Auto => stderr_tty,
-            When::Never => false,
-            When::Always => true,
-        };
-        let color = match self.color {
-            When::Auto => stdout_tty && std::env::var_os("NO_COLOR").is_none(),
-            When::Never => false,
-            When::Always => true,
-        };
-        let limit = self.memory_limit;
-        let budget = Budget::new(limit).map_err(anyhow::Error::msg)?;
-        budget.install();
-        let mut read = ReadOptions {
-            max_line_bytes: usize::try_from(max_line).unwrap_or(usize::MAX),
-            ..ReadOptions::for_budget(&budget)
-        };
-        if let Some(c) = self.chunk_size {
-            let c = usize::try_from(c).unwrap_or(usize::MAX);
-            read.chunk_size = c;
-            read.read_size = c;
-        }
-        let tables = self.table_limit;
-        Ok(Settings {
-            format,
-            progress,
-            color,
-            read,
-            budget,
-            tables: tables.unwrap_or(budget.tables()),
-            tables_forced: tables.is_some(),
-        })
-    }
-}
-
-/// clap value parser of SIZE flags: `200MB`, `200MiB`, `1.5GB`, bare bytes.
-pub fn size(value: &str) -> Result<u64, String> {
-    parse_size(value).map_err(|e| e.to_string())
-}
-
-/// A SIZE of at least one byte.
-pub fn positive_size(value: &str) -> Result<u64, String> {
-    match size(value)? {
-        0 => Err("must be at least 1 byte".into()),
-        n => Ok(n),
-    }
-}
-
-/// clap value parser of `--threads`: at least 1.
-fn threads(value: &str) -> Result<usize, String> {
-    match value.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("{value:?} is not a number of threads")),
-    }
-}
-
-/// clap value parser of `--provider`: `auto` or a provider of the embedded table, lower-cased.
-pub fn provider(value: &str) -> Result<String, String> {
-    let v = value.to_ascii_lowercase();
-    if v == "auto" || batchkit_providers::Provider::get(&v).is_some() {
-        Ok(v)
-    } else {
-        Err(format!(
-            "unknown provider (known: auto, {})",
-            batchkit_providers::Provider::names().join(", ")
-        ))
     }
 }

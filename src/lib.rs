@@ -4,7 +4,9 @@
 
 mod cli;
 mod cmd;
+mod outcome;
 mod progress;
+mod settings;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -14,28 +16,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 pub use batchkit_io::{cancelled, Cancelled};
-
-/// How a command ended when it could do its job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Done, nothing wrong found (exit 0).
-    Clean,
-    /// Done, and the input has problems (exit 1).
-    Problems,
-    /// Some inputs could not be read; the error was already reported (exit 2).
-    Failed,
-}
-
-impl Outcome {
-    /// `Problems` when `bad`, else `Clean`.
-    pub fn problems_if(bad: bool) -> Self {
-        if bad {
-            Outcome::Problems
-        } else {
-            Outcome::Clean
-        }
-    }
-}
+pub use outcome::{message, Outcome};
 
 /// Why a run could not be done (exit 2), for callers that want more than the message on
 /// stderr: a short code, and the file and 1-based line the error names, when it names one.
@@ -129,7 +110,7 @@ fn run_parsed(
         }
     };
     settings.read.cancel = cancel;
-    match cmd::run(cli.command, &settings, stdout) {
+    match cli.command.run(&settings, stdout) {
         Ok(Outcome::Clean) => (0, None),
         Ok(Outcome::Problems) => (1, None),
         Ok(Outcome::Failed) => (2, None),
@@ -140,26 +121,6 @@ fn run_parsed(
             (2, Some(failure(&e, "failed")))
         }
     }
-}
-
-/// The error and its causes, each said once: a cause whose text the message already holds
-/// is not repeated.
-pub fn message(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let mut text = cause.to_string();
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            text = batchkit_io::describe(io);
-        }
-        if text.is_empty() || out.contains(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
 }
 
 /// Classifies an error that stopped a run by the first cause that names what went wrong.

@@ -8,9 +8,9 @@ use batchkit_report::dupes::DupesPrinter;
 use batchkit_report::style::Style;
 use batchkit_validate::DupesOptions;
 
-use crate::cli::{Format, Settings};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
-use crate::Outcome;
+use crate::settings::{Format, Settings};
 
 /// Every duplicated request id with all its line numbers, across all files together.
 ///
@@ -31,7 +31,7 @@ pub struct Args {
     files: Vec<String>,
     /// Which id field: auto (custom_id, key for Gemini lines, recordId for Bedrock lines), or a
     /// provider name
-    #[arg(long, default_value = "auto", value_parser = crate::cli::provider)]
+    #[arg(long, default_value = "auto", value_parser = crate::settings::provider)]
     provider: String,
     /// Write the input minus later duplicates to OUT
     #[arg(long, value_name = "OUT")]
@@ -117,7 +117,7 @@ pub fn run(
             });
             if let (Some(name), Format::Json) = (unreadable, settings.format) {
                 let mut out = printer.into_inner()?;
-                batchkit_report::ErrorEvent::new(&name, crate::message(&e))
+                batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e))
                     .print(&mut out, true)?;
                 super::finish(out)?;
                 return Ok(Outcome::Failed);

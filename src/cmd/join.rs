@@ -12,9 +12,9 @@ use batchkit_join::{
 use batchkit_report::join as report;
 use batchkit_report::style::Style;
 
-use crate::cli::{Format, Settings};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
-use crate::Outcome;
+use crate::settings::{Format, Settings};
 
 /// Join downloaded batch results back to their requests by id.
 ///

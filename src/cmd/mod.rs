@@ -12,19 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use batchkit_io::paths::{check_distinct, Role};
 
-use crate::cli::{Command, Settings};
-use crate::Outcome;
-
-pub fn run(command: Command, settings: &Settings, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    match command {
-        Command::Validate(a) => validate::run(a, settings, out),
-        Command::Dupes(a) => dupes::run(a, settings, out),
-        Command::Tokens(a) => tokens::run(a, settings, out),
-        Command::Shard(a) => shard::run(a, settings, out),
-        Command::Join(a) => join::run(a, settings, out),
-    }
-}
-
 /// Buffered output for printers (stdout for the binary).
 pub fn buffered(out: &mut dyn Write) -> BufWriter<&mut dyn Write> {
     BufWriter::with_capacity(64 << 10, out)

@@ -9,9 +9,9 @@ use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
 use batchkit_shard::{CapOverrides, Emit, FsOutput, Hooks, ShardOptions, SplitBy, TiktokenCounter};
 
-use crate::cli::{Format, Settings};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
-use crate::Outcome;
+use crate::settings::{Format, Settings};
 
 /// Cut a request file into shards the provider accepts, with a manifest.
 ///
@@ -45,13 +45,13 @@ pub struct Args {
     #[arg(long, short = 'o', value_name = "DIR")]
     out_dir: PathBuf,
     /// Provider rules and caps: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together
-    #[arg(long, default_value = "auto", value_parser = crate::cli::provider)]
+    #[arg(long, default_value = "auto", value_parser = crate::settings::provider)]
     provider: String,
     /// Requests per shard [default: the provider's]
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
     /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the provider's]
-    #[arg(long, value_name = "SIZE", value_parser = crate::cli::size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::settings::size)]
     max_bytes: Option<u64>,
     /// Input tokens per shard (an enqueued-token limit), counted with the model's tokenizer
     #[arg(long, value_name = "N")]

@@ -9,9 +9,9 @@ use batchkit_report::tokens as report;
 use batchkit_report::tokens::Printer;
 use batchkit_tokens::{count_input_with_progress, Options, PriceTable, TokensError, Totals};
 
-use crate::cli::{Format, Settings};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
-use crate::Outcome;
+use crate::settings::{Format, Settings};
 
 /// Count input tokens per request with the model's real tokenizer, and price the batch.
 ///

@@ -8,9 +8,9 @@ use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
 use batchkit_validate::{CheckOptions, Checker, FileSummary};
 
-use crate::cli::{Format, Settings};
+use crate::outcome::Outcome;
 use crate::progress::Progress;
-use crate::Outcome;
+use crate::settings::{Format, Settings};
 
 /// Dry-run of the provider's upload checks, plus ours: every problem with its line.
 ///
@@ -31,7 +31,7 @@ pub struct Args {
     files: Vec<String>,
     /// Provider rules: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together,
     /// xai, bedrock, openai-compatible
-    #[arg(long, default_value = "auto", value_parser = crate::cli::provider)]
+    #[arg(long, default_value = "auto", value_parser = crate::settings::provider)]
     provider: String,
     /// A JSON Schema every request line must satisfy
     #[arg(long, value_name = "S.json")]
