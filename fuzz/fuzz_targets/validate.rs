@@ -67,7 +67,10 @@ fn run(
         &Input::path(&path),
         &read_opts(),
         None,
-        |d| diags.push(d.clone()),
+        |d| {
+            diags.push(d.clone());
+            Ok::<bool, batchkit_validate::ValidateError>(true)
+        },
     )?;
     Ok((diags, summary))
 }

@@ -44,6 +44,19 @@ pub struct Args {
     temp_dir: Option<PathBuf>,
 }
 
+/// Why validating one input stopped: printing failed, or the job did.
+#[derive(Debug)]
+enum CmdError {
+    Output(std::io::Error),
+    Validate(batchkit_validate::ValidateError),
+}
+
+impl From<batchkit_validate::ValidateError> for CmdError {
+    fn from(e: batchkit_validate::ValidateError) -> Self {
+        CmdError::Validate(e)
+    }
+}
+
 pub fn run(
     args: Args,
     settings: &Settings,
@@ -85,21 +98,32 @@ pub fn run(
     for input in &inputs {
         let bar = Progress::new(settings.progress, &input.name, input.len_hint());
         let cb = bar.callback();
-        let mut write_err = None;
+        let mut closed = false;
         let r = batchkit_validate::validate_file(&checker, input, &settings.read, Some(&cb), |d| {
             if d.is_error() {
                 super::mark_problems();
             }
-            if write_err.is_none() {
-                if let Err(e) = printer.diagnostic(&input.name, d) {
-                    write_err = Some(e);
+            match printer.diagnostic(&input.name, d) {
+                Ok(()) => Ok(true),
+                // A closed pipe stops the run; the exit code still says what was found.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    closed = true;
+                    Ok(false)
                 }
+                Err(e) => Err(CmdError::Output(e)),
             }
         });
         drop(bar);
-        if let Some(e) = write_err {
-            return Err(e.into());
+        if closed {
+            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
         }
+        // Printing failed: the run stops. A job error is said once below and the other
+        // files are still checked.
+        let r = match r {
+            Ok(s) => Ok(s),
+            Err(CmdError::Output(e)) => return Err(e.into()),
+            Err(CmdError::Validate(e)) => Err(e),
+        };
         match r {
             Ok(s) => {
                 printer.file_summary(&s)?;

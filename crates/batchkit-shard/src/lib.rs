@@ -975,7 +975,7 @@ fn run_with_writer(
     fc.finish(&stats, |d| {
         // The file-wide caps are what sharding resolves; everything else is reported.
         if matches!(d.code, Code::TooManyRequests | Code::FileTooLarge) {
-            return;
+            return Ok::<bool, ShardError>(true);
         }
         if d.code == Code::DuplicateId && d.line.is_some() {
             late_dupes += 1;
@@ -985,6 +985,7 @@ fn run_with_writer(
             Severity::Warning => cut.warnings += 1,
         }
         (hooks.on_diagnostic)(d);
+        Ok(true)
     })?;
     let mut report = ShardReport {
         manifest: None,

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use batchkit_io::{Input, ReadOptions};
-//! use batchkit_validate::{validate_file, CheckOptions, Checker, Code};
+//! use batchkit_validate::{validate_file, CheckOptions, Checker, Code, ValidateError};
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("in.jsonl");
 //! let line = |id: &str| format!(
@@ -16,8 +16,9 @@
 //! std::fs::write(&path, format!("{}\n{}\n", line("a"), line("a"))).unwrap();
 //! let checker = Checker::new(&CheckOptions::default()).unwrap();
 //! let mut found = Vec::new();
+//! // The sink says whether to go on (a closed pipe would say no) or fails.
 //! let summary = validate_file(&checker, &Input::path(&path), &ReadOptions::default(), None,
-//!     |d| found.push((d.code, d.line, d.first_line))).unwrap();
+//!     |d| { found.push((d.code, d.line, d.first_line)); Ok::<_, ValidateError>(true) }).unwrap();
 //! assert_eq!(found, vec![(Code::DuplicateId, Some(2), Some(1))]);
 //! assert_eq!((summary.requests, summary.errors, summary.ok), (2, 1, false));
 //! ```
@@ -490,11 +491,16 @@ impl<'c> FileChecker<'c> {
     /// Late duplicates (found after the id set spilled), ordered by line, then file-level
     /// findings: each passed to `on_diag`. Returns the summary. `stats` are the reader's
     /// totals for this input.
-    pub fn finish(
+    ///
+    /// `on_diag` is a sink: `Ok(false)` stops passing findings on (a closed pipe), an error
+    /// stops the job with that error.
+    pub fn finish<E: From<ValidateError>>(
         mut self,
         stats: &ReadStats,
-        mut on_diag: impl FnMut(&Diagnostic),
-    ) -> Result<FileSummary, ValidateError> {
+        mut on_diag: impl FnMut(&Diagnostic) -> Result<bool, E>,
+    ) -> Result<FileSummary, E> {
+        let mut go_on = true;
+        let mut sink_err: Option<E> = None;
         let field = self.id_field().to_string();
         let ids = std::mem::replace(&mut self.ids, IdIndex::new(1, None, Track::First));
         let mut late_errors = 0;
@@ -510,10 +516,21 @@ impl<'c> FileChecker<'c> {
             d.first_line = Some(late.first.line);
             d.custom_id = Some(id.into_owned());
             late_errors += 1;
-            on_diag(&d);
+            if go_on {
+                match on_diag(&d) {
+                    Ok(more) => go_on = more,
+                    Err(e) => {
+                        sink_err = Some(e);
+                        go_on = false;
+                    }
+                }
+            }
             true
         })
         .map_err(ValidateError::io("reading spilled ids"))?;
+        if let Some(e) = sink_err {
+            return Err(e);
+        }
         self.errors += late_errors;
         let mut out = Vec::new();
         if let Some(run) = self.blank_run.take() {
@@ -594,7 +611,9 @@ impl<'c> FileChecker<'c> {
                 Severity::Error => self.errors += 1,
                 Severity::Warning => self.warnings += 1,
             }
-            on_diag(d);
+            if go_on {
+                go_on = on_diag(d)?;
+            }
         }
         // A body-style file ({custom_id, body}) is Mistral's or Together's: checked by the
         // more permissive rules, and both named.
@@ -625,16 +644,21 @@ impl<'c> FileChecker<'c> {
     }
 }
 
-/// Validates one input: calls `on_diag` for each finding in line order (file-level
-/// findings last) and returns the file's summary.
-pub fn validate_file(
+/// Validates one input: passes each finding to `on_diag` in line order (file-level findings
+/// last) and returns the file's summary.
+///
+/// `on_diag` is a sink: `Ok(true)` goes on, `Ok(false)` stops the job early (a closed pipe:
+/// the summary then covers what was read), an error stops it with that error.
+pub fn validate_file<E: From<ValidateError>>(
     checker: &Checker,
     input: &Input,
     read: &ReadOptions,
     progress: Option<&ProgressFn<'_>>,
-    mut on_diag: impl FnMut(&Diagnostic),
-) -> Result<FileSummary, ValidateError> {
+    mut on_diag: impl FnMut(&Diagnostic) -> Result<bool, E>,
+) -> Result<FileSummary, E> {
     let mut fc = FileChecker::new(checker, input.name.clone());
+    let mut stopped = false;
+    let mut sink_err: Option<E> = None;
     let stats = batchkit_io::run_with_progress(
         input,
         read,
@@ -643,13 +667,29 @@ pub fn validate_file(
             for mut r in reports {
                 fc.observe(&mut r)?;
                 for d in &r.diagnostics {
-                    on_diag(d);
+                    match on_diag(d) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            stopped = true;
+                            return Ok(false);
+                        }
+                        Err(e) => {
+                            sink_err = Some(e);
+                            return Ok(false);
+                        }
+                    }
                 }
             }
             Ok(true)
         },
         progress,
     )?;
+    if let Some(e) = sink_err {
+        return Err(e);
+    }
+    if stopped {
+        return fc.finish(&stats, |_| Ok::<bool, E>(false));
+    }
     fc.finish(&stats, on_diag)
 }
 

@@ -16,7 +16,10 @@ fn check(lines: &str, provider: Option<&str>) -> (Vec<(Code, Option<u64>)>, File
         &Input::path(&p),
         &ReadOptions::default(),
         None,
-        |d| got.push((d.code, d.line)),
+        |d| {
+            got.push((d.code, d.line));
+            Ok::<bool, ValidateError>(true)
+        },
     )
     .unwrap();
     (got, s)
@@ -146,7 +149,12 @@ fn file_caps_name_the_shard_count() {
         ..Default::default()
     };
     let mut d = Vec::new();
-    let s = fc.finish(&stats, |x| d.push(x.clone())).unwrap();
+    let s = fc
+        .finish(&stats, |x| {
+            d.push(x.clone());
+            Ok::<bool, ValidateError>(true)
+        })
+        .unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].code, Code::FileTooLarge);
     assert!(
@@ -180,7 +188,10 @@ fn duplicates_after_a_spill_are_reported_late_but_exactly() {
         &Input::path(&p),
         &ReadOptions::default(),
         None,
-        |d| got.push((d.code, d.line, d.first_line)),
+        |d| {
+            got.push((d.code, d.line, d.first_line));
+            Ok::<bool, ValidateError>(true)
+        },
     )
     .unwrap();
     assert_eq!(got, vec![(Code::DuplicateId, Some(3001), Some(8))]);
