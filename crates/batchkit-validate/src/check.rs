@@ -103,7 +103,12 @@ fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
         for (i, (k, child)) in obj.iter().enumerate() {
             let len = path.len();
             path.push('/');
-            path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            if k.contains(['~', '/']) {
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            } else {
+                // The usual key: nothing to escape, nothing to allocate.
+                path.push_str(k);
+            }
             if keys[..i].contains(&k) {
                 out.push(path.clone());
             } else {
@@ -241,10 +246,13 @@ impl Ctx<'_> {
         key: &str,
         want: Kind,
     ) -> Option<Value<'t, 'i>> {
-        let pointer = format!("{parent}/{key}");
-        let shown = pointer.trim_start_matches('/').replace('/', ".");
+        // Named only in a finding: built when there is one.
+        let pointer = || format!("{parent}/{key}");
+        let shown = |pointer: &str| pointer.trim_start_matches('/').replace('/', ".");
         match obj.get(key) {
             None => {
+                let pointer = pointer();
+                let shown = shown(&pointer);
                 self.err(
                     Code::MissingField,
                     &pointer,
@@ -253,6 +261,8 @@ impl Ctx<'_> {
                 None
             }
             Some(v) if !want.matches(&v) => {
+                let pointer = pointer();
+                let shown = shown(&pointer);
                 self.err(
                     Code::WrongType,
                     &pointer,
