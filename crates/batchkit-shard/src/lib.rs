@@ -44,11 +44,10 @@ use std::path::{Path, PathBuf};
 
 use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats, Source};
 use batchkit_providers::Provider;
-use sha2::{Digest, Sha256};
-
 use batchkit_validate::{
     CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, ValidateError,
 };
+use sha2::{Digest, Sha256};
 
 pub use caps::{Breach, CapOverrides, Caps, Fit, Measure, Totals};
 pub use manifest::{InputInfo, Manifest, RejectedInfo, ShardInfo};
