@@ -372,8 +372,9 @@ fn open_counted(
     }
 }
 
-/// Whether a stream starts with a zstd frame or a skippable frame (pzstd writes one first).
-fn is_zstd(head: &[u8]) -> bool {
+/// Whether a stream starts with a zstd frame or a skippable frame (pzstd writes one first):
+/// what the reader decompresses.
+pub fn is_zstd(head: &[u8]) -> bool {
     head.starts_with(&ZSTD_MAGIC)
         || (head.len() >= 4 && head[0] & 0xF0 == 0x50 && head[1..4] == [0x2A, 0x4D, 0x18])
 }

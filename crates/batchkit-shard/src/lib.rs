@@ -47,6 +47,7 @@ use batchkit_providers::Provider;
 use batchkit_validate::{
     CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, ValidateError,
 };
+use sha2::{Digest, Sha256};
 
 pub use caps::{Breach, CapOverrides, Caps, Fit, Measure, Totals};
 pub use manifest::{InputInfo, Manifest, RejectedInfo, ShardInfo};
@@ -388,6 +389,8 @@ struct OpenShard {
     totals: Totals,
     first_line: u64,
     last_line: u64,
+    /// The hash of every byte sent so far, when the shard takes copied byte ranges.
+    hasher: Option<Sha256>,
 }
 
 struct Group {
@@ -425,6 +428,8 @@ struct Cutter<'a, 's> {
     run: Option<(usize, usize, usize, u64)>,
     max_groups: usize,
     count_tokens: bool,
+    /// Shards are byte ranges of the input file, which the writer copies (see [`copy_source`]).
+    copy: bool,
 }
 
 impl Cutter<'_, '_> {
@@ -448,13 +453,30 @@ impl Cutter<'_, '_> {
 
     fn flush_run(&mut self, chunk: &Chunk) -> Result<(), ShardError> {
         if let Some((g, start, end, lines)) = self.run.take() {
-            let id = self.groups[g]
+            let shard = self.groups[g]
                 .open
-                .as_ref()
-                .expect("a run targets an open shard")
-                .file;
-            let data = chunk.data[start..end].to_vec();
-            self.w.send(Msg::Raw { id, data, lines })?;
+                .as_mut()
+                .expect("a run targets an open shard");
+            let id = shard.file;
+            let bytes = &chunk.data[start..end];
+            let msg = match &mut shard.hasher {
+                // Hashed here, from the chunk in memory; the writer copies the same bytes
+                // from the input file, file to file.
+                Some(h) => {
+                    h.update(bytes);
+                    Msg::Copy {
+                        id,
+                        offset: chunk.offset + start as u64,
+                        len: bytes.len() as u64,
+                    }
+                }
+                None => Msg::Raw {
+                    id,
+                    data: bytes.to_vec(),
+                    lines,
+                },
+            };
+            self.w.send(msg)?;
         }
         Ok(())
     }
@@ -463,7 +485,8 @@ impl Cutter<'_, '_> {
         let Some(s) = self.groups[g].open.take() else {
             return Ok(());
         };
-        self.w.send(Msg::Close { id: s.file })?;
+        let hash = s.hasher.map(|h| output::hex(&h.finalize()));
+        self.w.send(Msg::Close { id: s.file, hash })?;
         let group = &self.groups[g];
         let info = ShardInfo {
             file: s.name,
@@ -582,6 +605,7 @@ impl Cutter<'_, '_> {
                 totals: fit.empty(),
                 first_line: line.number,
                 last_line: 0,
+                hasher: self.copy.then(Sha256::new),
             });
         }
         let shard = self.groups[g].open.as_mut().expect("opened above");
@@ -604,12 +628,16 @@ impl Cutter<'_, '_> {
             }
         }
         self.flush_run(chunk)?;
-        let id = self.groups[g].open.as_ref().expect("opened above").file;
+        let shard = self.groups[g].open.as_mut().expect("opened above");
+        let id = shard.file;
         let msg = match self.layout {
             Layout::Jsonl => {
                 let mut data = Vec::with_capacity(line.raw.len() + 1);
                 data.extend_from_slice(line.raw);
                 data.push(b'\n');
+                if let Some(h) = &mut shard.hasher {
+                    h.update(&data);
+                }
                 Msg::Raw { id, data, lines: 1 }
             }
             Layout::Body => Msg::BodyLine {
@@ -741,14 +769,42 @@ fn run_staged(
     staging: &Path,
 ) -> Result<ShardReport, ShardError> {
     let factory = hooks.output;
+    let src = copy_source(input, opts);
     std::thread::scope(|s| {
-        let w = Writer::start(s, factory);
-        run_with_writer(w, input, opts, hooks, checker, staging)
+        let w = Writer::start(s, factory, src.as_ref());
+        run_with_writer(w, src.is_some(), input, opts, hooks, checker, staging)
     })
+}
+
+/// The input file to copy shard bytes from, when every shard is a run of byte ranges of
+/// it: a regular file, not zstd, cut in input order into plain JSONL. Then the lines are
+/// validated and hashed from the reader's chunks as usual, but not written from memory:
+/// the writer copies their ranges of the file into the shard, file to file, which on Linux
+/// the kernel does without passing the bytes through user space (`copy_file_range`).
+/// Everything else (stdin, zstd, `--split-by`, `--compress`, Anthropic bodies) is written
+/// from memory.
+fn copy_source(input: &Input, opts: &ShardOptions) -> Option<fs::File> {
+    let Source::Path(p) = &input.source else {
+        return None;
+    };
+    if opts.split_by != SplitBy::None || opts.emit != Emit::Jsonl || opts.compress.is_some() {
+        return None;
+    }
+    let f = fs::File::open(p).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 8];
+    let n = io::Read::read(&mut &f, &mut head).ok()?;
+    if batchkit_io::is_zstd(&head[..n]) {
+        return None;
+    }
+    Some(f)
 }
 
 fn run_with_writer(
     w: Writer<'_>,
+    copy: bool,
     input: &Input,
     opts: &ShardOptions,
     hooks: &mut Hooks<'_>,
@@ -796,6 +852,7 @@ fn run_with_writer(
         run: None,
         max_groups: max_groups.max(1),
         count_tokens: opts.caps.max_tokens.is_some(),
+        copy,
     };
     let tokens = hooks.tokens.filter(|_| opts.caps.max_tokens.is_some());
     let on_diag = &mut hooks.on_diagnostic;
@@ -956,6 +1013,14 @@ fn run_with_writer(
         Ok(true)
     };
     let stats = batchkit_io::run_with_progress(input, &opts.read, process, sink, hooks.progress)?;
+    if copy && stats.compressed {
+        // The file was replaced by a zstd stream between the two opens: the copied ranges
+        // are not the lines that were read.
+        return Err(ShardError::Io {
+            path: PathBuf::from(&input.name),
+            source: io::Error::other("the input changed during the run"),
+        });
+    }
     if let (Some(first), Some(last)) = (blanks.lines.first(), blanks.lines.last()) {
         // Trailing blank lines: providers accept them, a shard holds only requests.
         let n = blanks.lines.len() as u64;
@@ -1008,7 +1073,7 @@ fn run_with_writer(
         cut.close_shard(g)?;
     }
     if let Some(id) = cut.rejected {
-        cut.w.send(Msg::Close { id })?;
+        cut.w.send(Msg::Close { id, hash: None })?;
     }
     let mut closed = cut.w.finish()?;
     let rejected = cut.rejected.map(|id| RejectedInfo {

@@ -2,7 +2,7 @@
 //! hashing on the way, optional zstd, and the Anthropic request-body wrapper.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -11,6 +11,34 @@ use sha2::{Digest, Sha256};
 pub trait ShardWrite: Write + Send {
     /// Flushes everything and makes it durable; called once, after the last write.
     fn finish(self: Box<Self>) -> io::Result<()>;
+
+    /// Appends `len` bytes of `src` starting at byte `offset`, after what was written so
+    /// far. The default reads them and writes them through [`Write`]; [`FsOutput`]'s files
+    /// let the kernel copy them (`copy_file_range` on Linux) without passing them through
+    /// user space. Fewer than `len` bytes at `offset` (the file shrank) is an error.
+    fn copy_range(&mut self, src: &File, offset: u64, len: u64) -> io::Result<()> {
+        copy_exact(src, offset, len, self)
+    }
+}
+
+/// `len` bytes of `src` from `offset` into `to`, through `std::io::copy`: between two files
+/// on Linux it uses `copy_file_range` (falling back by itself to `sendfile` or plain reads
+/// and writes where the file systems do not support it).
+fn copy_exact<W: Write + ?Sized>(src: &File, offset: u64, len: u64, to: &mut W) -> io::Result<()> {
+    let mut r = src;
+    r.seek(SeekFrom::Start(offset))?;
+    let n = io::copy(&mut r.take(len), to)?;
+    if n < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the input ended at byte {} while its bytes {offset}..{} were being copied (was it changed during the run?)",
+                offset + n,
+                offset + len
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Creates the writers of a run. The driver writes every file of a run under a temporary
@@ -54,6 +82,12 @@ impl ShardWrite for FsWrite {
         }
         Ok(())
     }
+
+    fn copy_range(&mut self, src: &File, offset: u64, len: u64) -> io::Result<()> {
+        // File to file: the kernel moves the bytes.
+        self.w.flush()?;
+        copy_exact(src, offset, len, self.w.get_mut())
+    }
 }
 
 impl OutputFactory for FsOutput {
@@ -93,9 +127,12 @@ impl Write for Hashing {
 }
 
 impl Hashing {
-    fn finish(self) -> io::Result<(String, u64)> {
+    /// The sha256 of what was written, or `hash` when given (the caller hashed every byte,
+    /// copied ranges included), and the size.
+    fn finish(self, hash: Option<String>) -> io::Result<(String, u64)> {
         self.inner.finish()?;
-        Ok((hex(&self.hasher.finalize()), self.bytes))
+        let hash = hash.unwrap_or_else(|| hex(&self.hasher.finalize()));
+        Ok((hash, self.bytes))
     }
 }
 
@@ -202,14 +239,31 @@ impl OutFile {
         Ok(())
     }
 
-    /// Closes the file; returns its sha256 and its size on disk.
-    pub(crate) fn close(mut self) -> io::Result<(String, u64)> {
+    /// Appends `len` bytes of `src` from `offset`, whole lines, not hashed here (plain JSONL
+    /// only: the caller hashes them and gives the hash to [`OutFile::close`]).
+    pub(crate) fn copy_range(&mut self, src: &File, offset: u64, len: u64) -> io::Result<()> {
+        debug_assert_eq!(self.layout, Layout::Jsonl);
+        match &mut self.enc {
+            Enc::Plain(h) => {
+                h.inner.copy_range(src, offset, len)?;
+                h.bytes += len;
+                Ok(())
+            }
+            Enc::Zstd(_) => Err(io::Error::other(
+                "byte ranges are copied into plain files only",
+            )),
+        }
+    }
+
+    /// Closes the file; returns its sha256 (`hash` when the caller hashed every byte) and
+    /// its size on disk.
+    pub(crate) fn close(mut self, hash: Option<String>) -> io::Result<(String, u64)> {
         if self.layout == Layout::Body {
             self.enc.put(BODY_CLOSE)?;
         }
         match self.enc {
-            Enc::Plain(w) => w.finish(),
-            Enc::Zstd(e) => e.finish()?.finish(),
+            Enc::Plain(w) => w.finish(hash),
+            Enc::Zstd(e) => e.finish()?.finish(hash),
         }
     }
 }
@@ -225,7 +279,7 @@ mod tests {
         let mut f = OutFile::open(&FsOutput { sync: false }, &p, None, Layout::Body).unwrap();
         f.line(b"{\"a\":1}\r\n", b"{\"a\":1}", true).unwrap();
         f.line(b"{\"b\":2}", b"{\"b\":2}", true).unwrap();
-        let (sha, n) = f.close().unwrap();
+        let (sha, n) = f.close(None).unwrap();
         let got = std::fs::read(&p).unwrap();
         assert_eq!(got, b"{\"requests\":[{\"a\":1},{\"b\":2}]}");
         assert_eq!(n, got.len() as u64);
@@ -235,13 +289,42 @@ mod tests {
     }
 
     #[test]
+    fn copied_ranges_land_after_the_written_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let src_path = dir.path().join("in.jsonl");
+        std::fs::write(&src_path, b"{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n").unwrap();
+        let src = File::open(&src_path).unwrap();
+        for (k, fs) in [FsOutput::default(), FsOutput { sync: true }]
+            .iter()
+            .enumerate()
+        {
+            let p = dir.path().join(format!("s{k}.jsonl"));
+            let mut f = OutFile::open(fs, &p, None, Layout::Jsonl).unwrap();
+            f.raw(b"{}\n", 1).unwrap();
+            f.copy_range(&src, 8, 16).unwrap();
+            f.copy_range(&src, 0, 8).unwrap();
+            f.raw(b"[]\n", 1).unwrap();
+            let (_, n) = f.close(Some("given".into())).unwrap();
+            let got = std::fs::read(&p).unwrap();
+            assert_eq!(got, b"{}\n{\"b\":2}\n{\"c\":3}\n{\"a\":1}\n[]\n");
+            assert_eq!(n, got.len() as u64);
+        }
+        // Past the end of the input: an error, not a short shard.
+        let p = dir.path().join("short.jsonl");
+        let mut f = OutFile::open(&FsOutput::default(), &p, None, Layout::Jsonl).unwrap();
+        let e = f.copy_range(&src, 16, 16).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(e.to_string().contains("ended at byte 24"), "{e}");
+    }
+
+    #[test]
     fn zstd_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("z.jsonl.zst");
         let mut f = OutFile::open(&FsOutput::default(), &p, Some(3), Layout::Jsonl).unwrap();
         f.raw(b"{}\n{}\n", 2).unwrap();
         f.line(b"{}", b"{}", true).unwrap();
-        f.close().unwrap();
+        f.close(None).unwrap();
         let back = zstd::decode_all(std::fs::File::open(&p).unwrap()).unwrap();
         assert_eq!(back, b"{}\n{}\n{}\n");
     }

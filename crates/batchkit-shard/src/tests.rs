@@ -600,3 +600,189 @@ fn slugs_and_stems() {
     assert_eq!(default_stem(&Input::path("/x/batch.jsonl.zst")), "batch");
     assert_eq!(default_stem(&Input::stdin()), "stdin");
 }
+
+/// Files on disk that count the bytes they take as copied byte ranges of the input, and
+/// fail the copy that would take the total past `fail_past`.
+struct Copies {
+    copied: std::sync::Arc<AtomicU64>,
+    fail_past: Option<u64>,
+}
+
+struct CopyCounting {
+    inner: Box<dyn ShardWrite>,
+    copied: std::sync::Arc<AtomicU64>,
+    fail_past: Option<u64>,
+}
+
+impl Write for CopyCounting {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl ShardWrite for CopyCounting {
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.inner.finish()
+    }
+    fn copy_range(&mut self, src: &fs::File, offset: u64, len: u64) -> io::Result<()> {
+        let total = self.copied.fetch_add(len, Ordering::SeqCst) + len;
+        if self.fail_past.is_some_and(|max| total > max) {
+            return Err(io::Error::new(
+                io::ErrorKind::CrossesDevices,
+                "copy_file_range refused",
+            ));
+        }
+        self.inner.copy_range(src, offset, len)
+    }
+}
+
+impl OutputFactory for Copies {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn ShardWrite>> {
+        Ok(Box::new(CopyCounting {
+            inner: FsOutput { sync: false }.create(path)?,
+            copied: self.copied.clone(),
+            fail_past: self.fail_past,
+        }))
+    }
+}
+
+/// Lines of every kind a shard meets: requests (some CRLF), duplicate ids, broken JSON and
+/// a blank line (all rejected), and a last request without a newline. Returns the input
+/// and what the shards must hold: the requests in order, the last one given its newline.
+fn mixed_input() -> (Vec<u8>, Vec<u8>) {
+    let (mut data, mut kept) = (Vec::new(), Vec::new());
+    for i in 0..300 {
+        let (line, valid) = if i % 23 == 22 {
+            (req(i - 1, "gpt-4o", 3), false)
+        } else if i % 31 == 30 {
+            ("{\"custom_id\":".to_string(), false)
+        } else if i == 150 {
+            (String::new(), false)
+        } else {
+            (req(i, "gpt-4o", i % 41), true)
+        };
+        let end: &[u8] = match i {
+            299 => b"",
+            _ if i % 7 == 0 => b"\r\n",
+            _ => b"\n",
+        };
+        data.extend_from_slice(line.as_bytes());
+        data.extend_from_slice(end);
+        if valid {
+            kept.extend_from_slice(line.as_bytes());
+            kept.extend_from_slice(if end.is_empty() { b"\n" } else { end });
+        }
+    }
+    (data, kept)
+}
+
+#[test]
+fn copied_shards_are_the_bytes_written_from_memory() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, kept) = mixed_input();
+    let plain = dir.path().join("in.jsonl");
+    fs::write(&plain, &data).unwrap();
+    // The same lines as zstd: read through the decompressor, so written from memory.
+    let packed = dir.path().join("in.jsonl.zst");
+    fs::write(&packed, zstd::encode_all(&data[..], 1).unwrap()).unwrap();
+    let mut runs = Vec::new();
+    for (k, input) in [&plain, &packed].into_iter().enumerate() {
+        let out = dir.path().join(format!("out{k}"));
+        let mut o = opts(&out);
+        o.provider = Some("openai".into());
+        o.skip_invalid = true;
+        o.caps.max_requests = Some(40);
+        o.caps.max_bytes = Some(3000);
+        let copies = Copies {
+            copied: Default::default(),
+            fail_past: None,
+        };
+        let rep = shard(
+            &Input::path(input),
+            &o,
+            &mut Hooks {
+                output: &copies,
+                ..Hooks::default()
+            },
+        )
+        .unwrap();
+        let m = rep.manifest.unwrap();
+        assert!(m.shards.len() > 5, "{}", m.shards.len());
+        assert_eq!(concat(&out, &m), kept, "shards are the requests, in order");
+        for s in &m.shards {
+            let bytes = fs::read(out.join(&s.file)).unwrap();
+            assert_eq!(s.bytes, bytes.len() as u64);
+            assert_eq!(
+                s.sha256,
+                output::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+            );
+        }
+        let files: Vec<(String, Vec<u8>)> = names(&out)
+            .into_iter()
+            .filter(|n| n != MANIFEST)
+            .map(|n| (n.clone(), fs::read(out.join(&n)).unwrap()))
+            .collect();
+        runs.push((copies.copied.load(Ordering::SeqCst), m, files));
+    }
+    let (copied, m, files) = &runs[0];
+    let (zst_copied, zst_m, zst_files) = &runs[1];
+    // Every shard byte of the plain file was copied from the input but the last request,
+    // which had no newline to copy.
+    let last = data.rsplit(|b| *b == b'\n').next().unwrap().len() as u64 + 1;
+    let shard_bytes: u64 = m.shards.iter().map(|s| s.bytes).sum();
+    assert_eq!(*copied, shard_bytes - last);
+    assert_eq!(*zst_copied, 0, "a zstd input is written from memory");
+    assert_eq!(files, zst_files);
+    assert_eq!(m.shards, zst_m.shards);
+    assert_eq!(m.rejected, zst_m.rejected);
+    let rejected = &files.iter().find(|(n, _)| n == REJECTED).unwrap().1;
+    assert_eq!(rejected.len() + kept.len(), data.len() + 1);
+}
+
+#[test]
+fn a_failed_copy_leaves_no_final_file_and_no_staging() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let (data, kept) = mixed_input();
+    let input = dir.path().join("in.jsonl");
+    fs::write(&input, &data).unwrap();
+    // The first copy, one in the middle, the last one (the shards copy all of `kept` but
+    // the last request, about 100 bytes).
+    for (k, fail_past) in [0, 4000, kept.len() as u64 - 200].into_iter().enumerate() {
+        // An existing, empty output directory stays; one the run made is removed.
+        let out = dir.path().join(format!("out{k}"));
+        if k == 0 {
+            fs::create_dir(&out).unwrap();
+        }
+        let mut o = opts(&out);
+        o.skip_invalid = true;
+        o.caps.max_requests = Some(40);
+        let copies = Copies {
+            copied: Default::default(),
+            fail_past: Some(fail_past),
+        };
+        let err = shard(
+            &Input::path(&input),
+            &o,
+            &mut Hooks {
+                output: &copies,
+                ..Hooks::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ShardError::Io { source, .. } if source.kind() == io::ErrorKind::CrossesDevices),
+            "{err}"
+        );
+        assert!(copies.copied.load(Ordering::SeqCst) > fail_past);
+        if k == 0 {
+            assert!(names(&out).is_empty(), "{:?}", names(&out));
+        } else {
+            assert!(!out.exists(), "{:?}", names(&out));
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! open file and stops at the first error, which the next send or [`Writer::finish`] returns.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -28,13 +29,13 @@ pub(crate) enum Msg {
         lines: u64,
     },
     /// One line of an Anthropic body (its content, without terminator).
-    BodyLine {
-        id: usize,
-        content: Vec<u8>,
-    },
-    Close {
-        id: usize,
-    },
+    BodyLine { id: usize, content: Vec<u8> },
+    /// Whole lines of the input file, `len` bytes from `offset`, copied from the source the
+    /// writer was started with (plain JSONL files only; the sender hashes them).
+    Copy { id: usize, offset: u64, len: u64 },
+    /// `hash`: the sha256 of the whole file when the sender computed it (files that took
+    /// copied ranges).
+    Close { id: usize, hash: Option<String> },
 }
 
 /// sha256 and size on disk of each closed file, by id.
@@ -47,12 +48,14 @@ pub(crate) struct Writer<'scope> {
 }
 
 impl<'scope> Writer<'scope> {
+    /// `src`: the input file [`Msg::Copy`] copies from.
     pub(crate) fn start<'env>(
         s: &'scope Scope<'scope, 'env>,
         factory: &'env dyn OutputFactory,
+        src: Option<&'env File>,
     ) -> Self {
         let (tx, rx) = sync_channel(QUEUE);
-        let handle = s.spawn(move || run(rx, factory));
+        let handle = s.spawn(move || run(rx, factory, src));
         Writer {
             tx: Some(tx),
             handle: Some(handle),
@@ -98,7 +101,11 @@ const CLOSING: usize = 2;
 /// What a closing thread hands back: file id, path, and its hash and size.
 type Closing = (usize, PathBuf, std::io::Result<(String, u64)>);
 
-fn run(rx: Receiver<Msg>, factory: &dyn OutputFactory) -> Result<Closed, ShardError> {
+fn run(
+    rx: Receiver<Msg>,
+    factory: &dyn OutputFactory,
+    src: Option<&File>,
+) -> Result<Closed, ShardError> {
     std::thread::scope(|s| {
         let mut open: HashMap<usize, (OutFile, PathBuf)> = HashMap::new();
         let mut closed = Closed::new();
@@ -132,12 +139,17 @@ fn run(rx: Receiver<Msg>, factory: &dyn OutputFactory) -> Result<Closed, ShardEr
                     let (f, path) = open.get_mut(&id).expect("written files are open");
                     f.line(&content, &content, false).map_err(err(path))?;
                 }
-                Msg::Close { id } => {
+                Msg::Copy { id, offset, len } => {
+                    let (f, path) = open.get_mut(&id).expect("written files are open");
+                    let src = src.expect("copies come with a source file");
+                    f.copy_range(src, offset, len).map_err(err(path))?;
+                }
+                Msg::Close { id, hash } => {
                     let (f, path) = open.remove(&id).expect("closed files are open");
                     if closing.len() >= CLOSING {
                         settle(closing.pop_front().expect("non-empty"), &mut closed)?;
                     }
-                    closing.push_back(s.spawn(move || (id, path, f.close())));
+                    closing.push_back(s.spawn(move || (id, path, f.close(hash))));
                 }
             }
         }

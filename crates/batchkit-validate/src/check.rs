@@ -132,7 +132,12 @@ fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
         for (k, child) in obj.iter() {
             let len = path.len();
             path.push('/');
-            path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            if k.contains(['~', '/']) {
+                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            } else {
+                // The usual key: nothing to escape, nothing to allocate.
+                path.push_str(k);
+            }
             if !seen.insert(k) {
                 out.push(path.clone());
             } else {
