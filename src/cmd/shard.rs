@@ -184,7 +184,6 @@ pub fn run(
         style,
         args.max_errors,
     ));
-    let print_err = RefCell::new(None);
     let progress = Progress::new(settings.progress, &input.name, input.len_hint());
     let callback = progress.callback();
     let counter = TiktokenCounter {
@@ -197,24 +196,15 @@ pub fn run(
         output: &fs_out,
         tokens: Some(&counter),
         progress: Some(&callback),
-        on_diagnostic: Box::new(|d| {
-            if print_err.borrow().is_none() {
-                if let Err(e) = printer.borrow_mut().diagnostic(&input.name, d) {
-                    *print_err.borrow_mut() = Some(e);
-                }
-            }
-        }),
+        on_diagnostic: Box::new(|d| printer.borrow_mut().diagnostic(&input.name, d)),
     };
     let result = batchkit_shard::shard(&input, &opts, &mut hooks);
     drop(hooks);
     drop(progress);
     let mut printer = printer.into_inner();
     printer.overall(&[])?;
-    let out = printer.into_inner()?;
-    if let Some(e) = print_err.into_inner() {
-        return Err(e.into());
-    }
     let report = result?;
+    let out = printer.into_inner()?;
     batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;
     Ok(Outcome::problems_if(report.has_problems()))
 }

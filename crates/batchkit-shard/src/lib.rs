@@ -163,6 +163,9 @@ impl ShardOptions {
     }
 }
 
+/// Where shard's findings go (see [`Hooks::on_diagnostic`]).
+pub type DiagnosticSink<'a> = Box<dyn FnMut(&Diagnostic) -> io::Result<()> + 'a>;
+
 /// Where a run writes and whom it tells: output factory, token counter, progress and the
 /// diagnostics callback. `Hooks::default()` writes to disk, counts no tokens and drops
 /// diagnostics.
@@ -173,8 +176,9 @@ pub struct Hooks<'a> {
     pub tokens: Option<&'a dyn TokenCount>,
     /// Raw bytes consumed, after each chunk.
     pub progress: Option<&'a ProgressFn<'a>>,
-    /// Every finding, in line order (file-level findings last).
-    pub on_diagnostic: Box<dyn FnMut(&Diagnostic) + 'a>,
+    /// Every finding, in line order (file-level findings last). A sink: an error (a
+    /// closed pipe) stops the job with [`ShardError::Report`] and nothing is written.
+    pub on_diagnostic: DiagnosticSink<'a>,
 }
 
 static FS: FsOutput = FsOutput { sync: true };
@@ -185,7 +189,7 @@ impl Default for Hooks<'_> {
             output: &FS,
             tokens: None,
             progress: None,
-            on_diagnostic: Box::new(|_| {}),
+            on_diagnostic: Box::new(|_| Ok(())),
         }
     }
 }
@@ -264,6 +268,9 @@ pub enum ShardError {
         /// Cause.
         source: io::Error,
     },
+    /// Passing a finding on failed (the printer's output is closed or full).
+    #[error("writing findings")]
+    Report(#[source] io::Error),
     /// One line breaks a cap on its own; it cannot be placed in any shard.
     #[error(
         "{name}:{line}: {}; a line is never split, so this file cannot be sharded",
@@ -914,7 +921,9 @@ fn run_with_writer(
                 });
             }
             cut.count(&r);
-            r.diagnostics.iter().for_each(&mut *on_diag);
+            for d in &r.diagnostics {
+                on_diag(d).map_err(ShardError::Report)?;
+            }
             cut.invalid_lines += 1;
             cut.refusing = true;
             return Ok(true);
@@ -958,7 +967,9 @@ fn run_with_writer(
                     .with_context("a shard holds only requests"),
                 );
                 cut.count(&br);
-                br.diagnostics.iter().for_each(&mut *on_diag);
+                for d in &br.diagnostics {
+                    on_diag(d).map_err(ShardError::Report)?;
+                }
                 cut.invalid_lines += 1;
                 cut.flush_run(chunk)?;
                 if opts.skip_invalid {
@@ -982,7 +993,9 @@ fn run_with_writer(
                 );
             }
             cut.count(&r);
-            r.diagnostics.iter().for_each(&mut *on_diag);
+            for d in &r.diagnostics {
+                on_diag(d).map_err(ShardError::Report)?;
+            }
             if !r.is_valid() {
                 cut.invalid_lines += 1;
                 cut.flush_run(chunk)?;
@@ -1033,7 +1046,7 @@ fn run_with_writer(
         )
         .with_context("not copied into a shard: a shard holds only requests");
         cut.warnings += 1;
-        (hooks.on_diagnostic)(&d);
+        (hooks.on_diagnostic)(&d).map_err(ShardError::Report)?;
     }
     let provider = fc.provider();
     let mut late_dupes = 0;
@@ -1049,7 +1062,7 @@ fn run_with_writer(
             Severity::Error => cut.errors += 1,
             Severity::Warning => cut.warnings += 1,
         }
-        (hooks.on_diagnostic)(d);
+        (hooks.on_diagnostic)(d).map_err(ShardError::Report)?;
         Ok(true)
     })?;
     let mut report = ShardReport {
@@ -1127,7 +1140,7 @@ fn run_with_writer(
                 ),
             );
             report.warnings += 1;
-            (hooks.on_diagnostic)(&d);
+            (hooks.on_diagnostic)(&d).map_err(ShardError::Report)?;
         }
     }
     let mpath = staging.join(MANIFEST);

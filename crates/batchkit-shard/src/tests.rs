@@ -38,7 +38,10 @@ fn opts(out: &Path) -> ShardOptions {
 fn run(input: &Path, o: &ShardOptions) -> (Result<ShardReport, ShardError>, Vec<Diagnostic>) {
     let diags = Mutex::new(Vec::new());
     let mut hooks = Hooks {
-        on_diagnostic: Box::new(|d: &Diagnostic| diags.lock().unwrap().push(d.clone())),
+        on_diagnostic: Box::new(|d: &Diagnostic| {
+            diags.lock().unwrap().push(d.clone());
+            Ok(())
+        }),
         ..Hooks::default()
     };
     let r = shard(&Input::path(input), o, &mut hooks);
