@@ -9,7 +9,9 @@
 //! Memory stays under [`JoinOptions::memory_limit`] at any input size: while the results fit,
 //! they are held in memory and the requests are streamed past them once; when they do not, a
 //! partitioned (grace) hash join spills to a temporary directory that is removed on success
-//! and on failure. Both paths write byte-identical outputs, whatever the number of threads.
+//! and on failure. Results read from plain (uncompressed) files are held as offsets, not
+//! bytes: their lines are read back by position when the merged lines are written. Both paths
+//! write byte-identical outputs, whatever the number of threads.
 //!
 //! Duplicate results (two result lines for one id): the merged line takes a succeeded result
 //! over a failed one, and the earlier line among equals; the other line goes to
