@@ -325,3 +325,54 @@ pub(crate) fn probe_partitions(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::hash_id;
+
+    struct K(Vec<(&'static [u8], Status)>);
+    impl Keys for K {
+        fn id(&self, i: u32) -> &[u8] {
+            self.0[i as usize].0
+        }
+        fn hash(&self, i: u32) -> u64 {
+            hash_id(self.0[i as usize].0)
+        }
+        fn status(&self, i: u32) -> Status {
+            self.0[i as usize].1
+        }
+    }
+
+    #[test]
+    fn a_succeeded_result_beats_a_failed_one_else_the_earlier_wins() {
+        let k = K(vec![
+            (b"a", Status::Errored),
+            (b"b", Status::Expired),
+            (b"a", Status::Succeeded),
+            (b"a", Status::Succeeded),
+            (b"b", Status::Errored),
+        ]);
+        let mut t = ResultTable::default();
+        for i in 0..5 {
+            t.insert(i, &k);
+        }
+        assert_eq!(t.find(hash_id(b"a"), b"a", &k), Some(2));
+        assert_eq!(t.find(hash_id(b"b"), b"b", &k), Some(1));
+        assert_eq!(t.find(hash_id(b"c"), b"c", &k), None);
+        assert_eq!(t.losers(&k), vec![(0, 2), (3, 2), (4, 1)]);
+    }
+
+    #[test]
+    fn the_first_request_line_of_an_id_takes_it() {
+        let mut f = FirstLines::new(2);
+        assert_eq!(f.first(Some(1), 0, b"r", 5), None);
+        assert_eq!(f.first(Some(1), 0, b"r", 9), Some(5));
+        let h = hash_id(b"x");
+        assert_eq!(f.first(None, h, b"x", 3), None);
+        assert_eq!(f.first(None, h, b"x", 7), Some(3));
+        assert!(f.claimed(1));
+        assert!(!f.claimed(0));
+        assert!(f.others_footprint() > 0);
+    }
+}

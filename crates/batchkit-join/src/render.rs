@@ -534,3 +534,107 @@ impl Ctx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(line: &[u8], id: &[u8]) -> Entry {
+        let at = line.windows(id.len()).position(|w| w == id).unwrap() as u32;
+        Entry {
+            off: 0,
+            raw_len: line.len() as u32,
+            content_rel: 0,
+            content_len: line.len() as u32 - 1,
+            id_rel: at,
+            id_len: id.len() as u32,
+            text_rel: 0,
+            text_len: u32::MAX,
+            file: 0,
+            line: 2,
+            byte: 4,
+            hash: hash_id(id),
+            other: NONE,
+            status: Status::Succeeded.to_u8(),
+            kind: 0,
+        }
+    }
+
+    #[test]
+    fn result_lines_are_read_back_by_position_and_a_changed_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let line = b"{\"custom_id\":\"r1\",\"response\":null}\n";
+        std::fs::write(&p, [b"{}\n\n".as_slice(), line].concat()).unwrap();
+        let files = [(File::open(&p).unwrap(), p.clone())];
+        let names = [Input::path(&p)];
+        let payload = Arena::default();
+        let src = ResultSource {
+            inputs: Some(&files[..]),
+            names: &names,
+            payload: &payload,
+        };
+        let e = entry(line, b"r1");
+        let mut buf = Vec::new();
+        src.load(&e, true, &mut buf).unwrap();
+        assert_eq!(buf, line);
+        assert_eq!(slices(&buf, &e).content, &line[..line.len() - 1]);
+
+        // Same length, another id: the join must not copy it into a merged line.
+        std::fs::write(&p, b"{}\n\n{\"custom_id\":\"r2\",\"response\":null}\n").unwrap();
+        let err = src.load(&e, true, &mut buf).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("changed while it was being joined"),
+            "{err}"
+        );
+        // Shorter: the line is gone.
+        std::fs::write(&p, b"{}\n").unwrap();
+        assert!(src.load(&e, true, &mut buf).is_err());
+    }
+
+    #[test]
+    fn one_renderer_for_joined_missing_and_problem_lines() {
+        let mut out = Vec::new();
+        let rb = ResultBytes {
+            content: b"{\"r\":1}",
+            text: Some(b"\"hi\""),
+        };
+        let (s, n) = render_line(
+            &mut out,
+            Some(b"{\"custom_id\":\"a\"}"),
+            Some(b"\"a\""),
+            Status::Succeeded,
+            Some(&rb),
+            None,
+            1,
+        );
+        assert_eq!(
+            &out[s..s + n],
+            b"{\"custom_id\":\"a\",\"status\":\"succeeded\",\"request\":{\"custom_id\":\"a\"},\"result\":{\"r\":1},\"output_text\":\"hi\"}\n"
+        );
+        let (_, n) = render_line(
+            &mut out,
+            Some(b"{"),
+            None,
+            Status::Missing,
+            None,
+            Some(Problem::InvalidJson),
+            3,
+        );
+        assert_eq!(n, 0, "a line that is not JSON gets no merged line");
+        let (s, n) = render_line(
+            &mut out,
+            Some(b"x"),
+            None,
+            Status::Missing,
+            None,
+            Some(Problem::LineTooLarge),
+            4,
+        );
+        assert_eq!(
+            &out[s..s + n],
+            b"{\"custom_id\":null,\"status\":\"missing\",\"request\":null,\"result\":null,\"output_text\":null,\"problem\":\"line_too_large\",\"line\":4}\n"
+        );
+    }
+}
