@@ -1,5 +1,5 @@
 //! Hot paths of `batchkit join`: reading a result line (id, status, usage, answer text), reading
-//! a request's id, and hashing ids.
+//! a request's id, hashing ids, the duplicate-result table, and rendering a merged line.
 
 use std::hint::black_box;
 
@@ -47,5 +47,35 @@ fn hashing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, results, hashing);
+fn probe_and_render(c: &mut Criterion) {
+    let ids: Vec<String> = (0..10_000).map(|i| format!("req-{i}")).collect();
+    let refs: Vec<&[u8]> = ids.iter().map(|s| s.as_bytes()).collect();
+    let mut g = c.benchmark_group("join/result_table");
+    g.throughput(Throughput::Elements(ids.len() as u64));
+    g.bench_function("insert_find_10k_ids", |b| {
+        b.iter(|| hot::result_table(black_box(&refs)))
+    });
+    g.finish();
+
+    let text = hot::result_text(OK.as_bytes());
+    let mut g = c.benchmark_group("join/render");
+    g.throughput(Throughput::Bytes((REQUEST.len() + 2 * OK.len()) as u64));
+    let mut out = Vec::with_capacity(4096);
+    g.bench_function("merged_line", |b| {
+        b.iter(|| {
+            out.clear();
+            hot::render_merged(
+                &mut out,
+                black_box(REQUEST.as_bytes()),
+                br#""req-42""#,
+                black_box(OK.as_bytes()),
+                text.as_deref(),
+            );
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, results, hashing, probe_and_render);
 criterion_main!(benches);

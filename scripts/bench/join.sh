@@ -19,28 +19,27 @@ bytes=$(( $(file_bytes "$req") + $(file_bytes "$res_out") + $(file_bytes "$res_e
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-join.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# DuckDB, closest fair equivalent: lines read as JSON objects (kept verbatim, as batchkit keeps
-# them), the status computed from the result, LEFT JOIN on custom_id, request order, written as
-# JSON Lines. DuckDB re-serialises the JSON values (whitespace) and writes its own field layout.
+# DuckDB, as a user would write it with DuckDB's defaults: read_json on each side (columns
+# inferred), the status computed from the result, LEFT JOIN on custom_id, request order,
+# COPY to a JSON Lines file. DuckDB re-serialises the JSON values and writes its own layout.
 cat >"$work/duck.py" <<PY
-import duckdb, sys
+import duckdb
 con = duckdb.connect()
 con.execute("""
 COPY (
-  SELECT r.id AS custom_id,
-         CASE WHEN o.res IS NULL THEN 'missing'
-              WHEN o.res->>'\$.error.code' = 'batch_expired' THEN 'expired'
-              WHEN o.res->>'\$.error.code' = 'batch_cancelled' THEN 'canceled'
-              WHEN (o.res->>'\$.response.status_code')::INT BETWEEN 200 AND 299 THEN 'succeeded'
+  SELECT r.custom_id,
+         CASE WHEN o.custom_id IS NULL THEN 'missing'
+              WHEN o.error.code = 'batch_expired' THEN 'expired'
+              WHEN o.error.code = 'batch_cancelled' THEN 'canceled'
+              WHEN o.response.status_code BETWEEN 200 AND 299 THEN 'succeeded'
               ELSE 'errored' END AS status,
-         r.json AS request,
-         o.res AS result,
-         o.res->>'\$.response.body.choices[0].message.content' AS output_text
-  FROM (SELECT json, json->>'\$.custom_id' AS id, row_number() OVER () AS rn
-        FROM read_json_objects('$req', format='newline_delimited')) r
-  LEFT JOIN (SELECT json AS res, json->>'\$.custom_id' AS id
-             FROM read_json_objects(['$res_out', '$res_err'], format='newline_delimited')) o
-  ON r.id = o.id
+         r.request,
+         to_json(o) AS result,
+         o.response.body.choices[1].message.content AS output_text
+  FROM (SELECT custom_id, to_json(q) AS request, row_number() OVER () AS rn
+        FROM read_json('$req', format='newline_delimited') q) r
+  LEFT JOIN read_json(['$res_out', '$res_err'], format='newline_delimited') o
+    ON r.custom_id = o.custom_id
   ORDER BY r.rn
 ) TO '$work/duck-merged.json' (FORMAT json)
 """)
@@ -48,11 +47,16 @@ PY
 
 table_header "join: $(python3 -c "print(f'{$(file_bytes "$req")/1e9:.2f}')") GB requests + $(python3 -c "print(f'{($(file_bytes "$res_out")+$(file_bytes "$res_err"))/1e9:.2f}')") GB shuffled results (output + error file)"
 
-measure "batchkit join --memory-limit 256MiB (spills)" "$bytes" \
+measure "batchkit join --memory-limit 256MiB" "$bytes" \
   "$BK" --format json join --requests "$req" --results "$res_out" "$res_err" \
   --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 256MiB
 bk_secs=$LAST_SECS
 bk_rss=$LAST_RSS_MIB
+rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
+
+measure "batchkit join --memory-limit 64MiB (spills: partitioned join)" "$bytes" \
+  "$BK" --format json join --requests "$req" --results "$res_out" "$res_err" \
+  --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 64MiB
 rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
 
 measure "batchkit join --memory-limit 8GiB (in memory)" "$bytes" \
@@ -60,7 +64,7 @@ measure "batchkit join --memory-limit 8GiB (in memory)" "$bytes" \
   --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 8GiB
 rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
 
-measure "duckdb LEFT JOIN (read_json_objects) to JSON" "$bytes" python3 "$work/duck.py"
+measure "duckdb LEFT JOIN (read_json) to JSON" "$bytes" python3 "$work/duck.py"
 duck_secs=$LAST_SECS
 rm -f "$work/duck-merged.json"
 

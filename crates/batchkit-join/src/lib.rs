@@ -9,7 +9,9 @@
 //! Memory stays under [`JoinOptions::memory_limit`] at any input size: while the results fit,
 //! they are held in memory and the requests are streamed past them once; when they do not, a
 //! partitioned (grace) hash join spills to a temporary directory that is removed on success
-//! and on failure. Both paths write byte-identical outputs, whatever the number of threads.
+//! and on failure. Results read from plain (uncompressed) files are held as offsets, not
+//! bytes: their lines are read back by position when the merged lines are written. Both paths
+//! write byte-identical outputs, whatever the number of threads.
 //!
 //! Duplicate results (two result lines for one id): the merged line takes a succeeded result
 //! over a failed one, and the earlier line among equals; the other line goes to
@@ -43,6 +45,9 @@
 mod cost;
 mod engine;
 mod parse;
+mod partition;
+mod probe;
+mod render;
 mod store;
 
 use std::path::PathBuf;
@@ -79,6 +84,53 @@ pub mod hot {
     /// The id hash used for partitions and the probe table.
     pub fn hash_id(id: &[u8]) -> u64 {
         crate::store::hash_id(id)
+    }
+    /// Renders the merged line of a succeeded request joined to `result` (its content, and
+    /// answer text as a JSON string literal) into `out`, as every join path does.
+    pub fn render_merged(
+        out: &mut Vec<u8>,
+        request: &[u8],
+        id_raw: &[u8],
+        result: &[u8],
+        text: Option<&[u8]>,
+    ) {
+        let rb = crate::render::ResultBytes {
+            content: result,
+            text,
+        };
+        crate::render::render_line(
+            out,
+            Some(request),
+            Some(id_raw),
+            crate::Status::Succeeded,
+            Some(&rb),
+            None,
+            1,
+        );
+    }
+    /// Builds the duplicate-result table over `ids` (all succeeded) and finds each again;
+    /// returns how many were found (duplicates count once).
+    pub fn result_table(ids: &[&[u8]]) -> usize {
+        struct K<'a>(&'a [&'a [u8]], Vec<u64>);
+        impl crate::probe::Keys for K<'_> {
+            fn id(&self, i: u32) -> &[u8] {
+                self.0[i as usize]
+            }
+            fn hash(&self, i: u32) -> u64 {
+                self.1[i as usize]
+            }
+            fn status(&self, _: u32) -> crate::Status {
+                crate::Status::Succeeded
+            }
+        }
+        let k = K(ids, ids.iter().map(|i| hash_id(i)).collect());
+        let mut t = crate::probe::ResultTable::with_capacity(ids.len());
+        for i in 0..ids.len() as u32 {
+            t.insert(i, &k);
+        }
+        (0..ids.len())
+            .filter(|&i| t.find(k.1[i], ids[i], &k) == Some(i as u32))
+            .count()
     }
 }
 

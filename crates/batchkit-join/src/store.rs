@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use hashbrown::HashTable;
 
+use crate::probe::{Keys, ResultTable};
 use crate::{JoinError, Status};
 
 /// Hash of an id for partitions (top bits) and the probe table.
@@ -120,6 +121,9 @@ impl Arena {
     /// Appends the parts contiguously and returns the offset of the first byte.
     pub fn push(&mut self, parts: &[&[u8]]) -> u64 {
         let need: usize = parts.iter().map(|p| p.len()).sum();
+        if need == 0 {
+            return self.len;
+        }
         let fits = self
             .blocks
             .last()
@@ -140,6 +144,9 @@ impl Arena {
     }
 
     pub fn get(&self, off: u64, len: usize) -> &[u8] {
+        if len == 0 {
+            return &[];
+        }
         let i = self.starts.partition_point(|&s| s <= off) - 1;
         let rel = (off - self.starts[i]) as usize;
         &self.blocks[i][rel..rel + len]
@@ -159,84 +166,91 @@ impl Arena {
     }
 }
 
-/// Results held in memory: arena, entries, and a table from id to the kept entry.
+/// Results held in memory: their entries, their ids (for the probe table), and the payload
+/// (raw lines and extras, or only the extras when the raw lines are read back from the
+/// inputs by position).
 #[derive(Default)]
 pub(crate) struct MemStore {
-    pub arena: Arena,
+    pub payload: Arena,
+    pub ids: Arena,
+    /// Per entry: where its id is in `ids` (joinable entries only).
+    pub id_at: Vec<u64>,
     pub entries: Vec<Entry>,
-    pub table: HashTable<u32>,
-    /// Entries that lost to another result for their id (resolved to the final winner at the end).
-    pub losers: Vec<u32>,
+    pub table: ResultTable,
 }
 
-/// A succeeded result beats a failed one; among equals the earlier line is kept.
-pub(crate) fn better(new: Status, old: Status) -> bool {
-    new == Status::Succeeded && old != Status::Succeeded
+/// The ids of a [`MemStore`], as the result table reads them.
+pub(crate) struct MemKeys<'a> {
+    entries: &'a [Entry],
+    ids: &'a Arena,
+    id_at: &'a [u64],
+}
+
+impl Keys for MemKeys<'_> {
+    fn id(&self, i: u32) -> &[u8] {
+        let e = &self.entries[i as usize];
+        self.ids.get(self.id_at[i as usize], e.id_len as usize)
+    }
+    fn hash(&self, i: u32) -> u64 {
+        self.entries[i as usize].hash
+    }
+    fn status(&self, i: u32) -> Status {
+        self.entries[i as usize].status()
+    }
 }
 
 impl MemStore {
-    pub fn id(&self, e: &Entry) -> &[u8] {
-        self.arena
-            .get(e.off + u64::from(e.id_rel), e.id_len as usize)
+    pub fn keys(&self) -> MemKeys<'_> {
+        MemKeys {
+            entries: &self.entries,
+            ids: &self.ids,
+            id_at: &self.id_at,
+        }
+    }
+
+    /// The id of joinable entry `idx`.
+    pub fn id(&self, idx: u32) -> &[u8] {
+        let e = &self.entries[idx as usize];
+        self.ids.get(self.id_at[idx as usize], e.id_len as usize)
     }
 
     /// Bytes the store holds, with what the request pass will add (one claim slot per entry).
     pub fn footprint(&self) -> u64 {
-        self.arena.capacity()
-            + (self.entries.capacity() * (ENTRY_SIZE + 8 + 8)) as u64
-            + (self.table.capacity() * 5) as u64
+        self.payload.capacity()
+            + self.ids.capacity()
+            + (self.entries.capacity() * (std::mem::size_of::<Entry>() + 8)) as u64
+            + (self.id_at.capacity() * 8) as u64
+            + self.table.footprint()
     }
 
-    /// Adds an entry; joinable ones go into the table with the duplicate rule.
-    pub fn insert(&mut self, e: Entry) {
+    /// Adds an entry (`id`: its decoded id, when joinable); joinable ones go into the table
+    /// under the duplicate-result rule.
+    pub fn insert(&mut self, e: Entry, id: &[u8]) {
         let idx = self.entries.len() as u32;
         self.entries.push(e);
         if e.kind != 0 {
+            self.id_at.push(0);
             return;
         }
-        let id = self.id(&e).to_vec();
-        let entries = &self.entries;
-        let arena = &self.arena;
-        let found = self.table.find_mut(e.hash, |&i| {
-            let o = &entries[i as usize];
-            arena.get(o.off + u64::from(o.id_rel), o.id_len as usize) == id.as_slice()
-        });
-        match found {
-            Some(slot) => {
-                let old = *slot;
-                if better(e.status(), self.entries[old as usize].status()) {
-                    *slot = idx;
-                    self.losers.push(old);
-                } else {
-                    self.losers.push(idx);
-                }
-            }
-            None => {
-                self.table
-                    .insert_unique(e.hash, idx, |&i| entries[i as usize].hash);
-            }
-        }
+        self.id_at.push(self.ids.push(&[id]));
+        let keys = MemKeys {
+            entries: &self.entries,
+            ids: &self.ids,
+            id_at: &self.id_at,
+        };
+        self.table.insert(idx, &keys);
     }
 
     /// The kept entry for `id`.
     pub fn find(&self, hash: u64, id: &[u8]) -> Option<u32> {
-        self.table
-            .find(hash, |&i| self.id(&self.entries[i as usize]) == id)
-            .copied()
+        self.table.find(hash, id, &self.keys())
     }
 
     /// Points every loser at the entry finally kept for its id.
     pub fn resolve_losers(&mut self) {
-        let mut losers = std::mem::take(&mut self.losers);
-        losers.sort_unstable();
-        for &l in &losers {
-            let e = self.entries[l as usize];
-            let w = self
-                .find(e.hash, self.id(&e))
-                .expect("a loser's id is in the table");
+        for (l, w) in self.table.losers(&self.keys()) {
             self.entries[l as usize].other = u64::from(w);
         }
-        self.losers = losers;
     }
 }
 

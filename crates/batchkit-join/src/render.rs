@@ -1,0 +1,640 @@
+//! Writing the outputs: the one renderer of merged lines ([`render_line`]) for every path,
+//! result bytes read back from memory, spill files or the result inputs by position
+//! ([`ResultSource`]), the request lines' merged and retry output in order, and the last pass
+//! over the results for orphans and duplicates.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use batchkit_io::{AtomicFile, Chunk, Input};
+
+use crate::engine::{Ctx, Outputs};
+use crate::probe::FirstLines;
+use crate::store::{hash_id, io_err, read_at, Arena, Entry, ENTRY_SIZE, NONE};
+use crate::{Event, JoinError, Loc, Problem, Side, Status};
+
+pub(crate) fn write(f: &mut AtomicFile, b: &[u8]) -> Result<(), JoinError> {
+    if b.is_empty() {
+        return Ok(());
+    }
+    let p = f.path().to_path_buf();
+    f.write_all(b).map_err(io_err(&p))
+}
+
+/// Writes a line, adding the `\n` a last line may lack.
+pub(crate) fn write_line(f: &mut AtomicFile, raw: &[u8]) -> Result<(), JoinError> {
+    write(f, raw)?;
+    if !raw.ends_with(b"\n") {
+        write(f, b"\n")?;
+    }
+    Ok(())
+}
+
+/// A result's bytes as the merged line needs them.
+pub(crate) struct ResultBytes<'a> {
+    pub content: &'a [u8],
+    pub text: Option<&'a [u8]>,
+}
+
+fn write_merged(
+    out: &mut Vec<u8>,
+    id_raw: Option<&[u8]>,
+    status: Status,
+    request: Option<&[u8]>,
+    result: Option<&ResultBytes<'_>>,
+    problem: Option<Problem>,
+    line: u64,
+) {
+    out.extend_from_slice(b"{\"custom_id\":");
+    out.extend_from_slice(id_raw.unwrap_or(b"null"));
+    out.extend_from_slice(b",\"status\":\"");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"request\":");
+    out.extend_from_slice(request.unwrap_or(b"null"));
+    out.extend_from_slice(b",\"result\":");
+    out.extend_from_slice(result.map_or(&b"null"[..], |r| r.content));
+    out.extend_from_slice(b",\"output_text\":");
+    out.extend_from_slice(result.and_then(|r| r.text).unwrap_or(b"null"));
+    if let Some(p) = problem {
+        out.extend_from_slice(b",\"problem\":\"");
+        out.extend_from_slice(p.code().as_bytes());
+        out.extend_from_slice(b"\",\"line\":");
+        out.extend_from_slice(line.to_string().as_bytes());
+    }
+    out.extend_from_slice(b"}\n");
+}
+
+/// The one renderer of merged lines, for the in-memory and the spilled join alike: request
+/// line `content` (number `line`, raw id literal `id_raw`), joined to `result` with `status`,
+/// or not joined because of `problem`. A line that is not JSON gets no merged line; one too
+/// long to hold gets `"request": null`. Returns the range written in `out`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render_line(
+    out: &mut Vec<u8>,
+    content: Option<&[u8]>,
+    id_raw: Option<&[u8]>,
+    status: Status,
+    result: Option<&ResultBytes<'_>>,
+    problem: Option<Problem>,
+    line: u64,
+) -> (usize, usize) {
+    let start = out.len();
+    if problem.is_some_and(Problem::not_json) {
+        return (start, 0);
+    }
+    let request = if problem == Some(Problem::LineTooLarge) {
+        None
+    } else {
+        content
+    };
+    write_merged(out, id_raw, status, request, result, problem, line);
+    (start, out.len() - start)
+}
+
+pub(crate) fn request_problem_message(p: Problem, detail: &str) -> String {
+    match p {
+        Problem::InvalidJson => format!("not valid JSON: {detail}; left out of the merged and retry files"),
+        Problem::InvalidUtf8 => format!("not valid UTF-8: {detail}; left out of the merged and retry files"),
+        Problem::MissingId => "no `custom_id`, `key` or `recordId`: cannot be joined; status missing, copied to the retry file".into(),
+        Problem::InvalidId => "the id (`custom_id`, `key` or `recordId`) is not a string: cannot be joined; status missing, copied to the retry file".into(),
+        Problem::LineTooLarge => {
+            format!("line is {detail} bytes, longer than --max-line-bytes; status missing, NOT copied to the retry file")
+        }
+        _ => detail.to_string(),
+    }
+}
+
+/// One request line's outcome, with its merged line at `merged` in the chunk's buffer.
+pub(crate) struct LineOut {
+    pub line: u64,
+    pub byte: u64,
+    pub raw: (usize, usize),
+    pub merged: (usize, usize),
+    pub status: Status,
+    pub problem: Option<Problem>,
+    pub result: u64,
+    pub other: u64,
+    pub custom_id: Option<String>,
+    pub message: Option<String>,
+    /// The raw id literal's range in the line's content.
+    pub id: (u32, u32),
+    /// In-memory path: the decoded id and its hash of a request no result names (checked
+    /// against earlier requests' ids at emit time).
+    pub key: Option<(u64, Vec<u8>)>,
+}
+
+impl LineOut {
+    pub fn new(line: u64, byte: u64, raw: (usize, usize)) -> Self {
+        LineOut {
+            line,
+            byte,
+            raw,
+            merged: (0, 0),
+            status: Status::Missing,
+            problem: None,
+            result: NONE,
+            other: NONE,
+            custom_id: None,
+            message: None,
+            id: (0, 0),
+            key: None,
+        }
+    }
+}
+
+pub(crate) struct ReqChunk {
+    pub merged: Vec<u8>,
+    pub lines: Vec<LineOut>,
+}
+
+/// The merged line of a chunk that stands for one line too long to hold.
+pub(crate) fn oversized_out(chunk: &Chunk, merged: &mut Vec<u8>) -> Option<ReqChunk> {
+    let o = chunk.oversized?;
+    let mut lo = LineOut::new(o.line, o.offset, (0, 0));
+    lo.merged = render_line(
+        merged,
+        None,
+        None,
+        Status::Missing,
+        None,
+        Some(Problem::LineTooLarge),
+        o.line,
+    );
+    lo.problem = Some(Problem::LineTooLarge);
+    lo.message = Some(request_problem_message(
+        Problem::LineTooLarge,
+        &o.len.to_string(),
+    ));
+    Some(ReqChunk {
+        merged: std::mem::take(merged),
+        lines: vec![lo],
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Result bytes
+
+/// Where the stored bytes of the results are: raw lines and extras, or only the extras when
+/// the raw lines are read back from the result inputs.
+pub(crate) trait Payload: Sync {
+    fn read(&self, off: u64, buf: &mut [u8]) -> Result<(), JoinError>;
+}
+
+impl Payload for Arena {
+    fn read(&self, off: u64, buf: &mut [u8]) -> Result<(), JoinError> {
+        buf.copy_from_slice(self.get(off, buf.len()));
+        Ok(())
+    }
+}
+
+impl Payload for (File, PathBuf) {
+    fn read(&self, off: u64, buf: &mut [u8]) -> Result<(), JoinError> {
+        read_at(&self.0, &self.1, off, buf)
+    }
+}
+
+/// Reads a result's bytes back: its raw line from its input by position (`inputs`, when
+/// every result input is a plain file) or from the payload, then its extras (decoded id,
+/// re-encoded answer text) from the payload.
+pub(crate) struct ResultSource<'a, P: Payload + ?Sized> {
+    pub inputs: Option<&'a [(File, PathBuf)]>,
+    pub names: &'a [Input],
+    pub payload: &'a P,
+}
+
+impl<P: Payload + ?Sized> ResultSource<'_, P> {
+    /// The raw line of `e`, followed by its extras when `extras`, into `buf`.
+    pub fn load(&self, e: &Entry, extras: bool, buf: &mut Vec<u8>) -> Result<(), JoinError> {
+        let raw = e.raw_len as usize;
+        let total = if extras { raw + extra_len(e) } else { raw };
+        buf.clear();
+        buf.resize(total, 0);
+        let Some(files) = self.inputs else {
+            return self.payload.read(e.off, buf);
+        };
+        let (f, p) = &files[e.file as usize];
+        let changed = || {
+            JoinError::Usage(format!(
+                "{}: the file changed while it was being joined",
+                self.names[e.file as usize].name
+            ))
+        };
+        match f.read_exact_at(&mut buf[..raw], e.byte) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Err(changed()),
+            Err(err) => return Err(io_err(p)(err)),
+        }
+        // The id read back must be the one stored: else the input changed under the join.
+        let (ir, il) = (e.id_rel as usize, e.id_len as usize);
+        if e.kind == 0 && ir + il <= raw && hash_id(&buf[ir..ir + il]) != e.hash {
+            return Err(changed());
+        }
+        if total > raw {
+            self.payload.read(e.off, &mut buf[raw..])?;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes stored after the raw line (decoded id, re-encoded text).
+pub(crate) fn extra_len(e: &Entry) -> usize {
+    let mut end = e.raw_len;
+    if e.id_rel >= e.raw_len {
+        end = end.max(e.id_rel + e.id_len);
+    }
+    if let Some((r, l)) = e.text() {
+        if r >= e.raw_len {
+            end = end.max(r + l);
+        }
+    }
+    (end - e.raw_len) as usize
+}
+
+/// The content and answer text of a result loaded with its extras.
+pub(crate) fn slices<'a>(all: &'a [u8], e: &Entry) -> ResultBytes<'a> {
+    let c = e.content_rel as usize;
+    ResultBytes {
+        content: &all[c..c + e.content_len as usize],
+        text: e.text().map(|(r, l)| &all[r as usize..(r + l) as usize]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request lines: merged and retry output, in order
+
+/// The in-memory request pass's state: which request took each result, and the ids of the
+/// requests no result names (bounded by `allowance` bytes).
+pub(crate) struct MemClaims {
+    pub first: FirstLines,
+    pub allowance: u64,
+}
+
+/// The line's content from its raw bytes (terminator and, on line 1, a BOM removed).
+pub(crate) fn content_of(raw: &[u8], first: bool) -> &[u8] {
+    let mut c = raw.strip_suffix(b"\n").unwrap_or(raw);
+    c = c.strip_suffix(b"\r").unwrap_or(c);
+    if first {
+        c = c.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(c);
+    }
+    c
+}
+
+impl Ctx<'_> {
+    /// Writes a request chunk's lines in order. On the in-memory path (`mem`) it also applies
+    /// the duplicate-request rule there (see [`FirstLines`]); it stops (setting
+    /// `self.overflow`) when the ids of requests without a result outgrow their share of the
+    /// budget.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn emit_request_chunk(
+        &mut self,
+        chunk: &Chunk,
+        rc: ReqChunk,
+        input: &Input,
+        base: u64,
+        mut mem: Option<&mut MemClaims>,
+        outs: &mut Outputs,
+        on_event: &mut dyn FnMut(&Event),
+    ) -> Result<(), JoinError> {
+        let mut regen = Vec::new();
+        // Merged lines lie in order in `rc.merged`: written in runs, cut only where a line
+        // was rendered again.
+        let mut run = 0usize;
+        for mut lo in rc.lines {
+            let gidx = base + lo.line - 1;
+            let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];
+            if let Some(m) = mem.as_deref_mut() {
+                let first = if lo.result != NONE {
+                    m.first.first(Some(lo.result as u32), 0, &[], gidx)
+                } else if let Some((hash, key)) = &lo.key {
+                    let first = m.first.first(None, *hash, key, gidx);
+                    if m.first.others_footprint() > m.allowance {
+                        self.overflow = true;
+                        return Ok(());
+                    }
+                    first
+                } else {
+                    None
+                };
+                if let Some(first) = first {
+                    lo.other = first;
+                    lo.status = Status::Missing;
+                    lo.problem = Some(Problem::DuplicateId);
+                    lo.result = NONE;
+                    let content = content_of(raw, lo.line == 1 && lo.byte == 0);
+                    let id_raw = &content[lo.id.0 as usize..(lo.id.0 + lo.id.1) as usize];
+                    regen.clear();
+                    render_line(
+                        &mut regen,
+                        Some(content),
+                        Some(id_raw),
+                        Status::Missing,
+                        None,
+                        Some(Problem::DuplicateId),
+                        lo.line,
+                    );
+                    write(&mut outs.out, &rc.merged[run..lo.merged.0])?;
+                    write(&mut outs.out, &regen)?;
+                    run = lo.merged.0 + lo.merged.1;
+                }
+            }
+            if lo.problem == Some(Problem::DuplicateId) {
+                let content = content_of(raw, lo.line == 1 && lo.byte == 0);
+                let id = crate::hot::request_id(content);
+                let first = self.loc_of_request(lo.other);
+                lo.message = Some(format!(
+                    "custom_id {:?} was already used on {}:{}; status missing, NOT copied to the retry file",
+                    id.as_deref().unwrap_or(""),
+                    first.file,
+                    first.line
+                ));
+                lo.custom_id = id;
+            }
+            let not_json = lo.problem.is_some_and(Problem::not_json);
+            if not_json {
+                self.summary.invalid_requests += 1;
+            } else {
+                self.summary.requests += 1;
+                self.summary.statuses[lo.status as usize] += 1;
+                if lo.status != Status::Succeeded {
+                    if matches!(
+                        lo.problem,
+                        Some(Problem::LineTooLarge | Problem::DuplicateId)
+                    ) {
+                        self.summary.not_in_retry += 1;
+                    } else {
+                        self.summary.to_retry += 1;
+                        if let Some(r) = &mut outs.retry {
+                            write_line(r, raw)?;
+                        }
+                    }
+                }
+            }
+            if let Some(p) = lo.problem {
+                self.summary.request_problems += 1;
+                let first = (p == Problem::DuplicateId).then(|| self.loc_of_request(lo.other));
+                self.request_events += 1;
+                if self.request_events > self.skip_request_events {
+                    on_event(&Event::Problem {
+                        side: Side::Request,
+                        problem: p,
+                        loc: Loc {
+                            file: input.name.clone(),
+                            line: lo.line,
+                            offset: Some(lo.byte),
+                        },
+                        custom_id: lo.custom_id.take(),
+                        first,
+                        message: lo.message.take().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        write(&mut outs.out, &rc.merged[run..])
+    }
+
+    /// File and line of the request with global line index `gidx`.
+    pub(crate) fn loc_of_request(&self, gidx: u64) -> Loc {
+        let mut g = gidx;
+        for (i, n) in self.request_lines.iter().enumerate() {
+            if g < *n {
+                return Loc {
+                    file: self.opts.requests[i].name.clone(),
+                    line: g + 1,
+                    offset: None,
+                };
+            }
+            g -= n;
+        }
+        let file = self
+            .opts
+            .requests
+            .get(self.request_lines.len())
+            .map(|i| i.name.clone())
+            .unwrap_or_default();
+        Loc {
+            file,
+            line: g + 1,
+            offset: None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The last pass: orphans and duplicates, in result order
+
+/// The results' entries and which of them a request took, as the last pass reads them.
+pub(crate) trait FinalView {
+    fn claimed(&self, idx: u64) -> bool;
+    fn entry(&self, idx: u64) -> Result<Entry, JoinError>;
+    fn entries(&self)
+        -> Result<Box<dyn Iterator<Item = Result<Entry, JoinError>> + '_>, JoinError>;
+}
+
+/// Entries held in memory.
+pub(crate) struct MemFinal<'a> {
+    pub entries: &'a [Entry],
+    pub first: &'a FirstLines,
+}
+
+impl FinalView for MemFinal<'_> {
+    fn claimed(&self, idx: u64) -> bool {
+        self.first.claimed(idx)
+    }
+    fn entry(&self, idx: u64) -> Result<Entry, JoinError> {
+        Ok(self.entries[idx as usize])
+    }
+    fn entries(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<Entry, JoinError>> + '_>, JoinError> {
+        Ok(Box::new(self.entries.iter().map(|e| Ok(*e))))
+    }
+}
+
+/// Entries in the spilled join's entries file.
+pub(crate) struct FileFinal<'a> {
+    pub entries: &'a (File, PathBuf),
+    pub claimed: &'a [u64],
+    pub count: u64,
+}
+
+impl FinalView for FileFinal<'_> {
+    fn claimed(&self, idx: u64) -> bool {
+        self.claimed[(idx / 64) as usize] & (1 << (idx % 64)) != 0
+    }
+    fn entry(&self, idx: u64) -> Result<Entry, JoinError> {
+        entry_at(self.entries, idx)
+    }
+    fn entries(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = Result<Entry, JoinError>> + '_>, JoinError> {
+        let path: &Path = &self.entries.1;
+        let mut r = BufReader::with_capacity(256 << 10, File::open(path).map_err(io_err(path))?);
+        let mut b = [0u8; ENTRY_SIZE];
+        Ok(Box::new((0..self.count).map(move |_| {
+            r.read_exact(&mut b).map_err(io_err(path))?;
+            Ok(Entry::decode(&b))
+        })))
+    }
+}
+
+/// Entry `idx` of an entries file.
+pub(crate) fn entry_at(entries: &(File, PathBuf), idx: u64) -> Result<Entry, JoinError> {
+    let mut b = [0u8; ENTRY_SIZE];
+    read_at(&entries.0, &entries.1, idx * ENTRY_SIZE as u64, &mut b)?;
+    Ok(Entry::decode(&b))
+}
+
+impl Ctx<'_> {
+    /// Orphans and duplicate results, in result order, for both paths.
+    pub(crate) fn finish_results<V: FinalView, P: Payload + ?Sized>(
+        &mut self,
+        outs: &mut Outputs,
+        on_event: &mut dyn FnMut(&Event),
+        view: &V,
+        src: &ResultSource<'_, P>,
+    ) -> Result<(), JoinError> {
+        let loc = |e: &Entry| Loc {
+            file: self.opts.results[e.file as usize].name.clone(),
+            line: e.line,
+            offset: Some(e.byte),
+        };
+        let mut buf = Vec::new();
+        for (idx, e) in view.entries()?.enumerate() {
+            let e = e?;
+            match e.kind {
+                0 if e.other != NONE => {
+                    self.summary.duplicates += 1;
+                    src.load(&e, true, &mut buf)?;
+                    if let Some(f) = outs.duplicates.as_mut().or(outs.orphans.as_mut()) {
+                        write_line(f, &buf[..e.raw_len as usize])?;
+                    }
+                    let kept = view.entry(e.other)?;
+                    let id = &buf[e.id_rel as usize..(e.id_rel + e.id_len) as usize];
+                    on_event(&Event::DuplicateResult {
+                        custom_id: String::from_utf8_lossy(id).into_owned(),
+                        kept: loc(&kept),
+                        dropped: loc(&e),
+                    });
+                }
+                0 if view.claimed(idx as u64) => self.summary.joined += 1,
+                0 | 1 => {
+                    if e.kind == 0 {
+                        self.summary.orphans += 1;
+                    }
+                    if let Some(f) = outs.orphans.as_mut() {
+                        src.load(&e, false, &mut buf)?;
+                        write_line(f, &buf)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(line: &[u8], id: &[u8]) -> Entry {
+        let at = line.windows(id.len()).position(|w| w == id).unwrap() as u32;
+        Entry {
+            off: 0,
+            raw_len: line.len() as u32,
+            content_rel: 0,
+            content_len: line.len() as u32 - 1,
+            id_rel: at,
+            id_len: id.len() as u32,
+            text_rel: 0,
+            text_len: u32::MAX,
+            file: 0,
+            line: 2,
+            byte: 4,
+            hash: hash_id(id),
+            other: NONE,
+            status: Status::Succeeded.to_u8(),
+            kind: 0,
+        }
+    }
+
+    #[test]
+    fn result_lines_are_read_back_by_position_and_a_changed_input_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let line = b"{\"custom_id\":\"r1\",\"response\":null}\n";
+        std::fs::write(&p, [b"{}\n\n".as_slice(), line].concat()).unwrap();
+        let files = [(File::open(&p).unwrap(), p.clone())];
+        let names = [Input::path(&p)];
+        let payload = Arena::default();
+        let src = ResultSource {
+            inputs: Some(&files[..]),
+            names: &names,
+            payload: &payload,
+        };
+        let e = entry(line, b"r1");
+        let mut buf = Vec::new();
+        src.load(&e, true, &mut buf).unwrap();
+        assert_eq!(buf, line);
+        assert_eq!(slices(&buf, &e).content, &line[..line.len() - 1]);
+
+        // Same length, another id: the join must not copy it into a merged line.
+        std::fs::write(&p, b"{}\n\n{\"custom_id\":\"r2\",\"response\":null}\n").unwrap();
+        let err = src.load(&e, true, &mut buf).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("changed while it was being joined"),
+            "{err}"
+        );
+        // Shorter: the line is gone.
+        std::fs::write(&p, b"{}\n").unwrap();
+        assert!(src.load(&e, true, &mut buf).is_err());
+    }
+
+    #[test]
+    fn one_renderer_for_joined_missing_and_problem_lines() {
+        let mut out = Vec::new();
+        let rb = ResultBytes {
+            content: b"{\"r\":1}",
+            text: Some(b"\"hi\""),
+        };
+        let (s, n) = render_line(
+            &mut out,
+            Some(b"{\"custom_id\":\"a\"}"),
+            Some(b"\"a\""),
+            Status::Succeeded,
+            Some(&rb),
+            None,
+            1,
+        );
+        assert_eq!(
+            &out[s..s + n],
+            b"{\"custom_id\":\"a\",\"status\":\"succeeded\",\"request\":{\"custom_id\":\"a\"},\"result\":{\"r\":1},\"output_text\":\"hi\"}\n"
+        );
+        let (_, n) = render_line(
+            &mut out,
+            Some(b"{"),
+            None,
+            Status::Missing,
+            None,
+            Some(Problem::InvalidJson),
+            3,
+        );
+        assert_eq!(n, 0, "a line that is not JSON gets no merged line");
+        let (s, n) = render_line(
+            &mut out,
+            Some(b"x"),
+            None,
+            Status::Missing,
+            None,
+            Some(Problem::LineTooLarge),
+            4,
+        );
+        assert_eq!(
+            &out[s..s + n],
+            b"{\"custom_id\":null,\"status\":\"missing\",\"request\":null,\"result\":null,\"output_text\":null,\"problem\":\"line_too_large\",\"line\":4}\n"
+        );
+    }
+}
