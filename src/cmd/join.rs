@@ -122,21 +122,13 @@ pub fn run(
     let style = Style { on: settings.color };
     let json = settings.format == Format::Json;
     let mut w = super::buffered(out);
-    let mut print_err: Option<std::io::Error> = None;
     let summary = batchkit_join::join(&opts, &mut |ev| {
         super::mark_problems();
-        if print_err.is_none() {
-            if let Err(e) = print_event(&mut w, ev, json, style) {
-                print_err = Some(e);
-            }
-        }
+        print_event(&mut w, ev, json, style)
     });
     // The last progress bar ends before the summary is printed.
     opts.progress = None;
     let summary = summary?;
-    if let Some(e) = print_err {
-        return Err(e.into());
-    }
     let prices = default_prices();
     let out = summary_out(&summary, &prices);
     if json {
@@ -165,6 +157,8 @@ fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std:
             custom_id,
             first,
             message,
+            column,
+            context,
         } => {
             let d = report::Diagnostic {
                 kind: "diagnostic",
@@ -179,7 +173,9 @@ fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std:
                 offset: loc.offset,
                 custom_id: custom_id.clone(),
                 first: first.as_ref().map(place),
+                column: *column,
                 message: message.clone(),
+                context: *context,
             };
             if json {
                 report::json(w, &d)

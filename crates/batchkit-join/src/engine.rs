@@ -30,11 +30,11 @@ use crate::parse::{request_id, RequestId, Usage};
 use crate::partition::{finish_all, Results, Spill};
 use crate::probe::{probe_partitions, FirstLines};
 use crate::render::{
-    entry_at, oversized_out, render_line, request_problem_message, slices, FileFinal, LineOut,
-    MemClaims, MemFinal, Payload, ReqChunk, ResultSource,
+    entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
+    MemFinal, Payload, ReqChunk, ResultSource,
 };
 use crate::store::{hash_id, io_err, Match, MemStore, BLANK, MATCH_SIZE, NONE};
-use crate::{Event, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
+use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
 
 /// Memory the reader, its chunks in flight and the output buffers need beside the store.
 fn reserve(read: &ReadOptions) -> u64 {
@@ -93,10 +93,7 @@ fn positional_inputs(opts: &JoinOptions) -> Option<Vec<(File, PathBuf)>> {
 }
 
 /// Joins `opts.results` back to `opts.requests`; see the crate docs.
-pub fn join(
-    opts: &JoinOptions,
-    on_event: &mut dyn FnMut(&Event),
-) -> Result<JoinSummary, JoinError> {
+pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSummary, JoinError> {
     let stdins = opts
         .requests
         .iter()
@@ -263,11 +260,10 @@ where
 
 /// A request line that cannot be joined by id: its problem and the parser's detail.
 fn request_problem(r: RequestId<'_>) -> (Problem, String) {
+    let p = r.problem().unwrap_or(Problem::InvalidId);
     match r {
-        RequestId::InvalidJson(m) => (Problem::InvalidJson, m),
-        RequestId::InvalidUtf8(m) => (Problem::InvalidUtf8, m),
-        RequestId::MissingId => (Problem::MissingId, String::new()),
-        _ => (Problem::InvalidId, String::new()),
+        RequestId::InvalidJson(m) | RequestId::InvalidUtf8(m) => (p, m),
+        _ => (p, String::new()),
     }
 }
 
@@ -342,7 +338,7 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                     line.number,
                 );
                 lo.problem = Some(p);
-                lo.message = Some(request_problem_message(p, &detail));
+                lo.said = Some(request_said(p, Some(line.content), &detail));
             }
         }
         lines.push(lo);
@@ -392,7 +388,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
                     RequestId::InvalidJson(msg) | RequestId::InvalidUtf8(msg) => msg,
                     _ => String::new(),
                 };
-                lo.message = Some(request_problem_message(p, &detail));
+                lo.said = Some(request_said(p, Some(line.content), &detail));
                 render_line(
                     &mut merged,
                     Some(line.content),
@@ -444,7 +440,7 @@ impl Ctx<'_> {
         src: &ResultSource<'_, P>,
         mc: &mut MemClaims,
         outs: &mut Outputs,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut EventSink<'_>,
     ) -> Result<bool, JoinError> {
         let mut base = 0u64;
         let opts = self.opts;
@@ -501,7 +497,7 @@ impl Ctx<'_> {
         spill: Spill,
         inputs: Option<&[(File, PathBuf)]>,
         outs: &mut Outputs,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut EventSink<'_>,
     ) -> Result<(), JoinError> {
         self.summary.spilled = true;
         self.summary.partitions = 1 << spill.bits;

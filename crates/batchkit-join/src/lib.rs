@@ -36,7 +36,8 @@
 //! std::fs::write(&res, "{\"custom_id\":\"b\",\"response\":{\"status_code\":200,\"body\":{}},\"error\":null}\n").unwrap();
 //! let mut opts = JoinOptions::new(vec![Input::path(&req)], vec![Input::path(&res)], dir.path().join("merged.jsonl"));
 //! opts.retry = Some(dir.path().join("retry.jsonl"));
-//! let summary = join(&opts, &mut |_event| {})?;
+//! // Events go to a sink; an error from it (a closed pipe) stops the join.
+//! let summary = join(&opts, &mut |_event| Ok(()))?;
 //! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 1));
 //! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{}}\n");
 //! # Ok(()) }
@@ -284,8 +285,12 @@ pub enum Event {
         custom_id: Option<String>,
         /// For [`Problem::DuplicateId`]: the first request line with that id.
         first: Option<Loc>,
-        /// What a person should read.
+        /// What is wrong, in validate's words.
         message: String,
+        /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
+        column: Option<u64>,
+        /// What the join did with the line.
+        context: Option<&'static str>,
     },
     /// Vertex rows without an id in one results file (one event per file, not per row).
     VertexNoId {
@@ -425,12 +430,19 @@ impl JoinSummary {
     }
 }
 
+/// Where a join's events go: a sink whose error (a closed pipe) stops the join with
+/// [`JoinError::Report`].
+pub type EventSink<'a> = dyn FnMut(&Event) -> std::io::Result<()> + 'a;
+
 /// Errors that stop a join. Each names the file (and line when there is one).
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
     /// An input could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// Passing an event on failed (the printer's output is closed or full).
+    #[error("writing findings")]
+    Report(#[source] std::io::Error),
     /// An output or spill file could not be written or read back.
     #[error("{path}: {}", batchkit_io::describe(source))]
     Io {

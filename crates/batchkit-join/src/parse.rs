@@ -62,8 +62,25 @@ pub(crate) enum RequestId<'a> {
     InvalidJson(String),
     /// Valid JSON without `custom_id` or `key`.
     MissingId,
+    /// Valid JSON, but not an object.
+    NotObject,
     /// The id is there but not a string.
     InvalidId,
+}
+
+impl RequestId<'_> {
+    /// Why the line cannot be joined by id (`None` for an id).
+    pub(crate) fn problem(&self) -> Option<crate::Problem> {
+        use crate::Problem;
+        Some(match self {
+            RequestId::Id { .. } => return None,
+            RequestId::InvalidUtf8(_) => Problem::InvalidUtf8,
+            RequestId::InvalidJson(_) => Problem::InvalidJson,
+            RequestId::MissingId => Problem::MissingId,
+            RequestId::NotObject => Problem::NotObject,
+            RequestId::InvalidId => Problem::InvalidId,
+        })
+    }
 }
 
 /// The id fields of a request line. Read by hand so that a repeated key keeps its first
@@ -157,7 +174,7 @@ pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
     }
     if !is_object(content) {
         return match serde_json::from_slice::<IgnoredAny>(content) {
-            Ok(_) => RequestId::MissingId,
+            Ok(_) => RequestId::NotObject,
             Err(e) => RequestId::InvalidJson(e.to_string()),
         };
     }
@@ -176,7 +193,7 @@ pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
         Err(e) => {
             // A non-object value fails the struct before its syntax is checked fully.
             if e.is_data() && serde_json::from_slice::<IgnoredAny>(content).is_ok() {
-                RequestId::MissingId
+                RequestId::NotObject
             } else {
                 RequestId::InvalidJson(e.to_string())
             }
@@ -1103,7 +1120,8 @@ mod tests {
             (i.id.as_deref(), i.status),
             (Some("q"), Some(Status::Succeeded))
         );
-        assert_eq!(request_id(b"[1,2]"), RequestId::MissingId);
+        assert_eq!(request_id(b"[1,2]"), RequestId::NotObject);
+        assert_eq!(request_id(b"{\"body\":{}}"), RequestId::MissingId);
         assert!(matches!(
             request_id(b"{\"custom_id\":\"a\""),
             RequestId::InvalidJson(_)

@@ -11,11 +11,12 @@ use batchkit_io::{Chunk, Input, Source};
 
 use crate::engine::{results_hint, run_input, Ctx, MAX_MODELS};
 use crate::parse::{request_id, result_info, RequestId, Text, Unjoinable, Usage};
+use crate::render::{result_said, Said};
 use crate::store::{
     hash_id, io_err, Entry, Match, MatchTable, MemStore, SpillFile, BLANK, ENTRY_SIZE, MATCH_SIZE,
     NONE,
 };
-use crate::{Event, JoinError, Loc, Problem, Side, Status};
+use crate::{Event, EventSink, JoinError, Loc, Problem, Side, Status};
 
 // ---------------------------------------------------------------------------------------------
 // (a) results
@@ -51,7 +52,7 @@ struct PRes {
     id: Option<Bytes>,
     text: Option<Bytes>,
     status: Status,
-    problem: Option<(Problem, String)>,
+    problem: Option<(Problem, Said)>,
     hash: u64,
     oversized: bool,
 }
@@ -76,10 +77,11 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
             status: Status::Missing,
             problem: Some((
                 Problem::LineTooLarge,
-                format!(
-                    "line is {} bytes, longer than --max-line-bytes; it cannot be joined or copied",
-                    o.len
-                ),
+                Said {
+                    message: format!("line is {} bytes, over --max-line-bytes", o.len),
+                    column: None,
+                    context: Some("cannot be joined or copied"),
+                },
             )),
             hash: 0,
             oversized: true,
@@ -118,29 +120,16 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
             Text::Raw { start, len } => Bytes::Chunk(content_start + start, len),
             Text::Owned(s) => Bytes::Owned(s.into_bytes()),
         });
-        let problem = info.unjoinable.map(|u| match u {
-            Unjoinable::InvalidUtf8(m) => (
-                Problem::InvalidUtf8,
-                format!("not valid UTF-8: {m}; written to the orphans file"),
-            ),
-            Unjoinable::InvalidJson(m) => (
-                Problem::InvalidJson,
-                format!("not valid JSON: {m}; written to the orphans file"),
-            ),
-            Unjoinable::NotObject => (
-                Problem::NotObject,
-                "not a JSON object; written to the orphans file".into(),
-            ),
-            Unjoinable::MissingId => (
-                Problem::MissingId,
-                "no `custom_id`, `key` or `recordId`: cannot be joined; written to the orphans file".into(),
-            ),
-            Unjoinable::InvalidId => (
-                Problem::InvalidId,
-                "the id (`custom_id`, `key` or `recordId`) is not a string: cannot be joined; written to the orphans file"
-                    .into(),
-            ),
-            Unjoinable::VertexNoId => (Problem::VertexNoId, String::new()),
+        let problem = info.unjoinable.map(|u| {
+            let p = match u {
+                Unjoinable::InvalidUtf8(_) => Problem::InvalidUtf8,
+                Unjoinable::InvalidJson(_) => Problem::InvalidJson,
+                Unjoinable::NotObject => Problem::NotObject,
+                Unjoinable::MissingId => Problem::MissingId,
+                Unjoinable::InvalidId => Problem::InvalidId,
+                Unjoinable::VertexNoId => return (Problem::VertexNoId, Said::default()),
+            };
+            (p, result_said(p, line.content))
         });
         items.push(PRes {
             line: line.number,
@@ -162,7 +151,7 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
 impl Ctx<'_> {
     pub(crate) fn read_results(
         &mut self,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut EventSink<'_>,
     ) -> Result<Results, JoinError> {
         let hint = results_hint(self.opts);
         // Results already larger on disk than the budget will not fit: spill from the start
@@ -213,8 +202,11 @@ impl Ctx<'_> {
                                     loc,
                                     custom_id: None,
                                     first: None,
-                                    message: msg.clone(),
-                                });
+                                    message: msg.message.clone(),
+                                    column: msg.column,
+                                    context: msg.context,
+                                })
+                                .map_err(JoinError::Report)?;
                             }
                         }
                         self.store_result(&mut results, chunk, fi as u32, it, hint)?;
@@ -223,7 +215,7 @@ impl Ctx<'_> {
                 },
             )?;
             if let Some((first, count)) = vertex {
-                on_event(&Event::VertexNoId { first, count });
+                on_event(&Event::VertexNoId { first, count }).map_err(JoinError::Report)?;
             }
         }
         Ok(results)
@@ -410,10 +402,7 @@ fn first_pass_chunk(chunk: &Chunk) -> Vec<ReqRec> {
                     id_rel: raw_start as u32,
                     id_len: raw_len as u32,
                 },
-                RequestId::InvalidJson(_) => ReqRec::Problem(Problem::InvalidJson),
-                RequestId::InvalidUtf8(_) => ReqRec::Problem(Problem::InvalidUtf8),
-                RequestId::MissingId => ReqRec::Problem(Problem::MissingId),
-                RequestId::InvalidId => ReqRec::Problem(Problem::InvalidId),
+                other => ReqRec::Problem(other.problem().expect("not an id")),
             }
         })
         .collect()

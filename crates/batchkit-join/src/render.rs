@@ -13,7 +13,7 @@ use batchkit_io::{AtomicFile, Chunk, Input};
 use crate::engine::{Ctx, Outputs};
 use crate::probe::FirstLines;
 use crate::store::{hash_id, io_err, read_at, Arena, Entry, ENTRY_SIZE, NONE};
-use crate::{Event, JoinError, Loc, Problem, Side, Status};
+use crate::{Event, EventSink, JoinError, Loc, Problem, Side, Status};
 
 pub(crate) fn write(f: &mut AtomicFile, b: &[u8]) -> Result<(), JoinError> {
     if b.is_empty() {
@@ -93,16 +93,91 @@ pub(crate) fn render_line(
     (start, out.len() - start)
 }
 
-pub(crate) fn request_problem_message(p: Problem, detail: &str) -> String {
+/// What the join says about one line: validate's words (message, 1-based column) and, apart,
+/// what the join did with the line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Said {
+    pub message: String,
+    pub column: Option<u64>,
+    pub context: Option<&'static str>,
+}
+
+/// The id field a line's shape calls for (validate's rule): `key` for Gemini lines,
+/// `recordId` for Bedrock, `custom_id` otherwise; and the value found there.
+fn id_field(content: &[u8]) -> (&'static str, Option<serde_json::Value>) {
+    let Ok(p) = batchkit_json::parse_value(content) else {
+        return ("custom_id", None);
+    };
+    let has = |k: &str| p.value.get(k).is_some();
+    let field = if has("custom_id") {
+        "custom_id"
+    } else if has("key") || has("request") {
+        "key"
+    } else if has("recordId") || has("modelInput") {
+        "recordId"
+    } else {
+        "custom_id"
+    };
+    (field, p.value.get(field).cloned())
+}
+
+/// What the join says about result line `content` it cannot join: the same words as for a
+/// request line; the line goes to the orphans file.
+pub(crate) fn result_said(p: Problem, content: &[u8]) -> Said {
+    let said = request_said(p, Some(content), "");
+    Said {
+        context: Some("written to the orphans file"),
+        ..said
+    }
+}
+
+/// What the join says about request line `content` (absent when too long to hold) with
+/// problem `p`; `detail` is the parser's words, used only when the shared ones cannot be had.
+pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> Said {
+    use batchkit_json::syntax;
+    let content = content.unwrap_or_default();
     match p {
-        Problem::InvalidJson => format!("not valid JSON: {detail}; left out of the merged and retry files"),
-        Problem::InvalidUtf8 => format!("not valid UTF-8: {detail}; left out of the merged and retry files"),
-        Problem::MissingId => "no `custom_id`, `key` or `recordId`: cannot be joined; status missing, copied to the retry file".into(),
-        Problem::InvalidId => "the id (`custom_id`, `key` or `recordId`) is not a string: cannot be joined; status missing, copied to the retry file".into(),
-        Problem::LineTooLarge => {
-            format!("line is {detail} bytes, longer than --max-line-bytes; status missing, NOT copied to the retry file")
+        Problem::InvalidJson | Problem::InvalidUtf8 => {
+            let e = syntax::syntax_error(content);
+            Said {
+                column: e.as_ref().and_then(|e| e.column),
+                message: e.map_or_else(|| format!("not valid JSON: {detail}"), |e| e.message),
+                context: Some("left out of the merged and retry files"),
+            }
         }
-        _ => detail.to_string(),
+        Problem::NotObject => Said {
+            message: batchkit_json::syntax::not_object(
+                serde_json::from_slice::<serde_json::Value>(content)
+                    .as_ref()
+                    .map_or("not an object", batchkit_json::syntax::kind_of),
+            ),
+            column: None,
+            context: Some("cannot be joined: status missing, copied to the retry file"),
+        },
+        Problem::MissingId | Problem::InvalidId => {
+            let (field, value) = id_field(content);
+            let pointer = format!("/{field}");
+            let message = match (p, value) {
+                (Problem::InvalidId, Some(v)) => {
+                    syntax::wrong_type(&pointer, "a string", syntax::kind_of(&v))
+                }
+                _ => syntax::missing_field(&pointer),
+            };
+            Said {
+                message,
+                column: None,
+                context: Some("cannot be joined: status missing, copied to the retry file"),
+            }
+        }
+        Problem::LineTooLarge => Said {
+            message: format!("line is {detail} bytes, over --max-line-bytes"),
+            column: None,
+            context: Some("status missing, NOT copied to the retry file"),
+        },
+        _ => Said {
+            message: detail.to_string(),
+            ..Said::default()
+        },
     }
 }
 
@@ -117,7 +192,7 @@ pub(crate) struct LineOut {
     pub result: u64,
     pub other: u64,
     pub custom_id: Option<String>,
-    pub message: Option<String>,
+    pub said: Option<Said>,
     /// The raw id literal's range in the line's content.
     pub id: (u32, u32),
     /// In-memory path: the decoded id and its hash of a request no result names (checked
@@ -137,7 +212,7 @@ impl LineOut {
             result: NONE,
             other: NONE,
             custom_id: None,
-            message: None,
+            said: None,
             id: (0, 0),
             key: None,
         }
@@ -163,8 +238,9 @@ pub(crate) fn oversized_out(chunk: &Chunk, merged: &mut Vec<u8>) -> Option<ReqCh
         o.line,
     );
     lo.problem = Some(Problem::LineTooLarge);
-    lo.message = Some(request_problem_message(
+    lo.said = Some(request_said(
         Problem::LineTooLarge,
+        None,
         &o.len.to_string(),
     ));
     Some(ReqChunk {
@@ -295,7 +371,7 @@ impl Ctx<'_> {
         base: u64,
         mut mem: Option<&mut MemClaims>,
         outs: &mut Outputs,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut EventSink<'_>,
     ) -> Result<(), JoinError> {
         let mut regen = Vec::new();
         // Merged lines lie in order in `rc.merged`: written in runs, cut only where a line
@@ -343,12 +419,20 @@ impl Ctx<'_> {
                 let content = content_of(raw, lo.line == 1 && lo.byte == 0);
                 let id = crate::hot::request_id(content);
                 let first = self.loc_of_request(lo.other);
-                lo.message = Some(format!(
-                    "custom_id {:?} was already used on {}:{}; status missing, NOT copied to the retry file",
-                    id.as_deref().unwrap_or(""),
-                    first.file,
-                    first.line
-                ));
+                let (field, _) = id_field(content);
+                let at = if first.file == input.name {
+                    format!("line {}", first.line)
+                } else {
+                    format!("{}:{}", first.file, first.line)
+                };
+                lo.said = Some(Said {
+                    message: format!(
+                        "{field} {:?} already used on {at}",
+                        id.as_deref().unwrap_or("")
+                    ),
+                    column: None,
+                    context: Some("status missing, NOT copied to the retry file"),
+                });
                 lo.custom_id = id;
             }
             let not_json = lo.problem.is_some_and(Problem::not_json);
@@ -376,6 +460,7 @@ impl Ctx<'_> {
                 let first = (p == Problem::DuplicateId).then(|| self.loc_of_request(lo.other));
                 self.request_events += 1;
                 if self.request_events > self.skip_request_events {
+                    let said = lo.said.take().unwrap_or_default();
                     on_event(&Event::Problem {
                         side: Side::Request,
                         problem: p,
@@ -386,8 +471,11 @@ impl Ctx<'_> {
                         },
                         custom_id: lo.custom_id.take(),
                         first,
-                        message: lo.message.take().unwrap_or_default(),
-                    });
+                        message: said.message,
+                        column: said.column,
+                        context: said.context,
+                    })
+                    .map_err(JoinError::Report)?;
                 }
             }
         }
@@ -491,7 +579,7 @@ impl Ctx<'_> {
     pub(crate) fn finish_results<V: FinalView, P: Payload + ?Sized>(
         &mut self,
         outs: &mut Outputs,
-        on_event: &mut dyn FnMut(&Event),
+        on_event: &mut EventSink<'_>,
         view: &V,
         src: &ResultSource<'_, P>,
     ) -> Result<(), JoinError> {
@@ -516,7 +604,8 @@ impl Ctx<'_> {
                         custom_id: String::from_utf8_lossy(id).into_owned(),
                         kept: loc(&kept),
                         dropped: loc(&e),
-                    });
+                    })
+                    .map_err(JoinError::Report)?;
                 }
                 0 if view.claimed(idx as u64) => self.summary.joined += 1,
                 0 | 1 => {

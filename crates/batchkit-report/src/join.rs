@@ -49,8 +49,12 @@ pub struct Diagnostic {
     /// For `duplicate_id`: the request line that got the result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first: Option<Place>,
-    /// For people.
+    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
+    pub column: Option<u64>,
+    /// What is wrong: the same words as `validate`.
     pub message: String,
+    /// What the join did with the line.
+    pub context: Option<&'static str>,
 }
 
 /// Vertex output rows without an id in one results file.
@@ -185,13 +189,22 @@ fn at(file: &str, line: u64) -> String {
 
 /// A diagnostic, compiler-style.
 pub fn human_diagnostic(w: &mut impl Write, d: &Diagnostic, s: Style) -> io::Result<()> {
-    writeln!(w, "{}: {}", s.red(&format!("error[{}]", d.code)), d.message)?;
-    writeln!(w, "  {} {}", s.blue("-->"), at(&d.file, d.line))?;
+    crate::human_diagnostic(
+        w,
+        &s,
+        true,
+        d.code,
+        &d.message,
+        &d.file,
+        Some(d.line),
+        d.column,
+        d.context,
+    )?;
     if let Some(f) = &d.first {
         writeln!(
             w,
             "  {} first used at {}",
-            s.blue("note:"),
+            s.blue("= note:"),
             at(&f.file, f.line)
         )?;
     }
