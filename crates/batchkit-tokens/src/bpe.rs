@@ -30,8 +30,18 @@ const INLINE_TOKEN: usize = 16;
 
 /// A token of up to [`INLINE_TOKEN`] bytes as a map key: its bytes as two zero-padded
 /// little-endian words, and its length.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct InlineKey([u64; 2], u32);
+
+impl std::hash::Hash for InlineKey {
+    /// One multiplicative mix of the words and the length, written as a single `u64` (the
+    /// derived hash would feed the hasher four values, the array's length among them).
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        state.write_u64((self.0[0].wrapping_mul(K) ^ self.0[1]) ^ u64::from(self.1) << 59);
+    }
+}
 
 impl InlineKey {
     #[inline(always)]
