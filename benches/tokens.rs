@@ -10,6 +10,12 @@
 //!   most pieces.
 //! - `count_request/chat`: `count_request` on chat lines (JSON parsing plus the cookbook
 //!   rule plus counting), the per-line work of `batchkit tokens`.
+//! - `traffic/count_request`, `traffic/count`: the same on about 4 MB of chat requests that
+//!   look like real batch traffic (`scripts/gen_traffic.py`: 30% of conversations in Chinese,
+//!   Japanese, Korean, Russian, Arabic or Hindi, emoji sequences, code, pasted JSON, URLs,
+//!   shared system prompts), per request and over the message texts alone. The file is made
+//!   with `python3` at start-up, or read from `$BATCHKIT_BENCH_TRAFFIC`; without either the
+//!   group is skipped.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -167,5 +173,73 @@ fn bench_request(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_count, bench_request);
+/// Lines of the traffic sample: `$BATCHKIT_BENCH_TRAFFIC`, or 4 MB from `gen_traffic.py`.
+fn traffic_lines() -> Option<Vec<String>> {
+    let text = match std::env::var_os("BATCHKIT_BENCH_TRAFFIC") {
+        Some(path) => std::fs::read_to_string(path).expect("read $BATCHKIT_BENCH_TRAFFIC"),
+        None => {
+            let dir = tempfile::tempdir().ok()?;
+            let out = dir.path().join("traffic.jsonl");
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gen_traffic.py");
+            let ok = std::process::Command::new("python3")
+                .args([script.as_ref(), out.as_os_str()])
+                .args(["--bytes", "4e6"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("traffic: no python3 to run {script}, group skipped");
+                return None;
+            }
+            std::fs::read_to_string(&out).ok()?
+        }
+    };
+    Some(text.lines().map(str::to_owned).collect())
+}
+
+fn bench_traffic(c: &mut Criterion) {
+    let Some(lines) = traffic_lines() else { return };
+    let bytes: usize = lines.iter().map(String::len).sum();
+    // The message texts alone, with the model's encoding (all o200k in the generated file).
+    let texts: Vec<(Encoding, String)> = lines
+        .iter()
+        .flat_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            let enc = batchkit_tokens::tokenizer_for(v["body"]["model"].as_str()).encoding;
+            let msgs = v["body"]["messages"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            msgs.into_iter()
+                .filter_map(move |m| m["content"].as_str().map(|s| (enc, s.to_owned())))
+        })
+        .collect();
+    let text_bytes: usize = texts.iter().map(|(_, t)| t.len()).sum();
+    Encoding::O200kBase.warm_up();
+    let mut g = c.benchmark_group("traffic");
+    g.sample_size(10).measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("count_request", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .map(|l| {
+                    count_request(black_box(l.as_bytes()), None)
+                        .map_or(0, |c| c.input_tokens.unwrap_or(0))
+                })
+                .sum::<u64>()
+        })
+    });
+    g.throughput(Throughput::Bytes(text_bytes as u64));
+    g.bench_function("count", |b| {
+        b.iter(|| {
+            texts
+                .iter()
+                .map(|(enc, t)| enc.count(black_box(t)))
+                .sum::<u64>()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_count, bench_request, bench_traffic);
 criterion_main!(benches);

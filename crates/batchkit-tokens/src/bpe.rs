@@ -15,16 +15,49 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 const NO_RANK: u32 = u32::MAX;
 
+/// Pieces shorter than this are merged by [`Ranks::merge_small`], longer ones with a heap
+/// (tiktoken's threshold).
+const SMALL_PIECE: usize = 100;
+
 /// Pieces up to this many bytes are remembered; longer ones are rare and not worth the memory.
 const MEMO_MAX_PIECE: usize = 64;
-/// Entries per thread and encoding in the memo of longer pieces before it is emptied (a few
-/// MiB at most), which
-/// keeps memory bounded whatever the input while a language's common words stay hot.
-const MEMO_MAX_ENTRIES: usize = 1 << 14;
+/// Slots of the direct-mapped table of pieces longer than [`SHORT_PIECE`] (72 bytes each:
+/// 288 KiB per thread and encoding).
+const LONG_SLOTS_BITS: u32 = 12;
+
+/// Tokens up to this many bytes are keyed by value in [`Ranks`], longer ones by reference.
+const INLINE_TOKEN: usize = 16;
+
+/// A token of up to [`INLINE_TOKEN`] bytes as a map key: its bytes as two zero-padded
+/// little-endian words, and its length.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct InlineKey([u64; 2], u32);
+
+impl std::hash::Hash for InlineKey {
+    /// One multiplicative mix of the words and the length, written as a single `u64` (the
+    /// derived hash would feed the hasher four values, the array's length among them).
+    #[inline(always)]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        state.write_u64((self.0[0].wrapping_mul(K) ^ self.0[1]) ^ u64::from(self.1) << 59);
+    }
+}
+
+impl InlineKey {
+    #[inline(always)]
+    fn new(bytes: &[u8]) -> InlineKey {
+        InlineKey([word(bytes, 0), word(bytes, 8)], bytes.len() as u32)
+    }
+}
 
 /// The mergeable ranks of one encoding (special tokens excluded).
 pub(crate) struct Ranks {
-    map: FxMap<&'static [u8], u32>,
+    /// Tokens of up to [`INLINE_TOKEN`] bytes (all but 2% of them), keys inline: a hit reads
+    /// one bucket, with no pointer to follow and no `memcmp`, and a miss (most look-ups of
+    /// the byte-pair merge) mostly reads only the map's small control bytes.
+    short: FxMap<InlineKey, u32>,
+    /// Longer tokens.
+    long: FxMap<&'static [u8], u32>,
     /// Rank of every two-byte token, indexed by `b0 << 8 | b1`: the first merge pass over a
     /// piece looks up every adjacent pair, so this saves most hash lookups.
     pairs: Box<[u32]>,
@@ -32,27 +65,30 @@ pub(crate) struct Ranks {
 
 impl Ranks {
     /// Reads the packed ranks `build.rs` makes: per rank in order, a length byte and the
-    /// token's bytes. The keys borrow from the embedded data, so nothing is copied.
+    /// token's bytes. The long tokens' keys borrow from the embedded data.
     pub(crate) fn load(packed: &'static [u8]) -> Ranks {
-        let mut map: FxMap<&'static [u8], u32> =
+        let mut short: FxMap<InlineKey, u32> =
             FxMap::with_capacity_and_hasher(packed.len() / 7, Default::default());
+        let mut long = FxMap::default();
+        let mut pairs = vec![NO_RANK; 1 << 16].into_boxed_slice();
         let mut rest = packed;
         let mut rank = 0u32;
         while let Some((&len, tail)) = rest.split_first() {
             let Some((token, tail)) = tail.split_at_checked(usize::from(len)) else {
                 break;
             };
-            map.insert(token, rank);
+            if let [a, b] = *token {
+                pairs[usize::from(a) << 8 | usize::from(b)] = rank;
+            }
+            if token.len() > INLINE_TOKEN {
+                long.insert(token, rank);
+            } else {
+                short.insert(InlineKey::new(token), rank);
+            }
             rank += 1;
             rest = tail;
         }
-        let mut pairs = vec![NO_RANK; 1 << 16].into_boxed_slice();
-        for (bytes, &rank) in &map {
-            if let [a, b] = **bytes {
-                pairs[usize::from(a) << 8 | usize::from(b)] = rank;
-            }
-        }
-        Ranks { map, pairs }
+        Ranks { short, long, pairs }
     }
 
     #[inline]
@@ -60,55 +96,68 @@ impl Ranks {
         if let [a, b] = *bytes {
             return self.pairs[usize::from(a) << 8 | usize::from(b)];
         }
-        self.map.get(bytes).copied().unwrap_or(NO_RANK)
+        let found = if bytes.len() > INLINE_TOKEN {
+            self.long.get(bytes)
+        } else {
+            self.short.get(&InlineKey::new(bytes))
+        };
+        found.copied().unwrap_or(NO_RANK)
     }
 
     /// Number of tokens `piece` (non-empty) encodes to.
-    pub(crate) fn count_piece(&self, piece: &[u8], parts: &mut Vec<(usize, u32)>) -> u32 {
+    pub(crate) fn count_piece(&self, piece: &[u8]) -> u32 {
         match piece.len() {
             0 => 0,
             1 => 1,
             _ if self.get(piece) != NO_RANK => 1,
-            n if n < 100 => self.merge_small(piece, parts),
+            n if n < SMALL_PIECE => self.merge_small(piece),
             _ => self.merge_large(piece),
         }
     }
 
-    fn merge_small(&self, piece: &[u8], parts: &mut Vec<(usize, u32)>) -> u32 {
-        parts.clear();
-        let mut min_rank = (NO_RANK, usize::MAX);
-        for i in 0..piece.len() - 1 {
-            let rank = self.get(&piece[i..i + 2]);
-            if rank < min_rank.0 {
-                min_rank = (rank, i);
-            }
-            parts.push((i, rank));
+    /// tiktoken's `_byte_pair_merge`: repeatedly merge the adjacent pair of lowest rank
+    /// (leftmost on ties). Part boundaries and the rank of each part joined with the next
+    /// are kept in two arrays on the stack; the lowest rank is found by a scan for the
+    /// minimum, then one for its first position, both simple enough to vectorise.
+    fn merge_small(&self, piece: &[u8]) -> u32 {
+        let n = piece.len();
+        debug_assert!((2..SMALL_PIECE).contains(&n));
+        // starts[i]: where part i begins (starts[len] = n); ranks[i]: rank of parts i and
+        // i + 1 merged, NO_RANK when that is no token or there is no part i + 1.
+        let mut starts = [0u8; SMALL_PIECE + 1];
+        let mut ranks = [NO_RANK; SMALL_PIECE];
+        for (i, start) in starts[..=n].iter_mut().enumerate() {
+            *start = i as u8;
         }
-        parts.push((piece.len() - 1, NO_RANK));
-        parts.push((piece.len(), NO_RANK));
-
-        let get_rank = |parts: &Vec<(usize, u32)>, i: usize| {
-            if i + 3 < parts.len() {
-                self.get(&piece[parts[i].0..parts[i + 3].0])
-            } else {
-                NO_RANK
+        for i in 0..n - 1 {
+            ranks[i] = self.pairs[usize::from(piece[i]) << 8 | usize::from(piece[i + 1])];
+        }
+        // Parts 0..parts, and ranks[parts - 1] == NO_RANK.
+        let mut parts = n;
+        loop {
+            let live = &ranks[..parts - 1];
+            let min = live.iter().copied().fold(NO_RANK, u32::min);
+            if min == NO_RANK {
+                break;
             }
-        };
-        while min_rank.0 != NO_RANK {
-            let i = min_rank.1;
-            if i > 0 {
-                parts[i - 1].1 = get_rank(parts, i - 1);
-            }
-            parts[i].1 = get_rank(parts, i);
-            parts.remove(i + 1);
-            min_rank = (NO_RANK, usize::MAX);
-            for (i, &(_, rank)) in parts[..parts.len() - 1].iter().enumerate() {
-                if rank < min_rank.0 {
-                    min_rank = (rank, i);
+            let i = live.iter().position(|&r| r == min).unwrap_or(0);
+            // Part i absorbs part i + 1.
+            starts.copy_within(i + 2..=parts, i + 1);
+            ranks.copy_within(i + 2..parts, i + 1);
+            parts -= 1;
+            let span = |a: usize, b: usize| -> u32 {
+                if b <= parts {
+                    self.get(&piece[usize::from(starts[a])..usize::from(starts[b])])
+                } else {
+                    NO_RANK
                 }
+            };
+            ranks[i] = span(i, i + 2);
+            if i > 0 {
+                ranks[i - 1] = span(i - 1, i + 1);
             }
         }
-        (parts.len() - 1) as u32
+        parts as u32
     }
 
     fn merge_large(&self, piece: &[u8]) -> u32 {
@@ -241,23 +290,43 @@ struct Slot {
     count: u32,
 }
 
-/// Remembered piece counts of one encoding, plus the merge's scratch space.
+/// A remembered piece of more than [`SHORT_PIECE`] bytes: a run of Chinese or Japanese, a long
+/// word or identifier, indentation.
+#[derive(Clone, Copy)]
+struct LongSlot {
+    /// 0 for an empty slot.
+    len: u32,
+    count: u32,
+    key: [u8; MEMO_MAX_PIECE],
+}
+
+impl Default for LongSlot {
+    fn default() -> Self {
+        LongSlot {
+            len: 0,
+            count: 0,
+            key: [0; MEMO_MAX_PIECE],
+        }
+    }
+}
+
+/// Remembered piece counts of one encoding: two direct-mapped tables, keys inline, nothing
+/// allocated per piece.
 #[derive(Default)]
 pub(crate) struct Memo {
     /// Allocated on first use, so a thread that never sees an encoding pays nothing.
     short: Box<[Slot]>,
-    long: FxMap<Box<[u8]>, u32>,
-    parts: Vec<(usize, u32)>,
+    long: Box<[LongSlot]>,
 }
 
 impl Memo {
     #[inline]
     pub(crate) fn count(&mut self, ranks: &Ranks, piece: &[u8]) -> u32 {
         let len = piece.len();
+        // Multiplicative mixing; the top bits index the table.
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
         if len <= SHORT_PIECE {
             let key = [word(piece, 0), word(piece, 8), word(piece, 16)];
-            // Multiplicative mixing; the top bits index the table.
-            const K: u64 = 0x9E37_79B9_7F4A_7C15;
             let h = ((key[0].wrapping_mul(K) ^ key[1]).wrapping_mul(K) ^ key[2] ^ len as u64)
                 .wrapping_mul(K);
             if self.short.is_empty() {
@@ -267,7 +336,7 @@ impl Memo {
             if slot.len == len as u32 && slot.key == key {
                 return slot.count;
             }
-            let n = ranks.count_piece(piece, &mut self.parts);
+            let n = ranks.count_piece(piece);
             *slot = Slot {
                 key,
                 len: len as u32,
@@ -276,16 +345,25 @@ impl Memo {
             return n;
         }
         if len > MEMO_MAX_PIECE {
-            return ranks.count_piece(piece, &mut self.parts);
+            return ranks.count_piece(piece);
         }
-        if let Some(&n) = self.long.get(piece) {
-            return n;
+        // The first, middle and last eight bytes and the length pick the slot; the whole
+        // piece is compared.
+        let h = ((word(piece, 0).wrapping_mul(K) ^ word(piece, len / 2 - 4)).wrapping_mul(K)
+            ^ word(piece, len - 8)
+            ^ len as u64)
+            .wrapping_mul(K);
+        if self.long.is_empty() {
+            self.long = vec![LongSlot::default(); 1 << LONG_SLOTS_BITS].into_boxed_slice();
         }
-        let n = ranks.count_piece(piece, &mut self.parts);
-        if self.long.len() >= MEMO_MAX_ENTRIES {
-            self.long.clear();
+        let slot = &mut self.long[(h >> (64 - LONG_SLOTS_BITS)) as usize];
+        if slot.len == len as u32 && slot.key[..len] == *piece {
+            return slot.count;
         }
-        self.long.insert(piece.into(), n);
+        let n = ranks.count_piece(piece);
+        slot.len = len as u32;
+        slot.count = n;
+        slot.key[..len].copy_from_slice(piece);
         n
     }
 }
@@ -298,6 +376,53 @@ thread_local! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn o200k() -> &'static Ranks {
+        static RANKS: std::sync::OnceLock<Ranks> = std::sync::OnceLock::new();
+        RANKS.get_or_init(|| {
+            Ranks::load(include_bytes!(concat!(
+                env!("OUT_DIR"),
+                "/o200k_base.ranks"
+            )))
+        })
+    }
+
+    #[test]
+    fn every_token_is_found_with_its_rank() {
+        let packed = include_bytes!(concat!(env!("OUT_DIR"), "/o200k_base.ranks"));
+        let ranks = o200k();
+        let (mut rest, mut rank, mut long) = (&packed[..], 0u32, 0);
+        while let Some((&len, tail)) = rest.split_first() {
+            let (token, tail) = tail.split_at(usize::from(len));
+            assert_eq!(ranks.get(token), rank, "{token:?}");
+            long += usize::from(token.len() > INLINE_TOKEN);
+            rank += 1;
+            rest = tail;
+        }
+        assert!(rank > 199_000 && long > 0, "{rank} tokens, {long} long");
+        // Not tokens: a zero byte added (the padding of the inline keys), and bytes no token is.
+        assert_eq!(ranks.get(b"the\0"), NO_RANK);
+        assert_eq!(ranks.get(b"\xff\xfe\xfd"), NO_RANK);
+    }
+
+    proptest! {
+        /// The merge of short pieces (stack arrays) and the heap merge of long ones are two
+        /// implementations of one algorithm: they agree on every piece.
+        #[test]
+        fn small_and_large_merges_agree(
+            piece in proptest::collection::vec(
+                prop_oneof![
+                    4 => proptest::sample::select(&b"abcdeilnorst  '.,\n\xe6\x95\xb0\xe6\x8d\xae\xe7\x9a\x84"[..]),
+                    1 => any::<u8>(),
+                ],
+                2..SMALL_PIECE,
+            ),
+        ) {
+            let ranks = o200k();
+            prop_assert_eq!(ranks.merge_small(&piece), ranks.merge_large(&piece));
+        }
+    }
 
     #[test]
     fn word_is_the_zero_padded_little_endian_load() {

@@ -305,6 +305,20 @@ fn upper_plus_lower_star(t: &Classes, s: &[u8], start: usize) -> Option<usize> {
 /// `|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
 /// `|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 fn o200k_piece(t: &Classes, s: &[u8], i: usize) -> usize {
+    // Fast path for the commonest piece, an ASCII lower-case word with or without its leading
+    // space: `U*` matches nothing and `L+` runs over `[a-z]`; when it stops at an ASCII byte
+    // (no ASCII byte is a letter or mark but `[a-zA-Z]`, so `L+` cannot go on), the piece
+    // ends there, contraction aside. A non-ASCII byte takes the general path.
+    let w = i + usize::from(s[i] == b' ');
+    if s.get(w).is_some_and(u8::is_ascii_lowercase) {
+        let mut j = w + 1;
+        while j < s.len() && s[j].is_ascii_lowercase() {
+            j += 1;
+        }
+        if j == s.len() || s[j] < 0x80 && !s[j].is_ascii_uppercase() {
+            return o200k_contraction(s, j);
+        }
+    }
     let (c0, l0) = t.at(s, i);
     let prefixed = is_prefix(c0) && i + l0 < s.len();
     // Alternatives 1 and 2, each tried with the optional prefix taken first, then without.

@@ -112,6 +112,21 @@ proptest! {
         assert_exact(&text);
     }
 
+    /// Runs of Chinese, Japanese and Hindi are single pieces of 20 to 300 bytes, nearly all
+    /// never seen before: the byte-pair merge runs on each (in the short and long memo
+    /// tables, and past them).
+    #[test]
+    fn unspaced_scripts_count_the_same(
+        chars in proptest::collection::vec(proptest::sample::select(&[
+            '的', '数', '据', '处', '理', '文', '件', '请', '求', '模', '型', '我', '们',
+            'デ', 'ー', 'タ', 'を', 'は', 'し', 'ま', 'す', '処', '確', '認',
+            'ह', 'ि', 'न', '्', 'द', 'ी', '한', '국', '어', '🙂', '👍', '\u{1f3fd}',
+            '\u{200d}', '，', '。', '、',
+        ][..]), 1..100),
+    ) {
+        assert_exact(&chars.into_iter().collect::<String>());
+    }
+
     /// Pieces of 100 bytes and more take the heap merge; they must count the same.
     #[test]
     fn long_pieces_count_the_same(
@@ -134,8 +149,8 @@ fn memo_gives_the_same_count_every_time() {
 
 #[test]
 fn memo_overflow_keeps_counts_exact() {
-    // More distinct pieces than the memos hold, short (the direct-mapped table overwrites
-    // slots) and long (over 24 bytes: the map is emptied and refilled).
+    // More distinct pieces than the memos hold, short and long (over 24 bytes): the
+    // direct-mapped tables overwrite slots.
     let letters = |mut i: u32| {
         let mut w = String::new();
         for _ in 0..4 {
