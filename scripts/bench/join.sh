@@ -54,6 +54,11 @@ bk_secs=$LAST_SECS
 bk_rss=$LAST_RSS_MIB
 rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
 
+measure "batchkit --threads 1 join --memory-limit 256MiB" "$bytes" \
+  "$BK" --threads 1 --format json join --requests "$req" --results "$res_out" "$res_err" \
+  --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 256MiB
+rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
+
 measure "batchkit join --memory-limit 64MiB (spills: partitioned join)" "$bytes" \
   "$BK" --format json join --requests "$req" --results "$res_out" "$res_err" \
   --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 64MiB

@@ -52,6 +52,11 @@ PY
 ) || shards_ok="manifest check FAILED"
 
 fresh
+measure "\`batchkit --threads 1 shard --skip-invalid\`" "$bytes" \
+  "$BK" --threads 1 --format json --progress never shard --skip-invalid "$F" -o "$work/out/bk"
+bk1_s=$LAST_SECS
+
+fresh
 measure "\`batchkit shard --skip-invalid --sync\` (fsync of each shard)" "$bytes" \
   "$BK" --format json --progress never shard --skip-invalid --sync "$F" -o "$work/out/bk"
 sync_s=$LAST_SECS
@@ -72,5 +77,6 @@ measure "\`batchkit shard --skip-invalid --compress\` (zstd level 3)" "$bytes" \
   python3 -c "print(f'batchkit shard peak RSS **$bk_rss MiB**, with --max-tokens **$tok_rss MiB** (target <= 256 MiB: {\"met\" if max($bk_rss, $tok_rss) <= 256 else \"NOT met\"}).')"
 } >>"$OUT"
 ratio "batchkit shard / split -C 200M (target <= 1.0x)" "$bk_s" "$split_s"
+ratio "batchkit --threads 1 shard / split -C 200M" "$bk1_s" "$split_s"
 ratio "batchkit shard --sync / split -C 200M" "$sync_s" "$split_s"
 ratio "batchkit shard --max-tokens / split -C 200M" "$tok_s" "$split_s"
