@@ -950,8 +950,16 @@ impl ModelCache {
                 table.insert(blk.hash, blk.tokens, false);
             }
         }
+        // Boundaries up to the one read are in the table already (the request that wrote it
+        // had the same prefix, so the same boundaries before it), unless entries were shed:
+        // only then are they inserted again. Breakpoints are always inserted, to mark them
+        // written.
+        let known = if table.approximate { 0 } else { hit_tokens };
         for b in &p.boundaries {
-            table.insert(b.hash, b.tokens, b.kind == BoundaryKind::Breakpoint);
+            let breakpoint = b.kind == BoundaryKind::Breakpoint;
+            if breakpoint || u64::from(b.tokens) > known {
+                table.insert(b.hash, b.tokens, breakpoint);
+            }
         }
     }
 }
