@@ -809,4 +809,20 @@ bktest!(cost_plan_anthropic_one_hour_ttl, |dir| {
     let diff = low(&s1) - low(&s5);
     let expected = writes as f64 * 0.75 * 1.5 / 1e6;
     assert!((diff - expected).abs() < 1e-8, "{diff} vs {expected}");
+    // People see the writes and their TTL.
+    let human = tokens(&dir, &["--format=human", hour.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    let w = writes.to_string();
+    assert!(
+        text.contains("cache writes: ") && text.contains("at the 1-hour TTL"),
+        "{text}"
+    );
+    assert!(text.contains(&w[w.len() - 3..]), "{text}");
+    let five_text =
+        String::from_utf8_lossy(&tokens(&dir, &["--format=human", five.to_str().unwrap()]).stdout)
+            .to_string();
+    assert!(
+        five_text.contains("cache writes: ") && !five_text.contains("1-hour"),
+        "{five_text}"
+    );
 });

@@ -368,6 +368,21 @@ impl<W: Write> HumanPrinter<W> {
                     None => String::new(),
                 }
             )?;
+            if plan.cache_write_tokens > 0 {
+                let hour = if plan.cache_write_1h_tokens > 0 {
+                    format!(
+                        ", {} of them at the 1-hour TTL (2x input)",
+                        thousands(plan.cache_write_1h_tokens)
+                    )
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    self.w,
+                    "  cache writes: {} tokens at the write price{hour}",
+                    thousands(plan.cache_write_tokens)
+                )?;
+            }
             writeln!(
                 self.w,
                 "  saving: {} ({:.1}%) against batch, {} ({:.1}%) against sync, input only",
