@@ -52,6 +52,14 @@ impl Style {
         Provider::get(name).expect("embedded table has every default provider")
     }
 
+    /// Where this shape keeps its fields.
+    pub fn layout(self) -> &'static Layout {
+        Layout::all()
+            .iter()
+            .find(|l| l.name == self)
+            .expect("styles.toml describes every style")
+    }
+
     /// The fields that make up this shape, for messages.
     pub fn describe(self) -> &'static str {
         match self {
@@ -62,6 +70,97 @@ impl Style {
             Style::Vertex => "Vertex-style (request)",
             Style::Bedrock => "Bedrock-style (recordId, modelInput)",
         }
+    }
+}
+
+/// A JSON pointer read once: the keys from the root, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path(pub Vec<String>);
+
+impl Path {
+    fn parse(pointer: &str) -> Path {
+        let keys = pointer
+            .strip_prefix('/')
+            .unwrap_or(pointer)
+            .split('/')
+            .filter(|k| !k.is_empty())
+            .map(|k| k.replace("~1", "/").replace("~0", "~"))
+            .collect();
+        Path(keys)
+    }
+
+    /// The pointer, as written in `styles.toml` (`/body/model`).
+    pub fn pointer(&self) -> String {
+        self.0.iter().map(|k| format!("/{k}")).collect()
+    }
+
+    /// The last key (`model` for `/body/model`).
+    pub fn key(&self) -> &str {
+        self.0.last().map_or("", String::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for Path {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !s.starts_with('/') {
+            return Err(serde::de::Error::custom(format!(
+                "{s:?} is not a JSON pointer"
+            )));
+        }
+        Ok(Path::parse(&s))
+    }
+}
+
+/// Where one line shape keeps its fields (`data/styles.toml`): what every command reads
+/// through batchkit-line's request model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    /// The shape.
+    pub name: Style,
+    /// Key sets that identify the shape under `--provider auto` (any set, all its keys).
+    pub detect: Vec<Vec<String>>,
+    /// The request id; `None` when the lines carry none (Vertex).
+    pub id: Option<Path>,
+    /// The object sent to the model.
+    pub payload: Path,
+    /// The model, when the line names it.
+    pub model: Option<Path>,
+    /// The endpoint.
+    pub url: Option<Path>,
+    /// The HTTP method.
+    pub method: Option<Path>,
+    /// The conversation.
+    pub messages: Option<Path>,
+    /// Output caps, first present wins.
+    #[serde(default)]
+    pub max_output: Vec<Path>,
+}
+
+#[derive(Deserialize)]
+struct Layouts {
+    style: Vec<Layout>,
+}
+
+static LAYOUTS: OnceLock<Vec<Layout>> = OnceLock::new();
+
+impl Layout {
+    /// Every shape, in the order `--provider auto` tries them.
+    pub fn all() -> &'static [Layout] {
+        LAYOUTS.get_or_init(|| {
+            let t: Layouts = toml::from_str(include_str!("../data/styles.toml"))
+                .expect("embedded styles.toml is valid");
+            t.style
+        })
+    }
+
+    /// The shape whose `detect` keys `has` reports present, first in table order.
+    pub fn detect(has: impl Fn(&str) -> bool) -> Option<Style> {
+        Layout::all()
+            .iter()
+            .find(|l| l.detect.iter().any(|set| set.iter().all(|k| has(k))))
+            .map(|l| l.name)
     }
 }
 
@@ -297,6 +396,56 @@ impl Provider {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_style_has_a_layout_that_agrees_with_the_providers() {
+        for style in [
+            Style::OpenAi,
+            Style::Body,
+            Style::Anthropic,
+            Style::Gemini,
+            Style::Vertex,
+            Style::Bedrock,
+        ] {
+            let l = style.layout();
+            assert!(!l.payload.0.is_empty(), "{style:?}");
+            for p in l.model.iter().chain(&l.messages).chain(&l.max_output) {
+                assert!(p.0.starts_with(&l.payload.0), "{style:?}: {}", p.pointer());
+            }
+        }
+        // A provider's id field is its shape's id.
+        for p in Provider::all() {
+            let id = p.style.layout().id.as_ref().map(|i| i.key().to_string());
+            assert_eq!(p.id_field, id, "{}", p.name);
+        }
+        let keys = |ks: &'static [&'static str]| move |k: &str| ks.contains(&k);
+        assert_eq!(
+            Layout::detect(keys(&["custom_id", "url", "body"])),
+            Some(Style::OpenAi)
+        );
+        assert_eq!(
+            Layout::detect(keys(&["custom_id", "body"])),
+            Some(Style::Body)
+        );
+        assert_eq!(
+            Layout::detect(keys(&["key", "request"])),
+            Some(Style::Gemini)
+        );
+        assert_eq!(Layout::detect(keys(&["request"])), Some(Style::Vertex));
+        assert_eq!(
+            Layout::detect(keys(&["recordId", "modelInput"])),
+            Some(Style::Bedrock)
+        );
+        assert_eq!(
+            Layout::detect(keys(&["custom_id", "params"])),
+            Some(Style::Anthropic)
+        );
+        assert_eq!(Layout::detect(keys(&["custom_id"])), None);
+        assert_eq!(
+            Style::Gemini.layout().max_output[0].pointer(),
+            "/request/generationConfig/maxOutputTokens"
+        );
+    }
 
     #[test]
     fn id_patterns_are_read_from_the_data() {

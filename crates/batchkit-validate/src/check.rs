@@ -1,87 +1,16 @@
 //! Checks of one line in isolation. These run in parallel on chunks of lines.
 
-use std::cell::RefCell;
-
 use batchkit_io::{Chunk, Line};
 use batchkit_providers::{Provider, Style};
 use simd_json::prelude::*;
-use simd_json::tape::{Object, Tape, Value};
-use simd_json::{Buffers, ErrorType};
+use simd_json::tape::{Object, Value};
 
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::{Checker, LineReport};
 
-struct Scratch {
-    buf: Vec<u8>,
-    buffers: Buffers,
-    tape: Option<Tape<'static>>,
-}
-
-impl Scratch {
-    fn new() -> Self {
-        Scratch {
-            buf: Vec::new(),
-            buffers: Buffers::with_max_depth(4096, batchkit_json::MAX_DEPTH),
-            tape: Some(Tape::null().reset()),
-        }
-    }
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
-}
-
-/// Parses `content` with simd-json (on a reused per-thread copy) and calls `f` with the
-/// root value, or returns the parse error.
-pub(crate) fn with_parsed<R>(
-    content: &[u8],
-    f: impl FnOnce(Value<'_, '_>) -> R,
-) -> Result<R, simd_json::Error> {
-    // Long lines are parsed one at a time, and their buffers freed afterwards, so the
-    // memory they take is counted once whatever the thread count.
-    let _gate = batchkit_io::budget::big_line_gate(content.len());
-    let mut f = Some(f);
-    let r = parse_once(content, &mut f);
-    match &r {
-        // Every number RFC 8259 allows is read: one beyond f64 is clamped, the same way in
-        // every command (batchkit-json).
-        Err(e)
-            if matches!(
-                e.error(),
-                ErrorType::InvalidNumber | ErrorType::InvalidExponent
-            ) =>
-        {
-            match batchkit_json::sanitize_numbers(content) {
-                Some(clean) => parse_once(&clean, &mut f),
-                None => r,
-            }
-        }
-        _ => r,
-    }
-}
-
-fn parse_once<R, F: FnOnce(Value<'_, '_>) -> R>(
-    content: &[u8],
-    f: &mut Option<F>,
-) -> Result<R, simd_json::Error> {
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        let Scratch { buf, buffers, tape } = &mut *s;
-        buf.clear();
-        buf.extend_from_slice(content);
-        buf.resize(content.len() + simd_json::INPUT_PADDING, 0);
-        let mut t: Tape<'_> = tape.take().unwrap_or_else(Tape::null).reset();
-        let r = match simd_json::fill_tape_padded(buf, content.len(), buffers, &mut t) {
-            Ok(()) => Ok((f.take().expect("called once"))(t.as_value())),
-            Err(e) => Err(e),
-        };
-        *tape = Some(t.reset());
-        if content.len() > batchkit_io::budget::BIG_LINE {
-            *s = Scratch::new();
-        }
-        r
-    })
-}
+/// Parses `content` with the one engine (batchkit-line) and calls `f` with the root value,
+/// or returns the parse error.
+pub(crate) use batchkit_line::read_raw as with_parsed;
 
 /// The finding for a line whose parse would not fit the memory budget.
 pub(crate) fn too_big_to_parse(content: &[u8]) -> Option<String> {
@@ -96,106 +25,11 @@ pub(crate) fn too_big_to_parse(content: &[u8]) -> Option<String> {
     })
 }
 
-/// Whether any object in `v` repeats a key. No allocation: most lines have no repeat, and
-/// only then are pointers spelled out by [`duplicate_keys`].
-fn has_duplicate_keys(v: Value<'_, '_>) -> bool {
-    if let Some(obj) = v.as_object() {
-        let n = obj.len();
-        if n > 16 {
-            // Hostile input: a set, not n² comparisons.
-            let mut seen = std::collections::HashSet::with_capacity(n);
-            if !obj.iter().all(|(k, _)| seen.insert(k)) {
-                return true;
-            }
-        } else {
-            let mut keys: [&str; 16] = [""; 16];
-            for (i, (k, _)) in obj.iter().enumerate() {
-                if keys[..i].contains(&k) {
-                    return true;
-                }
-                keys[i] = k;
-            }
-        }
-        obj.iter().any(|(_, child)| has_duplicate_keys(child))
-    } else if let Some(arr) = v.as_array() {
-        arr.iter()
-            .any(|c| (c.as_object().is_some() || c.as_array().is_some()) && has_duplicate_keys(c))
-    } else {
-        false
-    }
-}
-
-/// JSON pointers of keys that repeat in their object, anywhere in `v`.
-fn duplicate_keys(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) {
-    if let Some(obj) = v.as_object() {
-        let mut seen = std::collections::HashSet::with_capacity(obj.len());
-        for (k, child) in obj.iter() {
-            let len = path.len();
-            path.push('/');
-            if k.contains(['~', '/']) {
-                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-            } else {
-                // The usual key: nothing to escape, nothing to allocate.
-                path.push_str(k);
-            }
-            if !seen.insert(k) {
-                out.push(path.clone());
-            } else {
-                duplicate_keys(child, path, out);
-            }
-            path.truncate(len);
-        }
-    } else if let Some(arr) = v.as_array() {
-        for (i, child) in arr.iter().enumerate() {
-            if child.as_object().is_some() || child.as_array().is_some() {
-                let len = path.len();
-                path.push('/');
-                path.push_str(&i.to_string());
-                duplicate_keys(child, path, out);
-                path.truncate(len);
-            }
-        }
-    }
-}
-
-pub(crate) fn type_name(v: &Value<'_, '_>) -> &'static str {
-    if v.is_null() {
-        "null"
-    } else if v.is_bool() {
-        "a boolean"
-    } else if v.is_number() {
-        "a number"
-    } else if v.is_str() {
-        "a string"
-    } else if v.is_array() {
-        "an array"
-    } else {
-        "an object"
-    }
-}
+pub(crate) use batchkit_line::type_name;
 
 /// Infers the line shape from its top-level keys (`--provider auto`).
 pub(crate) fn detect_style(obj: &Object<'_, '_>) -> Option<Style> {
-    let has = |k: &str| obj.get(k).is_some();
-    if has("url") || has("method") {
-        Some(Style::OpenAi)
-    } else if has("params") {
-        Some(Style::Anthropic)
-    } else if has("key") && has("request") {
-        Some(Style::Gemini)
-    } else if has("request") {
-        Some(Style::Vertex)
-    } else if has("modelInput") {
-        Some(Style::Bedrock)
-    } else if has("body") {
-        Some(if has("url") {
-            Style::OpenAi
-        } else {
-            Style::Body
-        })
-    } else {
-        None
-    }
+    batchkit_providers::Layout::detect(|k| obj.get(k).is_some())
 }
 
 struct Ctx<'r> {
@@ -286,7 +120,12 @@ impl Kind {
     }
 }
 
-fn check_id(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, provider: &Provider, field: &str) {
+/// The id, at the field the provider's shape names (`styles.toml`).
+fn check_id(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, provider: &Provider) {
+    let Some(path) = provider.style.layout().id.as_ref() else {
+        return;
+    };
+    let field = path.key();
     if let Some(v) = ctx.field(obj, "", field, Kind::Str) {
         let id = v.as_str().unwrap_or_default();
         ctx.report.id = Some(id.to_string());
@@ -316,7 +155,7 @@ fn count_embedding_inputs(v: &Value<'_, '_>) -> u64 {
 }
 
 fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p, "custom_id");
+    check_id(ctx, obj, p);
     if let Some(m) = ctx.field(obj, "", "method", Kind::Str) {
         let m = m.as_str().unwrap_or_default();
         if !p.method_allowed(m) {
@@ -387,7 +226,7 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
 }
 
 fn check_body(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p, "custom_id");
+    check_id(ctx, obj, p);
     if let Some(m) = ctx.optional(obj, "", "method", Kind::Str) {
         let m = m.as_str().unwrap_or_default();
         if !p.method_allowed(m) {
@@ -410,7 +249,7 @@ fn check_body(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
 }
 
 fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p, "custom_id");
+    check_id(ctx, obj, p);
     let Some(params) = ctx.field(obj, "", "params", Kind::Obj) else {
         return;
     };
@@ -482,7 +321,7 @@ fn check_contents(ctx: &mut Ctx<'_>, contents: &Value<'_, '_>) {
 }
 
 fn check_gemini(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p, "key");
+    check_id(ctx, obj, p);
     let Some(req) = ctx.field(obj, "", "request", Kind::Obj) else {
         return;
     };
@@ -512,7 +351,7 @@ fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
 fn check_bedrock(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
     // Bedrock makes up an id when `recordId` is absent, but then the result cannot be
     // joined back to its request: required here.
-    check_id(ctx, obj, p, "recordId");
+    check_id(ctx, obj, p);
     let Some(input) = ctx.field(obj, "", "modelInput", Kind::Obj) else {
         return;
     };
@@ -619,11 +458,7 @@ impl Checker {
                 return;
             };
             ctx.report.parsed = true;
-            let mut dups = Vec::new();
-            if has_duplicate_keys(root) {
-                duplicate_keys(root, &mut String::new(), &mut dups);
-            }
-            for pointer in dups {
+            for pointer in batchkit_line::duplicate_keys(root) {
                 let mut d = Diagnostic::at(
                     Code::DuplicateKey,
                     Severity::Warning,

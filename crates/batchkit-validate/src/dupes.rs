@@ -116,7 +116,7 @@ struct ChunkIds {
 const NO_ID: u32 = u32::MAX;
 const TOO_LARGE: u32 = u32::MAX - 1;
 
-fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
+fn extract_ids(chunk: &batchkit_io::Chunk, style: Option<Style>) -> ChunkIds {
     let mut out = ChunkIds {
         arena: Vec::new(),
         problems: Vec::new(),
@@ -149,14 +149,12 @@ fn extract_ids(chunk: &batchkit_io::Chunk, field: Option<&str>) -> ChunkIds {
                     ));
                     return;
                 };
-                let key = match field {
-                    Some(f) => f,
-                    None => match detect_style(&obj) {
-                        Some(Style::Gemini) => "key",
-                        Some(Style::Bedrock) => "recordId",
-                        _ => "custom_id",
-                    },
-                };
+                // The id field of the line's shape (styles.toml): the provider's when named,
+                // else the one its keys show; `custom_id` for a line of no known shape.
+                let style = style.or_else(|| detect_style(&obj));
+                let key = style
+                    .and_then(|s| s.layout().id.as_ref())
+                    .map_or("custom_id", |p| p.key());
                 let pointer = format!("/{key}");
                 match obj.get(key) {
                     Some(v) => match v.as_str() {
@@ -245,13 +243,12 @@ fn scan(
     progress: Option<&(dyn Fn(usize, u64) + Sync)>,
 ) -> Result<(Dups, DupesReport), ValidateError> {
     let provider = resolve_provider(opts.provider.as_deref())?;
-    let field: Option<String> = match provider {
+    let style = match provider {
         None => None,
-        Some(p) => Some(
-            p.id_field
-                .clone()
-                .ok_or_else(|| ValidateError::NoIdField(p.label.clone()))?,
-        ),
+        Some(p) if p.style.layout().id.is_none() => {
+            return Err(ValidateError::NoIdField(p.label.clone()))
+        }
+        Some(p) => Some(p.style),
     };
     // Duplicates found after a spill are only known at the end, so rewriting needs a second
     // pass over the inputs: keep a copy of stdin for that.
@@ -302,7 +299,7 @@ fn scan(
         let rs = batchkit_io::run_with_progress(
             input,
             read,
-            |chunk| extract_ids(chunk, field.as_deref()),
+            |chunk| extract_ids(chunk, style),
             |chunk, ids| -> Result<bool, ValidateError> {
                 if let (Some(o), Some(_)) = (chunk.oversized, out.as_ref()) {
                     return Err(lost(input, o.line));
