@@ -83,27 +83,6 @@ impl RequestId<'_> {
     }
 }
 
-/// The id fields of a request line. Read by hand so that a repeated key keeps its first
-/// value, as every batchkit command reads it (batchkit-json), instead of failing.
-struct ReqLine<'a> {
-    custom_id: Option<&'a RawValue>,
-    key: Option<&'a RawValue>,
-    /// Amazon Bedrock.
-    record_id: Option<&'a RawValue>,
-    /// Gemini inline-style requests: `{"metadata": {"key": ...}}`.
-    metadata: Option<&'a RawValue>,
-}
-
-impl<'a> ReqLine<'a> {
-    /// The id: `custom_id`, else `key`, else `recordId`, else `metadata.key`.
-    fn id(&self) -> Option<&'a RawValue> {
-        non_null(self.custom_id)
-            .or(non_null(self.key))
-            .or(non_null(self.record_id))
-            .or_else(|| metadata_key(non_null(self.metadata)?))
-    }
-}
-
 /// `key` of a `metadata` object, when it is one.
 fn metadata_key(raw: &RawValue) -> Option<&RawValue> {
     #[derive(Deserialize)]
@@ -117,87 +96,48 @@ fn metadata_key(raw: &RawValue) -> Option<&RawValue> {
     non_null(serde_json::from_str::<Meta<'_>>(raw.get()).ok()?.key)
 }
 
-impl<'de> Deserialize<'de> for ReqLine<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = ReqLine<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a request object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut r = ReqLine {
-                    custom_id: None,
-                    key: None,
-                    record_id: None,
-                    metadata: None,
-                };
-                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
-                    let slot = match k.as_ref() {
-                        "custom_id" => &mut r.custom_id,
-                        "key" => &mut r.key,
-                        "recordId" => &mut r.record_id,
-                        "metadata" => &mut r.metadata,
-                        _ => {
-                            m.next_value::<IgnoredAny>()?;
-                            continue;
-                        }
-                    };
-                    if slot.is_none() {
-                        *slot = Some(m.next_value::<&'de RawValue>()?);
-                    } else {
-                        m.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(r)
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
-
-/// Finds the id of a request line (`custom_id`, else Gemini's `key`, else Bedrock's
-/// `recordId`, else Gemini's `metadata.key`).
+/// Finds the id of a request line through the one request-line model (batchkit-line): the
+/// id field of the line's shape (`custom_id`, Gemini's `key` or `metadata.key`, Bedrock's
+/// `recordId`), or for a line of no known shape the first id field it has.
 ///
-/// The whole line is checked to be UTF-8 first: serde skips the strings of unknown fields
-/// without checking their bytes, and a line that is not UTF-8 must never be copied into a
-/// merged (JSON) line.
+/// The parse checks the whole line is UTF-8 and one JSON value (a line that is not must
+/// never be copied into a merged JSON line); the id is borrowed from the line, as its literal
+/// stands, when it has no escapes.
 pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
-    if let Err(e) = std::str::from_utf8(content) {
-        return RequestId::InvalidUtf8(utf8_message(&e));
-    }
-    if batchkit_json::depth_exceeds(content) {
-        return RequestId::InvalidJson(batchkit_json::depth_message());
-    }
-    if !is_object(content) {
-        return match serde_json::from_slice::<IgnoredAny>(content) {
-            Ok(_) => RequestId::NotObject,
-            Err(e) => RequestId::InvalidJson(e.to_string()),
-        };
-    }
-    match serde_json::from_slice::<ReqLine<'_>>(content) {
-        Ok(r) => match r.id() {
-            None => RequestId::MissingId,
-            Some(raw) => match decode_str(raw) {
-                Some(id) => RequestId::Id {
-                    id,
-                    raw_start: offset_in(content, raw.get()),
-                    raw_len: raw.get().len(),
-                },
-                None => RequestId::InvalidId,
-            },
-        },
-        Err(e) => {
-            // A non-object value fails the struct before its syntax is checked fully.
-            if e.is_data() && serde_json::from_slice::<IgnoredAny>(content).is_ok() {
-                RequestId::NotObject
-            } else {
-                RequestId::InvalidJson(e.to_string())
-            }
+    use batchkit_line::prelude::*;
+    let read = batchkit_line::read_located(content, |root, at| {
+        if !root.is_object() {
+            return RequestId::NotObject;
         }
+        let Some((v, key)) = batchkit_line::RequestLine::find_id(root) else {
+            return RequestId::MissingId;
+        };
+        let Some(id) = v.into_string() else {
+            return RequestId::InvalidId;
+        };
+        match at.top_level_string(key, id) {
+            Some((raw_start, raw_len)) => {
+                let literal = &content[raw_start + 1..raw_start + raw_len - 1];
+                let id = match std::str::from_utf8(literal) {
+                    Ok(s) if !literal.contains(&b'\\') => Cow::Borrowed(s),
+                    _ => Cow::Owned(id.to_string()),
+                };
+                RequestId::Id {
+                    id,
+                    raw_start,
+                    raw_len,
+                }
+            }
+            // Not where the parse says (cannot happen for a parsed string).
+            None => RequestId::InvalidId,
+        }
+    });
+    match read {
+        Ok(r) => r,
+        Err(e) if e.kind == batchkit_json::syntax::SyntaxKind::InvalidUtf8 => {
+            RequestId::InvalidUtf8(e.message)
+        }
+        Err(e) => RequestId::InvalidJson(e.message),
     }
 }
 

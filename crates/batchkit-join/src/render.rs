@@ -102,23 +102,17 @@ pub(crate) struct Said {
     pub context: Option<&'static str>,
 }
 
-/// The id field a line's shape calls for (validate's rule): `key` for Gemini lines,
-/// `recordId` for Bedrock, `custom_id` otherwise; and the value found there.
-fn id_field(content: &[u8]) -> (&'static str, Option<serde_json::Value>) {
-    let Ok(p) = batchkit_json::parse_value(content) else {
-        return ("custom_id", None);
-    };
-    let has = |k: &str| p.value.get(k).is_some();
-    let field = if has("custom_id") {
-        "custom_id"
-    } else if has("key") || has("request") {
-        "key"
-    } else if has("recordId") || has("modelInput") {
-        "recordId"
-    } else {
-        "custom_id"
-    };
-    (field, p.value.get(field).cloned())
+/// The id field a line's shape calls for (its layout in `styles.toml`; `custom_id` for a line
+/// of no known shape), and what is there, as validate names a JSON type.
+fn id_field(content: &[u8]) -> (&'static str, Option<&'static str>) {
+    batchkit_line::read(content, |root| {
+        let field = batchkit_line::RequestLine::detect(root)
+            .and_then(|r| r.layout().id.as_ref())
+            .map_or("custom_id", |p| p.key());
+        let found = root.get(field).map(|v| batchkit_line::type_name(&v));
+        (field, found)
+    })
+    .unwrap_or(("custom_id", None))
 }
 
 /// What the join says about result line `content` it cannot join: the same words as for a
@@ -138,7 +132,7 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
     let content = content.unwrap_or_default();
     match p {
         Problem::InvalidJson | Problem::InvalidUtf8 => {
-            let e = syntax::syntax_error(content);
+            let e = batchkit_line::read(content, |_| ()).err();
             Said {
                 column: e.as_ref().and_then(|e| e.column),
                 message: e.map_or_else(|| format!("not valid JSON: {detail}"), |e| e.message),
@@ -147,9 +141,8 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
         }
         Problem::NotObject => Said {
             message: batchkit_json::syntax::not_object(
-                serde_json::from_slice::<serde_json::Value>(content)
-                    .as_ref()
-                    .map_or("not an object", batchkit_json::syntax::kind_of),
+                batchkit_line::read(content, |v| batchkit_line::type_name(&v))
+                    .unwrap_or("not an object"),
             ),
             column: None,
             context: Some("cannot be joined: status missing, copied to the retry file"),
@@ -158,8 +151,8 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
             let (field, value) = id_field(content);
             let pointer = format!("/{field}");
             let message = match (p, value) {
-                (Problem::InvalidId, Some(v)) => {
-                    syntax::wrong_type(&pointer, "a string", syntax::kind_of(&v))
+                (Problem::InvalidId, Some(found)) => {
+                    syntax::wrong_type(&pointer, "a string", found)
                 }
                 _ => syntax::missing_field(&pointer),
             };

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 
 use batchkit_json::syntax::SyntaxError;
 use simd_json::prelude::*;
-use simd_json::tape::{Tape, Value};
+use simd_json::tape::{Object, Tape, Value};
 use simd_json::{Buffers, ErrorType};
 
 struct Scratch {
@@ -33,48 +33,156 @@ pub fn read<R>(content: &[u8], f: impl FnOnce(Value<'_, '_>) -> R) -> Result<R, 
     read_raw(content, f).map_err(|e| batchkit_json::syntax::describe(&e, content))
 }
 
+/// [`read`], with the means to find where a parsed string stands in `content` (to copy an
+/// id byte for byte, say).
+pub fn read_located<R>(
+    content: &[u8],
+    f: impl FnOnce(Value<'_, '_>, &Located<'_>) -> R,
+) -> Result<R, SyntaxError> {
+    let mut f = Some(f);
+    let r = parse_once(content, &mut |root, base| {
+        let at = Located {
+            content,
+            base: Some(base),
+        };
+        (f.take().expect("called once"))(root, &at)
+    });
+    match r {
+        Ok(r) => Ok(r),
+        Err(e) if is_number_error(&e) => match batchkit_json::sanitize_numbers(content) {
+            // Numbers were rewritten: positions in the copy are not the line's.
+            Some(clean) => parse_once(&clean, &mut |root, _| {
+                let at = Located {
+                    content,
+                    base: None,
+                };
+                (f.take().expect("called once"))(root, &at)
+            })
+            .map_err(|e| batchkit_json::syntax::describe(&e, content)),
+            None => Err(batchkit_json::syntax::describe(&e, content)),
+        },
+        Err(e) => Err(batchkit_json::syntax::describe(&e, content)),
+    }
+}
+
+/// Where strings parsed by [`read_located`] stand in the line.
+pub struct Located<'c> {
+    content: &'c [u8],
+    /// Address of the parsed copy's first byte, when its positions are the line's.
+    base: Option<usize>,
+}
+
+impl Located<'_> {
+    /// The byte range of the string literal (quotes included) that `key`'s string value was
+    /// parsed from, `key` a member of the top-level object.
+    ///
+    /// simd-json unescapes a string where it stands, so the parsed text starts where the
+    /// literal's first character did; a line whose numbers had to be rewritten is scanned
+    /// instead.
+    pub fn top_level_string(&self, key: &str, parsed: &str) -> Option<(usize, usize)> {
+        let start = match self.base {
+            Some(base) => (parsed.as_ptr() as usize)
+                .checked_sub(base)?
+                .checked_sub(1)?,
+            None => scan_top_level(self.content, key)?,
+        };
+        let len = literal_len(self.content.get(start..)?)?;
+        Some((start, len))
+    }
+}
+
+/// Length of the string literal at the start of `s` (quotes included).
+fn literal_len(s: &[u8]) -> Option<usize> {
+    if s.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Start of the string value of top-level member `key`, found by scanning the line.
+fn scan_top_level(s: &[u8], key: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let mut want_value = false;
+    while i < s.len() {
+        match s[i] {
+            b'"' => {
+                let len = literal_len(&s[i..])?;
+                if want_value && depth == 1 {
+                    return Some(i);
+                }
+                let is_key = depth == 1
+                    && s[i + len..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':');
+                want_value = is_key && &s[i + 1..i + len - 1] == key.as_bytes();
+                i += len;
+                continue;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                want_value = false;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => want_value = false,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_number_error(e: &simd_json::Error) -> bool {
+    matches!(
+        e.error(),
+        ErrorType::InvalidNumber | ErrorType::InvalidExponent
+    )
+}
+
 /// [`read`], with simd-json's own error (for callers that describe it later, off the hot
 /// path).
 pub fn read_raw<R>(
     content: &[u8],
     f: impl FnOnce(Value<'_, '_>) -> R,
 ) -> Result<R, simd_json::Error> {
-    // Long lines are parsed one at a time, and their buffers freed afterwards, so the
-    // memory they take is counted once whatever the thread count.
-    let _gate = batchkit_io::budget::big_line_gate(content.len());
     let mut f = Some(f);
-    let r = parse_once(content, &mut f);
+    let mut call = |root: Value<'_, '_>, _base: usize| (f.take().expect("called once"))(root);
+    let r = parse_once(content, &mut call);
     match &r {
         // Every number RFC 8259 allows is read: one beyond f64 is clamped, the same way in
         // every command (batchkit-json).
-        Err(e)
-            if matches!(
-                e.error(),
-                ErrorType::InvalidNumber | ErrorType::InvalidExponent
-            ) =>
-        {
-            match batchkit_json::sanitize_numbers(content) {
-                Some(clean) => parse_once(&clean, &mut f),
-                None => r,
-            }
-        }
+        Err(e) if is_number_error(e) => match batchkit_json::sanitize_numbers(content) {
+            Some(clean) => parse_once(&clean, &mut call),
+            None => r,
+        },
         _ => r,
     }
 }
 
-fn parse_once<R, F: FnOnce(Value<'_, '_>) -> R>(
+/// One parse on the thread's buffers; `f` gets the root and the address of the parsed copy.
+fn parse_once<R>(
     content: &[u8],
-    f: &mut Option<F>,
+    f: &mut dyn FnMut(Value<'_, '_>, usize) -> R,
 ) -> Result<R, simd_json::Error> {
+    // Long lines are parsed one at a time, and their buffers freed afterwards, so the
+    // memory they take is counted once whatever the thread count.
+    let _gate = batchkit_io::budget::big_line_gate(content.len());
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let Scratch { buf, buffers, tape } = &mut *s;
         buf.clear();
         buf.extend_from_slice(content);
         buf.resize(content.len() + simd_json::INPUT_PADDING, 0);
+        let base = buf.as_ptr() as usize;
         let mut t: Tape<'_> = tape.take().unwrap_or_else(Tape::null).reset();
         let r = match simd_json::fill_tape_padded(buf, content.len(), buffers, &mut t) {
-            Ok(()) => Ok((f.take().expect("called once"))(t.as_value())),
+            Ok(()) => Ok(f(t.as_value(), base)),
             Err(e) => Err(e),
         };
         *tape = Some(t.reset());
@@ -173,6 +281,34 @@ fn spell_duplicates(v: Value<'_, '_>, path: &mut String, out: &mut Vec<String>) 
     }
 }
 
+/// The fields of `obj` in order; with `dedup` (a line [`has_duplicate_keys`]) only the
+/// first of a repeated key, the one every command reads.
+pub fn entries<'t, 'i>(obj: &Object<'t, 'i>, dedup: bool) -> Entries<'t, 'i> {
+    Entries {
+        it: obj.iter(),
+        seen: dedup.then(std::collections::HashSet::new),
+    }
+}
+
+/// Iterator of [`entries`].
+pub struct Entries<'t, 'i> {
+    it: simd_json::tape::object::Iter<'t, 'i>,
+    seen: Option<std::collections::HashSet<&'i str>>,
+}
+
+impl<'t, 'i> Iterator for Entries<'t, 'i> {
+    type Item = (&'i str, Value<'t, 'i>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (k, v) = self.it.next()?;
+            if self.seen.as_mut().is_none_or(|seen| seen.insert(k)) {
+                return Some((k, v));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +327,44 @@ mod tests {
         assert_eq!(a, Some(1));
         assert_eq!(dups, vec!["/b/c".to_string(), "/a".to_string()]);
         assert_eq!(n, Some(f64::MAX));
+        let keys = read(br#"{"a":1,"b":2,"a":3}"#, |v| {
+            let o = v.as_object().unwrap();
+            let all: Vec<_> = entries(&o, false).map(|(k, _)| k.to_string()).collect();
+            let first: Vec<_> = entries(&o, true)
+                .map(|(k, v)| format!("{k}{}", v.as_u64().unwrap()))
+                .collect();
+            (all, first)
+        })
+        .unwrap();
+        assert_eq!(keys.0, ["a", "b", "a"]);
+        assert_eq!(keys.1, ["a1", "b2"]);
+    }
+
+    #[test]
+    fn ids_are_found_where_they_stand() {
+        let lines: [&[u8]; 4] = [
+            br#"{"custom_id":"r\"1","body":{"n":1}}"#,
+            br#"{ "body" : {"custom_id":"no"}, "custom_id" : "r\u00e91" }"#,
+            // A number beyond f64 makes the parse read a rewritten copy: found by scanning.
+            br#"{"n":1e400,"x":"custom_id","custom_id":"after"}"#,
+            br#"{"custom_id":"","n":-1e-400}"#,
+        ];
+        for line in lines {
+            let (id, range) = read_located(line, |root, at| {
+                let id = root.get("custom_id").unwrap().into_string().unwrap();
+                (id.to_string(), at.top_level_string("custom_id", id))
+            })
+            .unwrap();
+            let (start, len) = range.unwrap();
+            let literal = &line[start..start + len];
+            let decoded: String = serde_json_free_decode(literal);
+            assert_eq!(decoded, id, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    /// The literal's text decoded by the engine itself.
+    fn serde_json_free_decode(literal: &[u8]) -> String {
+        read(literal, |v| v.into_string().unwrap().to_string()).unwrap()
     }
 
     #[test]

@@ -29,7 +29,10 @@
 mod engine;
 mod request;
 
-pub use engine::{duplicate_keys, has_duplicate_keys, read, read_raw, type_name};
+pub use engine::{
+    duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, type_name, Entries,
+    Located,
+};
 pub use request::RequestLine;
 
 /// The parsed JSON types every command reads (simd-json's tape).

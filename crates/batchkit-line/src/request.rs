@@ -62,6 +62,24 @@ impl<'t, 'i> RequestLine<'t, 'i> {
         self.get(self.layout.id.as_ref()?)
     }
 
+    /// The id wherever a line may carry one: its shape's id field or `also_id` fields, and
+    /// for a line of no known shape the first id field of any shape it has (the join reads
+    /// ids this way, so an id is matched whatever else the line lacks). Returns the value and
+    /// the top-level key it was found under (the first step of its path).
+    pub fn find_id(root: Value<'t, 'i>) -> Option<(Value<'t, 'i>, &'static str)> {
+        let at = |p: &'static Path| {
+            let v =
+                p.0.iter()
+                    .try_fold(root, |v, k| v.as_object()?.get(k.as_str()))?;
+            (!v.is_null()).then(|| (v, p.0.first().map_or("", String::as_str)))
+        };
+        let paths = |l: &'static Layout| l.id.iter().chain(&l.also_id);
+        match Self::detect(root) {
+            Some(r) => paths(r.layout).find_map(at),
+            None => Layout::all().iter().flat_map(paths).find_map(at),
+        }
+    }
+
     /// The id, when it is a string (a number is `wrong_type`, as it is to the providers).
     pub fn id_str(&self) -> Option<&'i str> {
         self.id()?.into_string()
@@ -108,7 +126,14 @@ mod tests {
 
     #[test]
     fn every_shape_is_read_from_its_layout() {
-        let lines: [(&str, Style, Option<&str>, Option<&str>, Option<u64>); 6] = [
+        type Case<'a> = (
+            &'a str,
+            Style,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<u64>,
+        );
+        let lines: [Case<'_>; 6] = [
             (
                 r#"{"custom_id":"o","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","max_completion_tokens":7,"max_tokens":9}}"#,
                 Style::OpenAi,
@@ -178,5 +203,30 @@ mod tests {
         )
         .unwrap();
         read(b"[1]", |root| assert!(RequestLine::detect(root).is_none())).unwrap();
+    }
+
+    #[test]
+    fn ids_for_the_join() {
+        let found = |line: &str| {
+            read(line.as_bytes(), |root| {
+                RequestLine::find_id(root).map(|(v, k)| (v.encode(), k))
+            })
+            .unwrap()
+        };
+        let s = |v: &str, k: &'static str| Some((v.to_string(), k));
+        assert_eq!(found(r#"{"custom_id":"a"}"#), s(r#""a""#, "custom_id"));
+        assert_eq!(found(r#"{"recordId":"b"}"#), s(r#""b""#, "recordId"));
+        assert_eq!(
+            found(r#"{"request":{},"metadata":{"key":"k"}}"#),
+            s(r#""k""#, "metadata")
+        );
+        assert_eq!(found(r#"{"key":"g","request":{}}"#), s(r#""g""#, "key"));
+        assert_eq!(found(r#"{"custom_id":7,"body":{}}"#), s("7", "custom_id"));
+        assert_eq!(found(r#"{"custom_id":null,"body":{}}"#), None);
+        assert_eq!(found(r#"{"request":{}}"#), None);
+        assert_eq!(
+            found(r#"{"custom_id":"v","request":{}}"#),
+            s(r#""v""#, "custom_id")
+        );
     }
 }

@@ -123,6 +123,9 @@ pub struct Layout {
     pub detect: Vec<Vec<String>>,
     /// The request id; `None` when the lines carry none (Vertex).
     pub id: Option<Path>,
+    /// Where else a line of this shape may carry its id, tried in order when `id` is absent.
+    #[serde(default)]
+    pub also_id: Vec<Path>,
     /// The object sent to the model.
     pub payload: Path,
     /// The model, when the line names it.

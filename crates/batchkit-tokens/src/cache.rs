@@ -261,19 +261,23 @@ fn mix_bytes(mut h: u64, bytes: &[u8]) -> u64 {
     fold(h ^ w0 ^ ((bytes.len() as u64) << 56), w1 ^ K1)
 }
 
-/// Hash of a JSON value's content alone (keys and leaves), for long blocks.
-pub(crate) fn value_hash(seed: u64, v: &serde_json::Value) -> u64 {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => mix_bytes(seed ^ 0x73, s.as_bytes()),
-        Value::Array(a) => a.iter().fold(fold(seed ^ 0x61, K1), value_hash),
-        Value::Object(o) => o
-            .iter()
+/// Hash of a JSON value's content alone (keys and leaves), for long blocks; with `dedup`
+/// (a line that repeats keys) the first of a repeated key only.
+pub(crate) fn value_hash(seed: u64, v: batchkit_line::Value<'_, '_>, dedup: bool) -> u64 {
+    use batchkit_line::prelude::*;
+    if let Some(s) = v.into_string() {
+        mix_bytes(seed ^ 0x73, s.as_bytes())
+    } else if let Some(a) = v.as_array() {
+        a.iter()
+            .fold(fold(seed ^ 0x61, K1), |h, x| value_hash(h, x, dedup))
+    } else if let Some(o) = v.as_object() {
+        batchkit_line::entries(&o, dedup)
             .filter(|(k, _)| *k != "cache_control")
             .fold(fold(seed ^ 0x6f, K1), |h, (k, x)| {
-                value_hash(mix_bytes(h, k.as_bytes()), x)
-            }),
-        other => mix_bytes(seed ^ 0x6e, other.to_string().as_bytes()),
+                value_hash(mix_bytes(h, k.as_bytes()), x, dedup)
+            })
+    } else {
+        mix_bytes(seed ^ 0x6e, v.encode().as_bytes())
     }
 }
 
@@ -459,14 +463,14 @@ impl PrefixHasher {
         &mut self,
         pointer: impl FnOnce() -> String,
         breakpoint: Option<Ttl>,
-        content: Option<&serde_json::Value>,
+        content: Option<(batchkit_line::Value<'_, '_>, bool)>,
     ) {
         let explicit = breakpoint.is_some();
         let pos = self.pos();
         let len = pos - self.block_start;
-        if let Some(v) = content.filter(|_| self.block_index > 0 && len >= BLOCK_MIN) {
+        if let Some((v, dedup)) = content.filter(|_| self.block_index > 0 && len >= BLOCK_MIN) {
             self.out.blocks.push(Block {
-                hash: finish(value_hash(self.seed ^ 0x626c6f636b, v)),
+                hash: finish(value_hash(self.seed ^ 0x626c6f636b, v, dedup)),
                 start: self.block_start.min(u64::from(u32::MAX)) as u32,
                 tokens: len.min(u64::from(u32::MAX)) as u32,
             });

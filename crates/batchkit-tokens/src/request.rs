@@ -1,7 +1,9 @@
 //! Counting one request line: which API shape it has, and the counting rule of its endpoint.
 
+use batchkit_line::prelude::*;
+use batchkit_line::{entries, Object, RequestLine, Value};
+use batchkit_providers::Style;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use crate::cache::{cache_policy, PrefixHasher, Prefixes, Ttl};
 use crate::encoding::{normalize_model, tokenizer_for, Encoding};
@@ -116,38 +118,28 @@ fn count_line(
     if let Some(e) = batchkit_json::syntax::utf8_error(content) {
         return Err(syntax(e));
     }
-    // The same reading of JSON as every other command: first of duplicate keys, any number,
-    // one depth limit; a refusal is described in validate's words.
-    let parsed = batchkit_json::parse_value(content)
-        .map_err(|e| syntax(batchkit_json::syntax::from_serde(content, &e)))?;
-    let duplicate_keys = parsed.duplicate_keys;
-    let value = parsed.value;
-    let Value::Object(obj) = value else {
+    // The one reading of a request line every command shares (batchkit-line): first of
+    // duplicate keys, any number, one depth limit; a refusal is described in validate's words.
+    batchkit_line::read(content, |root| count_root(root, model, plan, prefixes)).map_err(syntax)?
+}
+
+fn count_root(
+    root: Value<'_, '_>,
+    model: Option<&str>,
+    plan: bool,
+    prefixes: &mut Option<Prefixes>,
+) -> Result<RequestCount, LineProblem> {
+    let Some(obj) = root.as_object() else {
         return Err(error(
             "not_object",
-            batchkit_json::syntax::not_object(batchkit_json::syntax::kind_of(&value)),
+            batchkit_json::syntax::not_object(batchkit_line::type_name(&root)),
         ));
     };
-    let custom_id = obj
-        .get("custom_id")
-        .or_else(|| obj.get("key"))
-        .or_else(|| obj.get("recordId"))
-        // Only a string is an id (a number is `wrong_type` to validate, as to the providers).
-        .and_then(|v| v.as_str().map(str::to_string));
-    let (inner, shape) = if let Some(Value::Object(body)) = obj.get("body") {
-        (body, Shape::OpenAi(obj.get("url").and_then(Value::as_str)))
-    } else if let Some(Value::Object(params)) = obj.get("params") {
-        (params, Shape::Anthropic)
-    } else if let Some(Value::Object(request)) = obj.get("request") {
-        (request, Shape::Gemini)
-    } else if let Some(Value::Object(input)) = obj.get("modelInput") {
-        (input, Shape::Bedrock)
-    } else {
-        // validate's words when the line's shape says which field is missing.
-        let has = |k: &str| obj.contains_key(k);
-        let missing = if has("url") || has("method") {
-            Some("/body")
-        } else if has("key") {
+    let duplicate_keys = batchkit_line::duplicate_keys(root);
+    let Some(req) = RequestLine::detect(root) else {
+        // validate's words when the line's keys say which field is missing.
+        let has = |k: &str| obj.get(k).is_some();
+        let missing = if has("key") {
             Some("/request")
         } else if has("recordId") {
             Some("/modelInput")
@@ -162,7 +154,25 @@ fn count_line(
             },
         ));
     };
-    let line_model = inner.get("model").and_then(Value::as_str);
+    let payload_path = &req.layout().payload;
+    let inner = match req.get(payload_path) {
+        Some(v) => v.as_object().ok_or_else(|| {
+            let p = payload_path.pointer();
+            error(
+                "wrong_type",
+                batchkit_json::syntax::wrong_type(&p, "an object", batchkit_line::type_name(&v)),
+            )
+        })?,
+        None => {
+            return Err(error(
+                "missing_field",
+                batchkit_json::syntax::missing_field(&payload_path.pointer()),
+            ))
+        }
+    };
+    // Only a string is an id (a number is `wrong_type` to validate, as to the providers).
+    let custom_id = req.id_str().map(str::to_string);
+    let line_model = req.model();
     let model = model.or(line_model).map(str::to_string);
     let tokenizer = tokenizer_for(model.as_deref());
     let hasher = match (plan, model.as_deref()) {
@@ -176,17 +186,32 @@ fn count_line(
         media: 0,
         p: hasher,
         base: "",
+        dups: !duplicate_keys.is_empty(),
     };
-    let (input_tokens, max_output_tokens) = match shape {
-        Shape::OpenAi(url) => c.openai(url, inner),
-        Shape::Anthropic => {
+    let max_out = req.max_output_tokens();
+    let (input_tokens, max_output_tokens) = match req.style() {
+        Style::OpenAi | Style::Body => c.openai(req.url(), &inner, max_out),
+        Style::Anthropic => {
             c.base = "/params";
-            (Some(c.anthropic(inner)), first_u64(inner, &["max_tokens"]))
+            (Some(c.anthropic(&inner)), max_out)
         }
-        Shape::Gemini => (Some(c.gemini(inner)), gemini_max_output(inner)),
-        Shape::Bedrock => {
+        Style::Gemini | Style::Vertex => {
+            // Batch embeddings have no output.
+            let max = if is_gemini_embedding(&inner) {
+                Some(0)
+            } else {
+                max_out
+            };
+            (Some(c.gemini(&inner)), max)
+        }
+        Style::Bedrock => {
             c.base = "/modelInput";
-            (Some(c.bedrock(inner)), bedrock_max_output(inner))
+            // A Titan embeddings body (`inputText` without `textGenerationConfig`) has no
+            // output.
+            let titan_embedding =
+                inner.get("inputText").is_some() && inner.get("textGenerationConfig").is_none();
+            let max = max_out.or(titan_embedding.then_some(0));
+            (Some(c.bedrock(&inner)), max)
         }
     };
     if input_tokens.is_none() {
@@ -211,55 +236,9 @@ fn count_line(
     })
 }
 
-enum Shape<'a> {
-    OpenAi(Option<&'a str>),
-    Anthropic,
-    Gemini,
-    /// Amazon Bedrock `modelInput`: the model's own InvokeModel body (the model is set on the
-    /// job, so it comes from `--model`).
-    Bedrock,
-}
-
-fn first_u64(obj: &Map<String, Value>, keys: &[&str]) -> Option<u64> {
-    keys.iter()
-        .find_map(|k| obj.get(*k).and_then(Value::as_u64))
-}
-
-fn gemini_max_output(req: &Map<String, Value>) -> Option<u64> {
-    if is_gemini_embedding(req) {
-        return Some(0);
-    }
-    ["generationConfig", "generation_config"]
-        .iter()
-        .filter_map(|k| req.get(*k).and_then(Value::as_object))
-        .find_map(|g| first_u64(g, &["maxOutputTokens", "max_output_tokens"]))
-}
-
 /// A Gemini batch embeddings line: `request.content` (singular), no `contents` (§17.2).
-fn is_gemini_embedding(req: &Map<String, Value>) -> bool {
-    req.contains_key("content") && !req.contains_key("contents")
-}
-
-/// Bedrock bodies: Claude `max_tokens`, Llama `max_gen_len`, Nova `inferenceConfig.maxTokens`;
-/// a Titan embeddings body (`inputText` without `textGenerationConfig`) has no output.
-fn bedrock_max_output(input: &Map<String, Value>) -> Option<u64> {
-    first_u64(input, &["max_tokens", "max_gen_len"])
-        .or_else(|| {
-            input
-                .get("inferenceConfig")
-                .and_then(Value::as_object)
-                .and_then(|c| first_u64(c, &["maxTokens", "max_new_tokens"]))
-        })
-        .or_else(|| {
-            input
-                .get("textGenerationConfig")
-                .and_then(Value::as_object)
-                .and_then(|c| first_u64(c, &["maxTokenCount"]))
-        })
-        .or_else(|| {
-            (input.contains_key("inputText") && !input.contains_key("textGenerationConfig"))
-                .then_some(0)
-        })
+fn is_gemini_embedding(req: &Object<'_, '_>) -> bool {
+    req.get("content").is_some() && req.get("contents").is_none()
 }
 
 struct Counter<'a> {
@@ -273,6 +252,8 @@ struct Counter<'a> {
     p: Option<PrefixHasher>,
     /// JSON pointer of the request body (`/params`, `/modelInput`), for breakpoint hints.
     base: &'static str,
+    /// The line repeats a key somewhere: objects are read first-key-wins.
+    dups: bool,
 }
 
 /// Anthropic estimate, calibrated on Anthropic's own batch example (PROVIDERS.md §17.6):
@@ -326,12 +307,9 @@ impl Counter<'_> {
     fn openai(
         &mut self,
         url: Option<&str>,
-        body: &Map<String, Value>,
+        body: &Object<'_, '_>,
+        max_out: Option<u64>,
     ) -> (Option<u64>, Option<u64>) {
-        let max_out = first_u64(
-            body,
-            &["max_completion_tokens", "max_tokens", "max_output_tokens"],
-        );
         let path = url.map(|u| u.split('?').next().unwrap_or(u).trim_end_matches('/'));
         let endpoint = match path {
             Some(p)
@@ -345,9 +323,9 @@ impl Counter<'_> {
             Some(p) if p.ends_with("/responses") => "responses",
             Some(_) => "other",
             // No url (Mistral files: one endpoint per job): the body tells.
-            None if body.contains_key("messages") => "chat",
-            None if body.contains_key("prompt") => "completions",
-            None if body.contains_key("input") && self.model.contains("embed") => "embeddings",
+            None if body.get("messages").is_some() => "chat",
+            None if body.get("prompt").is_some() => "completions",
+            None if body.get("input").is_some() && self.model.contains("embed") => "embeddings",
             None => "other",
         };
         match endpoint {
@@ -366,15 +344,15 @@ impl Counter<'_> {
                 // `{"type":"json_object"}`, `prompt_tokens` equals the count without it (§17.4).
                 // A different schema is a different prefix all the same.
                 if let (Some(p), Some(rf)) = (&mut self.p, present("response_format")) {
-                    p.tag(rf.to_string().as_bytes());
+                    p.tag(rf.encode().as_bytes());
                 }
-                match body.get("messages") {
-                    Some(Value::Array(msgs)) => {
-                        for m in msgs {
+                match body.get("messages").and_then(|m| m.as_array()) {
+                    Some(msgs) => {
+                        for m in msgs.iter() {
                             n += self.chat_message(m);
                         }
                     }
-                    _ => self.exact = false,
+                    None => self.exact = false,
                 }
                 if let Some(prediction) = present("prediction") {
                     n += self.estimate_json(prediction);
@@ -395,31 +373,28 @@ impl Counter<'_> {
                 if let Some(tools) = body.get("tools").filter(|v| !v.is_null()) {
                     n += self.tools(tools, ToolShape::Flat);
                 }
-                if let Some(Value::String(s)) = body.get("instructions") {
+                if let Some(s) = body.get("instructions").and_then(|v| v.into_string()) {
                     n += self.text(s) + 3;
                     self.fixed(b'i', 3);
                 }
-                match body.get("input") {
-                    Some(Value::String(s)) => {
+                if let Some(input) = body.get("input") {
+                    if let Some(s) = input.into_string() {
                         self.fixed(b'u', 6);
                         n += 3 + 3 + self.text(s);
-                    }
-                    Some(Value::Array(items)) => {
+                    } else if let Some(items) = input.as_array() {
                         n += 3;
-                        for item in items {
+                        for item in items.iter() {
                             n += self.chat_message(item);
                         }
                         self.fixed(b'r', 3);
                     }
-                    _ => {}
                 }
                 (Some(n), max_out)
             }
             _ => {
                 // Moderations, images, videos: no token rule published; count their text.
                 self.exact = false;
-                let n = body
-                    .iter()
+                let n = entries(body, self.dups)
                     .filter(|(k, _)| *k != "model")
                     .map(|(_, v)| self.estimate_value(v))
                     .sum();
@@ -430,33 +405,31 @@ impl Counter<'_> {
 
     /// OpenAI's cookbook rule for one chat message: 3 + the tokens of every string field, and
     /// 1 more for a `name`.
-    fn chat_message(&mut self, msg: &Value) -> u64 {
-        let Value::Object(msg) = msg else {
+    fn chat_message(&mut self, value: Value<'_, '_>) -> u64 {
+        let Some(msg) = value.as_object() else {
             self.exact = false;
-            return self.estimate_value(msg);
+            return self.estimate_value(value);
         };
         let mut n = 3;
         if let Some(p) = &mut self.p {
             p.block_start();
             p.fixed(b'm', 3);
         }
-        for (k, v) in msg {
+        for (k, v) in entries(&msg, self.dups) {
             if let Some(p) = &mut self.p {
                 p.tag(k.as_bytes());
             }
-            match v {
-                Value::String(s) => n += self.text(s),
-                Value::Null => {}
-                Value::Array(parts) if k == "content" => {
-                    for p in parts {
-                        n += self.content_part(p);
-                    }
+            if let Some(s) = v.into_string() {
+                n += self.text(s);
+            } else if v.is_null() {
+            } else if let Some(parts) = v.as_array().filter(|_| k == "content") {
+                for p in parts.iter() {
+                    n += self.content_part(p);
                 }
+            } else {
                 // tool_calls, function_call, audio: outside the documented rule.
-                other => {
-                    self.exact = false;
-                    n += self.estimate_value(other);
-                }
+                self.exact = false;
+                n += self.estimate_value(v);
             }
             if k == "name" {
                 n += 1;
@@ -464,7 +437,8 @@ impl Counter<'_> {
             }
         }
         if let Some(p) = &mut self.p {
-            p.block_end(String::new, None, msg.get("content"));
+            let dups = self.dups;
+            p.block_end(String::new, None, msg.get("content").map(|c| (c, dups)));
         }
         n
     }
@@ -476,29 +450,27 @@ impl Counter<'_> {
         }
     }
 
-    fn content_part(&mut self, part: &Value) -> u64 {
-        let Value::Object(p) = part else {
-            if let Value::String(s) = part {
+    fn content_part(&mut self, part: Value<'_, '_>) -> u64 {
+        fn str_at<'i>(o: &Object<'_, 'i>, k: &str) -> Option<&'i str> {
+            o.get(k).and_then(|v| v.into_string())
+        }
+        let Some(p) = part.as_object() else {
+            if let Some(s) = part.into_string() {
                 return self.text(s);
             }
             self.exact = false;
             return 0;
         };
-        match p.get("type").and_then(Value::as_str) {
-            Some("text" | "input_text" | "output_text") => p
-                .get("text")
-                .and_then(Value::as_str)
-                .map_or(0, |s| self.text(s)),
+        match str_at(&p, "type") {
+            Some("text" | "input_text" | "output_text") => {
+                str_at(&p, "text").map_or(0, |s| self.text(s))
+            }
             Some("image_url" | "input_image") => {
-                let (url, detail) = match p.get("image_url") {
-                    Some(Value::Object(iu)) => (
-                        iu.get("url").and_then(Value::as_str),
-                        iu.get("detail").and_then(Value::as_str),
-                    ),
-                    Some(Value::String(u)) => {
-                        (Some(u.as_str()), p.get("detail").and_then(Value::as_str))
-                    }
-                    _ => (None, p.get("detail").and_then(Value::as_str)),
+                let iu = p.get("image_url");
+                let (url, detail) = match (iu.and_then(|v| v.as_object()), iu) {
+                    (Some(iu), _) => (str_at(&iu, "url"), str_at(&iu, "detail")),
+                    (None, Some(u)) if u.is_str() => (u.into_string(), str_at(&p, "detail")),
+                    _ => (None, str_at(&p, "detail")),
                 };
                 let size = url.and_then(data_url_size);
                 let (n, exact) = openai_image_tokens(self.model, detail, size);
@@ -513,7 +485,7 @@ impl Counter<'_> {
                 // Audio, files: billed by rules a JSONL file cannot show.
                 self.exact = false;
                 if let Some(p) = &mut self.p {
-                    p.tag(part.to_string().as_bytes());
+                    p.tag(part.encode().as_bytes());
                 }
                 0
             }
@@ -522,36 +494,35 @@ impl Counter<'_> {
 
     /// Embeddings `input` / completions `prompt`: a string, strings, a token array, or
     /// token arrays.
-    fn token_input(&mut self, input: Option<&Value>) -> u64 {
-        match input {
-            Some(Value::String(s)) => self.text(s),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|it| match it {
-                    Value::String(s) => self.text(s),
-                    Value::Number(x) => {
-                        if let Some(p) = &mut self.p {
-                            p.lump(x.to_string().as_bytes(), 1);
-                        }
-                        1
-                    }
-                    Value::Array(toks) => {
-                        if let Some(p) = &mut self.p {
-                            p.lump(it.to_string().as_bytes(), toks.len() as u64);
-                        }
-                        toks.len() as u64
-                    }
-                    _ => {
-                        self.exact = false;
-                        0
-                    }
-                })
-                .sum(),
-            _ => {
-                self.exact = false;
-                0
-            }
+    fn token_input(&mut self, input: Option<Value<'_, '_>>) -> u64 {
+        if let Some(s) = input.and_then(|v| v.into_string()) {
+            return self.text(s);
         }
+        let Some(items) = input.and_then(|v| v.as_array()) else {
+            self.exact = false;
+            return 0;
+        };
+        items
+            .iter()
+            .map(|it| {
+                if let Some(s) = it.into_string() {
+                    self.text(s)
+                } else if it.is_number() {
+                    if let Some(p) = &mut self.p {
+                        p.lump(it.encode().as_bytes(), 1);
+                    }
+                    1
+                } else if let Some(toks) = it.as_array() {
+                    if let Some(p) = &mut self.p {
+                        p.lump(it.encode().as_bytes(), toks.len() as u64);
+                    }
+                    toks.len() as u64
+                } else {
+                    self.exact = false;
+                    0
+                }
+            })
+            .sum()
     }
 
     /// An estimate: the text of the system prompt, the messages and the tool definitions with
@@ -560,7 +531,7 @@ impl Counter<'_> {
     ///
     /// Counted in the order Anthropic caches a prompt (tools, system, messages), block by
     /// block, so the prefix walk sees every place a `cache_control` breakpoint can end.
-    fn anthropic(&mut self, params: &Map<String, Value>) -> u64 {
+    fn anthropic(&mut self, params: &Object<'_, '_>) -> u64 {
         self.exact = false;
         let media_before = self.media;
         let new_tokenizer = claude_new_tokenizer(self.model);
@@ -581,8 +552,8 @@ impl Counter<'_> {
                 } else {
                     None
                 };
-                self.block_end(bp, None, || match v {
-                    Value::Array(a) if !a.is_empty() => format!("{base}/{k}/{}", a.len() - 1),
+                self.block_end(bp, None, || match v.as_array() {
+                    Some(a) if !a.is_empty() => format!("{base}/{k}/{}", a.len() - 1),
                     _ => format!("{base}/{k}"),
                 });
             }
@@ -591,12 +562,12 @@ impl Counter<'_> {
             n += self.blocks(system, &format!("{base}/system"));
         }
         let mut messages = 0;
-        if let Some(Value::Array(msgs)) = params.get("messages") {
+        if let Some(msgs) = params.get("messages").and_then(|m| m.as_array()) {
             for (i, m) in msgs.iter().enumerate() {
                 messages += 1;
                 if let Some(p) = &mut self.p {
                     p.fixed(b'M', ANTHROPIC_PER_MESSAGE);
-                    if let Some(role) = m.get("role").and_then(Value::as_str) {
+                    if let Some(role) = m.get("role").and_then(|r| r.into_string()) {
                         p.tag(role.as_bytes());
                     }
                 }
@@ -621,9 +592,9 @@ impl Counter<'_> {
 
     /// A string or an array of content blocks (Anthropic `system`, message `content`), each
     /// block a place a breakpoint can end.
-    fn blocks(&mut self, v: &Value, pointer: &str) -> u64 {
-        match v {
-            Value::Array(items) => {
+    fn blocks(&mut self, v: Value<'_, '_>, pointer: &str) -> u64 {
+        match v.as_array() {
+            Some(items) => {
                 let mut n = 0;
                 for (j, b) in items.iter().enumerate() {
                     self.block_start();
@@ -633,10 +604,10 @@ impl Counter<'_> {
                 }
                 n
             }
-            other => {
+            None => {
                 self.block_start();
-                let n = self.estimate_value(other);
-                self.block_end(None, Some(other), || pointer.to_string());
+                let n = self.estimate_value(v);
+                self.block_end(None, Some(v), || pointer.to_string());
                 n
             }
         }
@@ -651,21 +622,22 @@ impl Counter<'_> {
     fn block_end(
         &mut self,
         breakpoint: Option<Ttl>,
-        content: Option<&Value>,
+        content: Option<Value<'_, '_>>,
         pointer: impl FnOnce() -> String,
     ) {
         if let Some(p) = &mut self.p {
-            p.block_end(pointer, breakpoint, content);
+            let dups = self.dups;
+            p.block_end(pointer, breakpoint, content.map(|v| (v, dups)));
         }
     }
 
     /// A Claude body counts like an Anthropic `params` body; Nova (`messages`, `system`
     /// blocks), Llama (`prompt`) and Titan (`inputText`) by the text they carry. Always an
     /// estimate.
-    fn bedrock(&mut self, input: &Map<String, Value>) -> u64 {
+    fn bedrock(&mut self, input: &Object<'_, '_>) -> u64 {
         // Claude and Nova bodies are messages, counted like Anthropic's; Titan and Llama
         // bodies are one text.
-        let mut n = if input.contains_key("messages") || input.contains_key("system") {
+        let mut n = if input.get("messages").is_some() || input.get("system").is_some() {
             self.anthropic(input)
         } else {
             self.exact = false;
@@ -679,7 +651,7 @@ impl Counter<'_> {
         n
     }
 
-    fn gemini(&mut self, req: &Map<String, Value>) -> u64 {
+    fn gemini(&mut self, req: &Object<'_, '_>) -> u64 {
         self.exact = false;
         let mut n = 0;
         // Tools first: the order a cached prefix is rendered in (the sum does not depend on it).
@@ -693,20 +665,22 @@ impl Counter<'_> {
             "contents",
             "content",
         ] {
-            match req.get(k) {
-                Some(Value::Array(items)) if self.p.is_some() => {
-                    for item in items {
+            let Some(v) = req.get(k) else {
+                continue;
+            };
+            match v.as_array() {
+                Some(items) if self.p.is_some() => {
+                    for item in items.iter() {
                         self.block_start();
                         n += self.estimate_value(item);
                         self.block_end(None, Some(item), String::new);
                     }
                 }
-                Some(v) => {
+                _ => {
                     self.block_start();
                     n += self.estimate_value(v);
                     self.block_end(None, Some(v), String::new);
                 }
-                None => {}
             }
         }
         n
@@ -715,84 +689,86 @@ impl Counter<'_> {
     /// OpenAI tool definitions by the cookbook's `num_tokens_for_tools`; exact only where the
     /// rule is OpenAI's own (chat `tools` on the models the cookbook covers, see
     /// [`rule_is_openais`]) and describes every part of the definitions.
-    fn tools(&mut self, tools: &Value, shape: ToolShape) -> u64 {
+    fn tools(&mut self, tools: Value<'_, '_>, shape: ToolShape) -> u64 {
         let rule = ToolRule::for_encoding(self.enc);
-        let c = count_tools(self.enc, rule, tools, shape);
+        let c = count_tools(self.enc, rule, tools, shape, self.dups);
         if !(c.covered && shape == ToolShape::Chat && rule_is_openais(self.model)) {
             self.exact = false;
         }
         if let Some(p) = &mut self.p {
-            p.lump(tools.to_string().as_bytes(), c.tokens);
+            p.lump(tools.encode().as_bytes(), c.tokens);
         }
         c.tokens
     }
 
     /// Tokens of a JSON value sent as-is (tool definitions, schemas): its compact text.
-    fn estimate_json(&mut self, v: &Value) -> u64 {
+    fn estimate_json(&mut self, v: Value<'_, '_>) -> u64 {
         self.exact = false;
-        self.text(&v.to_string())
+        self.text(&v.encode())
     }
 
     /// An estimate for content with no published rule: the text of its string leaves, with
     /// inline media replaced by a fixed per-image figure and structural fields left out.
-    fn estimate_value(&mut self, v: &Value) -> u64 {
-        match v {
-            Value::String(s) => self.text(s),
-            Value::Array(a) => a.iter().map(|x| self.estimate_value(x)).sum(),
-            Value::Object(o) => {
-                if is_media(o) {
-                    self.exact = false;
-                    let n = media_estimate(o);
-                    self.media += n;
-                    if let Some(p) = &mut self.p {
-                        p.media(v.to_string().as_bytes(), n);
-                    }
-                    return n;
-                }
-                if self.p.is_none() {
-                    return o
-                        .iter()
-                        .filter(|(k, _)| !SKIPPED_KEYS.contains(&k.as_str()))
-                        .map(|(_, x)| self.estimate_value(x))
-                        .sum();
-                }
-                let mut n = 0;
-                for (k, x) in o {
-                    if k == "cache_control" {
-                        continue;
-                    }
-                    if let Some(p) = &mut self.p {
-                        p.tag(k.as_bytes());
-                        if SKIPPED_KEYS.contains(&k.as_str()) {
-                            p.tag(x.to_string().as_bytes());
-                        }
-                    }
-                    if !SKIPPED_KEYS.contains(&k.as_str()) {
-                        n += self.estimate_value(x);
-                    }
-                }
-                n
-            }
-            Value::Number(_) | Value::Bool(_) | Value::Null => 0,
+    fn estimate_value(&mut self, v: Value<'_, '_>) -> u64 {
+        if let Some(s) = v.into_string() {
+            return self.text(s);
         }
+        if let Some(a) = v.as_array() {
+            return a.iter().map(|x| self.estimate_value(x)).sum();
+        }
+        let Some(o) = v.as_object() else {
+            // Numbers, booleans, null.
+            return 0;
+        };
+        if is_media(&o) {
+            self.exact = false;
+            let n = media_estimate(&o);
+            self.media += n;
+            if let Some(p) = &mut self.p {
+                p.media(v.encode().as_bytes(), n);
+            }
+            return n;
+        }
+        if self.p.is_none() {
+            return entries(&o, self.dups)
+                .filter(|(k, _)| !SKIPPED_KEYS.contains(k))
+                .map(|(_, x)| self.estimate_value(x))
+                .sum();
+        }
+        let mut n = 0;
+        for (k, x) in entries(&o, self.dups) {
+            if k == "cache_control" {
+                continue;
+            }
+            if let Some(p) = &mut self.p {
+                p.tag(k.as_bytes());
+                if SKIPPED_KEYS.contains(&k) {
+                    p.tag(x.encode().as_bytes());
+                }
+            }
+            if !SKIPPED_KEYS.contains(&k) {
+                n += self.estimate_value(x);
+            }
+        }
+        n
     }
 }
 
 /// The breakpoint a `cache_control` value sets, if any: `"ttl":"1h"` asks for an hour,
 /// anything else is the default 5 minutes.
-fn breakpoint(cc: Option<&Value>) -> Option<Ttl> {
+fn breakpoint(cc: Option<Value<'_, '_>>) -> Option<Ttl> {
     let cc = cc.filter(|c| !c.is_null())?;
-    Some(match cc.get("ttl").and_then(Value::as_str) {
+    Some(match cc.get("ttl").and_then(|t| t.into_string()) {
         Some("1h") => Ttl::Hour1,
         _ => Ttl::Minutes5,
     })
 }
 
 /// The breakpoint on the last of an array of blocks (or on the object), if any.
-fn last_breakpoint(v: &Value) -> Option<Ttl> {
-    let last = match v {
-        Value::Array(a) => a.last(),
-        other => Some(other),
+fn last_breakpoint(v: Value<'_, '_>) -> Option<Ttl> {
+    let last = match v.as_array() {
+        Some(a) => a.iter().last(),
+        None => Some(v),
     };
     breakpoint(last.and_then(|b| b.get("cache_control")))
 }
@@ -809,23 +785,23 @@ const SKIPPED_KEYS: &[&str] = &[
     "tool_use_id",
 ];
 
-fn is_media(o: &Map<String, Value>) -> bool {
+fn is_media(o: &Object<'_, '_>) -> bool {
     matches!(
-        o.get("type").and_then(Value::as_str),
+        o.get("type").and_then(|t| t.into_string()),
         Some("image" | "document")
     ) || ["inlineData", "inline_data", "fileData", "file_data"]
         .iter()
-        .any(|k| o.contains_key(*k))
+        .any(|k| o.get(*k).is_some())
 }
 
 /// Anthropic: pixels / 750, at most about 1,600 for an image of the largest size;
 /// Gemini: 258 per image. Without the size, the upper figure.
-fn media_estimate(o: &Map<String, Value>) -> u64 {
-    if o.get("type").and_then(Value::as_str) == Some("image") {
+fn media_estimate(o: &Object<'_, '_>) -> u64 {
+    if o.get("type").and_then(|t| t.into_string()) == Some("image") {
         let data = o
             .get("source")
             .and_then(|s| s.get("data"))
-            .and_then(Value::as_str);
+            .and_then(|d| d.into_string());
         let size = data.and_then(|d| {
             let b64 = d.get(..d.len().min(256 << 10) / 4 * 4)?;
             data_url_size(&format!("data:x;base64,{b64}"))

@@ -15,7 +15,8 @@
 //! is an estimate; so is any definition the rule does not describe (no description, nested
 //! schemas, non-function tools, ...), still counted by the rule as far as it goes.
 
-use serde_json::{Map, Value};
+use batchkit_line::prelude::*;
+use batchkit_line::{entries, Object, Value};
 
 use crate::encoding::{normalize_model, Encoding};
 
@@ -118,12 +119,13 @@ pub(crate) struct ToolCount {
 pub(crate) fn count_tools(
     enc: Encoding,
     rule: ToolRule,
-    tools: &Value,
+    tools: Value<'_, '_>,
     shape: ToolShape,
+    dedup: bool,
 ) -> ToolCount {
-    let Value::Array(items) = tools else {
+    let Some(items) = tools.as_array() else {
         return ToolCount {
-            tokens: enc.count(&tools.to_string()),
+            tokens: enc.count(&tools.encode()),
             covered: false,
         };
     };
@@ -135,14 +137,14 @@ pub(crate) fn count_tools(
     }
     let mut covered = true;
     let mut n = rule.func_end;
-    for item in items {
+    for item in items.iter() {
         match function_of(item, shape, &mut covered) {
-            Some(f) => n += function_tokens(enc, rule, f, &mut covered),
+            Some(f) => n += function_tokens(enc, rule, &f, &mut covered, dedup),
             None => {
                 // A tool the rule does not describe (web search, custom tools, ...): its
                 // compact JSON text.
                 covered = false;
-                n += enc.count(&item.to_string()) as i64;
+                n += enc.count(&item.encode()) as i64;
             }
         }
     }
@@ -153,13 +155,13 @@ pub(crate) fn count_tools(
 }
 
 /// The function object of one tool entry, if it is a function.
-fn function_of<'a>(
-    item: &'a Value,
+fn function_of<'t, 'i>(
+    item: Value<'t, 'i>,
     shape: ToolShape,
     covered: &mut bool,
-) -> Option<&'a Map<String, Value>> {
+) -> Option<Object<'t, 'i>> {
     let obj = item.as_object()?;
-    let is_function = || obj.get("type").and_then(Value::as_str) == Some("function");
+    let is_function = || obj.get("type").and_then(|t| t.into_string()) == Some("function");
     match shape {
         ToolShape::Functions => Some(obj),
         ToolShape::Flat => is_function().then_some(obj),
@@ -170,7 +172,7 @@ fn function_of<'a>(
             if obj.keys().any(|k| k != "type" && k != "function") {
                 *covered = false;
             }
-            obj.get("function").and_then(Value::as_object)
+            obj.get("function").and_then(|f| f.as_object())
         }
     }
 }
@@ -186,29 +188,24 @@ const PROPERTY_KEYS: &[&str] = &["type", "description", "enum"];
 fn function_tokens(
     enc: Encoding,
     rule: ToolRule,
-    f: &Map<String, Value>,
+    f: &Object<'_, '_>,
     covered: &mut bool,
+    dedup: bool,
 ) -> i64 {
-    if f.keys().any(|k| !FUNCTION_KEYS.contains(&k.as_str())) {
+    if f.keys().any(|k| !FUNCTION_KEYS.contains(&k)) {
         *covered = false;
     }
     let name = text_field(f, "name", covered);
     let desc = text_field(f, "description", covered);
     let mut n = rule.func_init + count(enc, &format!("{name}:{}", strip_dot(&desc)));
-    let properties = match f.get("parameters") {
-        Some(Value::Object(params)) => {
-            if params
-                .keys()
-                .any(|k| !PARAMETERS_KEYS.contains(&k.as_str()))
-            {
+    let properties = match f.get("parameters").and_then(|p| p.as_object()) {
+        Some(params) => {
+            if params.keys().any(|k| !PARAMETERS_KEYS.contains(&k)) {
                 *covered = false;
             }
-            match params.get("properties") {
-                Some(Value::Object(props)) => Some(props),
-                _ => None,
-            }
+            params.get("properties").and_then(|p| p.as_object())
         }
-        _ => None,
+        None => None,
     };
     let Some(properties) = properties else {
         // The rule reads `parameters.properties`; a function without them is not described.
@@ -219,38 +216,38 @@ fn function_tokens(
         return n;
     }
     n += rule.prop_init;
-    for (key, prop) in properties {
+    for (key, prop) in entries(&properties, dedup) {
         n += rule.prop_key;
-        let Value::Object(prop) = prop else {
+        let Some(prop) = prop.as_object() else {
             *covered = false;
             n += count(enc, &format!("{key}::"));
             continue;
         };
-        if prop.keys().any(|k| !PROPERTY_KEYS.contains(&k.as_str())) {
+        if prop.keys().any(|k| !PROPERTY_KEYS.contains(&k)) {
             // Nested schemas (`items`, `properties`, `anyOf`), formats, defaults...: the real
             // prompt shows them, the rule does not.
             *covered = false;
         }
-        let ty = text_field(prop, "type", covered);
-        let desc = text_field(prop, "description", covered);
+        let ty = text_field(&prop, "type", covered);
+        let desc = text_field(&prop, "description", covered);
         if let Some(values) = prop.get("enum") {
             n += rule.enum_init;
-            match values {
-                Value::Array(values) => {
-                    for v in values {
+            match values.as_array() {
+                Some(values) => {
+                    for v in values.iter() {
                         n += rule.enum_item;
-                        match v {
-                            Value::String(s) => n += count(enc, s),
-                            other => {
+                        match v.into_string() {
+                            Some(s) => n += count(enc, s),
+                            None => {
                                 *covered = false;
-                                n += count(enc, &other.to_string());
+                                n += count(enc, &v.encode());
                             }
                         }
                     }
                 }
-                other => {
+                None => {
                     *covered = false;
-                    n += count(enc, &other.to_string());
+                    n += count(enc, &values.encode());
                 }
             }
         }
@@ -265,12 +262,12 @@ fn count(enc: Encoding, s: &str) -> i64 {
 
 /// A string field the rule reads; anything else is written as JSON and makes the count an
 /// estimate (a missing field as empty text).
-fn text_field(obj: &Map<String, Value>, key: &str, covered: &mut bool) -> String {
+fn text_field(obj: &Object<'_, '_>, key: &str, covered: &mut bool) -> String {
     match obj.get(key) {
-        Some(Value::String(s)) => s.clone(),
+        Some(v) if v.is_str() => v.into_string().unwrap_or_default().to_string(),
         Some(other) => {
             *covered = false;
-            other.to_string()
+            other.encode()
         }
         None => {
             *covered = false;
