@@ -75,7 +75,7 @@ fn written(root: &Path, before: &[std::path::PathBuf]) -> String {
         let rel = p.strip_prefix(root).unwrap().display().to_string();
         let data = std::fs::read(&p).unwrap();
         let lines = data.split_inclusive(|&b| b == b'\n').count();
-        s.push_str(&format!("{rel}: {} bytes, {lines} lines\n", data.len()));
+        s.push_str(&format!("{rel}: {} bytes, lines: {lines}\n", data.len()));
         if rel.ends_with("manifest.json") {
             for l in String::from_utf8_lossy(&data).lines() {
                 s.push_str(&format!("  | {l}\n"));
@@ -466,4 +466,80 @@ bktest!(join_many_human, |dir| {
 
 bktest!(join_many_json, |dir| {
     insta::assert_snapshot!(json(&dir, JOIN_MANY));
+});
+
+// ---- unreadable inputs ----
+
+/// An input that cannot be opened, next to a readable one where the command takes several:
+/// exit 2, said on stderr; what stdout carries differs by command (see the snapshots).
+bktest!(missing_inputs_json, |dir| {
+    insta::assert_snapshot!(
+        "missing_input_dupes_json",
+        lock(
+            &dir,
+            "json",
+            &[
+                "dupes",
+                "fixtures/validate/openai-valid.jsonl",
+                "missing.jsonl"
+            ]
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_input_shard_json",
+        lock(
+            &dir,
+            "json",
+            &["shard", "missing.jsonl", "--out-dir", "out"]
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_input_join_json",
+        lock(
+            &dir,
+            "json",
+            &[
+                "join",
+                "--requests",
+                "fixtures/join/openai_requests.jsonl",
+                "--results",
+                "missing.jsonl",
+                "--out",
+                "merged.jsonl"
+            ]
+        )
+    );
+});
+
+bktest!(missing_inputs_human, |dir| {
+    insta::assert_snapshot!(
+        "missing_input_dupes_human",
+        human(
+            &dir,
+            &[
+                "dupes",
+                "fixtures/validate/openai-valid.jsonl",
+                "missing.jsonl"
+            ]
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_input_shard_human",
+        human(&dir, &["shard", "missing.jsonl", "--out-dir", "out"])
+    );
+    insta::assert_snapshot!(
+        "missing_input_join_human",
+        human(
+            &dir,
+            &[
+                "join",
+                "--requests",
+                "fixtures/join/openai_requests.jsonl",
+                "--results",
+                "missing.jsonl",
+                "--out",
+                "merged.jsonl"
+            ]
+        )
+    );
 });
