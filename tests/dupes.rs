@@ -180,3 +180,91 @@ bktest!(no_duplicates_exits_0_and_human_says_so, |dir| {
     assert_eq!(code(&out), 0);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("no duplicate ids: 2 ids on 2 lines"));
 });
+
+// ---- The JSON Lines schema, redeclared and locked (see `util::strict`). ----
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Dup {
+    custom_id: String,
+    lines: Vec<u64>,
+    files: Vec<String>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct DSummary {
+    files: Vec<String>,
+    lines: u64,
+    ids: u64,
+    without_id: u64,
+    too_large_lines: u64,
+    duplicate_ids: u64,
+    duplicate_lines: u64,
+    unique_lines: Option<u64>,
+    spilled: bool,
+    ok: bool,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum DEvent {
+    Duplicate(Dup),
+    Diagnostic(crate::validate::Diag),
+    Summary(DSummary),
+    Error(crate::validate::InputError),
+}
+
+bktest!(every_event_fits_the_declared_schema, |dir| {
+    let fixtures = crate::validate::all_jsonl_fixtures();
+    for (k, args) in [
+        fixtures.clone(),
+        vec![crate::util::fixture("validate/openai-faulty.jsonl")],
+        vec![crate::util::fixture("shard/mixed-crlf.jsonl")],
+    ]
+    .iter()
+    .enumerate()
+    {
+        for limit in ["1GiB", "1"] {
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "dupes"])
+                .args(args)
+                .args(["--table-limit", limit, "--write-unique"])
+                .arg(dir.join(&format!("u{k}{limit}.jsonl")));
+            let out = run(c);
+            assert_eq!(code(&out), 1, "{args:?}");
+            let events: Vec<DEvent> = crate::util::strict_lines(&out);
+            let Some(DEvent::Summary(s)) = events.last() else {
+                panic!("no summary last");
+            };
+            assert_eq!(s.files.len(), args.len());
+            assert_eq!(s.spilled, limit == "1");
+            let dups: Vec<&Dup> = events
+                .iter()
+                .filter_map(|e| match e {
+                    DEvent::Duplicate(d) => Some(d),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(dups.len() as u64, s.duplicate_ids);
+            assert_eq!(
+                dups.iter().map(|d| d.lines.len() as u64 - 1).sum::<u64>(),
+                s.duplicate_lines
+            );
+            for d in &dups {
+                assert_eq!(d.lines.len(), d.files.len());
+                assert!(d.lines.len() >= 2);
+            }
+            let diags = events
+                .iter()
+                .filter(|e| matches!(e, DEvent::Diagnostic(_)))
+                .count() as u64;
+            assert!(
+                diags >= 1 && diags <= s.without_id,
+                "{diags} {}",
+                s.without_id
+            );
+            assert_eq!(s.unique_lines, Some(s.lines - s.duplicate_lines));
+        }
+    }
+});

@@ -784,3 +784,322 @@ bktest!(
         assert_eq!(events.last().unwrap()["spilled"], false);
     }
 );
+
+// ---- The JSON Lines schema and the merged lines, redeclared and locked (see `util::strict`). ----
+
+/// A place in an input.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Place {
+    file: String,
+    line: u64,
+    /// Left out when not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum JCode {
+    InvalidJson,
+    InvalidUtf8,
+    NotObject,
+    MissingField,
+    WrongType,
+    DuplicateId,
+    LineTooLarge,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum JSide {
+    Requests,
+    Results,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct JDiag {
+    /// Always `error`.
+    severity: crate::validate::Severity,
+    code: JCode,
+    side: JSide,
+    file: String,
+    line: u64,
+    offset: Option<u64>,
+    /// Left out when the line has no id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    custom_id: Option<String>,
+    /// Only for `duplicate_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first: Option<Place>,
+    column: Option<u64>,
+    message: String,
+    context: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct VertexNoId {
+    file: String,
+    line: u64,
+    offset: Option<u64>,
+    count: u64,
+    message: String,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct DuplicateResult {
+    custom_id: String,
+    kept: Place,
+    dropped: Place,
+}
+
+#[derive(Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Usage {
+    input_tokens: u64,
+    cached_tokens: u64,
+    cache_write_tokens: u64,
+    cache_write_1h_tokens: u64,
+    output_tokens: u64,
+    reasoning_tokens: u64,
+    results_with_usage: u64,
+}
+
+/// A model's row: its usage fields inline, and the cost.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct ModelRow {
+    model: String,
+    input_tokens: u64,
+    cached_tokens: u64,
+    cache_write_tokens: u64,
+    cache_write_1h_tokens: u64,
+    output_tokens: u64,
+    reasoning_tokens: u64,
+    results_with_usage: u64,
+    cost_usd: Option<f64>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct JSummary {
+    requests: u64,
+    succeeded: u64,
+    errored: u64,
+    expired: u64,
+    canceled: u64,
+    missing: u64,
+    request_problems: u64,
+    invalid_requests: u64,
+    to_retry: u64,
+    not_in_retry: u64,
+    results: u64,
+    joined: u64,
+    orphans: u64,
+    duplicates: u64,
+    unjoinable: u64,
+    usage: Usage,
+    models: Vec<ModelRow>,
+    cost_usd: Option<f64>,
+    cost_incomplete: bool,
+    prices_as_of: Option<String>,
+    spilled: bool,
+    partitions: u32,
+    ok: bool,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum JEvent {
+    Diagnostic(JDiag),
+    VertexNoId(VertexNoId),
+    DuplicateResult(DuplicateResult),
+    Summary(JSummary),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Status {
+    Succeeded,
+    Errored,
+    Expired,
+    Canceled,
+    Missing,
+}
+
+/// One line of the merged file.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Merged {
+    /// The id as the request wrote it (a number when mistyped, null when absent).
+    custom_id: Value,
+    status: Status,
+    request: Value,
+    result: Value,
+    output_text: Option<String>,
+    /// Only on a request line that could not be joined: its code and line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    problem: Option<JCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+}
+
+bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
+    // Request problems of every kind: a duplicate id, a numeric id, no id, invalid UTF-8, not
+    // JSON, not an object; result problems: not JSON, invalid UTF-8, no id.
+    let req = dir.write(
+        "req.jsonl",
+        [
+            &b"{\"custom_id\":\"a\",\"body\":{}}\n"[..],
+            b"{\"custom_id\":\"a\",\"body\":{\"again\":1}}\n",
+            b"{\"custom_id\":7,\"body\":{}}\n",
+            b"{\"body\":{}}\n",
+            b"{\"custom_id\":\"u\",\"body\":{\"x\":\"caf\xe9\"}}\n",
+            b"{\"custom_id\":\"t\",\n",
+            b"[1,2]\n",
+            b"{\"custom_id\":\"b\",\"body\":{}}\n",
+        ]
+        .concat(),
+    );
+    let res = dir.write(
+        "res.jsonl",
+        [
+            &b"{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{\"model\":\"gpt-4o-mini\",\"choices\":[{\"message\":{\"content\":\"hi\"}}],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}},\"error\":null}\n"[..],
+            b"{\"custom_id\":\"b\",\"response\":{\"status_code\":200,\"body\":\n",
+            b"\xff{}\n",
+            b"{\"response\":{}}\n",
+        ]
+        .concat(),
+    );
+    let p = |names: &[&str]| -> Vec<PathBuf> { names.iter().map(|n| f(n)).collect() };
+    let runs: Vec<(Vec<PathBuf>, Vec<PathBuf>)> = vec![
+        (
+            p(&["openai_requests.jsonl"]),
+            p(&["openai_output.jsonl", "openai_errors.jsonl"]),
+        ),
+        (
+            p(&["anthropic_requests.jsonl"]),
+            p(&["anthropic_results.jsonl"]),
+        ),
+        (p(&["gemini_requests.jsonl"]), p(&["gemini_results.jsonl"])),
+        (
+            p(&["vertex_requests.jsonl"]),
+            p(&["vertex_predictions.jsonl"]),
+        ),
+        (
+            p(&["mistral_requests.jsonl"]),
+            p(&["mistral_results.jsonl"]),
+        ),
+        (p(&["groq_requests.jsonl"]), p(&["groq_results.jsonl"])),
+        (
+            p(&["together_requests.jsonl"]),
+            p(&["together_results.jsonl", "azure_results.jsonl"]),
+        ),
+        (
+            p(&["responses_requests.jsonl"]),
+            p(&["responses_results.jsonl"]),
+        ),
+        (
+            vec![fixture("bedrock/requests.jsonl")],
+            vec![fixture("bedrock/requests.jsonl.out")],
+        ),
+        (
+            vec![fixture("openai-compatible/requests.jsonl")],
+            vec![
+                fixture("openai-compatible/results.jsonl"),
+                fixture("openai-compatible/results_old_layout.jsonl"),
+            ],
+        ),
+        (vec![req.clone()], vec![res.clone()]),
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut codes = std::collections::BTreeSet::new();
+    for (requests, results) in &runs {
+        for limit in ["1GiB", "1"] {
+            let _ = std::fs::remove_file(dir.join("merged.jsonl"));
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "join", "--requests"])
+                .args(requests)
+                .arg("--results")
+                .args(results);
+            c.arg("--out")
+                .arg(dir.join("merged.jsonl"))
+                .args(["--table-limit", limit]);
+            let out = run(c);
+            let rc = code(&out);
+            let events: Vec<JEvent> = crate::util::strict_lines(&out);
+            let Some(JEvent::Summary(s)) = events.last() else {
+                panic!("{requests:?}: no summary last");
+            };
+            assert_eq!(rc, if s.ok { 0 } else { 1 }, "{requests:?}");
+            assert_eq!(
+                s.requests,
+                s.succeeded + s.errored + s.expired + s.canceled + s.missing
+            );
+            assert_eq!(s.to_retry + s.not_in_retry, s.requests - s.succeeded);
+            assert_eq!(s.spilled, limit == "1", "{requests:?}");
+            let (mut dups, mut req_diags) = (0, 0);
+            for e in &events[..events.len() - 1] {
+                match e {
+                    JEvent::Diagnostic(d) => {
+                        seen.insert("diagnostic");
+                        codes.insert(format!("{:?}", d.code));
+                        assert_eq!(d.severity, crate::validate::Severity::Error);
+                        assert_eq!(d.first.is_some(), d.code == JCode::DuplicateId, "{d:?}");
+                        if d.side == JSide::Requests {
+                            req_diags += 1;
+                        }
+                    }
+                    JEvent::VertexNoId(v) => {
+                        seen.insert("vertex_no_id");
+                        assert!(v.count >= 1 && v.line >= 1);
+                    }
+                    JEvent::DuplicateResult(d) => {
+                        seen.insert("duplicate_result");
+                        assert!(d.kept.file != d.dropped.file || d.kept.line != d.dropped.line);
+                        dups += 1;
+                    }
+                    JEvent::Summary(_) => panic!("two summaries"),
+                }
+            }
+            seen.insert("summary");
+            assert_eq!(dups, s.duplicates, "{requests:?}");
+            assert_eq!(req_diags, s.request_problems, "{requests:?}");
+            let model_in: u64 = s.models.iter().map(|m| m.input_tokens).sum();
+            assert_eq!(model_in, s.usage.input_tokens, "{requests:?}");
+            let merged = std::fs::read_to_string(dir.join("merged.jsonl")).unwrap_or_else(|_| {
+                // Invalid UTF-8 request lines are left out, so the merged file is UTF-8.
+                panic!("{requests:?}: merged file missing or not UTF-8")
+            });
+            let lines: Vec<Merged> = merged.lines().map(crate::util::strict::<Merged>).collect();
+            assert_eq!(lines.len() as u64, s.requests, "{requests:?}");
+            for (st, n) in [
+                (Status::Succeeded, s.succeeded),
+                (Status::Errored, s.errored),
+                (Status::Expired, s.expired),
+                (Status::Canceled, s.canceled),
+                (Status::Missing, s.missing),
+            ] {
+                assert_eq!(
+                    lines.iter().filter(|l| l.status == st).count() as u64,
+                    n,
+                    "{requests:?} {st:?}"
+                );
+            }
+            for l in &lines {
+                assert_eq!(l.problem.is_some(), l.line.is_some(), "{l:?}");
+                if l.result.is_null() {
+                    assert!(matches!(l.status, Status::Missing), "{l:?}");
+                }
+            }
+        }
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["diagnostic", "duplicate_result", "summary", "vertex_no_id"]
+    );
+    assert!(codes.len() >= 6, "{codes:?}");
+});

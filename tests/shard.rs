@@ -352,3 +352,246 @@ bktest!(bundled_fixture_shards_exactly, |dir| {
     b.sort();
     assert_eq!(a, b, "shards + rejects hold every input line once");
 });
+
+// ---- The JSON Lines schema and the manifest, redeclared and locked (see `util::strict`). ----
+
+use crate::validate::{Diag, InputError};
+
+/// One shard, as the `shard` event and the manifest print it.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Shard {
+    file: String,
+    requests: u64,
+    bytes: u64,
+    /// Only with `--compress`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    file_bytes: Option<u64>,
+    /// Only with `--max-tokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    input_tokens: Option<u64>,
+    /// Only when the shard has embedding inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    embedding_inputs: Option<u64>,
+    first_line: u64,
+    last_line: u64,
+    sha256: String,
+    /// Only with `--split-by`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct SSummary {
+    file: String,
+    out_dir: String,
+    provider: Option<String>,
+    written: bool,
+    refused: Option<Refused>,
+    lines: u64,
+    bytes: u64,
+    shards: u64,
+    requests: u64,
+    rejected: u64,
+    invalid_lines: u64,
+    errors: u64,
+    warnings: u64,
+    ok: bool,
+}
+
+#[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Refused {
+    InvalidLines,
+    LateDuplicates,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum SEvent {
+    Diagnostic(Diag),
+    Shard(Shard),
+    Summary(SSummary),
+    Error(InputError),
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    input: ManifestInput,
+    provider: Option<String>,
+    caps: Caps,
+    split_by: String,
+    emit: String,
+    compressed: bool,
+    shards: Vec<Shard>,
+    rejected: Option<Rejected>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestInput {
+    name: String,
+    bytes: u64,
+    lines: u64,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Caps {
+    max_requests: Option<u64>,
+    max_bytes: Option<u64>,
+    max_tokens: Option<u64>,
+    max_embedding_inputs: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Rejected {
+    file: String,
+    lines: u64,
+    bytes: u64,
+    sha256: String,
+}
+
+bktest!(
+    every_event_and_the_manifest_fit_the_declared_schema,
+    |dir| {
+        let fx = |r: &str| fixture(r).display().to_string();
+        let runs: Vec<Vec<String>> = vec![
+            vec![
+                fx("validate/openai-valid.jsonl"),
+                "--max-requests".into(),
+                "2".into(),
+            ],
+            vec![fx("shard/mixed-crlf.jsonl")],
+            vec![
+                fx("shard/mixed-crlf.jsonl"),
+                "--skip-invalid".into(),
+                "--max-tokens".into(),
+                "60".into(),
+            ],
+            vec![
+                fx("validate/openai-faulty.jsonl"),
+                "--skip-invalid".into(),
+                "--compress".into(),
+            ],
+            vec![fx("validate/openai-faulty.jsonl")],
+            vec![fx("xai/mixed.jsonl"), "--split-by".into(), "url".into()],
+            vec![
+                fx("tokens/embeddings.jsonl"),
+                "--max-embedding-inputs".into(),
+                "2".into(),
+            ],
+            vec![fx("tokens/messy.jsonl"), "--skip-invalid".into()],
+            vec![
+                fx("join/anthropic_requests.jsonl"),
+                "--max-requests".into(),
+                "3".into(),
+            ],
+            vec![fx("bedrock/faulty.jsonl"), "--skip-invalid".into()],
+            vec!["missing.jsonl".into()],
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, args) in runs.iter().enumerate() {
+            let out_dir = format!("out{k}");
+            let out = run({
+                let mut c = dir.cmd();
+                c.args(["--format", "json", "shard"])
+                    .args(args)
+                    .args(["-o", &out_dir]);
+                c
+            });
+            let rc = code(&out);
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let events: Vec<SEvent> = crate::util::strict_lines(&out);
+            let manifest = dir.join(&out_dir).join("manifest.json");
+            if rc == 2 {
+                // Could not do the job: said on stderr, nothing written.
+                assert!(
+                    !stderr.is_empty() && !manifest.exists(),
+                    "{args:?}: {stdout}"
+                );
+                for e in &events {
+                    seen.insert(format!("{e:?}").split('(').next().unwrap().to_string());
+                }
+                continue;
+            }
+            let Some(SEvent::Summary(s)) = events.last() else {
+                panic!("{args:?}: no summary last: {stdout}");
+            };
+            seen.insert("Summary".to_string());
+            assert_eq!(rc, if s.ok { 0 } else { 1 }, "{args:?}: {stdout}");
+            let mut shards = Vec::new();
+            let mut diags = 0;
+            for e in &events[..events.len() - 1] {
+                match e {
+                    SEvent::Diagnostic(d) => {
+                        seen.insert("Diagnostic".into());
+                        assert!(shards.is_empty(), "findings come before the shards");
+                        // A file-level finding (too_few_requests) has neither.
+                        assert_eq!(d.line.is_some(), d.offset.is_some(), "{d:?}");
+                        diags += 1;
+                    }
+                    SEvent::Shard(x) => {
+                        seen.insert("Shard".into());
+                        shards.push(x);
+                    }
+                    SEvent::Summary(_) => panic!("two summaries: {stdout}"),
+                    SEvent::Error(_) => {
+                        seen.insert("Error".into());
+                    }
+                }
+            }
+            assert_eq!(s.errors + s.warnings, diags, "{args:?}");
+            assert_eq!(s.shards, shards.len() as u64);
+            assert_eq!(s.requests, shards.iter().map(|x| x.requests).sum::<u64>());
+            if !s.written {
+                assert_eq!(s.refused, Some(Refused::InvalidLines));
+                assert!(shards.is_empty() && !manifest.exists(), "{args:?}");
+                continue;
+            }
+            assert_eq!(s.refused, None);
+            let text = fs::read_to_string(&manifest).expect("a manifest");
+            let m: Manifest = crate::util::strict(&text);
+            assert_eq!(m.input.name, args[0]);
+            assert_eq!((m.input.lines, m.input.bytes), (s.lines, s.bytes));
+            assert_eq!(m.provider, s.provider);
+            assert_eq!(m.shards.len(), shards.len());
+            for (a, b) in m.shards.iter().zip(&shards) {
+                // The event is the manifest entry.
+                assert_eq!(
+                    serde_json::to_value(a).unwrap(),
+                    serde_json::to_value(b).unwrap()
+                );
+                let on_disk = fs::metadata(dir.join(&out_dir).join(&a.file))
+                    .unwrap()
+                    .len();
+                assert_eq!(on_disk, a.file_bytes.unwrap_or(a.bytes), "{a:?}");
+                assert_eq!(a.file_bytes.is_some(), m.compressed);
+                assert_eq!(a.input_tokens.is_some(), m.caps.max_tokens.is_some());
+                assert_eq!(a.group.is_some(), m.split_by != "none");
+                assert!(a.first_line <= a.last_line && a.sha256.len() == 64);
+            }
+            match &m.rejected {
+                Some(r) => {
+                    assert_eq!(r.lines, s.rejected);
+                    assert_eq!(
+                        fs::metadata(dir.join(&out_dir).join(&r.file))
+                            .unwrap()
+                            .len(),
+                        r.bytes
+                    );
+                }
+                None => assert_eq!(s.rejected, 0),
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ["Diagnostic", "Shard", "Summary"],
+            "shard prints no error event: an unreadable input is an error on stderr"
+        );
+    }
+);

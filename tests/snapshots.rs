@@ -1,113 +1,545 @@
-//! What people read: exit code, stdout and stderr of each command's human output, locked as
-//! snapshots (tests/snapshots/). Wording, plurals and number formats change only on purpose:
-//! review a change with `INSTA_UPDATE=always cargo test --test tests snapshots` and `git diff`.
+//! What people and scripts read: exit code, stdout and stderr of every command, in both
+//! `--format human` and `--format json`, locked as snapshots (tests/snapshots/), with the files
+//! that `shard`, `join` and `dupes --write-unique` write listed after the output. Wording,
+//! plurals, number formats and JSON fields change only on purpose: review a change with
+//! `INSTA_UPDATE=always cargo test --test tests snapshots` and `git diff`.
+//!
+//! Each run is made twice, with `--threads=1` and `--threads=4` in two temp dirs, and the two
+//! transcripts must be byte-identical (SPEC: output does not depend on `--threads`).
 
-use std::process::Command;
+use std::path::Path;
 
 use crate::util::{fixture, Dir};
 
-/// The whole behaviour of one run, with the temp dir and the fixtures folder replaced.
-fn transcript(dir: &Dir, mut c: Command) -> String {
-    c.env("NO_COLOR", "1").arg("--format=human");
+/// The whole behaviour of one run in `dir`, with temp dirs and the fixtures folder replaced.
+/// `tmps` are the temp dirs whose paths may appear (the run's own and the inputs').
+fn once(dir: &Dir, tmps: &[&Path], format: &str, threads: &str, args: &[String]) -> String {
+    let mut c = dir.cmd();
+    c.env("NO_COLOR", "1")
+        .arg(format!("--format={format}"))
+        .arg(format!("--threads={threads}"))
+        .args(args);
+    let before = files(dir.path());
     let out = c.output().expect("run batchkit");
     let fixtures = fixture("");
-    let clean = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .replace(&dir.path().display().to_string(), "[TMP]")
-            .replace(&fixtures.display().to_string(), "[FIXTURES]/")
+    let clean = |s: String| {
+        let mut s = s;
+        for t in tmps {
+            s = s.replace(&t.display().to_string(), "[TMP]");
+        }
+        s.replace(&fixtures.display().to_string(), "[FIXTURES]/")
             .replace("[FIXTURES]//", "[FIXTURES]/")
     };
-    format!(
+    let mut t = format!(
         "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
         out.status.code().map_or("signal".into(), |c| c.to_string()),
-        clean(&out.stdout),
-        clean(&out.stderr)
-    )
+        clean(String::from_utf8_lossy(&out.stdout).into_owned()),
+        clean(String::from_utf8_lossy(&out.stderr).into_owned())
+    );
+    let files = written(dir.path(), &before);
+    if !files.is_empty() {
+        t.push_str("----- files written -----\n");
+        t.push_str(&clean(files));
+    }
+    t
 }
 
-fn cmd(dir: &Dir, args: &[&str]) -> Command {
-    let mut c = dir.cmd();
-    c.args(args);
-    c
+/// Runs `args` with one thread in `dir` and with four in a fresh dir; both must print and write
+/// the same. An argument `fixtures/REL` names a bundled fixture.
+fn lock(dir: &Dir, format: &str, args: &[&str]) -> String {
+    let args = fixtures_args(args);
+    let other = Dir::new();
+    let one = once(dir, &[dir.path()], format, "1", &args);
+    let four = once(&other, &[other.path(), dir.path()], format, "4", &args);
+    assert_eq!(one, four, "output depends on --threads");
+    one
+}
+
+/// Every file under `root` (hidden ones too), sorted.
+fn files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut paths = Vec::new();
+    walk(root, &mut paths);
+    paths.sort();
+    paths
+}
+
+/// Every file in `root` (hidden ones too) but those in `before` (the test's inputs), sorted,
+/// with its size, lines and a short summary of its content: each JSON line's id and status,
+/// `manifest.json` whole.
+fn written(root: &Path, before: &[std::path::PathBuf]) -> String {
+    let mut s = String::new();
+    for p in files(root) {
+        if before.contains(&p) {
+            continue;
+        }
+        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        let data = std::fs::read(&p).unwrap();
+        let lines = data.split_inclusive(|&b| b == b'\n').count();
+        s.push_str(&format!("{rel}: {} bytes, lines: {lines}\n", data.len()));
+        if rel.ends_with("manifest.json") {
+            for l in String::from_utf8_lossy(&data).lines() {
+                s.push_str(&format!("  | {l}\n"));
+            }
+            continue;
+        }
+        if !rel.ends_with(".jsonl") {
+            continue;
+        }
+        for (i, l) in data.split_inclusive(|&b| b == b'\n').enumerate() {
+            let ending = if l.ends_with(b"\r\n") {
+                "crlf"
+            } else if l.ends_with(b"\n") {
+                "lf"
+            } else {
+                "no newline"
+            };
+            let what = match serde_json::from_slice::<serde_json::Value>(l) {
+                Ok(v) if v.is_object() => {
+                    let mut w = Vec::new();
+                    for k in ["custom_id", "key", "recordId", "status"] {
+                        if let Some(x) = v.get(k) {
+                            w.push(format!("{k}={x}"));
+                        }
+                    }
+                    if let Some(x) = v.get("output_text") {
+                        w.push(format!("output_text={x}"));
+                    }
+                    if v.get("result").is_some_and(|r| r.is_null()) {
+                        w.push("result=null".into());
+                    }
+                    if w.is_empty() {
+                        "object".into()
+                    } else {
+                        w.join(" ")
+                    }
+                }
+                Ok(_) => "JSON, not an object".into(),
+                Err(_) => "not JSON".into(),
+            };
+            s.push_str(&format!(
+                "  {}: {} bytes, {ending}: {what}\n",
+                i + 1,
+                l.len()
+            ));
+        }
+    }
+    s
+}
+
+fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The human transcript (the first snapshots' form).
+fn human(dir: &Dir, args: &[&str]) -> String {
+    lock(dir, "human", args)
+}
+
+/// The JSON transcript.
+fn json(dir: &Dir, args: &[&str]) -> String {
+    let t = lock(dir, "json", args);
+    // Every stdout line of a JSON run is one JSON object with a "type"; the last a summary.
+    let stdout = t
+        .split("----- stdout -----\n")
+        .nth(1)
+        .unwrap()
+        .split("----- stderr -----")
+        .next()
+        .unwrap();
+    let mut last = None;
+    for l in stdout.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+        assert!(v["type"].is_string(), "no type: {l}");
+        last = Some(v);
+    }
+    assert_eq!(last.expect("some output")["type"], "summary");
+    t
 }
 
 fn fx(rel: &str) -> String {
     fixture(rel).display().to_string()
 }
 
+// ---- validate ----
+
 bktest!(validate_human, |dir| {
-    insta::assert_snapshot!(transcript(
+    insta::assert_snapshot!(human(
         &dir,
-        cmd(&dir, &["validate", &fx("validate/openai-faulty.jsonl")])
+        &["validate", &fx("validate/openai-faulty.jsonl")]
     ));
     insta::assert_snapshot!(
         "validate_human_clean_and_missing",
-        transcript(
-            &dir,
-            cmd(
-                &dir,
-                &[
-                    "validate",
-                    &fx("validate/openai-valid.jsonl"),
-                    "missing.jsonl"
-                ]
-            )
-        )
-    );
-});
-
-bktest!(dupes_human, |dir| {
-    let p = dir.write(
-        "in.jsonl",
-        "{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n{\"custom_id\":\"a\",\"body\":{}}\n",
-    );
-    insta::assert_snapshot!(transcript(
-        &dir,
-        cmd(&dir, &["dupes", &p.display().to_string()])
-    ));
-});
-
-bktest!(shard_human, |dir| {
-    insta::assert_snapshot!(transcript(
-        &dir,
-        cmd(
+        human(
             &dir,
             &[
-                "shard",
+                "validate",
                 &fx("validate/openai-valid.jsonl"),
-                "--out-dir",
-                "out",
-                "--max-requests",
-                "2",
+                "missing.jsonl"
             ]
         )
+    );
+});
+
+bktest!(validate_json, |dir| {
+    insta::assert_snapshot!(json(
+        &dir,
+        &["validate", &fx("validate/openai-faulty.jsonl")]
+    ));
+    insta::assert_snapshot!(
+        "validate_json_clean_and_missing",
+        json(
+            &dir,
+            &[
+                "validate",
+                &fx("validate/openai-valid.jsonl"),
+                "missing.jsonl"
+            ]
+        )
+    );
+});
+
+/// Other providers' shapes, warnings, candidates and an overall summary over several files.
+const VALIDATE_MANY: &[&str] = &[
+    "validate",
+    "fixtures/tokens/messy.jsonl",
+    "fixtures/real/openai-trailing-blank.jsonl",
+    "fixtures/join/mistral_requests.jsonl",
+    "fixtures/bedrock/faulty.jsonl",
+    "fixtures/xai/mixed.jsonl",
+    "fixtures/join/openai_output.jsonl",
+];
+
+fn fixtures_args(args: &[&str]) -> Vec<String> {
+    args.iter()
+        .map(|a| match a.strip_prefix("fixtures/") {
+            Some(rel) => fx(rel),
+            None => a.to_string(),
+        })
+        .collect()
+}
+
+bktest!(validate_many_human, |dir| {
+    insta::assert_snapshot!(human(&dir, VALIDATE_MANY));
+});
+
+bktest!(validate_many_json, |dir| {
+    insta::assert_snapshot!(json(&dir, VALIDATE_MANY));
+});
+
+// ---- dupes ----
+
+const DUPES_INPUT: &str =
+    "{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n{\"custom_id\":\"a\",\"body\":{}}\n";
+
+bktest!(dupes_human, |dir| {
+    let p = dir.write("in.jsonl", DUPES_INPUT);
+    insta::assert_snapshot!(human(&dir, &["dupes", &p.display().to_string()]));
+});
+
+bktest!(dupes_json, |dir| {
+    let p = dir.write("in.jsonl", DUPES_INPUT);
+    insta::assert_snapshot!(json(&dir, &["dupes", &p.display().to_string()]));
+});
+
+/// Lines without an id and duplicates within and across the bundled fixtures.
+const DUPES_FIXTURES: &[&str] = &[
+    "dupes",
+    "fixtures/validate/openai-faulty.jsonl",
+    "fixtures/shard/mixed-crlf.jsonl",
+    "fixtures/validate/openai-valid.jsonl",
+];
+
+bktest!(dupes_fixtures_human, |dir| {
+    insta::assert_snapshot!(human(&dir, DUPES_FIXTURES));
+});
+
+bktest!(dupes_fixtures_json, |dir| {
+    insta::assert_snapshot!(json(&dir, DUPES_FIXTURES));
+});
+
+bktest!(dupes_write_unique_human, |dir| {
+    insta::assert_snapshot!(human(
+        &dir,
+        &[
+            "dupes",
+            &fx("shard/mixed-crlf.jsonl"),
+            "--write-unique",
+            "unique.jsonl"
+        ]
     ));
 });
 
-bktest!(join_human, |dir| {
-    insta::assert_snapshot!(transcript(
+bktest!(dupes_write_unique_json, |dir| {
+    insta::assert_snapshot!(json(
         &dir,
-        cmd(
+        &[
+            "dupes",
+            &fx("shard/mixed-crlf.jsonl"),
+            "--write-unique",
+            "unique.jsonl"
+        ]
+    ));
+});
+
+// ---- tokens ----
+
+bktest!(tokens_human, |dir| {
+    insta::assert_snapshot!(human(&dir, &["tokens", &fx("tokens/chat.jsonl")]));
+});
+
+bktest!(tokens_json, |dir| {
+    insta::assert_snapshot!(json(
+        &dir,
+        &["tokens", "--per-request", &fx("tokens/chat.jsonl")]
+    ));
+});
+
+bktest!(tokens_messy_human, |dir| {
+    insta::assert_snapshot!(human(
+        &dir,
+        &[
+            "tokens",
+            &fx("tokens/messy.jsonl"),
+            &fx("tokens/embeddings.jsonl"),
+            "missing.jsonl"
+        ]
+    ));
+});
+
+bktest!(tokens_messy_json, |dir| {
+    insta::assert_snapshot!(json(
+        &dir,
+        &[
+            "tokens",
+            "--per-request",
+            &fx("tokens/messy.jsonl"),
+            &fx("tokens/embeddings.jsonl"),
+            "missing.jsonl"
+        ]
+    ));
+});
+
+// ---- shard ----
+
+const SHARD_VALID: &[&str] = &[
+    "shard",
+    "fixtures/validate/openai-valid.jsonl",
+    "--out-dir",
+    "out",
+    "--max-requests",
+    "2",
+];
+
+bktest!(shard_human, |dir| {
+    insta::assert_snapshot!(human(&dir, SHARD_VALID));
+});
+
+bktest!(shard_json, |dir| {
+    insta::assert_snapshot!(json(&dir, SHARD_VALID));
+});
+
+const SHARD_SKIP: &[&str] = &[
+    "shard",
+    "fixtures/shard/mixed-crlf.jsonl",
+    "--out-dir",
+    "out",
+    "--max-requests",
+    "3",
+    "--max-tokens",
+    "100",
+    "--skip-invalid",
+];
+
+bktest!(shard_skip_invalid_human, |dir| {
+    insta::assert_snapshot!(human(&dir, SHARD_SKIP));
+});
+
+bktest!(shard_skip_invalid_json, |dir| {
+    insta::assert_snapshot!(json(&dir, SHARD_SKIP));
+});
+
+const SHARD_REFUSED: &[&str] = &[
+    "shard",
+    "fixtures/shard/mixed-crlf.jsonl",
+    "--out-dir",
+    "out",
+];
+
+bktest!(shard_refused_human, |dir| {
+    insta::assert_snapshot!(human(&dir, SHARD_REFUSED));
+});
+
+bktest!(shard_refused_json, |dir| {
+    insta::assert_snapshot!(json(&dir, SHARD_REFUSED));
+});
+
+const SHARD_SPLIT: &[&str] = &[
+    "shard",
+    "fixtures/xai/mixed.jsonl",
+    "--out-dir",
+    "out",
+    "--split-by",
+    "url",
+];
+
+bktest!(shard_split_human, |dir| {
+    insta::assert_snapshot!(human(&dir, SHARD_SPLIT));
+});
+
+bktest!(shard_split_json, |dir| {
+    insta::assert_snapshot!(json(&dir, SHARD_SPLIT));
+});
+
+// ---- join ----
+
+const JOIN_OPENAI: &[&str] = &[
+    "join",
+    "--requests",
+    "fixtures/join/openai_requests.jsonl",
+    "--results",
+    "fixtures/join/openai_output.jsonl",
+    "fixtures/join/openai_errors.jsonl",
+    "--out",
+    "merged.jsonl",
+    "--retry",
+    "retry.jsonl",
+];
+
+bktest!(join_human, |dir| {
+    insta::assert_snapshot!(human(&dir, JOIN_OPENAI));
+});
+
+bktest!(join_json, |dir| {
+    insta::assert_snapshot!(json(&dir, JOIN_OPENAI));
+});
+
+const JOIN_VERTEX: &[&str] = &[
+    "join",
+    "--requests",
+    "fixtures/join/vertex_requests.jsonl",
+    "--results",
+    "fixtures/join/vertex_predictions.jsonl",
+    "--out",
+    "merged.jsonl",
+    "--retry",
+    "retry.jsonl",
+    "--orphans",
+    "orphans.jsonl",
+];
+
+bktest!(join_vertex_human, |dir| {
+    insta::assert_snapshot!(human(&dir, JOIN_VERTEX));
+});
+
+bktest!(join_vertex_json, |dir| {
+    insta::assert_snapshot!(json(&dir, JOIN_VERTEX));
+});
+
+/// Several providers' layouts at once, all successes and unpriced models.
+const JOIN_MANY: &[&str] = &[
+    "join",
+    "--requests",
+    "fixtures/join/anthropic_requests.jsonl",
+    "fixtures/join/gemini_requests.jsonl",
+    "fixtures/join/responses_requests.jsonl",
+    "--results",
+    "fixtures/join/gemini_results.jsonl",
+    "fixtures/join/anthropic_results.jsonl",
+    "fixtures/join/responses_results.jsonl",
+    "--out",
+    "merged.jsonl",
+    "--orphans",
+    "orphans.jsonl",
+];
+
+bktest!(join_many_human, |dir| {
+    insta::assert_snapshot!(human(&dir, JOIN_MANY));
+});
+
+bktest!(join_many_json, |dir| {
+    insta::assert_snapshot!(json(&dir, JOIN_MANY));
+});
+
+// ---- unreadable inputs ----
+
+// An input that cannot be opened, next to a readable one where the command takes several:
+// exit 2, said on stderr; what stdout carries differs by command (see the snapshots).
+bktest!(missing_inputs_json, |dir| {
+    insta::assert_snapshot!(
+        "missing_input_dupes_json",
+        lock(
+            &dir,
+            "json",
+            &[
+                "dupes",
+                "fixtures/validate/openai-valid.jsonl",
+                "missing.jsonl"
+            ]
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_input_shard_json",
+        lock(
+            &dir,
+            "json",
+            &["shard", "missing.jsonl", "--out-dir", "out"]
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_input_join_json",
+        lock(
+            &dir,
+            "json",
+            &[
+                "join",
+                "--requests",
+                "fixtures/join/openai_requests.jsonl",
+                "--results",
+                "missing.jsonl",
+                "--out",
+                "merged.jsonl"
+            ]
+        )
+    );
+});
+
+bktest!(missing_inputs_human, |dir| {
+    insta::assert_snapshot!(
+        "missing_input_dupes_human",
+        human(
+            &dir,
+            &[
+                "dupes",
+                "fixtures/validate/openai-valid.jsonl",
+                "missing.jsonl"
+            ]
+        )
+    );
+    insta::assert_snapshot!(
+        "missing_input_shard_human",
+        human(&dir, &["shard", "missing.jsonl", "--out-dir", "out"])
+    );
+    insta::assert_snapshot!(
+        "missing_input_join_human",
+        human(
             &dir,
             &[
                 "join",
                 "--requests",
-                &fx("join/openai_requests.jsonl"),
+                "fixtures/join/openai_requests.jsonl",
                 "--results",
-                &fx("join/openai_output.jsonl"),
-                &fx("join/openai_errors.jsonl"),
+                "missing.jsonl",
                 "--out",
-                "merged.jsonl",
-                "--retry",
-                "retry.jsonl",
+                "merged.jsonl"
             ]
         )
-    ));
-});
-
-bktest!(tokens_human, |dir| {
-    insta::assert_snapshot!(transcript(
-        &dir,
-        cmd(&dir, &["tokens", &fx("tokens/chat.jsonl")])
-    ));
+    );
 });

@@ -94,3 +94,33 @@ macro_rules! bktest {
         }
     };
 }
+
+/// `line` read strictly as `T` (a test's own redeclaration of an event): every field known
+/// (`deny_unknown_fields`), and written back it gives the same JSON, so no field the output
+/// prints is missing from `T`, none is renamed, and an absent field is not silently a `null`
+/// (or the other way round).
+pub fn strict<T>(line: &str) -> T
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let t: T = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {line} does not fit {}", std::any::type_name::<T>()));
+    let back = serde_json::to_value(&t).unwrap();
+    let orig: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        back,
+        orig,
+        "{line} does not fit {}",
+        std::any::type_name::<T>()
+    );
+    t
+}
+
+/// Every stdout line read strictly as `T`.
+pub fn strict_lines<T>(out: &Output) -> Vec<T>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let text = String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8");
+    text.lines().map(strict::<T>).collect()
+}

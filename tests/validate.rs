@@ -487,3 +487,254 @@ bktest!(
         assert!(msgs.iter().all(|m| m.contains("batchkit join")), "{msgs:?}");
     }
 );
+
+// ---- The JSON Lines schema, redeclared and locked: a field added, renamed, dropped or turned
+// from absent to null fails here (see `util::strict`). ----
+
+/// The findings' severities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Every code SPEC.md's table lists, and the three it does not (`unsupported_value`,
+/// `too_few_requests`, `empty_file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    InvalidJson,
+    NotObject,
+    InvalidUtf8,
+    EmptyLine,
+    DuplicateKey,
+    MissingField,
+    WrongType,
+    InvalidCustomId,
+    DuplicateId,
+    InvalidMethod,
+    UnsupportedUrl,
+    UrlMismatch,
+    ModelMismatch,
+    SchemaViolation,
+    LineTooLarge,
+    Utf8Bom,
+    TooManyRequests,
+    FileTooLarge,
+    // Not in SPEC.md's table.
+    UnsupportedValue,
+    TooFewRequests,
+    EmptyFile,
+}
+
+/// `{"type":"diagnostic",...}`, as validate, dupes and shard print it.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Diag {
+    pub severity: Severity,
+    pub code: Code,
+    pub file: String,
+    pub line: Option<u64>,
+    pub offset: Option<u64>,
+    pub column: Option<u64>,
+    pub custom_id: Option<String>,
+    pub first_line: Option<u64>,
+    pub pointer: Option<String>,
+    pub message: String,
+    pub context: Option<String>,
+}
+
+/// `{"type":"error",...}`: an input that could not be read.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputError {
+    pub file: String,
+    pub message: String,
+}
+
+/// validate's summary, per file and overall (`file: null`).
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VSummary {
+    pub file: Option<String>,
+    pub files: u64,
+    pub provider: Option<String>,
+    /// Only when the shape fits several providers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
+    pub lines: u64,
+    pub requests: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub ok: bool,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum VEvent {
+    Diagnostic(Diag),
+    Summary(VSummary),
+    Error(InputError),
+}
+
+/// Every `.jsonl` fixture, sorted.
+pub fn all_jsonl_fixtures() -> Vec<std::path::PathBuf> {
+    fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "jsonl") {
+                out.push(p);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(&fixture(""), &mut v);
+    v.sort();
+    v
+}
+
+bktest!(every_event_fits_the_declared_schema, |dir| {
+    let schema = dir.write(
+        "schema.json",
+        r#"{"type":"object","properties":{"custom_id":{"type":"string","maxLength":5}}}"#,
+    );
+    let bom = dir.write(
+        "bom.jsonl",
+        b"\xef\xbb\xbf{\"custom_id\":\"a\",\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"m\",\"messages\":[]}}\n\n",
+    );
+    let fixtures = all_jsonl_fixtures();
+    assert!(fixtures.len() > 20, "{fixtures:?}");
+    let mut runs: Vec<Vec<std::ffi::OsString>> = vec![
+        // Every fixture, each under auto detection, then all as one run with a missing file.
+        fixtures
+            .iter()
+            .map(|p| p.clone().into_os_string())
+            .collect(),
+        vec![
+            fixture("validate/openai-faulty.jsonl").into(),
+            "missing.jsonl".into(),
+        ],
+        vec![
+            "--schema".into(),
+            schema.into_os_string(),
+            fixture("validate/openai-valid.jsonl").into(),
+        ],
+        vec![bom.into_os_string()],
+        vec![
+            "--provider".into(),
+            "azure".into(),
+            fixture("real/azure-deployment.jsonl").into(),
+        ],
+        vec![
+            "--provider".into(),
+            "bedrock".into(),
+            fixture("bedrock/requests.jsonl").into(),
+        ],
+    ];
+    for f in &fixtures {
+        runs.push(vec![f.clone().into_os_string()]);
+    }
+    let mut seen_codes = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let (mut candidates, mut pointers, mut first_lines, mut file_level) = (0, 0, 0, 0);
+    for args in &runs {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"]).args(args);
+        let out = run(c);
+        assert!(matches!(code(&out), 0..=2), "{args:?}");
+        let events: Vec<VEvent> = crate::util::strict_lines(&out);
+        // Every flag here takes one value: the rest are inputs.
+        let flags = args
+            .iter()
+            .filter(|a| a.to_string_lossy().starts_with("--"))
+            .count();
+        let n_files = args.len() - 2 * flags;
+        let mut sums = 0;
+        for (i, e) in events.iter().enumerate() {
+            match e {
+                VEvent::Diagnostic(d) => {
+                    seen.insert("diagnostic");
+                    seen_codes.insert(format!("{:?}", d.code));
+                    assert!(!d.message.is_empty());
+                    match d.line {
+                        Some(l) => {
+                            assert!(l >= 1 && d.offset.is_some(), "{d:?}");
+                        }
+                        None => {
+                            file_level += 1;
+                            assert!(d.offset.is_none() && d.column.is_none(), "{d:?}");
+                        }
+                    }
+                    if d.code == Code::DuplicateId {
+                        first_lines += 1;
+                        assert!(d.first_line.unwrap() < d.line.unwrap(), "{d:?}");
+                    }
+                    if d.code == Code::SchemaViolation {
+                        pointers += 1;
+                        assert!(d.pointer.as_deref().unwrap().starts_with('/'), "{d:?}");
+                    }
+                }
+                VEvent::Summary(s) => {
+                    seen.insert("summary");
+                    sums += 1;
+                    candidates += usize::from(!s.candidates.is_empty());
+                    assert_eq!(s.ok, s.errors == 0, "{s:?}");
+                    if s.file.is_none() {
+                        assert_eq!(i, events.len() - 1, "the overall summary is last");
+                        assert_eq!(s.files as usize, n_files);
+                    } else {
+                        assert_eq!(s.files, 1);
+                    }
+                }
+                VEvent::Error(e) => {
+                    seen.insert("error");
+                    assert!(!e.message.is_empty() && !e.file.is_empty());
+                }
+            }
+        }
+        assert!(
+            matches!(events.last(), Some(VEvent::Summary(_))),
+            "{args:?}"
+        );
+        let per_file = n_files + usize::from(n_files > 1);
+        assert_eq!(sums, per_file, "{args:?}");
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["diagnostic", "error", "summary"]
+    );
+    assert!(
+        candidates > 0 && pointers > 0 && first_lines > 0 && file_level > 0,
+        "{candidates} {pointers} {first_lines} {file_level}"
+    );
+    // The fixtures cover most codes.
+    assert!(seen_codes.len() >= 12, "{seen_codes:?}");
+});
+
+bktest!(
+    the_declared_schema_rejects_unknown_and_missing_fields,
+    |_dir| {
+        let ok = r#"{"type":"error","file":"a","message":"m"}"#;
+        crate::util::strict::<VEvent>(ok);
+        for bad in [
+            r#"{"type":"error","file":"a","message":"m","extra":1}"#,
+            r#"{"type":"error","file":"a"}"#,
+            r#"{"type":"summary","file":null,"files":1,"provider":null,"lines":0,"requests":0,"bytes":0,"errors":0,"warnings":0}"#,
+            r#"{"type":"warning","file":"a","message":"m"}"#,
+        ] {
+            let r = std::panic::catch_unwind(|| crate::util::strict::<VEvent>(bad));
+            assert!(r.is_err(), "{bad} was accepted");
+        }
+        // A null where the output leaves the field out does not come back the same.
+        let r = std::panic::catch_unwind(|| {
+            crate::util::strict::<VEvent>(
+                r#"{"type":"summary","file":null,"files":1,"provider":null,"candidates":[],"lines":0,"requests":0,"bytes":0,"errors":0,"warnings":0,"ok":true}"#,
+            )
+        });
+        assert!(r.is_err());
+    }
+);
