@@ -702,6 +702,23 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
         );
         let per_file = n_files + usize::from(n_files > 1);
         assert_eq!(sums, per_file, "{args:?}");
+        // The summary counts the findings it printed (no --max-errors here).
+        let count = |sev: &str| {
+            events
+                .iter()
+                .filter(|e| matches!(e, VEvent::Diagnostic(d) if format!("{:?}", d.severity).eq_ignore_ascii_case(sev)))
+                .count() as u64
+        };
+        if let (Some(VEvent::Summary(s)), false) = (
+            events.last(),
+            events.iter().any(|e| matches!(e, VEvent::Error(_))),
+        ) {
+            assert_eq!(
+                (s.errors, s.warnings),
+                (count("error"), count("warning")),
+                "{args:?}"
+            );
+        }
     }
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),

@@ -130,6 +130,25 @@ pub fn describe(err: &simd_json::Error, content: &[u8]) -> SyntaxError {
         return e;
     }
     let e = err.error();
+    // A raw control character (a NUL, say) is refused by simd-json as a bare "Syntax" error
+    // at the start of the line: say what and where it is.
+    if let Some((at, b, in_str)) = first_control(content) {
+        if matches!(e, ErrorType::Syntax) || at <= err.index() {
+            let what = if in_str {
+                "a string holds a raw control character"
+            } else {
+                "a raw control character stands outside any string"
+            };
+            return SyntaxError {
+                kind: SyntaxKind::InvalidJson,
+                column: Some(at as u64 + 1),
+                message: format!(
+                    "not valid JSON: {what} (byte 0x{b:02x} at column {}; escape it as \\u{b:04x})",
+                    at + 1
+                ),
+            };
+        }
+    }
     let column = Some(err.index() as u64 + 1);
     let fallback;
     let last = content
@@ -193,6 +212,26 @@ pub fn describe(err: &simd_json::Error, content: &[u8]) -> SyntaxError {
     }
 }
 
+/// The first byte below 0x20 that JSON does not allow where it stands (inside a string, any;
+/// outside, all but tab, line feed and carriage return), with whether it is in a string.
+fn first_control(content: &[u8]) -> Option<(usize, u8, bool)> {
+    let mut in_str = false;
+    let mut i = 0;
+    while i < content.len() {
+        let b = content[i];
+        if b < 0x20 && (in_str || !matches!(b, b'\t' | b'\n' | b'\r')) {
+            return Some((i, b, in_str));
+        }
+        match b {
+            b'\\' if in_str => i += 1,
+            b'"' => in_str = !in_str,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// The problem of a line serde_json refused: simd-json's description when it refuses it too,
 /// else serde_json's own words (a number serde_json cannot hold, say).
 pub fn from_serde(content: &[u8], e: &serde_json::Error) -> SyntaxError {
@@ -230,6 +269,17 @@ mod tests {
         assert_eq!(e.kind, SyntaxKind::InvalidUtf8);
         assert_eq!(e.column, Some(8));
         assert!(syntax_error(br#"{"a":[1,2,{"b":null}]}"#).is_none());
+        let e = syntax_error(b"{\"x\": \"a\0b\"}").unwrap();
+        assert_eq!(e.column, Some(9));
+        assert!(e.message.contains("raw control character"), "{}", e.message);
+        assert!(
+            e.message.contains("0x00") && e.message.contains("\\u0000"),
+            "{}",
+            e.message
+        );
+        let e = syntax_error(b"{\"x\":\x01 1}").unwrap();
+        assert_eq!(e.column, Some(6));
+        assert!(e.message.contains("outside any string"), "{}", e.message);
         // serde_json's refusal gets simd-json's words.
         let bad = br#"{"a":1,}"#;
         let se = serde_json::from_slice::<serde_json::Value>(bad).unwrap_err();

@@ -332,10 +332,10 @@ impl<'c> FileChecker<'c> {
     /// Adds the cross-line findings for the next line, in input order.
     pub fn observe(&mut self, r: &mut LineReport) -> Result<(), ValidateError> {
         if r.result_line {
-            // A result file: said on its first line, counted on the others.
+            // A result file: said on its first line, and for the others once at the end (one
+            // finding, one error: the summary counts what it prints).
             self.result_lines += 1;
             if self.result_lines > 1 {
-                self.errors += r.diagnostics.iter().filter(|d| d.is_error()).count() as u64;
                 r.diagnostics.clear();
                 return Ok(());
             }
