@@ -7,6 +7,8 @@
 //! - `chunk/lines`: iterating `Chunk::lines()` over one 8 MB chunk (positions, terminators).
 //! - `chunk/line_count`: `Chunk::line_count()` over the same chunk (memchr count, the floor).
 
+mod common;
+
 use std::hint::black_box;
 use std::io::Write;
 use std::time::Duration;
@@ -14,17 +16,17 @@ use std::time::Duration;
 use batchkit_io::{Chunk, Input, ReadError, ReadOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use common::{whole_chunk, XorShift};
+
 /// JSONL of about `bytes` bytes with line lengths spread over 60 B–4 KB and a few CRLFs,
 /// so framing sees both short and long lines.
 fn corpus(bytes: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes + 8192);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let filler = "lorem ipsum dolor sit amet \\\"quoted\\\" caf\u{e9} \u{4f60}\u{597d} ".repeat(80);
     let mut n = 0u64;
     while out.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.step();
         n += 1;
         let len = 40 + (x % 4000) as usize;
         let mut cut = len.min(filler.len());
@@ -79,14 +81,7 @@ fn bench_run(c: &mut Criterion) {
 fn bench_chunk(c: &mut Criterion) {
     let data = corpus(8 << 20);
     let expected = data.iter().filter(|&&b| b == b'\n').count();
-    let chunk = Chunk {
-        seq: 0,
-        offset: 0,
-        first_line: 1,
-        data,
-        oversized: None,
-        source_pos: 0,
-    };
+    let chunk = whole_chunk(data);
 
     let mut group = c.benchmark_group("chunk");
     group.sample_size(10);

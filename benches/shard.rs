@@ -9,6 +9,8 @@
 //! - `shard/jsonl_32mb_split_by_model`: the same, with two models interleaved and
 //!   `--split-by model` (lines alternate between two open shards).
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -16,14 +18,14 @@ use batchkit_io::{Input, ReadOptions};
 use batchkit_shard::{shard, Caps, Fit, FsOutput, Hooks, Measure, ShardOptions, SplitBy};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use common::XorShift;
+
 fn corpus(bytes: usize, models: &[&str]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes + 4096);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut n = 0usize;
     while out.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.step();
         let pad = 100 + (x % 2000) as usize;
         let model = models[n % models.len()];
         out.extend_from_slice(

@@ -17,11 +17,15 @@
 //!   with `python3` at start-up, or read from `$BATCHKIT_BENCH_TRAFFIC`; without either the
 //!   group is skipped.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use batchkit_tokens::{count_request, Encoding};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use common::XorShift;
 
 const WORDS: &[&str] = &[
     "the",
@@ -88,12 +92,10 @@ const WORDS: &[&str] = &[
 /// About `bytes` bytes of text from `WORDS`; with `fresh`, every word gets its own suffix.
 fn corpus(bytes: usize, fresh: bool) -> String {
     let mut out = String::with_capacity(bytes + 64);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut n = 0u64;
     while out.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.step();
         n += 1;
         out.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
         if fresh {
@@ -159,18 +161,18 @@ fn bench_request(c: &mut Criterion) {
     let mut g = c.benchmark_group("count_request");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("chat", |b| {
-        b.iter(|| {
-            lines
-                .iter()
-                .map(|l| {
-                    count_request(black_box(l.as_bytes()), None)
-                        .map_or(0, |c| c.input_tokens.unwrap_or(0))
-                })
-                .sum::<u64>()
-        })
-    });
+    g.bench_function("chat", |b| b.iter(|| count_lines(&lines)));
     g.finish();
+}
+
+/// Input tokens of request `lines` (0 for a line that cannot be counted).
+fn count_lines(lines: &[String]) -> u64 {
+    lines
+        .iter()
+        .map(|l| {
+            count_request(black_box(l.as_bytes()), None).map_or(0, |c| c.input_tokens.unwrap_or(0))
+        })
+        .sum()
 }
 
 /// Lines of the traffic sample: `$BATCHKIT_BENCH_TRAFFIC`, or 4 MB from `gen_traffic.py`.
@@ -218,17 +220,7 @@ fn bench_traffic(c: &mut Criterion) {
     let mut g = c.benchmark_group("traffic");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("count_request", |b| {
-        b.iter(|| {
-            lines
-                .iter()
-                .map(|l| {
-                    count_request(black_box(l.as_bytes()), None)
-                        .map_or(0, |c| c.input_tokens.unwrap_or(0))
-                })
-                .sum::<u64>()
-        })
-    });
+    g.bench_function("count_request", |b| b.iter(|| count_lines(&lines)));
     g.throughput(Throughput::Bytes(text_bytes as u64));
     g.bench_function("count", |b| {
         b.iter(|| {

@@ -4,12 +4,16 @@
 //! - `validate/check_chunk`: simd-json parsing and every per-line check (what runs in parallel);
 //! - `validate/check_and_observe`: the same plus duplicate, url and model checks in order.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
 use batchkit_io::Chunk;
 use batchkit_validate::{CheckOptions, Checker, FileChecker};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+use common::{whole_chunk, XorShift};
 
 fn chunk(bytes: usize) -> Chunk {
     let mut data = Vec::with_capacity(bytes + 4096);
@@ -23,12 +27,10 @@ fn chunk(bytes: usize) -> Chunk {
         "line\\nbreak",
         "café",
     ];
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let mut n = 0;
     while data.len() < bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let x = rng.step();
         n += 1;
         let len = 5 + (x % 300) as usize;
         let text: Vec<&str> = (0..len).map(|i| words[(i + n) % words.len()]).collect();
@@ -41,14 +43,7 @@ fn chunk(bytes: usize) -> Chunk {
             .as_bytes(),
         );
     }
-    Chunk {
-        seq: 0,
-        offset: 0,
-        first_line: 1,
-        data,
-        oversized: None,
-        source_pos: 0,
-    }
+    whole_chunk(data)
 }
 
 fn bench(c: &mut Criterion) {

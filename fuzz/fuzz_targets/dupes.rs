@@ -12,9 +12,10 @@
 //!   count must be right, and `--write-unique` must give the same bytes at both limits.
 #![no_main]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use batchkit_io::{Input, ReadOptions};
 use batchkit_validate::{find_dupes, DupesOptions, Duplicate, InputStats};
@@ -24,24 +25,11 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 const MAX_LINE: usize = 96;
 
 fn dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("batchkit-fuzz-dupes-")
-            .tempdir()
-            .expect("temp dir")
-            .keep()
-    })
+    common::dir("batchkit-fuzz-dupes-")
 }
 
 fn read_opts() -> ReadOptions {
-    ReadOptions {
-        chunk_size: 64,
-        read_size: 7,
-        max_line_bytes: MAX_LINE,
-        in_flight: 4,
-        ..ReadOptions::default()
-    }
+    common::read_opts(MAX_LINE)
 }
 
 /// One line the model knows the id of.

@@ -14,8 +14,9 @@
 //! - the findings are the same with a large id memory limit (no spill) as with a tiny one.
 #![no_main]
 
+mod common;
+
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 use batchkit_io::{Input, ReadOptions};
 use batchkit_validate::{validate_file, CheckOptions, Checker, Code, Diagnostic, FileSummary};
@@ -25,24 +26,11 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 const MAX_LINE: usize = 4096;
 
 fn dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("batchkit-fuzz-validate-")
-            .tempdir()
-            .expect("temp dir")
-            .keep()
-    })
+    common::dir("batchkit-fuzz-validate-")
 }
 
 fn read_opts() -> ReadOptions {
-    ReadOptions {
-        chunk_size: 64,
-        read_size: 7,
-        max_line_bytes: MAX_LINE,
-        in_flight: 4,
-        ..ReadOptions::default()
-    }
+    common::read_opts(MAX_LINE)
 }
 
 fn checker(id_memory_limit: u64) -> Checker {

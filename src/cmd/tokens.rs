@@ -258,18 +258,6 @@ fn count_all(
         })?;
     }
     let s = totals.summary(prices);
-    let cost = |c: batchkit_tokens::Cost, plan: &Option<batchkit_tokens::CachePlan>| report::Cost {
-        batch_low: c.batch_low,
-        batch_high: c.batch_high,
-        sync_low: c.sync_low,
-        sync_high: c.sync_high,
-        batch_cache_low: plan
-            .as_ref()
-            .map(|p| p.batch_cache_low.unwrap_or(c.batch_low)),
-        batch_cache_high: plan
-            .as_ref()
-            .map(|p| p.batch_cache_high.unwrap_or(c.batch_high)),
-    };
     let queue = args.queue_limit.map(|limit| {
         let shards = queue_shards + u64::from(queue_shard.is_some_and(|t| t.requests > 0));
         report::Queue {
@@ -294,32 +282,12 @@ fn count_all(
         ok: s.errors == 0 && unreadable.is_empty(),
         aggregated_requests: s.aggregated_requests,
         max_models: s.max_models,
-        cost: s.cost.map(|c| cost(c, &s.cache)),
+        cost: s.cost,
         cost_incomplete: !s.unpriced_models.is_empty(),
         unpriced_models: s.unpriced_models,
         cache: s.cache.clone(),
         queue,
-        models: s
-            .models
-            .into_iter()
-            .map(|m| report::ModelRow {
-                model: m.model,
-                encoding: m.encoding.name().to_string(),
-                exact: m.exact,
-                requests: m.requests,
-                estimated_requests: m.estimated_requests,
-                input_tokens: m.input_tokens,
-                max_output_tokens: m.max_output_tokens,
-                requests_without_max_output: m.requests_without_max_output,
-                requests_without_text_input: m.requests_without_text_input,
-                p50: m.p50,
-                p95: m.p95,
-                max: m.max,
-                price_entry: m.price_entry,
-                cost: m.cost.map(|c| cost(c, &m.cache)),
-                cache: m.cache,
-            })
-            .collect(),
+        models: s.models,
         prices: report::Prices {
             as_of: prices.as_of.clone(),
             currency: prices.currency.clone(),

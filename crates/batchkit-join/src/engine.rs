@@ -24,7 +24,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use batchkit_io::{AtomicFile, Chunk, Input, ReadOptions, Source};
+use batchkit_io::{AtomicFile, Chunk, Input, Line, ReadOptions, Source};
 
 use crate::parse::{request_id, RequestId, Usage};
 use crate::partition::{finish_all, Results, Spill};
@@ -33,7 +33,7 @@ use crate::render::{
     entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
     MemFinal, Payload, ReqChunk, ResultSource,
 };
-use crate::store::{hash_id, io_err, Match, MemStore, BLANK, MATCH_SIZE, NONE};
+use crate::store::{hash_id, io_err, Entry, Match, MemStore, BLANK, MATCH_SIZE, NONE};
 use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
 
 /// Memory the reader, its chunks in flight and the output buffers need beside the store.
@@ -47,7 +47,7 @@ pub(crate) fn run_input<T, E, P, S>(
     opts: &JoinOptions,
     label: &str,
     input: &Input,
-    read: &ReadOptions,
+    read: ReadOptions,
     process: P,
     sink: S,
 ) -> Result<batchkit_io::ReadStats, E>
@@ -62,7 +62,7 @@ where
             (p.0)(label, pos);
         }
     };
-    batchkit_io::run_with_progress(input, read, process, sink, Some(&cb))
+    batchkit_io::run_with_progress(input, &read, process, sink, Some(&cb))
 }
 
 /// More models than this are summed as `(other)`: a bound on a table a hostile file could grow.
@@ -267,13 +267,20 @@ fn request_problem(r: RequestId<'_>) -> (Problem, String) {
     }
 }
 
-/// Probes the in-memory results with one chunk of request lines and renders their merged
-/// lines (the duplicate-request rule is applied in order when they are written).
-fn mem_request_chunk<P: Payload + ?Sized>(
-    chunk: &Chunk,
-    mem: &MemStore,
-    src: &ResultSource<'_, P>,
-) -> Result<ReqChunk, JoinError> {
+/// Renders one chunk of request lines: the oversized line alone, else `render` on each line
+/// (its index in the chunk, the line, its fresh [`LineOut`], the chunk's merged-line buffer
+/// and a scratch buffer for result bytes), which gives back the line's outcome, or `None`
+/// for a line with none (a blank one).
+fn request_chunk<F>(chunk: &Chunk, mut render: F) -> Result<ReqChunk, JoinError>
+where
+    F: FnMut(
+        usize,
+        &Line<'_>,
+        LineOut,
+        &mut Vec<u8>,
+        &mut Vec<u8>,
+    ) -> Result<Option<LineOut>, JoinError>,
+{
     let mut merged = Vec::with_capacity(chunk.data.len() * 2);
     if let Some(r) = oversized_out(chunk, &mut merged) {
         return Ok(r);
@@ -281,12 +288,87 @@ fn mem_request_chunk<P: Payload + ?Sized>(
     let dbase = chunk.data.as_ptr() as usize;
     let mut lines = Vec::new();
     let mut buf = Vec::new();
-    for line in chunk.lines() {
-        if line.is_blank() {
-            continue;
-        }
+    for (k, line) in chunk.lines().enumerate() {
         let raw = (line.raw.as_ptr() as usize - dbase, line.raw.len());
-        let mut lo = LineOut::new(line.number, line.offset, raw);
+        let lo = LineOut::new(line.number, line.offset, raw);
+        if let Some(lo) = render(k, &line, lo, &mut merged, &mut buf)? {
+            lines.push(lo);
+        }
+    }
+    Ok(ReqChunk { merged, lines })
+}
+
+/// The merged line of request `line` with no result: `id_raw` its id literal when it has a
+/// usable one, `problem` what is wrong with it.
+fn render_missing(
+    merged: &mut Vec<u8>,
+    line: &Line<'_>,
+    id_raw: Option<&[u8]>,
+    problem: Option<Problem>,
+) -> (usize, usize) {
+    let (content, number) = (Some(line.content), line.number);
+    render_line(
+        merged,
+        content,
+        id_raw,
+        Status::Missing,
+        None,
+        problem,
+        number,
+    )
+}
+
+/// Request `line` that cannot be joined by id because of `p` (`detail`, the parser's words):
+/// its merged line and what is said about it.
+fn render_problem(
+    merged: &mut Vec<u8>,
+    line: &Line<'_>,
+    p: Problem,
+    detail: &str,
+    lo: &mut LineOut,
+) {
+    lo.said = Some(request_said(p, Some(line.content), detail));
+    lo.merged = render_missing(merged, line, None, Some(p));
+}
+
+/// Request `line` (id literal `id_raw`) joined to result `e`, whose bytes are read into `buf`:
+/// its status and merged line.
+fn render_joined<P: Payload + ?Sized>(
+    merged: &mut Vec<u8>,
+    buf: &mut Vec<u8>,
+    src: &ResultSource<'_, P>,
+    line: &Line<'_>,
+    id_raw: &[u8],
+    e: &Entry,
+    lo: &mut LineOut,
+) -> Result<(), JoinError> {
+    src.load(e, true, buf)?;
+    lo.status = e.status();
+    let result = slices(buf, e);
+    let (content, number) = (Some(line.content), line.number);
+    lo.merged = render_line(
+        merged,
+        content,
+        Some(id_raw),
+        lo.status,
+        Some(&result),
+        None,
+        number,
+    );
+    Ok(())
+}
+
+/// Probes the in-memory results with one chunk of request lines and renders their merged
+/// lines (the duplicate-request rule is applied in order when they are written).
+fn mem_request_chunk<P: Payload + ?Sized>(
+    chunk: &Chunk,
+    mem: &MemStore,
+    src: &ResultSource<'_, P>,
+) -> Result<ReqChunk, JoinError> {
+    request_chunk(chunk, |_, line, mut lo, merged, buf| {
+        if line.is_blank() {
+            return Ok(None);
+        }
         match request_id(line.content) {
             RequestId::Id {
                 id,
@@ -298,52 +380,24 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                 let hash = hash_id(id.as_bytes());
                 match mem.find(hash, id.as_bytes()) {
                     Some(idx) => {
-                        let e = &mem.entries[idx as usize];
-                        src.load(e, true, &mut buf)?;
                         lo.result = u64::from(idx);
-                        lo.status = e.status();
-                        lo.merged = render_line(
-                            &mut merged,
-                            Some(line.content),
-                            Some(id_raw),
-                            lo.status,
-                            Some(&slices(&buf, e)),
-                            None,
-                            line.number,
-                        );
+                        let e = &mem.entries[idx as usize];
+                        render_joined(merged, buf, src, line, id_raw, e, &mut lo)?;
                     }
                     None => {
-                        lo.merged = render_line(
-                            &mut merged,
-                            Some(line.content),
-                            Some(id_raw),
-                            Status::Missing,
-                            None,
-                            None,
-                            line.number,
-                        );
+                        lo.merged = render_missing(merged, line, Some(id_raw), None);
                         lo.key = Some((hash, id.into_owned().into_bytes()));
                     }
                 }
             }
             other => {
                 let (p, detail) = request_problem(other);
-                lo.merged = render_line(
-                    &mut merged,
-                    Some(line.content),
-                    None,
-                    Status::Missing,
-                    None,
-                    Some(p),
-                    line.number,
-                );
                 lo.problem = Some(p);
-                lo.said = Some(request_said(p, Some(line.content), &detail));
+                render_problem(merged, line, p, &detail, &mut lo);
             }
         }
-        lines.push(lo);
-    }
-    Ok(ReqChunk { merged, lines })
+        Ok(Some(lo))
+    })
 }
 
 /// Renders one chunk of request lines of the spilled join's second pass from the match table
@@ -354,78 +408,32 @@ fn grace_request_chunk<P: Payload + ?Sized>(
     entries: &(File, PathBuf),
     src: &ResultSource<'_, P>,
 ) -> Result<ReqChunk, JoinError> {
-    let mut merged = Vec::with_capacity(chunk.data.len() * 2);
-    if let Some(r) = oversized_out(chunk, &mut merged) {
-        return Ok(r);
-    }
-    let dbase = chunk.data.as_ptr() as usize;
-    let mut lines = Vec::new();
-    let mut buf = Vec::new();
-    for (k, line) in chunk.lines().enumerate() {
+    request_chunk(chunk, |k, line, mut lo, merged, buf| {
         let m = Match::decode(&recs[k * MATCH_SIZE..(k + 1) * MATCH_SIZE]);
         if m.problem == BLANK {
-            continue;
+            return Ok(None);
         }
-        let raw = (line.raw.as_ptr() as usize - dbase, line.raw.len());
-        let mut lo = LineOut::new(line.number, line.offset, raw);
         lo.status = Status::from_u8(m.status);
         lo.problem = Problem::from_u8(m.problem);
         lo.result = m.result;
         lo.other = m.other;
         let id_raw = &line.content[m.id_rel as usize..(m.id_rel + m.id_len) as usize];
-        lo.merged = match lo.problem {
-            Some(Problem::DuplicateId) => render_line(
-                &mut merged,
-                Some(line.content),
-                Some(id_raw),
-                Status::Missing,
-                None,
-                Some(Problem::DuplicateId),
-                line.number,
-            ),
+        match lo.problem {
+            Some(Problem::DuplicateId) => {
+                lo.merged = render_missing(merged, line, Some(id_raw), lo.problem);
+            }
             Some(p) => {
-                let detail = match request_id(line.content) {
-                    RequestId::InvalidJson(msg) | RequestId::InvalidUtf8(msg) => msg,
-                    _ => String::new(),
-                };
-                lo.said = Some(request_said(p, Some(line.content), &detail));
-                render_line(
-                    &mut merged,
-                    Some(line.content),
-                    None,
-                    Status::Missing,
-                    None,
-                    Some(p),
-                    line.number,
-                )
+                let (_, detail) = request_problem(request_id(line.content));
+                render_problem(merged, line, p, &detail, &mut lo);
             }
             None if m.result != NONE => {
                 let e = entry_at(entries, m.result)?;
-                src.load(&e, true, &mut buf)?;
-                lo.status = e.status();
-                render_line(
-                    &mut merged,
-                    Some(line.content),
-                    Some(id_raw),
-                    lo.status,
-                    Some(&slices(&buf, &e)),
-                    None,
-                    line.number,
-                )
+                render_joined(merged, buf, src, line, id_raw, &e, &mut lo)?;
             }
-            None => render_line(
-                &mut merged,
-                Some(line.content),
-                Some(id_raw),
-                Status::Missing,
-                None,
-                None,
-                line.number,
-            ),
-        };
-        lines.push(lo);
-    }
-    Ok(ReqChunk { merged, lines })
+            None => lo.merged = render_missing(merged, line, Some(id_raw), None),
+        }
+        Ok(Some(lo))
+    })
 }
 
 impl Ctx<'_> {
@@ -445,12 +453,11 @@ impl Ctx<'_> {
         let mut base = 0u64;
         let opts = self.opts;
         for input in opts.requests.iter() {
-            let read = self.read.clone();
             let stats = run_input(
                 opts,
                 &input.name,
                 input,
-                &read,
+                self.read.clone(),
                 process_ok(|chunk: &Chunk| mem_request_chunk(chunk, mem, src)),
                 |chunk, rc: Result<ReqChunk, JoinError>| -> Result<bool, JoinError> {
                     let rc = rc?;
@@ -540,7 +547,6 @@ impl Ctx<'_> {
         };
         let mut base = 0u64;
         for (fi, input) in first.inputs.iter().enumerate() {
-            let read = self.read.clone();
             let table = &table;
             let entries = &entries;
             let src = &src;
@@ -562,7 +568,7 @@ impl Ctx<'_> {
                 opts,
                 &name_input.name,
                 input,
-                &read,
+                self.read.clone(),
                 process_ok(process),
                 |chunk, rc: Result<ReqChunk, JoinError>| -> Result<bool, JoinError> {
                     let rc = rc?;

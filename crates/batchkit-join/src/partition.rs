@@ -165,12 +165,11 @@ impl Ctx<'_> {
         let opts = self.opts;
         for (fi, input) in opts.results.iter().enumerate() {
             let mut vertex: Option<(Loc, u64)> = None;
-            let read = self.read.clone();
             run_input(
                 opts,
                 &input.name,
                 input,
-                &read,
+                self.read.clone(),
                 parse_result_chunk,
                 |chunk, rc: ResChunk| -> Result<bool, JoinError> {
                     for (name, u) in rc.models {
@@ -441,12 +440,11 @@ impl Ctx<'_> {
                 Source::Stdin => Some(SpillFile::create(dir.join(format!("stdin-{fi}")), 1 << 20)?),
                 Source::Path(_) => None,
             };
-            let read = self.read.clone();
             let stats = run_input(
                 opts,
                 &input.name,
                 input,
-                &read,
+                self.read.clone(),
                 first_pass_chunk,
                 |chunk, recs: Vec<ReqRec>| -> Result<bool, JoinError> {
                     if let Some(t) = &mut tee {

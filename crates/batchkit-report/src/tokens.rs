@@ -28,9 +28,11 @@
 
 use std::io::{self, Write};
 
+use batchkit_tokens::{ModelSummary, PlannedCost};
 use serde::Serialize;
 
 use crate::style::Style;
+pub use crate::thousands;
 
 /// One counted request.
 #[derive(Debug, Clone, Serialize)]
@@ -77,21 +79,6 @@ pub struct FileTotals {
     pub warnings: u64,
 }
 
-/// Cost in the price table's currency.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Cost {
-    pub batch_low: f64,
-    pub batch_high: f64,
-    pub sync_low: f64,
-    pub sync_high: f64,
-    /// Batch price with the prompt-cache reads the file can get (every possible hit), when
-    /// the cost plan was made.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch_cache_low: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch_cache_high: Option<f64>,
-}
-
 /// `--queue-limit`: whether the file fits the enqueued-token limit, and how many files
 /// `shard --max-tokens` cuts it into.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -103,29 +90,6 @@ pub struct Queue {
     pub shards: Option<u64>,
     /// Requests over the limit on their own.
     pub requests_over_limit: u64,
-}
-
-/// Totals of one model.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelRow {
-    pub model: Option<String>,
-    pub encoding: String,
-    pub exact: bool,
-    pub requests: u64,
-    pub estimated_requests: u64,
-    pub input_tokens: u64,
-    pub max_output_tokens: u64,
-    pub requests_without_max_output: u64,
-    /// Requests with no text input to count (in `requests`, not in the token figures).
-    pub requests_without_text_input: u64,
-    pub p50: u64,
-    pub p95: u64,
-    pub max: u64,
-    pub price_entry: Option<String>,
-    pub cost: Option<Cost>,
-    /// The prompt-cache plan (absent with `--no-cache-plan`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<batchkit_tokens::CachePlan>,
 }
 
 /// The price table used.
@@ -157,7 +121,7 @@ pub struct Summary {
     /// Requests summed under the model `(other)` because `max_models` models were listed.
     pub aggregated_requests: u64,
     pub max_models: usize,
-    pub cost: Option<Cost>,
+    pub cost: Option<PlannedCost>,
     /// Some requests' model has no price: `cost` leaves them out (or is null).
     pub cost_incomplete: bool,
     pub unpriced_models: Vec<String>,
@@ -167,7 +131,7 @@ pub struct Summary {
     /// With `--queue-limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<Queue>,
-    pub models: Vec<ModelRow>,
+    pub models: Vec<ModelSummary>,
     pub prices: Prices,
 }
 
@@ -256,19 +220,6 @@ impl<W: Write> HumanPrinter<W> {
     }
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn money(currency: &str, x: f64) -> String {
     let sym = if currency == "USD" { "$" } else { "" };
     let body = if x >= 1000.0 {
@@ -294,7 +245,7 @@ impl<W: Write> HumanPrinter<W> {
         let cur = s.prices.currency.clone();
         let m = |x: f64| money(&cur, x);
         for row in &s.models {
-            let (Some(plan), Some(cost)) = (&row.cache, row.cost) else {
+            let (Some(plan), Some(cost)) = (&row.cache, row.cost.map(|c| c.base)) else {
                 continue;
             };
             let name = row.model.clone().unwrap_or_else(|| "(no model)".into());
@@ -417,7 +368,7 @@ impl<W: Write> HumanPrinter<W> {
             }
         }
         if s.models.len() > 1 {
-            if let (Some(plan), Some(cost)) = (&s.cache, s.cost) {
+            if let (Some(plan), Some(cost)) = (&s.cache, s.cost.map(|c| c.base)) {
                 if let Some(cl) = plan.batch_cache_low {
                     writeln!(
                         self.w,
@@ -497,7 +448,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
             }
             writeln!(w)?;
         }
-        let name = |m: &ModelRow| {
+        let name = |m: &ModelSummary| {
             let n = m.model.clone().unwrap_or_else(|| "(no model)".into());
             if m.exact {
                 n
@@ -512,7 +463,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
             .chain([5])
             .max()
             .unwrap_or(5);
-        let range = |c: Option<Cost>, batch: bool| match c {
+        let range = |c: Option<PlannedCost>, batch: bool| match c.map(|c| c.base) {
             Some(c) if batch => {
                 format!("{} – {}", money(cur, c.batch_low), money(cur, c.batch_high))
             }

@@ -145,6 +145,24 @@ impl SummaryEvent {
     }
 }
 
+/// "3 lines, 2 requests" of a human summary.
+fn lines_requests(lines: u64, requests: u64) -> String {
+    format!(
+        "{}, {}",
+        crate::plural(lines, "line", "lines"),
+        crate::plural(requests, "request", "requests")
+    )
+}
+
+/// "1 error, 0 warnings" of a human summary.
+fn errors_warnings(errors: u64, warnings: u64) -> String {
+    format!(
+        "{}, {}",
+        crate::plural(errors, "error", "errors"),
+        crate::plural(warnings, "warning", "warnings")
+    )
+}
+
 /// Prints findings and summaries in one of the two formats.
 pub struct DiagnosticPrinter<W: Write> {
     out: W,
@@ -205,13 +223,11 @@ impl<W: Write> DiagnosticPrinter<W> {
             };
             writeln!(
                 self.out,
-                "{}: {verdict}: {}, {}, {} ({provider}); {}, {}",
+                "{}: {verdict}: {}, {} ({provider}); {}",
                 s.file,
-                crate::plural(s.lines, "line", "lines"),
-                crate::plural(s.requests, "request", "requests"),
+                lines_requests(s.lines, s.requests),
                 batchkit_io::format_size(s.bytes),
-                crate::plural(s.errors, "error", "errors"),
-                crate::plural(s.warnings, "warning", "warnings"),
+                errors_warnings(s.errors, s.warnings),
             )
         }
     }
@@ -235,12 +251,10 @@ impl<W: Write> DiagnosticPrinter<W> {
                 let o = SummaryEvent::overall(all);
                 writeln!(
                     self.out,
-                    "{} files: {}, {}; {}, {}",
+                    "{} files: {}; {}",
                     o.files,
-                    crate::plural(o.lines, "line", "lines"),
-                    crate::plural(o.requests, "request", "requests"),
-                    crate::plural(o.errors, "error", "errors"),
-                    crate::plural(o.warnings, "warning", "warnings"),
+                    lines_requests(o.lines, o.requests),
+                    errors_warnings(o.errors, o.warnings),
                 )?;
             }
         }

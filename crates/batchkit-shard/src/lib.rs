@@ -749,7 +749,13 @@ pub fn shard(
             });
         }
     };
-    let result = run_staged(input, opts, hooks, &checker, staging.path());
+    let factory = hooks.output;
+    let src = copy_source(input, opts);
+    let result = std::thread::scope(|s| {
+        let w = Writer::start(s, factory, src.as_ref());
+        let copy = src.is_some();
+        run_with_writer(w, copy, input, opts, hooks, &checker, staging.path())
+    });
     let result = match result {
         Ok(mut rep) => match &rep.manifest {
             Some(m) => commit(out_dir, staging.path(), m, opts.force, &protect).map(|()| rep),
@@ -766,21 +772,6 @@ pub fn shard(
         _ => undo_dir(out_dir, created),
     }
     result
-}
-
-fn run_staged(
-    input: &Input,
-    opts: &ShardOptions,
-    hooks: &mut Hooks<'_>,
-    checker: &Checker,
-    staging: &Path,
-) -> Result<ShardReport, ShardError> {
-    let factory = hooks.output;
-    let src = copy_source(input, opts);
-    std::thread::scope(|s| {
-        let w = Writer::start(s, factory, src.as_ref());
-        run_with_writer(w, src.is_some(), input, opts, hooks, checker, staging)
-    })
 }
 
 /// The input file to copy shard bytes from, when every shard is a run of byte ranges of

@@ -44,17 +44,7 @@ impl Encoding {
     /// Tokens of `text`, special-token text counted as ordinary text (as the API does for
     /// user content): the length of tiktoken's `encode_ordinary`, without building it.
     pub fn count(self, text: &str) -> u64 {
-        let (pattern, slot) = self.kind();
-        let ranks = ranks(slot);
-        MEMOS.with(|memos| {
-            let mut memos = memos.borrow_mut();
-            let memo = &mut memos[slot];
-            let mut total = 0u64;
-            split(pattern, text, |piece| {
-                total += u64::from(memo.count(ranks, piece));
-            });
-            total
-        })
+        self.count_each(text, |_, _| {})
     }
 
     /// [`Encoding::count`], calling `each` with every pre-token piece and its token count,

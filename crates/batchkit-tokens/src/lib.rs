@@ -33,7 +33,8 @@
 //! assert_eq!(summary.input_tokens, 3 + 3 + 1 + 3); // priming + message + "user" + text
 //! assert_eq!(summary.models[0].max_output_tokens, 100);
 //! assert!(summary.exact);
-//! assert!(summary.cost.unwrap().batch_high > summary.cost.unwrap().batch_low);
+//! let cost = summary.cost.unwrap().base;
+//! assert!(cost.batch_high > cost.batch_low);
 //! # Ok(()) }
 //! ```
 
@@ -56,7 +57,8 @@ pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
 pub use request::{count_request, count_request_planned, LineProblem, RequestCount, Severity};
 pub use totals::{
-    CachePlan, ModelSummary, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
+    CachePlan, ModelSummary, PlannedCost, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS,
+    OTHER_MODELS,
 };
 
 use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats};

@@ -300,6 +300,38 @@ fn upper_plus_lower_star(t: &Classes, s: &[u8], start: usize) -> Option<usize> {
     (j > start).then(|| t.run(s, j, LOWERISH))
 }
 
+/// The alternatives both patterns share after their letter ones, at `i` (class `c0`, length
+/// `l0`): `\p{N}{1,3}`, then ` ?[^\s\p{L}\p{N}]+` with its `[\r\n]*` tail (and `/` in it
+/// with `slash`, o200k's `[\r\n/]*`). `None` when neither starts there.
+#[inline]
+fn digits_or_punct(
+    t: &Classes,
+    s: &[u8],
+    i: usize,
+    c0: u8,
+    l0: usize,
+    slash: bool,
+) -> Option<usize> {
+    if c0 & NUM != 0 {
+        let mut j = i + l0;
+        for _ in 0..2 {
+            if j >= s.len() {
+                break;
+            }
+            let (c, len) = t.at(s, j);
+            if c & NUM == 0 {
+                break;
+            }
+            j += len;
+        }
+        return Some(j);
+    }
+    if s[i] == b' ' && i + 1 < s.len() && is_punct(t.at(s, i + 1).0) {
+        return Some(punct_piece(t, s, i + 1, slash));
+    }
+    is_punct(c0).then(|| punct_piece(t, s, i, slash))
+}
+
 /// End of the o200k piece starting at `i`:
 /// `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
 /// `|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?`
@@ -342,27 +374,9 @@ fn o200k_piece(t: &Classes, s: &[u8], i: usize) -> usize {
             return o200k_contraction(s, e);
         }
     }
-    // \p{N}{1,3}
-    if c0 & NUM != 0 {
-        let mut j = i + l0;
-        for _ in 0..2 {
-            if j >= s.len() {
-                break;
-            }
-            let (c, len) = t.at(s, j);
-            if c & NUM == 0 {
-                break;
-            }
-            j += len;
-        }
-        return j;
-    }
-    // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
-    if s[i] == b' ' && i + 1 < s.len() && is_punct(t.at(s, i + 1).0) {
-        return punct_piece(t, s, i + 1, true);
-    }
-    if is_punct(c0) {
-        return punct_piece(t, s, i, true);
+    // `\p{N}{1,3}`, then ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
+    if let Some(e) = digits_or_punct(t, s, i, c0, l0, true) {
+        return e;
     }
     // Whitespace: `\s*[\r\n]+`, then `\s+(?!\S)`, then `\s+`.
     let (end, last, newline_end) = space_run(t, s, i);
@@ -394,27 +408,9 @@ fn cl100k_piece(t: &Classes, s: &[u8], i: usize) -> usize {
     } else if c0 & LETTER != 0 {
         return t.run(s, i, LETTER);
     }
-    // \p{N}{1,3}+
-    if c0 & NUM != 0 {
-        let mut j = i + l0;
-        for _ in 0..2 {
-            if j >= s.len() {
-                break;
-            }
-            let (c, len) = t.at(s, j);
-            if c & NUM == 0 {
-                break;
-            }
-            j += len;
-        }
-        return j;
-    }
-    // ` ?[^\s\p{L}\p{N}]++[\r\n]*+`
-    if s[i] == b' ' && i + 1 < s.len() && is_punct(t.at(s, i + 1).0) {
-        return punct_piece(t, s, i + 1, false);
-    }
-    if is_punct(c0) {
-        return punct_piece(t, s, i, false);
+    // `\p{N}{1,3}+`, then ` ?[^\s\p{L}\p{N}]++[\r\n]*+`
+    if let Some(e) = digits_or_punct(t, s, i, c0, l0, false) {
+        return e;
     }
     // Whitespace: `\s++$`, then `\s*[\r\n]`, then `\s+(?!\S)`, then `\s`.
     let (end, last, newline_end) = space_run(t, s, i);

@@ -210,6 +210,7 @@ impl Totals {
                 )
             });
             let counted = m.requests - m.without_text_input;
+            let planned_cost = model_cost.map(|c| PlannedCost::new(c, cache.as_ref()));
             match model_cost {
                 Some(c) => cost = Some(cost.unwrap_or_default().plus(c)),
                 // A model with no text input (speech to text) has no token price to miss.
@@ -230,7 +231,7 @@ impl Totals {
                 p95: percentile(&m.histogram, counted, 95).min(m.max),
                 max: m.max,
                 price_entry: entry.map(|(k, _)| k.to_string()),
-                cost: model_cost,
+                cost: planned_cost,
                 cache,
             });
         }
@@ -250,7 +251,7 @@ impl Totals {
             exact: models.iter().all(|m| m.exact),
             aggregated_requests: self.aggregated_requests,
             max_models: self.max_models,
-            cost,
+            cost: cost.map(|c| PlannedCost::new(c, cache.as_ref())),
             unpriced_models: unpriced,
             cache,
             models,
@@ -555,6 +556,33 @@ fn percentile(hist: &BTreeMap<u64, u64>, n: u64, pct: u64) -> u64 {
     0
 }
 
+/// A cost and, when the cost plan was made, the batch cost with every possible prompt-cache
+/// hit (serialized as the cost's fields followed by `batch_cache_low` / `batch_cache_high`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PlannedCost {
+    /// The cost without the cache.
+    #[serde(flatten)]
+    pub base: Cost,
+    /// Batch price of the input with every possible cache hit (the plain batch price when
+    /// the plan prices no cache); `None` without a cost plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_cache_low: Option<f64>,
+    /// The same with every allowed output token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_cache_high: Option<f64>,
+}
+
+impl PlannedCost {
+    /// `base` with the cache figures of `plan`, if one was made.
+    pub fn new(base: Cost, plan: Option<&CachePlan>) -> Self {
+        PlannedCost {
+            base,
+            batch_cache_low: plan.map(|p| p.batch_cache_low.unwrap_or(base.batch_low)),
+            batch_cache_high: plan.map(|p| p.batch_cache_high.unwrap_or(base.batch_high)),
+        }
+    }
+}
+
 /// Totals of one model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelSummary {
@@ -588,8 +616,9 @@ pub struct ModelSummary {
     /// The price-table entry used, if any.
     pub price_entry: Option<String>,
     /// The cost, when the model has a price.
-    pub cost: Option<Cost>,
+    pub cost: Option<PlannedCost>,
     /// The prompt-cache plan (when planned).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CachePlan>,
 }
 
@@ -622,7 +651,7 @@ pub struct Summary {
     /// The cap on per-model entries.
     pub max_models: usize,
     /// The cost of the priced models (`None` when no model has a price).
-    pub cost: Option<Cost>,
+    pub cost: Option<PlannedCost>,
     /// Models without a price, left out of `cost`.
     pub unpriced_models: Vec<String>,
     /// The prompt-cache plan over every model (when planned).
