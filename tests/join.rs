@@ -526,7 +526,7 @@ bktest!(duplicate_request_ids_get_the_result_once, |dir| {
             (
                 d["code"].as_str(),
                 d["line"].as_u64(),
-                d["first"]["line"].as_u64()
+                d["first_line"].as_u64()
             ),
             (Some("duplicate_id"), Some(2), Some(1))
         );
@@ -705,7 +705,7 @@ bktest!(
             .find(|e| e["code"] == "duplicate_id" && e["line"] == 6)
             .unwrap();
         assert_eq!(
-            (dup6["custom_id"].as_str(), dup6["first"]["line"].as_u64()),
+            (dup6["custom_id"].as_str(), dup6["first_line"].as_u64()),
             (Some("d"), Some(4))
         );
         let s = events.last().unwrap();
@@ -823,19 +823,21 @@ struct JDiag {
     /// Always `error`.
     severity: crate::validate::Severity,
     code: JCode,
-    side: JSide,
     file: String,
     line: u64,
     offset: Option<u64>,
-    /// Left out when the line has no id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    custom_id: Option<String>,
-    /// Only for `duplicate_id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    first: Option<Place>,
     column: Option<u64>,
+    custom_id: Option<String>,
+    /// Only for `duplicate_id`: the request line that got the result.
+    first_line: Option<u64>,
+    pointer: Option<String>,
     message: String,
     context: Option<String>,
+    /// The one diagnostic shape, with the side of the join.
+    side: JSide,
+    /// Only for `duplicate_id`: the file of `first_line`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_file: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
@@ -1048,7 +1050,15 @@ bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
                         seen.insert("diagnostic");
                         codes.insert(format!("{:?}", d.code));
                         assert_eq!(d.severity, crate::validate::Severity::Error);
-                        assert_eq!(d.first.is_some(), d.code == JCode::DuplicateId, "{d:?}");
+                        let dup = d.code == JCode::DuplicateId;
+                        assert_eq!(d.first_line.is_some(), dup, "{d:?}");
+                        assert_eq!(d.first_file.is_some(), dup, "{d:?}");
+                        assert!(
+                            d.first_line
+                                .is_none_or(|f| dup && f < d.line
+                                    || d.first_file.as_deref() != Some(&d.file)),
+                            "{d:?}"
+                        );
                         if d.side == JSide::Requests {
                             req_diags += 1;
                         }

@@ -160,27 +160,38 @@ fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std:
             column,
             context,
         } => {
-            let d = report::Diagnostic {
-                kind: "diagnostic",
-                severity: "error",
-                code: problem.code(),
-                side: match side {
-                    Side::Request => "requests",
-                    Side::Result => "results",
-                },
-                file: loc.file.clone(),
-                line: loc.line,
-                offset: loc.offset,
-                custom_id: custom_id.clone(),
-                first: first.as_ref().map(place),
-                column: *column,
-                message: message.clone(),
-                context: *context,
+            let Some(code) = problem.diagnostic_code() else {
+                return Ok(());
             };
+            // The one shape of a finding (validate's), with the side of the join.
+            let mut d = batchkit_line::Diagnostic::unplaced(
+                code,
+                batchkit_line::Severity::Error,
+                message.clone(),
+            );
+            d.line = Some(loc.line);
+            d.offset = loc.offset;
+            d.column = *column;
+            d.custom_id = custom_id.clone();
+            d.first_line = first.as_ref().map(|f| f.line);
+            d.context = context.map(str::to_string);
             if json {
-                report::json(w, &d)
+                let mut ev = batchkit_report::diagnostic::DiagnosticEvent::of(&loc.file, &d);
+                ev.side = Some(
+                    match side {
+                        Side::Request => "requests",
+                        Side::Result => "results",
+                    }
+                    .into(),
+                );
+                ev.first_file = first.as_ref().map(|f| f.file.clone());
+                ev.print(w)
             } else {
-                report::human_diagnostic(w, &d, style)
+                batchkit_report::diagnostic::human(w, &style, &loc.file, &d)?;
+                match first {
+                    Some(f) => report::human_first_use(w, &style, &f.file, f.line),
+                    None => Ok(()),
+                }
             }
         }
         Event::VertexNoId { first, count } => {

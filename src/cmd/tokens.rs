@@ -171,16 +171,15 @@ fn count_all(
             |l| -> Result<(), TokensError> {
                 if let Ok(r) = &l.result {
                     for pointer in &r.duplicate_keys {
-                        p.diagnostic(&report::Diagnostic {
-                            severity: "warning",
-                            code: "duplicate_key",
-                            file: l.file,
-                            line: l.line,
-                            offset: l.offset,
-                            column: None,
-                            message: &batchkit_json::duplicate_key_message(pointer),
-                            context: None,
-                        })?;
+                        let d = batchkit_tokens::Diagnostic::at(
+                            batchkit_tokens::Code::DuplicateKey,
+                            batchkit_tokens::Severity::Warning,
+                            l.line,
+                            l.offset,
+                            batchkit_json::duplicate_key_message(pointer),
+                        )
+                        .with_pointer(pointer.as_str());
+                        p.diagnostic(l.file, &d)?;
                     }
                 }
                 if let (Some(fit), Some(t), Ok(r)) = (&fit, &mut queue_shard, &l.result) {
@@ -197,7 +196,7 @@ fn count_all(
                     }
                     batchkit_shard::Fit::add(t, &m);
                 }
-                if matches!(&l.result, Err(e) if e.severity == batchkit_tokens::Severity::Error) {
+                if matches!(&l.result, Err(e) if e.is_error()) {
                     super::mark_problems();
                 }
                 match &l.result {
@@ -213,20 +212,14 @@ fn count_all(
                         exact: r.exact,
                     })?,
                     Ok(_) => {}
-                    Err(e) => p.diagnostic(&report::Diagnostic {
-                        severity: e.severity.as_str(),
-                        code: e.code,
-                        file: l.file,
-                        line: l.line,
-                        offset: l.offset,
-                        column: e.column,
-                        message: &e.message,
-                        context: Some(if e.severity == batchkit_tokens::Severity::Error {
+                    Err(e) => {
+                        let context = if e.is_error() {
                             "not counted"
                         } else {
                             "skipped"
-                        }),
-                    })?,
+                        };
+                        p.diagnostic(l.file, &e.clone().with_context(context))?
+                    }
                 }
                 Ok(())
             },

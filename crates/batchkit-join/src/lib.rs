@@ -224,6 +224,22 @@ impl Problem {
         }
     }
 
+    /// The code of the diagnostic a line with this problem gets (`None` for
+    /// [`Problem::VertexNoId`], reported once per file as its own event).
+    pub fn diagnostic_code(self) -> Option<batchkit_line::Code> {
+        use batchkit_line::Code;
+        Some(match self {
+            Problem::InvalidJson => Code::InvalidJson,
+            Problem::InvalidUtf8 => Code::InvalidUtf8,
+            Problem::NotObject => Code::NotObject,
+            Problem::MissingId => Code::MissingField,
+            Problem::InvalidId => Code::WrongType,
+            Problem::DuplicateId => Code::DuplicateId,
+            Problem::LineTooLarge => Code::LineTooLarge,
+            Problem::VertexNoId => return None,
+        })
+    }
+
     fn to_u8(self) -> u8 {
         self as u8 + 1
     }

@@ -1,4 +1,5 @@
-//! The one model of a request line, read the same way by every batchkit command.
+//! The one model of a request line, read the same way by every batchkit command, and the one
+//! vocabulary of what is wrong with it ([`Diagnostic`]).
 //!
 //! A request line is parsed once, by one JSON engine (simd-json's tape, into per-thread
 //! buffers reused from line to line: no allocation per line once warm), and read through one
@@ -26,9 +27,11 @@
 //! assert_eq!(err.kind.code(), "invalid_json");
 //! ```
 
+mod diag;
 mod engine;
 mod request;
 
+pub use diag::{Code, Diagnostic, Severity};
 pub use engine::{
     duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, type_name, Entries,
     Located,

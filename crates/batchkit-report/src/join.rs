@@ -24,39 +24,6 @@ pub struct Place {
     pub offset: Option<u64>,
 }
 
-/// A request or result line that could not be joined normally.
-#[derive(Debug, Clone, Serialize)]
-pub struct Diagnostic {
-    /// Always `diagnostic`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// `error` (the request is lost to the join or the result to the merged file).
-    pub severity: &'static str,
-    /// Stable code (validate's): `invalid_json`, `not_object`, `missing_field`, `wrong_type`, `duplicate_id`,
-    /// `line_too_large`.
-    pub code: &'static str,
-    /// `requests` or `results`.
-    pub side: &'static str,
-    /// Input name.
-    pub file: String,
-    /// 1-based line.
-    pub line: u64,
-    /// Byte offset of the line start.
-    pub offset: Option<u64>,
-    /// The id, when the line has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_id: Option<String>,
-    /// For `duplicate_id`: the request line that got the result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<Place>,
-    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
-    pub column: Option<u64>,
-    /// What is wrong: the same words as `validate`.
-    pub message: String,
-    /// What the join did with the line.
-    pub context: Option<&'static str>,
-}
-
 /// Vertex output rows without an id in one results file.
 #[derive(Debug, Clone, Serialize)]
 pub struct VertexNoId {
@@ -187,28 +154,14 @@ fn at(file: &str, line: u64) -> String {
     format!("{file}:{line}")
 }
 
-/// A diagnostic, compiler-style.
-pub fn human_diagnostic(w: &mut impl Write, d: &Diagnostic, s: Style) -> io::Result<()> {
-    crate::human_diagnostic(
+/// The note under a `duplicate_id` diagnostic: where the id was first used.
+pub fn human_first_use(w: &mut impl Write, s: &Style, file: &str, line: u64) -> io::Result<()> {
+    writeln!(
         w,
-        &s,
-        true,
-        d.code,
-        &d.message,
-        &d.file,
-        Some(d.line),
-        d.column,
-        d.context,
-    )?;
-    if let Some(f) = &d.first {
-        writeln!(
-            w,
-            "  {} first used at {}",
-            s.blue("= note:"),
-            at(&f.file, f.line)
-        )?;
-    }
-    Ok(())
+        "  {} first used at {}",
+        s.blue("= note:"),
+        at(file, line)
+    )
 }
 
 /// The Vertex notice.

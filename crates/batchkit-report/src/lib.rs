@@ -2,6 +2,7 @@
 //! summary last) and the human printers over the same events. Job crates produce typed
 //! results; this crate only formats them.
 
+pub mod diagnostic;
 pub mod dupes;
 pub mod join;
 pub mod shard;

@@ -31,6 +31,8 @@ use std::io::{self, Write};
 use batchkit_tokens::{ModelSummary, PlannedCost};
 use serde::Serialize;
 
+use batchkit_line::Diagnostic;
+
 use crate::style::Style;
 pub use crate::thousands;
 
@@ -49,22 +51,6 @@ pub struct Request<'a> {
     pub max_output_tokens: Option<u64>,
     /// Whether `input_tokens` is exact; `true` when it is `None` (nothing was estimated).
     pub exact: bool,
-}
-
-/// A line that was not counted, or was skipped.
-#[derive(Debug, Clone, Serialize)]
-pub struct Diagnostic<'a> {
-    pub severity: &'a str,
-    pub code: &'a str,
-    pub file: &'a str,
-    pub line: u64,
-    pub offset: u64,
-    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
-    pub column: Option<u64>,
-    /// The same words as `validate`.
-    pub message: &'a str,
-    /// What `tokens` did about it.
-    pub context: Option<&'a str>,
 }
 
 /// Totals of one input.
@@ -138,7 +124,8 @@ pub struct Summary {
 /// What a `tokens` printer is told, in output order.
 pub trait Printer {
     fn request(&mut self, r: &Request<'_>) -> io::Result<()>;
-    fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()>;
+    /// A line of `file` that was not counted, or was skipped: the one diagnostic shape.
+    fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()>;
     fn file(&mut self, f: &FileTotals) -> io::Result<()>;
     /// An input that could not be read (it gets no `file` record).
     fn error(&mut self, e: &InputError) -> io::Result<()>;
@@ -156,7 +143,6 @@ pub struct InputError {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Event<'a> {
     Request(&'a Request<'a>),
-    Diagnostic(&'a Diagnostic<'a>),
     File(&'a FileTotals),
     Summary(&'a Summary),
 }
@@ -185,8 +171,8 @@ impl<W: Write> Printer for JsonPrinter<W> {
     fn request(&mut self, r: &Request<'_>) -> io::Result<()> {
         self.emit(&Event::Request(r))
     }
-    fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()> {
-        self.emit(&Event::Diagnostic(d))
+    fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
+        crate::diagnostic::DiagnosticEvent::of(file, d).print(&mut self.w)
     }
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
         self.emit(&Event::File(f))
@@ -410,18 +396,8 @@ impl<W: Write> Printer for HumanPrinter<W> {
         )
     }
 
-    fn diagnostic(&mut self, d: &Diagnostic<'_>) -> io::Result<()> {
-        crate::human_diagnostic(
-            &mut self.w,
-            &self.style,
-            d.severity == "error",
-            d.code,
-            d.message,
-            d.file,
-            Some(d.line),
-            d.column,
-            d.context,
-        )
+    fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
+        crate::diagnostic::human(&mut self.w, &self.style, file, d)
     }
 
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
@@ -638,21 +614,20 @@ mod tests {
     #[test]
     fn json_lines_carry_their_type() {
         let mut p = JsonPrinter::new(Vec::new());
-        let d = Diagnostic {
-            severity: "error",
-            code: "invalid_json",
-            file: "a",
-            line: 2,
-            offset: 9,
-            column: Some(3),
-            message: "m",
-            context: Some("not counted"),
-        };
-        p.diagnostic(&d).unwrap();
+        let mut d = Diagnostic::at(
+            batchkit_line::Code::InvalidJson,
+            batchkit_line::Severity::Error,
+            2,
+            9,
+            "m",
+        )
+        .with_context("not counted");
+        d.column = Some(3);
+        p.diagnostic("a", &d).unwrap();
         let out = String::from_utf8(p.into_inner()).unwrap();
         assert_eq!(
             out,
-            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"column\":3,\"message\":\"m\",\"context\":\"not counted\"}\n"
+            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"column\":3,\"custom_id\":null,\"first_line\":null,\"pointer\":null,\"message\":\"m\",\"context\":\"not counted\"}\n"
         );
     }
 }

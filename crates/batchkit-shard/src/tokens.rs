@@ -26,6 +26,6 @@ impl TokenCount for TiktokenCounter {
         batchkit_tokens::count_request(content, self.model.as_deref())
             // Lines with no text input (audio transcriptions) take no room in a token cap.
             .map(|c| c.input_tokens.unwrap_or(0))
-            .map_err(|p| format!("{} ({})", p.message, p.code))
+            .map_err(|p| format!("{} ({})", p.message, p.code.as_str()))
     }
 }

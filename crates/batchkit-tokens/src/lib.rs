@@ -38,6 +38,10 @@
 //! # Ok(()) }
 //! ```
 
+// A line's outcome is its count or its diagnostic, both a few words: boxing the error would
+// only add an allocation per bad line.
+#![allow(clippy::result_large_err)]
+
 mod bpe;
 mod cache;
 mod encoding;
@@ -48,6 +52,7 @@ mod split;
 mod tools;
 mod totals;
 
+pub use batchkit_line::{Code, Diagnostic, Severity};
 pub use cache::{
     cache_policy, BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes,
     SharedPrefix, Ttl, DEFAULT_TABLE_SLOTS, PREFIX_STEP,
@@ -55,7 +60,7 @@ pub use cache::{
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
-pub use request::{count_request, count_request_planned, LineProblem, RequestCount, Severity};
+pub use request::{count_request, count_request_planned, RequestCount};
 pub use totals::{
     CachePlan, ModelSummary, PlannedCost, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS,
     OTHER_MODELS,
@@ -114,30 +119,27 @@ pub struct LineOutcome<'a> {
     /// Byte offset of the line start.
     pub offset: u64,
     /// The count, or why there is none.
-    pub result: Result<RequestCount, LineProblem>,
+    pub result: Result<RequestCount, Diagnostic>,
 }
 
-type ChunkResult = Vec<(
-    u64,
-    u64,
-    Result<RequestCount, LineProblem>,
-    Option<Prefixes>,
-)>;
+type ChunkResult = Vec<(u64, u64, Result<RequestCount, Diagnostic>, Option<Prefixes>)>;
 
 fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) -> ChunkResult {
     if let Some(over) = chunk.oversized {
-        let problem = LineProblem {
-            code: "line_too_large",
-            severity: Severity::Error,
-            column: None,
-            message: batchkit_json::syntax::line_too_large(over.len, max_line as u64),
-        };
+        let problem = Diagnostic::at(
+            Code::LineTooLarge,
+            Severity::Error,
+            over.line,
+            over.offset,
+            batchkit_json::syntax::line_too_large(over.len, max_line as u64),
+        );
         return vec![(over.line, over.offset, Err(problem), None)];
     }
     chunk
         .lines()
         .map(|l| {
             let (r, p) = count_request_planned(l.content, model, plan);
+            let r = r.map_err(|d| d.placed(l.number, l.offset));
             (l.number, l.offset, r, p)
         })
         .collect()

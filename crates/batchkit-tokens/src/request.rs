@@ -1,7 +1,7 @@
 //! Counting one request line: which API shape it has, and the counting rule of its endpoint.
 
 use batchkit_line::prelude::*;
-use batchkit_line::{entries, Object, RequestLine, Value};
+use batchkit_line::{entries, Code, Diagnostic, Object, RequestLine, Severity, Value};
 use batchkit_providers::Style;
 use serde::Serialize;
 
@@ -33,53 +33,15 @@ pub struct RequestCount {
     pub duplicate_keys: Vec<String>,
 }
 
-/// Why a line could not be counted (or, for a blank line, why it was skipped).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineProblem {
-    /// Stable code, shared with `validate` where the meaning is the same.
-    pub code: &'static str,
-    /// Whether the run has a problem (errors) or only a remark (warnings).
-    pub severity: Severity,
-    /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
-    pub column: Option<u64>,
-    /// What is wrong, for people: the words `validate` uses.
-    pub message: String,
-}
-
-/// How bad a [`LineProblem`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// The line was not counted.
-    Error,
-    /// Nothing was lost (a blank line).
-    Warning,
-}
-
-impl Severity {
-    /// `"error"` or `"warning"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
-    }
-}
-
-fn error(code: &'static str, message: impl Into<String>) -> LineProblem {
-    LineProblem {
-        code,
-        severity: Severity::Error,
-        column: None,
-        message: message.into(),
-    }
+fn error(code: Code, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::unplaced(code, Severity::Error, message)
 }
 
 /// Counts one request line (without its terminator or BOM).
 ///
 /// `model` overrides the line's model for the tokenizer (Azure deployment names, Gemini
 /// files that carry no model).
-pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount, LineProblem> {
+pub fn count_request(content: &[u8], model: Option<&str>) -> Result<RequestCount, Diagnostic> {
     count_request_planned(content, model, false).0
 }
 
@@ -89,7 +51,7 @@ pub fn count_request_planned(
     content: &[u8],
     model: Option<&str>,
     plan: bool,
-) -> (Result<RequestCount, LineProblem>, Option<Prefixes>) {
+) -> (Result<RequestCount, Diagnostic>, Option<Prefixes>) {
     let mut prefixes = None;
     let r = count_line(content, model, plan, &mut prefixes);
     (r, prefixes)
@@ -100,21 +62,15 @@ fn count_line(
     model: Option<&str>,
     plan: bool,
     prefixes: &mut Option<Prefixes>,
-) -> Result<RequestCount, LineProblem> {
+) -> Result<RequestCount, Diagnostic> {
     if content.iter().all(u8::is_ascii_whitespace) {
-        return Err(LineProblem {
-            code: "empty_line",
-            severity: Severity::Warning,
-            column: None,
-            message: batchkit_json::syntax::blank_lines(1, 0, 0, false),
-        });
+        return Err(Diagnostic::unplaced(
+            Code::EmptyLine,
+            Severity::Warning,
+            batchkit_json::syntax::blank_lines(1, 0, 0, false),
+        ));
     }
-    let syntax = |e: batchkit_json::syntax::SyntaxError| LineProblem {
-        code: e.kind.code(),
-        severity: Severity::Error,
-        column: e.column,
-        message: e.message,
-    };
+    let syntax = Diagnostic::of_syntax;
     if let Some(e) = batchkit_json::syntax::utf8_error(content) {
         return Err(syntax(e));
     }
@@ -128,10 +84,10 @@ fn count_root(
     model: Option<&str>,
     plan: bool,
     prefixes: &mut Option<Prefixes>,
-) -> Result<RequestCount, LineProblem> {
+) -> Result<RequestCount, Diagnostic> {
     let Some(obj) = root.as_object() else {
         return Err(error(
-            "not_object",
+            Code::NotObject,
             batchkit_json::syntax::not_object(batchkit_line::type_name(&root)),
         ));
     };
@@ -147,7 +103,7 @@ fn count_root(
             None
         };
         return Err(error(
-            "missing_field",
+            Code::MissingField,
             match missing {
                 Some(p) => batchkit_json::syntax::missing_field(p),
                 None => "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic), `request` (Gemini, Vertex) or `modelInput` (Bedrock)".to_string(),
@@ -159,13 +115,13 @@ fn count_root(
         Some(v) => v.as_object().ok_or_else(|| {
             let p = payload_path.pointer();
             error(
-                "wrong_type",
+                Code::WrongType,
                 batchkit_json::syntax::wrong_type(&p, "an object", batchkit_line::type_name(&v)),
             )
         })?,
         None => {
             return Err(error(
-                "missing_field",
+                Code::MissingField,
                 batchkit_json::syntax::missing_field(&payload_path.pointer()),
             ))
         }
@@ -1207,7 +1163,7 @@ mod tests {
 
     #[test]
     fn bad_lines_have_codes() {
-        let code = |l: &[u8]| count_request(l, None).unwrap_err().code;
+        let code = |l: &[u8]| count_request(l, None).unwrap_err().code.as_str();
         assert_eq!(code(b"   "), "empty_line");
         assert_eq!(code(b"{\"a\":"), "invalid_json");
         assert_eq!(code(b"[1]"), "not_object");

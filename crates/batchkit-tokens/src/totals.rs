@@ -9,7 +9,8 @@ use crate::cache::{
 };
 use crate::encoding::Encoding;
 use crate::prices::{batch_cache_cost, round_money, CacheTokens, Cost, PriceTable};
-use crate::request::{LineProblem, RequestCount, Severity};
+use crate::request::RequestCount;
+use crate::{Diagnostic, Severity};
 
 /// Per-model entries kept by default; requests of further models are summed as [`OTHER_MODELS`].
 pub const DEFAULT_MAX_MODELS: usize = 1000;
@@ -139,7 +140,7 @@ impl Totals {
     }
 
     /// Adds one line's outcome.
-    pub fn add(&mut self, result: &Result<RequestCount, LineProblem>) {
+    pub fn add(&mut self, result: &Result<RequestCount, Diagnostic>) {
         let r = match result {
             Ok(r) => r,
             Err(p) => {
@@ -665,7 +666,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn req(model: &str, n: u64, max: Option<u64>) -> Result<RequestCount, LineProblem> {
+    fn req(model: &str, n: u64, max: Option<u64>) -> Result<RequestCount, Diagnostic> {
         Ok(RequestCount {
             custom_id: None,
             model: Some(model.into()),
@@ -699,7 +700,7 @@ mod tests {
 
     #[test]
     fn requests_without_text_input_stay_out_of_the_figures() {
-        let audio = |model: &str| -> Result<RequestCount, LineProblem> {
+        let audio = |model: &str| -> Result<RequestCount, Diagnostic> {
             Ok(RequestCount {
                 custom_id: None,
                 model: Some(model.into()),

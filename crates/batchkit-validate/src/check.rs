@@ -5,8 +5,8 @@ use batchkit_providers::{Provider, Style};
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 
-use crate::diag::{Code, Diagnostic, Severity};
 use crate::{Checker, LineReport};
+use crate::{Code, Diagnostic, Severity};
 
 /// Parses `content` with the one engine (batchkit-line) and calls `f` with the root value,
 /// or returns the parse error.

@@ -24,7 +24,7 @@
 //! ```
 
 mod check;
-mod diag;
+
 mod dupes;
 mod ids;
 mod infer;
@@ -36,7 +36,7 @@ use batchkit_io::{Input, ProgressFn, ReadError, ReadOptions, ReadStats};
 use batchkit_providers::{Provider, Style};
 use serde::{Deserialize, Serialize};
 
-pub use diag::{Code, Diagnostic, Severity};
+pub use batchkit_line::{Code, Diagnostic, Severity};
 pub use dupes::{find_dupes, DupesOptions, DupesReport, Duplicate, InputStats};
 pub use ids::{id_hash, DupGroup, Dups, IdIndex, Insert, LateDuplicate, Occurrence, Track};
 

@@ -1,3 +1,7 @@
+//! The one vocabulary of findings: every command reports a line it cannot read, or a rule a
+//! line breaks, as a [`Diagnostic`] with a [`Code`] from the specification's table and the
+//! words of `batchkit_json::syntax`; what a command did about it goes in `context`.
+
 use serde::{Deserialize, Serialize};
 
 /// How bad a finding is. Errors make `validate` exit 1; warnings do not.
@@ -157,13 +161,37 @@ impl Diagnostic {
 
     /// A line that is not one JSON value, in the words every command uses.
     pub fn syntax(line: u64, offset: u64, e: batchkit_json::syntax::SyntaxError) -> Self {
+        Diagnostic::of_syntax(e).placed(line, offset)
+    }
+
+    /// [`Diagnostic::syntax`] before the line is known (a job that reads one line at a time
+    /// places it with [`Diagnostic::placed`]).
+    pub fn of_syntax(e: batchkit_json::syntax::SyntaxError) -> Self {
         let code = match e.kind {
             batchkit_json::syntax::SyntaxKind::InvalidUtf8 => Code::InvalidUtf8,
             batchkit_json::syntax::SyntaxKind::InvalidJson => Code::InvalidJson,
         };
-        let mut d = Diagnostic::at(code, Severity::Error, line, offset, e.message);
+        let mut d = Diagnostic::file(code, Severity::Error, e.message);
         d.column = e.column;
         d
+    }
+
+    /// A finding about one line, before the line is known.
+    pub fn unplaced(code: Code, severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic::file(code, severity, message)
+    }
+
+    /// The same finding at line `line`, starting at byte `offset`.
+    pub fn placed(mut self, line: u64, offset: u64) -> Self {
+        self.line = Some(line);
+        self.offset = Some(offset);
+        self
+    }
+
+    /// The same finding with the field's JSON pointer.
+    pub fn with_pointer(mut self, pointer: impl Into<String>) -> Self {
+        self.pointer = Some(pointer.into());
+        self
     }
 
     /// The same finding with what the command did about it.
