@@ -54,8 +54,7 @@ fn run(
         &checker(limit),
         &Input::path(&path),
         &read_opts(),
-        None,
-        |d| {
+        &mut |_: &str, d: &Diagnostic| {
             diags.push(d.clone());
             Ok::<bool, batchkit_validate::ValidateError>(true)
         },

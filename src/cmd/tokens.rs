@@ -7,7 +7,7 @@ use batchkit_io::Input;
 use batchkit_report::style::Style;
 use batchkit_report::tokens as report;
 use batchkit_report::tokens::Printer;
-use batchkit_tokens::{count_input_with_progress, Options, PriceTable, TokensError, Totals};
+use batchkit_tokens::{count_input, Options, PriceTable, TokensError, Totals};
 
 use crate::outcome::Outcome;
 use crate::progress::Progress;
@@ -163,68 +163,15 @@ fn count_all(
     for input in &inputs {
         let before = Snapshot::of(&totals);
         let bar = Progress::new(settings.progress, &input.name, input.len_hint());
-        let per_request = args.per_request;
-        let result = count_input_with_progress(
-            input,
-            &opts,
-            &mut totals,
-            |l| -> Result<(), TokensError> {
-                if let Ok(r) = &l.result {
-                    for pointer in &r.duplicate_keys {
-                        let d = batchkit_tokens::Diagnostic::at(
-                            batchkit_tokens::Code::DuplicateKey,
-                            batchkit_tokens::Severity::Warning,
-                            l.line,
-                            l.offset,
-                            batchkit_json::duplicate_key_message(pointer),
-                        )
-                        .with_pointer(pointer.as_str());
-                        p.diagnostic(l.file, &d)?;
-                    }
-                }
-                if let (Some(fit), Some(t), Ok(r)) = (&fit, &mut queue_shard, &l.result) {
-                    let m = batchkit_shard::Measure {
-                        tokens: r.input_tokens.unwrap_or(0),
-                        ..Default::default()
-                    };
-                    if fit.alone(&m).is_err() {
-                        over_limit += 1;
-                    }
-                    if t.requests > 0 && !fit.fits(t, &m) {
-                        queue_shards += 1;
-                        *t = fit.empty();
-                    }
-                    batchkit_shard::Fit::add(t, &m);
-                }
-                if matches!(&l.result, Err(e) if e.is_error()) {
-                    super::mark_problems();
-                }
-                match &l.result {
-                    Ok(r) if per_request => p.request(&report::Request {
-                        file: l.file,
-                        line: l.line,
-                        offset: l.offset,
-                        custom_id: r.custom_id.as_deref(),
-                        model: r.model.as_deref(),
-                        encoding: r.encoding.name(),
-                        input_tokens: r.input_tokens,
-                        max_output_tokens: r.max_output_tokens,
-                        exact: r.exact,
-                    })?,
-                    Ok(_) => {}
-                    Err(e) => {
-                        let context = if e.is_error() {
-                            "not counted"
-                        } else {
-                            "skipped"
-                        };
-                        p.diagnostic(l.file, &e.clone().with_context(context))?
-                    }
-                }
-                Ok(())
-            },
-            Some(&bar.callback()),
-        );
+        let mut sink = CountSink {
+            p: &mut *p,
+            bar: &bar,
+            per_request: args.per_request,
+            queue: fit.as_ref().zip(queue_shard.as_mut()),
+            queue_shards: &mut queue_shards,
+            over_limit: &mut over_limit,
+        };
+        let result = count_input(input, &opts, &mut totals, &mut sink);
         drop(bar);
         match result {
             Ok(_) => {}
@@ -292,4 +239,76 @@ fn count_all(
         errors: s.errors,
         unreadable,
     })
+}
+
+/// tokens' sink: findings and counted requests to the printer, progress to the bar, each
+/// count into the `--queue-limit` cut.
+struct CountSink<'a, P: Printer> {
+    p: &'a mut P,
+    bar: &'a Progress,
+    per_request: bool,
+    /// `--queue-limit`: the cut and the shard being filled.
+    queue: Option<(&'a batchkit_shard::Fit, &'a mut batchkit_shard::Totals)>,
+    queue_shards: &'a mut u64,
+    over_limit: &'a mut u64,
+}
+
+impl<P: Printer> batchkit_tokens::Sink for CountSink<'_, P> {
+    type Error = TokensError;
+
+    fn finding(
+        &mut self,
+        file: &str,
+        d: &batchkit_tokens::Diagnostic,
+    ) -> Result<bool, TokensError> {
+        if d.is_error() {
+            super::mark_problems();
+        }
+        self.p.diagnostic(file, d)?;
+        Ok(true)
+    }
+
+    fn progress(&mut self, _file: &str, read: u64) -> Result<bool, TokensError> {
+        self.bar.set(read);
+        Ok(true)
+    }
+}
+
+impl<P: Printer> batchkit_tokens::TokensSink for CountSink<'_, P> {
+    fn counted(
+        &mut self,
+        file: &str,
+        line: u64,
+        offset: u64,
+        r: &batchkit_tokens::RequestCount,
+    ) -> Result<bool, TokensError> {
+        if let Some((fit, t)) = &mut self.queue {
+            let m = batchkit_shard::Measure {
+                tokens: r.input_tokens.unwrap_or(0),
+                ..Default::default()
+            };
+            if fit.alone(&m).is_err() {
+                *self.over_limit += 1;
+            }
+            if t.requests > 0 && !fit.fits(t, &m) {
+                *self.queue_shards += 1;
+                **t = fit.empty();
+            }
+            batchkit_shard::Fit::add(t, &m);
+        }
+        if self.per_request {
+            self.p.request(&report::Request {
+                file,
+                line,
+                offset,
+                custom_id: r.custom_id.as_deref(),
+                model: r.model.as_deref(),
+                encoding: r.encoding.name(),
+                input_tokens: r.input_tokens,
+                max_output_tokens: r.max_output_tokens,
+                exact: r.exact,
+            })?;
+        }
+        Ok(true)
+    }
 }

@@ -97,22 +97,13 @@ pub fn run(
     let mut failed = false;
     for input in &inputs {
         let bar = Progress::new(settings.progress, &input.name, input.len_hint());
-        let cb = bar.callback();
-        let mut closed = false;
-        let r = batchkit_validate::validate_file(&checker, input, &settings.read, Some(&cb), |d| {
-            if d.is_error() {
-                super::mark_problems();
-            }
-            match printer.diagnostic(&input.name, d) {
-                Ok(()) => Ok(true),
-                // A closed pipe stops the run; the exit code still says what was found.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    closed = true;
-                    Ok(false)
-                }
-                Err(e) => Err(CmdError::Output(e)),
-            }
-        });
+        let mut sink = PrintSink {
+            printer: &mut printer,
+            bar: &bar,
+            closed: false,
+        };
+        let r = batchkit_validate::validate_file(&checker, input, &settings.read, &mut sink);
+        let closed = sink.closed;
         drop(bar);
         if closed {
             return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
@@ -156,4 +147,36 @@ pub fn run(
         return Ok(Outcome::Failed);
     }
     Ok(Outcome::problems_if(summaries.iter().any(|s| !s.ok)))
+}
+
+/// validate's sink: findings to the printer, progress to the bar.
+struct PrintSink<'a, W: std::io::Write> {
+    printer: &'a mut DiagnosticPrinter<W>,
+    bar: &'a Progress,
+    /// The reader of the output went away: the run stops, and says so once.
+    closed: bool,
+}
+
+impl<W: std::io::Write> batchkit_validate::Sink for PrintSink<'_, W> {
+    type Error = CmdError;
+
+    fn finding(&mut self, file: &str, d: &batchkit_validate::Diagnostic) -> Result<bool, CmdError> {
+        if d.is_error() {
+            super::mark_problems();
+        }
+        match self.printer.diagnostic(file, d) {
+            Ok(()) => Ok(true),
+            // A closed pipe stops the run; the exit code still says what was found.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(false)
+            }
+            Err(e) => Err(CmdError::Output(e)),
+        }
+    }
+
+    fn progress(&mut self, _file: &str, read: u64) -> Result<bool, CmdError> {
+        self.bar.set(read);
+        Ok(true)
+    }
 }

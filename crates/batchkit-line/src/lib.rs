@@ -30,6 +30,7 @@
 mod diag;
 mod engine;
 mod request;
+mod sink;
 
 pub use diag::{Code, Diagnostic, Severity};
 pub use engine::{
@@ -37,6 +38,7 @@ pub use engine::{
     Located,
 };
 pub use request::RequestLine;
+pub use sink::Sink;
 
 /// The parsed JSON types every command reads (simd-json's tape).
 pub use simd_json::tape::{Array, Object, Value};

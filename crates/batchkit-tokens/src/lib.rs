@@ -52,7 +52,7 @@ mod split;
 mod tools;
 mod totals;
 
-pub use batchkit_line::{Code, Diagnostic, Severity};
+pub use batchkit_line::{Code, Diagnostic, Severity, Sink};
 pub use cache::{
     cache_policy, BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes,
     SharedPrefix, Ttl, DEFAULT_TABLE_SLOTS, PREFIX_STEP,
@@ -66,7 +66,7 @@ pub use totals::{
     OTHER_MODELS,
 };
 
-use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats};
+use batchkit_io::{Chunk, Input, ReadError, ReadOptions, ReadStats};
 
 /// How to count.
 #[derive(Debug, Clone)]
@@ -109,17 +109,17 @@ pub enum TokensError {
     Output(#[from] std::io::Error),
 }
 
-/// One line of input and what became of it.
-#[derive(Debug, Clone)]
-pub struct LineOutcome<'a> {
-    /// The input's name.
-    pub file: &'a str,
-    /// 1-based line number.
-    pub line: u64,
-    /// Byte offset of the line start.
-    pub offset: u64,
-    /// The count, or why there is none.
-    pub result: Result<RequestCount, Diagnostic>,
+/// Where `tokens` puts what it finds: findings (lines not counted, repeated keys) and
+/// progress through [`Sink`], and every counted request.
+pub trait TokensSink: Sink {
+    /// A counted request of `file` at 1-based `line`, starting at byte `offset`.
+    fn counted(
+        &mut self,
+        file: &str,
+        line: u64,
+        offset: u64,
+        count: &RequestCount,
+    ) -> Result<bool, Self::Error>;
 }
 
 type ChunkResult = Vec<(u64, u64, Result<RequestCount, Diagnostic>, Option<Prefixes>)>;
@@ -145,60 +145,66 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) 
         .collect()
 }
 
-/// Counts every line of `input`, adds it to `totals`, and hands each line's outcome to
-/// `on_line` in input order (whatever the number of threads).
-pub fn count_input<E, F>(
+/// Counts every line of `input`, adds it to `totals`, and tells `sink` in input order
+/// (whatever the number of threads): each counted request, each line not counted (with what
+/// was done: "not counted", or "skipped" for a blank line), each repeated key, and progress
+/// after each chunk. `Ok(false)` from the sink stops the count there.
+pub fn count_input<S>(
     input: &Input,
     opts: &Options,
     totals: &mut Totals,
-    on_line: F,
-) -> Result<ReadStats, E>
+    sink: &mut S,
+) -> Result<ReadStats, S::Error>
 where
-    E: From<ReadError>,
-    F: FnMut(LineOutcome<'_>) -> Result<(), E>,
-{
-    count_input_with_progress(input, opts, totals, on_line, None)
-}
-
-/// [`count_input`] with a progress callback (raw bytes consumed).
-pub fn count_input_with_progress<E, F>(
-    input: &Input,
-    opts: &Options,
-    totals: &mut Totals,
-    mut on_line: F,
-    progress: Option<&ProgressFn<'_>>,
-) -> Result<ReadStats, E>
-where
-    E: From<ReadError>,
-    F: FnMut(LineOutcome<'_>) -> Result<(), E>,
+    S: TokensSink,
+    S::Error: From<ReadError>,
 {
     let model = opts.model.as_deref();
     let max_line = opts.read.max_line_bytes;
     totals.set_max_models(opts.max_models);
-    // `batchkit_io` does not re-export `run_with_progress`; reporting from the sink is the
-    // same thing, since it runs after each chunk in order.
     let plan = opts.cache_plan;
+    let file = input.name.as_str();
     let stats = batchkit_io::run(
         input,
         &opts.read,
         |chunk| count_chunk(chunk, model, max_line, plan),
-        |chunk, results| -> Result<bool, E> {
+        |chunk, results| -> Result<bool, S::Error> {
             for (line, offset, result, prefixes) in results {
                 totals.add(&result);
-                if let (Ok(r), Some(p)) = (&result, &prefixes) {
-                    totals.add_prefixes(r, p, &input.name, line);
+                let go = match &result {
+                    Ok(r) => {
+                        if let Some(p) = &prefixes {
+                            totals.add_prefixes(r, p, file, line);
+                        }
+                        for pointer in &r.duplicate_keys {
+                            let d = Diagnostic::at(
+                                Code::DuplicateKey,
+                                Severity::Warning,
+                                line,
+                                offset,
+                                batchkit_json::duplicate_key_message(pointer),
+                            )
+                            .with_pointer(pointer.as_str());
+                            if !sink.finding(file, &d)? {
+                                return Ok(false);
+                            }
+                        }
+                        sink.counted(file, line, offset, r)?
+                    }
+                    Err(d) => {
+                        let context = if d.is_error() {
+                            "not counted"
+                        } else {
+                            "skipped"
+                        };
+                        sink.finding(file, &d.clone().with_context(context))?
+                    }
+                };
+                if !go {
+                    return Ok(false);
                 }
-                on_line(LineOutcome {
-                    file: &input.name,
-                    line,
-                    offset,
-                    result,
-                })?;
             }
-            if let Some(p) = progress {
-                p(chunk.source_pos);
-            }
-            Ok(true)
+            sink.progress(file, chunk.source_pos)
         },
     )?;
     totals.lines += stats.lines;

@@ -32,11 +32,11 @@ mod sort;
 
 use std::path::PathBuf;
 
-use batchkit_io::{Input, ProgressFn, ReadError, ReadOptions, ReadStats};
+use batchkit_io::{Input, ReadError, ReadOptions, ReadStats};
 use batchkit_providers::{Provider, Style};
 use serde::{Deserialize, Serialize};
 
-pub use batchkit_line::{Code, Diagnostic, Severity};
+pub use batchkit_line::{Code, Diagnostic, Severity, Sink};
 pub use dupes::{find_dupes, DupesOptions, DupesReport, Duplicate, InputStats};
 pub use ids::{id_hash, DupGroup, Dups, IdIndex, Insert, LateDuplicate, Occurrence, Track};
 
@@ -644,53 +644,57 @@ impl<'c> FileChecker<'c> {
     }
 }
 
-/// Validates one input: passes each finding to `on_diag` in line order (file-level findings
-/// last) and returns the file's summary.
-///
-/// `on_diag` is a sink: `Ok(true)` goes on, `Ok(false)` stops the job early (a closed pipe:
-/// the summary then covers what was read), an error stops it with that error.
-pub fn validate_file<E: From<ValidateError>>(
+/// Checks one input: every finding, then its progress after each chunk, goes to `sink` in
+/// input order; `Ok(false)` from the sink stops the read (the summary then covers what was
+/// read), an error from it stops the job with that error.
+pub fn validate_file<S>(
     checker: &Checker,
     input: &Input,
     read: &ReadOptions,
-    progress: Option<&ProgressFn<'_>>,
-    mut on_diag: impl FnMut(&Diagnostic) -> Result<bool, E>,
-) -> Result<FileSummary, E> {
+    sink: &mut S,
+) -> Result<FileSummary, S::Error>
+where
+    S: Sink,
+    S::Error: From<ValidateError>,
+{
     let mut fc = FileChecker::new(checker, input.name.clone());
+    let name = input.name.as_str();
     let mut stopped = false;
-    let mut sink_err: Option<E> = None;
-    let stats = batchkit_io::run_with_progress(
+    let mut sink_err: Option<S::Error> = None;
+    let stats = batchkit_io::run(
         input,
         read,
         |chunk| checker.check_chunk(chunk),
-        |_chunk, reports| -> Result<bool, ValidateError> {
+        |chunk, reports| -> Result<bool, ValidateError> {
+            let mut told = |r: Result<bool, S::Error>| match r {
+                Ok(true) => true,
+                Ok(false) => {
+                    stopped = true;
+                    false
+                }
+                Err(e) => {
+                    sink_err = Some(e);
+                    false
+                }
+            };
             for mut r in reports {
                 fc.observe(&mut r)?;
                 for d in &r.diagnostics {
-                    match on_diag(d) {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            stopped = true;
-                            return Ok(false);
-                        }
-                        Err(e) => {
-                            sink_err = Some(e);
-                            return Ok(false);
-                        }
+                    if !told(sink.finding(name, d)) {
+                        return Ok(false);
                     }
                 }
             }
-            Ok(true)
+            Ok(told(sink.progress(name, chunk.source_pos)))
         },
-        progress,
     )?;
     if let Some(e) = sink_err {
         return Err(e);
     }
     if stopped {
-        return fc.finish(&stats, |_| Ok::<bool, E>(false));
+        return fc.finish(&stats, |_| Ok::<bool, S::Error>(false));
     }
-    fc.finish(&stats, on_diag)
+    fc.finish(&stats, |d| sink.finding(name, d))
 }
 
 #[cfg(test)]

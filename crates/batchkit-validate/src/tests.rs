@@ -15,8 +15,7 @@ fn check(lines: &str, provider: Option<&str>) -> (Vec<(Code, Option<u64>)>, File
         &checker,
         &Input::path(&p),
         &ReadOptions::default(),
-        None,
-        |d| {
+        &mut |_: &str, d: &Diagnostic| {
             got.push((d.code, d.line));
             Ok::<bool, ValidateError>(true)
         },
@@ -187,8 +186,7 @@ fn duplicates_after_a_spill_are_reported_late_but_exactly() {
         &checker,
         &Input::path(&p),
         &ReadOptions::default(),
-        None,
-        |d| {
+        &mut |_: &str, d: &Diagnostic| {
             got.push((d.code, d.line, d.first_line));
             Ok::<bool, ValidateError>(true)
         },
