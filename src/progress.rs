@@ -113,24 +113,6 @@ impl Progress {
             }
         }
     }
-
-    /// A callback for [`batchkit_io`]'s `run_with_progress`.
-    pub fn callback(&self) -> impl Fn(u64) + Sync + 'static {
-        let draw = match &self.draw {
-            Draw::Off => Draw::Off,
-            Draw::Bar(b) => Draw::Bar(b.clone()),
-            Draw::Lines(l) => Draw::Lines(l.clone()),
-        };
-        let pos = self.pos.clone();
-        move |p| {
-            pos.store(p, std::sync::atomic::Ordering::Relaxed);
-            match &draw {
-                Draw::Off => {}
-                Draw::Bar(b) => b.set_position(p),
-                Draw::Lines(l) => l.print(p, false),
-            }
-        }
-    }
 }
 
 impl Drop for Progress {

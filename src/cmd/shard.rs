@@ -185,7 +185,6 @@ pub fn run(
         args.max_errors,
     ));
     let progress = Progress::new(settings.progress, &input.name, input.len_hint());
-    let callback = progress.callback();
     let counter = TiktokenCounter {
         model: args.model.clone(),
     };
@@ -195,8 +194,10 @@ pub fn run(
     let mut hooks = Hooks {
         output: &fs_out,
         tokens: Some(&counter),
-        progress: Some(&callback),
-        on_diagnostic: Box::new(|d| printer.borrow_mut().diagnostic(&input.name, d)),
+        sink: Box::new(PrintSink {
+            printer: &printer,
+            bar: &progress,
+        }),
     };
     let result = batchkit_shard::shard(&input, &opts, &mut hooks);
     drop(hooks);
@@ -207,4 +208,24 @@ pub fn run(
     let out = printer.into_inner()?;
     batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;
     Ok(Outcome::problems_if(report.has_problems()))
+}
+
+/// shard's sink: findings to the printer, progress to the bar.
+struct PrintSink<'a, W: std::io::Write> {
+    printer: &'a RefCell<DiagnosticPrinter<W>>,
+    bar: &'a Progress,
+}
+
+impl<W: std::io::Write> batchkit_validate::Sink for PrintSink<'_, W> {
+    type Error = std::io::Error;
+
+    fn finding(&mut self, file: &str, d: &batchkit_validate::Diagnostic) -> std::io::Result<bool> {
+        self.printer.borrow_mut().diagnostic(file, d)?;
+        Ok(true)
+    }
+
+    fn progress(&mut self, _file: &str, read: u64) -> std::io::Result<bool> {
+        self.bar.set(read);
+        Ok(true)
+    }
 }

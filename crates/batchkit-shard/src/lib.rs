@@ -42,10 +42,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use batchkit_io::{Chunk, Input, ProgressFn, ReadError, ReadOptions, ReadStats, Source};
+use batchkit_io::{Chunk, Input, ReadError, ReadOptions, ReadStats, Source};
 use batchkit_providers::Provider;
 use batchkit_validate::{
-    CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, ValidateError,
+    CheckOptions, Checker, Code, Diagnostic, FileChecker, LineReport, Severity, Sink, ValidateError,
 };
 use sha2::{Digest, Sha256};
 
@@ -163,8 +163,9 @@ impl ShardOptions {
     }
 }
 
-/// Where shard's findings go (see [`Hooks::on_diagnostic`]).
-pub type DiagnosticSink<'a> = Box<dyn FnMut(&Diagnostic) -> io::Result<()> + 'a>;
+/// Where shard's findings and progress go (see [`Hooks::sink`]): the one [`Sink`] of every
+/// batchkit job, failing with an I/O error (a closed pipe).
+pub type DiagnosticSink<'a> = Box<dyn Sink<Error = io::Error> + 'a>;
 
 /// Where a run writes and whom it tells: output factory, token counter, progress and the
 /// diagnostics callback. `Hooks::default()` writes to disk, counts no tokens and drops
@@ -174,11 +175,11 @@ pub struct Hooks<'a> {
     pub output: &'a dyn OutputFactory,
     /// Counts input tokens, needed with `--max-tokens`.
     pub tokens: Option<&'a dyn TokenCount>,
-    /// Raw bytes consumed, after each chunk.
-    pub progress: Option<&'a ProgressFn<'a>>,
-    /// Every finding, in line order (file-level findings last). A sink: an error (a
-    /// closed pipe) stops the job with [`ShardError::Report`] and nothing is written.
-    pub on_diagnostic: DiagnosticSink<'a>,
+    /// Every finding, in line order (file-level findings last), and the raw bytes consumed
+    /// after each chunk. An error (a closed pipe) stops the job with [`ShardError::Report`]
+    /// and nothing is written; `Ok(false)` is taken as "go on": a shard needs every line
+    /// read before it writes.
+    pub sink: DiagnosticSink<'a>,
 }
 
 static FS: FsOutput = FsOutput { sync: true };
@@ -188,8 +189,7 @@ impl Default for Hooks<'_> {
         Hooks {
             output: &FS,
             tokens: None,
-            progress: None,
-            on_diagnostic: Box::new(|_| Ok(())),
+            sink: Box::new(|_: &str, _: &Diagnostic| Ok::<bool, io::Error>(true)),
         }
     }
 }
@@ -702,7 +702,7 @@ struct HeldBlanks {
 const MAX_HELD_BLANKS: usize = 64 << 10;
 
 /// Shards `input` into `opts.out_dir`. Returns the manifest written, or the reason nothing
-/// was written; every finding goes to `hooks.on_diagnostic` as it is found.
+/// was written; every finding goes to `hooks.sink` as it is found.
 pub fn shard(
     input: &Input,
     opts: &ShardOptions,
@@ -853,7 +853,8 @@ fn run_with_writer(
         copy,
     };
     let tokens = hooks.tokens.filter(|_| opts.caps.max_tokens.is_some());
-    let on_diag = &mut hooks.on_diagnostic;
+    let sink_out = &mut hooks.sink;
+    let name = input.name.as_str();
     let mut blanks = HeldBlanks::default();
     let process = |chunk: &Chunk| {
         let reports = checker.check_chunk(chunk);
@@ -913,7 +914,7 @@ fn run_with_writer(
             }
             cut.count(&r);
             for d in &r.diagnostics {
-                on_diag(d).map_err(ShardError::Report)?;
+                sink_out.finding(name, d).map_err(ShardError::Report)?;
             }
             cut.invalid_lines += 1;
             cut.refusing = true;
@@ -959,7 +960,7 @@ fn run_with_writer(
                 );
                 cut.count(&br);
                 for d in &br.diagnostics {
-                    on_diag(d).map_err(ShardError::Report)?;
+                    sink_out.finding(name, d).map_err(ShardError::Report)?;
                 }
                 cut.invalid_lines += 1;
                 cut.flush_run(chunk)?;
@@ -985,7 +986,7 @@ fn run_with_writer(
             }
             cut.count(&r);
             for d in &r.diagnostics {
-                on_diag(d).map_err(ShardError::Report)?;
+                sink_out.finding(name, d).map_err(ShardError::Report)?;
             }
             if !r.is_valid() {
                 cut.invalid_lines += 1;
@@ -1014,9 +1015,12 @@ fn run_with_writer(
             cut.place(chunk, &line, &r, t, fc.provider())?;
         }
         cut.flush_run(chunk)?;
+        sink_out
+            .progress(name, chunk.source_pos)
+            .map_err(ShardError::Report)?;
         Ok(true)
     };
-    let stats = batchkit_io::run_with_progress(input, &opts.read, process, sink, hooks.progress)?;
+    let stats = batchkit_io::run(input, &opts.read, process, sink)?;
     if copy && stats.compressed {
         // The file was replaced by a zstd stream between the two opens: the copied ranges
         // are not the lines that were read.
@@ -1037,7 +1041,10 @@ fn run_with_writer(
         )
         .with_context("not copied into a shard: a shard holds only requests");
         cut.warnings += 1;
-        (hooks.on_diagnostic)(&d).map_err(ShardError::Report)?;
+        hooks
+            .sink
+            .finding(&input.name, &d)
+            .map_err(ShardError::Report)?;
     }
     let provider = fc.provider();
     let mut late_dupes = 0;
@@ -1053,7 +1060,10 @@ fn run_with_writer(
             Severity::Error => cut.errors += 1,
             Severity::Warning => cut.warnings += 1,
         }
-        (hooks.on_diagnostic)(d).map_err(ShardError::Report)?;
+        hooks
+            .sink
+            .finding(&input.name, d)
+            .map_err(ShardError::Report)?;
         Ok(true)
     })?;
     let mut report = ShardReport {
@@ -1131,7 +1141,10 @@ fn run_with_writer(
                 ),
             );
             report.warnings += 1;
-            (hooks.on_diagnostic)(&d).map_err(ShardError::Report)?;
+            hooks
+                .sink
+                .finding(&input.name, &d)
+                .map_err(ShardError::Report)?;
         }
     }
     let mpath = staging.join(MANIFEST);

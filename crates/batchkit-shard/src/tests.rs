@@ -38,9 +38,9 @@ fn opts(out: &Path) -> ShardOptions {
 fn run(input: &Path, o: &ShardOptions) -> (Result<ShardReport, ShardError>, Vec<Diagnostic>) {
     let diags = Mutex::new(Vec::new());
     let mut hooks = Hooks {
-        on_diagnostic: Box::new(|d: &Diagnostic| {
+        sink: Box::new(|_: &str, d: &Diagnostic| {
             diags.lock().unwrap().push(d.clone());
-            Ok(())
+            Ok::<bool, std::io::Error>(true)
         }),
         ..Hooks::default()
     };
