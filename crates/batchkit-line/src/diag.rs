@@ -129,18 +129,7 @@ impl Diagnostic {
         offset: u64,
         message: impl Into<String>,
     ) -> Self {
-        Diagnostic {
-            severity,
-            code,
-            line: Some(line),
-            offset: Some(offset),
-            column: None,
-            custom_id: None,
-            first_line: None,
-            pointer: None,
-            message: message.into(),
-            context: None,
-        }
+        Diagnostic::file(code, severity, message).placed(line, offset)
     }
 
     /// A finding about the whole file.

@@ -154,18 +154,25 @@ fn count_embedding_inputs(v: &Value<'_, '_>) -> u64 {
     }
 }
 
+/// `method`, when the line has one: what the provider takes (`POST`, Together's `FILE`).
+fn check_method(ctx: &mut Ctx<'_>, m: Option<Value<'_, '_>>, p: &Provider, why: &str) {
+    let Some(m) = m else {
+        return;
+    };
+    let m = m.as_str().unwrap_or_default();
+    if !p.method_allowed(m) {
+        ctx.err(
+            Code::InvalidMethod,
+            "/method",
+            format!("method {m:?} is not supported{why}"),
+        );
+    }
+}
+
 fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
     check_id(ctx, obj, p);
-    if let Some(m) = ctx.field(obj, "", "method", Kind::Str) {
-        let m = m.as_str().unwrap_or_default();
-        if !p.method_allowed(m) {
-            ctx.err(
-                Code::InvalidMethod,
-                "/method",
-                format!("method {m:?} is not supported; batch requests use \"POST\""),
-            );
-        }
-    }
+    let m = ctx.field(obj, "", "method", Kind::Str);
+    check_method(ctx, m, p, "; batch requests use \"POST\"");
     let url = ctx
         .field(obj, "", "url", Kind::Str)
         .and_then(|u| u.as_str().map(str::to_string));
@@ -227,16 +234,8 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
 
 fn check_body(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
     check_id(ctx, obj, p);
-    if let Some(m) = ctx.optional(obj, "", "method", Kind::Str) {
-        let m = m.as_str().unwrap_or_default();
-        if !p.method_allowed(m) {
-            ctx.err(
-                Code::InvalidMethod,
-                "/method",
-                format!("method {m:?} is not supported by {}", p.label),
-            );
-        }
-    }
+    let m = ctx.optional(obj, "", "method", Kind::Str);
+    check_method(ctx, m, p, &format!(" by {}", p.label));
     let Some(body) = ctx.field(obj, "", "body", Kind::Obj) else {
         return;
     };

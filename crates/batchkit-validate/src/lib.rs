@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use batchkit_io::{Input, ReadOptions};
-//! use batchkit_validate::{validate_file, CheckOptions, Checker, Code, ValidateError};
+//! use batchkit_validate::{validate_file, CheckOptions, Checker, Code, Diagnostic, ValidateError};
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("in.jsonl");
 //! let line = |id: &str| format!(
@@ -16,9 +16,14 @@
 //! std::fs::write(&path, format!("{}\n{}\n", line("a"), line("a"))).unwrap();
 //! let checker = Checker::new(&CheckOptions::default()).unwrap();
 //! let mut found = Vec::new();
-//! // The sink says whether to go on (a closed pipe would say no) or fails.
-//! let summary = validate_file(&checker, &Input::path(&path), &ReadOptions::default(), None,
-//!     |d| { found.push((d.code, d.line, d.first_line)); Ok::<_, ValidateError>(true) }).unwrap();
+//! // The sink (here a closure over file and finding) says whether to go on (a closed pipe
+//! // would say no) or fails; a printer's sink also takes progress.
+//! let mut sink = |_: &str, d: &Diagnostic| {
+//!     found.push((d.code, d.line, d.first_line));
+//!     Ok::<_, ValidateError>(true)
+//! };
+//! let summary = validate_file(&checker, &Input::path(&path), &ReadOptions::default(), &mut sink)
+//!     .unwrap();
 //! assert_eq!(found, vec![(Code::DuplicateId, Some(2), Some(1))]);
 //! assert_eq!((summary.requests, summary.errors, summary.ok), (2, 1, false));
 //! ```
