@@ -178,7 +178,106 @@ bktest!(no_duplicates_exits_0_and_human_says_so, |dir| {
     c.args(["--format", "human", "dupes"]).arg(&a);
     let out = run(c);
     assert_eq!(code(&out), 0);
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with("no duplicate ids: 2 ids on 2 lines"));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(
+        "no duplicate ids: 2 lines with an id, 2 distinct, of 2 lines; 0 ids used more than once"
+    ));
+});
+
+bktest!(
+    human_summary_counts_lines_with_an_id_and_distinct_ids,
+    |dir| {
+        // 5 lines: 4 with an id (x three times, y once), 1 without.
+        let a = dir.write(
+            "a.jsonl",
+            [
+                line("x", 1),
+                line("y", 2),
+                line("x", 3),
+                "garbage\n".into(),
+                line("x", 4),
+            ]
+            .concat(),
+        );
+        let mut c = dir.cmd();
+        c.args(["--format", "human", "dupes"]).arg(&a);
+        let out = run(c);
+        assert_eq!(code(&out), 1);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+        text.contains(
+            "duplicates found: 4 lines with an id, 2 distinct, of 5 lines; 1 id used more than once, 2 repeated lines; 1 line without an id"
+        ),
+        "{text}"
+    );
+    }
+);
+
+bktest!(an_unreadable_input_does_not_stop_the_others, |dir| {
+    let a = dir.write("a.jsonl", [line("x", 1), line("y", 2)].concat());
+    let b = dir.write("b.jsonl", [line("x", 3), line("z", 4)].concat());
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes"])
+        .arg(&a)
+        .arg("missing.jsonl")
+        .arg(&b);
+    let out = run(c);
+    // As validate and tokens: the job is done for the readable inputs, and exit 2 says one
+    // could not be read.
+    assert_eq!(code(&out), 2, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    let errors: Vec<batchkit_report::ErrorEvent> = lines
+        .iter()
+        .filter(|l| l.starts_with("{\"type\":\"error\""))
+        .map(|l| serde_json::from_str(l).expect("strict error event"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{text}");
+    assert_eq!(errors[0].file, "missing.jsonl");
+    assert!(errors[0].message.contains("missing.jsonl"), "{errors:?}");
+    let rest: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with("{\"type\":\"error\""))
+        .collect();
+    let (d, s) = parse(rest.join("\n").as_bytes());
+    assert_eq!(d.len(), 1, "{text}");
+    assert_eq!(d[0].custom_id, "x");
+    assert_eq!(d[0].lines, vec![1, 1]);
+    assert_eq!(
+        d[0].files,
+        vec![a.display().to_string(), b.display().to_string()]
+    );
+    assert_eq!((s.lines, s.ids, s.duplicate_ids), (4, 4, 1));
+    assert!(!s.ok);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("missing.jsonl").count(), 1, "{stderr}");
+
+    // Human: the duplicates and the summary on stdout, the error once on stderr.
+    let mut c = dir.cmd();
+    c.args(["--format", "human", "dupes"])
+        .arg(&a)
+        .arg("missing.jsonl")
+        .arg(&b);
+    let out = run(c);
+    assert_eq!(code(&out), 2);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("duplicate \"x\" used 2 times"), "{text}");
+    assert!(
+        text.contains("duplicates found: 4 lines with an id"),
+        "{text}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: missing.jsonl"), "{stderr}");
+
+    // With --write-unique the unique copy would lack the input: the run stops, writes nothing.
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes"])
+        .arg(&a)
+        .arg("missing.jsonl")
+        .args(["--write-unique", "u.jsonl"]);
+    let out = run(c);
+    assert_eq!(code(&out), 2);
+    assert!(!dir.join("u.jsonl").exists());
 });
 
 // ---- The JSON Lines schema, redeclared and locked (see `util::strict`). ----

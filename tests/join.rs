@@ -240,6 +240,16 @@ bktest!(vertex_rows_with_and_without_an_echoed_id, |dir| {
         (v["line"].as_u64(), v["count"].as_u64()),
         (Some(3), Some(1))
     );
+    // One row: the notice's verbs agree with it.
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("1 Vertex output row carries no request id and cannot be joined"),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("; it is written to the orphans file"),
+        "{message}"
+    );
     assert_eq!(
         std::fs::read(dir.join("orphans.jsonl")).unwrap(),
         lines_of(&f("vertex_predictions.jsonl"))[2]
@@ -559,6 +569,54 @@ bktest!(stdin_requests_and_usage_errors, |dir| {
         "m2.jsonl",
     ]);
     assert_eq!(code(&run(c)), 2);
+});
+
+bktest!(an_unreadable_input_is_an_error_event_in_json, |dir| {
+    for missing_side in ["--requests", "--results"] {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "join"]);
+        if missing_side == "--requests" {
+            c.args(["--requests", "missing.jsonl", "--results"])
+                .arg(f("openai_output.jsonl"));
+        } else {
+            c.arg("--requests")
+                .arg(f("openai_requests.jsonl"))
+                .args(["--results", "missing.jsonl"]);
+        }
+        c.args(["--out", "merged.jsonl"]);
+        let out = run(c);
+        assert_eq!(code(&out), 2, "{missing_side}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // As validate, tokens and dupes: `{"type":"error",...}` last on stdout, and the same
+        // message once on stderr.
+        let last = stdout.lines().last().unwrap_or_default();
+        let e: batchkit_report::ErrorEvent =
+            serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!(
+            (e.kind.as_str(), e.file.as_str()),
+            ("error", "missing.jsonl")
+        );
+        assert_eq!(stderr.trim_end(), format!("error: {}", e.message));
+        assert!(!dir.join("merged.jsonl").exists());
+        // Human output: nothing on stdout about it, the error on stderr.
+        let mut c = dir.cmd();
+        c.args([
+            "--format",
+            "human",
+            "join",
+            "--requests",
+            "missing.jsonl",
+            "--results",
+        ])
+        .arg(f("openai_output.jsonl"))
+        .args(["--out", "merged.jsonl"]);
+        let out = run(c);
+        assert_eq!(code(&out), 2);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("missing.jsonl"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: missing.jsonl"), "{stderr}");
+    }
 });
 
 bktest!(human_output_names_lines_and_totals, |dir| {

@@ -236,6 +236,23 @@ bktest!(skip_invalid_writes_rejects_and_exits_1, |dir| {
         (last["rejected"].as_u64(), last["written"].as_bool()),
         (Some(2), Some(true))
     );
+    // Human output names the rejected file and the manifest the same way: by their paths
+    // under the output directory as given.
+    for out_dir in ["out2", "./nested/out3"] {
+        let human = run({
+            let mut c = dir.cmd();
+            c.args(["--format", "human", "shard", "in.jsonl", "-o", out_dir])
+                .arg("--skip-invalid");
+            c
+        });
+        assert_eq!(code(&human), 1);
+        let text = String::from_utf8_lossy(&human.stdout);
+        let sep = std::path::MAIN_SEPARATOR;
+        let rejected = format!("2 invalid lines in {out_dir}{sep}rejected.jsonl;");
+        let manifest = format!("; manifest: {out_dir}{sep}manifest.json");
+        assert!(text.contains(&rejected), "{text}");
+        assert!(text.contains(&manifest), "{text}");
+    }
 });
 
 bktest!(a_line_over_the_byte_cap_exits_2_naming_it, |dir| {
@@ -517,6 +534,15 @@ bktest!(
                 for e in &events {
                     seen.insert(format!("{e:?}").split('(').next().unwrap().to_string());
                 }
+                if args[0] == "missing.jsonl" {
+                    // An unreadable input: the error event on stdout, as validate, tokens and
+                    // dupes print it, and the same message once on stderr.
+                    let [SEvent::Error(e)] = &events[..] else {
+                        panic!("{args:?}: one error event expected: {stdout}");
+                    };
+                    assert_eq!(e.file, "missing.jsonl");
+                    assert_eq!(stderr.trim_end(), format!("error: {}", e.message));
+                }
                 continue;
             }
             let Some(SEvent::Summary(s)) = events.last() else {
@@ -590,8 +616,8 @@ bktest!(
         }
         assert_eq!(
             seen.into_iter().collect::<Vec<_>>(),
-            ["Diagnostic", "Shard", "Summary"],
-            "shard prints no error event: an unreadable input is an error on stderr"
+            ["Diagnostic", "Error", "Shard", "Summary"],
+            "every event shard prints"
         );
     }
 );

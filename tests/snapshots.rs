@@ -474,7 +474,8 @@ bktest!(join_many_json, |dir| {
 // ---- unreadable inputs ----
 
 // An input that cannot be opened, next to a readable one where the command takes several:
-// exit 2, said on stderr; what stdout carries differs by command (see the snapshots).
+// exit 2, said on stderr and, in JSON, as an `error` event on stdout; dupes still checks the
+// readable inputs and ends with its summary.
 bktest!(missing_inputs_json, |dir| {
     insta::assert_snapshot!(
         "missing_input_dupes_json",

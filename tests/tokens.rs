@@ -542,6 +542,41 @@ bktest!(human_output_is_a_table, |dir| {
     assert!(!text.contains('\x1b'), "no colour when asked for none");
 });
 
+bktest!(small_costs_show_significant_digits, |dir| {
+    // text-embedding-3-small on two short requests costs a fraction of a millionth of a
+    // dollar: the table shows it, not "$0.000000".
+    let file = fx("tokens/embeddings.jsonl");
+    let out = tokens(&dir, &["--format=json", "--no-cache-plan", &file]);
+    assert_eq!(code(&out), 0);
+    let lines = json_lines(&out);
+    let cost = &summary(&lines)["cost"];
+    let (low, sync_low) = (
+        cost["batch_low"].as_f64().unwrap(),
+        cost["sync_low"].as_f64().unwrap(),
+    );
+    assert!(low > 0.0 && low < 1e-6, "{cost}");
+    let out = tokens(&dir, &["--format=human", "--no-cache-plan", &file]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("$0.000000 "), "{text}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("text-embedding-3-small"))
+        .unwrap_or_else(|| panic!("no row: {text}"));
+    // The one money format every printer shares (join's too).
+    let shown = batchkit_report::money("USD", low);
+    // Significant digits after the leading zeros.
+    assert!(
+        shown.trim_start_matches(['$', '0', '.']).len() >= 2,
+        "{shown}"
+    );
+    assert!(row.contains(&format!("{shown} – ")), "{row}");
+    assert!(
+        row.contains(&format!("{} – ", batchkit_report::money("USD", sync_low))),
+        "{row}"
+    );
+});
+
 /// The request records of `tokens --per-request --format=json FILE`, by custom_id, and the
 /// summary; every line checked against the schema.
 fn rules_run(dir: &Dir) -> (Vec<Value>, Value) {

@@ -755,3 +755,61 @@ bktest!(
         assert!(r.is_err());
     }
 );
+
+bktest!(
+    a_line_of_broken_shape_takes_no_part_in_model_and_url_checks,
+    |dir| {
+        let oai = |id: &str, url: &str, model: &str| {
+            format!(
+                r#"{{"custom_id":"{id}","method":"POST","url":"{url}","body":{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}}}"#
+            )
+        };
+        let lines = [
+        oai("a", "/v1/chat/completions", "gpt-4o"),
+        // Another provider's format: its model says nothing about this file.
+        r#"{"custom_id":"b","params":{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}}"#.to_string(),
+        // A required field missing (method), another url and model.
+        r#"{"custom_id":"c","url":"/v1/embeddings","body":{"model":"gpt-4o-mini","input":"hi"}}"#.to_string(),
+        // A required field mistyped (messages), another model.
+        r#"{"custom_id":"d","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":"hi"}}"#.to_string(),
+        // Its shape is whole; only its id is wrong: still compared.
+        oai("", "/v1/chat/completions", "gpt-4o-mini"),
+    ];
+        let f = dir.write("mixed.jsonl", lines.join("\n") + "\n");
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"]).arg(&f);
+        let out = run(c);
+        assert_eq!(code(&out), 1);
+        let (diags, _) = parse(&out.stdout);
+        let at = |line: u64| -> Vec<&str> {
+            diags
+                .iter()
+                .filter(|(_, l)| *l == Some(line))
+                .map(|(c, _)| c.as_str())
+                .collect()
+        };
+        assert_eq!(at(1), Vec::<&str>::new(), "{diags:?}");
+        assert_eq!(at(2), ["missing_field"], "{diags:?}");
+        assert!(at(3).contains(&"missing_field"), "{diags:?}");
+        assert!(
+            !at(3).contains(&"model_mismatch") && !at(3).contains(&"url_mismatch"),
+            "{diags:?}"
+        );
+        assert!(at(4).contains(&"wrong_type"), "{diags:?}");
+        assert!(!at(4).contains(&"model_mismatch"), "{diags:?}");
+        assert_eq!(at(5), ["invalid_custom_id", "model_mismatch"], "{diags:?}");
+
+        // The fixture the review met: line 5, an Anthropic line in an OpenAI file.
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"])
+            .arg(fixture("tokens/messy.jsonl"));
+        let out = run(c);
+        let (diags, _) = parse(&out.stdout);
+        let line5: Vec<&str> = diags
+            .iter()
+            .filter(|(_, l)| *l == Some(5))
+            .map(|(c, _)| c.as_str())
+            .collect();
+        assert_eq!(line5, ["missing_field"], "{diags:?}");
+    }
+);

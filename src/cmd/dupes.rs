@@ -100,8 +100,8 @@ pub fn run(
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            // An unreadable input: the ids of a batch split over files are checked together,
-            // so there is no answer; JSON readers get the error as an event.
+            // An unreadable input while writing the unique copy (which would lack it): no
+            // answer; JSON readers get the error as an event.
             let unreadable = e.chain().find_map(|c| {
                 let read =
                     c.downcast_ref::<ReadError>().or_else(|| match c
@@ -133,6 +133,10 @@ pub fn run(
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             r => r?,
         }
+    }
+    if report.inputs.iter().any(|s| s.unreadable.is_some()) {
+        // Each unreadable input was reported (an error event) before the summary.
+        return Ok(Outcome::Failed);
     }
     Ok(Outcome::problems_if(
         report.duplicate_ids > 0 || report.inputs.iter().any(|s| s.too_large > 0),

@@ -128,7 +128,7 @@ pub fn run(
     });
     // The last progress bar ends before the summary is printed.
     opts.progress = None;
-    let summary = summary?;
+    let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut w, json))?;
     let prices = default_prices();
     let out = summary_out(&summary, &prices);
     if json {
@@ -201,11 +201,7 @@ fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std:
                 line: first.line,
                 offset: first.offset,
                 count: *count,
-                message: format!(
-                    "{count} Vertex output rows carry no request id and cannot be joined (Vertex has no \
-                     official id; add a \"custom_id\" or \"key\" key to each request line, Vertex echoes \
-                     it into the output); they are written to the orphans file"
-                ),
+                message: vertex_no_id_message(*count),
             };
             if json {
                 report::json(w, &v)
@@ -283,5 +279,45 @@ fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> report::Summary {
         spilled: s.spilled,
         partitions: s.partitions,
         ok: s.clean(),
+    }
+}
+
+/// The notice for Vertex output rows without a request id, its verbs agreeing with `count`.
+fn vertex_no_id_message(count: u64) -> String {
+    let (rows, carry, they, are) = if count == 1 {
+        ("row", "carries", "it", "is")
+    } else {
+        ("rows", "carry", "they", "are")
+    };
+    format!(
+        "{} Vertex output {rows} {carry} no request id and cannot be joined (Vertex has no \
+         official id; add a \"custom_id\" or \"key\" key to each request line, Vertex echoes \
+         it into the output); {they} {are} written to the orphans file",
+        batchkit_report::thousands(count)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vertex_notice_agrees_with_its_count() {
+        let one = super::vertex_no_id_message(1);
+        assert!(
+            one.starts_with("1 Vertex output row carries no request id"),
+            "{one}"
+        );
+        assert!(
+            one.ends_with("; it is written to the orphans file"),
+            "{one}"
+        );
+        let many = super::vertex_no_id_message(1234);
+        assert!(
+            many.starts_with("1,234 Vertex output rows carry no request id"),
+            "{many}"
+        );
+        assert!(
+            many.ends_with("; they are written to the orphans file"),
+            "{many}"
+        );
     }
 }

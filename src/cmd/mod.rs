@@ -11,6 +11,7 @@ use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use batchkit_io::paths::{check_distinct, Role};
+use batchkit_io::ReadError;
 
 /// Buffered output for printers (stdout for the binary).
 pub fn buffered(out: &mut dyn Write) -> BufWriter<&mut dyn Write> {
@@ -44,4 +45,54 @@ pub fn problems_seen() -> bool {
 pub fn check_paths(inputs: &[Role], outputs: &[Role]) -> anyhow::Result<()> {
     check_distinct(inputs, outputs)?;
     Ok(())
+}
+
+/// The read error that stopped a job, when an input could not be read (whichever job's error
+/// carries it).
+pub fn read_error(e: &anyhow::Error) -> Option<&ReadError> {
+    use batchkit_validate::ValidateError;
+    e.chain().find_map(|c| {
+        if let Some(r) = c.downcast_ref::<ReadError>() {
+            return Some(r);
+        }
+        match c.downcast_ref::<ValidateError>() {
+            Some(ValidateError::Read(r)) => return Some(r),
+            Some(_) => return None,
+            None => {}
+        }
+        match c.downcast_ref::<batchkit_shard::ShardError>() {
+            Some(batchkit_shard::ShardError::Read(r)) => return Some(r),
+            Some(batchkit_shard::ShardError::Validate(ValidateError::Read(r))) => return Some(r),
+            Some(_) => return None,
+            None => {}
+        }
+        match c.downcast_ref::<batchkit_join::JoinError>() {
+            Some(batchkit_join::JoinError::Read(r)) => Some(r),
+            _ => None,
+        }
+    })
+}
+
+/// The name of the input a read error is about.
+pub fn read_error_name(r: &ReadError) -> &str {
+    match r {
+        ReadError::Open { name, .. } | ReadError::Read { name, .. } => name,
+    }
+}
+
+/// For a job stopped by an unreadable input, in JSON mode: the `error` event on `out` (the
+/// one line scripts read), so JSON readers see what stderr says. The error itself still
+/// goes up: stderr says it once and the exit code stays 2.
+pub fn json_error_event(e: anyhow::Error, out: &mut impl Write, json: bool) -> anyhow::Error {
+    if !json {
+        return e;
+    }
+    let Some(name) = read_error(&e).map(|r| read_error_name(r).to_string()) else {
+        return e;
+    };
+    let ev = batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e));
+    match ev.write_json(out).and_then(|()| out.flush()) {
+        Ok(()) => e,
+        Err(w) => w.into(),
+    }
 }

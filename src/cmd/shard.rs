@@ -204,8 +204,8 @@ pub fn run(
     drop(progress);
     let mut printer = printer.into_inner();
     printer.overall(&[])?;
-    let report = result?;
-    let out = printer.into_inner()?;
+    let mut out = printer.into_inner()?;
+    let report = result.map_err(|e| super::json_error_event(e.into(), &mut out, json))?;
     batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;
     Ok(Outcome::problems_if(report.has_problems()))
 }

@@ -51,7 +51,7 @@ pub struct DupesSummaryEvent {
     pub unique_lines: Option<u64>,
     /// Whether the id set was finished from disk.
     pub spilled: bool,
-    /// No duplicates.
+    /// No duplicates, every line read, every input readable.
     pub ok: bool,
 }
 
@@ -135,8 +135,15 @@ impl<W: Write> DupesPrinter<W> {
         }
     }
 
-    /// Prints why lines had no id (the findings the report kept), then the summary line(s).
+    /// Prints the inputs that could not be read (an `error` event each), why lines had no id
+    /// (the findings the report kept), then the summary line(s).
     pub fn summary(&mut self, r: &DupesReport) -> io::Result<()> {
+        for s in &r.inputs {
+            if let Some(message) = &s.unreadable {
+                crate::ErrorEvent::new(&s.file, message.as_str())
+                    .print(&mut self.out, self.json)?;
+            }
+        }
         for (file, d) in &r.problems {
             let name = self.names.get(*file).map_or("", String::as_str);
             if self.json {
@@ -167,7 +174,10 @@ impl<W: Write> DupesPrinter<W> {
             duplicate_lines: r.duplicate_lines,
             unique_lines: r.unique_lines,
             spilled: r.spilled,
-            ok: r.duplicate_ids == 0 && r.inputs.iter().all(|s| s.too_large == 0),
+            ok: r.duplicate_ids == 0
+                && r.inputs
+                    .iter()
+                    .all(|s| s.too_large == 0 && s.unreadable.is_none()),
         };
         if self.json {
             serde_json::to_writer(&mut *out, &summary)?;
@@ -180,8 +190,9 @@ impl<W: Write> DupesPrinter<W> {
         };
         writeln!(
             out,
-            "{verdict}: {} on {}; {} used more than once, {}{}",
-            crate::plural(summary.ids, "id", "ids"),
+            "{verdict}: {}, {} distinct, of {}; {} used more than once, {}{}",
+            crate::plural(summary.ids, "line with an id", "lines with an id"),
+            crate::thousands(summary.ids.saturating_sub(summary.duplicate_lines)),
             crate::plural(summary.lines, "line", "lines"),
             crate::plural(summary.duplicate_ids, "id", "ids"),
             crate::plural(summary.duplicate_lines, "repeated line", "repeated lines"),

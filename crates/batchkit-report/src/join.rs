@@ -296,26 +296,7 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
     writeln!(w, "{verdict}")
 }
 
-/// Dollars with enough digits to show small batches: $12.35, $0.0123, $0.000018.
+/// Dollars as every printer writes them.
 fn money(c: f64) -> String {
-    if c == 0.0 || c >= 1.0 {
-        format!("${c:.2}")
-    } else {
-        // Four significant digits, trailing zeros dropped.
-        let digits = (3 - c.log10().floor() as i32).clamp(2, 9) as usize;
-        let s = format!("{c:.digits$}");
-        let s = s.trim_end_matches('0');
-        format!("${s}")
-    }
-}
-
-#[cfg(test)]
-mod money_tests {
-    #[test]
-    fn small_costs_stay_visible() {
-        assert_eq!(super::money(0.0), "$0.00");
-        assert_eq!(super::money(12.3456), "$12.35");
-        assert_eq!(super::money(0.0123456), "$0.01235");
-        assert_eq!(super::money(0.0000182), "$0.0000182");
-    }
+    crate::money("USD", c)
 }

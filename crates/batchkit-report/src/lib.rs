@@ -41,10 +41,16 @@ impl ErrorEvent {
         out.flush()?;
         eprintln!("error: {}", self.message);
         if json {
-            serde_json::to_writer(&mut *out, self)?;
-            out.write_all(b"\n")?;
+            self.write_json(out)?;
         }
         Ok(())
+    }
+
+    /// Writes only the JSON line on `out` (for a command whose caller says the error on
+    /// stderr itself).
+    pub fn write_json(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, self)?;
+        out.write_all(b"\n")
     }
 }
 
@@ -104,9 +110,57 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// An amount of `currency` for people, the one money format of every printer: `$12.35`,
+/// `$1,234.57`; under one unit, four significant digits so that small costs stay visible
+/// (`$0.01235`, `$0.0000182`, `$0.00000017`); `$0.00` for nothing. Other currencies read
+/// `12.35 EUR`.
+pub fn money(currency: &str, x: f64) -> String {
+    let sign = if x < 0.0 { "-" } else { "" };
+    let body = amount(x.abs());
+    if currency == "USD" {
+        format!("{sign}${body}")
+    } else {
+        format!("{sign}{body} {currency}")
+    }
+}
+
+/// `a` (not negative) as `money` writes it, without the currency.
+fn amount(a: f64) -> String {
+    if a == 0.0 || !a.is_finite() {
+        return format!("{a:.2}");
+    }
+    if a >= 1.0 {
+        let cents = (a * 100.0).round() as u64;
+        return format!("{}.{:02}", thousands(cents / 100), cents % 100);
+    }
+    // Four significant digits, trailing zeros dropped but two decimals kept.
+    let digits = (3 - a.log10().floor() as i32).clamp(2, 20) as usize;
+    let mut s = format!("{a:.digits$}");
+    while s.ends_with('0') && s.len() > "0.00".len() {
+        s.pop();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_costs_stay_visible() {
+        assert_eq!(money("USD", 0.0), "$0.00");
+        assert_eq!(money("USD", 12.3456), "$12.35");
+        assert_eq!(money("USD", 1234.567), "$1,234.57");
+        assert_eq!(money("USD", 0.5), "$0.50");
+        assert_eq!(money("USD", 0.0123456), "$0.01235");
+        assert_eq!(money("USD", 0.0000182), "$0.0000182");
+        // text-embedding-3-small on a short line: not $0.000000.
+        assert_eq!(money("USD", 1.7e-7), "$0.00000017");
+        assert_eq!(money("USD", 0.999999), "$1.00");
+        assert_eq!(money("USD", -0.25), "-$0.25");
+        assert_eq!(money("USD", 0.995), "$0.995");
+        assert_eq!(money("EUR", 2.5), "2.50 EUR");
+    }
 
     #[test]
     fn counts_read_well() {

@@ -202,7 +202,7 @@ pub fn print(
         Some(x) => style.yellow(&format!(
             "; {} in {}",
             crate::plural(x.lines, "invalid line", "invalid lines"),
-            x.file
+            out_dir.join(&x.file).display()
         )),
         None => String::new(),
     };

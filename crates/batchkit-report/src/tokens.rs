@@ -33,6 +33,7 @@ use serde::Serialize;
 
 use batchkit_line::Diagnostic;
 
+use crate::money;
 use crate::style::Style;
 pub use crate::thousands;
 
@@ -203,24 +204,6 @@ impl<W: Write> HumanPrinter<W> {
 
     pub fn into_inner(self) -> W {
         self.w
-    }
-}
-
-fn money(currency: &str, x: f64) -> String {
-    let sym = if currency == "USD" { "$" } else { "" };
-    let body = if x >= 1000.0 {
-        thousands(x.round() as u64)
-    } else if x >= 1.0 {
-        format!("{x:.2}")
-    } else if x >= 0.01 || x == 0.0 {
-        format!("{x:.4}")
-    } else {
-        format!("{x:.6}")
-    };
-    if sym.is_empty() {
-        format!("{body} {currency}")
-    } else {
-        format!("{sym}{body}")
     }
 }
 
@@ -446,8 +429,19 @@ impl<W: Write> Printer for HumanPrinter<W> {
             Some(c) => format!("{} – {}", money(cur, c.sync_low), money(cur, c.sync_high)),
             None => "no price".into(),
         };
+        // The cost columns are as wide as their widest range (small costs take more digits).
+        let costs = s.models.iter().map(|m| m.cost).chain([s.cost]);
+        let col = |batch: bool| {
+            costs
+                .clone()
+                .map(|c| range(c, batch).chars().count())
+                .chain([21])
+                .max()
+                .unwrap_or(21)
+        };
+        let (bw, sw) = (col(true), col(false));
         let header = format!(
-            "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
+            "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>bw$}  {:>sw$}",
             "model",
             "requests",
             "input tokens",
@@ -462,7 +456,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
         for m in &s.models {
             writeln!(
                 w,
-                "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
+                "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>bw$}  {:>sw$}",
                 name(m),
                 thousands(m.requests),
                 thousands(m.input_tokens),
@@ -477,7 +471,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
         if s.models.len() > 1 {
             writeln!(
                 w,
-                "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>21}  {:>21}",
+                "{:<width$}  {:>9}  {:>13}  {:>7}  {:>7}  {:>7}  {:>13}  {:>bw$}  {:>sw$}",
                 "total",
                 thousands(s.requests),
                 thousands(s.input_tokens),

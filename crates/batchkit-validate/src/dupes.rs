@@ -81,6 +81,10 @@ pub struct InputStats {
     pub too_large: u64,
     /// The first such line.
     pub first_too_large: Option<u64>,
+    /// Why the input could not be read (or stopped being readable part way), when it could
+    /// not: the other inputs are still checked, and the answer leaves this one out (or the
+    /// rest of it).
+    pub unreadable: Option<String>,
 }
 
 /// What [`find_dupes`] found (the duplicated ids themselves go to its callback).
@@ -289,7 +293,10 @@ fn scan(
             without_id: 0,
             too_large: 0,
             first_too_large: None,
+            unreadable: None,
         };
+        // Lines seen, for an input that fails part way (no read totals then).
+        let mut seen = 0u64;
         let cb = |pos: u64| {
             if let Some(p) = progress {
                 p(fi, pos)
@@ -307,6 +314,7 @@ fn scan(
                 let room = MAX_PROBLEMS.saturating_sub(problems.len());
                 problems.extend(ids.problems.iter().take(room).map(|d| (fi, d.clone())));
                 let mut raw_lines = chunk.lines();
+                seen += ids.items.len() as u64;
                 for (k, &(line, offset, start, len)) in ids.items.iter().enumerate() {
                     let raw = if chunk.oversized.is_some() {
                         None
@@ -349,8 +357,17 @@ fn scan(
                 Ok(true)
             },
             Some(cb_ref),
-        )?;
-        st.lines = rs.lines;
+        );
+        match rs {
+            Ok(rs) => st.lines = rs.lines,
+            // One unreadable input does not stop the others (as in validate and tokens),
+            // unless a unique copy is being written: it would silently lack that input.
+            Err(ValidateError::Read(e)) if opts.write_unique.is_none() => {
+                st.lines = seen;
+                st.unreadable = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
         stats.push(st);
     }
     let spilled = index.spilled();

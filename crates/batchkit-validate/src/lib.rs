@@ -408,7 +408,15 @@ impl<'c> FileChecker<'c> {
         }
         if let Some(p) = self.provider {
             let clean = r.is_valid();
-            if p.one_url && self.checker.opts.check_url_mismatch {
+            // A line whose shape is broken (a required field missing or mistyped, another
+            // provider's format) takes no part in the url and model checks, as an unparsed
+            // line does not: its url or model says nothing about the file. A line that is
+            // only wrong elsewhere (a bad id) is still compared.
+            let compared = !r
+                .diagnostics
+                .iter()
+                .any(|d| d.is_error() && matches!(d.code, Code::MissingField | Code::WrongType));
+            if p.one_url && self.checker.opts.check_url_mismatch && compared {
                 if let Some(url) = &r.url {
                     match &self.first_url {
                         None if clean => self.first_url = Some((url.clone(), r.line)),
@@ -433,7 +441,7 @@ impl<'c> FileChecker<'c> {
                     .map(|(m, _)| m.as_str())
                     .or(r.model.as_deref())
                     .is_some_and(|m| !infer::looks_openai_model(m));
-            if p.one_model && self.checker.opts.check_model_mismatch && !models_mix {
+            if p.one_model && self.checker.opts.check_model_mismatch && !models_mix && compared {
                 if let Some(model) = &r.model {
                     match &self.first_model {
                         None if clean => self.first_model = Some((model.clone(), r.line)),
