@@ -770,10 +770,12 @@ bktest!(
         r#"{"custom_id":"b","params":{"model":"claude-haiku-4-5","max_tokens":8,"messages":[{"role":"user","content":"hi"}]}}"#.to_string(),
         // A required field missing (method), another url and model.
         r#"{"custom_id":"c","url":"/v1/embeddings","body":{"model":"gpt-4o-mini","input":"hi"}}"#.to_string(),
-        // A required field mistyped (messages), another model.
-        r#"{"custom_id":"d","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":"hi"}}"#.to_string(),
+        // A required field mistyped (method), another model.
+        r#"{"custom_id":"d","method":5,"url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[]}}"#.to_string(),
         // Its shape is whole; only its id is wrong: still compared.
         oai("", "/v1/chat/completions", "gpt-4o-mini"),
+        // Its shape is whole; a body field its endpoint needs is mistyped: still compared.
+        r#"{"custom_id":"f","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":"hi"}}"#.to_string(),
     ];
         let f = dir.write("mixed.jsonl", lines.join("\n") + "\n");
         let mut c = dir.cmd();
@@ -798,6 +800,7 @@ bktest!(
         assert!(at(4).contains(&"wrong_type"), "{diags:?}");
         assert!(!at(4).contains(&"model_mismatch"), "{diags:?}");
         assert_eq!(at(5), ["invalid_custom_id", "model_mismatch"], "{diags:?}");
+        assert_eq!(at(6), ["wrong_type", "model_mismatch"], "{diags:?}");
 
         // The fixture the review met: line 5, an Anthropic line in an OpenAI file.
         let mut c = dir.cmd();

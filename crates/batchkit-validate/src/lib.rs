@@ -218,6 +218,17 @@ impl LineReport {
     }
 }
 
+/// Whether `d` says a line's shape is broken: an error about a field of the shape itself
+/// (`/url`, `/body`, `/params`...: one level deep), or about the whole line (another
+/// provider's format), not one inside the payload.
+fn broken_shape(d: &Diagnostic) -> bool {
+    d.is_error()
+        && matches!(d.code, Code::MissingField | Code::WrongType)
+        && d.pointer.as_deref().is_some_and(|p| {
+            p.is_empty() || p.strip_prefix('/').is_some_and(|key| !key.contains('/'))
+        })
+}
+
 /// The totals of one validated file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileSummary {
@@ -408,14 +419,12 @@ impl<'c> FileChecker<'c> {
         }
         if let Some(p) = self.provider {
             let clean = r.is_valid();
-            // A line whose shape is broken (a required field missing or mistyped, another
-            // provider's format) takes no part in the url and model checks, as an unparsed
-            // line does not: its url or model says nothing about the file. A line that is
-            // only wrong elsewhere (a bad id) is still compared.
-            let compared = !r
-                .diagnostics
-                .iter()
-                .any(|d| d.is_error() && matches!(d.code, Code::MissingField | Code::WrongType));
+            // A line whose shape is broken (one of its shape's own fields missing or
+            // mistyped, or another provider's format) takes no part in the url and model
+            // checks, as an unparsed line does not: its url or model says nothing about the
+            // file. A line whose shape is whole is still compared when it is wrong elsewhere
+            // (a bad id, a body field its endpoint needs).
+            let compared = !r.diagnostics.iter().any(broken_shape);
             if p.one_url && self.checker.opts.check_url_mismatch && compared {
                 if let Some(url) = &r.url {
                     match &self.first_url {
