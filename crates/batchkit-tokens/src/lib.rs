@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use batchkit_io::{Input, ReadOptions};
-//! use batchkit_tokens::{count_input, Options, PriceTable, TokensError, Totals};
+//! use batchkit_tokens::{count_input, Diagnostic, Options, PriceTable, TokensError, Totals};
 //! # fn main() -> Result<(), batchkit_tokens::TokensError> {
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("batch.jsonl");
@@ -28,7 +28,9 @@
 //! )).unwrap();
 //! let mut totals = Totals::default();
 //! let opts = Options { model: None, read: ReadOptions::default(), ..Options::default() };
-//! count_input(&Input::path(&path), &opts, &mut totals, |_line| Ok::<_, TokensError>(()))?;
+//! // A closure over (file, finding) is a sink that only hears findings.
+//! let mut sink = |_: &str, _: &Diagnostic| Ok::<_, TokensError>(true);
+//! count_input(&Input::path(&path), &opts, &mut totals, &mut sink)?;
 //! let summary = totals.summary(&PriceTable::embedded());
 //! assert_eq!(summary.input_tokens, 3 + 3 + 1 + 3); // priming + message + "user" + text
 //! assert_eq!(summary.models[0].max_output_tokens, 100);
@@ -120,6 +122,16 @@ pub trait TokensSink: Sink {
         offset: u64,
         count: &RequestCount,
     ) -> Result<bool, Self::Error>;
+}
+
+/// A closure over `(file, finding)` hears findings only: counted requests go to the totals.
+impl<E, F> TokensSink for F
+where
+    F: FnMut(&str, &Diagnostic) -> Result<bool, E>,
+{
+    fn counted(&mut self, _: &str, _: u64, _: u64, _: &RequestCount) -> Result<bool, E> {
+        Ok(true)
+    }
 }
 
 type ChunkResult = Vec<(u64, u64, Result<RequestCount, Diagnostic>, Option<Prefixes>)>;
