@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use batchkit_io::{Input, ReadOptions};
-use batchkit_validate::{find_dupes, DupesOptions, Duplicate, InputStats};
+use batchkit_validate::{find_dupes, CollectDuplicates, DupesOptions, Duplicate, InputStats};
 use libfuzzer_sys::fuzz_target;
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
@@ -189,17 +189,9 @@ fn dupes(
         temp_dir: Some(dir().clone()),
         write_unique: unique.then(|| out.clone()),
     };
-    let mut duplicates = Vec::new();
-    let report = find_dupes(
-        inputs,
-        &read_opts(),
-        &opts,
-        None,
-        |g| -> Result<bool, batchkit_validate::ValidateError> {
-            duplicates.push(Duplicate::read(g).expect("a duplicate reads back"));
-            Ok(true)
-        },
-    )?;
+    let mut sink = CollectDuplicates::default();
+    let report = find_dupes(inputs, &read_opts(), &opts, &mut sink)?;
+    let duplicates = sink.0;
     assert_eq!(report.duplicate_ids, duplicates.len() as u64, "id count");
     assert_eq!(
         report.duplicate_lines,
@@ -318,6 +310,7 @@ fuzz_target!(|data: &[u8]| {
             without_id: 0,
             too_large: 0,
             first_too_large: None,
+            unreadable: None,
         };
         for (li, l) in f.iter().enumerate() {
             let mut keep = true;

@@ -69,33 +69,24 @@ pub fn run(
     };
     let total: Option<u64> = inputs.iter().map(Input::len_hint).sum();
     let bar = Progress::new(settings.progress, "dupes", total);
-    let done: Vec<u64> = inputs.iter().map(|i| i.len_hint().unwrap_or(0)).collect();
-    let cb = |file: usize, pos: u64| bar.set(done[..file].iter().sum::<u64>() + pos);
     let mut printer = DupesPrinter::new(
         super::buffered(out),
         inputs.iter().map(|i| i.name.clone()).collect(),
         settings.format == Format::Json,
         Style { on: settings.color },
     );
+    let mut sink = ListSink {
+        printer: &mut printer,
+        bar: &bar,
+        sizes: inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.len_hint().unwrap_or(0)))
+            .collect(),
+        closed: false,
+    };
+    let report = batchkit_validate::find_dupes(&inputs, &settings.read, &opts, &mut sink);
     // A closed stdout stops the listing; the exit code still says whether ids repeat.
-    let mut closed = false;
-    let report = batchkit_validate::find_dupes(
-        &inputs,
-        &settings.read,
-        &opts,
-        Some(&cb),
-        |d| -> anyhow::Result<bool> {
-            bar.clear();
-            match printer.duplicate(d) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    closed = true;
-                    Ok(false)
-                }
-                Err(e) => Err(e.into()),
-            }
-        },
-    );
+    let closed = sink.closed;
     drop(bar);
     let report = match report {
         Ok(r) => r,
@@ -141,4 +132,48 @@ pub fn run(
     Ok(Outcome::problems_if(
         report.duplicate_ids > 0 || report.inputs.iter().any(|s| s.too_large > 0),
     ))
+}
+
+/// dupes' sink: each duplicated id to the printer, progress (over all inputs together) to
+/// the bar.
+struct ListSink<'a, W: std::io::Write> {
+    printer: &'a mut DupesPrinter<W>,
+    bar: &'a Progress,
+    /// Each input's name and size, in order, to place one input's progress in the whole.
+    sizes: Vec<(String, u64)>,
+    /// The reader of the output went away.
+    closed: bool,
+}
+
+impl<W: std::io::Write> batchkit_validate::Sink for ListSink<'_, W> {
+    type Error = anyhow::Error;
+
+    fn finding(&mut self, _: &str, _: &batchkit_validate::Diagnostic) -> anyhow::Result<bool> {
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> anyhow::Result<bool> {
+        let before: u64 = self
+            .sizes
+            .iter()
+            .take_while(|(name, _)| name != file)
+            .map(|(_, n)| n)
+            .sum();
+        self.bar.set(before + read);
+        Ok(true)
+    }
+}
+
+impl<W: std::io::Write> batchkit_validate::DupesSink for ListSink<'_, W> {
+    fn duplicate(&mut self, g: &mut batchkit_validate::DupGroup<'_>) -> anyhow::Result<bool> {
+        self.bar.clear();
+        match self.printer.duplicate(g) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
 }

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use batchkit_io::{AtomicFile, Input, ProgressFn, ReadOptions, Source};
+use batchkit_io::{AtomicFile, Input, ReadOptions, Source};
+use batchkit_line::Sink;
 use batchkit_providers::Style;
 use serde::{Deserialize, Serialize};
 use simd_json::prelude::*;
@@ -212,26 +213,74 @@ fn extract_ids(chunk: &batchkit_io::Chunk, style: Option<Style>) -> ChunkIds {
     out
 }
 
+/// Where `dupes` puts what it finds: progress through [`Sink`] (after each chunk of each
+/// input) and every duplicated id with all its occurrences.
+pub trait DupesSink: Sink {
+    /// One id used more than once; `Ok(false)` ends the listing.
+    fn duplicate(&mut self, g: &mut DupGroup<'_>) -> Result<bool, Self::Error>;
+}
+
+/// A [`DupesSink`] that keeps every duplicate (tests, library callers) and ignores progress.
+#[derive(Debug, Default)]
+pub struct CollectDuplicates(pub Vec<Duplicate>);
+
+impl Sink for CollectDuplicates {
+    type Error = ValidateError;
+
+    fn finding(&mut self, _: &str, _: &crate::Diagnostic) -> Result<bool, ValidateError> {
+        Ok(true)
+    }
+}
+
+impl DupesSink for CollectDuplicates {
+    fn duplicate(&mut self, g: &mut DupGroup<'_>) -> Result<bool, ValidateError> {
+        self.0
+            .push(Duplicate::read(g).map_err(ValidateError::io("reading spilled ids"))?);
+        Ok(true)
+    }
+}
+
 /// Finds every id used more than once across `inputs` (taken together, in order), exactly,
-/// within `opts.memory_limit`; optionally writes the inputs minus later duplicates.
+/// within `opts.memory_limit`; optionally writes the inputs minus later duplicates. Progress
+/// goes to `sink` as the inputs are read. Lines without an id are counted and the first
+/// [`MAX_PROBLEMS`] of them described in the report.
 ///
 /// The totals are known before the first duplicate is passed on, so the report comes back
-/// once `on_duplicate` has seen every duplicated id, in order of first occurrence, or has
+/// once the sink has seen every duplicated id, in order of first occurrence, or has
 /// returned `false` to stop early (a closed pipe). A group is streamed from disk when the
 /// id set spilled: read its occurrences with [`DupGroup::for_each`] (as often as needed).
-pub fn find_dupes<E: From<ValidateError>>(
+pub fn find_dupes<S>(
     inputs: &[Input],
     read: &ReadOptions,
     opts: &DupesOptions,
-    progress: Option<&(dyn Fn(usize, u64) + Sync)>,
-    mut on_duplicate: impl FnMut(&mut DupGroup<'_>) -> Result<bool, E>,
-) -> Result<DupesReport, E> {
-    let (mut dups, report) = scan(inputs, read, opts, progress)?;
+    sink: &mut S,
+) -> Result<DupesReport, S::Error>
+where
+    S: DupesSink,
+    S::Error: From<ValidateError>,
+{
+    let mut sink_err = None;
+    let scanned = scan(
+        inputs,
+        read,
+        opts,
+        &mut |file, pos| match sink.progress(file, pos) {
+            Ok(go) => go,
+            Err(e) => {
+                sink_err = Some(e);
+                false
+            }
+        },
+    );
+    if let Some(e) = sink_err {
+        return Err(e);
+    }
+    let (mut dups, report) = scanned?;
     while let Some(mut g) = dups
         .next_group()
         .map_err(ValidateError::io("reading spilled ids"))?
     {
-        if !on_duplicate(&mut g)? {
+        if !sink.duplicate(&mut g)? {
             break;
         }
     }
@@ -244,7 +293,7 @@ fn scan(
     inputs: &[Input],
     read: &ReadOptions,
     opts: &DupesOptions,
-    progress: Option<&(dyn Fn(usize, u64) + Sync)>,
+    progress: &mut dyn FnMut(&str, u64) -> bool,
 ) -> Result<(Dups, DupesReport), ValidateError> {
     let provider = resolve_provider(opts.provider.as_deref())?;
     let style = match provider {
@@ -297,13 +346,7 @@ fn scan(
         };
         // Lines seen, for an input that fails part way (no read totals then).
         let mut seen = 0u64;
-        let cb = |pos: u64| {
-            if let Some(p) = progress {
-                p(fi, pos)
-            }
-        };
-        let cb_ref: &ProgressFn<'_> = &cb;
-        let rs = batchkit_io::run_with_progress(
+        let rs = batchkit_io::run(
             input,
             read,
             |chunk| extract_ids(chunk, style),
@@ -354,9 +397,8 @@ fn scan(
                         }
                     }
                 }
-                Ok(true)
+                Ok(progress(&input.name, chunk.source_pos))
             },
-            Some(cb_ref),
         );
         match rs {
             Ok(rs) => st.lines = rs.lines,

@@ -42,7 +42,9 @@ use batchkit_providers::{Provider, Style};
 use serde::{Deserialize, Serialize};
 
 pub use batchkit_line::{Code, Diagnostic, Severity, Sink};
-pub use dupes::{find_dupes, DupesOptions, DupesReport, Duplicate, InputStats};
+pub use dupes::{
+    find_dupes, CollectDuplicates, DupesOptions, DupesReport, DupesSink, Duplicate, InputStats,
+};
 pub use ids::{id_hash, DupGroup, Dups, IdIndex, Insert, LateDuplicate, Occurrence, Track};
 
 /// Errors that stop a job (as opposed to findings about the input).
