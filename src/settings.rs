@@ -56,6 +56,14 @@ pub struct GlobalArgs {
     pub chunk_size: Option<u64>,
 }
 
+/// Where the id index of `validate` and `dupes` spills (one flag group, flattened into both).
+#[derive(Debug, clap::Args)]
+pub struct SpillArgs {
+    /// Directory for spilled ids [default: the system temp dir]
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<std::path::PathBuf>,
+}
+
 /// Validated settings shared by all commands.
 #[derive(Debug, Clone)]
 pub struct Settings {

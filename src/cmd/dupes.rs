@@ -36,9 +36,8 @@ pub struct Args {
     /// Write the input minus later duplicates to OUT
     #[arg(long, value_name = "OUT")]
     write_unique: Option<PathBuf>,
-    /// Directory for spilled ids [default: the system temp dir]
-    #[arg(long, value_name = "DIR")]
-    temp_dir: Option<PathBuf>,
+    #[command(flatten)]
+    spill: crate::settings::SpillArgs,
 }
 
 pub fn run(
@@ -64,7 +63,7 @@ pub fn run(
     let opts = DupesOptions {
         provider: Some(args.provider.clone()),
         memory_limit: settings.tables,
-        temp_dir: args.temp_dir.clone(),
+        temp_dir: args.spill.temp_dir.clone(),
         write_unique: args.write_unique.clone(),
     };
     let total: Option<u64> = inputs.iter().map(Input::len_hint).sum();

@@ -39,9 +39,8 @@ pub struct Args {
     /// Print at most N findings (all are still counted)
     #[arg(long, value_name = "N")]
     max_errors: Option<u64>,
-    /// Directory for spilled ids [default: the system temp dir]
-    #[arg(long, value_name = "DIR")]
-    temp_dir: Option<PathBuf>,
+    #[command(flatten)]
+    spill: crate::settings::SpillArgs,
 }
 
 /// Why validating one input stopped: printing failed, or the job did.
@@ -77,7 +76,7 @@ pub fn run(
         provider: Some(args.provider.clone()),
         schema,
         id_memory_limit: settings.tables,
-        temp_dir: args.temp_dir.clone(),
+        temp_dir: args.spill.temp_dir.clone(),
         max_line_bytes: settings.read.max_line_bytes,
         ..CheckOptions::default()
     };
