@@ -17,11 +17,13 @@
 //! let mut t: IdTable<u64> = IdTable::default();
 //! let h = id_hash(b"req-1");
 //! assert_eq!(t.find(h, b"req-1"), None);
+//! let i = t.push(h, b"req-1", 7);
+//! assert_eq!((t.find(h, b"req-1"), *t.value(i), t.id(i)), (Some(0), 7, &b"req-1"[..]));
+//! // What one more id costs is what the table then holds more.
 //! let before = t.mem_bytes();
 //! let cost = t.growth(5);
-//! let i = t.push(h, b"req-1", 7);
+//! t.push(id_hash(b"req-2"), b"req-2", 8);
 //! assert_eq!(t.mem_bytes() - before, cost);
-//! assert_eq!((t.find(h, b"req-1"), *t.value(i), t.id(i)), (Some(0), 7, &b"req-1"[..]));
 //! ```
 
 use std::fs::File;
@@ -81,12 +83,10 @@ fn buckets(capacity: usize) -> usize {
     }
 }
 
-/// Bytes hashbrown allocates for a table of `u32` with `buckets` buckets (≥ 4): the slots,
-/// then one control byte per bucket and a group of trailing control bytes (16 with SSE2,
-/// 8 elsewhere: then this is 8 bytes over).
-fn table_bytes(buckets: usize) -> u64 {
-    (buckets * 4 + buckets + 16) as u64
-}
+/// Bytes hashbrown allocates for the first table of `u32` (4 buckets: the slots, a control
+/// byte per bucket, and a trailing group of control bytes: 16 with SSE2, 8 elsewhere, where
+/// this is 8 bytes over).
+const FIRST_TABLE: u64 = 4 * 4 + 4 + 16;
 
 struct Slot<V> {
     hash: u64,
@@ -202,9 +202,11 @@ impl<V> IdTable<V> {
     pub fn growth(&self, len: usize) -> u64 {
         let cap = self.table.capacity();
         let table = if cap == 0 {
-            table_bytes(4)
+            FIRST_TABLE
         } else if self.table.len() == cap {
-            table_bytes(buckets(cap) * 2)
+            // Twice the buckets: the slots and control bytes double, the trailing group
+            // stays (slots of 4 or more buckets fill whole groups, so there is no padding).
+            self.table.allocation_size() as u64 + 5 * buckets(cap) as u64
         } else {
             0
         };
