@@ -36,6 +36,7 @@ mod output;
 pub mod paths;
 mod reader;
 mod size;
+pub mod spill;
 pub mod staging;
 
 pub use budget::Budget;

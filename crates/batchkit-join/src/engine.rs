@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use batchkit_io::{AtomicFile, Chunk, Input, Line, ReadOptions, Source};
 
 use crate::parse::{request_id, RequestId, Usage};
-use crate::partition::{finish_all, Results, Spill};
+use crate::partition::{Results, Spill};
 use crate::probe::{probe_partitions, FirstLines};
 use crate::render::{
     entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
@@ -518,7 +518,7 @@ impl Ctx<'_> {
         } = spill;
         let payload = payload.finish()?;
         let entries = entries.finish()?;
-        let res_parts = finish_all(parts)?;
+        let res_parts = parts.finish()?;
         let opts = self.opts;
 
         // (b) first pass over the requests.

@@ -13,8 +13,8 @@ use crate::engine::{results_hint, run_input, Ctx, MAX_MODELS};
 use crate::parse::{request_id, result_info, RequestId, Text, Unjoinable, Usage};
 use crate::render::{result_said, Said};
 use crate::store::{
-    hash_id, io_err, Entry, Match, MatchTable, MemStore, SpillFile, BLANK, ENTRY_SIZE, MATCH_SIZE,
-    NONE,
+    hash_id, io_err, Entry, Match, MatchTable, MemStore, Partitions, SpillFile, BLANK, ENTRY_SIZE,
+    MATCH_SIZE, NONE,
 };
 use crate::{Event, EventSink, JoinError, Loc, Problem, Side, Status};
 
@@ -32,7 +32,8 @@ pub(crate) struct Spill {
     /// result inputs.
     pub payload: SpillFile,
     pub entries: SpillFile,
-    pub parts: Vec<SpillFile>,
+    /// Joinable results' id records by hash, every partition's file created.
+    pub parts: Partitions,
     pub bits: u32,
     pub count: u64,
 }
@@ -308,9 +309,7 @@ impl Ctx<'_> {
         let total = hint.max(mem.payload.len() * 4);
         let want = (total / (self.budget / 8).max(1)).max(1);
         let bits = (64 - want.leading_zeros()).clamp(4, 8);
-        let parts = (0..1u32 << bits)
-            .map(|p| SpillFile::create(dir.path().join(format!("res-{p:04}")), 32 << 10))
-            .collect::<Result<Vec<_>, _>>()?;
+        let parts = Partitions::new(dir.path(), "res-", bits, 0, 32 << 10).create_all()?;
         let mut s = Spill {
             payload: SpillFile::create(dir.path().join("payload"), 1 << 20)?,
             entries: SpillFile::create(dir.path().join("entries"), 256 << 10)?,
@@ -319,10 +318,8 @@ impl Ctx<'_> {
             bits,
             count: 0,
         };
-        {
-            let p = s.payload.path.clone();
-            mem.payload.write_to(&mut s.payload.w).map_err(io_err(&p))?;
-            s.payload.len = mem.payload.len();
+        if let Err(e) = mem.payload.write_to(&mut s.payload) {
+            return Err(io_err(s.payload.path())(e));
         }
         for (i, e) in mem.entries.iter().enumerate() {
             let id = if e.kind == 0 { mem.id(i as u32) } else { &[] };
@@ -334,10 +331,8 @@ impl Ctx<'_> {
 
 impl Spill {
     fn push(&mut self, mut e: Entry, parts: &[&[u8]], id: &[u8]) -> Result<(), JoinError> {
-        e.off = self.payload.len;
-        for p in parts {
-            self.payload.write(p)?;
-        }
+        e.off = self.payload.len();
+        self.payload.write_parts(parts)?;
         self.push_entry(&e, id)
     }
 
@@ -346,23 +341,20 @@ impl Spill {
         e.encode(&mut b);
         self.entries.write(&b)?;
         if e.kind == 0 {
-            let p = partition(e.hash, self.bits);
-            let f = &mut self.parts[p];
-            let mut rec = Vec::with_capacity(21 + id.len());
-            rec.extend_from_slice(&self.count.to_le_bytes());
-            rec.extend_from_slice(&e.hash.to_le_bytes());
-            rec.push(e.status);
-            rec.extend_from_slice(&(id.len() as u32).to_le_bytes());
-            rec.extend_from_slice(id);
-            f.write(&rec)?;
+            self.parts.write(
+                e.hash,
+                &[
+                    &self.count.to_le_bytes(),
+                    &e.hash.to_le_bytes(),
+                    &[e.status],
+                    &(id.len() as u32).to_le_bytes(),
+                    id,
+                ],
+            )?;
         }
         self.count += 1;
         Ok(())
     }
-}
-
-pub(crate) fn partition(hash: u64, bits: u32) -> usize {
-    (hash >> (64 - bits)) as usize
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,10 +399,6 @@ fn first_pass_chunk(chunk: &Chunk) -> Vec<ReqRec> {
         .collect()
 }
 
-pub(crate) fn finish_all(files: Vec<SpillFile>) -> Result<Vec<(File, PathBuf)>, JoinError> {
-    files.into_iter().map(SpillFile::finish).collect()
-}
-
 /// What the requests' first pass leaves: their id partitions, the match table, the inputs to
 /// read again (stdin teed to a file), and the number of request lines.
 pub(crate) struct FirstPass {
@@ -429,9 +417,7 @@ impl Ctx<'_> {
         bits: u32,
     ) -> Result<FirstPass, JoinError> {
         let opts = self.opts;
-        let mut req_parts = (0..1u32 << bits)
-            .map(|p| SpillFile::create(dir.join(format!("req-{p:04}")), 32 << 10))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut req_parts = Partitions::new(dir, "req-", bits, 0, 32 << 10).create_all()?;
         let mut match_w = SpillFile::create(dir.join("match"), 256 << 10)?;
         let mut second_inputs = Vec::new();
         let mut gidx = 0u64;
@@ -456,7 +442,6 @@ impl Ctx<'_> {
                         }
                         t.write(&chunk.data)?;
                     }
-                    let mut rec = Vec::new();
                     for r in recs {
                         let base = Match {
                             result: NONE,
@@ -481,13 +466,15 @@ impl Ctx<'_> {
                                 id_rel,
                                 id_len,
                             } => {
-                                let f = &mut req_parts[partition(*hash, bits)];
-                                rec.clear();
-                                rec.extend_from_slice(&gidx.to_le_bytes());
-                                rec.extend_from_slice(&hash.to_le_bytes());
-                                rec.extend_from_slice(&(id.len() as u32).to_le_bytes());
-                                rec.extend_from_slice(id);
-                                f.write(&rec)?;
+                                req_parts.write(
+                                    *hash,
+                                    &[
+                                        &gidx.to_le_bytes(),
+                                        &hash.to_le_bytes(),
+                                        &(id.len() as u32).to_le_bytes(),
+                                        id,
+                                    ],
+                                )?;
                                 Match {
                                     id_rel: *id_rel,
                                     id_len: *id_len,
@@ -513,7 +500,7 @@ impl Ctx<'_> {
             });
             self.request_lines.push(stats.lines);
         }
-        let req_parts = finish_all(req_parts)?;
+        let req_parts = req_parts.finish()?;
         let (match_f, match_p) = match_w.finish()?;
         let table = if gidx * MATCH_SIZE as u64 <= self.budget / 2 {
             let mut v = Vec::new();

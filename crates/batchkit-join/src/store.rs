@@ -1,21 +1,20 @@
 //! Where results live during a join: in memory (a block arena plus an index-only hash table)
 //! or, past the memory budget, in spill files (payload bytes, fixed-size entries, id
-//! partitions, and the per-request match table).
+//! partitions, and the per-request match table). The id hash, the id table, spill files and
+//! partitions are `batchkit_io::spill`'s, shared with `dupes`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use hashbrown::HashTable;
+use batchkit_io::spill::{IdTable, SpillError};
 
 use crate::probe::{Keys, ResultTable};
 use crate::{JoinError, Status};
 
 /// Hash of an id for partitions (top bits) and the probe table.
-pub(crate) fn hash_id(id: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(id)
-}
+pub(crate) use batchkit_io::spill::id_hash as hash_id;
+pub(crate) use batchkit_io::spill::{Partitions, SpillFile};
 
 pub(crate) const NONE: u64 = u64::MAX;
 
@@ -257,41 +256,23 @@ impl MemStore {
 /// Request ids seen so far, each with the global line of its first request: exact (ids are
 /// compared, not only hashed), and its footprint is known so callers can bound it.
 #[derive(Default)]
-pub(crate) struct IdSet {
-    ids: Vec<u8>,
-    /// (offset in `ids`, length, first global line).
-    recs: Vec<(u64, u32, u64)>,
-    table: HashTable<u32>,
-}
+pub(crate) struct IdSet(IdTable<u64>);
 
 impl IdSet {
     /// Bytes held.
     pub fn footprint(&self) -> u64 {
-        (self.ids.capacity()
-            + self.recs.capacity() * std::mem::size_of::<(u64, u32, u64)>()
-            + self.table.capacity() * 5) as u64
+        self.0.mem_bytes()
     }
 
     /// The first line of `id` when it was seen before; else records it at `gidx`.
     pub fn first_or_insert(&mut self, hash: u64, id: &[u8], gidx: u64) -> Option<u64> {
-        let (ids, recs) = (&self.ids, &self.recs);
-        let get = |i: u32| {
-            let (o, l, _) = recs[i as usize];
-            &ids[o as usize..o as usize + l as usize]
-        };
-        if let Some(&i) = self.table.find(hash, |&j| get(j) == id) {
-            return Some(self.recs[i as usize].2);
+        match self.0.find(hash, id) {
+            Some(i) => Some(*self.0.value(i)),
+            None => {
+                self.0.push(hash, id, gidx);
+                None
+            }
         }
-        let idx = self.recs.len() as u32;
-        self.recs
-            .push((self.ids.len() as u64, id.len() as u32, gidx));
-        self.ids.extend_from_slice(id);
-        let (ids, recs) = (&self.ids, &self.recs);
-        self.table.insert_unique(hash, idx, |&j| {
-            let (o, l, _) = recs[j as usize];
-            hash_id(&ids[o as usize..o as usize + l as usize])
-        });
-        None
     }
 }
 
@@ -302,52 +283,19 @@ pub(crate) fn io_err(path: &Path) -> impl Fn(io::Error) -> JoinError + '_ {
     }
 }
 
-/// A spill file being appended to.
-pub(crate) struct SpillFile {
-    pub path: PathBuf,
-    pub w: BufWriter<File>,
-    pub len: u64,
-}
-
-impl SpillFile {
-    pub fn create(path: PathBuf, buf: usize) -> Result<Self, JoinError> {
-        let f = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        Ok(SpillFile {
-            w: BufWriter::with_capacity(buf, f),
-            path,
-            len: 0,
-        })
-    }
-
-    pub fn write(&mut self, b: &[u8]) -> Result<(), JoinError> {
-        self.w.write_all(b).map_err(io_err(&self.path))?;
-        self.len += b.len() as u64;
-        Ok(())
-    }
-
-    /// Flushes and returns a handle for positioned reads and writes.
-    pub fn finish(mut self) -> Result<(File, PathBuf), JoinError> {
-        self.w.flush().map_err(io_err(&self.path))?;
-        let f = self
-            .w
-            .into_inner()
-            .map_err(|e| io_err(&self.path)(e.into_error()))?;
-        Ok((f, self.path))
+impl From<SpillError> for JoinError {
+    fn from(e: SpillError) -> JoinError {
+        io_err(&e.path)(e.source)
     }
 }
 
 /// Reads exactly `buf.len()` bytes at `off`.
 pub(crate) fn read_at(f: &File, path: &Path, off: u64, buf: &mut [u8]) -> Result<(), JoinError> {
-    f.read_exact_at(buf, off).map_err(io_err(path))
+    Ok(batchkit_io::spill::read_at(f, path, off, buf)?)
 }
 
 pub(crate) fn write_at(f: &File, path: &Path, off: u64, buf: &[u8]) -> Result<(), JoinError> {
-    f.write_all_at(buf, off).map_err(io_err(path))
+    Ok(batchkit_io::spill::write_at(f, path, off, buf)?)
 }
 
 /// Per request line: what it was joined to. Fixed-size records indexed by the request's

@@ -16,8 +16,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+pub use batchkit_io::spill::id_hash;
+use batchkit_io::spill::{vec_growth, Partitions};
 use batchkit_io::staging::StagedDir;
-use hashbrown::HashTable;
 
 use crate::sort::{read_or_eof, Record, Sorted, Sorter, FAN_IN};
 
@@ -70,28 +71,19 @@ pub(crate) fn make_spill_dir(parent: Option<&Path>) -> io::Result<StagedDir> {
     StagedDir::new_in(parent, "ids")
 }
 
-/// Hash used to bucket ids.
-pub fn id_hash(id: &[u8]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(id)
-}
-
-struct Entry {
-    hash: u64,
-    start: usize,
-    len: u32,
+/// What the table keeps of an id besides its bytes.
+struct Seen {
     occ: Occurrence,
     /// [`IdIndex`]: index into `dups` + 1, or 0. Finishing: occurrences seen.
     extra: u64,
 }
 
-/// Bytes an entry costs besides its id bytes (entry + allocator slack).
-const ENTRY_COST: u64 = std::mem::size_of::<Entry>() as u64 + 12;
-/// Bytes a table slot costs (index + control byte).
-const SLOT_COST: u64 = 5;
+/// Distinct ids with their first occurrence.
+type IdTable = batchkit_io::spill::IdTable<Seen>;
+
 const OCC_COST: u64 = std::mem::size_of::<Occurrence>() as u64;
 const DUP_COST: u64 = std::mem::size_of::<(u32, Vec<Occurrence>)>() as u64;
 const PARTITION_BITS: u32 = 6;
-const PARTITIONS: usize = 1 << PARTITION_BITS;
 /// Partitions are split by hash at most this deep.
 const MAX_LEVEL: u32 = 64 / PARTITION_BITS - 1;
 /// Partitions smaller than this are never split: splitting them costs more files than it
@@ -99,76 +91,6 @@ const MAX_LEVEL: u32 = 64 / PARTITION_BITS - 1;
 const MIN_SPLIT: u64 = 1 << 20;
 /// Floor of the memory for sorting when finishing (fewer, bigger runs under tiny limits).
 const MIN_SORT_BUDGET: u64 = 64 << 10;
-
-/// Extra elements a `Vec` allocates when `add` elements are pushed.
-fn vec_growth(len: usize, cap: usize, add: usize, min_cap: usize) -> u64 {
-    if len + add <= cap {
-        0
-    } else {
-        ((cap * 2).max(len + add).max(min_cap) - cap) as u64
-    }
-}
-
-/// Distinct ids with their first occurrence.
-#[derive(Default)]
-struct IdTable {
-    table: HashTable<u32>,
-    entries: Vec<Entry>,
-    arena: Vec<u8>,
-}
-
-impl IdTable {
-    fn find(&self, hash: u64, id: &[u8]) -> Option<usize> {
-        let (entries, arena) = (&self.entries, &self.arena);
-        self.table
-            .find(hash, |&i| {
-                let e = &entries[i as usize];
-                e.hash == hash && &arena[e.start..e.start + e.len as usize] == id
-            })
-            .map(|&i| i as usize)
-    }
-
-    fn id(&self, i: usize) -> &[u8] {
-        let e = &self.entries[i];
-        &self.arena[e.start..e.start + e.len as usize]
-    }
-
-    fn push(&mut self, hash: u64, id: &[u8], occ: Occurrence, extra: u64) -> usize {
-        let idx = self.entries.len();
-        let start = self.arena.len();
-        self.arena.extend_from_slice(id);
-        self.entries.push(Entry {
-            hash,
-            start,
-            len: id.len() as u32,
-            occ,
-            extra,
-        });
-        let entries = &self.entries;
-        self.table
-            .insert_unique(hash, idx as u32, |&i| entries[i as usize].hash);
-        idx
-    }
-
-    fn mem_bytes(&self) -> u64 {
-        self.entries.capacity() as u64 * ENTRY_COST
-            + self.arena.capacity() as u64
-            + self.table.capacity() as u64 * SLOT_COST
-    }
-
-    /// Bytes adding an id of `len` bytes would allocate (a growing table is rehashed into a
-    /// new one twice its size while the old one is still held).
-    fn growth(&self, len: usize) -> u64 {
-        let table = if self.table.len() == self.table.capacity() {
-            (self.table.capacity().max(3) as u64 + 1) * 2 * SLOT_COST
-        } else {
-            0
-        };
-        vec_growth(self.entries.len(), self.entries.capacity(), 1, 4) * ENTRY_COST
-            + vec_growth(self.arena.len(), self.arena.capacity(), len, 8)
-            + table
-    }
-}
 
 /// Settings tests shrink to reach the deep paths with little data.
 #[derive(Debug, Clone, Copy)]
@@ -249,20 +171,19 @@ impl IdIndex {
             return Ok(Insert::New);
         }
         if let Some(i) = self.ids.find(hash, id) {
-            let first = self.ids.entries[i].occ;
+            let first = self.ids.value(i).occ;
             if self.track == Track::All {
                 self.add_repeat(i, hash, id, occ)?;
             }
             return Ok(Insert::Duplicate(first));
         }
-        if !self.ids.entries.is_empty() && self.mem_bytes() + self.ids.growth(id.len()) > self.limit
-        {
+        if !self.ids.is_empty() && self.mem_bytes() + self.ids.growth(id.len()) > self.limit {
             self.spill_all()?;
             return self
                 .spilled_write(hash, occ, false, id)
                 .map(|()| Insert::New);
         }
-        self.ids.push(hash, id, occ, 0);
+        self.ids.push(hash, id, Seen { occ, extra: 0 });
         if self.mem_bytes() > self.limit {
             self.spill_all()?;
         }
@@ -282,7 +203,7 @@ impl IdIndex {
 
     /// Records a repeat of entry `i`, spilling first if its list would outgrow the budget.
     fn add_repeat(&mut self, i: usize, hash: u64, id: &[u8], occ: Occurrence) -> io::Result<()> {
-        let d = self.ids.entries[i].extra as usize;
+        let d = self.ids.value(i).extra as usize;
         let grow = if d == 0 {
             vec_growth(self.dups.len(), self.dups.capacity(), 1, 4) * DUP_COST + 4 * OCC_COST
         } else {
@@ -295,7 +216,7 @@ impl IdIndex {
         }
         let list = if d == 0 {
             self.dups.push((i as u32, Vec::new()));
-            self.ids.entries[i].extra = self.dups.len() as u64;
+            self.ids.value_mut(i).extra = self.dups.len() as u64;
             &mut self.dups.last_mut().expect("just pushed").1
         } else {
             &mut self.dups[d - 1].1
@@ -311,13 +232,13 @@ impl IdIndex {
     fn spill_all(&mut self) -> io::Result<()> {
         let dir = make_spill_dir(self.temp_parent.as_deref())?;
         let mut writers = Writers::new(dir.path(), 0);
-        for (i, e) in self.ids.entries.iter().enumerate() {
-            writers.write(e.hash, e.occ, false, self.ids.id(i))?;
+        for (hash, id, seen) in self.ids.iter() {
+            writers.write(hash, seen.occ, false, id)?;
         }
         for (i, occs) in &self.dups {
-            let e = &self.ids.entries[*i as usize];
+            let (hash, id) = (self.ids.hash(*i as usize), self.ids.id(*i as usize));
             for o in occs {
-                writers.write(e.hash, *o, true, self.ids.id(*i as usize))?;
+                writers.write(hash, *o, true, id)?;
             }
         }
         self.ids = IdTable::default();
@@ -443,7 +364,7 @@ impl Finisher {
 
     /// Whether adding an id of `len` bytes would take `table` over its budget.
     fn full(&self, table: &IdTable, len: usize) -> bool {
-        !table.entries.is_empty() && table.mem_bytes() + table.growth(len) > self.table_budget
+        table.full(len, self.table_budget)
     }
 
     /// Streams one partition (records in input order) with a table of its distinct ids and
@@ -460,7 +381,7 @@ impl Finisher {
                     if !h.reported {
                         out.push(LateRec {
                             at: h.occ,
-                            first: table.entries[i].occ,
+                            first: table.value(i).occ,
                             id: id.as_slice().into(),
                         })?;
                     }
@@ -475,7 +396,14 @@ impl Finisher {
                     return std::fs::remove_dir(&dir);
                 }
                 None => {
-                    table.push(h.hash, &id, h.occ, 0);
+                    table.push(
+                        h.hash,
+                        &id,
+                        Seen {
+                            occ: h.occ,
+                            extra: 0,
+                        },
+                    );
                 }
             }
             done += 1;
@@ -502,7 +430,7 @@ impl Finisher {
         while let Some(h) = read_rec(&mut r, &mut id)? {
             match table.find(h.hash, &id) {
                 Some(i) => {
-                    let e = &mut table.entries[i];
+                    let e = table.value_mut(i);
                     e.extra += 1;
                     e.occ = e.occ.min(h.occ);
                 }
@@ -515,12 +443,19 @@ impl Finisher {
                     return std::fs::remove_dir(&dir);
                 }
                 None => {
-                    table.push(h.hash, &id, h.occ, 1);
+                    table.push(
+                        h.hash,
+                        &id,
+                        Seen {
+                            occ: h.occ,
+                            extra: 1,
+                        },
+                    );
                 }
             }
         }
         let mut any = false;
-        for e in table.entries.iter().filter(|e| e.extra > 1) {
+        for e in table.values().filter(|e| e.extra > 1) {
             counts.0 += 1;
             counts.1 += e.extra - 1;
             any = true;
@@ -529,7 +464,7 @@ impl Finisher {
             let mut r = open(path)?;
             while let Some(h) = read_rec(&mut r, &mut id)? {
                 let i = table.find(h.hash, &id).ok_or_else(corrupt)?;
-                let e = &table.entries[i];
+                let e = table.value(i);
                 if e.extra < 2 {
                     continue;
                 }
@@ -582,40 +517,22 @@ fn open(path: &Path) -> io::Result<BufReader<File>> {
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
-fn part_path(dir: &Path, level: u32, i: usize) -> PathBuf {
-    dir.join(format!("ids-{level}-{i:02}.bin"))
-}
-
-fn partition_of(hash: u64, level: u32) -> usize {
-    let shift = 64 - PARTITION_BITS * (level + 1);
-    ((hash >> shift) as usize) & (PARTITIONS - 1)
-}
-
 /// The partition files of one level, created on first use.
-struct Writers {
-    dir: PathBuf,
-    level: u32,
-    files: Vec<Option<BufWriter<File>>>,
-}
+struct Writers(Partitions);
 
 impl Writers {
     fn new(dir: &Path, level: u32) -> Self {
-        Writers {
-            dir: dir.to_path_buf(),
+        let prefix = format!("ids-{level}-");
+        Writers(Partitions::new(
+            dir,
+            &prefix,
+            PARTITION_BITS,
             level,
-            files: (0..PARTITIONS).map(|_| None).collect(),
-        }
+            32 << 10,
+        ))
     }
 
     fn write(&mut self, hash: u64, occ: Occurrence, reported: bool, id: &[u8]) -> io::Result<()> {
-        let p = partition_of(hash, self.level);
-        if self.files[p].is_none() {
-            let path = part_path(&self.dir, self.level, p);
-            let f = File::create(&path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-            self.files[p] = Some(BufWriter::with_capacity(32 << 10, f));
-        }
-        let w = self.files[p].as_mut().expect("just created");
         let mut head = [0u8; 33];
         head[0..8].copy_from_slice(&hash.to_le_bytes());
         head[8..12].copy_from_slice(&occ.file.to_le_bytes());
@@ -623,20 +540,12 @@ impl Writers {
         head[20..28].copy_from_slice(&occ.offset.to_le_bytes());
         head[28] = u8::from(reported);
         head[29..33].copy_from_slice(&(id.len() as u32).to_le_bytes());
-        w.write_all(&head)?;
-        w.write_all(id)
+        Ok(self.0.write(hash, &[&head, id])?)
     }
 
     /// Flushes and returns the files written.
     fn close(self) -> io::Result<Vec<PathBuf>> {
-        let mut paths = Vec::new();
-        for (i, w) in self.files.into_iter().enumerate() {
-            if let Some(mut w) = w {
-                w.flush()?;
-                paths.push(part_path(&self.dir, self.level, i));
-            }
-        }
-        Ok(paths)
+        Ok(self.0.finish()?.into_iter().map(|(_, p)| p).collect())
     }
 }
 
@@ -865,7 +774,7 @@ impl Dups {
                     return Ok(None);
                 };
                 *next += 1;
-                let e = &table.entries[*i as usize];
+                let e = table.value(*i as usize);
                 Ok(Some(DupGroup {
                     id: Cow::Borrowed(table.id(*i as usize)),
                     count: rest.len() as u64 + 1,
