@@ -1064,6 +1064,20 @@ mod tests {
             Some(Unjoinable::InvalidJson(_))
         ));
         assert_eq!(result_info(b"[1]").unjoinable, Some(Unjoinable::NotObject));
+        // Refused as every command refuses them: a lone surrogate, nesting too deep.
+        assert!(matches!(
+            result_info(br#"{"custom_id":"a","x":"\ud800"}"#).unjoinable,
+            Some(Unjoinable::InvalidJson(_))
+        ));
+        let deep = format!(
+            "{{\"custom_id\":\"a\",\"x\":{}{}}}",
+            "[".repeat(batchkit_json::MAX_DEPTH + 1),
+            "]".repeat(batchkit_json::MAX_DEPTH + 1)
+        );
+        assert_eq!(
+            result_info(deep.as_bytes()).unjoinable,
+            Some(Unjoinable::InvalidJson(batchkit_json::depth_message()))
+        );
         assert_eq!(
             result_info(b"{\"custom_id\":7,\"response\":{}}").unjoinable,
             Some(Unjoinable::InvalidId)
