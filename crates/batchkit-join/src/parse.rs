@@ -2,15 +2,16 @@
 //! answer text, for every provider layout (PROVIDERS.md §1.3–§8.3, Bedrock §13, vLLM §15,
 //! and the Gemini shapes of §17: embeddings with a string `tokenCount`, `metadata.key`).
 //!
-//! Result lines take a typed, borrowing fast path (serde derive, unknown fields skipped without
-//! being built); a line that is valid JSON but whose known fields have unexpected types falls
-//! back to a `serde_json::Value` walk that still finds the id and the status.
+//! Request and result lines are read by the one JSON engine every command uses
+//! (batchkit-line: simd-json's tape, first of repeated keys, numbers beyond `f64` clamped).
+//! A result line whose known fields ([`RESULT_LINE`]) have their types is read in full, ids,
+//! models and answer texts borrowed from the line where they stand; a line that is valid JSON
+//! but whose known fields have unexpected types is read for its id and status only.
 
 use std::borrow::Cow;
 
-use serde::de::IgnoredAny;
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use batchkit_line::prelude::*;
+use batchkit_line::{Located, Value};
 
 use crate::Status;
 
@@ -81,19 +82,6 @@ impl RequestId<'_> {
             RequestId::InvalidId => Problem::InvalidId,
         })
     }
-}
-
-/// `key` of a `metadata` object, when it is one.
-fn metadata_key(raw: &RawValue) -> Option<&RawValue> {
-    #[derive(Deserialize)]
-    struct Meta<'a> {
-        #[serde(borrow)]
-        key: Option<&'a RawValue>,
-    }
-    if !raw.get().starts_with('{') {
-        return None;
-    }
-    non_null(serde_json::from_str::<Meta<'_>>(raw.get()).ok()?.key)
 }
 
 /// Finds the id of a request line through the one request-line model (batchkit-line): the
@@ -178,118 +166,224 @@ pub(crate) enum Text {
     Owned(String),
 }
 
-#[derive(Deserialize)]
-struct ResLine<'a> {
-    #[serde(borrow)]
-    custom_id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    key: Option<&'a RawValue>,
-    /// Amazon Bedrock (§13).
-    #[serde(rename = "recordId", borrow)]
-    record_id: Option<&'a RawValue>,
-    /// Gemini inline-style results carry the id as `metadata.key` (§17.3).
-    #[serde(borrow)]
-    metadata: Option<&'a RawValue>,
-    /// Amazon Bedrock's answer, in the model's own shape (§13).
-    #[serde(rename = "modelOutput", borrow)]
-    model_output: Option<BOut<'a>>,
-    #[serde(borrow)]
-    response: Option<Resp<'a>>,
-    #[serde(borrow)]
-    error: Option<&'a RawValue>,
-    #[serde(borrow)]
-    result: Option<AResult<'a>>,
-    #[serde(borrow)]
-    status: Option<&'a RawValue>,
-    processed_time: Option<IgnoredAny>,
-    request: Option<IgnoredAny>,
+/// The layout of a result line as the join reads it: the fields of every provider's result
+/// layout it knows, with the type each must have (PROVIDERS.md §1.3–§8.3, §13, §15, §17).
+///
+/// A line whose known fields all have their type (or are null) is read in full: id, status,
+/// usage, model and answer text. A line where one does not, or where a known field is
+/// repeated in its object, is read for its id and status only ([`fallback`]).
+#[derive(Clone, Copy)]
+enum Ty {
+    /// Any value (kept as it stands, or only looked at for its type later).
+    Any,
+    /// A count: a non-negative integer.
+    U64,
+    Str,
+    Bool,
+    /// An object; other members are skipped.
+    Obj(&'static [(&'static str, Ty)]),
+    /// An array whose every element is of the type (never null).
+    List(&'static Ty),
 }
 
-#[derive(Deserialize)]
-struct Resp<'a> {
-    status_code: Option<u64>,
-    #[serde(borrow)]
-    body: Option<Body<'a>>,
-    /// vLLM's older layout (§15): the chat completion itself in `response`.
-    #[serde(borrow)]
-    model: Option<Cow<'a, str>>,
-    usage: Option<OUsage>,
-    #[serde(borrow)]
-    choices: Option<Vec<Choice<'a>>>,
-    /// Gemini embeddings (§17.2): a count, written as a string.
-    #[serde(rename = "tokenCount", borrow)]
-    token_count: Option<&'a RawValue>,
-    #[serde(borrow)]
-    candidates: Option<Vec<Cand<'a>>>,
-    #[serde(rename = "usageMetadata")]
-    usage_metadata: Option<GUsage>,
-    #[serde(rename = "modelVersion", borrow)]
-    model_version: Option<Cow<'a, str>>,
-}
+use Ty::{Any, Bool, List, Obj, Str, U64};
 
-#[derive(Deserialize)]
-struct Body<'a> {
-    #[serde(borrow)]
-    model: Option<Cow<'a, str>>,
-    usage: Option<OUsage>,
-    #[serde(borrow)]
-    choices: Option<Vec<Choice<'a>>>,
-    #[serde(borrow)]
-    output: Option<Vec<OutItem<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(borrow)]
-    message: Option<ChatMsg<'a>>,
-}
-
-#[derive(Deserialize)]
-struct ChatMsg<'a> {
-    #[serde(borrow)]
-    content: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct OutItem<'a> {
-    #[serde(borrow)]
-    content: Option<Vec<TypedText<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct TypedText<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    text: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize, Default)]
-struct OUsage {
-    prompt_tokens: Option<u64>,
-    completion_tokens: Option<u64>,
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    prompt_tokens_details: Option<Details>,
-    input_tokens_details: Option<Details>,
-    completion_tokens_details: Option<Details>,
-    output_tokens_details: Option<Details>,
-    cache_creation_input_tokens: Option<u64>,
-    cache_read_input_tokens: Option<u64>,
-    cache_creation: Option<CacheCreation>,
-}
-
-#[derive(Deserialize)]
-struct Details {
-    cached_tokens: Option<u64>,
-    cache_write_tokens: Option<u64>,
-    reasoning_tokens: Option<u64>,
-}
-
+const DETAILS: Ty = Obj(&[
+    ("cached_tokens", U64),
+    ("cache_write_tokens", U64),
+    ("reasoning_tokens", U64),
+]);
 /// Anthropic's breakdown of cache writes by TTL.
-#[derive(Deserialize, Default, Clone, Copy)]
-struct CacheCreation {
-    ephemeral_1h_input_tokens: Option<u64>,
+const CACHE_CREATION: Ty = Obj(&[("ephemeral_1h_input_tokens", U64)]);
+/// OpenAI-style usage, and Anthropic's.
+const USAGE: Ty = Obj(&[
+    ("prompt_tokens", U64),
+    ("completion_tokens", U64),
+    ("input_tokens", U64),
+    ("output_tokens", U64),
+    ("prompt_tokens_details", DETAILS),
+    ("input_tokens_details", DETAILS),
+    ("completion_tokens_details", DETAILS),
+    ("output_tokens_details", DETAILS),
+    ("cache_creation_input_tokens", U64),
+    ("cache_read_input_tokens", U64),
+    ("cache_creation", CACHE_CREATION),
+]);
+const TYPED_TEXT: Ty = Obj(&[("type", Str), ("text", Any)]);
+const CHOICE: Ty = Obj(&[("message", Obj(&[("content", Any)]))]);
+const OUT_ITEM: Ty = Obj(&[("content", List(&TYPED_TEXT))]);
+const BODY: Ty = Obj(&[
+    ("model", Str),
+    ("usage", USAGE),
+    ("choices", List(&CHOICE)),
+    ("output", List(&OUT_ITEM)),
+]);
+const GEMINI_USAGE: Ty = Obj(&[
+    ("promptTokenCount", U64),
+    ("cachedContentTokenCount", U64),
+    ("candidatesTokenCount", U64),
+    ("thoughtsTokenCount", U64),
+    ("toolUsePromptTokenCount", U64),
+]);
+const PART: Ty = Obj(&[("text", Any), ("thought", Bool)]);
+const CANDIDATE: Ty = Obj(&[("content", Obj(&[("parts", List(&PART))]))]);
+const RESPONSE: Ty = Obj(&[
+    ("status_code", U64),
+    ("body", BODY),
+    // vLLM's older layout (§15): the chat completion itself in `response`.
+    ("model", Str),
+    ("usage", USAGE),
+    ("choices", List(&CHOICE)),
+    // Gemini embeddings (§17.2): a count, written as a string.
+    ("tokenCount", Any),
+    ("candidates", List(&CANDIDATE)),
+    ("usageMetadata", GEMINI_USAGE),
+    ("modelVersion", Str),
+]);
+const ANTHROPIC_RESULT: Ty = Obj(&[
+    ("type", Str),
+    (
+        "message",
+        Obj(&[
+            ("model", Str),
+            ("content", List(&TYPED_TEXT)),
+            ("usage", USAGE),
+        ]),
+    ),
+]);
+const BEDROCK_USAGE: Ty = Obj(&[
+    ("input_tokens", U64),
+    ("output_tokens", U64),
+    ("cache_creation_input_tokens", U64),
+    ("cache_read_input_tokens", U64),
+    ("cache_creation", CACHE_CREATION),
+    ("inputTokens", U64),
+    ("outputTokens", U64),
+    ("cacheReadInputTokenCount", U64),
+    ("cacheWriteInputTokenCount", U64),
+]);
+const TITAN_RESULT: Ty = Obj(&[("tokenCount", U64), ("outputText", Any)]);
+/// Bedrock `modelOutput`: Claude (`content`, `usage`), Nova (`output.message.content`,
+/// `usage.inputTokens`), Llama (`generation`, `prompt_token_count`), Titan
+/// (`inputTextTokenCount`, `results[].outputText`).
+const BEDROCK_OUTPUT: Ty = Obj(&[
+    ("model", Str),
+    ("content", List(&TYPED_TEXT)),
+    ("usage", BEDROCK_USAGE),
+    (
+        "output",
+        Obj(&[("message", Obj(&[("content", List(&TYPED_TEXT))]))]),
+    ),
+    ("generation", Any),
+    ("prompt_token_count", U64),
+    ("generation_token_count", U64),
+    ("inputTextTokenCount", U64),
+    ("results", List(&TITAN_RESULT)),
+]);
+const RESULT_LINE: Ty = Obj(&[
+    ("custom_id", Any),
+    ("key", Any),
+    // Amazon Bedrock (§13).
+    ("recordId", Any),
+    // Gemini inline-style results carry the id as `metadata.key` (§17.3).
+    ("metadata", Any),
+    ("modelOutput", BEDROCK_OUTPUT),
+    ("response", RESPONSE),
+    ("error", Any),
+    ("result", ANTHROPIC_RESULT),
+    ("status", Any),
+    ("processed_time", Any),
+    ("request", Any),
+]);
+
+/// Whether `v` has type `ty`: null stands for an absent member; a member named twice in one
+/// object does not fit.
+fn fits(v: Value<'_, '_>, ty: &Ty) -> bool {
+    match ty {
+        Any => true,
+        U64 => v.as_u64().is_some(),
+        Str => v.is_str(),
+        Bool => v.is_bool(),
+        Obj(fields) => {
+            let Some(o) = v.as_object() else {
+                return false;
+            };
+            let mut seen = 0u32;
+            o.iter().all(
+                |(k, child)| match fields.iter().position(|(name, _)| *name == k) {
+                    Some(i) => {
+                        let first = seen & (1 << i) == 0;
+                        seen |= 1 << i;
+                        first && (child.is_null() || fits(child, &fields[i].1))
+                    }
+                    None => true,
+                },
+            )
+        }
+        List(elem) => v
+            .as_array()
+            .is_some_and(|a| a.iter().all(|e| !e.is_null() && fits(e, elem))),
+    }
+}
+
+/// Member `k` of `v` when `v` is an object and the member is there and not null (the first
+/// of a repeated key).
+fn field<'t, 'i>(v: Value<'t, 'i>, k: &str) -> Option<Value<'t, 'i>> {
+    v.get(k).filter(|x| !x.is_null())
+}
+
+fn count(v: Value<'_, '_>, k: &str) -> Option<u64> {
+    field(v, k)?.as_u64()
+}
+
+fn string<'i>(v: Value<'_, 'i>, k: &str) -> Option<&'i str> {
+    field(v, k)?.into_string()
+}
+
+/// The elements of array member `k` (none when it is absent).
+fn items<'t, 'i>(v: Value<'t, 'i>, k: &str) -> impl Iterator<Item = Value<'t, 'i>> {
+    field(v, k)
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flat_map(|a| a.iter())
+}
+
+/// A parsed string, borrowed from the line when its literal has no escapes.
+fn text_of<'a>(content: &'a [u8], at: &Located<'_>, s: &str) -> Cow<'a, str> {
+    if let Some((start, len)) = at.string_range(s) {
+        let inner = &content[start + 1..start + len - 1];
+        if !inner.contains(&b'\\') {
+            if let Ok(b) = std::str::from_utf8(inner) {
+                return Cow::Borrowed(b);
+            }
+        }
+    }
+    Cow::Owned(s.to_string())
+}
+
+/// `key` of a `metadata` object, when it is one (and names `key` once).
+fn metadata_key<'t, 'i>(m: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
+    let o = m.as_object()?;
+    if o.iter().filter(|(k, _)| *k == "key").count() > 1 {
+        return None;
+    }
+    field(m, "key")
+}
+
+/// `code` of an `error`: an object's member (named once), or the one element of an array
+/// read as the same record by position; when it is a string.
+fn error_code<'i>(e: Value<'_, 'i>) -> Option<&'i str> {
+    if let Some(o) = e.as_object() {
+        if o.iter().filter(|(k, _)| *k == "code").count() > 1 {
+            return None;
+        }
+        return string(e, "code");
+    }
+    let a = e.as_array()?;
+    match a.len() {
+        1 => a.get(0)?.into_string(),
+        _ => None,
+    }
 }
 
 /// Usage with Anthropic's split of input: `input_tokens` excludes cache writes and reads.
@@ -297,7 +391,7 @@ fn anthropic_usage(
     input: Option<u64>,
     write: Option<u64>,
     read: Option<u64>,
-    creation: Option<CacheCreation>,
+    write_1h: Option<u64>,
     output: Option<u64>,
 ) -> Usage {
     let (write, read) = (write.unwrap_or(0), read.unwrap_or(0));
@@ -305,131 +399,25 @@ fn anthropic_usage(
         input: input.unwrap_or(0) + write + read,
         cached: read,
         cache_write: write,
-        cache_write_1h: creation
-            .and_then(|c| c.ephemeral_1h_input_tokens)
-            .unwrap_or(0)
-            .min(write),
+        cache_write_1h: write_1h.unwrap_or(0).min(write),
         output: output.unwrap_or(0),
         reasoning: 0,
         results: 1,
     }
 }
 
-#[derive(Deserialize)]
-#[allow(non_snake_case)]
-struct GUsage {
-    promptTokenCount: Option<u64>,
-    cachedContentTokenCount: Option<u64>,
-    candidatesTokenCount: Option<u64>,
-    thoughtsTokenCount: Option<u64>,
-    toolUsePromptTokenCount: Option<u64>,
+/// The 1-hour cache writes of a usage object's `cache_creation`.
+fn write_1h(u: Value<'_, '_>) -> Option<u64> {
+    count(field(u, "cache_creation")?, "ephemeral_1h_input_tokens")
 }
 
-#[derive(Deserialize)]
-struct Cand<'a> {
-    #[serde(borrow)]
-    content: Option<GContent<'a>>,
-}
-
-#[derive(Deserialize)]
-struct GContent<'a> {
-    #[serde(borrow)]
-    parts: Option<Vec<Part<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct Part<'a> {
-    #[serde(borrow)]
-    text: Option<&'a RawValue>,
-    thought: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct AResult<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    message: Option<AMessage<'a>>,
-}
-
-#[derive(Deserialize)]
-struct AMessage<'a> {
-    #[serde(borrow)]
-    model: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    content: Option<Vec<TypedText<'a>>>,
-    usage: Option<OUsage>,
-}
-
-/// Bedrock `modelOutput`: Claude (`content`, `usage`), Nova (`output.message.content`,
-/// `usage.inputTokens`), Llama (`generation`, `prompt_token_count`), Titan
-/// (`inputTextTokenCount`, `results[].outputText`).
-#[derive(Deserialize)]
-#[allow(non_snake_case)]
-struct BOut<'a> {
-    #[serde(borrow)]
-    model: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    content: Option<Vec<TypedText<'a>>>,
-    usage: Option<BUsage>,
-    #[serde(borrow)]
-    output: Option<NovaOut<'a>>,
-    #[serde(borrow)]
-    generation: Option<&'a RawValue>,
-    prompt_token_count: Option<u64>,
-    generation_token_count: Option<u64>,
-    inputTextTokenCount: Option<u64>,
-    #[serde(borrow)]
-    results: Option<Vec<TitanResult<'a>>>,
-}
-
-#[derive(Deserialize)]
-#[allow(non_snake_case)]
-struct BUsage {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    cache_creation_input_tokens: Option<u64>,
-    cache_read_input_tokens: Option<u64>,
-    cache_creation: Option<CacheCreation>,
-    inputTokens: Option<u64>,
-    outputTokens: Option<u64>,
-    cacheReadInputTokenCount: Option<u64>,
-    cacheWriteInputTokenCount: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct NovaOut<'a> {
-    #[serde(borrow)]
-    message: Option<NovaMsg<'a>>,
-}
-
-#[derive(Deserialize)]
-struct NovaMsg<'a> {
-    #[serde(borrow)]
-    content: Option<Vec<TypedText<'a>>>,
-}
-
-#[derive(Deserialize)]
-#[allow(non_snake_case)]
-struct TitanResult<'a> {
-    tokenCount: Option<u64>,
-    #[serde(rename = "outputText", borrow)]
-    output_text: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ErrObj<'a> {
-    #[serde(borrow)]
-    code: Option<&'a RawValue>,
-}
-
-/// The few facts the status rules need, gathered from either parse path.
+/// The few facts the status rules need, gathered from either reading.
 #[derive(Default)]
-struct Facts<'a> {
-    anthropic_type: Option<Cow<'a, str>>,
+struct Facts<'s> {
+    anthropic_type: Option<&'s str>,
     /// `error` present and not null; with its `code` when it is a string.
-    error: Option<Option<Cow<'a, str>>>,
-    /// `status` as Vertex writes it (a string).
+    error: Option<Option<&'s str>>,
+    /// `status` as Vertex writes it (a string): whether it is empty.
     status_str: Option<bool>,
     /// `status` present, not null and not a string (Gemini's `google.rpc.Status`).
     status_obj: bool,
@@ -442,7 +430,7 @@ struct Facts<'a> {
 /// `response.status_code`; Vertex `status` string; Gemini `response` vs `status`/`error`.
 fn classify(f: &Facts<'_>) -> Status {
     if let Some(t) = &f.anthropic_type {
-        return match t.as_ref() {
+        return match *t {
             "succeeded" => Status::Succeeded,
             "expired" => Status::Expired,
             "canceled" | "cancelled" => Status::Canceled,
@@ -476,185 +464,199 @@ fn classify(f: &Facts<'_>) -> Status {
     Status::Errored
 }
 
-/// Reads one result line. A line that is not UTF-8 is unjoinable (see [`request_id`]).
+/// Reads one result line, through the one JSON engine (batchkit-line). A line that is not
+/// UTF-8, or not one JSON value, is unjoinable (see [`request_id`]).
 pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
-    if let Err(e) = std::str::from_utf8(content) {
-        return ResultInfo {
-            unjoinable: Some(Unjoinable::InvalidUtf8(utf8_message(&e))),
-            ..Default::default()
-        };
-    }
-    if batchkit_json::depth_exceeds(content) {
-        return ResultInfo {
-            unjoinable: Some(Unjoinable::InvalidJson(batchkit_json::depth_message())),
-            ..Default::default()
-        };
-    }
-    if !is_object(content) {
-        let unjoinable = match serde_json::from_slice::<IgnoredAny>(content) {
-            Ok(_) => Unjoinable::NotObject,
-            Err(e) => Unjoinable::InvalidJson(e.to_string()),
-        };
-        return ResultInfo {
-            unjoinable: Some(unjoinable),
-            ..Default::default()
-        };
-    }
-    match serde_json::from_slice::<ResLine<'_>>(content) {
-        Ok(r) => typed(content, r),
-        // Repeated keys (first value kept) and numbers beyond f64 are read the way every
-        // command reads them.
-        Err(e) => match batchkit_json::parse_value(content) {
-            Ok(p) => fallback(p.value),
-            Err(_) => ResultInfo {
-                unjoinable: Some(Unjoinable::InvalidJson(e.to_string())),
+    let read = batchkit_line::read_located(content, |root, at| {
+        if !root.is_object() {
+            ResultInfo {
+                unjoinable: Some(Unjoinable::NotObject),
                 ..Default::default()
-            },
+            }
+        } else if fits(root, &RESULT_LINE) {
+            typed(content, at, root)
+        } else {
+            fallback(content, at, root)
+        }
+    });
+    match read {
+        Ok(info) => info,
+        Err(e) => ResultInfo {
+            unjoinable: Some(match e.kind {
+                batchkit_json::syntax::SyntaxKind::InvalidUtf8 => {
+                    Unjoinable::InvalidUtf8(e.message)
+                }
+                _ => Unjoinable::InvalidJson(e.message),
+            }),
+            ..Default::default()
         },
     }
 }
 
-fn typed<'a>(content: &'a [u8], r: ResLine<'a>) -> ResultInfo<'a> {
+/// A line of the known layout ([`RESULT_LINE`]): everything the join keeps.
+fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> ResultInfo<'a> {
     let mut f = Facts::default();
     let mut info = ResultInfo::default();
-    let raw_id = non_null(r.custom_id)
-        .or(non_null(r.key))
-        .or(non_null(r.record_id))
-        .or_else(|| metadata_key(non_null(r.metadata)?));
-    if let Some(raw) = non_null(r.error) {
-        let code = serde_json::from_str::<ErrObj<'_>>(raw.get())
-            .ok()
-            .and_then(|e| non_null(e.code))
-            .and_then(decode_str);
-        f.error = Some(code);
+    let id = field(root, "custom_id")
+        .or_else(|| field(root, "key"))
+        .or_else(|| field(root, "recordId"))
+        .or_else(|| metadata_key(field(root, "metadata")?));
+    if let Some(e) = field(root, "error") {
+        f.error = Some(error_code(e));
     }
-    if let Some(raw) = non_null(r.status) {
-        if raw.get().starts_with('"') {
-            f.status_str = Some(decode_str(raw).is_some_and(|s| s.is_empty()));
-        } else {
-            f.status_obj = true;
+    if let Some(s) = field(root, "status") {
+        match s.into_string() {
+            Some(s) => f.status_str = Some(s.is_empty()),
+            None => f.status_obj = true,
         }
     }
-    f.vertex_shape = r.processed_time.is_some() || (f.status_str.is_some() && r.request.is_some());
-    let mut texts: Vec<&RawValue> = Vec::new();
-    if let Some(a) = r.result {
-        f.anthropic_type = Some(a.kind.unwrap_or(Cow::Borrowed("")));
-        if let Some(m) = a.message {
-            info.model = m.model;
-            if let Some(u) = m.usage {
+    f.vertex_shape = field(root, "processed_time").is_some()
+        || (f.status_str.is_some() && field(root, "request").is_some());
+    let mut texts: Vec<&str> = Vec::new();
+    if let Some(a) = field(root, "result") {
+        f.anthropic_type = Some(string(a, "type").unwrap_or(""));
+        if let Some(m) = field(a, "message") {
+            info.model = string(m, "model").map(|s| text_of(content, at, s));
+            if let Some(u) = field(m, "usage") {
                 info.usage = Some(anthropic_usage(
-                    u.input_tokens,
-                    u.cache_creation_input_tokens,
-                    u.cache_read_input_tokens,
-                    u.cache_creation,
-                    u.output_tokens,
+                    count(u, "input_tokens"),
+                    count(u, "cache_creation_input_tokens"),
+                    count(u, "cache_read_input_tokens"),
+                    write_1h(u),
+                    count(u, "output_tokens"),
                 ));
             }
-            for block in m.content.into_iter().flatten() {
-                if block.kind.as_deref() == Some("text") {
-                    texts.extend(block.text);
+            for block in items(m, "content") {
+                if string(block, "type") == Some("text") {
+                    texts.extend(string(block, "text"));
                 }
             }
         }
     }
-    if let Some(out) = r.model_output {
+    if let Some(out) = field(root, "modelOutput") {
         f.response = true;
-        bedrock_output(out, &mut info, &mut texts);
+        bedrock_output(content, at, out, &mut info, &mut texts);
     }
-    if let Some(resp) = r.response {
+    if let Some(resp) = field(root, "response") {
         f.response = true;
-        f.status_code = resp.status_code;
+        f.status_code = count(resp, "status_code");
         // vLLM's older layout: the completion object is the response.
-        if resp.model.is_some() {
-            info.model = resp.model;
+        if let Some(m) = string(resp, "model") {
+            info.model = Some(text_of(content, at, m));
         }
-        if let Some(u) = &resp.usage {
+        if let Some(u) = field(resp, "usage") {
             info.usage = Some(openai_usage(u));
         }
-        if let Some(choice) = resp.choices.and_then(|c| c.into_iter().next()) {
-            texts.extend(choice.message.and_then(|m| m.content));
+        if let Some(choice) = items(resp, "choices").next() {
+            texts.extend(
+                field(choice, "message")
+                    .and_then(|m| field(m, "content"))
+                    .and_then(|v| v.into_string()),
+            );
         }
-        if let Some(n) = resp.token_count.and_then(count_of) {
+        if let Some(n) = field(resp, "tokenCount").and_then(|v| count_of(content, at, v)) {
             info.usage = Some(Usage {
                 input: n,
                 results: 1,
                 ..Usage::default()
             });
         }
-        if let Some(body) = resp.body {
-            info.model = body.model;
-            if let Some(u) = body.usage {
-                info.usage = Some(openai_usage(&u));
+        if let Some(body) = field(resp, "body") {
+            info.model = string(body, "model").map(|s| text_of(content, at, s));
+            if let Some(u) = field(body, "usage") {
+                info.usage = Some(openai_usage(u));
             }
-            if let Some(choice) = body.choices.and_then(|c| c.into_iter().next()) {
-                texts.extend(choice.message.and_then(|m| m.content));
+            if let Some(choice) = items(body, "choices").next() {
+                texts.extend(
+                    field(choice, "message")
+                        .and_then(|m| field(m, "content"))
+                        .and_then(|v| v.into_string()),
+                );
             }
-            for item in body.output.into_iter().flatten() {
-                for c in item.content.into_iter().flatten() {
-                    if c.kind.as_deref() == Some("output_text") {
-                        texts.extend(c.text);
+            for item in items(body, "output") {
+                for c in items(item, "content") {
+                    if string(c, "type") == Some("output_text") {
+                        texts.extend(string(c, "text"));
                     }
                 }
             }
         }
-        if let Some(u) = resp.usage_metadata {
-            let thoughts = u.thoughtsTokenCount.unwrap_or(0);
+        if let Some(u) = field(resp, "usageMetadata") {
+            let thoughts = count(u, "thoughtsTokenCount").unwrap_or(0);
             info.usage = Some(Usage {
-                input: u.promptTokenCount.unwrap_or(0) + u.toolUsePromptTokenCount.unwrap_or(0),
-                cached: u.cachedContentTokenCount.unwrap_or(0),
-                output: u.candidatesTokenCount.unwrap_or(0) + thoughts,
+                input: count(u, "promptTokenCount").unwrap_or(0)
+                    + count(u, "toolUsePromptTokenCount").unwrap_or(0),
+                cached: count(u, "cachedContentTokenCount").unwrap_or(0),
+                output: count(u, "candidatesTokenCount").unwrap_or(0) + thoughts,
                 reasoning: thoughts,
                 results: 1,
                 ..Usage::default()
             });
         }
-        if let Some(m) = resp.model_version {
+        if let Some(m) = string(resp, "modelVersion") {
             // Vertex writes `gemini-2.0-flash-001@default`.
             info.model = Some(match m.find('@') {
                 Some(i) => Cow::Owned(m[..i].to_string()),
-                None => m,
+                None => text_of(content, at, m),
             });
         }
-        if let Some(c) = resp.candidates.and_then(|c| c.into_iter().next()) {
-            for p in c.content.and_then(|c| c.parts).into_iter().flatten() {
-                if p.thought != Some(true) {
-                    texts.extend(p.text);
+        if let Some(c) = items(resp, "candidates").next() {
+            for p in field(c, "content")
+                .map(|c| items(c, "parts"))
+                .into_iter()
+                .flatten()
+            {
+                if field(p, "thought").and_then(|t| t.as_bool()) != Some(true) {
+                    texts.extend(string(p, "text"));
                 }
             }
         }
     }
     info.status = Some(classify(&f));
-    info.text = join_texts(content, &texts);
-    set_id(&mut info, raw_id, f.vertex_shape);
+    info.text = join_texts(at, &texts);
+    match id {
+        Some(v) => match v.into_string() {
+            Some(s) => info.id = Some(text_of(content, at, s)),
+            None => info.unjoinable = Some(Unjoinable::InvalidId),
+        },
+        None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None => info.unjoinable = Some(Unjoinable::MissingId),
+    }
     info
 }
 
 /// Model, usage and text of a Bedrock `modelOutput`.
-fn bedrock_output<'a>(out: BOut<'a>, info: &mut ResultInfo<'a>, texts: &mut Vec<&'a RawValue>) {
-    info.model = out.model;
+fn bedrock_output<'a, 'i>(
+    content: &'a [u8],
+    at: &Located<'_>,
+    out: Value<'_, 'i>,
+    info: &mut ResultInfo<'a>,
+    texts: &mut Vec<&'i str>,
+) {
+    info.model = string(out, "model").map(|s| text_of(content, at, s));
     let mut usage = None;
-    if let Some(u) = out.usage {
+    let (prompt, generation) = (
+        count(out, "prompt_token_count"),
+        count(out, "generation_token_count"),
+    );
+    if let Some(u) = field(out, "usage") {
         usage = Some(anthropic_usage(
-            u.input_tokens.or(u.inputTokens),
-            u.cache_creation_input_tokens
-                .or(u.cacheWriteInputTokenCount),
-            u.cache_read_input_tokens.or(u.cacheReadInputTokenCount),
-            u.cache_creation,
-            u.output_tokens.or(u.outputTokens),
+            count(u, "input_tokens").or(count(u, "inputTokens")),
+            count(u, "cache_creation_input_tokens").or(count(u, "cacheWriteInputTokenCount")),
+            count(u, "cache_read_input_tokens").or(count(u, "cacheReadInputTokenCount")),
+            write_1h(u),
+            count(u, "output_tokens").or(count(u, "outputTokens")),
         ));
-    } else if out.prompt_token_count.is_some() || out.generation_token_count.is_some() {
+    } else if prompt.is_some() || generation.is_some() {
         usage = Some(Usage {
-            input: out.prompt_token_count.unwrap_or(0),
-            output: out.generation_token_count.unwrap_or(0),
+            input: prompt.unwrap_or(0),
+            output: generation.unwrap_or(0),
             results: 1,
             ..Usage::default()
         });
-    } else if let Some(n) = out.inputTextTokenCount {
-        let output = out
-            .results
-            .iter()
-            .flatten()
-            .filter_map(|r| r.tokenCount)
+    } else if let Some(n) = count(out, "inputTextTokenCount") {
+        let output = items(out, "results")
+            .filter_map(|r| count(r, "tokenCount"))
             .sum();
         usage = Some(Usage {
             input: n,
@@ -664,186 +666,148 @@ fn bedrock_output<'a>(out: BOut<'a>, info: &mut ResultInfo<'a>, texts: &mut Vec<
         });
     }
     info.usage = usage;
-    let blocks = out.content.into_iter().flatten().chain(
-        out.output
-            .and_then(|o| o.message)
-            .and_then(|m| m.content)
-            .into_iter()
-            .flatten(),
-    );
-    for block in blocks {
+    let nova = field(out, "output")
+        .and_then(|o| field(o, "message"))
+        .map(|m| items(m, "content"));
+    for block in items(out, "content").chain(nova.into_iter().flatten()) {
         // Claude blocks have a `type`; Nova's text blocks have none.
-        if matches!(block.kind.as_deref(), Some("text") | None) {
-            texts.extend(block.text);
+        if matches!(string(block, "type"), Some("text") | None) {
+            texts.extend(string(block, "text"));
         }
     }
-    texts.extend(out.generation);
-    for r in out.results.into_iter().flatten() {
-        texts.extend(r.output_text);
+    texts.extend(string(out, "generation"));
+    for r in items(out, "results") {
+        texts.extend(string(r, "outputText"));
     }
 }
 
-/// A token count written as a number or as a string of digits.
-fn count_of(raw: &RawValue) -> Option<u64> {
-    let s = raw.get();
-    match s.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
-        Some(digits) => digits.parse().ok(),
-        None => s.parse().ok(),
+/// A token count written as a number or as a string of digits (as it stands: no escapes).
+fn count_of(content: &[u8], at: &Located<'_>, v: Value<'_, '_>) -> Option<u64> {
+    match v.into_string() {
+        Some(s) => {
+            let (start, len) = at.string_range(s)?;
+            if content[start..start + len].contains(&b'\\') {
+                return None;
+            }
+            s.parse().ok()
+        }
+        None => v.as_u64(),
     }
 }
 
-fn openai_usage(u: &OUsage) -> Usage {
-    let details = u
-        .prompt_tokens_details
-        .as_ref()
-        .or(u.input_tokens_details.as_ref());
-    let cached = details.and_then(|d| d.cached_tokens);
-    let cache_write = details.and_then(|d| d.cache_write_tokens).unwrap_or(0);
-    let reasoning = u
-        .completion_tokens_details
-        .as_ref()
-        .or(u.output_tokens_details.as_ref())
-        .and_then(|d| d.reasoning_tokens);
+fn openai_usage(u: Value<'_, '_>) -> Usage {
+    let details = field(u, "prompt_tokens_details").or_else(|| field(u, "input_tokens_details"));
+    let cached = details.and_then(|d| count(d, "cached_tokens"));
+    let cache_write = details
+        .and_then(|d| count(d, "cache_write_tokens"))
+        .unwrap_or(0);
+    let reasoning = field(u, "completion_tokens_details")
+        .or_else(|| field(u, "output_tokens_details"))
+        .and_then(|d| count(d, "reasoning_tokens"));
     Usage {
-        input: u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
+        input: count(u, "prompt_tokens")
+            .or(count(u, "input_tokens"))
+            .unwrap_or(0),
         cached: cached.unwrap_or(0),
         cache_write,
         cache_write_1h: 0,
-        output: u.completion_tokens.or(u.output_tokens).unwrap_or(0),
+        output: count(u, "completion_tokens")
+            .or(count(u, "output_tokens"))
+            .unwrap_or(0),
         reasoning: reasoning.unwrap_or(0),
         results: 1,
     }
 }
 
-fn set_id<'a>(info: &mut ResultInfo<'a>, raw: Option<&'a RawValue>, vertex: bool) {
-    match raw {
-        Some(raw) => match decode_str(raw) {
-            Some(id) => info.id = Some(id),
-            None => info.unjoinable = Some(Unjoinable::InvalidId),
-        },
-        None if vertex => info.unjoinable = Some(Unjoinable::VertexNoId),
-        None => info.unjoinable = Some(Unjoinable::MissingId),
+/// Joins the string parts of an answer into one JSON string literal: the one part's literal
+/// as it stands in the line, or the parts re-encoded.
+fn join_texts(at: &Located<'_>, parts: &[&str]) -> Option<Text> {
+    match parts {
+        [] => None,
+        [one] => Some(match at.string_range(one) {
+            Some((start, len)) => Text::Raw { start, len },
+            None => Text::Owned(encode_str(one)),
+        }),
+        many => Some(Text::Owned(encode_str(&many.concat()))),
     }
 }
 
-/// Joins the string parts of an answer into one JSON string literal.
-fn join_texts(content: &[u8], parts: &[&RawValue]) -> Option<Text> {
-    let strings: Vec<&RawValue> = parts
-        .iter()
-        .copied()
-        .filter(|r| r.get().starts_with('"'))
-        .collect();
-    match strings.as_slice() {
-        [] => None,
-        [one] => Some(Text::Raw {
-            start: offset_in(content, one.get()),
-            len: one.get().len(),
-        }),
-        many => {
-            let mut s = String::new();
-            for r in many {
-                s.push_str(&decode_str(r).unwrap_or_default());
-            }
-            Some(Text::Owned(
-                serde_json::to_string(&s).expect("a string serialises"),
-            ))
+/// `s` as a JSON string literal, escaped the way serde_json writes one: `"`, `\` and control
+/// characters only (the short forms where JSON has them).
+fn encode_str(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        from = i + 1;
+    }
+    out.push_str(&s[from..]);
+    out.push('"');
+    out
+}
+
+/// A line whose known fields do not all have their types (or repeat): its id and status.
+fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> ResultInfo<'a> {
+    let mut f = Facts::default();
+    let has = |k: &str| root.get(k).is_some();
+    if let Some(r) = field(root, "result") {
+        f.anthropic_type = Some(string(r, "type").unwrap_or(""));
+    }
+    if let Some(e) = field(root, "error") {
+        f.error = Some(string(e, "code"));
+    }
+    if let Some(s) = field(root, "status") {
+        match s.into_string() {
+            Some(s) => f.status_str = Some(s.is_empty()),
+            None => f.status_obj = true,
         }
     }
-}
-
-/// The slow path for valid JSON whose known fields have unexpected types: id and status only.
-fn fallback(v: serde_json::Value) -> ResultInfo<'static> {
-    use serde_json::Value;
-    let Value::Object(o) = v else {
-        return ResultInfo {
-            unjoinable: Some(Unjoinable::NotObject),
-            ..Default::default()
-        };
-    };
-    let mut f = Facts::default();
-    let get = |k: &str| o.get(k).filter(|v| !v.is_null());
-    if let Some(r) = get("result") {
-        f.anthropic_type = Some(Cow::Owned(
-            r.get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-        ));
-    }
-    if let Some(e) = get("error") {
-        f.error = Some(
-            e.get("code")
-                .and_then(Value::as_str)
-                .map(|s| Cow::Owned(s.to_string())),
-        );
-    }
-    match get("status") {
-        Some(Value::String(s)) => f.status_str = Some(s.is_empty()),
-        Some(_) => f.status_obj = true,
-        None => {}
-    }
-    if let Some(r) = get("response") {
+    if let Some(r) = field(root, "response") {
         f.response = true;
-        f.status_code = r.get("status_code").and_then(Value::as_u64);
+        f.status_code = count(r, "status_code");
     }
-    f.vertex_shape =
-        o.contains_key("processed_time") || (f.status_str.is_some() && o.contains_key("request"));
+    f.vertex_shape = has("processed_time") || (f.status_str.is_some() && has("request"));
     let mut info = ResultInfo {
         status: Some(classify(&f)),
         ..Default::default()
     };
-    let meta_key = get("metadata")
-        .and_then(|m| m.get("key"))
-        .filter(|v| !v.is_null());
-    if get("modelOutput").is_some() {
+    if field(root, "modelOutput").is_some() {
         f.response = true;
         info.status = Some(classify(&f));
     }
-    match get("custom_id")
-        .or(get("key"))
-        .or(get("recordId"))
-        .or(meta_key)
-    {
-        Some(Value::String(s)) => info.id = Some(Cow::Owned(s.clone())),
-        Some(_) => info.unjoinable = Some(Unjoinable::InvalidId),
+    let id = field(root, "custom_id")
+        .or_else(|| field(root, "key"))
+        .or_else(|| field(root, "recordId"))
+        .or_else(|| field(field(root, "metadata")?, "key"));
+    match id {
+        Some(v) => match v.into_string() {
+            Some(s) => info.id = Some(Cow::Owned(text_of(content, at, s).into_owned())),
+            None => info.unjoinable = Some(Unjoinable::InvalidId),
+        },
         None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
-}
-
-/// Where a line stops being UTF-8, for a diagnostic.
-fn utf8_message(e: &std::str::Utf8Error) -> String {
-    format!("invalid UTF-8 at byte {} of the line", e.valid_up_to())
-}
-
-/// Serde's derived structs also accept arrays (fields by position); only objects are lines.
-fn is_object(content: &[u8]) -> bool {
-    content.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-}
-
-fn non_null(r: Option<&RawValue>) -> Option<&RawValue> {
-    r.filter(|r| r.get() != "null")
-}
-
-/// Decodes a raw JSON string literal, borrowing when it has no escapes.
-fn decode_str(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let s = raw.get();
-    if !s.starts_with('"') {
-        return None;
-    }
-    let inner = &s[1..s.len() - 1];
-    if !inner.contains('\\') {
-        return Some(Cow::Borrowed(inner));
-    }
-    serde_json::from_str::<String>(s).ok().map(Cow::Owned)
-}
-
-/// Byte offset of `part` (a slice borrowed from `whole`) inside `whole`.
-fn offset_in(whole: &[u8], part: &str) -> usize {
-    let off = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
-    debug_assert!(off + part.len() <= whole.len());
-    off
 }
 
 #[cfg(test)]
@@ -943,10 +907,53 @@ mod tests {
         );
     }
 
+    /// A JSON string literal decoded by the engine.
+    fn decoded(literal: &[u8]) -> Option<String> {
+        batchkit_line::read(literal, |v| v.into_string().map(str::to_string)).ok()?
+    }
+
+    #[test]
+    fn parts_are_joined_and_reencoded() {
+        let line = r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":[{"type":"text","text":"q\"\u0001\t"},{"type":"text","text":"\u00e9/\\\u001f\b\f\r\n"}]}}}"#;
+        let Some(Text::Owned(s)) = result_info(line.as_bytes()).text else {
+            panic!("two parts")
+        };
+        assert_eq!(s, r#""q\"\u0001\té/\\\u001f\b\f\r\n""#);
+        assert_eq!(
+            decoded(s.as_bytes()).unwrap(),
+            "q\"\u{1}\té/\\\u{1f}\u{8}\u{c}\r\n"
+        );
+        // A line whose numbers had to be rewritten still gives its one part as it stands.
+        let big = r#"{"custom_id":"b","n":1e400,"response":{"status_code":200,"body":{"created":-1e999,"choices":[{"message":{"content":"x\u0041"}}]}}}"#;
+        let Some(Text::Raw { start, len }) = result_info(big.as_bytes()).text else {
+            panic!("one part")
+        };
+        assert_eq!(&big[start..start + len], r#""x\u0041""#);
+    }
+
+    #[test]
+    fn unexpected_layouts_give_id_and_status_only() {
+        // A known field repeated: the first is read, for the id and status only.
+        let dup = r#"{"custom_id":"d","custom_id":"e","response":{"status_code":200,"body":{"model":"m","usage":{"prompt_tokens":1}}}}"#;
+        let i = result_info(dup.as_bytes());
+        assert_eq!(
+            (i.id.as_deref(), i.status, i.usage, i.model),
+            (Some("d"), Some(Status::Succeeded), None, None)
+        );
+        // A count that is not a non-negative integer.
+        let neg = r#"{"custom_id":"n","response":{"status_code":200,"body":{"model":"m","usage":{"prompt_tokens":-1}}}}"#;
+        let i = result_info(neg.as_bytes());
+        assert_eq!((i.id.as_deref(), i.usage, i.model), (Some("n"), None, None));
+        // An unknown member repeated changes nothing.
+        let other =
+            r#"{"custom_id":"o","x":1,"x":2,"response":{"status_code":200,"body":{"model":"m"}}}"#;
+        assert_eq!(result_info(other.as_bytes()).model.as_deref(), Some("m"));
+    }
+
     fn text_of(line: &str) -> Option<String> {
         match result_info(line.as_bytes()).text? {
-            Text::Raw { start, len } => serde_json::from_str(&line[start..start + len]).ok(),
-            Text::Owned(s) => serde_json::from_str(&s).ok(),
+            Text::Raw { start, len } => decoded(&line.as_bytes()[start..start + len]),
+            Text::Owned(s) => decoded(s.as_bytes()),
         }
     }
 
@@ -1022,10 +1029,19 @@ mod tests {
             (i.status, i.usage.map(|u| u.input)),
             (Some(Status::Succeeded), Some(12))
         );
-        assert_eq!(
-            count_of(serde_json::from_str::<&RawValue>("5").unwrap()),
-            Some(5)
-        );
+        let counts = [
+            br#"{"n":5}"#.as_slice(),
+            br#"{"n":"5"}"#,
+            br#"{"n":"\u0035"}"#,
+        ];
+        let counts: Vec<_> = counts
+            .iter()
+            .map(|l| {
+                batchkit_line::read_located(l, |v, at| count_of(l, at, v.get("n").unwrap()))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(counts, [Some(5), Some(5), None]);
         // Gemini inline-style: the id in `metadata.key`.
         let meta = r#"{"metadata":{"key":"request_7"},"response":{"candidates":[{"content":{"parts":[{"text":"Hi"}]}}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":1}}}"#;
         let i = result_info(meta.as_bytes());
@@ -1048,6 +1064,20 @@ mod tests {
             Some(Unjoinable::InvalidJson(_))
         ));
         assert_eq!(result_info(b"[1]").unjoinable, Some(Unjoinable::NotObject));
+        // Refused as every command refuses them: a lone surrogate, nesting too deep.
+        assert!(matches!(
+            result_info(br#"{"custom_id":"a","x":"\ud800"}"#).unjoinable,
+            Some(Unjoinable::InvalidJson(_))
+        ));
+        let deep = format!(
+            "{{\"custom_id\":\"a\",\"x\":{}{}}}",
+            "[".repeat(batchkit_json::MAX_DEPTH + 1),
+            "]".repeat(batchkit_json::MAX_DEPTH + 1)
+        );
+        assert_eq!(
+            result_info(deep.as_bytes()).unjoinable,
+            Some(Unjoinable::InvalidJson(batchkit_json::depth_message()))
+        );
         assert_eq!(
             result_info(b"{\"custom_id\":7,\"response\":{}}").unjoinable,
             Some(Unjoinable::InvalidId)

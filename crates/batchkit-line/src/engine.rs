@@ -44,6 +44,7 @@ pub fn read_located<R>(
         let at = Located {
             content,
             base: Some(base),
+            copy: None,
         };
         (f.take().expect("called once"))(root, &at)
     });
@@ -51,10 +52,11 @@ pub fn read_located<R>(
         Ok(r) => Ok(r),
         Err(e) if is_number_error(&e) => match batchkit_json::sanitize_numbers(content) {
             // Numbers were rewritten: positions in the copy are not the line's.
-            Some(clean) => parse_once(&clean, &mut |root, _| {
+            Some(clean) => parse_once(&clean, &mut |root, base| {
                 let at = Located {
                     content,
                     base: None,
+                    copy: Some((base, &clean)),
                 };
                 (f.take().expect("called once"))(root, &at)
             })
@@ -70,6 +72,8 @@ pub struct Located<'c> {
     content: &'c [u8],
     /// Address of the parsed copy's first byte, when its positions are the line's.
     base: Option<usize>,
+    /// Otherwise the address of the parsed copy and the rewritten line it was made from.
+    copy: Option<(usize, &'c [u8])>,
 }
 
 impl Located<'_> {
@@ -89,6 +93,69 @@ impl Located<'_> {
         let len = literal_len(self.content.get(start..)?)?;
         Some((start, len))
     }
+}
+
+impl Located<'_> {
+    /// The byte range of the string literal (quotes included) that `parsed`, any string value
+    /// or key of the parse, was read from, wherever it stands in the line.
+    ///
+    /// In a line whose numbers had to be rewritten, the literal's place in the rewritten copy
+    /// is carried back over the numbers that changed length (strings are never rewritten).
+    pub fn string_range(&self, parsed: &str) -> Option<(usize, usize)> {
+        let start = match (self.base, self.copy) {
+            (Some(base), _) => (parsed.as_ptr() as usize)
+                .checked_sub(base)?
+                .checked_sub(1)?,
+            (None, Some((base, clean))) => {
+                let at = (parsed.as_ptr() as usize)
+                    .checked_sub(base)?
+                    .checked_sub(1)?;
+                map_offset(self.content, clean, at)?
+            }
+            (None, None) => return None,
+        };
+        let len = literal_len(self.content.get(start..)?)?;
+        Some((start, len))
+    }
+}
+
+/// Where offset `at` of `clean` (a copy of `orig` with some numbers rewritten) stands in
+/// `orig`: both are walked together, strings and punctuation byte for byte, numbers token by
+/// token.
+fn map_offset(orig: &[u8], clean: &[u8], at: usize) -> Option<usize> {
+    let is_num = |b: u8| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
+    let (mut i, mut j) = (0usize, 0usize);
+    while j < clean.len() {
+        if j == at {
+            return Some(i);
+        }
+        let b = clean[j];
+        if b == b'"' {
+            let len = literal_len(&clean[j..])?;
+            if orig.get(i..i + len)? != &clean[j..j + len] {
+                return None;
+            }
+            if at > j && at < j + len {
+                return Some(i + (at - j));
+            }
+            i += len;
+            j += len;
+        } else if b == b'-' || b.is_ascii_digit() {
+            while j < clean.len() && is_num(clean[j]) {
+                j += 1;
+            }
+            while i < orig.len() && is_num(orig[i]) {
+                i += 1;
+            }
+        } else {
+            if orig.get(i) != Some(&b) {
+                return None;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    None
 }
 
 /// Length of the string literal at the start of `s` (quotes included).
@@ -359,6 +426,28 @@ mod tests {
             let literal = &line[start..start + len];
             let decoded: String = serde_json_free_decode(literal);
             assert_eq!(decoded, id, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn nested_strings_are_found_where_they_stand() {
+        let lines: [&[u8]; 3] = [
+            br#"{"a":{"b":[1,{"t":"x\"y"}]},"n":2}"#,
+            br#"{"n":1e400,"a":{"b":[-1e-999,{"t":"x\u0041"}]},"m":99e999}"#,
+            br#"{"a":{"b":[123456789e-500,{"t":""}]}}"#,
+        ];
+        for line in lines {
+            let (text, range) = read_located(line, |root, at| {
+                let arr = root.get("a").unwrap().get("b").unwrap();
+                let t = arr.as_array().unwrap().get(1).unwrap();
+                let t = t.get("t").unwrap().into_string().unwrap();
+                (t.to_string(), at.string_range(t))
+            })
+            .unwrap();
+            let (start, len) = range.unwrap();
+            let literal = &line[start..start + len];
+            assert_eq!(serde_json_free_decode(literal), text);
+            assert_eq!(&line[start + len..start + len + 1], b"}");
         }
     }
 
