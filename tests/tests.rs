@@ -10,6 +10,7 @@ mod memory;
 mod providers;
 mod safety;
 mod shard;
+mod sinks;
 mod snapshots;
 mod tokens;
 mod validate;

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use batchkit_io::paths::Role;
 use batchkit_io::Input;
 use batchkit_join::{
-    batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, ProgressHook, Side,
-    Status, Usage,
+    batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, Side, Status, Usage,
 };
 use batchkit_report::join as report;
 use batchkit_report::style::Style;
@@ -98,36 +97,19 @@ pub fn run(
     };
     opts.temp_dir = args.temp_dir;
     opts.read = settings.read.clone();
-    if settings.progress {
-        // One bar per input as the join reads it (results, then requests, then again for a
-        // spilled join's second pass).
-        let current: std::sync::Mutex<Option<(String, Progress)>> = Default::default();
-        opts.progress = Some(ProgressHook(std::sync::Arc::new(
-            move |name: &str, pos: u64| {
-                let mut cur = current.lock().unwrap_or_else(|p| p.into_inner());
-                if cur.as_ref().is_none_or(|(n, _)| n != name) {
-                    *cur = None;
-                    let total = (name != "<stdin>")
-                        .then(|| Input::path(name).len_hint())
-                        .flatten();
-                    *cur = Some((name.to_string(), Progress::new(true, name, total)));
-                }
-                if let Some((_, p)) = cur.as_ref() {
-                    p.set(pos);
-                }
-            },
-        )));
-    }
-
     let style = Style { on: settings.color };
     let json = settings.format == Format::Json;
     let mut w = super::buffered(out);
-    let summary = batchkit_join::join(&opts, &mut |ev| {
-        super::mark_problems();
-        print_event(&mut w, ev, json, style)
-    });
+    let mut sink = PrintSink {
+        w: &mut w,
+        json,
+        style,
+        progress: settings.progress,
+        bar: None,
+    };
+    let summary = batchkit_join::join(&opts, &mut sink);
     // The last progress bar ends before the summary is printed.
-    opts.progress = None;
+    drop(sink);
     let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut w, json))?;
     let prices = default_prices();
     let out = summary_out(&summary, &prices);
@@ -295,6 +277,50 @@ fn vertex_no_id_message(count: u64) -> String {
          it into the output); {they} {are} written to the orphans file",
         batchkit_report::thousands(count)
     )
+}
+
+/// join's sink: events to the printer, progress to one bar per input as the join reads it
+/// (results, then requests, then again for a spilled join's second pass).
+struct PrintSink<'a, W: std::io::Write> {
+    w: &'a mut W,
+    json: bool,
+    style: Style,
+    progress: bool,
+    /// The input being read and its bar.
+    bar: Option<(String, Progress)>,
+}
+
+impl<W: std::io::Write> batchkit_join::Sink for PrintSink<'_, W> {
+    type Error = std::io::Error;
+
+    fn finding(&mut self, _: &str, _: &batchkit_line::Diagnostic) -> std::io::Result<bool> {
+        // A join's findings carry their side: they come as events.
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> std::io::Result<bool> {
+        if !self.progress {
+            return Ok(true);
+        }
+        if self.bar.as_ref().is_none_or(|(n, _)| n != file) {
+            self.bar = None;
+            let total = (file != "<stdin>")
+                .then(|| Input::path(file).len_hint())
+                .flatten();
+            self.bar = Some((file.to_string(), Progress::new(true, file, total)));
+        }
+        if let Some((_, p)) = &self.bar {
+            p.set(read);
+        }
+        Ok(true)
+    }
+}
+
+impl<W: std::io::Write> batchkit_join::JoinSink for PrintSink<'_, W> {
+    fn event(&mut self, ev: &Event) -> std::io::Result<()> {
+        super::mark_problems();
+        print_event(self.w, ev, self.json, self.style)
+    }
 }
 
 #[cfg(test)]

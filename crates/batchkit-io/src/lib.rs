@@ -42,8 +42,8 @@ pub mod staging;
 pub use budget::Budget;
 pub use output::AtomicFile;
 pub use reader::{
-    cancelled, is_zstd, open, run, run_with_progress, Cancelled, Chunk, Input, Line, Lines,
-    Oversized, ProgressFn, ReadError, ReadOptions, ReadStats, Source,
+    cancelled, is_zstd, open, run, Cancelled, Chunk, Input, Line, Lines, Oversized, ReadError,
+    ReadOptions, ReadStats, Source,
 };
 pub use size::{format_size, parse_size, SizeError};
 

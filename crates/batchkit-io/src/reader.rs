@@ -415,36 +415,18 @@ fn first_window(head: &[u8]) -> Option<u64> {
     }
 }
 
-/// Called from the sink thread with the raw bytes consumed so far.
-pub type ProgressFn<'a> = dyn Fn(u64) + Sync + 'a;
-
 /// Reads `input` in chunks of whole lines, runs `process` on each chunk on the rayon pool,
 /// and gives each chunk with its result to `sink` in input order.
 ///
 /// `sink` returns `Ok(false)` to stop early. Errors of the sink abort the run and are
-/// returned as they are; read errors become `E` through `From<ReadError>`.
+/// returned as they are; read errors become `E` through `From<ReadError>`. Progress is the
+/// sink's to report: each chunk carries the raw bytes consumed up to its end
+/// (`Chunk::source_pos`).
 pub fn run<T, E, P, S>(
     input: &Input,
     opts: &ReadOptions,
     process: P,
-    sink: S,
-) -> Result<ReadStats, E>
-where
-    T: Send,
-    E: From<ReadError>,
-    P: Fn(&Chunk) -> T + Sync,
-    S: FnMut(&Chunk, T) -> Result<bool, E>,
-{
-    run_with_progress(input, opts, process, sink, None)
-}
-
-/// [`run`], calling `progress` with the raw bytes consumed after each chunk.
-pub fn run_with_progress<T, E, P, S>(
-    input: &Input,
-    opts: &ReadOptions,
-    process: P,
     mut sink: S,
-    progress: Option<&ProgressFn<'_>>,
 ) -> Result<ReadStats, E>
 where
     T: Send,
@@ -519,9 +501,6 @@ where
                             sink_err = Some(e);
                             stop.store(true, Ordering::Relaxed);
                         }
-                    }
-                    if let Some(p) = progress {
-                        p(chunk.source_pos);
                     }
                 }
                 let mut data = chunk.data;

@@ -41,28 +41,28 @@ fn reserve(read: &ReadOptions) -> u64 {
     (read.chunk_size as u64) * (read.in_flight as u64) * 3 + (8 << 20)
 }
 
-/// [`batchkit_io::run_with_progress`], reporting the position in `label` to the caller's
-/// progress callback, if any.
-pub(crate) fn run_input<T, E, P, S>(
-    opts: &JoinOptions,
+/// [`batchkit_io::run`] over one input, handing `sink` the join's sink with each chunk's
+/// result and then telling it the position reached in `label`.
+pub(crate) fn run_input<T, P, S>(
     label: &str,
     input: &Input,
     read: ReadOptions,
+    on_event: &mut EventSink<'_>,
     process: P,
-    sink: S,
-) -> Result<batchkit_io::ReadStats, E>
+    mut sink: S,
+) -> Result<batchkit_io::ReadStats, JoinError>
 where
     T: Send,
-    E: From<batchkit_io::ReadError>,
     P: Fn(&Chunk) -> T + Sync,
-    S: FnMut(&Chunk, T) -> Result<bool, E>,
+    S: FnMut(&Chunk, T, &mut EventSink<'_>) -> Result<bool, JoinError>,
 {
-    let cb = |pos: u64| {
-        if let Some(p) = &opts.progress {
-            (p.0)(label, pos);
-        }
-    };
-    batchkit_io::run_with_progress(input, &read, process, sink, Some(&cb))
+    batchkit_io::run(input, &read, process, |chunk, t| {
+        let go = sink(chunk, t, &mut *on_event)?;
+        on_event
+            .progress(label, chunk.source_pos)
+            .map_err(JoinError::Report)?;
+        Ok(go)
+    })
 }
 
 /// More models than this are summed as `(other)`: a bound on a table a hostile file could grow.
@@ -454,12 +454,12 @@ impl Ctx<'_> {
         let opts = self.opts;
         for input in opts.requests.iter() {
             let stats = run_input(
-                opts,
                 &input.name,
                 input,
                 self.read.clone(),
+                on_event,
                 process_ok(|chunk: &Chunk| mem_request_chunk(chunk, mem, src)),
-                |chunk, rc: Result<ReqChunk, JoinError>| -> Result<bool, JoinError> {
+                |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
                     let rc = rc?;
                     self.emit_request_chunk(
                         chunk,
@@ -522,7 +522,7 @@ impl Ctx<'_> {
         let opts = self.opts;
 
         // (b) first pass over the requests.
-        let first = self.first_pass(dir.path(), bits)?;
+        let first = self.first_pass(dir.path(), bits, on_event)?;
         let total = first.lines;
         let mut table = first.table;
 
@@ -565,12 +565,12 @@ impl Ctx<'_> {
             };
             let name_input = &opts.requests[fi];
             let stats = run_input(
-                opts,
                 &name_input.name,
                 input,
                 self.read.clone(),
+                on_event,
                 process_ok(process),
-                |chunk, rc: Result<ReqChunk, JoinError>| -> Result<bool, JoinError> {
+                |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
                     let rc = rc?;
                     self.emit_request_chunk(chunk, rc, name_input, base, None, outs, on_event)?;
                     Ok(true)

@@ -37,7 +37,7 @@
 //! let mut opts = JoinOptions::new(vec![Input::path(&req)], vec![Input::path(&res)], dir.path().join("merged.jsonl"));
 //! opts.retry = Some(dir.path().join("retry.jsonl"));
 //! // Events go to a sink; an error from it (a closed pipe) stops the join.
-//! let summary = join(&opts, &mut |_event| Ok(()))?;
+//! let summary = join(&opts, &mut batchkit_join::Events(|_: &batchkit_join::Event| Ok(())))?;
 //! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 1));
 //! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{}}\n");
 //! # Ok(()) }
@@ -54,6 +54,7 @@ mod store;
 use std::path::PathBuf;
 
 use batchkit_io::{Input, ReadError, ReadOptions};
+pub use batchkit_line::Sink;
 
 pub use cost::{batch_cost, default_prices, BatchPrice, NoPrices, Prices};
 pub use engine::join;
@@ -326,24 +327,9 @@ pub enum Event {
     },
 }
 
-/// Called with an input's name and the bytes of it read so far, after each chunk.
-#[derive(Clone)]
-pub struct ProgressHook(pub std::sync::Arc<ProgressFn>);
-
-/// The callback of a [`ProgressHook`]: an input's name and its bytes read so far.
-pub type ProgressFn = dyn Fn(&str, u64) + Send + Sync;
-
-impl std::fmt::Debug for ProgressHook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressHook")
-    }
-}
-
 /// What to join and where to write.
 #[derive(Debug, Clone)]
 pub struct JoinOptions {
-    /// Progress of each read, when wanted.
-    pub progress: Option<ProgressHook>,
     /// Request files, in order.
     pub requests: Vec<Input>,
     /// Result files (output and error files, any provider, any order).
@@ -377,7 +363,6 @@ impl JoinOptions {
             memory_limit: 256 << 20,
             temp_dir: None,
             read: ReadOptions::default(),
-            progress: None,
         }
     }
 }
@@ -446,9 +431,37 @@ impl JoinSummary {
     }
 }
 
-/// Where a join's events go: a sink whose error (a closed pipe) stops the join with
-/// [`JoinError::Report`].
-pub type EventSink<'a> = dyn FnMut(&Event) -> std::io::Result<()> + 'a;
+/// Where a join puts what it finds: the one [`Sink`] of every batchkit job (progress after
+/// each chunk of each input, results first, then requests, then again for a spilled join's
+/// second pass), plus the join's own events (a line that could not be joined, with its side;
+/// Vertex rows without an id; duplicate results). An error (a closed pipe) stops the join
+/// with [`JoinError::Report`]; `Ok(false)` is taken as "go on": a join writes its outputs
+/// whole.
+pub trait JoinSink: Sink<Error = std::io::Error> {
+    /// One event, in the order they are found (see [`Event`]).
+    fn event(&mut self, e: &Event) -> std::io::Result<()>;
+}
+
+/// The sink a join is given.
+pub type EventSink<'a> = dyn JoinSink + 'a;
+
+/// A closure over events is a join sink that drops progress: `join(&opts, &mut Events(|e|
+/// ...))`.
+pub struct Events<F>(pub F);
+
+impl<F: FnMut(&Event) -> std::io::Result<()>> Sink for Events<F> {
+    type Error = std::io::Error;
+
+    fn finding(&mut self, _: &str, _: &batchkit_line::Diagnostic) -> std::io::Result<bool> {
+        Ok(true)
+    }
+}
+
+impl<F: FnMut(&Event) -> std::io::Result<()>> JoinSink for Events<F> {
+    fn event(&mut self, e: &Event) -> std::io::Result<()> {
+        (self.0)(e)
+    }
+}
 
 /// Errors that stop a join. Each names the file (and line when there is one).
 #[derive(Debug, thiserror::Error)]

@@ -167,12 +167,12 @@ impl Ctx<'_> {
         for (fi, input) in opts.results.iter().enumerate() {
             let mut vertex: Option<(Loc, u64)> = None;
             run_input(
-                opts,
                 &input.name,
                 input,
                 self.read.clone(),
+                on_event,
                 parse_result_chunk,
-                |chunk, rc: ResChunk| -> Result<bool, JoinError> {
+                |chunk, rc: ResChunk, on_event| -> Result<bool, JoinError> {
                     for (name, u) in rc.models {
                         let key = if self.models.len() >= MAX_MODELS
                             && !self.models.contains_key(&name)
@@ -196,17 +196,18 @@ impl Ctx<'_> {
                             if *p == Problem::VertexNoId {
                                 vertex.get_or_insert((loc, 0)).1 += 1;
                             } else {
-                                on_event(&Event::Problem {
-                                    side: Side::Result,
-                                    problem: *p,
-                                    loc,
-                                    custom_id: None,
-                                    first: None,
-                                    message: msg.message.clone(),
-                                    column: msg.column,
-                                    context: msg.context,
-                                })
-                                .map_err(JoinError::Report)?;
+                                on_event
+                                    .event(&Event::Problem {
+                                        side: Side::Result,
+                                        problem: *p,
+                                        loc,
+                                        custom_id: None,
+                                        first: None,
+                                        message: msg.message.clone(),
+                                        column: msg.column,
+                                        context: msg.context,
+                                    })
+                                    .map_err(JoinError::Report)?;
                             }
                         }
                         self.store_result(&mut results, chunk, fi as u32, it, hint)?;
@@ -215,7 +216,9 @@ impl Ctx<'_> {
                 },
             )?;
             if let Some((first, count)) = vertex {
-                on_event(&Event::VertexNoId { first, count }).map_err(JoinError::Report)?;
+                on_event
+                    .event(&Event::VertexNoId { first, count })
+                    .map_err(JoinError::Report)?;
             }
         }
         Ok(results)
@@ -415,6 +418,7 @@ impl Ctx<'_> {
         &mut self,
         dir: &std::path::Path,
         bits: u32,
+        on_event: &mut EventSink<'_>,
     ) -> Result<FirstPass, JoinError> {
         let opts = self.opts;
         let mut req_parts = Partitions::new(dir, "req-", bits, 0, 32 << 10).create_all()?;
@@ -427,12 +431,12 @@ impl Ctx<'_> {
                 Source::Path(_) => None,
             };
             let stats = run_input(
-                opts,
                 &input.name,
                 input,
                 self.read.clone(),
+                on_event,
                 first_pass_chunk,
-                |chunk, recs: Vec<ReqRec>| -> Result<bool, JoinError> {
+                |chunk, recs: Vec<ReqRec>, _| -> Result<bool, JoinError> {
                     if let Some(t) = &mut tee {
                         if chunk.oversized.is_some() {
                             return Err(JoinError::Usage(format!(

@@ -454,21 +454,22 @@ impl Ctx<'_> {
                 self.request_events += 1;
                 if self.request_events > self.skip_request_events {
                     let said = lo.said.take().unwrap_or_default();
-                    on_event(&Event::Problem {
-                        side: Side::Request,
-                        problem: p,
-                        loc: Loc {
-                            file: input.name.clone(),
-                            line: lo.line,
-                            offset: Some(lo.byte),
-                        },
-                        custom_id: lo.custom_id.take(),
-                        first,
-                        message: said.message,
-                        column: said.column,
-                        context: said.context,
-                    })
-                    .map_err(JoinError::Report)?;
+                    on_event
+                        .event(&Event::Problem {
+                            side: Side::Request,
+                            problem: p,
+                            loc: Loc {
+                                file: input.name.clone(),
+                                line: lo.line,
+                                offset: Some(lo.byte),
+                            },
+                            custom_id: lo.custom_id.take(),
+                            first,
+                            message: said.message,
+                            column: said.column,
+                            context: said.context,
+                        })
+                        .map_err(JoinError::Report)?;
                 }
             }
         }
@@ -593,12 +594,13 @@ impl Ctx<'_> {
                     }
                     let kept = view.entry(e.other)?;
                     let id = &buf[e.id_rel as usize..(e.id_rel + e.id_len) as usize];
-                    on_event(&Event::DuplicateResult {
-                        custom_id: String::from_utf8_lossy(id).into_owned(),
-                        kept: loc(&kept),
-                        dropped: loc(&e),
-                    })
-                    .map_err(JoinError::Report)?;
+                    on_event
+                        .event(&Event::DuplicateResult {
+                            custom_id: String::from_utf8_lossy(id).into_owned(),
+                            kept: loc(&kept),
+                            dropped: loc(&e),
+                        })
+                        .map_err(JoinError::Report)?;
                 }
                 0 if view.claimed(idx as u64) => self.summary.joined += 1,
                 0 | 1 => {

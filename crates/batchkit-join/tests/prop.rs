@@ -75,7 +75,11 @@ fn run(
         read_size: chunk.min(4096),
         ..ReadOptions::default()
     };
-    let s = join(&o, &mut |_| Ok(())).unwrap();
+    let s = join(
+        &o,
+        &mut batchkit_join::Events(|_: &batchkit_join::Event| Ok(())),
+    )
+    .unwrap();
     let merged = std::fs::read(dir.join(format!("merged-{tag}.jsonl"))).unwrap();
     let retry = std::fs::read(dir.join(format!("retry-{tag}.jsonl"))).unwrap();
     (merged, retry, s)

@@ -1,0 +1,237 @@
+//! Every long job reports its findings and progress through the one `Sink`
+//! (batchkit-line): progress after each chunk, in order, ending at the input's size.
+
+use std::path::Path;
+
+use batchkit_io::{Input, ReadOptions};
+use batchkit_line::{Diagnostic, Sink};
+
+/// What a sink heard: (file, position) per progress call and the findings' codes.
+#[derive(Default)]
+struct Heard {
+    progress: Vec<(String, u64)>,
+    findings: Vec<String>,
+    duplicates: usize,
+    counted: usize,
+    events: usize,
+}
+
+impl Sink for Heard {
+    type Error = std::io::Error;
+
+    fn finding(&mut self, _: &str, d: &Diagnostic) -> std::io::Result<bool> {
+        self.findings.push(d.code.as_str().to_string());
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> std::io::Result<bool> {
+        self.progress.push((file.to_string(), read));
+        Ok(true)
+    }
+}
+
+impl Heard {
+    /// Progress came more than once for `file`, never went back, and ended at its size.
+    fn read_whole(&self, file: &Path) {
+        let name = file.display().to_string();
+        let at: Vec<u64> = self
+            .progress
+            .iter()
+            .filter(|(f, _)| *f == name)
+            .map(|(_, p)| *p)
+            .collect();
+        assert!(at.len() > 1, "{name}: {at:?}");
+        assert!(at.windows(2).all(|w| w[0] <= w[1]), "{at:?}");
+        assert_eq!(*at.last().unwrap(), std::fs::metadata(file).unwrap().len());
+    }
+}
+
+/// Small chunks, so a small file makes many.
+fn read_opts() -> ReadOptions {
+    ReadOptions {
+        chunk_size: 512,
+        read_size: 256,
+        ..ReadOptions::default()
+    }
+}
+
+fn requests(dir: &Path) -> std::path::PathBuf {
+    let mut s = String::new();
+    for i in 0..200 {
+        // Line 50 repeats an id; line 100 is not JSON.
+        let id = if i == 50 { 1 } else { i };
+        if i == 100 {
+            s.push_str("{\"custom_id\": \n");
+            continue;
+        }
+        s.push_str(&format!(
+            r#"{{"custom_id":"r{id}","method":"POST","url":"/v1/chat/completions","body":{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"hello {i}"}}]}}}}"#
+        ));
+        s.push('\n');
+    }
+    let p = dir.join("requests.jsonl");
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+#[test]
+fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = requests(dir.path());
+    let input = || Input::path(&req);
+
+    // validate
+    let checker = batchkit_validate::Checker::new(&Default::default()).unwrap();
+    let mut h = Heard::default();
+    let s = batchkit_validate::validate_file(&checker, &input(), &read_opts(), &mut SinkIo(&mut h))
+        .unwrap();
+    h.read_whole(&req);
+    assert_eq!(h.findings, ["duplicate_id", "invalid_json"]);
+    assert_eq!(s.errors, 2);
+
+    // tokens
+    let mut h = Heard::default();
+    let opts = batchkit_tokens::Options {
+        read: read_opts(),
+        ..Default::default()
+    };
+    let mut totals = batchkit_tokens::Totals::default();
+    batchkit_tokens::count_input(&input(), &opts, &mut totals, &mut SinkIo(&mut h)).unwrap();
+    h.read_whole(&req);
+    assert_eq!(h.findings, ["invalid_json"]);
+    assert_eq!(h.counted, 199);
+
+    // dupes
+    let mut h = Heard::default();
+    let r = batchkit_validate::find_dupes(
+        &[input()],
+        &read_opts(),
+        &batchkit_validate::DupesOptions::default(),
+        &mut SinkIo(&mut h),
+    )
+    .unwrap();
+    h.read_whole(&req);
+    assert_eq!((h.duplicates, r.duplicate_ids), (1, 1));
+
+    // shard (skip the invalid line)
+    let mut h = Heard::default();
+    let mut o = batchkit_shard::ShardOptions::new(dir.path().join("out"));
+    o.read = read_opts();
+    o.skip_invalid = true;
+    let mut hooks = batchkit_shard::Hooks {
+        sink: Box::new(IoSink(&mut h)),
+        ..Default::default()
+    };
+    batchkit_shard::shard(&input(), &o, &mut hooks).unwrap();
+    drop(hooks);
+    h.read_whole(&req);
+    assert!(
+        h.findings.contains(&"invalid_json".to_string()),
+        "{:?}",
+        h.findings
+    );
+
+    // join: results first, then requests, each read whole
+    let res = dir.path().join("results.jsonl");
+    let mut r = String::new();
+    for i in (0..200).step_by(3) {
+        r.push_str(&format!(
+            r#"{{"id":"b{i}","custom_id":"r{i}","response":{{"status_code":200,"body":{{"model":"gpt-4o-mini","choices":[{{"message":{{"content":"hi"}}}}]}}}},"error":null}}"#
+        ));
+        r.push('\n');
+    }
+    std::fs::write(&res, r).unwrap();
+    let mut h = Heard::default();
+    let mut jo = batchkit_join::JoinOptions::new(
+        vec![input()],
+        vec![Input::path(&res)],
+        dir.path().join("merged.jsonl"),
+    );
+    jo.read = read_opts();
+    batchkit_join::join(&jo, &mut IoSink(&mut h)).unwrap();
+    h.read_whole(&res);
+    h.read_whole(&req);
+    let first_req = h
+        .progress
+        .iter()
+        .position(|(f, _)| *f == req.display().to_string())
+        .unwrap();
+    assert!(h.progress[..first_req]
+        .iter()
+        .all(|(f, _)| *f == res.display().to_string()));
+    assert!(h.events >= 2, "the duplicate id and the invalid line");
+}
+
+/// One recording sink, seen through each job's sink trait (each wants its own error type).
+struct SinkIo<'a>(&'a mut Heard);
+
+macro_rules! sink_as {
+    ($err:ty) => {
+        fn finding(&mut self, f: &str, d: &Diagnostic) -> Result<bool, $err> {
+            Ok(self.0.finding(f, d).unwrap())
+        }
+        fn progress(&mut self, f: &str, read: u64) -> Result<bool, $err> {
+            Ok(self.0.progress(f, read).unwrap())
+        }
+    };
+}
+
+impl Sink for SinkIo<'_> {
+    type Error = Errors;
+    sink_as!(Errors);
+}
+
+/// Every job's error, for the one recording sink.
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Errors {
+    Validate(batchkit_validate::ValidateError),
+    Read(batchkit_io::ReadError),
+}
+
+impl From<batchkit_validate::ValidateError> for Errors {
+    fn from(e: batchkit_validate::ValidateError) -> Self {
+        Errors::Validate(e)
+    }
+}
+
+impl From<batchkit_io::ReadError> for Errors {
+    fn from(e: batchkit_io::ReadError) -> Self {
+        Errors::Read(e)
+    }
+}
+
+impl batchkit_tokens::TokensSink for SinkIo<'_> {
+    fn counted(
+        &mut self,
+        _: &str,
+        _: u64,
+        _: u64,
+        _: &batchkit_tokens::RequestCount,
+    ) -> Result<bool, Errors> {
+        self.0.counted += 1;
+        Ok(true)
+    }
+}
+
+impl batchkit_validate::DupesSink for SinkIo<'_> {
+    fn duplicate(&mut self, _: &mut batchkit_validate::DupGroup<'_>) -> Result<bool, Errors> {
+        self.0.duplicates += 1;
+        Ok(true)
+    }
+}
+
+/// The recording sink for shard and join, whose sinks fail with I/O errors.
+struct IoSink<'a>(&'a mut Heard);
+
+impl Sink for IoSink<'_> {
+    type Error = std::io::Error;
+    sink_as!(std::io::Error);
+}
+
+impl batchkit_join::JoinSink for IoSink<'_> {
+    fn event(&mut self, _: &batchkit_join::Event) -> std::io::Result<()> {
+        self.0.events += 1;
+        Ok(())
+    }
+}
