@@ -36,16 +36,9 @@ enum Event {
         max_output_tokens: Option<u64>,
         exact: bool,
     },
-    Diagnostic {
-        severity: String,
-        code: String,
-        file: String,
-        line: u64,
-        offset: u64,
-        column: Option<u64>,
-        message: String,
-        context: Option<String>,
-    },
+    /// The one diagnostic shape of every command (a struct of its own: serde does not deny
+    /// unknown fields of an internally tagged enum's struct variants).
+    Diagnostic(Diag),
     File {
         file: String,
         lines: u64,
@@ -60,6 +53,23 @@ enum Event {
         message: String,
     },
     Summary(Summary),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Diag {
+    severity: String,
+    code: String,
+    file: String,
+    line: u64,
+    offset: u64,
+    column: Option<u64>,
+    custom_id: Option<String>,
+    first_line: Option<u64>,
+    pointer: Option<String>,
+    message: String,
+    context: Option<String>,
 }
 
 #[derive(Deserialize)]
