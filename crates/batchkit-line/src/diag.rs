@@ -194,3 +194,77 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
+
+/// Blank lines as every command reports them: a run of them between requests is one
+/// `empty_line` error (providers reject it), a run at the end of the file one warning
+/// (providers accept it). Feed it lines in order.
+#[derive(Debug, Default, Clone)]
+pub struct BlankRun {
+    /// (first line, its offset, last line, count).
+    run: Option<(u64, u64, u64, u64)>,
+}
+
+impl BlankRun {
+    /// Line `line` (at byte `offset`) is blank.
+    pub fn blank(&mut self, line: u64, offset: u64) {
+        self.run = Some(match self.run {
+            None => (line, offset, line, 1),
+            Some((l, o, _, n)) => (l, o, line, n + 1),
+        });
+    }
+
+    /// A line that is not blank came: the run before it, if any, as an error.
+    pub fn before_request(&mut self) -> Option<Diagnostic> {
+        self.take(false)
+    }
+
+    /// The file ended: the run, if any, as a warning.
+    pub fn at_end(&mut self) -> Option<Diagnostic> {
+        self.take(true)
+    }
+
+    fn take(&mut self, at_end: bool) -> Option<Diagnostic> {
+        let (first, offset, last, n) = self.run.take()?;
+        let severity = if at_end {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        let message = batchkit_json::syntax::blank_lines(n, first, last, at_end);
+        Some(Diagnostic::at(
+            Code::EmptyLine,
+            severity,
+            first,
+            offset,
+            message,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_runs_are_errors_between_requests_and_warnings_at_the_end() {
+        let mut b = BlankRun::default();
+        assert!(b.before_request().is_none());
+        b.blank(2, 10);
+        b.blank(3, 11);
+        let d = b.before_request().unwrap();
+        assert_eq!(
+            (d.code, d.severity, d.line, d.offset),
+            (Code::EmptyLine, Severity::Error, Some(2), Some(10))
+        );
+        assert!(
+            d.message.contains("2 blank lines (lines 2-3)"),
+            "{}",
+            d.message
+        );
+        assert!(b.before_request().is_none());
+        b.blank(9, 40);
+        let d = b.at_end().unwrap();
+        assert_eq!(d.severity, Severity::Warning);
+        assert!(d.message.contains("at the end"), "{}", d.message);
+    }
+}

@@ -32,7 +32,7 @@ mod engine;
 mod request;
 mod sink;
 
-pub use diag::{Code, Diagnostic, Severity};
+pub use diag::{BlankRun, Code, Diagnostic, Severity};
 pub use engine::{
     duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, type_name, Entries,
     Located,

@@ -5,8 +5,9 @@
 //!   per counted line, with `--per-request`; `input_tokens` is `null` for a request with no
 //!   text input to count (audio transcriptions and translations, billed by audio length), and
 //!   then `exact` is `true` (nothing was estimated);
-//! - `{"type":"diagnostic","severity","code","file","line","offset","message"}` per line that
-//!   was not counted (`error`) or was skipped (`warning`, blank lines);
+//! - the one diagnostic shape (`crate::diagnostic::DiagnosticEvent`) per line that
+//!   was not counted (`error`; a run of blank lines between requests too) or was skipped
+//!   (`warning`: blank lines at the end of the file);
 //! - `{"type":"file","file","lines","bytes","requests","input_tokens","errors","warnings"}` per input
 //!   that was read to the end;
 //! - `{"type":"error","file","message"}` per input that could not be read (missing, unreadable,
@@ -569,14 +570,14 @@ impl<W: Write> Printer for HumanPrinter<W> {
         )?;
         if s.errors > 0 || s.warnings > 0 {
             let msg = format!(
-                "{} {} not counted, {} {} skipped (see above)",
+                "{} {}, {} {} (see above): the lines they name are not counted",
                 thousands(s.errors),
-                if s.errors == 1 { "line" } else { "lines" },
+                if s.errors == 1 { "error" } else { "errors" },
                 thousands(s.warnings),
                 if s.warnings == 1 {
-                    "blank line"
+                    "warning"
                 } else {
-                    "blank lines"
+                    "warnings"
                 },
             );
             writeln!(

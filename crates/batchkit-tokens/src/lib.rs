@@ -54,7 +54,7 @@ mod split;
 mod tools;
 mod totals;
 
-pub use batchkit_line::{Code, Diagnostic, Severity, Sink};
+pub use batchkit_line::{BlankRun, Code, Diagnostic, Severity, Sink};
 pub use cache::{
     cache_policy, BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes,
     SharedPrefix, Ttl, DEFAULT_TABLE_SLOTS, PREFIX_STEP,
@@ -176,12 +176,25 @@ where
     totals.set_max_models(opts.max_models);
     let plan = opts.cache_plan;
     let file = input.name.as_str();
+    // Blank lines are reported as validate reports them: a run between requests is one
+    // error, a run at the end of the file one warning; either way they are skipped.
+    let mut blanks = BlankRun::default();
     let stats = batchkit_io::run(
         input,
         &opts.read,
         |chunk| count_chunk(chunk, model, max_line, plan),
         |chunk, results| -> Result<bool, S::Error> {
             for (line, offset, result, prefixes) in results {
+                if matches!(&result, Err(d) if d.code == Code::EmptyLine) {
+                    blanks.blank(line, offset);
+                    continue;
+                }
+                if let Some(d) = blanks.before_request() {
+                    totals.add(&Err(d.clone()));
+                    if !sink.finding(file, &d.with_context("skipped"))? {
+                        return Ok(false);
+                    }
+                }
                 totals.add(&result);
                 let go = match &result {
                     Ok(r) => {
@@ -203,14 +216,7 @@ where
                         }
                         sink.counted(file, line, offset, r)?
                     }
-                    Err(d) => {
-                        let context = if d.is_error() {
-                            "not counted"
-                        } else {
-                            "skipped"
-                        };
-                        sink.finding(file, &d.clone().with_context(context))?
-                    }
+                    Err(d) => sink.finding(file, &d.clone().with_context("not counted"))?,
                 };
                 if !go {
                     return Ok(false);
@@ -219,6 +225,10 @@ where
             sink.progress(file, chunk.source_pos)
         },
     )?;
+    if let Some(d) = blanks.at_end() {
+        totals.add(&Err(d.clone()));
+        sink.finding(file, &d.with_context("skipped"))?;
+    }
     totals.lines += stats.lines;
     totals.bytes += stats.bytes;
     Ok(stats)

@@ -285,17 +285,6 @@ impl Greedy {
 }
 
 /// The finding for a run of blank lines: an error between requests, a warning at the end.
-fn blank_run((first, offset, last, n): (u64, u64, u64, u64), severity: Severity) -> Diagnostic {
-    let at_end = severity == Severity::Warning;
-    let message = batchkit_json::syntax::blank_lines(n, first, last, at_end);
-    let d = Diagnostic::at(Code::EmptyLine, severity, first, offset, message);
-    if at_end {
-        d.with_context("`shard` keeps them out of the shards")
-    } else {
-        d
-    }
-}
-
 /// The checks that need to see lines in order: one per input file.
 pub struct FileChecker<'c> {
     checker: &'c Checker,
@@ -312,7 +301,7 @@ pub struct FileChecker<'c> {
     greedy: Greedy,
     /// A run of blank lines not yet known to be between requests: (first line, its offset,
     /// last line, count).
-    blank_run: Option<(u64, u64, u64, u64)>,
+    blank_run: batchkit_line::BlankRun,
     /// Result lines seen (a result file given as requests).
     result_lines: u64,
 }
@@ -337,7 +326,7 @@ impl<'c> FileChecker<'c> {
             warnings: 0,
             embedding_inputs: 0,
             greedy: Greedy::default(),
-            blank_run: None,
+            blank_run: Default::default(),
             result_lines: 0,
         }
     }
@@ -480,10 +469,7 @@ impl<'c> FileChecker<'c> {
         {
             // Blank: an error only if a request follows.
             r.diagnostics.clear();
-            self.blank_run = Some(match self.blank_run {
-                None => (r.line, r.offset, r.line, 1),
-                Some((l, o, _, n)) => (l, o, r.line, n + 1),
-            });
+            self.blank_run.blank(r.line, r.offset);
             return Ok(());
         }
         for d in &mut r.diagnostics {
@@ -495,11 +481,7 @@ impl<'c> FileChecker<'c> {
                 Severity::Warning => self.warnings += 1,
             }
         }
-        if let Some(d) = self
-            .blank_run
-            .take()
-            .map(|run| blank_run(run, Severity::Error))
-        {
+        if let Some(d) = self.blank_run.before_request() {
             self.errors += 1;
             r.diagnostics.insert(0, d);
         }
@@ -557,8 +539,8 @@ impl<'c> FileChecker<'c> {
         }
         self.errors += late_errors;
         let mut out = Vec::new();
-        if let Some(run) = self.blank_run.take() {
-            out.push(blank_run(run, Severity::Warning));
+        if let Some(d) = self.blank_run.at_end() {
+            out.push(d.with_context("`shard` keeps them out of the shards"));
         }
         if self.result_lines > 1 {
             out.push(Diagnostic::file(
