@@ -134,31 +134,13 @@ fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std:
     match ev {
         Event::Problem {
             side,
-            problem,
-            loc,
-            custom_id,
+            file,
+            diagnostic: d,
             first,
-            message,
-            column,
-            context,
         } => {
-            let Some(code) = problem.diagnostic_code() else {
-                return Ok(());
-            };
             // The one shape of a finding (validate's), with the side of the join.
-            let mut d = batchkit_line::Diagnostic::unplaced(
-                code,
-                batchkit_line::Severity::Error,
-                message.clone(),
-            );
-            d.line = Some(loc.line);
-            d.offset = loc.offset;
-            d.column = *column;
-            d.custom_id = custom_id.clone();
-            d.first_line = first.as_ref().map(|f| f.line);
-            d.context = context.map(str::to_string);
             if json {
-                let mut ev = batchkit_report::diagnostic::DiagnosticEvent::of(&loc.file, &d);
+                let mut ev = batchkit_report::diagnostic::DiagnosticEvent::of(file, d);
                 ev.side = Some(
                     match side {
                         Side::Request => "requests",
@@ -169,7 +151,7 @@ fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std:
                 ev.first_file = first.as_ref().map(|f| f.file.clone());
                 ev.print(w)
             } else {
-                batchkit_report::diagnostic::human(w, &style, &loc.file, &d)?;
+                batchkit_report::diagnostic::human(w, &style, file, d)?;
                 match first {
                     Some(f) => report::human_first_use(w, &style, &f.file, f.line),
                     None => Ok(()),

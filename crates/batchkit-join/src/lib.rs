@@ -208,21 +208,40 @@ pub enum Problem {
     VertexNoId,
 }
 
+/// The finding of a line of `loc` with problem `p` (not [`Problem::VertexNoId`], which is
+/// reported once per file) in the one shape of every command.
+pub(crate) fn problem_event(
+    side: Side,
+    p: Problem,
+    loc: Loc,
+    custom_id: Option<String>,
+    first: Option<Loc>,
+    said: render::Said,
+) -> Event {
+    let code = p
+        .diagnostic_code()
+        .unwrap_or(batchkit_line::Code::MissingField);
+    let mut d =
+        batchkit_line::Diagnostic::unplaced(code, batchkit_line::Severity::Error, said.message);
+    d.line = Some(loc.line);
+    d.offset = loc.offset;
+    d.column = said.column;
+    d.custom_id = custom_id;
+    d.first_line = first.as_ref().map(|f| f.line);
+    d.context = said.context.map(str::to_string);
+    Event::Problem {
+        side,
+        file: loc.file,
+        diagnostic: d,
+        first,
+    }
+}
+
 impl Problem {
     /// The stable code used in outputs.
     pub fn code(self) -> &'static str {
-        match self {
-            Problem::InvalidJson => "invalid_json",
-            Problem::InvalidUtf8 => "invalid_utf8",
-            Problem::NotObject => "not_object",
-            // validate's vocabulary: a request without an id misses a required field; an id
-            // that is not a string has the wrong type.
-            Problem::MissingId => "missing_field",
-            Problem::InvalidId => "wrong_type",
-            Problem::DuplicateId => "duplicate_id",
-            Problem::LineTooLarge => "line_too_large",
-            Problem::VertexNoId => "vertex_no_id",
-        }
+        self.diagnostic_code()
+            .map_or("vertex_no_id", batchkit_line::Code::as_str)
     }
 
     /// The code of the diagnostic a line with this problem gets (`None` for
@@ -233,6 +252,8 @@ impl Problem {
             Problem::InvalidJson => Code::InvalidJson,
             Problem::InvalidUtf8 => Code::InvalidUtf8,
             Problem::NotObject => Code::NotObject,
+            // validate's vocabulary: a request without an id misses a required field; an id
+            // that is not a string has the wrong type.
             Problem::MissingId => Code::MissingField,
             Problem::InvalidId => Code::WrongType,
             Problem::DuplicateId => Code::DuplicateId,
@@ -294,20 +315,14 @@ pub enum Event {
     Problem {
         /// Request or result side.
         side: Side,
-        /// What is wrong.
-        problem: Problem,
-        /// Where.
-        loc: Loc,
-        /// The id, when the line has one.
-        custom_id: Option<String>,
-        /// For [`Problem::DuplicateId`]: the first request line with that id.
+        /// The input the line is in.
+        file: String,
+        /// The finding, in the one shape of every command (validate's code and words; the
+        /// join's doing in `context`; `first_line` for a repeated request id).
+        diagnostic: batchkit_line::Diagnostic,
+        /// For a repeated request id: the first request line with it (possibly in another
+        /// request file).
         first: Option<Loc>,
-        /// What is wrong, in validate's words.
-        message: String,
-        /// 1-based byte column, for `invalid_json` and `invalid_utf8`.
-        column: Option<u64>,
-        /// What the join did with the line.
-        context: Option<&'static str>,
     },
     /// Vertex rows without an id in one results file (one event per file, not per row).
     VertexNoId {

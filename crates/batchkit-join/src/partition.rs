@@ -196,18 +196,15 @@ impl Ctx<'_> {
                             if *p == Problem::VertexNoId {
                                 vertex.get_or_insert((loc, 0)).1 += 1;
                             } else {
-                                on_event
-                                    .event(&Event::Problem {
-                                        side: Side::Result,
-                                        problem: *p,
-                                        loc,
-                                        custom_id: None,
-                                        first: None,
-                                        message: msg.message.clone(),
-                                        column: msg.column,
-                                        context: msg.context,
-                                    })
-                                    .map_err(JoinError::Report)?;
+                                let ev = crate::problem_event(
+                                    Side::Result,
+                                    *p,
+                                    loc,
+                                    None,
+                                    None,
+                                    msg.clone(),
+                                );
+                                on_event.event(&ev).map_err(JoinError::Report)?;
                             }
                         }
                         self.store_result(&mut results, chunk, fi as u32, it, hint)?;

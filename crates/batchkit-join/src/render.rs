@@ -454,22 +454,20 @@ impl Ctx<'_> {
                 self.request_events += 1;
                 if self.request_events > self.skip_request_events {
                     let said = lo.said.take().unwrap_or_default();
-                    on_event
-                        .event(&Event::Problem {
-                            side: Side::Request,
-                            problem: p,
-                            loc: Loc {
-                                file: input.name.clone(),
-                                line: lo.line,
-                                offset: Some(lo.byte),
-                            },
-                            custom_id: lo.custom_id.take(),
-                            first,
-                            message: said.message,
-                            column: said.column,
-                            context: said.context,
-                        })
-                        .map_err(JoinError::Report)?;
+                    let loc = Loc {
+                        file: input.name.clone(),
+                        line: lo.line,
+                        offset: Some(lo.byte),
+                    };
+                    let ev = crate::problem_event(
+                        Side::Request,
+                        p,
+                        loc,
+                        lo.custom_id.take(),
+                        first,
+                        said,
+                    );
+                    on_event.event(&ev).map_err(JoinError::Report)?;
                 }
             }
         }
