@@ -857,20 +857,22 @@ fn run_with_writer(
     let name = input.name.as_str();
     let mut blanks = HeldBlanks::default();
     let process = |chunk: &Chunk| {
-        let reports = checker.check_chunk(chunk);
-        let tokens = match tokens {
-            Some(t) if chunk.oversized.is_none() => chunk
-                .lines()
-                .zip(&reports)
-                .map(|(l, r)| {
-                    if r.is_valid() {
-                        t.count(l.content)
+        // One parse per line: checked, and counted in the same parse when there is a token
+        // cap (the count of an invalid line is not used).
+        let (reports, tokens) = match tokens {
+            Some(t) if chunk.oversized.is_none() => checker
+                .check_chunk_with(chunk, |l, root| t.count_parsed(l.content, root))
+                .into_iter()
+                .map(|(r, c)| {
+                    let c = if r.is_valid() {
+                        c.unwrap_or(Ok(0))
                     } else {
                         Ok(0)
-                    }
+                    };
+                    (r, c)
                 })
-                .collect(),
-            _ => Vec::new(),
+                .unzip(),
+            _ => (checker.check_chunk(chunk), Vec::new()),
         };
         ChunkOut { reports, tokens }
     };

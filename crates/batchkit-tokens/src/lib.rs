@@ -62,7 +62,7 @@ pub use cache::{
 pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
-pub use request::{count_request, count_request_planned, RequestCount};
+pub use request::{count_parsed, count_request, count_request_planned, RequestCount};
 pub use totals::{
     CachePlan, ModelSummary, PlannedCost, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS,
     OTHER_MODELS,

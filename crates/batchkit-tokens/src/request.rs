@@ -79,6 +79,12 @@ fn count_line(
     batchkit_line::read(content, |root| count_root(root, model, plan, prefixes)).map_err(syntax)?
 }
 
+/// [`count_request`] of a line already parsed by batchkit-line's engine (its root), for a
+/// caller that reads the line for more than its count (shard checks it in the same parse).
+pub fn count_parsed(root: Value<'_, '_>, model: Option<&str>) -> Result<RequestCount, Diagnostic> {
+    count_root(root, model, false, &mut None)
+}
+
 fn count_root(
     root: Value<'_, '_>,
     model: Option<&str>,

@@ -378,6 +378,20 @@ impl Checker {
     /// Checks every line of a chunk in isolation. Cross-line checks (duplicates, url and
     /// model rules) are added later, in order, by [`crate::FileChecker::observe`].
     pub fn check_chunk(&self, chunk: &Chunk) -> Vec<LineReport> {
+        self.check_chunk_with(chunk, |_, _| ())
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect()
+    }
+
+    /// [`Checker::check_chunk`], calling `also` on each line that parsed to an object with
+    /// the line and its root, inside the same parse (so a caller that reads more of the line,
+    /// such as shard counting tokens, parses it once).
+    pub fn check_chunk_with<R>(
+        &self,
+        chunk: &Chunk,
+        also: impl Fn(&Line<'_>, Value<'_, '_>) -> R,
+    ) -> Vec<(LineReport, Option<R>)> {
         if let Some(o) = chunk.oversized {
             let mut r = LineReport::empty(o.line, o.offset, o.len + u64::from(o.terminated));
             r.diagnostics.push(Diagnostic::at(
@@ -387,13 +401,28 @@ impl Checker {
                 o.offset,
                 batchkit_json::syntax::line_too_large(o.len, self.max_line_bytes as u64),
             ));
-            return vec![r];
+            return vec![(r, None)];
         }
-        chunk.lines().map(|l| self.check_line(&l)).collect()
+        chunk
+            .lines()
+            .map(|l| self.check_line_with(&l, |root| also(&l, root)))
+            .collect()
     }
 
     /// Checks one line in isolation.
     pub fn check_line(&self, line: &Line<'_>) -> LineReport {
+        self.check_line_with(line, |_| ()).0
+    }
+
+    /// [`Checker::check_line`], calling `also` with the root when the line parsed to an
+    /// object (in the same parse).
+    pub fn check_line_with<R>(
+        &self,
+        line: &Line<'_>,
+        also: impl FnOnce(Value<'_, '_>) -> R,
+    ) -> (LineReport, Option<R>) {
+        let mut also = Some(also);
+        let mut extra = None;
         let mut report = LineReport::empty(line.number, line.offset, line.raw.len() as u64);
         let mut ctx = Ctx {
             report: &mut report,
@@ -429,7 +458,7 @@ impl Checker {
                     self.max_line_bytes as u64,
                 ),
             );
-            return report;
+            return (report, None);
         }
         if line.is_blank() {
             if line.terminated() {
@@ -439,11 +468,11 @@ impl Checker {
                     batchkit_json::syntax::blank_lines(1, ctx.line, ctx.line, false),
                 );
             }
-            return report;
+            return (report, None);
         }
         if let Some(msg) = too_big_to_parse(content) {
             ctx.err(Code::LineTooLarge, "", msg);
-            return report;
+            return (report, None);
         }
         let provider = self.provider;
         let schema = self.schema.as_ref();
@@ -520,17 +549,20 @@ impl Checker {
                 Style::Vertex => check_vertex(&mut ctx, &obj),
                 Style::Bedrock => check_bedrock(&mut ctx, &obj, p),
             }
+            if let Some(f) = also.take() {
+                extra = Some(f(root));
+            }
         });
         if let Err(err) = parsed {
             let e = batchkit_json::syntax::describe(&err, content);
             let d = Diagnostic::syntax(ctx.line, ctx.offset, e);
             ctx.report.diagnostics.push(d);
-            return report;
+            return (report, None);
         }
         if let (Some(schema), true) = (schema, report.parsed) {
             check_schema(schema, content, &mut report);
         }
-        report
+        (report, extra)
     }
 }
 
