@@ -544,16 +544,7 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         if let Some(m) = string(resp, "model") {
             info.model = Some(text_of(content, at, m));
         }
-        if let Some(u) = field(resp, "usage") {
-            info.usage = Some(openai_usage(u));
-        }
-        if let Some(choice) = items(resp, "choices").next() {
-            texts.extend(
-                field(choice, "message")
-                    .and_then(|m| field(m, "content"))
-                    .and_then(|v| v.into_string()),
-            );
-        }
+        completion(resp, &mut info.usage, &mut texts);
         if let Some(n) = field(resp, "tokenCount").and_then(|v| count_of(content, at, v)) {
             info.usage = Some(Usage {
                 input: n,
@@ -563,16 +554,7 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         }
         if let Some(body) = field(resp, "body") {
             info.model = string(body, "model").map(|s| text_of(content, at, s));
-            if let Some(u) = field(body, "usage") {
-                info.usage = Some(openai_usage(u));
-            }
-            if let Some(choice) = items(body, "choices").next() {
-                texts.extend(
-                    field(choice, "message")
-                        .and_then(|m| field(m, "content"))
-                        .and_then(|v| v.into_string()),
-                );
-            }
+            completion(body, &mut info.usage, &mut texts);
             for item in items(body, "output") {
                 for c in items(item, "content") {
                     if string(c, "type") == Some("output_text") {
@@ -692,6 +674,21 @@ fn count_of(content: &[u8], at: &Located<'_>, v: Value<'_, '_>) -> Option<u64> {
             s.parse().ok()
         }
         None => v.as_u64(),
+    }
+}
+
+/// An OpenAI completion object (a response body, or vLLM's older response itself): its usage,
+/// and the text of its first choice.
+fn completion<'i>(obj: Value<'_, 'i>, usage: &mut Option<Usage>, texts: &mut Vec<&'i str>) {
+    if let Some(u) = field(obj, "usage") {
+        *usage = Some(openai_usage(u));
+    }
+    if let Some(choice) = items(obj, "choices").next() {
+        texts.extend(
+            field(choice, "message")
+                .and_then(|m| field(m, "content"))
+                .and_then(|v| v.into_string()),
+        );
     }
 }
 
