@@ -171,6 +171,19 @@ fn fx(rel: &str) -> String {
     fixture(rel).display().to_string()
 }
 
+/// The human and the JSON snapshot of one command line.
+macro_rules! human_and_json {
+    ($human:ident, $json:ident, $args:expr) => {
+        bktest!($human, |dir| {
+            insta::assert_snapshot!(human(&dir, $args));
+        });
+
+        bktest!($json, |dir| {
+            insta::assert_snapshot!(json(&dir, $args));
+        });
+    };
+}
+
 // ---- validate ----
 
 bktest!(validate_human, |dir| {
@@ -229,13 +242,7 @@ fn fixtures_args(args: &[&str]) -> Vec<String> {
         .collect()
 }
 
-bktest!(validate_many_human, |dir| {
-    insta::assert_snapshot!(human(&dir, VALIDATE_MANY));
-});
-
-bktest!(validate_many_json, |dir| {
-    insta::assert_snapshot!(json(&dir, VALIDATE_MANY));
-});
+human_and_json!(validate_many_human, validate_many_json, VALIDATE_MANY);
 
 // ---- dupes ----
 
@@ -260,13 +267,7 @@ const DUPES_FIXTURES: &[&str] = &[
     "fixtures/validate/openai-valid.jsonl",
 ];
 
-bktest!(dupes_fixtures_human, |dir| {
-    insta::assert_snapshot!(human(&dir, DUPES_FIXTURES));
-});
-
-bktest!(dupes_fixtures_json, |dir| {
-    insta::assert_snapshot!(json(&dir, DUPES_FIXTURES));
-});
+human_and_json!(dupes_fixtures_human, dupes_fixtures_json, DUPES_FIXTURES);
 
 bktest!(dupes_write_unique_human, |dir| {
     insta::assert_snapshot!(human(
@@ -341,13 +342,7 @@ const SHARD_VALID: &[&str] = &[
     "2",
 ];
 
-bktest!(shard_human, |dir| {
-    insta::assert_snapshot!(human(&dir, SHARD_VALID));
-});
-
-bktest!(shard_json, |dir| {
-    insta::assert_snapshot!(json(&dir, SHARD_VALID));
-});
+human_and_json!(shard_human, shard_json, SHARD_VALID);
 
 const SHARD_SKIP: &[&str] = &[
     "shard",
@@ -361,13 +356,11 @@ const SHARD_SKIP: &[&str] = &[
     "--skip-invalid",
 ];
 
-bktest!(shard_skip_invalid_human, |dir| {
-    insta::assert_snapshot!(human(&dir, SHARD_SKIP));
-});
-
-bktest!(shard_skip_invalid_json, |dir| {
-    insta::assert_snapshot!(json(&dir, SHARD_SKIP));
-});
+human_and_json!(
+    shard_skip_invalid_human,
+    shard_skip_invalid_json,
+    SHARD_SKIP
+);
 
 const SHARD_REFUSED: &[&str] = &[
     "shard",
@@ -376,13 +369,7 @@ const SHARD_REFUSED: &[&str] = &[
     "out",
 ];
 
-bktest!(shard_refused_human, |dir| {
-    insta::assert_snapshot!(human(&dir, SHARD_REFUSED));
-});
-
-bktest!(shard_refused_json, |dir| {
-    insta::assert_snapshot!(json(&dir, SHARD_REFUSED));
-});
+human_and_json!(shard_refused_human, shard_refused_json, SHARD_REFUSED);
 
 const SHARD_SPLIT: &[&str] = &[
     "shard",
@@ -393,13 +380,7 @@ const SHARD_SPLIT: &[&str] = &[
     "url",
 ];
 
-bktest!(shard_split_human, |dir| {
-    insta::assert_snapshot!(human(&dir, SHARD_SPLIT));
-});
-
-bktest!(shard_split_json, |dir| {
-    insta::assert_snapshot!(json(&dir, SHARD_SPLIT));
-});
+human_and_json!(shard_split_human, shard_split_json, SHARD_SPLIT);
 
 // ---- join ----
 
@@ -416,13 +397,7 @@ const JOIN_OPENAI: &[&str] = &[
     "retry.jsonl",
 ];
 
-bktest!(join_human, |dir| {
-    insta::assert_snapshot!(human(&dir, JOIN_OPENAI));
-});
-
-bktest!(join_json, |dir| {
-    insta::assert_snapshot!(json(&dir, JOIN_OPENAI));
-});
+human_and_json!(join_human, join_json, JOIN_OPENAI);
 
 const JOIN_VERTEX: &[&str] = &[
     "join",
@@ -438,13 +413,7 @@ const JOIN_VERTEX: &[&str] = &[
     "orphans.jsonl",
 ];
 
-bktest!(join_vertex_human, |dir| {
-    insta::assert_snapshot!(human(&dir, JOIN_VERTEX));
-});
-
-bktest!(join_vertex_json, |dir| {
-    insta::assert_snapshot!(json(&dir, JOIN_VERTEX));
-});
+human_and_json!(join_vertex_human, join_vertex_json, JOIN_VERTEX);
 
 /// Several providers' layouts at once, all successes and unpriced models.
 const JOIN_MANY: &[&str] = &[
@@ -463,13 +432,7 @@ const JOIN_MANY: &[&str] = &[
     "orphans.jsonl",
 ];
 
-bktest!(join_many_human, |dir| {
-    insta::assert_snapshot!(human(&dir, JOIN_MANY));
-});
-
-bktest!(join_many_json, |dir| {
-    insta::assert_snapshot!(json(&dir, JOIN_MANY));
-});
+human_and_json!(join_many_human, join_many_json, JOIN_MANY);
 
 // ---- unreadable inputs ----
 
