@@ -70,12 +70,9 @@ pub struct Settings {
     pub format: Format,
     pub progress: bool,
     pub color: bool,
+    /// How to read, with the run's memory budget (`--memory-limit`, `--table-limit`): every
+    /// job takes its shares from `read.budget`, the one copy.
     pub read: ReadOptions,
-    pub budget: Budget,
-    /// Memory for the job's tables (id set, join partitions) before they spill.
-    pub tables: u64,
-    /// Whether `tables` was set by hand (`--table-limit`).
-    pub tables_forced: bool,
 }
 
 impl GlobalArgs {
@@ -105,8 +102,10 @@ impl GlobalArgs {
             When::Always => true,
         };
         let limit = self.memory_limit;
-        let budget = Budget::new(limit).map_err(anyhow::Error::msg)?;
-        budget.install();
+        let mut budget = Budget::new(limit).map_err(anyhow::Error::msg)?;
+        if let Some(t) = self.table_limit {
+            budget = budget.with_tables(t);
+        }
         let mut read = ReadOptions {
             max_line_bytes: usize::try_from(max_line).unwrap_or(usize::MAX),
             ..ReadOptions::for_budget(&budget)
@@ -116,15 +115,11 @@ impl GlobalArgs {
             read.chunk_size = c;
             read.read_size = c;
         }
-        let tables = self.table_limit;
         Ok(Settings {
             format,
             progress,
             color,
             read,
-            budget,
-            tables: tables.unwrap_or(budget.tables()),
-            tables_forced: tables.is_some(),
         })
     }
 }

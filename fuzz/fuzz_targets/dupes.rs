@@ -185,12 +185,15 @@ fn dupes(
     let _ = std::fs::remove_file(&out);
     let opts = DupesOptions {
         provider: None,
-        memory_limit: limit,
         temp_dir: Some(dir().clone()),
         write_unique: unique.then(|| out.clone()),
     };
     let mut sink = CollectDuplicates::default();
-    let report = find_dupes(inputs, &read_opts(), &opts, &mut sink)?;
+    let read = ReadOptions {
+        budget: batchkit_io::Budget::default().with_tables(limit),
+        ..read_opts()
+    };
+    let report = find_dupes(inputs, &read, &opts, &mut sink)?;
     let duplicates = sink.0;
     assert_eq!(report.duplicate_ids, duplicates.len() as u64, "id count");
     assert_eq!(

@@ -35,7 +35,7 @@ fn read_opts() -> ReadOptions {
 
 fn checker(id_memory_limit: u64) -> Checker {
     Checker::new(&CheckOptions {
-        id_memory_limit,
+        budget: batchkit_io::Budget::default().with_tables(id_memory_limit),
         max_line_bytes: MAX_LINE,
         ..Default::default()
     })

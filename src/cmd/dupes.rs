@@ -62,7 +62,6 @@ pub fn run(
     }
     let opts = DupesOptions {
         provider: Some(args.provider.clone()),
-        memory_limit: settings.tables,
         temp_dir: args.spill.temp_dir.clone(),
         write_unique: args.write_unique.clone(),
     };

@@ -88,13 +88,6 @@ pub fn run(
     opts.retry = args.retry;
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
-    // The join's tables and its reader share what the long-line reserve leaves.
-    let b = settings.budget;
-    opts.memory_limit = if settings.tables_forced {
-        settings.tables
-    } else {
-        b.total().saturating_sub(b.big() / 2 + (32 << 20))
-    };
     opts.temp_dir = args.temp_dir;
     opts.read = settings.read.clone();
     let style = Style { on: settings.color };

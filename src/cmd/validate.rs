@@ -75,7 +75,7 @@ pub fn run(
     let opts = CheckOptions {
         provider: Some(args.provider.clone()),
         schema,
-        id_memory_limit: settings.tables,
+        budget: settings.read.budget,
         temp_dir: args.spill.temp_dir.clone(),
         max_line_bytes: settings.read.max_line_bytes,
         ..CheckOptions::default()

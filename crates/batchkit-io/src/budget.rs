@@ -1,18 +1,24 @@
-//! One memory budget per process (`--memory-limit`), split among the parts that hold data.
+//! One memory budget per job (`--memory-limit`), split among the parts that hold data.
 //!
-//! The split is fixed, so that no input can make one part crowd out another:
+//! A [`Budget`] is a value: it is computed once from the flags and travels inside every
+//! job's options ([`crate::ReadOptions::budget`]), so two jobs in one process (two calls
+//! from Python, say) each keep to their own limit. Every share is named here and nowhere
+//! else. The split is fixed, so that no input can make one part crowd out another:
 //!
 //! | part | share of what is left after the process's fixed cost |
 //! |---|---|
-//! | reader: chunks in flight and their results | 1/4 |
-//! | the job's own tables (id set, join partitions, per-model totals) | 1/4 |
-//! | a zstd window, and parsing one long line | 1/2 |
+//! | reader: chunks in flight and their results ([`Budget::reader`]) | 1/4 |
+//! | the job's own tables: id set, per-model totals ([`Budget::tables`]) | 1/4 |
+//! | a zstd window, and parsing one long line ([`Budget::big`]) | 1/2 |
+//!
+//! The join holds its partitions and its own reader in one share ([`Budget::join`]): the
+//! whole budget less the fixed cost and half the long-line share; the reader's chunks in
+//! flight are taken out of it by [`crate::ReadOptions::fit_to`].
 //!
 //! Threads share the reader's part: more threads means more chunks only while they fit.
 //! Lines longer than [`BIG_LINE`] are parsed one at a time ([`big_line_gate`]), and a line
-//! whose parse would not fit ([`parse_fits`]) is reported, not parsed.
+//! whose parse would not fit ([`Budget::parse_fits`]) is reported, not parsed.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// The default `--memory-limit`.
@@ -26,19 +32,21 @@ const BASE: u64 = 32 << 20;
 /// Lines longer than this are parsed one at a time.
 pub const BIG_LINE: usize = 1 << 20;
 
-/// A process's memory budget.
+/// A job's memory budget, with its named shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     total: u64,
+    /// Set by hand (`--table-limit`): the tables' share, and the join's, whatever the total.
+    tables: Option<u64>,
 }
 
-static INSTALLED: AtomicU64 = AtomicU64::new(DEFAULT_LIMIT);
 static BIG: Mutex<()> = Mutex::new(());
 
 impl Default for Budget {
     fn default() -> Self {
         Budget {
             total: DEFAULT_LIMIT,
+            tables: None,
         }
     }
 }
@@ -53,20 +61,19 @@ impl Budget {
                 crate::format_size(MIN_LIMIT)
             ));
         }
-        Ok(Budget { total })
+        Ok(Budget {
+            total,
+            tables: None,
+        })
     }
 
-    /// The budget in force for this process (set by [`Budget::install`]; the default
-    /// otherwise).
-    pub fn current() -> Budget {
+    /// The same budget with the tables' share (and the join's) set to `bytes` by hand: a
+    /// knob for tests and benchmarks that force spilling (`--table-limit`).
+    pub fn with_tables(self, bytes: u64) -> Budget {
         Budget {
-            total: INSTALLED.load(Ordering::Relaxed),
+            tables: Some(bytes),
+            ..self
         }
-    }
-
-    /// Makes this the budget of the process.
-    pub fn install(self) {
-        INSTALLED.store(self.total, Ordering::Relaxed);
     }
 
     /// The whole budget.
@@ -83,14 +90,21 @@ impl Budget {
         self.work() / 4
     }
 
-    /// Bytes for the job's own tables (id set, join partitions, per-model state).
+    /// Bytes for the job's own tables (id set, per-model state) before they spill.
     pub fn tables(&self) -> u64 {
-        self.work() / 4
+        self.tables.unwrap_or(self.work() / 4)
     }
 
     /// Bytes for one long line's parse (or a zstd window).
     pub fn big(&self) -> u64 {
         self.work() / 2
+    }
+
+    /// Bytes for the join: its partitions and its reader's chunks in flight together (the
+    /// reader's part is taken out by [`crate::ReadOptions::fit_to`]).
+    pub fn join(&self) -> u64 {
+        self.tables
+            .unwrap_or_else(|| self.total.saturating_sub(self.big() / 2 + BASE))
     }
 
     /// The largest zstd window (as a power of two) the decoder may use.
@@ -101,10 +115,29 @@ impl Budget {
         }
         log
     }
+
+    /// Whether parsing `content` fits this budget; `Err(needed bytes)` when it does not.
+    pub fn parse_fits(&self, content: &[u8]) -> Result<(), u64> {
+        if content.len() <= BIG_LINE {
+            return Ok(());
+        }
+        // The bound with every byte structural: when even that fits, no need to count.
+        let big = self.big();
+        if (content.len() as u64).saturating_mul(30) <= big {
+            return Ok(());
+        }
+        let cost = parse_cost(content);
+        if cost > big {
+            Err(cost)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Held while a line longer than [`BIG_LINE`] is parsed, so only one such parse runs at a
-/// time whatever the thread count. `None` for short lines.
+/// time whatever the thread count (and whichever job of the process parses it: the gate
+/// only serialises, it holds no budget). `None` for short lines.
 pub fn big_line_gate(len: usize) -> Option<MutexGuard<'static, ()>> {
     (len > BIG_LINE).then(|| BIG.lock().unwrap_or_else(|p| p.into_inner()))
 }
@@ -120,24 +153,6 @@ pub fn parse_cost(content: &[u8]) -> u64 {
         .filter(|&&b| matches!(b, b'{' | b'}' | b'[' | b']' | b',' | b':'))
         .count() as u64;
     content.len() as u64 * 2 + structural * 28
-}
-
-/// Whether parsing `content` fits the budget; `Err(needed bytes)` when it does not.
-pub fn parse_fits(content: &[u8]) -> Result<(), u64> {
-    if content.len() <= BIG_LINE {
-        return Ok(());
-    }
-    // The bound with every byte structural: when even that fits, no need to count.
-    let big = Budget::current().big();
-    if (content.len() as u64).saturating_mul(30) <= big {
-        return Ok(());
-    }
-    let cost = parse_cost(content);
-    if cost > big {
-        Err(cost)
-    } else {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -112,13 +112,13 @@ pub struct ReadOptions {
     /// Most lines in one chunk: what processing a chunk produces (a finding per line, say)
     /// stays bounded even when lines are a few bytes each.
     pub max_lines: usize,
-    /// Bytes that chunks holding long lines (over twice `chunk_size`) may take together;
-    /// the reader waits for them to be consumed before reading another long line, and one
-    /// such chunk is always allowed.
-    pub long_line_bytes: u64,
-    /// Largest zstd window, as a power of two; a frame asking for more is refused with an
-    /// error naming `--memory-limit`.
-    pub zstd_window_log: u32,
+    /// The job's memory budget. Chunks holding long lines (over twice `chunk_size`) may take
+    /// its long-line share ([`Budget::big`](crate::Budget::big)) together: the reader waits
+    /// for them to be consumed before reading another long line, and one such chunk is
+    /// always allowed. A zstd frame asking for a larger window than
+    /// [`Budget::zstd_window_log`](crate::Budget::zstd_window_log) is refused with an error
+    /// naming `--memory-limit`. Jobs take their tables' share from it too.
+    pub budget: crate::Budget,
     /// Set from another thread to stop the run: the next read fails with an `Interrupted`
     /// error (the Python module uses it for Ctrl-C; the binary exits on signals instead).
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -139,7 +139,7 @@ const RESULT_PER_LINE: usize = 512;
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self::for_budget(&crate::Budget::current())
+        Self::for_budget(&crate::Budget::default())
     }
 }
 
@@ -158,10 +158,25 @@ impl ReadOptions {
             in_flight: (threads * 3).max(4).min(fit).max(2),
             read_size: 1 << 20,
             max_lines,
-            long_line_bytes: budget.big(),
-            zstd_window_log: budget.zstd_window_log(),
+            budget: *budget,
             cancel: None,
         }
+    }
+
+    /// These options with chunks small enough for a job that holds its tables and its
+    /// reader in `limit` bytes together (the join), and what is left of `limit` for the
+    /// tables once the chunks in flight are counted. Small limits (tests, tiny machines)
+    /// take smaller chunks, so the reader stays inside them.
+    pub fn fit_to(mut self, limit: u64) -> (ReadOptions, u64) {
+        if limit < (64 << 20) {
+            self.chunk_size = self
+                .chunk_size
+                .min(((limit / 16) as usize).max(64 << 10));
+            self.in_flight = self.in_flight.min(4);
+        }
+        // Chunks in flight, a copy being cut and what processing them produced, plus slack.
+        let held = (self.chunk_size as u64) * (self.in_flight as u64) * 3 + (8 << 20);
+        (self, limit.saturating_sub(held).max(1))
     }
 }
 
@@ -301,14 +316,13 @@ pub struct ReadStats {
     pub stopped: bool,
 }
 
-/// Opens an input as a byte stream, decompressing zstd when its magic bytes say so.
-/// Returns the stream and whether it was compressed.
-pub fn open(input: &Input) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
-    open_counted(
-        input,
-        Arc::new(AtomicU64::new(0)),
-        crate::Budget::current().zstd_window_log(),
-    )
+/// Opens an input as a byte stream, decompressing zstd when its magic bytes say so and the
+/// window fits `budget`. Returns the stream and whether it was compressed.
+pub fn open(
+    input: &Input,
+    budget: &crate::Budget,
+) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
+    open_counted(input, Arc::new(AtomicU64::new(0)), budget)
 }
 
 struct Counted<R> {
@@ -327,8 +341,9 @@ impl<R: Read> Read for Counted<R> {
 fn open_counted(
     input: &Input,
     count: Arc<AtomicU64>,
-    window_log: u32,
+    budget: &crate::Budget,
 ) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
+    let window_log = budget.zstd_window_log();
     let open_err = |source| ReadError::Open {
         name: input.name.clone(),
         source,
@@ -358,7 +373,7 @@ fn open_counted(
                     "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); \
                      raise --memory-limit to at least {}",
                     crate::format_size(window),
-                    crate::format_size(crate::Budget::current().total()),
+                    crate::format_size(budget.total()),
                     crate::format_size(1u64 << window_log),
                     crate::format_size(window * 2 + (64 << 20)),
                 ))));
@@ -435,7 +450,7 @@ where
     S: FnMut(&Chunk, T) -> Result<bool, E>,
 {
     let count = Arc::new(AtomicU64::new(0));
-    let (stream, compressed) = open_counted(input, count.clone(), opts.zstd_window_log)?;
+    let (stream, compressed) = open_counted(input, count.clone(), &opts.budget)?;
     let in_flight = opts.in_flight.max(2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     for _ in 0..in_flight {
@@ -448,7 +463,8 @@ where
     let long = LongLines::default();
     let long_cap = (opts.chunk_size.max(1) as u64) * 2;
     let long_room = opts
-        .long_line_bytes
+        .budget
+        .big()
         .saturating_sub(opts.max_line_bytes as u64 + long_cap);
 
     std::thread::scope(|ts| {

@@ -36,11 +36,6 @@ use crate::render::{
 use crate::store::{hash_id, io_err, Entry, Match, MemStore, BLANK, MATCH_SIZE, NONE};
 use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
 
-/// Memory the reader, its chunks in flight and the output buffers need beside the store.
-fn reserve(read: &ReadOptions) -> u64 {
-    (read.chunk_size as u64) * (read.in_flight as u64) * 3 + (8 << 20)
-}
-
 /// [`batchkit_io::run`] over one input, handing `sink` the join's sink with each chunk's
 /// result and then telling it the position reached in `label`.
 pub(crate) fn run_input<T, P, S>(
@@ -110,15 +105,8 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             "give at least one requests file and one results file".into(),
         ));
     }
-    let mut read = opts.read.clone();
-    if opts.memory_limit < (64 << 20) {
-        // Small budgets (tests, tiny machines): smaller chunks keep the reader inside them.
-        read.chunk_size = read
-            .chunk_size
-            .min(((opts.memory_limit / 16) as usize).max(64 << 10));
-        read.in_flight = read.in_flight.min(4);
-    }
-    let budget = opts.memory_limit.saturating_sub(reserve(&read)).max(1);
+    // The join's share holds its partitions and its reader's chunks in flight together.
+    let (read, budget) = opts.read.clone().fit_to(opts.read.budget.join());
     let temp_base = match &opts.temp_dir {
         Some(d) => d.clone(),
         None => match opts.out.parent() {

@@ -6,7 +6,7 @@
 //! results that match no request to an orphans file, and totals the usage the provider
 //! reported.
 //!
-//! Memory stays under [`JoinOptions::memory_limit`] at any input size: while the results fit,
+//! Memory stays under the budget of [`JoinOptions::read`] at any input size: while the results fit,
 //! they are held in memory and the requests are streamed past them once; when they do not, a
 //! partitioned (grace) hash join spills to a temporary directory that is removed on success
 //! and on failure. Results read from plain (uncompressed) files are held as offsets, not
@@ -357,11 +357,11 @@ pub struct JoinOptions {
     pub orphans: Option<PathBuf>,
     /// Result lines that lost to another result for the same id (else they go to `orphans`).
     pub duplicates: Option<PathBuf>,
-    /// Memory bound in bytes (outputs and spill files are on disk).
-    pub memory_limit: u64,
     /// Where spill files go (default: the directory of `out`).
     pub temp_dir: Option<PathBuf>,
-    /// How to read the inputs.
+    /// How to read the inputs, and the memory budget: the join keeps its partitions and its
+    /// reader within [`Budget::join`](batchkit_io::Budget::join) (outputs and spill files are
+    /// on disk).
     pub read: ReadOptions,
 }
 
@@ -375,7 +375,6 @@ impl JoinOptions {
             retry: None,
             orphans: None,
             duplicates: None,
-            memory_limit: 256 << 20,
             temp_dir: None,
             read: ReadOptions::default(),
         }

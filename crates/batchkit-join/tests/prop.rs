@@ -69,10 +69,10 @@ fn run(
         dir.join(format!("merged-{tag}.jsonl")),
     );
     o.retry = Some(dir.join(format!("retry-{tag}.jsonl")));
-    o.memory_limit = limit;
     o.read = ReadOptions {
         chunk_size: chunk,
         read_size: chunk.min(4096),
+        budget: batchkit_io::Budget::default().with_tables(limit),
         ..ReadOptions::default()
     };
     let s = join(

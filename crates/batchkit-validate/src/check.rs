@@ -13,14 +13,14 @@ use crate::{Code, Diagnostic, Severity};
 pub(crate) use batchkit_line::read_raw as with_parsed;
 
 /// The finding for a line whose parse would not fit the memory budget.
-pub(crate) fn too_big_to_parse(content: &[u8]) -> Option<String> {
-    batchkit_io::budget::parse_fits(content).err().map(|need| {
+pub(crate) fn too_big_to_parse(content: &[u8], budget: &batchkit_io::Budget) -> Option<String> {
+    budget.parse_fits(content).err().map(|need| {
         format!(
             "line is {} bytes and needs about {} to parse, more than --memory-limit {} allows; \
              raise --memory-limit",
             content.len(),
             batchkit_io::format_size(need),
-            batchkit_io::format_size(batchkit_io::Budget::current().total())
+            batchkit_io::format_size(budget.total())
         )
     })
 }
@@ -470,7 +470,7 @@ impl Checker {
             }
             return (report, None);
         }
-        if let Some(msg) = too_big_to_parse(content) {
+        if let Some(msg) = too_big_to_parse(content, &self.opts.budget) {
             ctx.err(Code::LineTooLarge, "", msg);
             return (report, None);
         }

@@ -18,8 +18,6 @@ use crate::{resolve_provider, ValidateError};
 pub struct DupesOptions {
     /// Provider name; `None` or `auto` takes `custom_id`, or `key` when a line has no `custom_id`.
     pub provider: Option<String>,
-    /// Memory for the id set before it spills to disk.
-    pub memory_limit: u64,
     /// Where spilled ids go (the system temp dir when `None`).
     pub temp_dir: Option<PathBuf>,
     /// Write the inputs minus later duplicates here (first occurrence kept, bytes unchanged).
@@ -30,7 +28,6 @@ impl Default for DupesOptions {
     fn default() -> Self {
         DupesOptions {
             provider: None,
-            memory_limit: 256 << 20,
             temp_dir: None,
             write_unique: None,
         }
@@ -121,7 +118,11 @@ struct ChunkIds {
 const NO_ID: u32 = u32::MAX;
 const TOO_LARGE: u32 = u32::MAX - 1;
 
-fn extract_ids(chunk: &batchkit_io::Chunk, style: Option<Style>) -> ChunkIds {
+fn extract_ids(
+    chunk: &batchkit_io::Chunk,
+    style: Option<Style>,
+    budget: &batchkit_io::Budget,
+) -> ChunkIds {
     let mut out = ChunkIds {
         arena: Vec::new(),
         problems: Vec::new(),
@@ -137,7 +138,7 @@ fn extract_ids(chunk: &batchkit_io::Chunk, style: Option<Style>) -> ChunkIds {
         let blank = line.is_blank();
         let start = out.arena.len() as u32;
         let mut len = NO_ID;
-        if !blank && crate::check::too_big_to_parse(line.content).is_some() {
+        if !blank && crate::check::too_big_to_parse(line.content, budget).is_some() {
             len = TOO_LARGE;
         } else if !blank {
             let arena = &mut out.arena;
@@ -241,7 +242,7 @@ impl DupesSink for CollectDuplicates {
 }
 
 /// Finds every id used more than once across `inputs` (taken together, in order), exactly,
-/// within `opts.memory_limit`; optionally writes the inputs minus later duplicates. Progress
+/// within the tables' share of `read.budget`; optionally writes the inputs minus later duplicates. Progress
 /// goes to `sink` as the inputs are read. Lines without an id are counted and the first
 /// [`MAX_PROBLEMS`] of them described in the report.
 ///
@@ -326,7 +327,7 @@ fn scan(
             }
         }
     }
-    let mut index = IdIndex::new(opts.memory_limit, opts.temp_dir.clone(), Track::All);
+    let mut index = IdIndex::new(read.budget.tables(), opts.temp_dir.clone(), Track::All);
     let mut out = match &opts.write_unique {
         Some(p) => Some(AtomicFile::create(p).map_err(ValidateError::io("--write-unique"))?),
         None => None,
@@ -349,7 +350,7 @@ fn scan(
         let rs = batchkit_io::run(
             input,
             read,
-            |chunk| extract_ids(chunk, style),
+            |chunk| extract_ids(chunk, style, &read.budget),
             |chunk, ids| -> Result<bool, ValidateError> {
                 if let (Some(o), Some(_)) = (chunk.oversized, out.as_ref()) {
                     return Err(lost(input, o.line));

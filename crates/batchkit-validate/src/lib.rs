@@ -90,8 +90,9 @@ pub struct CheckOptions {
     pub check_model_mismatch: bool,
     /// Report `url_mismatch` where the provider takes one url per file.
     pub check_url_mismatch: bool,
-    /// Memory for the id set before it spills to disk.
-    pub id_memory_limit: u64,
+    /// The job's memory budget: the id set takes its tables' share before it spills to
+    /// disk, and a line whose parse would not fit its long-line share is reported.
+    pub budget: batchkit_io::Budget,
     /// Where spilled ids go (the system temp dir when `None`).
     pub temp_dir: Option<PathBuf>,
     /// Longest line accepted.
@@ -109,7 +110,7 @@ impl Default for CheckOptions {
             schema: None,
             check_model_mismatch: true,
             check_url_mismatch: true,
-            id_memory_limit: 128 << 20,
+            budget: batchkit_io::Budget::default(),
             temp_dir: None,
             max_line_bytes: 64 << 20,
             trailing_blank_lines_warn: true,
@@ -315,7 +316,7 @@ impl<'c> FileChecker<'c> {
             provider: checker.provider,
             style_line: 0,
             ids: IdIndex::new(
-                checker.opts.id_memory_limit,
+                checker.opts.budget.tables(),
                 checker.opts.temp_dir.clone(),
                 Track::First,
             ),

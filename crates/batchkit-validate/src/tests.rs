@@ -177,7 +177,7 @@ fn duplicates_after_a_spill_are_reported_late_but_exactly() {
     let p = dir.path().join("t.jsonl");
     std::fs::write(&p, &f).unwrap();
     let checker = Checker::new(&CheckOptions {
-        id_memory_limit: 8 << 10,
+        budget: batchkit_io::Budget::default().with_tables(8 << 10),
         ..Default::default()
     })
     .unwrap();
