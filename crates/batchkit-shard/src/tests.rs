@@ -1,6 +1,11 @@
 use super::*;
+use batchkit_io::{Input, ReadOptions};
+use batchkit_validate::{Code, Diagnostic};
 use proptest::prelude::*;
+use std::fs;
+use std::io;
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
