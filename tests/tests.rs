@@ -3,6 +3,7 @@
 #[macro_use]
 mod util;
 
+mod budget;
 mod dupes;
 mod join;
 #[cfg(target_os = "linux")]

@@ -164,7 +164,6 @@ fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
     o.skip_invalid = args.skip_invalid;
     o.force = args.force;
     o.max_groups = args.max_groups;
-    o.id_memory_limit = settings.tables;
     o.read = settings.read.clone();
     Ok(o)
 }

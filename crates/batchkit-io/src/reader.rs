@@ -169,9 +169,7 @@ impl ReadOptions {
     /// take smaller chunks, so the reader stays inside them.
     pub fn fit_to(mut self, limit: u64) -> (ReadOptions, u64) {
         if limit < (64 << 20) {
-            self.chunk_size = self
-                .chunk_size
-                .min(((limit / 16) as usize).max(64 << 10));
+            self.chunk_size = self.chunk_size.min(((limit / 16) as usize).max(64 << 10));
             self.in_flight = self.in_flight.min(4);
         }
         // Chunks in flight, a copy being cut and what processing them produced, plus slack.

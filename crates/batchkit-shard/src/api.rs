@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use batchkit_io::{ReadError, ReadOptions, ReadStats};
-use batchkit_validate::{CheckOptions, Diagnostic, Sink, ValidateError};
+use batchkit_validate::{Diagnostic, Sink, ValidateError};
 
 use crate::{
     Breach, CapOverrides, FsOutput, Manifest, OutputFactory, TokenCount, MANIFEST, REJECTED,
@@ -84,9 +84,8 @@ pub struct ShardOptions {
     pub force: bool,
     /// Most groups with `--split-by` (default [`MAX_GROUPS`] / [`MAX_GROUPS_COMPRESSED`]).
     pub max_groups: Option<usize>,
-    /// Memory for the duplicate-id set before it spills to disk.
-    pub id_memory_limit: u64,
-    /// How to read.
+    /// How to read, and the memory budget (the duplicate-id set takes its tables' share
+    /// before it spills to disk).
     pub read: ReadOptions,
 }
 
@@ -104,7 +103,6 @@ impl ShardOptions {
             skip_invalid: false,
             force: false,
             max_groups: None,
-            id_memory_limit: CheckOptions::default().id_memory_limit,
             read: ReadOptions::default(),
         }
     }

@@ -51,7 +51,7 @@ pub fn shard(
         provider: opts.provider.clone(),
         check_model_mismatch: split != SplitBy::Model,
         check_url_mismatch: split != SplitBy::Url,
-        id_memory_limit: opts.id_memory_limit,
+        budget: opts.read.budget,
         // A shard decides line by line; trailing blank lines are handled here.
         trailing_blank_lines_warn: false,
         max_line_bytes: opts.read.max_line_bytes,
