@@ -36,7 +36,7 @@ struct Group {
     open: Option<OpenShard>,
 }
 
-/// Validation in order, cutting, writing.
+/// Where each valid line goes: its group's open shard, a new shard, or the rejects.
 pub(crate) struct Cutter<'a, 's> {
     w: Writer<'s>,
     opts: &'a ShardOptions,
