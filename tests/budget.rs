@@ -3,7 +3,7 @@
 //! last and however their work interleaves.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
 use crate::util::Dir;
@@ -14,9 +14,13 @@ fn request(i: usize) -> String {
     )
 }
 
-fn result(i: usize) -> String {
+/// A result whose answer is long enough that 5,000 of them (15 MB) cannot stay in memory
+/// A request line with a dense array of 600,000 numbers in its body: parsing it needs more
+/// than the long-line share of a 64 MiB budget, and far less than that of 1 GiB.
+fn dense_request() -> String {
+    let dense = "0,".repeat(600_000);
     format!(
-        "{{\"id\":\"b{i}\",\"custom_id\":\"r-{i}\",\"response\":{{\"status_code\":200,\"body\":{{\"model\":\"gpt-4o-mini\",\"choices\":[{{\"finish_reason\":\"stop\",\"message\":{{\"role\":\"assistant\",\"content\":\"Rayleigh scattering, mostly.\"}}}}],\"usage\":{{\"prompt_tokens\":20,\"completion_tokens\":5}}}}}},\"error\":null}}\n"
+        "{{\"custom_id\":\"dense\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"metadata\":{{\"dense\":[{dense}0]}}}}}}\n"
     )
 }
 
@@ -51,55 +55,30 @@ fn run_in_process(args: &[String]) -> (u8, String, String) {
     )
 }
 
-fn summary(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout.lines().last().expect("a summary line")).unwrap()
-}
-
-/// One side's runs: a join that must spill at `limit` or not, and a validate of the wide
-/// zstd file that the limit refuses or reads.
-fn side(
-    dir: &Path,
-    name: &str,
-    (limit, shown): (&str, &str),
-    files: &(PathBuf, PathBuf, PathBuf),
-) -> (bool, u8) {
-    let s = |p: &Path| p.display().to_string();
-    let (requests, results, zst) = files;
-    let join = [
-        "--memory-limit",
-        limit,
-        "--format",
-        "json",
-        "join",
-        "--requests",
-        &s(requests),
-        "--results",
-        &s(results),
-        "--out",
-        &s(&dir.join(format!("merged-{name}.jsonl"))),
-    ]
-    .map(String::from);
-    let (code, out, err) = run_in_process(&join);
-    assert_eq!(code, 0, "{name}: {err} {out}");
-    let spilled = summary(&out)["spilled"].as_bool().expect("spilled");
-    let validate = [
-        "--memory-limit",
-        limit,
-        "--format",
-        "json",
-        "validate",
-        &s(zst),
-    ]
-    .map(String::from);
-    let (code, out, _) = run_in_process(&validate);
-    if code == 2 {
-        // The JSON error event names the limit this run was given.
-        assert!(
-            out.contains(&format!("--memory-limit {shown}")),
-            "{name}: {out}"
-        );
-    }
-    (spilled, code)
+/// One side's runs: a validate of the wide zstd file (the reader's share) and one of the
+/// dense line (the long-line share); each is refused, naming the limit, or read.
+fn side(name: &str, (limit, shown): (&str, &str), files: &(PathBuf, PathBuf)) -> (u8, u8) {
+    let codes = [&files.0, &files.1].map(|f| {
+        let args = [
+            "--memory-limit",
+            limit,
+            "--format",
+            "json",
+            "validate",
+            &f.display().to_string(),
+        ]
+        .map(String::from);
+        let (code, out, _) = run_in_process(&args);
+        if code != 0 {
+            // The finding or the error event names the limit this run was given.
+            assert!(
+                out.contains(&format!("--memory-limit {shown}")),
+                "{name}: {out}"
+            );
+        }
+        code
+    });
+    (codes[0], codes[1])
 }
 
 /// The two limits, as given and as the error message shows them.
@@ -107,36 +86,33 @@ const SMALL: (&str, &str) = ("64MiB", "64.0 MiB");
 const LARGE: (&str, &str) = ("1GiB", "1.0 GiB");
 
 bktest!(two_runs_in_one_process_keep_their_own_budgets, |dir| {
-    let n = 2_000;
-    let requests: String = (0..n).map(request).collect();
-    let results: String = (0..n).rev().map(result).collect();
+    let requests: String = (0..200).map(request).collect();
     let files = Arc::new((
-        dir.write("requests.jsonl", &requests),
-        dir.write("results.jsonl", &results),
         wide_window(&dir, requests.as_bytes()),
+        dir.write("dense.jsonl", requests + &dense_request()),
     ));
-    // Alone, each limit does what the test expects of it.
-    assert_eq!(side(dir.path(), "small", SMALL, &files), (true, 2));
-    assert_eq!(side(dir.path(), "large", LARGE, &files), (false, 0));
+    // Alone, each limit does what the test expects of it: 64 MiB refuses the zstd window
+    // (exit 2) and reports the dense line (exit 1); 1 GiB reads both.
+    assert_eq!(side("small", SMALL, &files), (2, 1));
+    assert_eq!(side("large", LARGE, &files), (0, 0));
     // Together, started in step round after round, each still keeps to its own.
-    let rounds = 3;
+    let rounds = 4;
     let barrier = Arc::new(Barrier::new(2));
-    let path = dir.path().to_path_buf();
     let handles: Vec<_> = [("small", SMALL), ("large", LARGE)]
         .into_iter()
         .map(|(name, limit)| {
-            let (barrier, files, path) = (barrier.clone(), files.clone(), path.clone());
+            let (barrier, files) = (barrier.clone(), files.clone());
             std::thread::spawn(move || {
                 (0..rounds)
                     .map(|_| {
                         barrier.wait();
-                        side(&path, name, limit, &files)
+                        side(name, limit, &files)
                     })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let got: Vec<Vec<(bool, u8)>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    assert_eq!(got[0], vec![(true, 2); rounds], "the 64 MiB runs");
-    assert_eq!(got[1], vec![(false, 0); rounds], "the 1 GiB runs");
+    let got: Vec<Vec<(u8, u8)>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(got[0], vec![(2, 1); rounds], "the 64 MiB runs");
+    assert_eq!(got[1], vec![(0, 0); rounds], "the 1 GiB runs");
 });

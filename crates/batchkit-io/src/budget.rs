@@ -169,6 +169,23 @@ mod tests {
     }
 
     #[test]
+    fn the_join_share_and_a_forced_table_limit() {
+        let b = Budget::new(256 << 20).unwrap();
+        // Everything but the fixed cost and half the long-line share.
+        assert_eq!(b.join(), (256 - 32 - 56) << 20);
+        let forced = b.with_tables(1 << 20);
+        assert_eq!((forced.tables(), forced.join()), (1 << 20, 1 << 20));
+        assert_eq!(forced.reader(), b.reader());
+        // The join's reader is taken out of its share, with smaller chunks when it is small.
+        let small = Budget::new(64 << 20).unwrap();
+        let (read, left) = crate::ReadOptions::for_budget(&small).fit_to(small.join());
+        assert!(read.chunk_size <= (small.join() / 16) as usize && read.in_flight <= 4);
+        let held = (read.chunk_size * read.in_flight * 3) as u64 + (8 << 20);
+        assert_eq!(left, small.join() - held);
+        assert_eq!(read.budget, small);
+    }
+
+    #[test]
     fn dense_lines_cost_more() {
         let plain = vec![b'a'; 2 << 20];
         let dense: Vec<u8> = b"[0,".repeat(1 << 20);
