@@ -13,8 +13,8 @@ use crate::check::{detect_style, with_parsed};
 use crate::ids::{make_spill_dir, DupGroup, Dups, IdIndex, Occurrence, Track};
 use crate::{resolve_provider, ValidateError};
 
-/// Options of [`find_dupes`].
-#[derive(Debug, Clone)]
+/// Options of [`find_dupes`] (its memory budget is the one in its [`ReadOptions`]).
+#[derive(Debug, Clone, Default)]
 pub struct DupesOptions {
     /// Provider name; `None` or `auto` takes `custom_id`, or `key` when a line has no `custom_id`.
     pub provider: Option<String>,
@@ -24,15 +24,6 @@ pub struct DupesOptions {
     pub write_unique: Option<PathBuf>,
 }
 
-impl Default for DupesOptions {
-    fn default() -> Self {
-        DupesOptions {
-            provider: None,
-            temp_dir: None,
-            write_unique: None,
-        }
-    }
-}
 
 /// One id used more than once, read whole (see [`Duplicate::read`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
