@@ -349,7 +349,11 @@ impl Provider {
     /// A provider by name (`openai`, `azure`, `anthropic`, `gemini`, `vertex`, `mistral`,
     /// `groq`, `together`, `xai`, `bedrock`, `openai-compatible`).
     pub fn get(name: &str) -> Option<&'static Provider> {
-        table().get(&name.to_ascii_lowercase())
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            table().get(&name.to_ascii_lowercase())
+        } else {
+            table().get(name)
+        }
     }
 
     /// Every provider, by name.

@@ -279,15 +279,13 @@ fn family_id(model: &str, start_at: &[String]) -> Id {
     Id::parse(&m)
 }
 
-/// The most specific entry that matches `id` and gives the field `get` reads.
+/// The most specific of the `matching` entries that gives the field `get` reads.
 fn most_specific<'t, T>(
-    entries: &'t [Entry],
-    id: &Id,
+    matching: &[&'t Entry],
     get: impl Fn(&'t Family) -> Option<T>,
 ) -> Option<T> {
-    entries
+    matching
         .iter()
-        .filter(|e| e.id.matches(e.family.exact, e.family.later, id))
         .filter_map(|e| get(&e.family).map(|v| (e, v)))
         .max_by(|(a, _), (b, _)| a.id.specificity(a.family.exact, &b.id, b.family.exact))
         .map(|(_, v)| v)
@@ -296,9 +294,14 @@ fn most_specific<'t, T>(
 fn lookup(model: &str) -> ModelFacts {
     let t = table();
     let id = family_id(model, &t.start_at);
-    let e = &t.entries;
-    let rule = most_specific(e, &id, |f| f.cache);
-    let min = most_specific(e, &id, |f| f.cache_min_tokens);
+    let matching: Vec<&Entry> = t
+        .entries
+        .iter()
+        .filter(|e| e.id.matches(e.family.exact, e.family.later, &id))
+        .collect();
+    let m = &matching[..];
+    let rule = most_specific(m, |f| f.cache);
+    let min = most_specific(m, |f| f.cache_min_tokens);
     let normalized = normalize_model(model);
     let max_output_tokens = snapshot_lookup(
         t.limits
@@ -308,9 +311,9 @@ fn lookup(model: &str) -> ModelFacts {
     )
     .map(|(_, l)| l.max_output_tokens);
     ModelFacts {
-        provider: most_specific(e, &id, |f| f.provider.as_deref()),
-        tokenizer: most_specific(e, &id, |f| f.tokenizer).unwrap_or(TokenizerName::Estimate),
-        text_scale: most_specific(e, &id, |f| f.text_scale).map(|[n, d]| (n, d)),
+        provider: most_specific(m, |f| f.provider.as_deref()),
+        tokenizer: most_specific(m, |f| f.tokenizer).unwrap_or(TokenizerName::Estimate),
+        text_scale: most_specific(m, |f| f.text_scale).map(|[n, d]| (n, d)),
         cache: rule
             .zip(min)
             .map(|(rule, min_tokens)| CachePolicy { rule, min_tokens }),
@@ -318,22 +321,24 @@ fn lookup(model: &str) -> ModelFacts {
     }
 }
 
+/// Answers kept per thread: batch files name one model or a few.
+const MEMO: usize = 8;
+
 /// What `data/models.toml` says of `model` (any case, with or without provider paths).
-///
-/// Batch files name one model or a few: the last answer of each thread is kept.
 pub fn model_facts(model: &str) -> ModelFacts {
     thread_local! {
-        static LAST: RefCell<Option<(String, ModelFacts)>> = const { RefCell::new(None) };
+        static SEEN: RefCell<Vec<(Box<str>, ModelFacts)>> = const { RefCell::new(Vec::new()) };
     }
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
-        if let Some((m, f)) = last.as_ref() {
-            if m == model {
-                return *f;
-            }
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if let Some((_, f)) = seen.iter().find(|(m, _)| &**m == model) {
+            return *f;
         }
         let f = lookup(model);
-        *last = Some((model.to_string(), f));
+        if seen.len() == MEMO {
+            seen.remove(0);
+        }
+        seen.push((model.into(), f));
         f
     })
 }
@@ -456,12 +461,10 @@ mod tests {
             );
             if e.family.later {
                 // A later entry is a name and a version, nothing after it.
+                let version: Vec<String> = e.id.version.iter().map(u32::to_string).collect();
                 assert_eq!(
-                    e.id.text.len(),
-                    e.id.stem + {
-                        let v: Vec<String> = e.id.version.iter().map(u32::to_string).collect();
-                        v.join(".").len()
-                    },
+                    &e.id.text[e.id.stem..],
+                    version.join("."),
                     "{}",
                     e.family.name
                 );
