@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -321,24 +322,24 @@ fn lookup(model: &str) -> ModelFacts {
     }
 }
 
-/// Answers kept per thread: batch files name one model or a few.
-const MEMO: usize = 8;
+/// Answers kept per thread (a file may name many models; each is looked up once).
+const MEMO: usize = 4096;
 
 /// What `data/models.toml` says of `model` (any case, with or without provider paths).
 pub fn model_facts(model: &str) -> ModelFacts {
     thread_local! {
-        static SEEN: RefCell<Vec<(Box<str>, ModelFacts)>> = const { RefCell::new(Vec::new()) };
+        static SEEN: RefCell<HashMap<Box<str>, ModelFacts>> = RefCell::new(HashMap::new());
     }
     SEEN.with(|seen| {
         let mut seen = seen.borrow_mut();
-        if let Some((_, f)) = seen.iter().find(|(m, _)| &**m == model) {
+        if let Some(f) = seen.get(model) {
             return *f;
         }
         let f = lookup(model);
-        if seen.len() == MEMO {
-            seen.remove(0);
+        if seen.len() >= MEMO {
+            seen.clear();
         }
-        seen.push((model.into(), f));
+        seen.insert(model.into(), f);
         f
     })
 }
