@@ -622,7 +622,8 @@ bktest!(response_format_adds_no_input_tokens, |dir| {
     let (reqs, _) = rules_run(&dir);
     let json_mode = by_id(&reqs, "json-mode");
     let plain = by_id(&reqs, "plain");
-    // PROVIDERS.md §17.4: prompt_tokens equals the cookbook count without response_format.
+    // On real gpt-4o-mini batches, prompt_tokens equals the cookbook count without
+    // response_format.
     let want = 3
         + (3 + o200k("system") + o200k("Reply with a JSON object."))
         + (3 + o200k("user") + o200k("Three primary colours, please."));
@@ -645,7 +646,8 @@ bktest!(tools_are_counted_by_the_cookbook_rule, |dir| {
 
 bktest!(anthropic_estimate_is_calibrated, |dir| {
     let (reqs, _) = rules_run(&dir);
-    // Anthropic's batch example reports input_tokens 10 and 11 (PROVIDERS.md §17.6).
+    // Anthropic's batch example reports input_tokens 10 and 11 (source:
+    // https://platform.claude.com/docs/en/build-with-claude/batch-processing).
     assert_eq!(by_id(&reqs, "my-first-request")["input_tokens"], 10);
     assert_eq!(by_id(&reqs, "my-second-request")["input_tokens"], 11);
     // Opus 4.7: "Hello, world" is 3 o200k tokens, 4 with the newer tokenizer's +30%.

@@ -1,25 +1,13 @@
 //! The actual cost of what the provider reported, at batch prices.
 //!
 //! Kept behind [`Prices`] so the join does not depend on where prices come from; the binary
-//! passes the embedded price table.
+//! passes the embedded price table. The arithmetic (cache reads and writes at their
+//! multipliers) is batchkit-providers' [`BatchPrice::cost`].
+
+pub use batchkit_providers::prices::BatchPrice;
+use batchkit_providers::prices::{round_money, BilledTokens, PriceTable};
 
 use crate::ModelUsage;
-
-/// Batch prices of one model, USD per 1M tokens.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BatchPrice {
-    /// Uncached input tokens.
-    pub input: f64,
-    /// Cached input tokens (the input price when the table has none).
-    pub cached_input: Option<f64>,
-    /// Input tokens written to a cache with the default (5-minute) TTL; 1.25x the input
-    /// price when `None`.
-    pub cache_write: Option<f64>,
-    /// Input tokens written with the 1-hour TTL; 2x the input price when `None`.
-    pub cache_write_1h: Option<f64>,
-    /// Output tokens (reasoning included).
-    pub output: f64,
-}
 
 /// A source of batch prices.
 pub trait Prices {
@@ -57,37 +45,28 @@ pub fn batch_cost(models: &[ModelUsage], prices: &dyn Prices) -> (Vec<Option<f64
         .map(|m| {
             let p = prices.batch_price(&m.model)?;
             let u = &m.usage;
-            let write_1h = u.cache_write_1h.min(u.cache_write);
-            let write_5m = u.cache_write - write_1h;
-            let uncached = u.input.saturating_sub(u.cached + u.cache_write) as f64;
-            let c = (uncached * p.input
-                + u.cached as f64 * p.cached_input.unwrap_or(p.input)
-                + write_5m as f64 * p.cache_write.unwrap_or(1.25 * p.input)
-                + write_1h as f64 * p.cache_write_1h.unwrap_or(2.0 * p.input)
-                + u.output as f64 * p.output)
-                / 1e6;
+            let c = p.cost(BilledTokens {
+                input: u.input,
+                cached: u.cached,
+                cache_write: u.cache_write,
+                cache_write_1h: u.cache_write_1h,
+                output: u.output,
+            });
             total += c;
             priced = true;
-            Some(batchkit_tokens::round_money(c))
+            Some(round_money(c))
         })
         .collect();
-    let total = (priced || models.is_empty()).then(|| batchkit_tokens::round_money(total));
+    let total = (priced || models.is_empty()).then(|| round_money(total));
     (per, total)
 }
 
-/// The price table of `batchkit tokens`, the one its cost plan uses: cached input at the
-/// table's batch cache-read price (`batch_cached_input`; the batch input price when the entry
-/// has none), so planned and actual cost compare.
-impl Prices for batchkit_tokens::PriceTable {
+/// The price table of `batchkit tokens`, the one its cost plan uses (see
+/// [`batchkit_providers::Price::batch_price`]), so planned and actual cost compare.
+impl Prices for PriceTable {
     fn batch_price(&self, model: &str) -> Option<BatchPrice> {
         let (_, p) = self.lookup(model)?;
-        Some(BatchPrice {
-            input: p.batch_input,
-            cached_input: p.batch_cached_input,
-            cache_write: p.batch_cache_write,
-            cache_write_1h: Some(p.batch_cache_write_1h_price()),
-            output: p.batch_output.or(p.output.map(|o| o / 2.0)).unwrap_or(0.0),
-        })
+        Some(p.batch_price())
     }
     fn as_of(&self) -> Option<String> {
         Some(self.as_of.clone())
@@ -96,7 +75,7 @@ impl Prices for batchkit_tokens::PriceTable {
 
 /// The prices the `join` command uses.
 pub fn default_prices() -> impl Prices {
-    batchkit_tokens::PriceTable::embedded()
+    PriceTable::embedded()
 }
 
 #[cfg(test)]

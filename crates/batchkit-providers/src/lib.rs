@@ -1,6 +1,8 @@
 //! Provider batch formats as data: line shape, id field and rules, allowed endpoints,
 //! one-model / one-url rules and caps, each with its source. The table is
 //! `data/providers.toml`, embedded at build time, so the binary needs nothing at run time.
+//! Beside it, [`models`] reads `data/models.toml` (tokenizer, prompt-cache rule, output limit
+//! per model) and [`prices`] reads `data/prices.toml` and turns prices into costs.
 //!
 //! ```
 //! use batchkit_providers::{Provider, Style};
@@ -17,6 +19,15 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+
+pub mod models;
+pub mod prices;
+
+pub use models::{model_facts, normalize_model, CachePolicy, CacheRule, ModelFacts, TokenizerName};
+pub use prices::{
+    batch_cache_cost, round_money, BatchPrice, BilledTokens, CacheTokens, Cost, Price, PriceError,
+    PriceTable,
+};
 
 /// The shape of one request line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -210,6 +221,14 @@ pub struct Provider {
     /// Allowed `method` values; empty means only `POST` when the style has a method.
     #[serde(default)]
     pub methods: Vec<String>,
+    /// Under `--provider auto`, an OpenAI-style line whose `url` this provider serves and
+    /// OpenAI does not is evidence that the file is this provider's.
+    #[serde(default)]
+    pub detect_by_url: bool,
+    /// Model-name prefixes of this provider's own models (lower case): under `--provider
+    /// auto`, one-model-per-file is enforced only while a file's models have one of them.
+    #[serde(default)]
+    pub model_prefixes: Vec<String>,
     /// Where the figures come from.
     pub sources: Vec<String>,
 }
@@ -330,7 +349,11 @@ impl Provider {
     /// A provider by name (`openai`, `azure`, `anthropic`, `gemini`, `vertex`, `mistral`,
     /// `groq`, `together`, `xai`, `bedrock`, `openai-compatible`).
     pub fn get(name: &str) -> Option<&'static Provider> {
-        table().get(&name.to_ascii_lowercase())
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            table().get(&name.to_ascii_lowercase())
+        } else {
+            table().get(name)
+        }
     }
 
     /// Every provider, by name.
@@ -341,6 +364,45 @@ impl Provider {
     /// Names accepted by [`Provider::get`].
     pub fn names() -> Vec<&'static str> {
         table().keys().map(|k| k.as_str()).collect()
+    }
+
+    /// What `--provider` accepts, for help texts and messages: `auto`, then every provider
+    /// in providers.toml by name.
+    pub fn choices() -> Vec<&'static str> {
+        std::iter::once("auto").chain(Provider::names()).collect()
+    }
+
+    /// [`Provider::choices`] as one line: `auto, anthropic, azure, ...`.
+    pub fn choices_line() -> String {
+        Provider::choices().join(", ")
+    }
+
+    /// The provider an OpenAI-style line points to by its `url` under `--provider auto`: the
+    /// one marked `detect_by_url` that serves it when OpenAI does not; else OpenAI.
+    pub fn by_openai_url(url: Option<&str>) -> &'static Provider {
+        let openai = Style::OpenAi.default_provider();
+        let Some(u) = url else {
+            return openai;
+        };
+        if openai.url_allowed(u) {
+            return openai;
+        }
+        Provider::all()
+            .find(|p| {
+                p.detect_by_url
+                    && p.style == Style::OpenAi
+                    && !p.urls.is_empty()
+                    && p.url_allowed(u)
+            })
+            .unwrap_or(openai)
+    }
+
+    /// Whether `model` starts with one of this provider's `model_prefixes` (any case).
+    pub fn names_model(&self, model: &str) -> bool {
+        let m = model.to_ascii_lowercase();
+        self.model_prefixes
+            .iter()
+            .any(|p| m.starts_with(p.as_str()))
     }
 
     /// Whether `url` is an endpoint this provider's batch API serves.
@@ -543,6 +605,41 @@ mod tests {
             assert!(c.url_allowed(u), "{u}");
         }
         assert!(g("openai").min_requests.is_none());
+    }
+
+    #[test]
+    fn choices_name_every_provider_and_auto() {
+        let c = Provider::choices();
+        assert_eq!(c[0], "auto");
+        assert_eq!(c.len(), Provider::names().len() + 1);
+        for p in Provider::all() {
+            assert!(c.contains(&p.name.as_str()), "{}", p.name);
+        }
+        let line = Provider::choices_line();
+        assert!(
+            line.starts_with("auto, anthropic, azure, bedrock"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn urls_and_model_names_point_to_providers() {
+        let by = |u| Provider::by_openai_url(u).name.as_str();
+        assert_eq!(by(Some("/v1/chat/completions")), "openai");
+        assert_eq!(by(Some("/chat/completions")), "azure");
+        assert_eq!(by(Some("/responses")), "azure");
+        assert_eq!(by(Some("/v1/audio/transcriptions")), "groq");
+        assert_eq!(by(Some("/v1/audio/translations")), "groq");
+        // Only providers marked for it: xAI's and vLLM's endpoints say nothing.
+        assert_eq!(by(Some("/v1/videos/extensions")), "openai");
+        assert_eq!(by(Some("/v1/score")), "openai");
+        assert_eq!(by(Some("/v1/nothing")), "openai");
+        assert_eq!(by(None), "openai");
+        let openai = Provider::get("openai").unwrap();
+        assert!(openai.names_model("gpt-4o-mini") && openai.names_model("O3-mini"));
+        assert!(openai.names_model("text-embedding-3-small") && openai.names_model("sora-2"));
+        assert!(!openai.names_model("llama-3.1-8b-instant"));
+        assert!(!openai.names_model("claude-opus-4-7"));
     }
 
     #[test]

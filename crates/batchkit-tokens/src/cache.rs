@@ -1,5 +1,6 @@
 //! The prompt-cache plan: which token prefixes of a file a provider would cache, and how many
-//! requests share them (PROVIDERS.md §16).
+//! requests share them (the rules and minimums are in batchkit-providers' `data/models.toml`,
+//! source: its `sources` per family).
 //!
 //! While a request is counted, a [`PrefixHasher`] follows the tokens in the order the provider
 //! renders them (tools, then system, then messages) and records the hash of the prefix at each
@@ -18,61 +19,9 @@
 
 use serde::Serialize;
 
+pub use batchkit_providers::models::{CachePolicy, CacheRule};
+
 use crate::encoding::normalize_model;
-
-/// How a model's provider caches prompt prefixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CacheRule {
-    /// OpenAI before GPT-5.6: automatic, exact prefixes of at least 1,024 tokens, hits in
-    /// 128-token steps.
-    OpenaiPrefix,
-    /// OpenAI from GPT-5.6: breakpoints at message ends (implicit or
-    /// `prompt_cache_breakpoint`), no 128-token rounding, writes billed at 1.25x input.
-    OpenaiBreakpoints,
-    /// Anthropic: only at `cache_control` breakpoints; writes 1.25x input, reads 0.1x.
-    AnthropicCacheControl,
-    /// Gemini 2.5 and later: implicit, exact prefixes over the model's minimum (counted here in
-    /// 128-token steps).
-    GeminiImplicit,
-}
-
-impl CacheRule {
-    /// The name used in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            CacheRule::OpenaiPrefix => "openai_prefix",
-            CacheRule::OpenaiBreakpoints => "openai_breakpoints",
-            CacheRule::AnthropicCacheControl => "anthropic_cache_control",
-            CacheRule::GeminiImplicit => "gemini_implicit",
-        }
-    }
-
-    /// One line for people.
-    pub fn describe(self) -> &'static str {
-        match self {
-            CacheRule::OpenaiPrefix => {
-                "automatic, exact prefixes from the minimum in 128-token steps"
-            }
-            CacheRule::OpenaiBreakpoints => {
-                "automatic breakpoints at message ends, writes at 1.25x input"
-            }
-            CacheRule::AnthropicCacheControl => {
-                "only up to cache_control breakpoints; writes 1.25x, reads 0.1x input"
-            }
-            CacheRule::GeminiImplicit => "implicit, exact prefixes from the minimum",
-        }
-    }
-}
-
-/// The caching rule of one model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct CachePolicy {
-    /// The rule.
-    pub rule: CacheRule,
-    /// Shortest prefix cached, in tokens.
-    pub min_tokens: u32,
-}
 
 /// Steps of the automatic rules (OpenAI before GPT-5.6; the same steps approximate Gemini).
 pub const PREFIX_STEP: u32 = 128;
@@ -82,93 +31,10 @@ pub const PREFIX_STEP: u32 = 128;
 const BLOCK_MIN: u64 = 256;
 
 /// The caching rule of `model`, or `None` when its batch lane has no prompt cache this plan
-/// knows (embeddings, DeepSeek, unknown models).
+/// knows (embeddings, DeepSeek, unknown models): `cache` and `cache_min_tokens` in
+/// batchkit-providers' `data/models.toml`.
 pub fn cache_policy(model: &str) -> Option<CachePolicy> {
-    let m = normalize_model(model);
-    let m = m.strip_prefix("ft:").unwrap_or(&m);
-    let p = |rule, min_tokens| Some(CachePolicy { rule, min_tokens });
-    if let Some(rest) = m.strip_prefix("gpt-5") {
-        // gpt-5, gpt-5-mini, gpt-5.1 ... gpt-5.5: before 5.6.
-        let minor = rest
-            .strip_prefix('.')
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|d| d.parse::<u32>().ok())
-            .unwrap_or(0);
-        return if minor >= 6 {
-            p(CacheRule::OpenaiBreakpoints, 1024)
-        } else {
-            p(CacheRule::OpenaiPrefix, 1024)
-        };
-    }
-    if let Some(rest) = m.strip_prefix("gpt-") {
-        if let Some(major) = rest
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .and_then(|d| d.parse::<u32>().ok())
-        {
-            if major >= 6 {
-                return p(CacheRule::OpenaiBreakpoints, 1024);
-            }
-        }
-    }
-    const OPENAI: &[&str] = &[
-        "gpt-4o",
-        "chatgpt-4o",
-        "gpt-4.1",
-        "gpt-4.5",
-        "o1",
-        "o3",
-        "o4-mini",
-    ];
-    if OPENAI.iter().any(|x| m.starts_with(x)) && !m.contains("embed") {
-        return p(CacheRule::OpenaiPrefix, 1024);
-    }
-    if m.contains("claude-") {
-        return p(CacheRule::AnthropicCacheControl, anthropic_minimum(m));
-    }
-    if let Some(rest) = m.strip_prefix("gemini-") {
-        let major = rest.split('.').next().and_then(|d| d.parse::<u32>().ok());
-        let minor = rest
-            .split('.')
-            .nth(1)
-            .and_then(|d| d.split('-').next())
-            .and_then(|d| d.parse::<u32>().ok());
-        return match (major, minor) {
-            (Some(2), Some(5..)) => p(CacheRule::GeminiImplicit, 2048),
-            (Some(3..), _) => p(CacheRule::GeminiImplicit, 4096),
-            _ => None,
-        };
-    }
-    None
-}
-
-/// Anthropic's minimum cacheable prompt per model (§16): 512 (Opus 5, Fable 5, Mythos 5),
-/// 2,048 (Opus 4.7, Haiku 3.5, Haiku 3), 4,096 (Opus 4.5, 4.6, Haiku 4.5), else 1,024
-/// (Sonnet 4, 4.5, 4.6, 5; Opus 4, 4.1, 4.8).
-fn anthropic_minimum(m: &str) -> u32 {
-    let rest = m.split("claude-").nth(1).unwrap_or("");
-    let parts: Vec<&str> = rest.split(['-', '.', '@']).collect();
-    let num = |i: usize| {
-        parts
-            .get(i)
-            .filter(|p| p.len() <= 2)
-            .and_then(|p| p.parse::<u32>().ok())
-    };
-    let family = parts.first().copied().unwrap_or("");
-    if family.bytes().all(|b| b.is_ascii_digit()) {
-        // claude-3-5-haiku, claude-3-haiku: old form, family last.
-        if rest.contains("haiku") {
-            return 2048;
-        }
-        return 1024;
-    }
-    let (major, minor) = (num(1).unwrap_or(0), num(2).unwrap_or(0));
-    match (family, major, minor) {
-        ("opus" | "fable" | "mythos", 5.., _) => 512,
-        ("opus", 4, 7) => 2048,
-        ("opus", 4, 5 | 6) | ("haiku", 4, _) => 4096,
-        _ => 1024,
-    }
+    batchkit_providers::model_facts(model).cache
 }
 
 /// What a boundary is.
@@ -987,7 +853,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policies_follow_the_section_16_table() {
+    fn policies_follow_the_models_table() {
         let rule = |m| cache_policy(m).map(|p| (p.rule, p.min_tokens));
         assert_eq!(rule("gpt-4o-mini"), Some((CacheRule::OpenaiPrefix, 1024)));
         assert_eq!(rule("gpt-5.2"), Some((CacheRule::OpenaiPrefix, 1024)));

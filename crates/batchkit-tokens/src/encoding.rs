@@ -93,58 +93,23 @@ fn ranks(slot: usize) -> &'static Ranks {
     })
 }
 
-/// The model id without provider paths (`models/`, `publishers/google/models/`, `openai/`),
-/// lower-cased: the form the tables below are keyed by.
-pub fn normalize_model(model: &str) -> String {
-    let base = model.rsplit('/').next().unwrap_or(model);
-    base.trim().to_ascii_lowercase()
-}
+pub use batchkit_providers::normalize_model;
 
-/// The tokenizer for `model`, following tiktoken's model map.
+/// The tokenizer for `model`: `tokenizer` in batchkit-providers' `data/models.toml` (which
+/// follows tiktoken's model map); an estimate with `o200k_base` for models it names no
+/// tokenizer for.
 pub fn tokenizer_for(model: Option<&str>) -> Tokenizer {
-    let estimate = Tokenizer {
-        encoding: Encoding::O200kBase,
-        exact: false,
+    use batchkit_providers::TokenizerName;
+    let name = model.map_or(TokenizerName::Estimate, |m| {
+        batchkit_providers::model_facts(m).tokenizer
+    });
+    let (encoding, exact) = match name {
+        TokenizerName::O200kBase => (Encoding::O200kBase, true),
+        TokenizerName::O200kHarmony => (Encoding::O200kHarmony, true),
+        TokenizerName::Cl100kBase => (Encoding::Cl100kBase, true),
+        TokenizerName::Estimate => (Encoding::O200kBase, false),
     };
-    let Some(model) = model else { return estimate };
-    let mut m = normalize_model(model);
-    // Fine-tuned models (`ft:gpt-4o-mini-2024-07-18:org::id`) use their base model's encoding.
-    if let Some(rest) = m.strip_prefix("ft:") {
-        m = rest.split(':').next().unwrap_or(rest).to_string();
-    }
-    let exact = |encoding| Tokenizer {
-        encoding,
-        exact: true,
-    };
-    const O200K_PREFIXES: &[&str] = &[
-        "gpt-4o",
-        "chatgpt-4o-",
-        "gpt-4.1",
-        "gpt-4.5-",
-        "gpt-5",
-        "o1",
-        "o3",
-        "o4-mini",
-    ];
-    const CL100K_PREFIXES: &[&str] = &["gpt-4-", "gpt-3.5-turbo", "gpt-35-turbo"];
-    const CL100K_NAMES: &[&str] = &[
-        "gpt-4",
-        "text-embedding-ada-002",
-        "text-embedding-3-small",
-        "text-embedding-3-large",
-        "davinci-002",
-        "babbage-002",
-    ];
-    if m.starts_with("gpt-oss-") {
-        exact(Encoding::O200kHarmony)
-    } else if O200K_PREFIXES.iter().any(|p| m.starts_with(p)) {
-        exact(Encoding::O200kBase)
-    } else if CL100K_NAMES.contains(&m.as_str()) || CL100K_PREFIXES.iter().any(|p| m.starts_with(p))
-    {
-        exact(Encoding::Cl100kBase)
-    } else {
-        estimate
-    }
+    Tokenizer { encoding, exact }
 }
 
 #[cfg(test)]

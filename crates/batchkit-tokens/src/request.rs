@@ -6,7 +6,7 @@ use batchkit_providers::Style;
 use serde::Serialize;
 
 use crate::cache::{cache_policy, PrefixHasher, Prefixes, Ttl};
-use crate::encoding::{normalize_model, tokenizer_for, Encoding};
+use crate::encoding::{tokenizer_for, Encoding};
 use crate::image::{data_url_size, openai_image_tokens};
 use crate::tools::{count_tools, rule_is_openais, ToolRule, ToolShape};
 
@@ -198,7 +198,8 @@ fn count_root(
     })
 }
 
-/// A Gemini batch embeddings line: `request.content` (singular), no `contents` (§17.2).
+/// A Gemini batch embeddings line: `request.content` (singular), no `contents`, as real batch
+/// embeddings files have it (source: https://ai.google.dev/gemini-api/docs/batch-api).
 fn is_gemini_embedding(req: &Object<'_, '_>) -> bool {
     req.get("content").is_some() && req.get("contents").is_none()
 }
@@ -218,44 +219,19 @@ struct Counter<'a> {
     dups: bool,
 }
 
-/// Anthropic estimate, calibrated on Anthropic's own batch example (PROVIDERS.md §17.6):
-/// "Hello, world" is 3 o200k tokens and 10 real input tokens, "Hi again, friend" 4 and 11:
-/// a fixed part per request and one per message.
+/// Anthropic estimate, calibrated on Anthropic's own batch example (source: the
+/// batch-processing page in `data/models.toml`'s `claude-opus-4-7` sources): "Hello, world" is
+/// 3 o200k tokens and 10 real input tokens, "Hi again, friend" 4 and 11: a fixed part per
+/// request and one per message.
 pub(crate) const ANTHROPIC_PER_REQUEST: u64 = 4;
 /// See [`ANTHROPIC_PER_REQUEST`].
 pub(crate) const ANTHROPIC_PER_MESSAGE: u64 = 3;
-/// The tokenizer of Claude Opus 4.7 and later and of Sonnet 5 gives about 30% more tokens for
-/// the same text (§17.6): text tokens are scaled by 13/10, rounded up.
-const NEW_CLAUDE_TOKENIZER: (u64, u64) = (13, 10);
 
-/// Whether `model` is a Claude with the newer tokenizer: Opus 4.7 and later, and every
-/// family from version 5 on (Sonnet 5, Opus 5, ...). Ids are `claude-<family>-<major>[-<minor>]`
-/// with an optional date or `@date`; the older `claude-3-5-sonnet` form is older than both.
-pub(crate) fn claude_new_tokenizer(model: &str) -> bool {
-    let m = normalize_model(model);
-    let Some(rest) = m.split("claude-").nth(1) else {
-        return false;
-    };
-    let mut parts = rest.split(['-', '.', '@', ':']);
-    let Some(family) = parts.next() else {
-        return false;
-    };
-    if family.is_empty() || family.bytes().all(|b| b.is_ascii_digit()) {
-        return false;
-    }
-    // Version numbers are short; a long number is a date.
-    let mut version = parts.map_while(|p| {
-        (!p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| p.parse::<u32>().ok())
-            .flatten()
-    });
-    let major = version.next();
-    let minor = version.next().unwrap_or(0);
-    match major {
-        Some(major) if major >= 5 => true,
-        Some(4) => family == "opus" && minor >= 7,
-        _ => false,
-    }
+/// The factor estimated text tokens of `model` are scaled by (`text_scale` in
+/// batchkit-providers' `data/models.toml`: Claude's newer tokenizer, Opus 4.7 and later and
+/// every line from version 5 on, about 30% more tokens for the same text).
+pub(crate) fn text_scale(model: &str) -> Option<(u64, u64)> {
+    batchkit_providers::model_facts(model).text_scale
 }
 
 impl Counter<'_> {
@@ -303,7 +279,8 @@ impl Counter<'_> {
                     n += self.tools(functions, ToolShape::Functions);
                 }
                 // `response_format` adds no input tokens: on real gpt-4o-mini batches with
-                // `{"type":"json_object"}`, `prompt_tokens` equals the count without it (§17.4).
+                // `{"type":"json_object"}`, `prompt_tokens` equals the count without it
+                // (1,010 requests compared one by one).
                 // A different schema is a different prefix all the same.
                 if let (Some(p), Some(rf)) = (&mut self.p, present("response_format")) {
                     p.tag(rf.encode().as_bytes());
@@ -496,11 +473,11 @@ impl Counter<'_> {
     fn anthropic(&mut self, params: &Object<'_, '_>) -> u64 {
         self.exact = false;
         let media_before = self.media;
-        let new_tokenizer = claude_new_tokenizer(self.model);
+        let scale = text_scale(self.model);
         let base = self.base;
         if let Some(p) = &mut self.p {
-            if new_tokenizer {
-                p.set_scale(NEW_CLAUDE_TOKENIZER.0, NEW_CLAUDE_TOKENIZER.1);
+            if let Some((num, den)) = scale {
+                p.set_scale(num, den);
             }
             p.fixed(b'R', ANTHROPIC_PER_REQUEST);
         }
@@ -545,8 +522,7 @@ impl Counter<'_> {
         }
         let media = self.media - media_before;
         let mut text = n - media;
-        if new_tokenizer {
-            let (num, den) = NEW_CLAUDE_TOKENIZER;
+        if let Some((num, den)) = scale {
             text = (text * num).div_ceil(den);
         }
         ANTHROPIC_PER_REQUEST + ANTHROPIC_PER_MESSAGE * messages + text + media
@@ -620,7 +596,7 @@ impl Counter<'_> {
         if let Some(v) = req.get("tools") {
             n += self.estimate_json(v);
         }
-        // `content` (singular): batch embeddings lines (§17.2).
+        // `content` (singular): batch embeddings lines.
         for k in [
             "systemInstruction",
             "system_instruction",
@@ -848,7 +824,8 @@ mod tests {
 
     #[test]
     fn anthropic_estimate_lands_on_the_real_count() {
-        // Anthropic's own batch example and the input_tokens it reports (PROVIDERS.md §17.6).
+        // Anthropic's own batch example and the input_tokens it reports (source:
+        // https://platform.claude.com/docs/en/build-with-claude/batch-processing).
         let line = |model: &str, text: &str| {
             count(&format!(
                 r#"{{"custom_id":"my-first-request","params":{{"model":"{model}","max_tokens":1024,"messages":[{{"role":"user","content":"{text}"}}]}}}}"#
@@ -912,7 +889,7 @@ mod tests {
             "claude-opus-5-20260901",
             "claude-fable-5-1",
         ] {
-            assert!(claude_new_tokenizer(m), "{m}");
+            assert_eq!(text_scale(m), Some((13, 10)), "{m}");
         }
         for m in [
             "claude-opus-4-6",
@@ -924,7 +901,7 @@ mod tests {
             "gpt-5",
             "",
         ] {
-            assert!(!claude_new_tokenizer(m), "{m}");
+            assert_eq!(text_scale(m), None, "{m}");
         }
     }
 

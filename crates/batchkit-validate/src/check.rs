@@ -515,7 +515,10 @@ impl Checker {
                 ctx.err(
                     Code::MissingField,
                     "",
-                    "cannot tell the request format: expected `url` and `body` (OpenAI), `params` (Anthropic), `key` and `request` (Gemini) or `request` (Vertex)".into(),
+                    format!(
+                        "cannot tell the request format: expected `url` and `body` (OpenAI), `params` (Anthropic), `key` and `request` (Gemini), `request` (Vertex) or `recordId` and `modelInput` (Bedrock); --provider takes {}",
+                        Provider::choices_line()
+                    ),
                 );
                 return;
             };

@@ -13,24 +13,10 @@
 use batchkit_providers::{Provider, Style};
 use simd_json::tape::Object;
 
-/// The provider an OpenAI-style line points to, by its `url`.
+/// The provider an OpenAI-style line points to, by its `url`: only an endpoint OpenAI does
+/// not serve and another provider marked `detect_by_url` in providers.toml does is evidence.
 pub(crate) fn openai_style_provider(url: Option<&str>) -> &'static Provider {
-    let openai = Style::OpenAi.default_provider();
-    let Some(u) = url else {
-        return openai;
-    };
-    // Only an endpoint OpenAI does not serve and the other provider does is evidence.
-    let name = if u.starts_with("/v1/audio/") {
-        "groq"
-    } else if u.starts_with('/') && !u.starts_with("/v1/") {
-        "azure"
-    } else {
-        return openai;
-    };
-    match Provider::get(name) {
-        Some(p) if p.url_allowed(u) && !openai.url_allowed(u) => p,
-        _ => openai,
-    }
+    Provider::by_openai_url(url)
 }
 
 /// Whether a file inferred as `from` should be checked as `to` from now on: only from the
@@ -40,28 +26,10 @@ pub(crate) fn upgrade(from: &Provider, to: &Provider) -> bool {
 }
 
 /// Whether `model` names an OpenAI model (or an Azure deployment, which can be any name
-/// but is treated alike once the file is Azure's).
+/// but is treated alike once the file is Azure's): `model_prefixes` of `[openai]` in
+/// providers.toml.
 pub(crate) fn looks_openai_model(model: &str) -> bool {
-    let m = model.to_ascii_lowercase();
-    [
-        "gpt-",
-        "chatgpt-",
-        "o1",
-        "o3",
-        "o4",
-        "text-embedding-",
-        "omni-moderation",
-        "text-moderation",
-        "davinci",
-        "babbage",
-        "computer-use",
-        "codex",
-        "dall-e",
-        "sora",
-        "gpt",
-    ]
-    .iter()
-    .any(|p| m.starts_with(p))
+    Style::OpenAi.default_provider().names_model(model)
 }
 
 /// Names a result line: an answer downloaded from a batch, given where requests belong.
