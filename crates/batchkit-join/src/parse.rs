@@ -84,26 +84,25 @@ impl RequestId<'_> {
     }
 }
 
-/// Finds the id of a request line through the one request-line model (batchkit-line): the
-/// id field of the line's shape (`custom_id`, Gemini's `key` or `metadata.key`, Bedrock's
-/// `recordId`), or for a line of no known shape the first id field it has.
+/// Finds the id of a request line by the one id rule ([`batchkit_line::RequestLine::find_id`]):
+/// the id field of the line's shape (`custom_id`, Gemini's `key` or `metadata.key`, Bedrock's
+/// `recordId`, an id Vertex echoes), or for a line of no known shape the first id field it has.
 ///
 /// The parse checks the whole line is UTF-8 and one JSON value (a line that is not must
 /// never be copied into a merged JSON line); the id is borrowed from the line, as its literal
 /// stands, when it has no escapes.
 pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
-    use batchkit_line::prelude::*;
     let read = batchkit_line::read_located(content, |root, at| {
         if !root.is_object() {
             return RequestId::NotObject;
         }
-        let Some((v, key)) = batchkit_line::RequestLine::find_id(root) else {
+        let Some(found) = batchkit_line::RequestLine::find_id(root, None) else {
             return RequestId::MissingId;
         };
-        let Some(id) = v.into_string() else {
+        let Some(id) = found.as_str() else {
             return RequestId::InvalidId;
         };
-        match at.top_level_string(key, id) {
+        match at.top_level_string(found.top_key(), id) {
             Some((raw_start, raw_len)) => {
                 let literal = &content[raw_start + 1..raw_start + raw_len - 1];
                 let id = match std::str::from_utf8(literal) {

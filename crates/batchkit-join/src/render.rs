@@ -102,17 +102,20 @@ pub(crate) struct Said {
     pub context: Option<&'static str>,
 }
 
-/// The id field a line's shape calls for (its layout in `styles.toml`; `custom_id` for a line
-/// of no known shape), and what is there, as validate names a JSON type.
-fn id_field(content: &[u8]) -> (&'static str, Option<&'static str>) {
+/// The id field of a request line by the one id rule (batchkit-line), as a JSON pointer, and
+/// what is there, as validate names a JSON type; for a line without one, the field its shape
+/// calls for (`custom_id` for a line of no known shape).
+fn id_field(content: &[u8]) -> (String, Option<&'static str>) {
     batchkit_line::read(content, |root| {
-        let field = batchkit_line::RequestLine::detect(root)
-            .and_then(|r| r.layout().id.as_ref())
-            .map_or("custom_id", |p| p.key());
-        let found = root.get(field).map(|v| batchkit_line::type_name(&v));
-        (field, found)
+        match batchkit_line::RequestLine::find_id(root, None) {
+            Some(id) => (id.pointer(), Some(batchkit_line::type_name(&id.value))),
+            None => (
+                format!("/{}", batchkit_line::RequestLine::expected_id(root, None)),
+                None,
+            ),
+        }
     })
-    .unwrap_or(("custom_id", None))
+    .unwrap_or_else(|_| ("/custom_id".to_string(), None))
 }
 
 /// What the join says about result line `content` it cannot join: the same words as for a
@@ -148,8 +151,7 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
             context: Some("cannot be joined: status missing, copied to the retry file"),
         },
         Problem::MissingId | Problem::InvalidId => {
-            let (field, value) = id_field(content);
-            let pointer = format!("/{field}");
+            let (pointer, value) = id_field(content);
             let message = match (p, value) {
                 (Problem::InvalidId, Some(found)) => {
                     syntax::wrong_type(&pointer, "a string", found)
@@ -412,7 +414,8 @@ impl Ctx<'_> {
                 let content = content_of(raw, lo.line == 1 && lo.byte == 0);
                 let id = crate::hot::request_id(content);
                 let first = self.loc_of_request(lo.other);
-                let (field, _) = id_field(content);
+                let (pointer, _) = id_field(content);
+                let field = pointer.trim_start_matches('/').replace('/', ".");
                 let at = if first.file == input.name {
                     format!("line {}", first.line)
                 } else {

@@ -37,7 +37,7 @@ pub use engine::{
     duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, type_name, Entries,
     Located,
 };
-pub use request::RequestLine;
+pub use request::{Id, RequestLine};
 pub use sink::Sink;
 
 /// The parsed JSON types every command reads (simd-json's tape).

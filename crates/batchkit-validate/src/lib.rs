@@ -175,7 +175,7 @@ pub struct LineReport {
     pub parsed: bool,
     /// The shape the line was checked as.
     pub style: Option<Style>,
-    /// The request id (`custom_id` or `key`).
+    /// The request id, by the one id rule (`custom_id`, `key`, `recordId`, `metadata.key`).
     pub id: Option<String>,
     /// The model named in the line.
     pub model: Option<String>,
@@ -488,9 +488,11 @@ impl<'c> FileChecker<'c> {
         Ok(())
     }
 
-    fn id_field(&self) -> &str {
+    /// The id field a duplicate-id finding names: the shape's (`custom_id` for a shape
+    /// without one, such as Vertex's, whose lines may echo a `custom_id`).
+    fn id_field(&self) -> &'static str {
         self.provider
-            .and_then(|p| p.id_field.as_deref())
+            .and_then(|p| p.id_field())
             .unwrap_or("custom_id")
     }
 
