@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use batchkit_line::prelude::*;
-use batchkit_line::{Located, Value};
+use batchkit_line::{Located, ResultLine, Value};
 
 use crate::Status;
 
@@ -166,7 +166,8 @@ pub(crate) enum Text {
 }
 
 /// The layout of a result line as the join reads it: the fields of every provider's result
-/// layout it knows, with the type each must have (PROVIDERS.md §1.3–§8.3, §13, §15, §17).
+/// layout it knows, with the type each must have (PROVIDERS.md §1.3–§8.3, §13, §15, §17). The
+/// id is read by the one result-id rule of [`ResultLine::find_id`], beside the layouts.
 ///
 /// A line whose known fields all have their type (or are null) is read in full: id, status,
 /// usage, model and answer text. A line where one does not, or where a known field is
@@ -360,15 +361,6 @@ fn text_of<'a>(content: &'a [u8], at: &Located<'_>, s: &str) -> Cow<'a, str> {
     Cow::Owned(s.to_string())
 }
 
-/// `key` of a `metadata` object, when it is one (and names `key` once).
-fn metadata_key<'t, 'i>(m: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
-    let o = m.as_object()?;
-    if o.iter().filter(|(k, _)| *k == "key").count() > 1 {
-        return None;
-    }
-    field(m, "key")
-}
-
 /// `code` of an `error`: an object's member (named once), or the one element of an array
 /// read as the same record by position; when it is a string.
 fn error_code<'i>(e: Value<'_, 'i>) -> Option<&'i str> {
@@ -496,10 +488,7 @@ pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
 fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> ResultInfo<'a> {
     let mut f = Facts::default();
     let mut info = ResultInfo::default();
-    let id = field(root, "custom_id")
-        .or_else(|| field(root, "key"))
-        .or_else(|| field(root, "recordId"))
-        .or_else(|| metadata_key(field(root, "metadata")?));
+    let id = ResultLine::find_id(root);
     if let Some(e) = field(root, "error") {
         f.error = Some(error_code(e));
     }
@@ -791,10 +780,7 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
         f.response = true;
         info.status = Some(classify(&f));
     }
-    let id = field(root, "custom_id")
-        .or_else(|| field(root, "key"))
-        .or_else(|| field(root, "recordId"))
-        .or_else(|| field(field(root, "metadata")?, "key"));
+    let id = ResultLine::find_id(root);
     match id {
         Some(v) => match v.into_string() {
             Some(s) => info.id = Some(Cow::Owned(text_of(content, at, s).into_owned())),
@@ -1050,6 +1036,22 @@ mod tests {
         assert_eq!(
             request_id(br#"{"metadata":"x","request":{}}"#),
             RequestId::MissingId
+        );
+        // One id rule for results: a repeated `metadata.key` is read for its first, as every
+        // repeated key is (the full read and the id-and-status read agree).
+        let dup = r#"{"metadata":{"key":"first","key":"second"},"response":{"candidates":[]}}"#;
+        assert_eq!(result_info(dup.as_bytes()).id.as_deref(), Some("first"));
+        let dup = r#"{"metadata":{"key":"first","key":"second"},"response":{"candidates":7}}"#;
+        assert_eq!(result_info(dup.as_bytes()).id.as_deref(), Some("first"));
+        // One id rule for requests: a null id is there, of the wrong type (as validate says),
+        // not missing.
+        assert_eq!(
+            request_id(br#"{"custom_id":null,"body":{}}"#),
+            RequestId::InvalidId
+        );
+        assert_eq!(
+            request_id(br#"{"request":{},"custom_id":null}"#),
+            RequestId::InvalidId
         );
     }
 

@@ -43,10 +43,10 @@ fn first_id<'t, 'i>(
     paths: impl IntoIterator<Item = &'static Path>,
 ) -> Option<Id<'t, 'i>> {
     paths.into_iter().find_map(|path| {
-        let value =
-            path.0
-                .iter()
-                .try_fold(root, |v, k| v.as_object()?.get(k.as_str()))?;
+        let value = path
+            .0
+            .iter()
+            .try_fold(root, |v, k| v.as_object()?.get(k.as_str()))?;
         Some(Id { value, path })
     })
 }
@@ -284,7 +284,10 @@ mod tests {
         assert_eq!(auto(r#"{"key":"g","request":{}}"#), s(r#""g""#, "key"));
         assert_eq!(auto(r#"{"custom_id":7,"body":{}}"#), s("7", "custom_id"));
         // A field that is there counts, null included (a wrong type, as validate says).
-        assert_eq!(auto(r#"{"custom_id":null,"body":{}}"#), s("null", "custom_id"));
+        assert_eq!(
+            auto(r#"{"custom_id":null,"body":{}}"#),
+            s("null", "custom_id")
+        );
         assert_eq!(auto(r#"{"request":{}}"#), None);
         assert_eq!(auto(r#"[1]"#), None);
         assert_eq!(
@@ -305,7 +308,10 @@ mod tests {
             None
         );
         let expected = |line: &str, style| {
-            read(line.as_bytes(), |root| RequestLine::expected_id(root, style)).unwrap()
+            read(line.as_bytes(), |root| {
+                RequestLine::expected_id(root, style)
+            })
+            .unwrap()
         };
         assert_eq!(expected(r#"{"modelInput":{}}"#, None), "recordId");
         assert_eq!(expected(r#"{"x":1}"#, None), "custom_id");
@@ -314,7 +320,11 @@ mod tests {
             let id = RequestLine::detect(root).unwrap().id().unwrap();
             assert_eq!(
                 (id.name(), id.pointer(), id.as_str()),
-                ("metadata.key".to_string(), "/metadata/key".to_string(), Some("k"))
+                (
+                    "metadata.key".to_string(),
+                    "/metadata/key".to_string(),
+                    Some("k")
+                )
             );
         })
         .unwrap();

@@ -525,14 +525,14 @@ impl Checker {
         let provider = self.provider;
         let schema = self.schema.as_ref();
         let parsed = with_parsed(content, |root| {
-            let Some(obj) = root.as_object() else {
+            if !root.is_object() {
                 ctx.err(
                     Code::NotObject,
                     "",
                     batchkit_json::syntax::not_object(type_name(&root)),
                 );
                 return;
-            };
+            }
             ctx.report.parsed = true;
             for pointer in batchkit_line::duplicate_keys(root) {
                 let mut d = Diagnostic::at(
@@ -545,7 +545,7 @@ impl Checker {
                 d.pointer = Some(pointer);
                 ctx.report.diagnostics.push(d);
             }
-            if let Some(what) = crate::infer::result_shape(&obj) {
+            if let Some(what) = crate::infer::result_shape(root) {
                 ctx.report.result_line = true;
                 ctx.err(
                     Code::MissingField,
