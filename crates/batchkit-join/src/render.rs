@@ -118,6 +118,17 @@ fn id_field(content: &[u8]) -> (String, Option<&'static str>) {
     .unwrap_or_else(|_| ("/custom_id".to_string(), None))
 }
 
+/// Blank request lines, in validate's words (`empty_line`: an error between requests, a
+/// warning at the end of the file).
+fn blank_lines(input: &Input, d: batchkit_line::Diagnostic) -> Event {
+    Event::Problem {
+        side: Side::Request,
+        file: input.name.clone(),
+        diagnostic: d.with_context("skipped: no merged line"),
+        first: None,
+    }
+}
+
 /// What the join says about result line `content` it cannot join: the same words as for a
 /// request line; the line goes to the orphans file.
 pub(crate) fn result_said(p: Problem, content: &[u8]) -> Said {
@@ -193,6 +204,8 @@ pub(crate) struct LineOut {
     /// In-memory path: the decoded id and its hash of a request no result names (checked
     /// against earlier requests' ids at emit time).
     pub key: Option<(u64, Vec<u8>)>,
+    /// A blank line (ending in a newline): no merged line, reported as validate reports it.
+    pub blank: bool,
 }
 
 impl LineOut {
@@ -210,6 +223,7 @@ impl LineOut {
             said: None,
             id: (0, 0),
             key: None,
+            blank: false,
         }
     }
 }
@@ -373,6 +387,13 @@ impl Ctx<'_> {
         // was rendered again.
         let mut run = 0usize;
         for mut lo in rc.lines {
+            if lo.blank {
+                self.blank_run.blank(lo.line, lo.byte);
+                continue;
+            }
+            if let Some(d) = self.blank_run.before_request() {
+                self.request_event(blank_lines(input, d), on_event)?;
+            }
             let gidx = base + lo.line - 1;
             let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];
             if let Some(m) = mem.as_deref_mut() {
@@ -454,27 +475,40 @@ impl Ctx<'_> {
             if let Some(p) = lo.problem {
                 self.summary.request_problems += 1;
                 let first = (p == Problem::DuplicateId).then(|| self.loc_of_request(lo.other));
-                self.request_events += 1;
-                if self.request_events > self.skip_request_events {
-                    let said = lo.said.take().unwrap_or_default();
-                    let loc = Loc {
-                        file: input.name.clone(),
-                        line: lo.line,
-                        offset: Some(lo.byte),
-                    };
-                    let ev = crate::problem_event(
-                        Side::Request,
-                        p,
-                        loc,
-                        lo.custom_id.take(),
-                        first,
-                        said,
-                    );
-                    on_event.event(&ev).map_err(JoinError::Report)?;
-                }
+                let said = lo.said.take().unwrap_or_default();
+                let loc = Loc {
+                    file: input.name.clone(),
+                    line: lo.line,
+                    offset: Some(lo.byte),
+                };
+                let ev =
+                    crate::problem_event(Side::Request, p, loc, lo.custom_id.take(), first, said);
+                self.request_event(ev, on_event)?;
             }
         }
         write(&mut outs.out, &rc.merged[run..])
+    }
+
+    /// Passes on an event about a request line, unless an earlier, stopped pass over the
+    /// requests already did (the events of both passes come in the same order).
+    fn request_event(&mut self, ev: Event, on_event: &mut EventSink<'_>) -> Result<(), JoinError> {
+        self.request_events += 1;
+        if self.request_events > self.skip_request_events {
+            on_event.event(&ev).map_err(JoinError::Report)?;
+        }
+        Ok(())
+    }
+
+    /// The end of request file `input`: the blank lines at its end, if any, as a warning.
+    pub(crate) fn blanks_at_end(
+        &mut self,
+        input: &Input,
+        on_event: &mut EventSink<'_>,
+    ) -> Result<(), JoinError> {
+        match self.blank_run.at_end() {
+            Some(d) => self.request_event(blank_lines(input, d), on_event),
+            None => Ok(()),
+        }
     }
 
     /// File and line of the request with global line index `gidx`.
