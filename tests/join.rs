@@ -1258,3 +1258,51 @@ bktest!(
         );
     }
 );
+
+bktest!(request_ids_follow_the_one_id_rule, |dir| {
+    // A repeated id is named by the field it stands in (`metadata.key`, not `custom_id`), and
+    // a null id is of the wrong type (as validate says), not missing.
+    let req = dir.write(
+        "req.jsonl",
+        "{\"request\":{},\"metadata\":{\"key\":\"m\"}}\n\
+         {\"request\":{},\"metadata\":{\"key\":\"m\"}}\n\
+         {\"custom_id\":null,\"body\":{}}\n",
+    );
+    let res = dir.write(
+        "res.jsonl",
+        "{\"metadata\":{\"key\":\"m\"},\"response\":{\"candidates\":[]}}\n",
+    );
+    let (rc, events, _) = join(&dir, &[req.clone()], &[res], &[]);
+    assert_eq!(rc, 1);
+    let diags: Vec<(u64, &str, &str)> = events
+        .iter()
+        .filter(|e| e["type"] == "diagnostic")
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["code"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        diags,
+        [
+            (
+                2,
+                "duplicate_id",
+                "metadata.key \"m\" already used on line 1"
+            ),
+            (3, "wrong_type", "`custom_id` must be a string, found null"),
+        ]
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "validate"]).arg(&req);
+    let validate = json_lines(&run(c));
+    assert!(
+        validate
+            .iter()
+            .any(|e| e["line"] == 3 && e["message"] == diags[1].2),
+        "{validate:?}"
+    );
+});
