@@ -261,7 +261,7 @@ fn check_openai(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
     if let Some(m) = ctx.required_at(req, layout.model.as_ref(), Kind::Str) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
-    no_stream(ctx, &body, "/body");
+    no_stream(ctx, &body, &layout.payload);
     let endpoint = url.as_deref().unwrap_or("");
     let endpoint = endpoint.strip_prefix("/v1").unwrap_or(endpoint);
     match endpoint {
@@ -297,7 +297,7 @@ fn check_body(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
     ctx.optional_at(req, layout.messages.as_ref(), Kind::Arr);
-    no_stream(ctx, &body, "/body");
+    no_stream(ctx, &body, &layout.payload);
 }
 
 fn check_anthropic(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
@@ -326,21 +326,21 @@ fn check_anthropic(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
             );
         }
     }
-    no_stream(ctx, &params, "/params");
+    no_stream(ctx, &params, &layout.payload);
 }
 
 /// Batches do not stream: a request with `stream: true` fails at run time.
-fn no_stream(ctx: &mut Ctx<'_>, body: &Object<'_, '_>, parent: &str) {
-    if body
+fn no_stream(ctx: &mut Ctx<'_>, payload: &Object<'_, '_>, at: &Path) {
+    if payload
         .get("stream")
         .is_some_and(|v| v.as_bool() == Some(true))
     {
         ctx.err(
             Code::UnsupportedValue,
-            &format!("{parent}/stream"),
+            &format!("{}/stream", at.pointer()),
             format!(
                 "`{}.stream` is true; batch requests do not stream (remove it or set it to false)",
-                parent.trim_start_matches('/')
+                at.0.join(".")
             ),
         );
     }
