@@ -801,7 +801,7 @@ bktest!(
                 req.push_str("\n \n");
             }
         }
-        req.push_str("\n");
+        req.push('\n');
         let mut out = String::new();
         for i in (0..n).step_by(20_000) {
             out.push_str(&format!(
@@ -1272,7 +1272,7 @@ bktest!(request_ids_follow_the_one_id_rule, |dir| {
         "res.jsonl",
         "{\"metadata\":{\"key\":\"m\"},\"response\":{\"candidates\":[]}}\n",
     );
-    let (rc, events, _) = join(&dir, &[req.clone()], &[res], &[]);
+    let (rc, events, _) = join(&dir, std::slice::from_ref(&req), &[res], &[]);
     assert_eq!(rc, 1);
     let diags: Vec<(u64, &str, &str)> = events
         .iter()
