@@ -864,7 +864,12 @@ bktest!(ids_follow_the_one_id_rule_of_every_command, |dir| {
     assert_eq!(
         got,
         [
-            d("duplicate_id", 3, None, "key \"m1\" already used on line 1"),
+            d(
+                "duplicate_id",
+                3,
+                None,
+                "metadata.key \"m1\" already used on line 1"
+            ),
             d(
                 "wrong_type",
                 4,

@@ -110,7 +110,8 @@ impl Ctx<'_> {
         self.at(req, path, want)
     }
 
-    /// [`Ctx::at`] for a field the shape may not have (`styles.toml` leaves it out).
+    /// [`Ctx::at`] where the shape has the field (`styles.toml` gives its path); nothing for a
+    /// shape without it.
     fn required_at<'t, 'i>(
         &mut self,
         req: &RequestLine<'t, 'i>,
@@ -185,6 +186,7 @@ fn check_id(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, provider: &Provider) {
         return;
     };
     ctx.report.id = Some(id.to_string());
+    ctx.report.id_path = Some(found.path);
     if let Err(why) = provider.id_ok(id) {
         ctx.err(
             Code::InvalidCustomId,

@@ -177,6 +177,8 @@ pub struct LineReport {
     pub style: Option<Style>,
     /// The request id, by the one id rule (`custom_id`, `key`, `recordId`, `metadata.key`).
     pub id: Option<String>,
+    /// Where the id stands (its field in `styles.toml`).
+    pub id_path: Option<&'static batchkit_providers::Path>,
     /// The model named in the line.
     pub model: Option<String>,
     /// The endpoint (OpenAI-style `url`).
@@ -199,6 +201,7 @@ impl LineReport {
             parsed: false,
             style: None,
             id: None,
+            id_path: None,
             model: None,
             url: None,
             embedding_inputs: 0,
@@ -304,6 +307,21 @@ pub struct FileChecker<'c> {
     blank_run: batchkit_line::BlankRun,
     /// Result lines seen (a result file given as requests).
     result_lines: u64,
+    /// Where the first id stood: the field named by duplicates found after the id set
+    /// spilled (each one found before is named by its own line's field).
+    id_path: Option<&'static batchkit_providers::Path>,
+}
+
+/// The id field a duplicate-id finding names: where the id stood (`metadata.key`), else the
+/// provider's shape's (`custom_id` for a shape without one, such as Vertex's).
+fn id_name(at: Option<&batchkit_providers::Path>, provider: Option<&Provider>) -> String {
+    match at {
+        Some(p) => p.0.join("."),
+        None => provider
+            .and_then(|p| p.id_field())
+            .unwrap_or("custom_id")
+            .to_string(),
+    }
 }
 
 impl<'c> FileChecker<'c> {
@@ -327,6 +345,7 @@ impl<'c> FileChecker<'c> {
             embedding_inputs: 0,
             greedy: Greedy::default(),
             blank_run: Default::default(),
+            id_path: None,
             result_lines: 0,
         }
     }
@@ -383,6 +402,7 @@ impl<'c> FileChecker<'c> {
             }
         }
         if let (Some(id), true) = (&r.id, r.parsed) {
+            self.id_path = self.id_path.or(r.id_path);
             let occ = Occurrence {
                 file: 0,
                 line: r.line,
@@ -400,7 +420,7 @@ impl<'c> FileChecker<'c> {
                     r.offset,
                     format!(
                         "{} {id:?} already used on line {}",
-                        self.id_field(),
+                        id_name(r.id_path.or(self.id_path), self.provider),
                         first.line
                     ),
                 );
@@ -488,14 +508,6 @@ impl<'c> FileChecker<'c> {
         Ok(())
     }
 
-    /// The id field a duplicate-id finding names: the shape's (`custom_id` for a shape
-    /// without one, such as Vertex's, whose lines may echo a `custom_id`).
-    fn id_field(&self) -> &'static str {
-        self.provider
-            .and_then(|p| p.id_field())
-            .unwrap_or("custom_id")
-    }
-
     /// Late duplicates (found after the id set spilled), ordered by line, then file-level
     /// findings: each passed to `on_diag`. Returns the summary. `stats` are the reader's
     /// totals for this input.
@@ -509,7 +521,7 @@ impl<'c> FileChecker<'c> {
     ) -> Result<FileSummary, E> {
         let mut go_on = true;
         let mut sink_err: Option<E> = None;
-        let field = self.id_field().to_string();
+        let field = id_name(self.id_path, self.provider);
         let ids = std::mem::replace(&mut self.ids, IdIndex::new(1, None, Track::First));
         let mut late_errors = 0;
         ids.finish_late(|late| {
