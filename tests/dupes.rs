@@ -408,4 +408,22 @@ bktest!(ids_follow_the_one_id_rule, |dir| {
     assert!(d.is_empty());
     assert_eq!(diags.len(), 2);
     assert_eq!(diags[0].pointer.as_deref(), Some("/recordId"));
+    // Vertex lines need no id but echo one they carry: `--provider vertex` checks those (it
+    // used to refuse: "Vertex AI requests have no id field").
+    let v = dir.write(
+        "v.jsonl",
+        "{\"custom_id\":\"e\",\"request\":{}}\n{\"key\":\"e\",\"request\":{}}\n",
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes", "--provider", "vertex"])
+        .arg(&v);
+    let out = run(c);
+    assert_eq!(code(&out), 1);
+    let ((d, _), diags) = parse_all(&out.stdout);
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].custom_id.as_str(), d[0].lines.as_slice()),
+        ("e", &[1u64, 2][..])
+    );
+    assert!(diags.is_empty());
 });

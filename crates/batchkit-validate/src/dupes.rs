@@ -297,7 +297,8 @@ fn scan(
     let provider = resolve_provider(opts.provider.as_deref())?;
     let style = match provider {
         None => None,
-        Some(p) if p.style.layout().id.is_none() => {
+        // A shape may carry its id in `also_id` fields only (the ids Vertex echoes).
+        Some(p) if p.style.layout().id.is_none() && p.style.layout().also_id.is_empty() => {
             return Err(ValidateError::NoIdField(p.label.clone()))
         }
         Some(p) => Some(p.style),
