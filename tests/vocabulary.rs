@@ -151,3 +151,60 @@ bktest!(
         }
     }
 );
+
+bktest!(every_command_reads_the_same_id, |dir| {
+    // Vertex lines need no id but echo one they carry (styles.toml's `also_id`): validate,
+    // dupes, tokens and join all read it by the one id rule of batchkit-line.
+    let contents = r#""request":{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+    let req = dir.write(
+        "req.jsonl",
+        format!(
+            "{{\"custom_id\":\"v1\",{contents}}}\n{{\"metadata\":{{\"key\":\"m1\"}},{contents}}}\n{{\"custom_id\":\"v1\",{contents}}}\n"
+        ),
+    );
+    let f = req.to_str().unwrap();
+    let json = |args: &[&str]| {
+        let mut c = dir.cmd();
+        c.arg("--format=json").args(args);
+        json_lines(&run(c))
+    };
+    let tokens: Vec<Value> = json(&["tokens", "--per-request", f])
+        .into_iter()
+        .filter(|e| e["type"] == "request")
+        .map(|e| e["custom_id"].clone())
+        .collect();
+    assert_eq!(tokens, ["v1", "m1", "v1"]);
+    let dupes: Vec<(Value, Value)> = json(&["dupes", f])
+        .into_iter()
+        .filter(|e| e["type"] == "duplicate")
+        .map(|e| (e["custom_id"].clone(), e["lines"].clone()))
+        .collect();
+    assert_eq!(dupes, [(Value::from("v1"), Value::from(vec![1, 3]))]);
+    let repeated = |events: Vec<Value>| -> Vec<(Value, Value)> {
+        events
+            .into_iter()
+            .filter(|e| e["code"] == "duplicate_id")
+            .map(|e| (e["line"].clone(), e["message"].clone()))
+            .collect()
+    };
+    let validate = repeated(json(&["validate", f]));
+    assert_eq!(
+        validate,
+        [(
+            Value::from(3),
+            Value::from("custom_id \"v1\" already used on line 1")
+        )]
+    );
+    let results = dir.write("results.jsonl", "");
+    let merged = dir.join("merged.jsonl");
+    let join = repeated(json(&[
+        "join",
+        "--requests",
+        f,
+        "--results",
+        results.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]));
+    assert_eq!(join, validate);
+});
