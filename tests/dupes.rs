@@ -367,3 +367,63 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
         }
     }
 });
+
+bktest!(ids_follow_the_one_id_rule, |dir| {
+    // Under auto each line's id is where its shape keeps it (styles.toml): a Vertex line's
+    // echoed `metadata.key` or `key`, and for a line of no known shape the first id field of
+    // any shape (`recordId` here), as the join matches them. dupes used to look for
+    // `custom_id` in all of these and report it missing.
+    let a = dir.write(
+        "a.jsonl",
+        "{\"metadata\":{\"key\":\"m\"},\"request\":{}}\n\
+         {\"recordId\":\"r\"}\n\
+         {\"request\":{},\"metadata\":{\"key\":\"m\"}}\n\
+         {\"recordId\":\"r\",\"note\":1}\n\
+         {\"request\":{}}\n",
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes"]).arg(&a);
+    let out = run(c);
+    assert_eq!(code(&out), 1);
+    let ((d, s), diags) = parse_all(&out.stdout);
+    let ids: Vec<(&str, &[u64])> = d
+        .iter()
+        .map(|g| (g.custom_id.as_str(), g.lines.as_slice()))
+        .collect();
+    assert_eq!(ids, [("m", &[1u64, 3][..]), ("r", &[2, 4][..])]);
+    assert_eq!(s.duplicate_ids, 2);
+    // A Vertex line without any id is named by the field the other shapes use.
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].code, batchkit_validate::Code::MissingField);
+    assert_eq!(diags[0].line, Some(5));
+    // A named provider reads its shape's fields only: no `custom_id` for Bedrock.
+    let b = dir.write(
+        "b.jsonl",
+        "{\"custom_id\":\"x\",\"modelInput\":{}}\n{\"custom_id\":\"x\",\"modelInput\":{}}\n",
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes", "--provider", "bedrock"])
+        .arg(&b);
+    let ((d, _), diags) = parse_all(&run(c).stdout);
+    assert!(d.is_empty());
+    assert_eq!(diags.len(), 2);
+    assert_eq!(diags[0].pointer.as_deref(), Some("/recordId"));
+    // Vertex lines need no id but echo one they carry: `--provider vertex` checks those (it
+    // used to refuse: "Vertex AI requests have no id field").
+    let v = dir.write(
+        "v.jsonl",
+        "{\"custom_id\":\"e\",\"request\":{}}\n{\"key\":\"e\",\"request\":{}}\n",
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "dupes", "--provider", "vertex"])
+        .arg(&v);
+    let out = run(c);
+    assert_eq!(code(&out), 1);
+    let ((d, _), diags) = parse_all(&out.stdout);
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].custom_id.as_str(), d[0].lines.as_slice()),
+        ("e", &[1u64, 2][..])
+    );
+    assert!(diags.is_empty());
+});

@@ -796,7 +796,12 @@ bktest!(
                 i
             };
             req.push_str(&format!("{{\"custom_id\":\"r{id}\",\"n\":{i}}}\n"));
+            // Blank lines, reported in order whichever path the join takes.
+            if i % 40_000 == 7 {
+                req.push_str("\n \n");
+            }
         }
+        req.push('\n');
         let mut out = String::new();
         for i in (0..n).step_by(20_000) {
             out.push_str(&format!(
@@ -825,6 +830,11 @@ bktest!(
             .count();
         assert!(dups > 200, "{dups}");
         assert_eq!(retry.len() + dups + n / 20_000, n);
+        let blanks = String::from_utf8_lossy(&mem["stdout"])
+            .lines()
+            .filter(|l| l.contains("\"empty_line\""))
+            .count();
+        assert_eq!(blanks, n / 40_000 + 1);
         // The 40 MiB run did take the restart: it reports a spill.
         let (_, events, _) = join(
             &dir,
@@ -866,6 +876,7 @@ enum JCode {
     WrongType,
     DuplicateId,
     LineTooLarge,
+    EmptyLine,
 }
 
 #[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -878,7 +889,7 @@ enum JSide {
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct JDiag {
-    /// Always `error`.
+    /// `error`, but for blank request lines at the end of a file (`empty_line`, a warning).
     severity: crate::validate::Severity,
     code: JCode,
     file: String,
@@ -1009,11 +1020,13 @@ struct Merged {
 
 bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
     // Request problems of every kind: a duplicate id, a numeric id, no id, invalid UTF-8, not
-    // JSON, not an object; result problems: not JSON, invalid UTF-8, no id.
+    // JSON, not an object, blank lines between requests and at the end; result problems: not
+    // JSON, invalid UTF-8, no id.
     let req = dir.write(
         "req.jsonl",
         [
             &b"{\"custom_id\":\"a\",\"body\":{}}\n"[..],
+            b"\n",
             b"{\"custom_id\":\"a\",\"body\":{\"again\":1}}\n",
             b"{\"custom_id\":7,\"body\":{}}\n",
             b"{\"body\":{}}\n",
@@ -1021,6 +1034,7 @@ bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
             b"{\"custom_id\":\"t\",\n",
             b"[1,2]\n",
             b"{\"custom_id\":\"b\",\"body\":{}}\n",
+            b"\n",
         ]
         .concat(),
     );
@@ -1107,6 +1121,11 @@ bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
                     JEvent::Diagnostic(d) => {
                         seen.insert("diagnostic");
                         codes.insert(format!("{:?}", d.code));
+                        if d.code == JCode::EmptyLine {
+                            // Blank lines are not requests: reported, not request problems.
+                            assert_eq!(d.side, JSide::Requests);
+                            continue;
+                        }
                         assert_eq!(d.severity, crate::validate::Severity::Error);
                         let dup = d.code == JCode::DuplicateId;
                         assert_eq!(d.first_line.is_some(), dup, "{d:?}");
@@ -1170,4 +1189,122 @@ bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
         ["diagnostic", "duplicate_result", "summary", "vertex_no_id"]
     );
     assert!(codes.len() >= 6, "{codes:?}");
+    assert!(codes.contains("EmptyLine"), "{codes:?}");
+});
+
+bktest!(
+    blank_request_lines_are_reported_as_validate_reports_them,
+    |dir| {
+        let req = dir.write(
+            "req.jsonl",
+            "{\"custom_id\":\"a\",\"body\":{}}\n\n \r\n{\"custom_id\":\"b\",\"body\":{}}\n\n\n",
+        );
+        let ok = |id: &str| {
+            format!("{{\"custom_id\":\"{id}\",\"response\":{{\"status_code\":200,\"body\":{{}}}},\"error\":null}}\n")
+        };
+        let files = (
+            req.clone(),
+            dir.write("out.jsonl", ok("b") + &ok("a")),
+            dir.write("err.jsonl", ""),
+        );
+        let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "2");
+        let (c2, spill) = run_to(&dir, "spill", &files, &["--table-limit", "1"], "1");
+        assert_eq!(mem, spill, "both join paths report blank lines alike");
+        // Blank lines are not requests: every request succeeded, the exit code says so.
+        assert_eq!((c1, c2), (0, 0));
+        let events: Vec<Value> = String::from_utf8_lossy(&mem["stdout"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let blank: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["code"] == "empty_line")
+            .collect();
+        let got: Vec<_> = blank
+            .iter()
+            .map(|e| {
+                (
+                    e["severity"].as_str(),
+                    e["line"].as_u64(),
+                    e["offset"].as_u64(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("error"), Some(2), Some(28)),
+                (Some("warning"), Some(5), Some(60))
+            ]
+        );
+        // The same code, message and severity as validate.
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"]).arg(&req);
+        let validate: Vec<Value> = json_lines(&run(c))
+            .into_iter()
+            .filter(|e| e["code"] == "empty_line")
+            .collect();
+        assert_eq!(validate.len(), 2);
+        for (j, v) in blank.iter().zip(&validate) {
+            for k in ["severity", "code", "line", "offset", "message"] {
+                assert_eq!(j[k], v[k], "{k}");
+            }
+            assert_eq!(j["side"], "requests");
+        }
+        let s = events.last().unwrap();
+        assert_eq!(
+            (s["requests"].as_u64(), s["request_problems"].as_u64()),
+            (Some(2), Some(0))
+        );
+    }
+);
+
+bktest!(request_ids_follow_the_one_id_rule, |dir| {
+    // A repeated id is named by the field it stands in (`metadata.key`, not `custom_id`), and
+    // a null id is of the wrong type (as validate says), not missing.
+    let req = dir.write(
+        "req.jsonl",
+        "{\"request\":{},\"metadata\":{\"key\":\"m\"}}\n\
+         {\"request\":{},\"metadata\":{\"key\":\"m\"}}\n\
+         {\"custom_id\":null,\"body\":{}}\n",
+    );
+    let res = dir.write(
+        "res.jsonl",
+        "{\"metadata\":{\"key\":\"m\"},\"response\":{\"candidates\":[]}}\n",
+    );
+    let (rc, events, _) = join(&dir, std::slice::from_ref(&req), &[res], &[]);
+    assert_eq!(rc, 1);
+    let diags: Vec<(u64, &str, &str)> = events
+        .iter()
+        .filter(|e| e["type"] == "diagnostic")
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["code"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        diags,
+        [
+            (
+                2,
+                "duplicate_id",
+                "metadata.key \"m\" already used on line 1"
+            ),
+            (3, "wrong_type", "`custom_id` must be a string, found null"),
+        ]
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "validate"]).arg(&req);
+    let validate = json_lines(&run(c));
+    for (line, code, message) in &diags {
+        assert!(
+            validate
+                .iter()
+                .any(|e| e["line"] == *line && e["code"] == *code && e["message"] == *message),
+            "validate words line {line} otherwise: {validate:?}"
+        );
+    }
 });

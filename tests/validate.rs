@@ -816,3 +816,109 @@ bktest!(
         assert_eq!(line5, ["missing_field"], "{diags:?}");
     }
 );
+
+/// (code, line, pointer, message) of every diagnostic.
+fn findings(out: &std::process::Output) -> Vec<(String, Option<u64>, Option<String>, String)> {
+    crate::util::json_lines(out)
+        .into_iter()
+        .filter(|v| v["type"] == "diagnostic")
+        .map(|v| {
+            (
+                v["code"].as_str().unwrap().to_string(),
+                v["line"].as_u64(),
+                v["pointer"].as_str().map(str::to_string),
+                v["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+bktest!(ids_follow_the_one_id_rule_of_every_command, |dir| {
+    let run_validate = |file: &std::path::Path, provider: &str| {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate", "--provider", provider])
+            .arg(file);
+        let out = run(c);
+        (code(&out), findings(&out))
+    };
+    let d = |code: &str, line: u64, pointer: Option<&str>, message: &str| {
+        (
+            code.to_string(),
+            Some(line),
+            pointer.map(str::to_string),
+            message.to_string(),
+        )
+    };
+    // Gemini's inline requests carry their id as `metadata.key` (styles.toml's `also_id`):
+    // validate reads it (it used to report `key` missing) and checks it for duplicates.
+    let g = dir.write(
+        "g.jsonl",
+        "{\"metadata\":{\"key\":\"m1\"},\"request\":{\"contents\":[]}}\n\
+         {\"key\":\"k2\",\"request\":{\"contents\":[]}}\n\
+         {\"metadata\":{\"key\":\"m1\"},\"request\":{\"contents\":[]}}\n\
+         {\"metadata\":{\"key\":7},\"request\":{\"contents\":[]}}\n\
+         {\"request\":{\"contents\":[]}}\n",
+    );
+    let (rc, got) = run_validate(&g, "gemini");
+    assert_eq!(rc, 1);
+    assert_eq!(
+        got,
+        [
+            d(
+                "duplicate_id",
+                3,
+                None,
+                "metadata.key \"m1\" already used on line 1"
+            ),
+            d(
+                "wrong_type",
+                4,
+                Some("/metadata/key"),
+                "`metadata.key` must be a string, found a number"
+            ),
+            d(
+                "missing_field",
+                5,
+                Some("/key"),
+                "missing required field `key`"
+            ),
+        ]
+    );
+    // Vertex needs no id but echoes one a request carries, and the join matches by it: a
+    // repeated echoed id is now a duplicate, as the join will find it.
+    let v = dir.write(
+        "v.jsonl",
+        "{\"custom_id\":\"c1\",\"request\":{\"contents\":[]}}\n\
+         {\"request\":{\"contents\":[]}}\n\
+         {\"custom_id\":\"c1\",\"request\":{\"contents\":[]}}\n",
+    );
+    let (rc, got) = run_validate(&v, "auto");
+    assert_eq!(rc, 1);
+    assert_eq!(
+        got.iter()
+            .map(|(c, l, _, _)| (c.as_str(), *l))
+            .collect::<Vec<_>>(),
+        [("duplicate_id", Some(3))]
+    );
+});
+
+bktest!(gemini_inline_results_are_named_as_results, |dir| {
+    // Recognised as every command recognises a result line (batchkit-line's `ResultLine`):
+    // Gemini's inline-style results carry their id as `metadata.key`.
+    let r = dir.write(
+        "r.jsonl",
+        "{\"metadata\":{\"key\":\"m1\"},\"response\":{\"candidates\":[]}}\n",
+    );
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "validate"]).arg(&r);
+    let out = run(c);
+    assert_eq!(code(&out), 1);
+    let got = findings(&out);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0]
+            .3
+            .starts_with("this is a Gemini result line, not a request"),
+        "{got:?}"
+    );
+});

@@ -25,6 +25,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use batchkit_io::{AtomicFile, Chunk, Input, Line, ReadOptions, Source};
+use batchkit_line::BlankRun;
 
 use crate::parse::{request_id, RequestId, Usage};
 use crate::partition::{Results, Spill};
@@ -33,7 +34,7 @@ use crate::render::{
     entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
     MemFinal, Payload, ReqChunk, ResultSource,
 };
-use crate::store::{hash_id, io_err, Entry, Match, MemStore, BLANK, MATCH_SIZE, NONE};
+use crate::store::{hash_id, io_err, Entry, Match, MemStore, MATCH_SIZE, NONE};
 use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
 
 /// [`batchkit_io::run`] over one input, handing `sink` the join's sink with each chunk's
@@ -129,6 +130,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
         request_events: 0,
         skip_request_events: 0,
         raw_in_payload: positional.is_none(),
+        blank_run: BlankRun::default(),
     };
 
     let results = ctx.read_results(on_event)?;
@@ -200,6 +202,8 @@ pub(crate) struct Ctx<'o> {
     pub skip_request_events: u64,
     /// Whether the results' raw lines are stored (they cannot be read back from their inputs).
     pub raw_in_payload: bool,
+    /// Blank lines of the request file being written, not yet reported.
+    pub blank_run: BlankRun,
 }
 
 pub(crate) struct Outputs {
@@ -256,18 +260,13 @@ fn request_problem(r: RequestId<'_>) -> (Problem, String) {
 }
 
 /// Renders one chunk of request lines: the oversized line alone, else `render` on each line
-/// (its index in the chunk, the line, its fresh [`LineOut`], the chunk's merged-line buffer
-/// and a scratch buffer for result bytes), which gives back the line's outcome, or `None`
-/// for a line with none (a blank one).
+/// that is not blank (its index in the chunk, the line, its fresh [`LineOut`], the chunk's
+/// merged-line buffer and a scratch buffer for result bytes), which gives back the line's
+/// outcome. A blank line has no merged line; one that ends in a newline is kept as blank, to
+/// be reported as validate reports it.
 fn request_chunk<F>(chunk: &Chunk, mut render: F) -> Result<ReqChunk, JoinError>
 where
-    F: FnMut(
-        usize,
-        &Line<'_>,
-        LineOut,
-        &mut Vec<u8>,
-        &mut Vec<u8>,
-    ) -> Result<Option<LineOut>, JoinError>,
+    F: FnMut(usize, &Line<'_>, LineOut, &mut Vec<u8>, &mut Vec<u8>) -> Result<LineOut, JoinError>,
 {
     let mut merged = Vec::with_capacity(chunk.data.len() * 2);
     if let Some(r) = oversized_out(chunk, &mut merged) {
@@ -279,9 +278,13 @@ where
     for (k, line) in chunk.lines().enumerate() {
         let raw = (line.raw.as_ptr() as usize - dbase, line.raw.len());
         let lo = LineOut::new(line.number, line.offset, raw);
-        if let Some(lo) = render(k, &line, lo, &mut merged, &mut buf)? {
-            lines.push(lo);
+        if line.is_blank() {
+            if line.terminated() {
+                lines.push(LineOut { blank: true, ..lo });
+            }
+            continue;
         }
+        lines.push(render(k, &line, lo, &mut merged, &mut buf)?);
     }
     Ok(ReqChunk { merged, lines })
 }
@@ -354,9 +357,6 @@ fn mem_request_chunk<P: Payload + ?Sized>(
     src: &ResultSource<'_, P>,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |_, line, mut lo, merged, buf| {
-        if line.is_blank() {
-            return Ok(None);
-        }
         match request_id(line.content) {
             RequestId::Id {
                 id,
@@ -384,7 +384,7 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                 render_problem(merged, line, p, &detail, &mut lo);
             }
         }
-        Ok(Some(lo))
+        Ok(lo)
     })
 }
 
@@ -398,9 +398,6 @@ fn grace_request_chunk<P: Payload + ?Sized>(
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |k, line, mut lo, merged, buf| {
         let m = Match::decode(&recs[k * MATCH_SIZE..(k + 1) * MATCH_SIZE]);
-        if m.problem == BLANK {
-            return Ok(None);
-        }
         lo.status = Status::from_u8(m.status);
         lo.problem = Problem::from_u8(m.problem);
         lo.result = m.result;
@@ -420,7 +417,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
             }
             None => lo.merged = render_missing(merged, line, Some(id_raw), None),
         }
-        Ok(Some(lo))
+        Ok(lo)
     })
 }
 
@@ -464,6 +461,7 @@ impl Ctx<'_> {
             if self.overflow {
                 return Ok(false);
             }
+            self.blanks_at_end(input, on_event)?;
             base += stats.lines;
             self.request_lines.push(stats.lines);
         }
@@ -484,6 +482,7 @@ impl Ctx<'_> {
         self.skip_request_events = self.request_events;
         self.request_events = 0;
         self.overflow = false;
+        self.blank_run = BlankRun::default();
     }
 
     /// The spilled join, (b) to (d), then the last pass over the results.
@@ -564,6 +563,7 @@ impl Ctx<'_> {
                     Ok(true)
                 },
             )?;
+            self.blanks_at_end(name_input, on_event)?;
             base += stats.lines;
         }
         let view = FileFinal {

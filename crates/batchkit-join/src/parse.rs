@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use batchkit_line::prelude::*;
-use batchkit_line::{Located, Value};
+use batchkit_line::{Located, ResultLine, Value};
 
 use crate::Status;
 
@@ -84,26 +84,25 @@ impl RequestId<'_> {
     }
 }
 
-/// Finds the id of a request line through the one request-line model (batchkit-line): the
-/// id field of the line's shape (`custom_id`, Gemini's `key` or `metadata.key`, Bedrock's
-/// `recordId`), or for a line of no known shape the first id field it has.
+/// Finds the id of a request line by the one id rule ([`batchkit_line::RequestLine::find_id`]):
+/// the id field of the line's shape (`custom_id`, Gemini's `key` or `metadata.key`, Bedrock's
+/// `recordId`, an id Vertex echoes), or for a line of no known shape the first id field it has.
 ///
 /// The parse checks the whole line is UTF-8 and one JSON value (a line that is not must
 /// never be copied into a merged JSON line); the id is borrowed from the line, as its literal
 /// stands, when it has no escapes.
 pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
-    use batchkit_line::prelude::*;
     let read = batchkit_line::read_located(content, |root, at| {
         if !root.is_object() {
             return RequestId::NotObject;
         }
-        let Some((v, key)) = batchkit_line::RequestLine::find_id(root) else {
+        let Some(found) = batchkit_line::RequestLine::find_id(root, None) else {
             return RequestId::MissingId;
         };
-        let Some(id) = v.into_string() else {
+        let Some(id) = found.as_str() else {
             return RequestId::InvalidId;
         };
-        match at.top_level_string(key, id) {
+        match at.top_level_string(found.top_key(), id) {
             Some((raw_start, raw_len)) => {
                 let literal = &content[raw_start + 1..raw_start + raw_len - 1];
                 let id = match std::str::from_utf8(literal) {
@@ -167,7 +166,8 @@ pub(crate) enum Text {
 }
 
 /// The layout of a result line as the join reads it: the fields of every provider's result
-/// layout it knows, with the type each must have (PROVIDERS.md §1.3–§8.3, §13, §15, §17).
+/// layout it knows, with the type each must have (PROVIDERS.md §1.3–§8.3, §13, §15, §17). The
+/// id is read by the one result-id rule of [`ResultLine::find_id`], beside the layouts.
 ///
 /// A line whose known fields all have their type (or are null) is read in full: id, status,
 /// usage, model and answer text. A line where one does not, or where a known field is
@@ -361,15 +361,6 @@ fn text_of<'a>(content: &'a [u8], at: &Located<'_>, s: &str) -> Cow<'a, str> {
     Cow::Owned(s.to_string())
 }
 
-/// `key` of a `metadata` object, when it is one (and names `key` once).
-fn metadata_key<'t, 'i>(m: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
-    let o = m.as_object()?;
-    if o.iter().filter(|(k, _)| *k == "key").count() > 1 {
-        return None;
-    }
-    field(m, "key")
-}
-
 /// `code` of an `error`: an object's member (named once), or the one element of an array
 /// read as the same record by position; when it is a string.
 fn error_code<'i>(e: Value<'_, 'i>) -> Option<&'i str> {
@@ -497,10 +488,7 @@ pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
 fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> ResultInfo<'a> {
     let mut f = Facts::default();
     let mut info = ResultInfo::default();
-    let id = field(root, "custom_id")
-        .or_else(|| field(root, "key"))
-        .or_else(|| field(root, "recordId"))
-        .or_else(|| metadata_key(field(root, "metadata")?));
+    let id = ResultLine::find_id(root);
     if let Some(e) = field(root, "error") {
         f.error = Some(error_code(e));
     }
@@ -792,10 +780,7 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
         f.response = true;
         info.status = Some(classify(&f));
     }
-    let id = field(root, "custom_id")
-        .or_else(|| field(root, "key"))
-        .or_else(|| field(root, "recordId"))
-        .or_else(|| field(field(root, "metadata")?, "key"));
+    let id = ResultLine::find_id(root);
     match id {
         Some(v) => match v.into_string() {
             Some(s) => info.id = Some(Cow::Owned(text_of(content, at, s).into_owned())),
@@ -1051,6 +1036,22 @@ mod tests {
         assert_eq!(
             request_id(br#"{"metadata":"x","request":{}}"#),
             RequestId::MissingId
+        );
+        // One id rule for results: a repeated `metadata.key` is read for its first, as every
+        // repeated key is (the full read and the id-and-status read agree).
+        let dup = r#"{"metadata":{"key":"first","key":"second"},"response":{"candidates":[]}}"#;
+        assert_eq!(result_info(dup.as_bytes()).id.as_deref(), Some("first"));
+        let dup = r#"{"metadata":{"key":"first","key":"second"},"response":{"candidates":7}}"#;
+        assert_eq!(result_info(dup.as_bytes()).id.as_deref(), Some("first"));
+        // One id rule for requests: a null id is there, of the wrong type (as validate says),
+        // not missing.
+        assert_eq!(
+            request_id(br#"{"custom_id":null,"body":{}}"#),
+            RequestId::InvalidId
+        );
+        assert_eq!(
+            request_id(br#"{"request":{},"custom_id":null}"#),
+            RequestId::InvalidId
         );
     }
 

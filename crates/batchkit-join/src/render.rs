@@ -102,17 +102,31 @@ pub(crate) struct Said {
     pub context: Option<&'static str>,
 }
 
-/// The id field a line's shape calls for (its layout in `styles.toml`; `custom_id` for a line
-/// of no known shape), and what is there, as validate names a JSON type.
-fn id_field(content: &[u8]) -> (&'static str, Option<&'static str>) {
+/// The id field of a request line by the one id rule (batchkit-line), as a JSON pointer, and
+/// what is there, as validate names a JSON type; for a line without one, the field its shape
+/// calls for (`custom_id` for a line of no known shape).
+fn id_field(content: &[u8]) -> (String, Option<&'static str>) {
     batchkit_line::read(content, |root| {
-        let field = batchkit_line::RequestLine::detect(root)
-            .and_then(|r| r.layout().id.as_ref())
-            .map_or("custom_id", |p| p.key());
-        let found = root.get(field).map(|v| batchkit_line::type_name(&v));
-        (field, found)
+        match batchkit_line::RequestLine::find_id(root, None) {
+            Some(id) => (id.pointer(), Some(batchkit_line::type_name(&id.value))),
+            None => (
+                format!("/{}", batchkit_line::RequestLine::expected_id(root, None)),
+                None,
+            ),
+        }
     })
-    .unwrap_or(("custom_id", None))
+    .unwrap_or_else(|_| ("/custom_id".to_string(), None))
+}
+
+/// Blank request lines, in validate's words (`empty_line`: an error between requests, a
+/// warning at the end of the file).
+fn blank_lines(input: &Input, d: batchkit_line::Diagnostic) -> Event {
+    Event::Problem {
+        side: Side::Request,
+        file: input.name.clone(),
+        diagnostic: d.with_context("skipped: no merged line"),
+        first: None,
+    }
 }
 
 /// What the join says about result line `content` it cannot join: the same words as for a
@@ -148,8 +162,7 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
             context: Some("cannot be joined: status missing, copied to the retry file"),
         },
         Problem::MissingId | Problem::InvalidId => {
-            let (field, value) = id_field(content);
-            let pointer = format!("/{field}");
+            let (pointer, value) = id_field(content);
             let message = match (p, value) {
                 (Problem::InvalidId, Some(found)) => {
                     syntax::wrong_type(&pointer, "a string", found)
@@ -191,6 +204,8 @@ pub(crate) struct LineOut {
     /// In-memory path: the decoded id and its hash of a request no result names (checked
     /// against earlier requests' ids at emit time).
     pub key: Option<(u64, Vec<u8>)>,
+    /// A blank line (ending in a newline): no merged line, reported as validate reports it.
+    pub blank: bool,
 }
 
 impl LineOut {
@@ -208,6 +223,7 @@ impl LineOut {
             said: None,
             id: (0, 0),
             key: None,
+            blank: false,
         }
     }
 }
@@ -371,6 +387,13 @@ impl Ctx<'_> {
         // was rendered again.
         let mut run = 0usize;
         for mut lo in rc.lines {
+            if lo.blank {
+                self.blank_run.blank(lo.line, lo.byte);
+                continue;
+            }
+            if let Some(d) = self.blank_run.before_request() {
+                self.request_event(blank_lines(input, d), on_event)?;
+            }
             let gidx = base + lo.line - 1;
             let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];
             if let Some(m) = mem.as_deref_mut() {
@@ -412,7 +435,8 @@ impl Ctx<'_> {
                 let content = content_of(raw, lo.line == 1 && lo.byte == 0);
                 let id = crate::hot::request_id(content);
                 let first = self.loc_of_request(lo.other);
-                let (field, _) = id_field(content);
+                let (pointer, _) = id_field(content);
+                let field = pointer.trim_start_matches('/').replace('/', ".");
                 let at = if first.file == input.name {
                     format!("line {}", first.line)
                 } else {
@@ -451,27 +475,40 @@ impl Ctx<'_> {
             if let Some(p) = lo.problem {
                 self.summary.request_problems += 1;
                 let first = (p == Problem::DuplicateId).then(|| self.loc_of_request(lo.other));
-                self.request_events += 1;
-                if self.request_events > self.skip_request_events {
-                    let said = lo.said.take().unwrap_or_default();
-                    let loc = Loc {
-                        file: input.name.clone(),
-                        line: lo.line,
-                        offset: Some(lo.byte),
-                    };
-                    let ev = crate::problem_event(
-                        Side::Request,
-                        p,
-                        loc,
-                        lo.custom_id.take(),
-                        first,
-                        said,
-                    );
-                    on_event.event(&ev).map_err(JoinError::Report)?;
-                }
+                let said = lo.said.take().unwrap_or_default();
+                let loc = Loc {
+                    file: input.name.clone(),
+                    line: lo.line,
+                    offset: Some(lo.byte),
+                };
+                let ev =
+                    crate::problem_event(Side::Request, p, loc, lo.custom_id.take(), first, said);
+                self.request_event(ev, on_event)?;
             }
         }
         write(&mut outs.out, &rc.merged[run..])
+    }
+
+    /// Passes on an event about a request line, unless an earlier, stopped pass over the
+    /// requests already did (the events of both passes come in the same order).
+    fn request_event(&mut self, ev: Event, on_event: &mut EventSink<'_>) -> Result<(), JoinError> {
+        self.request_events += 1;
+        if self.request_events > self.skip_request_events {
+            on_event.event(&ev).map_err(JoinError::Report)?;
+        }
+        Ok(())
+    }
+
+    /// The end of request file `input`: the blank lines at its end, if any, as a warning.
+    pub(crate) fn blanks_at_end(
+        &mut self,
+        input: &Input,
+        on_event: &mut EventSink<'_>,
+    ) -> Result<(), JoinError> {
+        match self.blank_run.at_end() {
+            Some(d) => self.request_event(blank_lines(input, d), on_event),
+            None => Ok(()),
+        }
     }
 
     /// File and line of the request with global line index `gidx`.

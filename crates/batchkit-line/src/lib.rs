@@ -6,7 +6,10 @@
 //! view, [`RequestLine`], whose field locations (id, payload, model, url, method, messages,
 //! output caps) come from `batchkit-providers`' `styles.toml`. `validate`, `dupes`,
 //! `tokens`, `shard` and `join` all walk this path, so a line means one thing to all of them,
-//! and a provider that follows an existing shape is a data change.
+//! and a provider that follows an existing shape is a data change. A line's id follows one
+//! rule, [`RequestLine::id`] (the shape's id field, else its `also_id` fields). A line of a
+//! batch's results is read through [`ResultLine`]: `join` takes result ids from it, and
+//! `validate` recognises a results file given as requests with it.
 //!
 //! The reading rules of `batchkit-json` hold: the first of duplicate keys is read (a tape
 //! lookup finds the first), every RFC 8259 number is accepted (a number beyond `f64` is
@@ -30,6 +33,7 @@
 mod diag;
 mod engine;
 mod request;
+mod result;
 mod sink;
 
 pub use diag::{BlankRun, Code, Diagnostic, Severity};
@@ -37,7 +41,8 @@ pub use engine::{
     duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, type_name, Entries,
     Located,
 };
-pub use request::RequestLine;
+pub use request::{Id, RequestLine};
+pub use result::{ResultLayout, ResultLine};
 pub use sink::Sink;
 
 /// The parsed JSON types every command reads (simd-json's tape).

@@ -5,6 +5,52 @@ use batchkit_providers::{Layout, Path, Style};
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 
+/// A line's id as [`RequestLine::id`] finds it: the value, whatever its type, and the field
+/// it stands in.
+#[derive(Clone, Copy)]
+pub struct Id<'t, 'i> {
+    /// The value (a string for a usable id).
+    pub value: Value<'t, 'i>,
+    /// Where it stands (`styles.toml`'s `id` or one of its `also_id`).
+    pub path: &'static Path,
+}
+
+impl<'t, 'i> Id<'t, 'i> {
+    /// The id, when it is a string.
+    pub fn as_str(&self) -> Option<&'i str> {
+        self.value.into_string()
+    }
+
+    /// The top-level key the id stands under (`metadata` for `metadata.key`).
+    pub fn top_key(&self) -> &'static str {
+        self.path.0.first().map_or("", String::as_str)
+    }
+
+    /// The field as people name it: `custom_id`, `metadata.key`.
+    pub fn name(&self) -> String {
+        self.path.0.join(".")
+    }
+
+    /// The field as a JSON pointer: `/custom_id`, `/metadata/key`.
+    pub fn pointer(&self) -> String {
+        self.path.pointer()
+    }
+}
+
+/// The value at the first of `paths` that `root` has.
+fn first_id<'t, 'i>(
+    root: Value<'t, 'i>,
+    paths: impl IntoIterator<Item = &'static Path>,
+) -> Option<Id<'t, 'i>> {
+    paths.into_iter().find_map(|path| {
+        let value = path
+            .0
+            .iter()
+            .try_fold(root, |v, k| v.as_object()?.get(k.as_str()))?;
+        Some(Id { value, path })
+    })
+}
+
 /// A parsed request line seen through its shape's layout. Cheap to copy: a view of the tape.
 #[derive(Clone, Copy)]
 pub struct RequestLine<'t, 'i> {
@@ -57,32 +103,46 @@ impl<'t, 'i> RequestLine<'t, 'i> {
             .try_fold(self.root, |v, k| v.as_object()?.get(k.as_str()))
     }
 
-    /// The id field's value, whatever its type (`None` when absent or the shape has no id).
-    pub fn id(&self) -> Option<Value<'t, 'i>> {
-        self.get(self.layout.id.as_ref()?)
-    }
-
-    /// The id wherever a line may carry one: its shape's id field or `also_id` fields, and
-    /// for a line of no known shape the first id field of any shape it has (the join reads
-    /// ids this way, so an id is matched whatever else the line lacks). Returns the value and
-    /// the top-level key it was found under (the first step of its path).
-    pub fn find_id(root: Value<'t, 'i>) -> Option<(Value<'t, 'i>, &'static str)> {
-        let at = |p: &'static Path| {
-            let v =
-                p.0.iter()
-                    .try_fold(root, |v, k| v.as_object()?.get(k.as_str()))?;
-            (!v.is_null()).then(|| (v, p.0.first().map_or("", String::as_str)))
-        };
-        let paths = |l: &'static Layout| l.id.iter().chain(&l.also_id);
-        match Self::detect(root) {
-            Some(r) => paths(r.layout).find_map(at),
-            None => Layout::all().iter().flat_map(paths).find_map(at),
-        }
+    /// The id by the one rule every command follows: the shape's id field, else the first
+    /// of its `also_id` fields the line has (Gemini's `metadata.key`, an id Vertex echoes).
+    /// A field that is present counts, whatever its value (`null` included: a wrong type).
+    pub fn id(&self) -> Option<Id<'t, 'i>> {
+        let l = self.layout;
+        first_id(self.root, l.id.iter().chain(&l.also_id))
     }
 
     /// The id, when it is a string (a number is `wrong_type`, as it is to the providers).
     pub fn id_str(&self) -> Option<&'i str> {
-        self.id()?.into_string()
+        self.id()?.as_str()
+    }
+
+    /// The id of a parsed line read as shape `style` (`--provider`), or as the shape its keys
+    /// show: [`RequestLine::id`]. A line of no known shape (or not an object) is read for the
+    /// first id field of any shape it has, in `styles.toml` order, so that an id is matched
+    /// (by `join`) and counted (by `dupes`) whatever else the line lacks.
+    pub fn find_id(root: Value<'t, 'i>, style: Option<Style>) -> Option<Id<'t, 'i>> {
+        let line = match style {
+            Some(s) => Some(Self::new(root, s)),
+            None => Self::detect(root),
+        };
+        match line {
+            Some(r) => r.id(),
+            None => first_id(
+                root,
+                Layout::all()
+                    .iter()
+                    .flat_map(|l| l.id.iter().chain(&l.also_id)),
+            ),
+        }
+    }
+
+    /// The field a finding about a line without an id names: the id field of shape `style`
+    /// (or of the shape `root` shows), `custom_id` for a shape without one or no known shape.
+    pub fn expected_id(root: Value<'t, 'i>, style: Option<Style>) -> &'static str {
+        let style = style.or_else(|| Self::detect(root).map(|r| r.style));
+        style
+            .and_then(|s| s.layout().id.as_ref())
+            .map_or("custom_id", Path::key)
     }
 
     /// The object sent to the model, when it is an object.
@@ -197,7 +257,7 @@ mod tests {
             |root| {
                 let r = RequestLine::detect(root).unwrap();
                 assert_eq!(r.style(), Style::OpenAi);
-                assert!(r.id().is_some_and(|v| v.is_number()));
+                assert!(r.id().is_some_and(|i| i.value.is_number()));
                 assert_eq!((r.id_str(), r.url(), r.model()), (None, None, None));
             },
         )
@@ -206,27 +266,67 @@ mod tests {
     }
 
     #[test]
-    fn ids_for_the_join() {
-        let found = |line: &str| {
+    fn one_id_rule() {
+        let found = |line: &str, style: Option<Style>| {
             read(line.as_bytes(), |root| {
-                RequestLine::find_id(root).map(|(v, k)| (v.encode(), k))
+                RequestLine::find_id(root, style).map(|i| (i.value.encode(), i.top_key()))
             })
             .unwrap()
         };
         let s = |v: &str, k: &'static str| Some((v.to_string(), k));
-        assert_eq!(found(r#"{"custom_id":"a"}"#), s(r#""a""#, "custom_id"));
-        assert_eq!(found(r#"{"recordId":"b"}"#), s(r#""b""#, "recordId"));
+        let auto = |line: &str| found(line, None);
+        assert_eq!(auto(r#"{"custom_id":"a"}"#), s(r#""a""#, "custom_id"));
+        assert_eq!(auto(r#"{"recordId":"b"}"#), s(r#""b""#, "recordId"));
         assert_eq!(
-            found(r#"{"request":{},"metadata":{"key":"k"}}"#),
+            auto(r#"{"request":{},"metadata":{"key":"k"}}"#),
             s(r#""k""#, "metadata")
         );
-        assert_eq!(found(r#"{"key":"g","request":{}}"#), s(r#""g""#, "key"));
-        assert_eq!(found(r#"{"custom_id":7,"body":{}}"#), s("7", "custom_id"));
-        assert_eq!(found(r#"{"custom_id":null,"body":{}}"#), None);
-        assert_eq!(found(r#"{"request":{}}"#), None);
+        assert_eq!(auto(r#"{"key":"g","request":{}}"#), s(r#""g""#, "key"));
+        assert_eq!(auto(r#"{"custom_id":7,"body":{}}"#), s("7", "custom_id"));
+        // A field that is there counts, null included (a wrong type, as validate says).
         assert_eq!(
-            found(r#"{"custom_id":"v","request":{}}"#),
+            auto(r#"{"custom_id":null,"body":{}}"#),
+            s("null", "custom_id")
+        );
+        assert_eq!(auto(r#"{"request":{}}"#), None);
+        assert_eq!(auto(r#"[1]"#), None);
+        assert_eq!(
+            auto(r#"{"custom_id":"v","request":{}}"#),
             s(r#""v""#, "custom_id")
         );
+        // A named shape reads its own fields only: Gemini's `metadata.key` when `key` is
+        // absent; no `custom_id` for a Bedrock line.
+        assert_eq!(
+            found(
+                r#"{"metadata":{"key":"m"},"request":{}}"#,
+                Some(Style::Gemini)
+            ),
+            s(r#""m""#, "metadata")
+        );
+        assert_eq!(
+            found(r#"{"custom_id":"c","modelInput":{}}"#, Some(Style::Bedrock)),
+            None
+        );
+        let expected = |line: &str, style| {
+            read(line.as_bytes(), |root| {
+                RequestLine::expected_id(root, style)
+            })
+            .unwrap()
+        };
+        assert_eq!(expected(r#"{"modelInput":{}}"#, None), "recordId");
+        assert_eq!(expected(r#"{"x":1}"#, None), "custom_id");
+        assert_eq!(expected(r#"{"x":1}"#, Some(Style::Gemini)), "key");
+        read(br#"{"request":{},"metadata":{"key":"k"}}"#, |root| {
+            let id = RequestLine::detect(root).unwrap().id().unwrap();
+            assert_eq!(
+                (id.name(), id.pointer(), id.as_str()),
+                (
+                    "metadata.key".to_string(),
+                    "/metadata/key".to_string(),
+                    Some("k")
+                )
+            );
+        })
+        .unwrap();
     }
 }

@@ -189,8 +189,6 @@ pub struct Provider {
     pub label: String,
     /// Line shape.
     pub style: Style,
-    /// Field holding the request id (`custom_id`, `key`, `recordId`), if the format has one.
-    pub id_field: Option<String>,
     /// Fewest requests a batch job takes (Bedrock); a smaller file is refused.
     pub min_requests: Option<u64>,
     /// Requests per batch file.
@@ -405,6 +403,12 @@ impl Provider {
             .any(|p| m.starts_with(p.as_str()))
     }
 
+    /// The field holding the request id (`custom_id`, `key`, `recordId`), if the format has
+    /// one: its shape's id in `styles.toml`.
+    pub fn id_field(&self) -> Option<&'static str> {
+        self.style.layout().id.as_ref().map(Path::key)
+    }
+
     /// Whether `url` is an endpoint this provider's batch API serves.
     pub fn url_allowed(&self, url: &str) -> bool {
         self.urls.is_empty() || self.urls.iter().any(|u| u == url)
@@ -478,10 +482,17 @@ mod tests {
                 assert!(p.0.starts_with(&l.payload.0), "{style:?}: {}", p.pointer());
             }
         }
-        // A provider's id field is its shape's id.
+        // A provider's id field is its shape's id: a top-level key where the shape has one.
         for p in Provider::all() {
-            let id = p.style.layout().id.as_ref().map(|i| i.key().to_string());
-            assert_eq!(p.id_field, id, "{}", p.name);
+            let want = match p.style {
+                Style::Gemini => Some("key"),
+                Style::Vertex => None,
+                Style::Bedrock => Some("recordId"),
+                Style::OpenAi | Style::Body | Style::Anthropic => Some("custom_id"),
+            };
+            assert_eq!(p.id_field(), want, "{}", p.name);
+            let id = p.style.layout().id.as_ref();
+            assert!(id.is_none_or(|i| i.0.len() == 1), "{}", p.name);
         }
         let keys = |ks: &'static [&'static str]| move |k: &str| ks.contains(&k);
         assert_eq!(
@@ -575,7 +586,7 @@ mod tests {
         let g = |n| Provider::get(n).unwrap();
         let b = g("bedrock");
         assert_eq!(b.style, Style::Bedrock);
-        assert_eq!(b.id_field.as_deref(), Some("recordId"));
+        assert_eq!(b.id_field(), Some("recordId"));
         assert_eq!(
             (b.min_requests, b.max_requests, b.max_bytes),
             (Some(100), Some(50_000), Some(1_000_000_000))

@@ -1,7 +1,8 @@
 //! Checks of one line in isolation. These run in parallel on chunks of lines.
 
 use batchkit_io::{Chunk, Line};
-use batchkit_providers::{Provider, Style};
+use batchkit_line::RequestLine;
+use batchkit_providers::{Path, Provider, Style};
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 
@@ -26,11 +27,6 @@ pub(crate) fn too_big_to_parse(content: &[u8], budget: &batchkit_io::Budget) -> 
 }
 
 pub(crate) use batchkit_line::type_name;
-
-/// Infers the line shape from its top-level keys (`--provider auto`).
-pub(crate) fn detect_style(obj: &Object<'_, '_>) -> Option<Style> {
-    batchkit_providers::Layout::detect(|k| obj.get(k).is_some())
-}
 
 struct Ctx<'r> {
     report: &'r mut LineReport,
@@ -77,6 +73,60 @@ impl Ctx<'_> {
         }
     }
 
+    /// The field at `path` of the line's shape (`styles.toml`), of type `want`; reports
+    /// missing_field / wrong_type. Its parent object is checked first by the caller.
+    fn at<'t, 'i>(
+        &mut self,
+        req: &RequestLine<'t, 'i>,
+        path: &Path,
+        want: Kind,
+    ) -> Option<Value<'t, 'i>> {
+        match req.get(path) {
+            None => {
+                let p = path.pointer();
+                let msg = batchkit_json::syntax::missing_field(&p);
+                self.err(Code::MissingField, &p, msg);
+                None
+            }
+            Some(v) if !want.matches(&v) => {
+                let p = path.pointer();
+                let msg = batchkit_json::syntax::wrong_type(&p, want.name(), type_name(&v));
+                self.err(Code::WrongType, &p, msg);
+                None
+            }
+            Some(v) => Some(v),
+        }
+    }
+
+    /// [`Ctx::at`] for a field that may be absent; a shape without the field has none.
+    fn optional_at<'t, 'i>(
+        &mut self,
+        req: &RequestLine<'t, 'i>,
+        path: Option<&Path>,
+        want: Kind,
+    ) -> Option<Value<'t, 'i>> {
+        let path = path?;
+        req.get(path)?;
+        self.at(req, path, want)
+    }
+
+    /// [`Ctx::at`] where the shape has the field (`styles.toml` gives its path); nothing for a
+    /// shape without it.
+    fn required_at<'t, 'i>(
+        &mut self,
+        req: &RequestLine<'t, 'i>,
+        path: Option<&Path>,
+        want: Kind,
+    ) -> Option<Value<'t, 'i>> {
+        self.at(req, path?, want)
+    }
+
+    /// The object sent to the model (`styles.toml`'s `payload`); reports it missing or not
+    /// an object.
+    fn payload<'t, 'i>(&mut self, req: &RequestLine<'t, 'i>) -> Option<Object<'t, 'i>> {
+        self.at(req, &req.layout().payload, Kind::Obj)?.as_object()
+    }
+
     /// An optional field that, when present, must be of type `want`.
     fn optional<'t, 'i>(
         &mut self,
@@ -120,22 +170,29 @@ impl Kind {
     }
 }
 
-/// The id, at the field the provider's shape names (`styles.toml`).
-fn check_id(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, provider: &Provider) {
-    let Some(path) = provider.style.layout().id.as_ref() else {
+/// The id by the one id rule (batchkit-line, from `styles.toml`): the shape's id field, else
+/// one of its `also_id` fields; required where the shape has an id field.
+fn check_id(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, provider: &Provider) {
+    let Some(found) = req.id() else {
+        if let Some(path) = &req.layout().id {
+            ctx.at(req, path, Kind::Str);
+        }
         return;
     };
-    let field = path.key();
-    if let Some(v) = ctx.field(obj, "", field, Kind::Str) {
-        let id = v.as_str().unwrap_or_default();
-        ctx.report.id = Some(id.to_string());
-        if let Err(why) = provider.id_ok(id) {
-            ctx.err(
-                Code::InvalidCustomId,
-                &format!("/{field}"),
-                format!("{field} {id:?} {why}"),
-            );
-        }
+    let Some(id) = found.as_str() else {
+        let p = found.pointer();
+        let msg = batchkit_json::syntax::wrong_type(&p, "a string", type_name(&found.value));
+        ctx.err(Code::WrongType, &p, msg);
+        return;
+    };
+    ctx.report.id = Some(id.to_string());
+    ctx.report.id_path = Some(found.path);
+    if let Err(why) = provider.id_ok(id) {
+        ctx.err(
+            Code::InvalidCustomId,
+            &found.pointer(),
+            format!("{} {id:?} {why}", found.name()),
+        );
     }
 }
 
@@ -169,12 +226,12 @@ fn check_method(ctx: &mut Ctx<'_>, m: Option<Value<'_, '_>>, p: &Provider, why: 
     }
 }
 
-fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p);
-    let m = ctx.field(obj, "", "method", Kind::Str);
+fn check_openai(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
+    let layout = req.layout();
+    let m = ctx.required_at(req, layout.method.as_ref(), Kind::Str);
     check_method(ctx, m, p, "; batch requests use \"POST\"");
     let url = ctx
-        .field(obj, "", "url", Kind::Str)
+        .required_at(req, layout.url.as_ref(), Kind::Str)
         .and_then(|u| u.as_str().map(str::to_string));
     if let Some(u) = &url {
         if !p.url_allowed(u) {
@@ -200,14 +257,13 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
         }
     }
     ctx.report.url = url.clone();
-    let Some(body) = ctx.field(obj, "", "body", Kind::Obj) else {
+    let Some(body) = ctx.payload(req) else {
         return;
     };
-    let body = body.as_object().expect("checked object");
-    if let Some(m) = ctx.field(&body, "/body", "model", Kind::Str) {
+    if let Some(m) = ctx.required_at(req, layout.model.as_ref(), Kind::Str) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
-    no_stream(ctx, &body, "/body");
+    no_stream(ctx, &body, &layout.payload);
     let endpoint = url.as_deref().unwrap_or("");
     let endpoint = endpoint.strip_prefix("/v1").unwrap_or(endpoint);
     match endpoint {
@@ -232,28 +288,26 @@ fn check_openai(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
     }
 }
 
-fn check_body(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p);
-    let m = ctx.optional(obj, "", "method", Kind::Str);
+fn check_body(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
+    let layout = req.layout();
+    let m = ctx.optional_at(req, layout.method.as_ref(), Kind::Str);
     check_method(ctx, m, p, &format!(" by {}", p.label));
-    let Some(body) = ctx.field(obj, "", "body", Kind::Obj) else {
+    let Some(body) = ctx.payload(req) else {
         return;
     };
-    let body = body.as_object().expect("checked object");
-    if let Some(m) = ctx.optional(&body, "/body", "model", Kind::Str) {
+    if let Some(m) = ctx.optional_at(req, layout.model.as_ref(), Kind::Str) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
-    ctx.optional(&body, "/body", "messages", Kind::Arr);
-    no_stream(ctx, &body, "/body");
+    ctx.optional_at(req, layout.messages.as_ref(), Kind::Arr);
+    no_stream(ctx, &body, &layout.payload);
 }
 
-fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p);
-    let Some(params) = ctx.field(obj, "", "params", Kind::Obj) else {
+fn check_anthropic(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
+    let layout = req.layout();
+    let Some(params) = ctx.payload(req) else {
         return;
     };
-    let params = params.as_object().expect("checked object");
-    if let Some(m) = ctx.field(&params, "/params", "model", Kind::Str) {
+    if let Some(m) = ctx.required_at(req, layout.model.as_ref(), Kind::Str) {
         ctx.report.model = m.as_str().map(str::to_string);
     }
     if let Some(mt) = ctx.field(&params, "/params", "max_tokens", Kind::Int) {
@@ -265,7 +319,7 @@ fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
             );
         }
     }
-    if let Some(m) = ctx.field(&params, "/params", "messages", Kind::Arr) {
+    if let Some(m) = ctx.required_at(req, layout.messages.as_ref(), Kind::Arr) {
         if m.as_array().is_some_and(|a| a.is_empty()) {
             ctx.err(
                 Code::UnsupportedValue,
@@ -274,21 +328,21 @@ fn check_anthropic(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
             );
         }
     }
-    no_stream(ctx, &params, "/params");
+    no_stream(ctx, &params, &layout.payload);
 }
 
 /// Batches do not stream: a request with `stream: true` fails at run time.
-fn no_stream(ctx: &mut Ctx<'_>, body: &Object<'_, '_>, parent: &str) {
-    if body
+fn no_stream(ctx: &mut Ctx<'_>, payload: &Object<'_, '_>, at: &Path) {
+    if payload
         .get("stream")
         .is_some_and(|v| v.as_bool() == Some(true))
     {
         ctx.err(
             Code::UnsupportedValue,
-            &format!("{parent}/stream"),
+            &format!("{}/stream", at.pointer()),
             format!(
                 "`{}.stream` is true; batch requests do not stream (remove it or set it to false)",
-                parent.trim_start_matches('/')
+                at.0.join(".")
             ),
         );
     }
@@ -319,42 +373,38 @@ fn check_contents(ctx: &mut Ctx<'_>, contents: &Value<'_, '_>) {
     }
 }
 
-fn check_gemini(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    check_id(ctx, obj, p);
-    let Some(req) = ctx.field(obj, "", "request", Kind::Obj) else {
+fn check_gemini(ctx: &mut Ctx<'_>, line: &RequestLine<'_, '_>) {
+    let Some(req) = ctx.payload(line) else {
         return;
     };
-    let req = req.as_object().expect("checked object");
     // Batch embeddings take one `content` (singular) instead of `contents`.
     if req.get("contents").is_none() && req.get("content").is_some() {
         ctx.field(&req, "/request", "content", Kind::Obj);
         return;
     }
-    if let Some(c) = ctx.field(&req, "/request", "contents", Kind::Arr) {
+    if let Some(c) = ctx.required_at(line, line.layout().messages.as_ref(), Kind::Arr) {
         check_contents(ctx, &c);
     }
 }
 
-fn check_vertex(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>) {
-    let Some(req) = ctx.field(obj, "", "request", Kind::Obj) else {
+fn check_vertex(ctx: &mut Ctx<'_>, line: &RequestLine<'_, '_>) {
+    if ctx.payload(line).is_none() {
         return;
-    };
-    let req = req.as_object().expect("checked object");
-    if let Some(c) = ctx.field(&req, "/request", "contents", Kind::Arr) {
+    }
+    if let Some(c) = ctx.required_at(line, line.layout().messages.as_ref(), Kind::Arr) {
         check_contents(ctx, &c);
     }
 }
 
 /// Amazon Bedrock: `{"recordId","modelInput"}`. `modelInput` is the model's own InvokeModel
 /// body; a Claude body (`anthropic_version`) is checked lightly: `max_tokens` and `messages`.
-fn check_bedrock(ctx: &mut Ctx<'_>, obj: &Object<'_, '_>, p: &Provider) {
-    // Bedrock makes up an id when `recordId` is absent, but then the result cannot be
-    // joined back to its request: required here.
-    check_id(ctx, obj, p);
-    let Some(input) = ctx.field(obj, "", "modelInput", Kind::Obj) else {
+///
+/// Bedrock makes up an id when `recordId` is absent, but then the result cannot be joined
+/// back to its request: required (`styles.toml` gives the shape an id field).
+fn check_bedrock(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
+    let Some(input) = ctx.payload(req) else {
         return;
     };
-    let input = input.as_object().expect("checked object");
     if ctx
         .optional(&input, "/modelInput", "anthropic_version", Kind::Str)
         .is_some()
@@ -477,14 +527,14 @@ impl Checker {
         let provider = self.provider;
         let schema = self.schema.as_ref();
         let parsed = with_parsed(content, |root| {
-            let Some(obj) = root.as_object() else {
+            if !root.is_object() {
                 ctx.err(
                     Code::NotObject,
                     "",
                     batchkit_json::syntax::not_object(type_name(&root)),
                 );
                 return;
-            };
+            }
             ctx.report.parsed = true;
             for pointer in batchkit_line::duplicate_keys(root) {
                 let mut d = Diagnostic::at(
@@ -497,7 +547,7 @@ impl Checker {
                 d.pointer = Some(pointer);
                 ctx.report.diagnostics.push(d);
             }
-            if let Some(what) = crate::infer::result_shape(&obj) {
+            if let Some(what) = crate::infer::result_shape(root) {
                 ctx.report.result_line = true;
                 ctx.err(
                     Code::MissingField,
@@ -506,12 +556,13 @@ impl Checker {
                 );
                 return;
             }
-            let style = match provider {
-                Some(p) => Some(p.style),
-                None => detect_style(&obj),
+            let req = match provider {
+                Some(p) => Some(RequestLine::new(root, p.style)),
+                None => RequestLine::detect(root),
             };
+            let style = req.map(|r| r.style());
             ctx.report.style = style;
-            let Some(style) = style else {
+            let Some(req) = req else {
                 ctx.err(
                     Code::MissingField,
                     "",
@@ -522,13 +573,10 @@ impl Checker {
                 );
                 return;
             };
-            let p = provider.unwrap_or_else(|| match style {
+            let p = provider.unwrap_or_else(|| match req.style() {
                 // Under auto, the endpoint says whose file this is.
-                Style::OpenAi => {
-                    let url = obj.get("url");
-                    crate::infer::openai_style_provider(url.as_ref().and_then(|u| u.as_str()))
-                }
-                _ => style.default_provider(),
+                Style::OpenAi => crate::infer::openai_style_provider(req.url()),
+                style => style.default_provider(),
             });
             ctx.report.inferred = provider.is_none().then_some(p);
             if let Some(max) = p.max_line_bytes {
@@ -544,13 +592,14 @@ impl Checker {
                     );
                 }
             }
-            match style {
-                Style::OpenAi => check_openai(&mut ctx, &obj, p),
-                Style::Body => check_body(&mut ctx, &obj, p),
-                Style::Anthropic => check_anthropic(&mut ctx, &obj, p),
-                Style::Gemini => check_gemini(&mut ctx, &obj, p),
-                Style::Vertex => check_vertex(&mut ctx, &obj),
-                Style::Bedrock => check_bedrock(&mut ctx, &obj, p),
+            check_id(&mut ctx, &req, p);
+            match req.style() {
+                Style::OpenAi => check_openai(&mut ctx, &req, p),
+                Style::Body => check_body(&mut ctx, &req, p),
+                Style::Anthropic => check_anthropic(&mut ctx, &req),
+                Style::Gemini => check_gemini(&mut ctx, &req),
+                Style::Vertex => check_vertex(&mut ctx, &req),
+                Style::Bedrock => check_bedrock(&mut ctx, &req),
             }
             if let Some(f) = also.take() {
                 extra = Some(f(root));

@@ -4,19 +4,20 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use batchkit_io::{AtomicFile, Input, ReadOptions, Source};
-use batchkit_line::Sink;
+use batchkit_line::{RequestLine, Sink};
 use batchkit_providers::Style;
 use serde::{Deserialize, Serialize};
 use simd_json::prelude::*;
 
-use crate::check::{detect_style, with_parsed};
+use crate::check::with_parsed;
 use crate::ids::{make_spill_dir, DupGroup, Dups, IdIndex, Occurrence, Track};
 use crate::{resolve_provider, ValidateError};
 
 /// Options of [`find_dupes`] (its memory budget is the one in its [`ReadOptions`]).
 #[derive(Debug, Clone, Default)]
 pub struct DupesOptions {
-    /// Provider name; `None` or `auto` takes `custom_id`, or `key` when a line has no `custom_id`.
+    /// Provider name; `None` or `auto` reads each line's id as its shape calls for (the one id
+    /// rule of `batchkit_line::RequestLine::find_id`).
     pub provider: Option<String>,
     /// Where spilled ids go (the system temp dir when `None`).
     pub temp_dir: Option<PathBuf>,
@@ -136,7 +137,7 @@ fn extract_ids(
             let mut problem = None;
             let (n, at) = (line.number, line.offset);
             let parsed = with_parsed(line.content, |root| {
-                let Some(obj) = root.as_object() else {
+                if !root.is_object() {
                     problem = Some(crate::Diagnostic::at(
                         crate::Code::NotObject,
                         crate::Severity::Error,
@@ -145,49 +146,47 @@ fn extract_ids(
                         batchkit_json::syntax::not_object(crate::check::type_name(&root)),
                     ));
                     return;
-                };
-                // The id field of the line's shape (styles.toml): the provider's when named,
-                // else the one its keys show; `custom_id` for a line of no known shape.
-                let style = style.or_else(|| detect_style(&obj));
-                let key = style
-                    .and_then(|s| s.layout().id.as_ref())
-                    .map_or("custom_id", |p| p.key());
-                let pointer = format!("/{key}");
-                match obj.get(key) {
-                    Some(v) => match v.as_str() {
+                }
+                // The one id rule (batchkit-line): the id field of the line's shape (the
+                // provider's when named, else the one its keys show) or one of its `also_id`
+                // fields; for a line of no known shape, the first id field of any shape.
+                let d = match RequestLine::find_id(root, style) {
+                    Some(found) => match found.as_str() {
                         Some(id) => {
                             arena.extend_from_slice(id.as_bytes());
                             len = id.len() as u32;
+                            return;
                         }
                         None => {
+                            let pointer = found.pointer();
                             let msg = batchkit_json::syntax::wrong_type(
                                 &pointer,
                                 "a string",
-                                crate::check::type_name(&v),
+                                crate::check::type_name(&found.value),
                             );
-                            let mut d = crate::Diagnostic::at(
+                            crate::Diagnostic::at(
                                 crate::Code::WrongType,
                                 crate::Severity::Error,
                                 n,
                                 at,
                                 msg,
-                            );
-                            d.pointer = Some(pointer);
-                            problem = Some(d);
+                            )
+                            .with_pointer(pointer)
                         }
                     },
                     None => {
-                        let mut d = crate::Diagnostic::at(
+                        let pointer = format!("/{}", RequestLine::expected_id(root, style));
+                        crate::Diagnostic::at(
                             crate::Code::MissingField,
                             crate::Severity::Error,
                             n,
                             at,
                             batchkit_json::syntax::missing_field(&pointer),
-                        );
-                        d.pointer = Some(pointer);
-                        problem = Some(d);
+                        )
+                        .with_pointer(pointer)
                     }
-                }
+                };
+                problem = Some(d);
             });
             if let Err(e) = parsed {
                 let e = batchkit_json::syntax::describe(&e, line.content);
@@ -290,7 +289,8 @@ fn scan(
     let provider = resolve_provider(opts.provider.as_deref())?;
     let style = match provider {
         None => None,
-        Some(p) if p.style.layout().id.is_none() => {
+        // A shape may carry its id in `also_id` fields only (the ids Vertex echoes).
+        Some(p) if p.style.layout().id.is_none() && p.style.layout().also_id.is_empty() => {
             return Err(ValidateError::NoIdField(p.label.clone()))
         }
         Some(p) => Some(p.style),

@@ -10,8 +10,8 @@
 //!   models mix.
 //! - A result line (an answer, not a request) is named as one, pointing to `join`.
 
+use batchkit_line::{ResultLine, Value};
 use batchkit_providers::{Provider, Style};
-use simd_json::tape::Object;
 
 /// The provider an OpenAI-style line points to, by its `url`: only an endpoint OpenAI does
 /// not serve and another provider marked `detect_by_url` in providers.toml does is evidence.
@@ -32,27 +32,10 @@ pub(crate) fn looks_openai_model(model: &str) -> bool {
     Style::OpenAi.default_provider().names_model(model)
 }
 
-/// Names a result line: an answer downloaded from a batch, given where requests belong.
-pub(crate) fn result_shape(obj: &Object<'_, '_>) -> Option<&'static str> {
-    let has = |k: &str| obj.get(k).is_some();
-    // Bedrock output lines repeat their `modelInput` beside the answer.
-    if has("recordId") && (has("modelOutput") || has("error")) {
-        return Some("an Amazon Bedrock output line");
-    }
-    if has("body") || has("params") || has("modelInput") {
-        return None;
-    }
-    if has("custom_id") && (has("response") || has("error")) {
-        Some("an OpenAI-style output or error line")
-    } else if has("custom_id") && has("result") {
-        Some("an Anthropic result line")
-    } else if has("key") && (has("response") || has("error")) {
-        Some("a Gemini result line")
-    } else if has("request") && (has("response") || has("status")) {
-        Some("a Vertex AI output line")
-    } else {
-        None
-    }
+/// Names a result line (an answer downloaded from a batch, given where requests belong), as
+/// every command recognises one (batchkit-line's [`ResultLine`]).
+pub(crate) fn result_shape(root: Value<'_, '_>) -> Option<&'static str> {
+    ResultLine::detect(root).map(|r| r.layout().describe())
 }
 
 #[cfg(test)]

@@ -176,8 +176,10 @@ pub struct LineReport {
     pub parsed: bool,
     /// The shape the line was checked as.
     pub style: Option<Style>,
-    /// The request id (`custom_id` or `key`).
+    /// The request id, by the one id rule (`custom_id`, `key`, `recordId`, `metadata.key`).
     pub id: Option<String>,
+    /// Where the id stands (its field in `styles.toml`).
+    pub id_path: Option<&'static batchkit_providers::Path>,
     /// The model named in the line.
     pub model: Option<String>,
     /// The endpoint (OpenAI-style `url`).
@@ -200,6 +202,7 @@ impl LineReport {
             parsed: false,
             style: None,
             id: None,
+            id_path: None,
             model: None,
             url: None,
             embedding_inputs: 0,
@@ -305,6 +308,21 @@ pub struct FileChecker<'c> {
     blank_run: batchkit_line::BlankRun,
     /// Result lines seen (a result file given as requests).
     result_lines: u64,
+    /// Where the first id stood: the field named by duplicates found after the id set
+    /// spilled (each one found before is named by its own line's field).
+    id_path: Option<&'static batchkit_providers::Path>,
+}
+
+/// The id field a duplicate-id finding names: where the id stood (`metadata.key`), else the
+/// provider's shape's (`custom_id` for a shape without one, such as Vertex's).
+fn id_name(at: Option<&batchkit_providers::Path>, provider: Option<&Provider>) -> String {
+    match at {
+        Some(p) => p.0.join("."),
+        None => provider
+            .and_then(|p| p.id_field())
+            .unwrap_or("custom_id")
+            .to_string(),
+    }
 }
 
 impl<'c> FileChecker<'c> {
@@ -328,6 +346,7 @@ impl<'c> FileChecker<'c> {
             embedding_inputs: 0,
             greedy: Greedy::default(),
             blank_run: Default::default(),
+            id_path: None,
             result_lines: 0,
         }
     }
@@ -384,6 +403,7 @@ impl<'c> FileChecker<'c> {
             }
         }
         if let (Some(id), true) = (&r.id, r.parsed) {
+            self.id_path = self.id_path.or(r.id_path);
             let occ = Occurrence {
                 file: 0,
                 line: r.line,
@@ -401,7 +421,7 @@ impl<'c> FileChecker<'c> {
                     r.offset,
                     format!(
                         "{} {id:?} already used on line {}",
-                        self.id_field(),
+                        id_name(r.id_path.or(self.id_path), self.provider),
                         first.line
                     ),
                 );
@@ -489,12 +509,6 @@ impl<'c> FileChecker<'c> {
         Ok(())
     }
 
-    fn id_field(&self) -> &str {
-        self.provider
-            .and_then(|p| p.id_field.as_deref())
-            .unwrap_or("custom_id")
-    }
-
     /// Late duplicates (found after the id set spilled), ordered by line, then file-level
     /// findings: each passed to `on_diag`. Returns the summary. `stats` are the reader's
     /// totals for this input.
@@ -508,7 +522,7 @@ impl<'c> FileChecker<'c> {
     ) -> Result<FileSummary, E> {
         let mut go_on = true;
         let mut sink_err: Option<E> = None;
-        let field = self.id_field().to_string();
+        let field = id_name(self.id_path, self.provider);
         let ids = std::mem::replace(&mut self.ids, IdIndex::new(1, None, Track::First));
         let mut late_errors = 0;
         ids.finish_late(|late| {
