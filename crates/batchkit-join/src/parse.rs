@@ -1,6 +1,7 @@
 //! Reading one request or result line: its id, and for results the status, usage, model and
-//! answer text, for every provider layout (PROVIDERS.md §1.3–§8.3, Bedrock §13, vLLM §15,
-//! and the Gemini shapes of §17: embeddings with a string `tokenCount`, `metadata.key`).
+//! answer text, for every provider layout (each documented by its provider's `sources` in
+//! providers.toml), vLLM's older layout and the Gemini shapes seen in real files: embeddings
+//! with a string `tokenCount`, `metadata.key`).
 //!
 //! Request and result lines are read by the one JSON engine every command uses
 //! (batchkit-line: simd-json's tape, first of repeated keys, numbers beyond `f64` clamped).
@@ -166,8 +167,8 @@ pub(crate) enum Text {
 }
 
 /// The layout of a result line as the join reads it: the fields of every provider's result
-/// layout it knows, with the type each must have (PROVIDERS.md §1.3–§8.3, §13, §15, §17). The
-/// id is read by the one result-id rule of [`ResultLine::find_id`], beside the layouts.
+/// layout it knows, with the type each must have (sources: each provider's `sources` in
+/// providers.toml). The id is read by the one result-id rule of [`ResultLine::find_id`], beside the layouts.
 ///
 /// A line whose known fields all have their type (or are null) is read in full: id, status,
 /// usage, model and answer text. A line where one does not, or where a known field is
@@ -230,11 +231,11 @@ const CANDIDATE: Ty = Obj(&[("content", Obj(&[("parts", List(&PART))]))]);
 const RESPONSE: Ty = Obj(&[
     ("status_code", U64),
     ("body", BODY),
-    // vLLM's older layout (§15): the chat completion itself in `response`.
+    // vLLM's older layout (source: providers.toml [openai-compatible].sources): the chat completion itself in `response`.
     ("model", Str),
     ("usage", USAGE),
     ("choices", List(&CHOICE)),
-    // Gemini embeddings (§17.2): a count, written as a string.
+    // Gemini embeddings (source: providers.toml [gemini].sources): a count, written as a string.
     ("tokenCount", Any),
     ("candidates", List(&CANDIDATE)),
     ("usageMetadata", GEMINI_USAGE),
@@ -283,9 +284,9 @@ const BEDROCK_OUTPUT: Ty = Obj(&[
 const RESULT_LINE: Ty = Obj(&[
     ("custom_id", Any),
     ("key", Any),
-    // Amazon Bedrock (§13).
+    // Amazon Bedrock (source: providers.toml [bedrock].sources).
     ("recordId", Any),
-    // Gemini inline-style results carry the id as `metadata.key` (§17.3).
+    // Gemini inline-style results carry the id as `metadata.key` (source: providers.toml [gemini].sources).
     ("metadata", Any),
     ("modelOutput", BEDROCK_OUTPUT),
     ("response", RESPONSE),

@@ -25,7 +25,6 @@ pub struct DupesOptions {
     pub write_unique: Option<PathBuf>,
 }
 
-
 /// One id used more than once, read whole (see [`Duplicate::read`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duplicate {
