@@ -9,22 +9,41 @@ use crate::cmd;
 use crate::outcome::Outcome;
 use crate::settings::{GlobalArgs, Settings};
 
-/// Validate, count, shard and join the JSONL files of LLM batch APIs
-/// (OpenAI, Azure, Anthropic, Gemini, Vertex, Mistral, Groq, Together).
-///
-/// Exit codes: 0 nothing wrong found, 1 the input has problems, 2 the job could not be done.
+// The help names every provider of providers.toml, so a provider added there shows here.
 #[derive(Debug, Parser)]
 #[command(
     name = "batchkit",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    about = about(),
+    long_about = long_about()
 )]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// One line: what batchkit does, and for which providers (their labels in providers.toml).
+fn about() -> String {
+    let labels: Vec<&str> = batchkit_providers::Provider::all()
+        .map(|p| p.label.as_str())
+        .collect();
+    format!(
+        "Validate, count, shard and join the JSONL files of LLM batch APIs ({}).",
+        labels.join(", ")
+    )
+}
+
+fn long_about() -> String {
+    format!(
+        "{}\n\n{}\n\nExit codes: 0 nothing wrong found, 1 the input has problems, 2 the job could \
+         not be done.",
+        about(),
+        crate::settings::provider_help("Providers (--provider)")
+    )
 }
 
 #[derive(Debug, Subcommand)]

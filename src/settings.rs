@@ -124,6 +124,11 @@ impl GlobalArgs {
     }
 }
 
+/// `--provider`'s help: `what`, then every choice (auto and each provider in providers.toml).
+pub fn provider_help(what: &str) -> String {
+    format!("{what}: {}", batchkit_providers::Provider::choices_line())
+}
+
 /// clap value parser of SIZE flags: `200MB`, `200MiB`, `1.5GB`, bare bytes.
 pub fn size(value: &str) -> Result<u64, String> {
     parse_size(value).map_err(|e| e.to_string())

@@ -29,9 +29,14 @@ pub struct Args {
     /// Files to check together (`-` for stdin)
     #[arg(value_name = "FILE")]
     files: Vec<String>,
-    /// Which id field: auto (custom_id, key for Gemini lines, recordId for Bedrock lines), or a
-    /// provider name
-    #[arg(long, default_value = "auto", value_parser = crate::settings::provider)]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_parser = crate::settings::provider,
+        help = crate::settings::provider_help(
+            "Which id field (auto: each line's shape says; or a provider's)"
+        )
+    )]
     provider: String,
     /// Write the input minus later duplicates to OUT
     #[arg(long, value_name = "OUT")]

@@ -44,8 +44,12 @@ pub struct Args {
     /// Output directory (created if missing; must be empty unless --force)
     #[arg(long, short = 'o', value_name = "DIR")]
     out_dir: PathBuf,
-    /// Provider rules and caps: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together
-    #[arg(long, default_value = "auto", value_parser = crate::settings::provider)]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_parser = crate::settings::provider,
+        help = crate::settings::provider_help("Provider rules and caps")
+    )]
     provider: String,
     /// Requests per shard [default: the provider's]
     #[arg(long, value_name = "N")]

@@ -29,9 +29,12 @@ pub struct Args {
     /// Files to check (`-` for stdin)
     #[arg(value_name = "FILE")]
     files: Vec<String>,
-    /// Provider rules: auto, openai, azure, anthropic, gemini, vertex, mistral, groq, together,
-    /// xai, bedrock, openai-compatible
-    #[arg(long, default_value = "auto", value_parser = crate::settings::provider)]
+    #[arg(
+        long,
+        default_value = "auto",
+        value_parser = crate::settings::provider,
+        help = crate::settings::provider_help("Provider rules")
+    )]
     provider: String,
     /// A JSON Schema every request line must satisfy
     #[arg(long, value_name = "S.json")]
