@@ -235,3 +235,78 @@ impl batchkit_join::JoinSink for IoSink<'_> {
         Ok(())
     }
 }
+
+/// Runs `args` (after the program name) in this process, as the Python module does:
+/// (exit code, failure code and file, stdout, stderr).
+fn run_in_process(args: &[&str]) -> (u8, Option<(String, Option<String>)>, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = ["batchkit", "--progress=never", "--color=never"]
+        .iter()
+        .chain(args)
+        .map(|s| s.to_string());
+    let (code, failure) = batchkit::run_args(argv, &mut out, &mut err, None);
+    (
+        code,
+        failure.map(|f| (f.code.to_string(), f.file)),
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn an_unreadable_input_is_said_on_the_stderr_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = requests(dir.path());
+    let req = req.to_str().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let missing = missing.to_str().unwrap();
+    let said = format!("error: {missing}: cannot open");
+    for format in ["human", "json"] {
+        for cmd in ["validate", "tokens", "dupes"] {
+            let (code, _, out, err) = run_in_process(&["--format", format, cmd, req, missing]);
+            assert_eq!(code, 2, "{cmd} {format}: {err}");
+            assert_eq!(err.matches(&said).count(), 1, "{cmd} {format}: {err}");
+            assert!(!out.contains(&said), "{cmd} {format}: {out}");
+        }
+        let shards = dir.path().join(format!("shards-{format}"));
+        let (code, failure, _, err) = run_in_process(&[
+            "--format",
+            format,
+            "shard",
+            missing,
+            "-o",
+            shards.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "shard {format}: {err}");
+        assert!(err.starts_with(&said), "shard {format}: {err}");
+        assert_eq!(failure.unwrap().0, "unreadable");
+    }
+}
+
+#[test]
+fn an_unreadable_join_input_is_reported_as_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = requests(dir.path());
+    let missing = dir.path().join("missing.jsonl");
+    let merged = dir.path().join("merged.jsonl");
+    for (requests, results) in [(&missing, &req), (&req, &missing)] {
+        let (code, failure, _, err) = run_in_process(&[
+            "join",
+            "--requests",
+            requests.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{err}");
+        let (code, file) = failure.unwrap();
+        assert_eq!(code, "unreadable", "{err}");
+        assert_eq!(file.as_deref(), missing.to_str());
+        assert!(
+            err.starts_with(&format!("error: {}: cannot open", missing.display())),
+            "{err}"
+        );
+    }
+}

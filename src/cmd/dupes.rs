@@ -92,19 +92,10 @@ pub fn run(
         Err(e) => {
             // An unreadable input while writing the unique copy (which would lack it): no
             // answer; JSON readers get the error as an event.
-            let unreadable = e.chain().find_map(|c| {
-                let read =
-                    c.downcast_ref::<ReadError>().or_else(|| match c
-                        .downcast_ref::<batchkit_validate::ValidateError>()
-                    {
-                        Some(batchkit_validate::ValidateError::Read(r)) => Some(r),
-                        _ => None,
-                    });
-                match read {
-                    Some(ReadError::Open { name, .. }) => Some(name.clone()),
-                    _ => None,
-                }
-            });
+            let unreadable = match crate::outcome::read_error(&e) {
+                Some(ReadError::Open { name, .. }) => Some(name.clone()),
+                _ => None,
+            };
             if let (Some(name), Format::Json) = (unreadable, settings.format) {
                 let mut out = printer.into_inner()?;
                 batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e))

@@ -47,32 +47,6 @@ pub fn check_paths(inputs: &[Role], outputs: &[Role]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The read error that stopped a job, when an input could not be read (whichever job's error
-/// carries it).
-pub fn read_error(e: &anyhow::Error) -> Option<&ReadError> {
-    use batchkit_validate::ValidateError;
-    e.chain().find_map(|c| {
-        if let Some(r) = c.downcast_ref::<ReadError>() {
-            return Some(r);
-        }
-        match c.downcast_ref::<ValidateError>() {
-            Some(ValidateError::Read(r)) => return Some(r),
-            Some(_) => return None,
-            None => {}
-        }
-        match c.downcast_ref::<batchkit_shard::ShardError>() {
-            Some(batchkit_shard::ShardError::Read(r)) => return Some(r),
-            Some(batchkit_shard::ShardError::Validate(ValidateError::Read(r))) => return Some(r),
-            Some(_) => return None,
-            None => {}
-        }
-        match c.downcast_ref::<batchkit_join::JoinError>() {
-            Some(batchkit_join::JoinError::Read(r)) => Some(r),
-            _ => None,
-        }
-    })
-}
-
 /// The name of the input a read error is about.
 pub fn read_error_name(r: &ReadError) -> &str {
     match r {
@@ -87,7 +61,7 @@ pub fn json_error_event(e: anyhow::Error, out: &mut impl Write, json: bool) -> a
     if !json {
         return e;
     }
-    let Some(name) = read_error(&e).map(|r| read_error_name(r).to_string()) else {
+    let Some(name) = crate::outcome::read_error(&e).map(|r| read_error_name(r).to_string()) else {
         return e;
     };
     let ev = batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e));

@@ -111,6 +111,16 @@ pub enum TokensError {
     Output(#[from] std::io::Error),
 }
 
+impl TokensError {
+    /// The input that could not be read, when that is what stopped the count.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            TokensError::Read(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
 /// Where `tokens` puts what it finds: findings (lines not counted, repeated keys) and
 /// progress through [`Sink`], and every counted request.
 pub trait TokensSink: Sink {

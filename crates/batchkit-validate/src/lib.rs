@@ -73,6 +73,14 @@ pub enum ValidateError {
 }
 
 impl ValidateError {
+    /// The input that could not be read, when that is what stopped the job.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            ValidateError::Read(r) => Some(r),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ValidateError {
         let context = context.into();
         move |source| ValidateError::Io { context, source }
