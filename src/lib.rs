@@ -85,7 +85,6 @@ fn run_parsed(
     stderr: &mut dyn Write,
     cancel: Option<Arc<AtomicBool>>,
 ) -> (u8, Option<Failure>) {
-    cmd::reset_problems();
     let mut settings = match cli.global.resolve() {
         Ok(s) => s,
         Err(e) => {
@@ -94,9 +93,6 @@ fn run_parsed(
         }
     };
     settings.read.cancel = cancel;
-    let result = cli.command.run(&settings, stdout);
-    if result.as_ref().is_err_and(outcome::is_broken_pipe) {
-        return (u8::from(cmd::problems_seen()), None);
-    }
+    let result = cli.command.run(&settings, stdout, stderr);
     outcome::exit(result, stderr)
 }

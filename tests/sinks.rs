@@ -83,7 +83,7 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
     // validate
     let checker = batchkit_validate::Checker::new(&Default::default()).unwrap();
     let mut h = Heard::default();
-    let s = batchkit_validate::validate_file(&checker, &input(), &read_opts(), &mut SinkIo(&mut h))
+    let s = batchkit_validate::validate_file(&checker, &input(), &read_opts(), &mut IoSink(&mut h))
         .unwrap();
     h.read_whole(&req);
     assert_eq!(h.findings, ["duplicate_id", "invalid_json"]);
@@ -96,7 +96,7 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
         ..Default::default()
     };
     let mut totals = batchkit_tokens::Totals::default();
-    batchkit_tokens::count_input(&input(), &opts, &mut totals, &mut SinkIo(&mut h)).unwrap();
+    batchkit_tokens::count_input(&input(), &opts, &mut totals, &mut IoSink(&mut h)).unwrap();
     h.read_whole(&req);
     assert_eq!(h.findings, ["invalid_json"]);
     assert_eq!(h.counted, 199);
@@ -107,7 +107,7 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
         &[input()],
         &read_opts(),
         &batchkit_validate::DupesOptions::default(),
-        &mut SinkIo(&mut h),
+        &mut IoSink(&mut h),
     )
     .unwrap();
     h.read_whole(&req);
@@ -162,71 +162,40 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
     assert!(h.events >= 2, "the duplicate id and the invalid line");
 }
 
-/// One recording sink, seen through each job's sink trait (each wants its own error type).
-struct SinkIo<'a>(&'a mut Heard);
+/// The one recording sink, seen through each job's sink trait: every job takes a sink
+/// that fails with an I/O error, as the printers do.
+struct IoSink<'a>(&'a mut Heard);
 
-macro_rules! sink_as {
-    ($err:ty) => {
-        fn finding(&mut self, f: &str, d: &Diagnostic) -> Result<bool, $err> {
-            Ok(self.0.finding(f, d).unwrap())
-        }
-        fn progress(&mut self, f: &str, read: u64) -> Result<bool, $err> {
-            Ok(self.0.progress(f, read).unwrap())
-        }
-    };
-}
+impl Sink for IoSink<'_> {
+    type Error = std::io::Error;
 
-impl Sink for SinkIo<'_> {
-    type Error = Errors;
-    sink_as!(Errors);
-}
+    fn finding(&mut self, f: &str, d: &Diagnostic) -> std::io::Result<bool> {
+        self.0.finding(f, d)
+    }
 
-/// Every job's error, for the one recording sink.
-#[derive(Debug)]
-#[allow(dead_code)]
-enum Errors {
-    Validate(batchkit_validate::ValidateError),
-    Read(batchkit_io::ReadError),
-}
-
-impl From<batchkit_validate::ValidateError> for Errors {
-    fn from(e: batchkit_validate::ValidateError) -> Self {
-        Errors::Validate(e)
+    fn progress(&mut self, f: &str, read: u64) -> std::io::Result<bool> {
+        self.0.progress(f, read)
     }
 }
 
-impl From<batchkit_io::ReadError> for Errors {
-    fn from(e: batchkit_io::ReadError) -> Self {
-        Errors::Read(e)
-    }
-}
-
-impl batchkit_tokens::TokensSink for SinkIo<'_> {
+impl batchkit_tokens::TokensSink for IoSink<'_> {
     fn counted(
         &mut self,
         _: &str,
         _: u64,
         _: u64,
         _: &batchkit_tokens::RequestCount,
-    ) -> Result<bool, Errors> {
+    ) -> std::io::Result<bool> {
         self.0.counted += 1;
         Ok(true)
     }
 }
 
-impl batchkit_validate::DupesSink for SinkIo<'_> {
-    fn duplicate(&mut self, _: &mut batchkit_validate::DupGroup<'_>) -> Result<bool, Errors> {
+impl batchkit_validate::DupesSink for IoSink<'_> {
+    fn duplicate(&mut self, _: &mut batchkit_validate::DupGroup<'_>) -> std::io::Result<bool> {
         self.0.duplicates += 1;
         Ok(true)
     }
-}
-
-/// The recording sink for shard and join, whose sinks fail with I/O errors.
-struct IoSink<'a>(&'a mut Heard);
-
-impl Sink for IoSink<'_> {
-    type Error = std::io::Error;
-    sink_as!(std::io::Error);
 }
 
 impl batchkit_join::JoinSink for IoSink<'_> {

@@ -8,7 +8,10 @@ pub mod tokens;
 pub mod validate;
 
 use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use batchkit_report::Writers;
+
+use crate::outcome::Outcome;
 
 use batchkit_io::paths::{check_distinct, Role};
 use batchkit_io::ReadError;
@@ -18,27 +21,31 @@ pub fn buffered(out: &mut dyn Write) -> BufWriter<&mut dyn Write> {
     BufWriter::with_capacity(64 << 10, out)
 }
 
-/// Flushes a printer's writer, keeping the error (a closed pipe exits quietly upstream).
-pub fn finish(mut w: impl Write) -> anyhow::Result<()> {
-    w.flush()?;
-    Ok(())
+/// The writers a printer is given: `out` buffered, `err` as is, and progress as
+/// `--progress` says (made by `progress` when on).
+pub fn writers<'a>(
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    settings: &crate::settings::Settings,
+    progress: impl FnOnce() -> Box<dyn batchkit_report::Progress>,
+) -> Writers<BufWriter<&'a mut dyn Write>, &'a mut dyn Write> {
+    Writers::new(buffered(out), err)
+        .with_progress(crate::progress::when(settings.progress, progress))
 }
 
-static PROBLEMS: AtomicBool = AtomicBool::new(false);
-
-/// Records that a problem with the input was reported (so a closed pipe exits 1).
-pub fn mark_problems() {
-    PROBLEMS.store(true, Ordering::Relaxed);
+/// A closed stdout (`| head`) ends the run quietly with what was found: 1 when a problem
+/// with the input was already printed, else 0.
+pub fn closed_pipe(r: anyhow::Result<Outcome>, problems: bool) -> anyhow::Result<Outcome> {
+    match r {
+        Err(e) if crate::outcome::is_broken_pipe(&e) => Ok(Outcome::problems_if(problems)),
+        r => r,
+    }
 }
 
-/// Forgets problems reported by an earlier run in this process.
-pub fn reset_problems() {
-    PROBLEMS.store(false, Ordering::Relaxed);
-}
-
-/// Whether a problem with the input was reported.
-pub fn problems_seen() -> bool {
-    PROBLEMS.load(Ordering::Relaxed)
+/// The job's own error inside the `io::Error` a printer's sink hands back, when it was the
+/// job (not the printer) that failed.
+pub fn job_error<T: std::error::Error + 'static>(e: &std::io::Error) -> Option<&T> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<T>())
 }
 
 /// Refuses, before anything is written, an output that is an input or another output.

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use batchkit_validate::{Diagnostic, FileSummary};
+use batchkit_validate::{Diagnostic, FileSummary, Sink};
 use serde::{Deserialize, Serialize};
 
 use crate::style::Style;
@@ -98,9 +98,10 @@ fn errors_warnings(errors: u64, warnings: u64) -> String {
     )
 }
 
-/// Prints findings and summaries in one of the two formats.
-pub struct DiagnosticPrinter<W: Write> {
-    out: W,
+/// Prints findings and summaries in one of the two formats: the sink of `validate` (and
+/// of `shard`'s findings).
+pub struct DiagnosticPrinter<W: Write, E: Write> {
+    w: crate::Writers<W, E>,
     json: bool,
     style: Style,
     max: Option<u64>,
@@ -108,12 +109,12 @@ pub struct DiagnosticPrinter<W: Write> {
     hidden: u64,
 }
 
-impl<W: Write> DiagnosticPrinter<W> {
+impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
     /// `json`: JSON Lines, else human. `max`: print at most this many findings (all are
     /// still counted).
-    pub fn new(out: W, json: bool, style: Style, max: Option<u64>) -> Self {
+    pub fn new(w: crate::Writers<W, E>, json: bool, style: Style, max: Option<u64>) -> Self {
         DiagnosticPrinter {
-            out,
+            w,
             json,
             style,
             max,
@@ -124,25 +125,31 @@ impl<W: Write> DiagnosticPrinter<W> {
 
     /// Prints one finding of `file`, unless over `--max-errors`.
     pub fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
+        if d.is_error() {
+            self.w.problem();
+        }
         if self.max.is_some_and(|m| self.printed >= m) {
             self.hidden += 1;
             return Ok(());
         }
         self.printed += 1;
+        let out = &mut self.w.out;
         if self.json {
             let ev = DiagnosticEvent::of(file, d);
-            serde_json::to_writer(&mut self.out, &ev)?;
-            self.out.write_all(b"\n")
+            serde_json::to_writer(&mut *out, &ev)?;
+            out.write_all(b"\n")
         } else {
-            human(&mut self.out, &self.style, file, d)
+            human(out, &self.style, file, d)
         }
     }
 
     /// Prints the summary of one file.
     pub fn file_summary(&mut self, s: &FileSummary) -> io::Result<()> {
+        self.w.progress_done();
+        let out = &mut self.w.out;
         if self.json {
-            serde_json::to_writer(&mut self.out, &SummaryEvent::of(s))?;
-            self.out.write_all(b"\n")
+            serde_json::to_writer(&mut *out, &SummaryEvent::of(s))?;
+            out.write_all(b"\n")
         } else {
             let joined;
             let provider = if s.candidates.len() > 1 {
@@ -157,7 +164,7 @@ impl<W: Write> DiagnosticPrinter<W> {
                 self.style.red("FAILED")
             };
             writeln!(
-                self.out,
+                out,
                 "{}: {verdict}: {}, {} ({provider}); {}",
                 s.file,
                 lines_requests(s.lines, s.requests),
@@ -169,15 +176,17 @@ impl<W: Write> DiagnosticPrinter<W> {
 
     /// Prints the overall summary (several files), and how many findings were not shown.
     pub fn overall(&mut self, all: &[FileSummary]) -> io::Result<()> {
+        self.w.progress_done();
+        let out = &mut self.w.out;
         if self.json {
             if all.len() > 1 {
-                serde_json::to_writer(&mut self.out, &SummaryEvent::overall(all))?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *out, &SummaryEvent::overall(all))?;
+                out.write_all(b"\n")?;
             }
         } else {
             if self.hidden > 0 {
                 writeln!(
-                    self.out,
+                    out,
                     "({} more findings not shown; --max-errors limits printing only)",
                     self.hidden
                 )?;
@@ -185,7 +194,7 @@ impl<W: Write> DiagnosticPrinter<W> {
             if all.len() > 1 {
                 let o = SummaryEvent::overall(all);
                 writeln!(
-                    self.out,
+                    out,
                     "{} files: {}; {}",
                     o.files,
                     lines_requests(o.lines, o.requests),
@@ -198,12 +207,48 @@ impl<W: Write> DiagnosticPrinter<W> {
 
     /// Reports an input that could not be read.
     pub fn input_error(&mut self, file: &str, message: &str) -> io::Result<()> {
-        crate::ErrorEvent::new(file, message).print(&mut self.out, self.json)
+        self.w.input_error(file, message, self.json)
+    }
+
+    /// Whether an error finding was met (printed or over `--max-errors`).
+    pub fn problems(&self) -> bool {
+        self.w.problems()
+    }
+
+    /// Flushes both writers.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
     }
 
     /// Flushes and returns the writer.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w.into_inner()
+    }
+}
+
+impl<W: Write, E: Write> Sink for DiagnosticPrinter<W, E> {
+    type Error = io::Error;
+
+    fn finding(&mut self, file: &str, d: &Diagnostic) -> io::Result<bool> {
+        self.diagnostic(file, d)?;
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+        self.w.progress(file, read);
+        Ok(true)
+    }
+}
+
+/// Lends a printer to a job that takes its sink by value (`shard`'s hooks).
+impl<W: Write, E: Write> Sink for &mut DiagnosticPrinter<W, E> {
+    type Error = io::Error;
+
+    fn finding(&mut self, file: &str, d: &Diagnostic) -> io::Result<bool> {
+        (**self).finding(file, d)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+        (**self).progress(file, read)
     }
 }

@@ -111,6 +111,30 @@ pub enum TokensError {
     Output(#[from] std::io::Error),
 }
 
+/// A job whose sink fails with `io::Error` (a printer) hands its own errors back inside
+/// one: the message is this error's, and `get_ref()` gives it back; a failed write stays
+/// the `io::Error` it was.
+impl From<TokensError> for std::io::Error {
+    fn from(e: TokensError) -> Self {
+        match e {
+            TokensError::Output(e) => e,
+            e => std::io::Error::other(e),
+        }
+    }
+}
+
+/// Why the read of one input stopped: the reader failed, or the sink did.
+enum Stop<E> {
+    Read(ReadError),
+    Sink(E),
+}
+
+impl<E> From<ReadError> for Stop<E> {
+    fn from(e: ReadError) -> Self {
+        Stop::Read(e)
+    }
+}
+
 impl TokensError {
     /// The input that could not be read, when that is what stopped the count.
     pub fn read_error(&self) -> Option<&ReadError> {
@@ -179,7 +203,7 @@ pub fn count_input<S>(
 ) -> Result<ReadStats, S::Error>
 where
     S: TokensSink,
-    S::Error: From<ReadError>,
+    S::Error: From<TokensError>,
 {
     let model = opts.model.as_deref();
     let max_line = opts.read.max_line_bytes;
@@ -193,7 +217,7 @@ where
         input,
         &opts.read,
         |chunk| count_chunk(chunk, model, max_line, plan),
-        |chunk, results| -> Result<bool, S::Error> {
+        |chunk, results| -> Result<bool, Stop<S::Error>> {
             for (line, offset, result, prefixes) in results {
                 if matches!(&result, Err(d) if d.code == Code::EmptyLine) {
                     blanks.blank(line, offset);
@@ -201,7 +225,10 @@ where
                 }
                 if let Some(d) = blanks.before_request() {
                     totals.add(&Err(d.clone()));
-                    if !sink.finding(file, &d.with_context("skipped"))? {
+                    if !sink
+                        .finding(file, &d.with_context("skipped"))
+                        .map_err(Stop::Sink)?
+                    {
                         return Ok(false);
                     }
                 }
@@ -220,21 +247,27 @@ where
                                 batchkit_json::duplicate_key_message(pointer),
                             )
                             .with_pointer(pointer.as_str());
-                            if !sink.finding(file, &d)? {
+                            if !sink.finding(file, &d).map_err(Stop::Sink)? {
                                 return Ok(false);
                             }
                         }
-                        sink.counted(file, line, offset, r)?
+                        sink.counted(file, line, offset, r).map_err(Stop::Sink)?
                     }
-                    Err(d) => sink.finding(file, &d.clone().with_context("not counted"))?,
+                    Err(d) => sink
+                        .finding(file, &d.clone().with_context("not counted"))
+                        .map_err(Stop::Sink)?,
                 };
                 if !go {
                     return Ok(false);
                 }
             }
-            sink.progress(file, chunk.source_pos)
+            sink.progress(file, chunk.source_pos).map_err(Stop::Sink)
         },
-    )?;
+    )
+    .map_err(|e| match e {
+        Stop::Read(r) => S::Error::from(TokensError::Read(r)),
+        Stop::Sink(e) => e,
+    })?;
     if let Some(d) = blanks.at_end() {
         totals.add(&Err(d.clone()));
         sink.finding(file, &d.with_context("skipped"))?;

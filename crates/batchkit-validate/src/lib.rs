@@ -72,6 +72,14 @@ pub enum ValidateError {
     NoIdField(String),
 }
 
+/// A job whose sink fails with `io::Error` (a printer) hands its own errors back inside
+/// one: the message is this error's, and `get_ref()` gives it back.
+impl From<ValidateError> for std::io::Error {
+    fn from(e: ValidateError) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
 impl ValidateError {
     /// The input that could not be read, when that is what stopped the job.
     pub fn read_error(&self) -> Option<&ReadError> {
