@@ -141,7 +141,6 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
         cache_plan: !args.no_cache_plan,
     };
     let mut totals = Totals::with_max_models(args.max_models);
-    let mut unreadable = false;
     for input in inputs {
         let before = Snapshot::of(&totals);
         match count_input(input, &opts, &mut totals, p) {
@@ -154,7 +153,6 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
                         file: input.name.clone(),
                         message: r.to_string(),
                     })?;
-                    unreadable = true;
                     continue;
                 }
                 _ => return Err(e.into()),
@@ -170,37 +168,11 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
             warnings: totals.warnings - before.warnings,
         })?;
     }
-    let s = totals.summary(prices);
-    p.summary(&report::Summary {
-        files: inputs.len() as u64,
-        lines: s.lines,
-        bytes: s.bytes,
-        requests: s.requests,
-        errors: s.errors,
-        warnings: s.warnings,
-        input_tokens: s.input_tokens,
-        max_output_tokens: s.max_output_tokens,
-        requests_without_max_output: s.requests_without_max_output,
-        requests_without_text_input: s.requests_without_text_input,
-        exact: s.exact,
-        ok: s.errors == 0 && !unreadable,
-        aggregated_requests: s.aggregated_requests,
-        max_models: s.max_models,
-        cost: s.cost,
-        cost_incomplete: !s.unpriced_models.is_empty(),
-        unpriced_models: s.unpriced_models,
-        cache: s.cache.clone(),
-        queue: p.queue(s.input_tokens),
-        models: s.models,
-        prices: report::Prices {
-            as_of: prices.as_of.clone(),
-            currency: prices.currency.clone(),
-            origin: prices.origin.clone(),
-            sources: prices.sources.clone(),
-        },
-    })?;
+    let mut s = totals.summary(prices);
+    s.queue = p.queue(s.input_tokens);
+    p.summary(&s)?;
     p.flush()?;
-    if unreadable {
+    if totals.unreadable > 0 {
         // Each unreadable input was reported once, as it was met.
         return Ok(Outcome::Failed);
     }

@@ -29,7 +29,9 @@
 
 use std::io::{self, Write};
 
-use batchkit_tokens::{ModelSummary, PlannedCost, RequestCount, Sink, TokensSink};
+use batchkit_tokens::{
+    Advice, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary, TokensSink,
+};
 use serde::Serialize;
 
 use batchkit_line::Diagnostic;
@@ -67,60 +69,56 @@ pub struct FileTotals {
     pub warnings: u64,
 }
 
-/// `--queue-limit`: whether the file fits the enqueued-token limit, and how many files
-/// `shard --max-tokens` cuts it into.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Queue {
-    pub limit: u64,
-    pub fits: bool,
-    /// Shards of the greedy cut; null when a single request is over the limit (`shard`
-    /// refuses such a file).
-    pub shards: Option<u64>,
-    /// Requests over the limit on their own.
-    pub requests_over_limit: u64,
+/// One line on a cheaper arrangement, in words.
+pub fn advice(a: &Advice) -> String {
+    match a {
+        Advice::NoBatchCacheDiscount { model, tokens } => format!(
+            "{model} gets no cache discount in Batch: its {} shared-prefix tokens would bill at 10% of the batch input price on a GPT-5-family model",
+            thousands(*tokens)
+        ),
+        Advice::Breakpoint { add, hint, saving } => format!(
+            "{} \"cache_control\": {{\"type\": \"ephemeral\"}} on {} (line {} of {}): {} requests share its {}-token prefix{}",
+            if *add { "add" } else { "move the breakpoint to" },
+            hint.pointer,
+            hint.line,
+            hint.file,
+            thousands(hint.requests),
+            thousands(hint.tokens),
+            match saving {
+                Some(s) => format!(": saves about ${s:.2} in batch"),
+                None => String::new(),
+            }
+        ),
+        Advice::SharedContentNotFirst { requests, tokens } => format!(
+            "{} requests repeat a long block ({} tokens in all) after content that differs: put the shared part first so it is a cached prefix",
+            thousands(*requests),
+            thousands(*tokens),
+        ),
+        Advice::UnderMinimum {
+            requests,
+            longest,
+            minimum,
+        } => format!(
+            "{} requests share a prefix of about {} tokens, under the {}-token minimum: none of it is cached; a shared part of at least {} tokens would be",
+            thousands(*requests),
+            thousands(*longest),
+            thousands(*minimum),
+            thousands(*minimum),
+        ),
+    }
 }
 
-/// The price table used.
-#[derive(Debug, Clone, Serialize)]
-pub struct Prices {
-    pub as_of: String,
-    pub currency: String,
-    pub origin: String,
-    pub sources: Vec<String>,
-}
-
-/// Totals over every input.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub files: u64,
-    pub lines: u64,
-    pub bytes: u64,
-    pub requests: u64,
-    pub errors: u64,
-    pub warnings: u64,
-    pub input_tokens: u64,
-    pub max_output_tokens: u64,
-    pub requests_without_max_output: u64,
-    /// Requests with no text input to count (audio transcriptions and translations): in
-    /// `requests`, left out of `input_tokens`.
-    pub requests_without_text_input: u64,
-    pub exact: bool,
-    pub ok: bool,
-    /// Requests summed under the model `(other)` because `max_models` models were listed.
-    pub aggregated_requests: u64,
-    pub max_models: usize,
-    pub cost: Option<PlannedCost>,
-    /// Some requests' model has no price: `cost` leaves them out (or is null).
-    pub cost_incomplete: bool,
-    pub unpriced_models: Vec<String>,
-    /// The prompt-cache plan over every model (absent with `--no-cache-plan`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<batchkit_tokens::CachePlan>,
-    /// With `--queue-limit`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue: Option<Queue>,
-    pub models: Vec<ModelSummary>,
-    pub prices: Prices,
+/// `s` with every cache plan's advice in words (the `advice` field both printers show).
+fn worded(s: &Summary) -> Summary {
+    let mut s = s.clone();
+    let plans = s
+        .cache
+        .iter_mut()
+        .chain(s.models.iter_mut().filter_map(|m| m.cache.as_mut()));
+    for plan in plans {
+        plan.advice = plan.suggestion.as_ref().map(advice);
+    }
+    s
 }
 
 /// What a `tokens` printer is told, in output order.
@@ -332,7 +330,7 @@ impl<W: Write, E: Write> Printer for JsonPrinter<W, E> {
     }
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         self.o.progress_done();
-        self.emit(&Event::Summary(s))
+        self.emit(&Event::Summary(&worded(s)))
     }
     common!();
 }
@@ -547,6 +545,7 @@ impl<W: Write, E: Write> Printer for HumanPrinter<W, E> {
 
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         self.o.progress_done();
+        let s = &worded(s);
         let w = &mut self.o.out;
         let cur = s.prices.currency.as_str();
         if self.files.len() > 1 {
@@ -757,6 +756,32 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn advice_is_worded_with_grouped_numbers() {
+        assert_eq!(
+            advice(&Advice::SharedContentNotFirst {
+                requests: 1900,
+                tokens: 28_500
+            }),
+            "1,900 requests repeat a long block (28,500 tokens in all) after content that differs: put the shared part first so it is a cached prefix"
+        );
+        assert_eq!(
+            advice(&Advice::UnderMinimum {
+                requests: 3,
+                longest: 900,
+                minimum: 1024
+            }),
+            "3 requests share a prefix of about 900 tokens, under the 1,024-token minimum: none of it is cached; a shared part of at least 1,024 tokens would be"
+        );
+        assert_eq!(
+            advice(&Advice::NoBatchCacheDiscount {
+                model: "gpt-5".into(),
+                tokens: 4096
+            }),
+            "gpt-5 gets no cache discount in Batch: its 4,096 shared-prefix tokens would bill at 10% of the batch input price on a GPT-5-family model"
+        );
     }
 
     #[test]

@@ -64,8 +64,8 @@ pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
 pub use request::{count_parsed, count_request, count_request_planned, RequestCount};
 pub use totals::{
-    CachePlan, ModelSummary, PlannedCost, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS,
-    OTHER_MODELS,
+    Advice, CachePlan, ModelSummary, PlannedCost, PricesUsed, Queue, SharedPrefixes, Summary,
+    Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
 };
 
 use batchkit_io::{Chunk, Input, ReadError, ReadOptions, ReadStats};
@@ -208,6 +208,7 @@ where
     let model = opts.model.as_deref();
     let max_line = opts.read.max_line_bytes;
     totals.set_max_models(opts.max_models);
+    totals.files += 1;
     let plan = opts.cache_plan;
     let file = input.name.as_str();
     // Blank lines are reported as validate reports them: a run between requests is one
@@ -265,7 +266,10 @@ where
         },
     )
     .map_err(|e| match e {
-        Stop::Read(r) => S::Error::from(TokensError::Read(r)),
+        Stop::Read(r) => {
+            totals.unreadable += 1;
+            S::Error::from(TokensError::Read(r))
+        }
         Stop::Sink(e) => e,
     })?;
     if let Some(d) = blanks.at_end() {
