@@ -105,6 +105,17 @@ impl Progress {
     }
 }
 
+/// A job that stops with an error leaves no bar behind (the error is said after it).
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Draw::Bar(b) = &self.draw {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
 /// One bar per input, for the input being read (a new bar when the job moves to another).
 pub struct PerInput {
     /// Each input's name and size, when known.
