@@ -107,17 +107,7 @@ fn check_all(
             // still checked, and the summaries count this one as failed.
             Err(e) if super::job_error::<ValidateError>(&e).is_some() => {
                 printer.input_error(&input.name, &e.to_string())?;
-                let s = FileSummary {
-                    file: input.name.clone(),
-                    provider: None,
-                    candidates: Vec::new(),
-                    lines: 0,
-                    requests: 0,
-                    bytes: 0,
-                    errors: 1,
-                    warnings: 0,
-                    ok: false,
-                };
+                let s = FileSummary::unreadable(&input.name);
                 printer.file_summary(&s)?;
                 summaries.push(s);
                 failed = true;

@@ -272,6 +272,23 @@ pub struct FileSummary {
     pub ok: bool,
 }
 
+impl FileSummary {
+    /// The summary of an input that could not be read: one error, not ok.
+    pub fn unreadable(file: impl Into<String>) -> Self {
+        FileSummary {
+            file: file.into(),
+            provider: None,
+            candidates: Vec::new(),
+            lines: 0,
+            requests: 0,
+            bytes: 0,
+            errors: 1,
+            warnings: 0,
+            ok: false,
+        }
+    }
+}
+
 /// Greedy count of the shards `shard` would cut (valid lines, provider caps).
 #[derive(Debug, Default)]
 struct Greedy {
