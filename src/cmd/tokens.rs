@@ -103,30 +103,6 @@ pub fn run(
     }
 }
 
-/// The totals of one input are the difference of two snapshots (not a clone of the per-model
-/// tables).
-struct Snapshot {
-    lines: u64,
-    bytes: u64,
-    requests: u64,
-    input_tokens: u64,
-    errors: u64,
-    warnings: u64,
-}
-
-impl Snapshot {
-    fn of(t: &Totals) -> Self {
-        Snapshot {
-            lines: t.lines,
-            bytes: t.bytes,
-            requests: t.requests,
-            input_tokens: t.input_tokens(),
-            errors: t.errors,
-            warnings: t.warnings,
-        }
-    }
-}
-
 fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
     args: &Args,
     inputs: &[Input],
@@ -142,31 +118,18 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
     };
     let mut totals = Totals::with_max_models(args.max_models);
     for input in inputs {
-        let before = Snapshot::of(&totals);
         match count_input(input, &opts, &mut totals, p) {
-            Ok(_) => {}
+            Ok(f) => p.file(&f)?,
             // One unreadable input does not stop the others; it gets an error record, no file
             // record, and the run fails (exit 2).
             Err(e) => match super::job_error::<TokensError>(&e) {
-                Some(TokensError::Read(r)) => {
-                    p.error(&report::InputError {
-                        file: input.name.clone(),
-                        message: r.to_string(),
-                    })?;
-                    continue;
-                }
+                Some(TokensError::Read(r)) => p.error(&report::InputError {
+                    file: input.name.clone(),
+                    message: r.to_string(),
+                })?,
                 _ => return Err(e.into()),
             },
         }
-        p.file(&report::FileTotals {
-            file: input.name.clone(),
-            lines: totals.lines - before.lines,
-            bytes: totals.bytes - before.bytes,
-            requests: totals.requests - before.requests,
-            input_tokens: totals.input_tokens() - before.input_tokens,
-            errors: totals.errors - before.errors,
-            warnings: totals.warnings - before.warnings,
-        })?;
     }
     let mut s = totals.summary(prices);
     s.queue = p.queue(s.input_tokens);

@@ -30,7 +30,7 @@
 use std::io::{self, Write};
 
 use batchkit_tokens::{
-    Advice, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary, TokensSink,
+    Advice, FileTotals, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary, TokensSink,
 };
 use serde::Serialize;
 
@@ -55,18 +55,6 @@ pub struct Request<'a> {
     pub max_output_tokens: Option<u64>,
     /// Whether `input_tokens` is exact; `true` when it is `None` (nothing was estimated).
     pub exact: bool,
-}
-
-/// Totals of one input.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileTotals {
-    pub file: String,
-    pub lines: u64,
-    pub bytes: u64,
-    pub requests: u64,
-    pub input_tokens: u64,
-    pub errors: u64,
-    pub warnings: u64,
 }
 
 /// One line on a cheaper arrangement, in words.

@@ -64,11 +64,11 @@ pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
 pub use request::{count_parsed, count_request, count_request_planned, RequestCount};
 pub use totals::{
-    Advice, CachePlan, ModelSummary, PlannedCost, PricesUsed, Queue, SharedPrefixes, Summary,
-    Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
+    Advice, CachePlan, FileTotals, ModelSummary, PlannedCost, PricesUsed, Queue, SharedPrefixes,
+    Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
 };
 
-use batchkit_io::{Chunk, Input, ReadError, ReadOptions, ReadStats};
+use batchkit_io::{Chunk, Input, ReadError, ReadOptions};
 
 /// How to count.
 #[derive(Debug, Clone)]
@@ -194,13 +194,14 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) 
 /// Counts every line of `input`, adds it to `totals`, and tells `sink` in input order
 /// (whatever the number of threads): each counted request, each line not counted (with what
 /// was done: "not counted", or "skipped" for a blank line), each repeated key, and progress
-/// after each chunk. `Ok(false)` from the sink stops the count there.
+/// after each chunk. `Ok(false)` from the sink stops the count there. Returns the totals of
+/// this input.
 pub fn count_input<S>(
     input: &Input,
     opts: &Options,
     totals: &mut Totals,
     sink: &mut S,
-) -> Result<ReadStats, S::Error>
+) -> Result<FileTotals, S::Error>
 where
     S: TokensSink,
     S::Error: From<TokensError>,
@@ -209,6 +210,7 @@ where
     let max_line = opts.read.max_line_bytes;
     totals.set_max_models(opts.max_models);
     totals.files += 1;
+    let before = FileTotals::of(totals, &input.name);
     let plan = opts.cache_plan;
     let file = input.name.as_str();
     // Blank lines are reported as validate reports them: a run between requests is one
@@ -278,5 +280,5 @@ where
     }
     totals.lines += stats.lines;
     totals.bytes += stats.bytes;
-    Ok(stats)
+    Ok(FileTotals::of(totals, &input.name).minus(&before))
 }

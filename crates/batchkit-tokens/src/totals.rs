@@ -717,6 +717,51 @@ pub struct Summary {
     pub prices: PricesUsed,
 }
 
+/// The totals of one input: the `file` record of `batchkit tokens --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileTotals {
+    /// Input name.
+    pub file: String,
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Requests counted.
+    pub requests: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Lines not counted.
+    pub errors: u64,
+    /// Lines skipped with a remark.
+    pub warnings: u64,
+}
+
+impl FileTotals {
+    /// `t` so far, under the name `file`.
+    pub(crate) fn of(t: &Totals, file: &str) -> Self {
+        FileTotals {
+            file: file.to_string(),
+            lines: t.lines,
+            bytes: t.bytes,
+            requests: t.requests,
+            input_tokens: t.input_tokens(),
+            errors: t.errors,
+            warnings: t.warnings,
+        }
+    }
+
+    /// What was added since `before`.
+    pub(crate) fn minus(mut self, before: &FileTotals) -> Self {
+        self.lines -= before.lines;
+        self.bytes -= before.bytes;
+        self.requests -= before.requests;
+        self.input_tokens -= before.input_tokens;
+        self.errors -= before.errors;
+        self.warnings -= before.warnings;
+        self
+    }
+}
+
 /// Whether the input fits an enqueued-token limit, and how many files `shard --max-tokens`
 /// cuts it into.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
