@@ -7,78 +7,10 @@
 use std::io::{self, Write};
 
 use batchkit_validate::{Diagnostic, FileSummary, Sink};
-use serde::{Deserialize, Serialize};
 
 use crate::style::Style;
 
 pub use crate::diagnostic::{human, DiagnosticEvent};
-
-/// A summary as printed in JSON (per file, or overall with `file: null`).
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryEvent {
-    /// Always `"summary"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Input name; null for the overall summary.
-    pub file: Option<String>,
-    /// Files covered.
-    pub files: u64,
-    /// Provider whose rules applied (null when unknown or mixed).
-    pub provider: Option<String>,
-    /// Under `--provider auto`, every provider the file's shape fits (absent when one).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub candidates: Vec<String>,
-    /// Lines read.
-    pub lines: u64,
-    /// Lines that are JSON objects.
-    pub requests: u64,
-    /// Bytes read.
-    pub bytes: u64,
-    /// Error findings.
-    pub errors: u64,
-    /// Warning findings.
-    pub warnings: u64,
-    /// No errors.
-    pub ok: bool,
-}
-
-impl SummaryEvent {
-    fn of(s: &FileSummary) -> Self {
-        SummaryEvent {
-            kind: "summary".into(),
-            file: Some(s.file.clone()),
-            files: 1,
-            provider: s.provider.clone(),
-            candidates: s.candidates.clone(),
-            lines: s.lines,
-            requests: s.requests,
-            bytes: s.bytes,
-            errors: s.errors,
-            warnings: s.warnings,
-            ok: s.ok,
-        }
-    }
-
-    /// The overall summary of several files.
-    pub fn overall(all: &[FileSummary]) -> Self {
-        let first = all.first().and_then(|s| s.provider.clone());
-        let same = all.iter().all(|s| s.provider == first);
-        SummaryEvent {
-            kind: "summary".into(),
-            file: None,
-            files: all.len() as u64,
-            provider: if same { first } else { None },
-            candidates: Vec::new(),
-            lines: all.iter().map(|s| s.lines).sum(),
-            requests: all.iter().map(|s| s.requests).sum(),
-            bytes: all.iter().map(|s| s.bytes).sum(),
-            errors: all.iter().map(|s| s.errors).sum(),
-            warnings: all.iter().map(|s| s.warnings).sum(),
-            ok: all.iter().all(|s| s.ok),
-        }
-    }
-}
 
 /// "3 lines, 2 requests" of a human summary.
 fn lines_requests(lines: u64, requests: u64) -> String {
@@ -148,7 +80,7 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
         self.w.progress_done();
         let out = &mut self.w.out;
         if self.json {
-            serde_json::to_writer(&mut *out, &SummaryEvent::of(s))?;
+            serde_json::to_writer(&mut *out, s)?;
             out.write_all(b"\n")
         } else {
             let joined;
@@ -166,7 +98,7 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
             writeln!(
                 out,
                 "{}: {verdict}: {}, {} ({provider}); {}",
-                s.file,
+                s.file.as_deref().unwrap_or_default(),
                 lines_requests(s.lines, s.requests),
                 batchkit_io::format_size(s.bytes),
                 errors_warnings(s.errors, s.warnings),
@@ -180,7 +112,7 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
         let out = &mut self.w.out;
         if self.json {
             if all.len() > 1 {
-                serde_json::to_writer(&mut *out, &SummaryEvent::overall(all))?;
+                serde_json::to_writer(&mut *out, &FileSummary::overall(all))?;
                 out.write_all(b"\n")?;
             }
         } else {
@@ -192,7 +124,7 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
                 )?;
             }
             if all.len() > 1 {
-                let o = SummaryEvent::overall(all);
+                let o = FileSummary::overall(all);
                 writeln!(
                     out,
                     "{} files: {}; {}",

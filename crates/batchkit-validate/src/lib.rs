@@ -247,11 +247,15 @@ fn broken_shape(d: &Diagnostic) -> bool {
         })
 }
 
-/// The totals of one validated file.
+/// The totals of one validated file, or of several ([`FileSummary::overall`]): the
+/// `summary` record of `batchkit validate --format json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "summary")]
 pub struct FileSummary {
-    /// Input name.
-    pub file: String,
+    /// Input name; `None` for the summary of several files.
+    pub file: Option<String>,
+    /// Files covered.
+    pub files: u64,
     /// The provider whose rules applied (`None` when nothing could be parsed).
     pub provider: Option<String>,
     /// Under `--provider auto`, when the file's shape fits several providers, all of them
@@ -273,10 +277,29 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
+    /// The summary of several files: their sums, the provider when they share one.
+    pub fn overall(all: &[FileSummary]) -> Self {
+        let first = all.first().and_then(|s| s.provider.clone());
+        let same = all.iter().all(|s| s.provider == first);
+        FileSummary {
+            file: None,
+            files: all.iter().map(|s| s.files).sum(),
+            provider: if same { first } else { None },
+            candidates: Vec::new(),
+            lines: all.iter().map(|s| s.lines).sum(),
+            requests: all.iter().map(|s| s.requests).sum(),
+            bytes: all.iter().map(|s| s.bytes).sum(),
+            errors: all.iter().map(|s| s.errors).sum(),
+            warnings: all.iter().map(|s| s.warnings).sum(),
+            ok: all.iter().all(|s| s.ok),
+        }
+    }
+
     /// The summary of an input that could not be read: one error, not ok.
     pub fn unreadable(file: impl Into<String>) -> Self {
         FileSummary {
-            file: file.into(),
+            file: Some(file.into()),
+            files: 1,
             provider: None,
             candidates: Vec::new(),
             lines: 0,
@@ -669,7 +692,8 @@ impl<'c> FileChecker<'c> {
             _ => Vec::new(),
         };
         let summary = FileSummary {
-            file: self.name,
+            file: Some(self.name),
+            files: 1,
             provider: self.provider.map(|p| p.name.clone()),
             candidates,
             lines: stats.lines,
