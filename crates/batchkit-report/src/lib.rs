@@ -1,6 +1,23 @@
 //! Output of batchkit jobs: the JSON Lines events (one `{"type": ...}` object per line, the
 //! summary last) and the human printers over the same events. Job crates produce typed
 //! results; this crate only formats them.
+//!
+//! Each printer is its job's sink (as ripgrep's printers are): the job pushes findings into
+//! it as it reads, and a failed write (a closed pipe) stops the job through the `io::Error`
+//! it returns. A printer writes to the [`Writers`] it is given: output, messages (an input
+//! that could not be read) and progress.
+//!
+//! ```
+//! use batchkit_line::{Code, Diagnostic, Severity, Sink};
+//! use batchkit_report::{style::Style, validate::DiagnosticPrinter, Writers};
+//! let (out, err) = (Vec::new(), Vec::new());
+//! let mut p = DiagnosticPrinter::new(Writers::new(out, err), true, Style { on: false }, None);
+//! let d = Diagnostic::at(Code::InvalidJson, Severity::Error, 2, 9, "not JSON");
+//! assert!(p.finding("a.jsonl", &d).unwrap()); // go on
+//! assert!(p.problems()); // a closed pipe from here on still exits 1
+//! let out = String::from_utf8(p.into_inner().unwrap()).unwrap();
+//! assert!(out.starts_with(r#"{"type":"diagnostic","severity":"error","code":"invalid_json""#));
+//! ```
 
 pub mod diagnostic;
 pub mod dupes;
