@@ -56,14 +56,20 @@ pub enum Command {
 }
 
 impl Command {
-    /// Runs the subcommand with `settings`, writing its output to `out`.
-    pub fn run(self, settings: &Settings, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    /// Runs the subcommand with `settings`, writing its output to `out` and its messages
+    /// to `err`.
+    pub fn run(
+        self,
+        settings: &Settings,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<Outcome> {
         match self {
-            Command::Validate(a) => cmd::validate::run(a, settings, out),
-            Command::Dupes(a) => cmd::dupes::run(a, settings, out),
-            Command::Tokens(a) => cmd::tokens::run(a, settings, out),
-            Command::Shard(a) => cmd::shard::run(a, settings, out),
-            Command::Join(a) => cmd::join::run(a, settings, out),
+            Command::Validate(a) => cmd::validate::run(a, settings, out, err),
+            Command::Dupes(a) => cmd::dupes::run(a, settings, out, err),
+            Command::Tokens(a) => cmd::tokens::run(a, settings, out, err),
+            Command::Shard(a) => cmd::shard::run(a, settings, out, err),
+            Command::Join(a) => cmd::join::run(a, settings, out, err),
         }
     }
 }

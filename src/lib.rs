@@ -16,23 +16,7 @@ use std::sync::Arc;
 use clap::Parser;
 
 pub use batchkit_io::{cancelled, Cancelled};
-pub use outcome::{message, Outcome};
-
-/// Why a run could not be done (exit 2), for callers that want more than the message on
-/// stderr: a short code, and the file and 1-based line the error names, when it names one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// `usage`, `unreadable`, `read_failed`, `interrupted`, `output_clash`, `not_empty`,
-    /// `output_failed`, `line_over_cap`, `line_too_large`, `too_many_groups`, `tokens_failed`
-    /// or `failed`.
-    pub code: &'static str,
-    /// The message the command prints after `error: `.
-    pub message: String,
-    /// The file (or directory) the error is about.
-    pub file: Option<String>,
-    /// The 1-based line the error is about.
-    pub line: Option<u64>,
-}
+pub use outcome::{message, Failure, Outcome};
 
 /// What the `batchkit` binary does with `args` (the first is the program name): parse the
 /// flags (clap prints help, version and usage errors and exits), watch for signals, run the
@@ -101,104 +85,14 @@ fn run_parsed(
     stderr: &mut dyn Write,
     cancel: Option<Arc<AtomicBool>>,
 ) -> (u8, Option<Failure>) {
-    cmd::reset_problems();
     let mut settings = match cli.global.resolve() {
         Ok(s) => s,
         Err(e) => {
             let _ = writeln!(stderr, "error: {}", message(&e));
-            return (2, Some(failure(&e, "usage")));
+            return (2, Some(outcome::failure(&e, "usage")));
         }
     };
     settings.read.cancel = cancel;
-    match cli.command.run(&settings, stdout) {
-        Ok(Outcome::Clean) => (0, None),
-        Ok(Outcome::Problems) => (1, None),
-        Ok(Outcome::Failed) => (2, None),
-        // A closed stdout (`| head`) ends quietly, 1 when problems were already reported.
-        Err(e) if is_broken_pipe(&e) => (u8::from(cmd::problems_seen()), None),
-        Err(e) => {
-            let _ = writeln!(stderr, "error: {}", message(&e));
-            (2, Some(failure(&e, "failed")))
-        }
-    }
-}
-
-/// Classifies an error that stopped a run by the first cause that names what went wrong.
-fn failure(e: &anyhow::Error, default: &'static str) -> Failure {
-    use batchkit_io::ReadError;
-    use batchkit_shard::ShardError;
-    let mut f = Failure {
-        code: default,
-        message: message(e),
-        file: None,
-        line: None,
-    };
-    let cancelled = e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .is_some_and(|inner| inner.is::<batchkit_io::Cancelled>())
-    });
-    if cancelled {
-        f.code = "interrupted";
-        return f;
-    }
-    let path = |p: &std::path::Path| Some(p.display().to_string());
-    for c in e.chain() {
-        let read = c.downcast_ref::<ReadError>().or_else(|| match c
-            .downcast_ref::<batchkit_validate::ValidateError>()
-        {
-            Some(batchkit_validate::ValidateError::Read(r)) => Some(r),
-            _ => None,
-        });
-        let read = read.or_else(|| match c.downcast_ref::<ShardError>() {
-            Some(ShardError::Read(r)) => Some(r),
-            _ => None,
-        });
-        if let Some(r) = read {
-            match r {
-                ReadError::Open { name, .. } => {
-                    (f.code, f.file) = ("unreadable", Some(name.clone()));
-                }
-                ReadError::Read { name, line, .. } => {
-                    (f.code, f.file, f.line) = ("read_failed", Some(name.clone()), Some(*line));
-                }
-            }
-            return f;
-        }
-        if let Some(clash) = c.downcast_ref::<batchkit_io::paths::Clash>() {
-            (f.code, f.file) = ("output_clash", path(&clash.b.path));
-            return f;
-        }
-        if let Some(s) = c.downcast_ref::<ShardError>() {
-            (f.code, f.file, f.line) = match s {
-                ShardError::NotEmpty { dir } => ("not_empty", path(dir), None),
-                ShardError::InputClash { path: p, .. } => ("output_clash", path(p), None),
-                ShardError::Io { path: p, .. } => ("output_failed", path(p), None),
-                ShardError::LineOverCap { name, line, .. } => {
-                    ("line_over_cap", Some(name.clone()), Some(*line))
-                }
-                ShardError::Oversized { name, line, .. } => {
-                    ("line_too_large", Some(name.clone()), Some(*line))
-                }
-                ShardError::TooManyGroups { name, line, .. } => {
-                    ("too_many_groups", Some(name.clone()), Some(*line))
-                }
-                ShardError::Tokens { name, line, .. } => {
-                    ("tokens_failed", Some(name.clone()), Some(*line))
-                }
-                ShardError::Read(_) | ShardError::Validate(_) | ShardError::Report(_) => {
-                    (f.code, None, None)
-                }
-            };
-            return f;
-        }
-    }
-    f
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    let result = cli.command.run(&settings, stdout, stderr);
+    outcome::exit(result, stderr)
 }

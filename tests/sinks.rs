@@ -83,7 +83,7 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
     // validate
     let checker = batchkit_validate::Checker::new(&Default::default()).unwrap();
     let mut h = Heard::default();
-    let s = batchkit_validate::validate_file(&checker, &input(), &read_opts(), &mut SinkIo(&mut h))
+    let s = batchkit_validate::validate_file(&checker, &input(), &read_opts(), &mut IoSink(&mut h))
         .unwrap();
     h.read_whole(&req);
     assert_eq!(h.findings, ["duplicate_id", "invalid_json"]);
@@ -96,7 +96,7 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
         ..Default::default()
     };
     let mut totals = batchkit_tokens::Totals::default();
-    batchkit_tokens::count_input(&input(), &opts, &mut totals, &mut SinkIo(&mut h)).unwrap();
+    batchkit_tokens::count_input(&input(), &opts, &mut totals, &mut IoSink(&mut h)).unwrap();
     h.read_whole(&req);
     assert_eq!(h.findings, ["invalid_json"]);
     assert_eq!(h.counted, 199);
@@ -107,7 +107,7 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
         &[input()],
         &read_opts(),
         &batchkit_validate::DupesOptions::default(),
-        &mut SinkIo(&mut h),
+        &mut IoSink(&mut h),
     )
     .unwrap();
     h.read_whole(&req);
@@ -162,76 +162,120 @@ fn validate_tokens_dupes_shard_and_join_report_through_the_sink() {
     assert!(h.events >= 2, "the duplicate id and the invalid line");
 }
 
-/// One recording sink, seen through each job's sink trait (each wants its own error type).
-struct SinkIo<'a>(&'a mut Heard);
+/// The one recording sink, seen through each job's sink trait: every job takes a sink
+/// that fails with an I/O error, as the printers do.
+struct IoSink<'a>(&'a mut Heard);
 
-macro_rules! sink_as {
-    ($err:ty) => {
-        fn finding(&mut self, f: &str, d: &Diagnostic) -> Result<bool, $err> {
-            Ok(self.0.finding(f, d).unwrap())
-        }
-        fn progress(&mut self, f: &str, read: u64) -> Result<bool, $err> {
-            Ok(self.0.progress(f, read).unwrap())
-        }
-    };
-}
+impl Sink for IoSink<'_> {
+    type Error = std::io::Error;
 
-impl Sink for SinkIo<'_> {
-    type Error = Errors;
-    sink_as!(Errors);
-}
+    fn finding(&mut self, f: &str, d: &Diagnostic) -> std::io::Result<bool> {
+        self.0.finding(f, d)
+    }
 
-/// Every job's error, for the one recording sink.
-#[derive(Debug)]
-#[allow(dead_code)]
-enum Errors {
-    Validate(batchkit_validate::ValidateError),
-    Read(batchkit_io::ReadError),
-}
-
-impl From<batchkit_validate::ValidateError> for Errors {
-    fn from(e: batchkit_validate::ValidateError) -> Self {
-        Errors::Validate(e)
+    fn progress(&mut self, f: &str, read: u64) -> std::io::Result<bool> {
+        self.0.progress(f, read)
     }
 }
 
-impl From<batchkit_io::ReadError> for Errors {
-    fn from(e: batchkit_io::ReadError) -> Self {
-        Errors::Read(e)
-    }
-}
-
-impl batchkit_tokens::TokensSink for SinkIo<'_> {
+impl batchkit_tokens::TokensSink for IoSink<'_> {
     fn counted(
         &mut self,
         _: &str,
         _: u64,
         _: u64,
         _: &batchkit_tokens::RequestCount,
-    ) -> Result<bool, Errors> {
+    ) -> std::io::Result<bool> {
         self.0.counted += 1;
         Ok(true)
     }
 }
 
-impl batchkit_validate::DupesSink for SinkIo<'_> {
-    fn duplicate(&mut self, _: &mut batchkit_validate::DupGroup<'_>) -> Result<bool, Errors> {
+impl batchkit_validate::DupesSink for IoSink<'_> {
+    fn duplicate(&mut self, _: &mut batchkit_validate::DupGroup<'_>) -> std::io::Result<bool> {
         self.0.duplicates += 1;
         Ok(true)
     }
-}
-
-/// The recording sink for shard and join, whose sinks fail with I/O errors.
-struct IoSink<'a>(&'a mut Heard);
-
-impl Sink for IoSink<'_> {
-    type Error = std::io::Error;
-    sink_as!(std::io::Error);
 }
 
 impl batchkit_join::JoinSink for IoSink<'_> {
     fn event(&mut self, _: &batchkit_join::Event) -> std::io::Result<()> {
         self.0.events += 1;
         Ok(())
+    }
+}
+
+/// Runs `args` (after the program name) in this process, as the Python module does:
+/// (exit code, failure code and file, stdout, stderr).
+fn run_in_process(args: &[&str]) -> (u8, Option<(String, Option<String>)>, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let argv = ["batchkit", "--progress=never", "--color=never"]
+        .iter()
+        .chain(args)
+        .map(|s| s.to_string());
+    let (code, failure) = batchkit::run_args(argv, &mut out, &mut err, None);
+    (
+        code,
+        failure.map(|f| (f.code.to_string(), f.file)),
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn an_unreadable_input_is_said_on_the_stderr_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = requests(dir.path());
+    let req = req.to_str().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let missing = missing.to_str().unwrap();
+    let said = format!("error: {missing}: cannot open");
+    for format in ["human", "json"] {
+        for cmd in ["validate", "tokens", "dupes"] {
+            let (code, _, out, err) = run_in_process(&["--format", format, cmd, req, missing]);
+            assert_eq!(code, 2, "{cmd} {format}: {err}");
+            assert_eq!(err.matches(&said).count(), 1, "{cmd} {format}: {err}");
+            assert!(!out.contains(&said), "{cmd} {format}: {out}");
+        }
+        let shards = dir.path().join(format!("shards-{format}"));
+        let (code, failure, _, err) = run_in_process(&[
+            "--format",
+            format,
+            "shard",
+            missing,
+            "-o",
+            shards.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "shard {format}: {err}");
+        assert!(err.starts_with(&said), "shard {format}: {err}");
+        assert_eq!(failure.unwrap().0, "unreadable");
+    }
+}
+
+#[test]
+fn an_unreadable_join_input_is_reported_as_unreadable() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = requests(dir.path());
+    let missing = dir.path().join("missing.jsonl");
+    let merged = dir.path().join("merged.jsonl");
+    for (requests, results) in [(&missing, &req), (&req, &missing)] {
+        let (code, failure, _, err) = run_in_process(&[
+            "join",
+            "--requests",
+            requests.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+            "--out",
+            merged.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{err}");
+        let (code, file) = failure.unwrap();
+        assert_eq!(code, "unreadable", "{err}");
+        assert_eq!(file.as_deref(), missing.to_str());
+        assert!(
+            err.starts_with(&format!("error: {}: cannot open", missing.display())),
+            "{err}"
+        );
     }
 }

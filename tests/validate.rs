@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use batchkit_report::validate::{DiagnosticEvent, SummaryEvent};
+use batchkit_report::validate::DiagnosticEvent;
+use serde::Deserialize;
 
 use crate::util::{code, fixture, json_lines, run, run_with_stdin};
 
@@ -922,3 +923,34 @@ bktest!(gemini_inline_results_are_named_as_results, |dir| {
         "{got:?}"
     );
 });
+
+/// The `summary` record's schema, locked: a field added to or dropped from the output
+/// fails the tests that read it.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryEvent {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Input name; null for the overall summary.
+    pub file: Option<String>,
+    /// Files covered.
+    pub files: u64,
+    /// Provider whose rules applied (null when unknown or mixed).
+    pub provider: Option<String>,
+    /// Under `--provider auto`, every provider the file's shape fits (absent when one).
+    #[serde(default)]
+    pub candidates: Vec<String>,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that are JSON objects.
+    pub requests: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Error findings.
+    pub errors: u64,
+    /// Warning findings.
+    pub warnings: u64,
+    /// No errors.
+    pub ok: bool,
+}

@@ -1,5 +1,6 @@
 //! `batchkit dupes`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use batchkit_io::paths::Role;
@@ -9,7 +10,7 @@ use batchkit_report::style::Style;
 use batchkit_validate::DupesOptions;
 
 use crate::outcome::Outcome;
-use crate::progress::Progress;
+use crate::progress::Together;
 use crate::settings::{Format, Settings};
 
 /// Every duplicated request id with all its line numbers, across all files together.
@@ -49,6 +50,7 @@ pub fn run(
     args: Args,
     settings: &Settings,
     out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
     let inputs: Vec<Input> = if args.files.is_empty() {
         vec![Input::stdin()]
@@ -70,64 +72,47 @@ pub fn run(
         temp_dir: args.spill.temp_dir.clone(),
         write_unique: args.write_unique.clone(),
     };
-    let total: Option<u64> = inputs.iter().map(Input::len_hint).sum();
-    let bar = Progress::new(settings.progress, "dupes", total);
+    let sizes = inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.len_hint()))
+        .collect();
     let mut printer = DupesPrinter::new(
-        super::buffered(out),
+        super::writers(out, err, settings, || {
+            Box::new(Together::new("dupes", sizes))
+        }),
         inputs.iter().map(|i| i.name.clone()).collect(),
         settings.format == Format::Json,
         Style { on: settings.color },
     );
-    let mut sink = ListSink {
-        printer: &mut printer,
-        bar: &bar,
-        sizes: inputs
-            .iter()
-            .map(|i| (i.name.clone(), i.len_hint().unwrap_or(0)))
-            .collect(),
-        closed: false,
-    };
-    let report = batchkit_validate::find_dupes(&inputs, &settings.read, &opts, &mut sink);
-    // A closed stdout stops the listing; the exit code still says whether ids repeat.
-    let closed = sink.closed;
-    drop(bar);
-    let report = match report {
+    let outcome = find(&inputs, settings, &opts, &mut printer);
+    super::closed_pipe(outcome, printer.problems())
+}
+
+fn find(
+    inputs: &[Input],
+    settings: &Settings,
+    opts: &DupesOptions,
+    printer: &mut DupesPrinter<impl Write, impl Write>,
+) -> anyhow::Result<Outcome> {
+    let report = match batchkit_validate::find_dupes(inputs, &settings.read, opts, printer) {
         Ok(r) => r,
         Err(e) => {
+            let e = anyhow::Error::from(e);
             // An unreadable input while writing the unique copy (which would lack it): no
-            // answer; JSON readers get the error as an event.
-            let unreadable = e.chain().find_map(|c| {
-                let read =
-                    c.downcast_ref::<ReadError>().or_else(|| match c
-                        .downcast_ref::<batchkit_validate::ValidateError>()
-                    {
-                        Some(batchkit_validate::ValidateError::Read(r)) => Some(r),
-                        _ => None,
-                    });
-                match read {
-                    Some(ReadError::Open { name, .. }) => Some(name.clone()),
-                    _ => None,
-                }
-            });
-            if let (Some(name), Format::Json) = (unreadable, settings.format) {
-                let mut out = printer.into_inner()?;
-                batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e))
-                    .print(&mut out, true)?;
-                super::finish(out)?;
+            // answer, said once (and as an event to JSON readers).
+            let json = settings.format == Format::Json;
+            if let (Some(ReadError::Open { name, .. }), true) =
+                (crate::outcome::read_error(&e), json)
+            {
+                printer.input_error(&name.clone(), &crate::outcome::message(&e))?;
+                printer.flush()?;
                 return Ok(Outcome::Failed);
             }
             return Err(e);
         }
     };
-    if !closed {
-        let done = printer
-            .summary(&report)
-            .and_then(|()| printer.into_inner().map(drop));
-        match done {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            r => r?,
-        }
-    }
+    printer.summary(&report)?;
+    printer.flush()?;
     if report.inputs.iter().any(|s| s.unreadable.is_some()) {
         // Each unreadable input was reported (an error event) before the summary.
         return Ok(Outcome::Failed);
@@ -135,48 +120,4 @@ pub fn run(
     Ok(Outcome::problems_if(
         report.duplicate_ids > 0 || report.inputs.iter().any(|s| s.too_large > 0),
     ))
-}
-
-/// dupes' sink: each duplicated id to the printer, progress (over all inputs together) to
-/// the bar.
-struct ListSink<'a, W: std::io::Write> {
-    printer: &'a mut DupesPrinter<W>,
-    bar: &'a Progress,
-    /// Each input's name and size, in order, to place one input's progress in the whole.
-    sizes: Vec<(String, u64)>,
-    /// The reader of the output went away.
-    closed: bool,
-}
-
-impl<W: std::io::Write> batchkit_validate::Sink for ListSink<'_, W> {
-    type Error = anyhow::Error;
-
-    fn finding(&mut self, _: &str, _: &batchkit_validate::Diagnostic) -> anyhow::Result<bool> {
-        Ok(true)
-    }
-
-    fn progress(&mut self, file: &str, read: u64) -> anyhow::Result<bool> {
-        let before: u64 = self
-            .sizes
-            .iter()
-            .take_while(|(name, _)| name != file)
-            .map(|(_, n)| n)
-            .sum();
-        self.bar.set(before + read);
-        Ok(true)
-    }
-}
-
-impl<W: std::io::Write> batchkit_validate::DupesSink for ListSink<'_, W> {
-    fn duplicate(&mut self, g: &mut batchkit_validate::DupGroup<'_>) -> anyhow::Result<bool> {
-        self.bar.clear();
-        match self.printer.duplicate(g) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(false)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
 }

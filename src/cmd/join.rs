@@ -1,18 +1,15 @@
 //! `batchkit join`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use batchkit_io::paths::Role;
 use batchkit_io::Input;
-use batchkit_join::{
-    batch_cost, default_prices, Event, JoinOptions, JoinSummary, Loc, Prices, Side, Status, Usage,
-};
-use batchkit_report::join as report;
+use batchkit_join::{default_prices, JoinOptions};
+use batchkit_report::join::JoinPrinter;
 use batchkit_report::style::Style;
 
 use crate::outcome::Outcome;
-use crate::progress::Progress;
+use crate::progress::PerInput;
 use crate::settings::{Format, Settings};
 
 /// Join downloaded batch results back to their requests by id.
@@ -66,6 +63,7 @@ pub fn run(
     args: Args,
     settings: &Settings,
     out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
     let inputs: Vec<Role> = (args.requests.iter().map(|p| Role::new("--requests", p)))
         .chain(args.results.iter().map(|p| Role::new("--results", p)))
@@ -90,235 +88,21 @@ pub fn run(
     opts.duplicates = args.duplicates;
     opts.temp_dir = args.temp_dir;
     opts.read = settings.read.clone();
-    let style = Style { on: settings.color };
     let json = settings.format == Format::Json;
-    let mut w = super::buffered(out);
-    let mut sink = PrintSink {
-        w: &mut w,
-        json,
-        style,
-        progress: settings.progress,
-        bar: None,
-    };
-    let summary = batchkit_join::join(&opts, &mut sink);
-    // The last progress bar ends before the summary is printed.
-    drop(sink);
-    let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut w, json))?;
-    let prices = default_prices();
-    let out = summary_out(&summary, &prices);
-    if json {
-        report::json(&mut w, &out)?;
-    } else {
-        report::human_summary(&mut w, &out, style)?;
-    }
-    super::finish(w)?;
-    Ok(Outcome::problems_if(!summary.clean()))
-}
-
-fn place(l: &Loc) -> report::Place {
-    report::Place {
-        file: l.file.clone(),
-        line: l.line,
-        offset: l.offset,
-    }
-}
-
-fn print_event(w: &mut impl Write, ev: &Event, json: bool, style: Style) -> std::io::Result<()> {
-    match ev {
-        Event::Problem {
-            side,
-            file,
-            diagnostic: d,
-            first,
-        } => {
-            // The one shape of a finding (validate's), with the side of the join.
-            if json {
-                let mut ev = batchkit_report::diagnostic::DiagnosticEvent::of(file, d);
-                ev.side = Some(
-                    match side {
-                        Side::Request => "requests",
-                        Side::Result => "results",
-                    }
-                    .into(),
-                );
-                ev.first_file = first.as_ref().map(|f| f.file.clone());
-                ev.print(w)
-            } else {
-                batchkit_report::diagnostic::human(w, &style, file, d)?;
-                match first {
-                    Some(f) => report::human_first_use(w, &style, &f.file, f.line),
-                    None => Ok(()),
-                }
-            }
-        }
-        Event::VertexNoId { first, count } => {
-            let v = report::VertexNoId {
-                kind: "vertex_no_id",
-                file: first.file.clone(),
-                line: first.line,
-                offset: first.offset,
-                count: *count,
-                message: vertex_no_id_message(*count),
-            };
-            if json {
-                report::json(w, &v)
-            } else {
-                report::human_vertex(w, &v, style)
-            }
-        }
-        Event::DuplicateResult {
-            custom_id,
-            kept,
-            dropped,
-        } => {
-            let d = report::DuplicateResult {
-                kind: "duplicate_result",
-                custom_id: custom_id.clone(),
-                kept: place(kept),
-                dropped: place(dropped),
-            };
-            if json {
-                report::json(w, &d)
-            } else {
-                report::human_duplicate(w, &d, style)
-            }
-        }
-    }
-}
-
-fn usage_out(u: &Usage) -> report::UsageOut {
-    report::UsageOut {
-        input_tokens: u.input,
-        cached_tokens: u.cached,
-        cache_write_tokens: u.cache_write,
-        cache_write_1h_tokens: u.cache_write_1h,
-        output_tokens: u.output,
-        reasoning_tokens: u.reasoning,
-        results_with_usage: u.results,
-    }
-}
-
-fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> report::Summary {
-    let (per, total) = batch_cost(&s.models, prices);
-    let models: Vec<report::ModelOut> = s
-        .models
-        .iter()
-        .zip(&per)
-        .map(|(m, c)| report::ModelOut {
-            model: m.model.clone(),
-            usage: usage_out(&m.usage),
-            cost_usd: *c,
-        })
+    let sizes = (opts.requests.iter().chain(&opts.results))
+        .map(|i| (i.name.clone(), i.len_hint()))
         .collect();
-    report::Summary {
-        kind: "summary",
-        requests: s.requests,
-        succeeded: s.count(Status::Succeeded),
-        errored: s.count(Status::Errored),
-        expired: s.count(Status::Expired),
-        canceled: s.count(Status::Canceled),
-        missing: s.count(Status::Missing),
-        request_problems: s.request_problems,
-        invalid_requests: s.invalid_requests,
-        to_retry: s.to_retry,
-        not_in_retry: s.not_in_retry,
-        results: s.results,
-        joined: s.joined,
-        orphans: s.orphans,
-        duplicates: s.duplicates,
-        unjoinable: s.unjoinable,
-        usage: usage_out(&s.usage),
-        cost_incomplete: per.iter().any(Option::is_none),
-        // Null when nothing reported is priced: unknown, not free.
-        models,
-        cost_usd: total,
-        prices_as_of: prices.as_of(),
-        spilled: s.spilled,
-        partitions: s.partitions,
-        ok: s.clean(),
-    }
-}
-
-/// The notice for Vertex output rows without a request id, its verbs agreeing with `count`.
-fn vertex_no_id_message(count: u64) -> String {
-    let (rows, carry, they, are) = if count == 1 {
-        ("row", "carries", "it", "is")
-    } else {
-        ("rows", "carry", "they", "are")
-    };
-    format!(
-        "{} Vertex output {rows} {carry} no request id and cannot be joined (Vertex has no \
-         official id; add a \"custom_id\" or \"key\" key to each request line, Vertex echoes \
-         it into the output); {they} {are} written to the orphans file",
-        batchkit_report::thousands(count)
-    )
-}
-
-/// join's sink: events to the printer, progress to one bar per input as the join reads it
-/// (results, then requests, then again for a spilled join's second pass).
-struct PrintSink<'a, W: std::io::Write> {
-    w: &'a mut W,
-    json: bool,
-    style: Style,
-    progress: bool,
-    /// The input being read and its bar.
-    bar: Option<(String, Progress)>,
-}
-
-impl<W: std::io::Write> batchkit_join::Sink for PrintSink<'_, W> {
-    type Error = std::io::Error;
-
-    fn finding(&mut self, _: &str, _: &batchkit_line::Diagnostic) -> std::io::Result<bool> {
-        // A join's findings carry their side: they come as events.
-        Ok(true)
-    }
-
-    fn progress(&mut self, file: &str, read: u64) -> std::io::Result<bool> {
-        if !self.progress {
-            return Ok(true);
-        }
-        if self.bar.as_ref().is_none_or(|(n, _)| n != file) {
-            self.bar = None;
-            let total = (file != "<stdin>")
-                .then(|| Input::path(file).len_hint())
-                .flatten();
-            self.bar = Some((file.to_string(), Progress::new(true, file, total)));
-        }
-        if let Some((_, p)) = &self.bar {
-            p.set(read);
-        }
-        Ok(true)
-    }
-}
-
-impl<W: std::io::Write> batchkit_join::JoinSink for PrintSink<'_, W> {
-    fn event(&mut self, ev: &Event) -> std::io::Result<()> {
-        super::mark_problems();
-        print_event(self.w, ev, self.json, self.style)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn vertex_notice_agrees_with_its_count() {
-        let one = super::vertex_no_id_message(1);
-        assert!(
-            one.starts_with("1 Vertex output row carries no request id"),
-            "{one}"
-        );
-        assert!(
-            one.ends_with("; it is written to the orphans file"),
-            "{one}"
-        );
-        let many = super::vertex_no_id_message(1234);
-        assert!(
-            many.starts_with("1,234 Vertex output rows carry no request id"),
-            "{many}"
-        );
-        assert!(
-            many.ends_with("; they are written to the orphans file"),
-            "{many}"
-        );
-    }
+    let mut printer = JoinPrinter::new(
+        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
+        json,
+        Style { on: settings.color },
+    );
+    let summary = batchkit_join::join(&opts, &mut printer);
+    let printed = (|| {
+        let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
+        printer.summary(&summary, &default_prices())?;
+        printer.flush()?;
+        Ok(Outcome::problems_if(!summary.clean()))
+    })();
+    super::closed_pipe(printed, printer.problems())
 }

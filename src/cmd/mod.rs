@@ -8,7 +8,10 @@ pub mod tokens;
 pub mod validate;
 
 use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use batchkit_report::Writers;
+
+use crate::outcome::Outcome;
 
 use batchkit_io::paths::{check_distinct, Role};
 use batchkit_io::ReadError;
@@ -18,59 +21,37 @@ pub fn buffered(out: &mut dyn Write) -> BufWriter<&mut dyn Write> {
     BufWriter::with_capacity(64 << 10, out)
 }
 
-/// Flushes a printer's writer, keeping the error (a closed pipe exits quietly upstream).
-pub fn finish(mut w: impl Write) -> anyhow::Result<()> {
-    w.flush()?;
-    Ok(())
+/// The writers a printer is given: `out` buffered, `err` as is, and progress as
+/// `--progress` says (made by `progress` when on).
+pub fn writers<'a>(
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    settings: &crate::settings::Settings,
+    progress: impl FnOnce() -> Box<dyn batchkit_report::Progress>,
+) -> Writers<BufWriter<&'a mut dyn Write>, &'a mut dyn Write> {
+    Writers::new(buffered(out), err)
+        .with_progress(crate::progress::when(settings.progress, progress))
 }
 
-static PROBLEMS: AtomicBool = AtomicBool::new(false);
-
-/// Records that a problem with the input was reported (so a closed pipe exits 1).
-pub fn mark_problems() {
-    PROBLEMS.store(true, Ordering::Relaxed);
+/// A closed stdout (`| head`) ends the run quietly with what was found: 1 when a problem
+/// with the input was already printed, else 0.
+pub fn closed_pipe(r: anyhow::Result<Outcome>, problems: bool) -> anyhow::Result<Outcome> {
+    match r {
+        Err(e) if crate::outcome::is_broken_pipe(&e) => Ok(Outcome::problems_if(problems)),
+        r => r,
+    }
 }
 
-/// Forgets problems reported by an earlier run in this process.
-pub fn reset_problems() {
-    PROBLEMS.store(false, Ordering::Relaxed);
-}
-
-/// Whether a problem with the input was reported.
-pub fn problems_seen() -> bool {
-    PROBLEMS.load(Ordering::Relaxed)
+/// The job's own error inside the `io::Error` a printer's sink hands back, when it was the
+/// job (not the printer) that failed.
+pub fn job_error<T: std::error::Error + 'static>(e: &std::io::Error) -> Option<&T> {
+    e.get_ref().and_then(|inner| inner.downcast_ref::<T>())
 }
 
 /// Refuses, before anything is written, an output that is an input or another output.
 pub fn check_paths(inputs: &[Role], outputs: &[Role]) -> anyhow::Result<()> {
     check_distinct(inputs, outputs)?;
     Ok(())
-}
-
-/// The read error that stopped a job, when an input could not be read (whichever job's error
-/// carries it).
-pub fn read_error(e: &anyhow::Error) -> Option<&ReadError> {
-    use batchkit_validate::ValidateError;
-    e.chain().find_map(|c| {
-        if let Some(r) = c.downcast_ref::<ReadError>() {
-            return Some(r);
-        }
-        match c.downcast_ref::<ValidateError>() {
-            Some(ValidateError::Read(r)) => return Some(r),
-            Some(_) => return None,
-            None => {}
-        }
-        match c.downcast_ref::<batchkit_shard::ShardError>() {
-            Some(batchkit_shard::ShardError::Read(r)) => return Some(r),
-            Some(batchkit_shard::ShardError::Validate(ValidateError::Read(r))) => return Some(r),
-            Some(_) => return None,
-            None => {}
-        }
-        match c.downcast_ref::<batchkit_join::JoinError>() {
-            Some(batchkit_join::JoinError::Read(r)) => Some(r),
-            _ => None,
-        }
-    })
 }
 
 /// The name of the input a read error is about.
@@ -87,7 +68,7 @@ pub fn json_error_event(e: anyhow::Error, out: &mut impl Write, json: bool) -> a
     if !json {
         return e;
     }
-    let Some(name) = read_error(&e).map(|r| read_error_name(r).to_string()) else {
+    let Some(name) = crate::outcome::read_error(&e).map(|r| read_error_name(r).to_string()) else {
         return e;
     };
     let ev = batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e));

@@ -1,6 +1,5 @@
 //! `batchkit shard`.
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 
 use anyhow::bail;
@@ -10,7 +9,7 @@ use batchkit_report::validate::DiagnosticPrinter;
 use batchkit_shard::{CapOverrides, Emit, FsOutput, Hooks, ShardOptions, SplitBy, TiktokenCounter};
 
 use crate::outcome::Outcome;
-use crate::progress::Progress;
+use crate::progress::PerInput;
 use crate::settings::{Format, Settings};
 
 /// Cut a request file into shards the provider accepts, with a manifest.
@@ -176,18 +175,19 @@ pub fn run(
     args: Args,
     settings: &Settings,
     out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
     let opts = options(&args, settings)?;
     let input = Input::from_arg(&args.file);
     let json = settings.format == Format::Json;
     let style = Style { on: settings.color };
-    let printer = RefCell::new(DiagnosticPrinter::new(
-        super::buffered(out),
+    let sizes = vec![(input.name.clone(), input.len_hint())];
+    let mut printer = DiagnosticPrinter::new(
+        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
         json,
         style,
         args.max_errors,
-    ));
-    let progress = Progress::new(settings.progress, &input.name, input.len_hint());
+    );
     let counter = TiktokenCounter {
         model: args.model.clone(),
     };
@@ -197,38 +197,17 @@ pub fn run(
     let mut hooks = Hooks {
         output: &fs_out,
         tokens: Some(&counter),
-        sink: Box::new(PrintSink {
-            printer: &printer,
-            bar: &progress,
-        }),
+        sink: Box::new(&mut printer),
     };
     let result = batchkit_shard::shard(&input, &opts, &mut hooks);
     drop(hooks);
-    drop(progress);
-    let mut printer = printer.into_inner();
-    printer.overall(&[])?;
-    let mut out = printer.into_inner()?;
-    let report = result.map_err(|e| super::json_error_event(e.into(), &mut out, json))?;
-    batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;
-    Ok(Outcome::problems_if(report.has_problems()))
-}
-
-/// shard's sink: findings to the printer, progress to the bar.
-struct PrintSink<'a, W: std::io::Write> {
-    printer: &'a RefCell<DiagnosticPrinter<W>>,
-    bar: &'a Progress,
-}
-
-impl<W: std::io::Write> batchkit_validate::Sink for PrintSink<'_, W> {
-    type Error = std::io::Error;
-
-    fn finding(&mut self, file: &str, d: &batchkit_validate::Diagnostic) -> std::io::Result<bool> {
-        self.printer.borrow_mut().diagnostic(file, d)?;
-        Ok(true)
-    }
-
-    fn progress(&mut self, _file: &str, read: u64) -> std::io::Result<bool> {
-        self.bar.set(read);
-        Ok(true)
-    }
+    let problems = printer.problems();
+    let printed = (|| {
+        printer.overall(&[])?;
+        let mut out = printer.into_inner()?;
+        let report = result.map_err(|e| super::json_error_event(e.into(), &mut out, json))?;
+        batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;
+        Ok(Outcome::problems_if(report.has_problems()))
+    })();
+    super::closed_pipe(printed, problems)
 }

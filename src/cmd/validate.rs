@@ -6,10 +6,11 @@ use anyhow::Context;
 use batchkit_io::Input;
 use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
-use batchkit_validate::{CheckOptions, Checker, FileSummary};
+use batchkit_validate::{CheckOptions, Checker, FileSummary, ValidateError};
+use std::io::Write;
 
 use crate::outcome::Outcome;
-use crate::progress::Progress;
+use crate::progress::PerInput;
 use crate::settings::{Format, Settings};
 
 /// Dry-run of the provider's upload checks, plus ours: every problem with its line.
@@ -46,23 +47,11 @@ pub struct Args {
     spill: crate::settings::SpillArgs,
 }
 
-/// Why validating one input stopped: printing failed, or the job did.
-#[derive(Debug)]
-enum CmdError {
-    Output(std::io::Error),
-    Validate(batchkit_validate::ValidateError),
-}
-
-impl From<batchkit_validate::ValidateError> for CmdError {
-    fn from(e: batchkit_validate::ValidateError) -> Self {
-        CmdError::Validate(e)
-    }
-}
-
 pub fn run(
     args: Args,
     settings: &Settings,
     out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
     let schema = match &args.schema {
         None => None,
@@ -89,96 +78,51 @@ pub fn run(
     } else {
         args.files.iter().map(|f| Input::from_arg(f)).collect()
     };
+    let sizes = inputs
+        .iter()
+        .map(|i| (i.name.clone(), i.len_hint()))
+        .collect();
     let mut printer = DiagnosticPrinter::new(
-        super::buffered(out),
+        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
         settings.format == Format::Json,
         Style { on: settings.color },
         args.max_errors,
     );
+    let outcome = check_all(&checker, &inputs, settings, &mut printer);
+    super::closed_pipe(outcome, printer.problems())
+}
+
+fn check_all(
+    checker: &Checker,
+    inputs: &[Input],
+    settings: &Settings,
+    printer: &mut DiagnosticPrinter<impl Write, impl Write>,
+) -> anyhow::Result<Outcome> {
     let mut summaries = Vec::new();
     let mut failed = false;
-    for input in &inputs {
-        let bar = Progress::new(settings.progress, &input.name, input.len_hint());
-        let mut sink = PrintSink {
-            printer: &mut printer,
-            bar: &bar,
-            closed: false,
-        };
-        let r = batchkit_validate::validate_file(&checker, input, &settings.read, &mut sink);
-        let closed = sink.closed;
-        drop(bar);
-        if closed {
-            return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into());
-        }
-        // Printing failed: the run stops. A job error is said once below and the other
-        // files are still checked.
-        let r = match r {
-            Ok(s) => Ok(s),
-            Err(CmdError::Output(e)) => return Err(e.into()),
-            Err(CmdError::Validate(e)) => Err(e),
-        };
-        match r {
+    for input in inputs {
+        match batchkit_validate::validate_file(checker, input, &settings.read, printer) {
             Ok(s) => {
                 printer.file_summary(&s)?;
                 summaries.push(s);
             }
-            Err(e) => {
-                // Said once here; the other files are still checked, and the summaries
-                // count this one as failed.
+            // The job failed (an unreadable input): said once here; the other files are
+            // still checked, and the summaries count this one as failed.
+            Err(e) if super::job_error::<ValidateError>(&e).is_some() => {
                 printer.input_error(&input.name, &e.to_string())?;
-                let s = FileSummary {
-                    file: input.name.clone(),
-                    provider: None,
-                    candidates: Vec::new(),
-                    lines: 0,
-                    requests: 0,
-                    bytes: 0,
-                    errors: 1,
-                    warnings: 0,
-                    ok: false,
-                };
+                let s = FileSummary::unreadable(&input.name);
                 printer.file_summary(&s)?;
                 summaries.push(s);
                 failed = true;
             }
+            // Printing failed: the run stops.
+            Err(e) => return Err(e.into()),
         }
     }
     printer.overall(&summaries)?;
-    super::finish(printer.into_inner()?)?;
+    printer.flush()?;
     if failed {
         return Ok(Outcome::Failed);
     }
     Ok(Outcome::problems_if(summaries.iter().any(|s| !s.ok)))
-}
-
-/// validate's sink: findings to the printer, progress to the bar.
-struct PrintSink<'a, W: std::io::Write> {
-    printer: &'a mut DiagnosticPrinter<W>,
-    bar: &'a Progress,
-    /// The reader of the output went away: the run stops, and says so once.
-    closed: bool,
-}
-
-impl<W: std::io::Write> batchkit_validate::Sink for PrintSink<'_, W> {
-    type Error = CmdError;
-
-    fn finding(&mut self, file: &str, d: &batchkit_validate::Diagnostic) -> Result<bool, CmdError> {
-        if d.is_error() {
-            super::mark_problems();
-        }
-        match self.printer.diagnostic(file, d) {
-            Ok(()) => Ok(true),
-            // A closed pipe stops the run; the exit code still says what was found.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(false)
-            }
-            Err(e) => Err(CmdError::Output(e)),
-        }
-    }
-
-    fn progress(&mut self, _file: &str, read: u64) -> Result<bool, CmdError> {
-        self.bar.set(read);
-        Ok(true)
-    }
 }

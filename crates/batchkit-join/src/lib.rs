@@ -498,3 +498,13 @@ pub enum JoinError {
     #[error("{0}")]
     Usage(String),
 }
+
+impl JoinError {
+    /// The input that could not be read, when that is what stopped the join.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            JoinError::Read(r) => Some(r),
+            _ => None,
+        }
+    }
+}

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use batchkit_validate::{DupGroup, DupesReport};
+use batchkit_validate::{Diagnostic, DupGroup, DupesReport, DupesSink, Sink};
 use serde::{Deserialize, Serialize};
 
 use crate::style::Style;
@@ -59,8 +59,8 @@ pub struct DupesSummaryEvent {
 /// (its lines written one by one, never held), then the summary.
 ///
 /// [`find_dupes`]: batchkit_validate::find_dupes
-pub struct DupesPrinter<W: Write> {
-    out: W,
+pub struct DupesPrinter<W: Write, E: Write> {
+    w: crate::Writers<W, E>,
     json: bool,
     style: Style,
     /// Input names, as given.
@@ -69,15 +69,15 @@ pub struct DupesPrinter<W: Write> {
     json_names: Vec<String>,
 }
 
-impl<W: Write> DupesPrinter<W> {
+impl<W: Write, E: Write> DupesPrinter<W, E> {
     /// A printer for the inputs called `names`, in the order given.
-    pub fn new(out: W, names: Vec<String>, json: bool, style: Style) -> Self {
+    pub fn new(w: crate::Writers<W, E>, names: Vec<String>, json: bool, style: Style) -> Self {
         let json_names = names
             .iter()
             .map(|n| serde_json::to_string(n).expect("a string serialises"))
             .collect();
         DupesPrinter {
-            out,
+            w,
             json,
             style,
             names,
@@ -87,8 +87,10 @@ impl<W: Write> DupesPrinter<W> {
 
     /// Prints one duplicated id with every line it is used on.
     pub fn duplicate(&mut self, d: &mut DupGroup<'_>) -> io::Result<()> {
+        self.w.progress_done();
+        self.w.problem();
         let custom_id = String::from_utf8_lossy(d.id());
-        let out = &mut self.out;
+        let out = &mut self.w.out;
         if self.json {
             out.write_all(b"{\"type\":\"duplicate\",\"custom_id\":")?;
             serde_json::to_writer(&mut *out, &custom_id)?;
@@ -138,31 +140,31 @@ impl<W: Write> DupesPrinter<W> {
     /// Prints the inputs that could not be read (an `error` event each), why lines had no id
     /// (the findings the report kept), then the summary line(s).
     pub fn summary(&mut self, r: &DupesReport) -> io::Result<()> {
+        self.w.progress_done();
         for s in &r.inputs {
             if let Some(message) = &s.unreadable {
-                crate::ErrorEvent::new(&s.file, message.as_str())
-                    .print(&mut self.out, self.json)?;
+                self.w.input_error(&s.file, message, self.json)?;
             }
         }
         for (file, d) in &r.problems {
             let name = self.names.get(*file).map_or("", String::as_str);
             if self.json {
                 let ev = crate::validate::DiagnosticEvent::of(name, d);
-                serde_json::to_writer(&mut self.out, &ev)?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.w.out, &ev)?;
+                self.w.out.write_all(b"\n")?;
             } else {
-                crate::validate::human(&mut self.out, &self.style, name, d)?;
+                crate::validate::human(&mut self.w.out, &self.style, name, d)?;
             }
         }
         let without: u64 = r.inputs.iter().map(|s| s.without_id).sum();
         if !self.json && without > r.problems.len() as u64 && !r.problems.is_empty() {
             writeln!(
-                self.out,
+                self.w.out,
                 "... and {} more without an id",
                 crate::plural(without - r.problems.len() as u64, "line", "lines")
             )?;
         }
-        let out = &mut self.out;
+        let out = &mut self.w.out;
         let summary = DupesSummaryEvent {
             kind: "summary".into(),
             files: r.inputs.iter().map(|s| s.file.clone()).collect(),
@@ -222,9 +224,39 @@ impl<W: Write> DupesPrinter<W> {
         Ok(())
     }
 
-    /// Flushes and returns the writer.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+    /// Says that `file` could not be read (on stderr; an `error` event in JSON mode).
+    pub fn input_error(&mut self, file: &str, message: &str) -> io::Result<()> {
+        self.w.input_error(file, message, self.json)
+    }
+
+    /// Whether a duplicate was printed.
+    pub fn problems(&self) -> bool {
+        self.w.problems()
+    }
+
+    /// Flushes both writers.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl<W: Write, E: Write> Sink for DupesPrinter<W, E> {
+    type Error = io::Error;
+
+    /// Lines without an id come back with the report (the first few, with why).
+    fn finding(&mut self, _: &str, _: &Diagnostic) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+        self.w.progress(file, read);
+        Ok(true)
+    }
+}
+
+impl<W: Write, E: Write> DupesSink for DupesPrinter<W, E> {
+    fn duplicate(&mut self, g: &mut DupGroup<'_>) -> io::Result<bool> {
+        DupesPrinter::duplicate(self, g)?;
+        Ok(true)
     }
 }

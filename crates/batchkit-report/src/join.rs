@@ -8,6 +8,8 @@
 
 use std::io::{self, Write};
 
+use batchkit_join::{batch_cost, Event, JoinSink, JoinSummary, Loc, Prices, Side, Status, Usage};
+use batchkit_line::{Diagnostic, Sink};
 use serde::Serialize;
 
 use crate::style::Style;
@@ -299,4 +301,238 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
 /// Dollars as every printer writes them.
 fn money(c: f64) -> String {
     crate::money("USD", c)
+}
+
+/// Prints a join as it goes: its events (a line that could not be joined, Vertex rows
+/// without an id, duplicate results), then the summary. The join's sink.
+pub struct JoinPrinter<W: Write, E: Write> {
+    w: crate::Writers<W, E>,
+    json: bool,
+    style: Style,
+}
+
+impl<W: Write, E: Write> JoinPrinter<W, E> {
+    /// `json`: JSON Lines, else human.
+    pub fn new(w: crate::Writers<W, E>, json: bool, style: Style) -> Self {
+        JoinPrinter { w, json, style }
+    }
+
+    /// Prints the summary, the cost at `prices`.
+    pub fn summary(&mut self, s: &JoinSummary, prices: &dyn Prices) -> io::Result<()> {
+        // The last progress bar ends before the summary is printed.
+        self.w.progress_done();
+        let out = summary_out(s, prices);
+        if self.json {
+            json(&mut self.w.out, &out)
+        } else {
+            human_summary(&mut self.w.out, &out, self.style)
+        }
+    }
+
+    /// Whether an event (a problem with the input) was printed.
+    pub fn problems(&self) -> bool {
+        self.w.problems()
+    }
+
+    /// Flushes both writers.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// Writing to the printer writes to its output (the JSON `error` event of a failed join).
+impl<W: Write, E: Write> Write for JoinPrinter<W, E> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.w.progress_done();
+        self.w.out.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.out.flush()
+    }
+}
+
+impl<W: Write, E: Write> Sink for JoinPrinter<W, E> {
+    type Error = io::Error;
+
+    fn finding(&mut self, _: &str, _: &Diagnostic) -> io::Result<bool> {
+        // A join's findings carry their side: they come as events.
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+        self.w.progress(file, read);
+        Ok(true)
+    }
+}
+
+impl<W: Write, E: Write> JoinSink for JoinPrinter<W, E> {
+    fn event(&mut self, ev: &Event) -> io::Result<()> {
+        self.w.problem();
+        print_event(&mut self.w.out, ev, self.json, self.style)
+    }
+}
+
+fn place(l: &Loc) -> Place {
+    Place {
+        file: l.file.clone(),
+        line: l.line,
+        offset: l.offset,
+    }
+}
+
+fn print_event(w: &mut impl Write, ev: &Event, as_json: bool, style: Style) -> io::Result<()> {
+    match ev {
+        Event::Problem {
+            side,
+            file,
+            diagnostic: d,
+            first,
+        } => {
+            // The one shape of a finding (validate's), with the side of the join.
+            if as_json {
+                let mut ev = crate::diagnostic::DiagnosticEvent::of(file, d);
+                ev.side = Some(
+                    match side {
+                        Side::Request => "requests",
+                        Side::Result => "results",
+                    }
+                    .into(),
+                );
+                ev.first_file = first.as_ref().map(|f| f.file.clone());
+                ev.print(w)
+            } else {
+                crate::diagnostic::human(w, &style, file, d)?;
+                match first {
+                    Some(f) => human_first_use(w, &style, &f.file, f.line),
+                    None => Ok(()),
+                }
+            }
+        }
+        Event::VertexNoId { first, count } => {
+            let v = VertexNoId {
+                kind: "vertex_no_id",
+                file: first.file.clone(),
+                line: first.line,
+                offset: first.offset,
+                count: *count,
+                message: vertex_no_id_message(*count),
+            };
+            if as_json {
+                json(w, &v)
+            } else {
+                human_vertex(w, &v, style)
+            }
+        }
+        Event::DuplicateResult {
+            custom_id,
+            kept,
+            dropped,
+        } => {
+            let d = DuplicateResult {
+                kind: "duplicate_result",
+                custom_id: custom_id.clone(),
+                kept: place(kept),
+                dropped: place(dropped),
+            };
+            if as_json {
+                json(w, &d)
+            } else {
+                human_duplicate(w, &d, style)
+            }
+        }
+    }
+}
+
+fn usage_out(u: &Usage) -> UsageOut {
+    UsageOut {
+        input_tokens: u.input,
+        cached_tokens: u.cached,
+        cache_write_tokens: u.cache_write,
+        cache_write_1h_tokens: u.cache_write_1h,
+        output_tokens: u.output,
+        reasoning_tokens: u.reasoning,
+        results_with_usage: u.results,
+    }
+}
+
+fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> Summary {
+    let (per, total) = batch_cost(&s.models, prices);
+    let models: Vec<ModelOut> = s
+        .models
+        .iter()
+        .zip(&per)
+        .map(|(m, c)| ModelOut {
+            model: m.model.clone(),
+            usage: usage_out(&m.usage),
+            cost_usd: *c,
+        })
+        .collect();
+    Summary {
+        kind: "summary",
+        requests: s.requests,
+        succeeded: s.count(Status::Succeeded),
+        errored: s.count(Status::Errored),
+        expired: s.count(Status::Expired),
+        canceled: s.count(Status::Canceled),
+        missing: s.count(Status::Missing),
+        request_problems: s.request_problems,
+        invalid_requests: s.invalid_requests,
+        to_retry: s.to_retry,
+        not_in_retry: s.not_in_retry,
+        results: s.results,
+        joined: s.joined,
+        orphans: s.orphans,
+        duplicates: s.duplicates,
+        unjoinable: s.unjoinable,
+        usage: usage_out(&s.usage),
+        cost_incomplete: per.iter().any(Option::is_none),
+        // Null when nothing reported is priced: unknown, not free.
+        models,
+        cost_usd: total,
+        prices_as_of: prices.as_of(),
+        spilled: s.spilled,
+        partitions: s.partitions,
+        ok: s.clean(),
+    }
+}
+
+/// The notice for Vertex output rows without a request id, its verbs agreeing with `count`.
+fn vertex_no_id_message(count: u64) -> String {
+    let (rows, carry, they, are) = if count == 1 {
+        ("row", "carries", "it", "is")
+    } else {
+        ("rows", "carry", "they", "are")
+    };
+    format!(
+        "{} Vertex output {rows} {carry} no request id and cannot be joined (Vertex has no \
+         official id; add a \"custom_id\" or \"key\" key to each request line, Vertex echoes \
+         it into the output); {they} {are} written to the orphans file",
+        crate::thousands(count)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vertex_notice_agrees_with_its_count() {
+        let one = super::vertex_no_id_message(1);
+        assert!(
+            one.starts_with("1 Vertex output row carries no request id"),
+            "{one}"
+        );
+        assert!(
+            one.ends_with("; it is written to the orphans file"),
+            "{one}"
+        );
+        let many = super::vertex_no_id_message(1234);
+        assert!(
+            many.starts_with("1,234 Vertex output rows carry no request id"),
+            "{many}"
+        );
+        assert!(
+            many.ends_with("; they are written to the orphans file"),
+            "{many}"
+        );
+    }
 }

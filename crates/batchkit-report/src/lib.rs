@@ -1,6 +1,23 @@
 //! Output of batchkit jobs: the JSON Lines events (one `{"type": ...}` object per line, the
 //! summary last) and the human printers over the same events. Job crates produce typed
 //! results; this crate only formats them.
+//!
+//! Each printer is its job's sink (as ripgrep's printers are): the job pushes findings into
+//! it as it reads, and a failed write (a closed pipe) stops the job through the `io::Error`
+//! it returns. A printer writes to the [`Writers`] it is given: output, messages (an input
+//! that could not be read) and progress.
+//!
+//! ```
+//! use batchkit_line::{Code, Diagnostic, Severity, Sink};
+//! use batchkit_report::{style::Style, validate::DiagnosticPrinter, Writers};
+//! let (out, err) = (Vec::new(), Vec::new());
+//! let mut p = DiagnosticPrinter::new(Writers::new(out, err), true, Style { on: false }, None);
+//! let d = Diagnostic::at(Code::InvalidJson, Severity::Error, 2, 9, "not JSON");
+//! assert!(p.finding("a.jsonl", &d).unwrap()); // go on
+//! assert!(p.problems()); // a closed pipe from here on still exits 1
+//! let out = String::from_utf8(p.into_inner().unwrap()).unwrap();
+//! assert!(out.starts_with(r#"{"type":"diagnostic","severity":"error","code":"invalid_json""#));
+//! ```
 
 pub mod diagnostic;
 pub mod dupes;
@@ -11,6 +28,95 @@ pub mod tokens;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
+
+/// How far a job has read, as its printer hears it (a progress bar in the binary). Messages
+/// that are not a bar (plain progress lines when stderr is not a terminal) go to `err`, the
+/// printer's stderr.
+pub trait Progress {
+    /// `read` raw bytes of input `file` consumed so far.
+    fn update(&mut self, file: &str, read: u64, err: &mut dyn std::io::Write);
+    /// The read is over (or output is about to be printed): the bar goes away.
+    fn finish(&mut self, err: &mut dyn std::io::Write);
+}
+
+/// No progress shown.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&mut self, _: &str, _: u64, _: &mut dyn std::io::Write) {}
+    fn finish(&mut self, _: &mut dyn std::io::Write) {}
+}
+
+/// What every printer writes to: `out` (stdout for the binary, buffered), `err` (messages
+/// that are not output: an input that could not be read), and progress. It remembers
+/// whether a problem with the input was printed, so that a run whose stdout closed still
+/// exits 1 after printing one.
+pub struct Writers<W, E> {
+    /// The output.
+    pub out: W,
+    /// Messages.
+    pub err: E,
+    progress: Box<dyn Progress>,
+    problems: bool,
+}
+
+impl<W: std::io::Write, E: std::io::Write> Writers<W, E> {
+    /// `out` and `err`, without progress.
+    pub fn new(out: W, err: E) -> Self {
+        Writers {
+            out,
+            err,
+            progress: Box::new(NoProgress),
+            problems: false,
+        }
+    }
+
+    /// Shows progress with `p`.
+    pub fn with_progress(mut self, p: Box<dyn Progress>) -> Self {
+        self.progress = p;
+        self
+    }
+
+    /// Passes progress on.
+    pub fn progress(&mut self, file: &str, read: u64) {
+        self.progress.update(file, read, &mut self.err);
+    }
+
+    /// Ends the progress shown (before a summary, or as a run ends).
+    pub fn progress_done(&mut self) {
+        self.progress.finish(&mut self.err);
+    }
+
+    /// Records that a problem with the input was printed.
+    pub fn problem(&mut self) {
+        self.problems = true;
+    }
+
+    /// Whether a problem with the input was printed.
+    pub fn problems(&self) -> bool {
+        self.problems
+    }
+
+    /// Says that `file` could not be read: on `err`, and as an `error` event on `out` in
+    /// JSON mode.
+    pub fn input_error(&mut self, file: &str, message: &str, json: bool) -> std::io::Result<()> {
+        self.progress_done();
+        ErrorEvent::new(file, message).print(&mut self.out, &mut self.err, json)
+    }
+
+    /// Ends progress and flushes both.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.progress_done();
+        self.out.flush()?;
+        self.err.flush()
+    }
+
+    /// Flushes both and returns `out`.
+    pub fn into_inner(mut self) -> std::io::Result<W> {
+        self.flush()?;
+        Ok(self.out)
+    }
+}
 
 /// An input that could not be read (missing, a directory, a corrupt zstd stream): the job
 /// went on with the other inputs, and the summary says `"ok": false`.
@@ -36,10 +142,17 @@ impl ErrorEvent {
         }
     }
 
-    /// Writes it: `error: message` on stderr, and in JSON mode also a JSON line on `out`.
-    pub fn print(&self, out: &mut impl std::io::Write, json: bool) -> std::io::Result<()> {
+    /// Writes it: `error: message` on `err` (after what `out` holds, so the two read in
+    /// order on one terminal), and in JSON mode also a JSON line on `out`.
+    pub fn print(
+        &self,
+        out: &mut impl std::io::Write,
+        err: &mut impl std::io::Write,
+        json: bool,
+    ) -> std::io::Result<()> {
         out.flush()?;
-        eprintln!("error: {}", self.message);
+        writeln!(err, "error: {}", self.message)?;
+        err.flush()?;
         if json {
             self.write_json(out)?;
         }

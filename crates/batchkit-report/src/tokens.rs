@@ -29,7 +29,9 @@
 
 use std::io::{self, Write};
 
-use batchkit_tokens::{ModelSummary, PlannedCost};
+use batchkit_tokens::{
+    Advice, FileTotals, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary, TokensSink,
+};
 use serde::Serialize;
 
 use batchkit_line::Diagnostic;
@@ -55,72 +57,56 @@ pub struct Request<'a> {
     pub exact: bool,
 }
 
-/// Totals of one input.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileTotals {
-    pub file: String,
-    pub lines: u64,
-    pub bytes: u64,
-    pub requests: u64,
-    pub input_tokens: u64,
-    pub errors: u64,
-    pub warnings: u64,
+/// One line on a cheaper arrangement, in words.
+pub fn advice(a: &Advice) -> String {
+    match a {
+        Advice::NoBatchCacheDiscount { model, tokens } => format!(
+            "{model} gets no cache discount in Batch: its {} shared-prefix tokens would bill at 10% of the batch input price on a GPT-5-family model",
+            thousands(*tokens)
+        ),
+        Advice::Breakpoint { add, hint, saving } => format!(
+            "{} \"cache_control\": {{\"type\": \"ephemeral\"}} on {} (line {} of {}): {} requests share its {}-token prefix{}",
+            if *add { "add" } else { "move the breakpoint to" },
+            hint.pointer,
+            hint.line,
+            hint.file,
+            thousands(hint.requests),
+            thousands(hint.tokens),
+            match saving {
+                Some(s) => format!(": saves about ${s:.2} in batch"),
+                None => String::new(),
+            }
+        ),
+        Advice::SharedContentNotFirst { requests, tokens } => format!(
+            "{} requests repeat a long block ({} tokens in all) after content that differs: put the shared part first so it is a cached prefix",
+            thousands(*requests),
+            thousands(*tokens),
+        ),
+        Advice::UnderMinimum {
+            requests,
+            longest,
+            minimum,
+        } => format!(
+            "{} requests share a prefix of about {} tokens, under the {}-token minimum: none of it is cached; a shared part of at least {} tokens would be",
+            thousands(*requests),
+            thousands(*longest),
+            thousands(*minimum),
+            thousands(*minimum),
+        ),
+    }
 }
 
-/// `--queue-limit`: whether the file fits the enqueued-token limit, and how many files
-/// `shard --max-tokens` cuts it into.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Queue {
-    pub limit: u64,
-    pub fits: bool,
-    /// Shards of the greedy cut; null when a single request is over the limit (`shard`
-    /// refuses such a file).
-    pub shards: Option<u64>,
-    /// Requests over the limit on their own.
-    pub requests_over_limit: u64,
-}
-
-/// The price table used.
-#[derive(Debug, Clone, Serialize)]
-pub struct Prices {
-    pub as_of: String,
-    pub currency: String,
-    pub origin: String,
-    pub sources: Vec<String>,
-}
-
-/// Totals over every input.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub files: u64,
-    pub lines: u64,
-    pub bytes: u64,
-    pub requests: u64,
-    pub errors: u64,
-    pub warnings: u64,
-    pub input_tokens: u64,
-    pub max_output_tokens: u64,
-    pub requests_without_max_output: u64,
-    /// Requests with no text input to count (audio transcriptions and translations): in
-    /// `requests`, left out of `input_tokens`.
-    pub requests_without_text_input: u64,
-    pub exact: bool,
-    pub ok: bool,
-    /// Requests summed under the model `(other)` because `max_models` models were listed.
-    pub aggregated_requests: u64,
-    pub max_models: usize,
-    pub cost: Option<PlannedCost>,
-    /// Some requests' model has no price: `cost` leaves them out (or is null).
-    pub cost_incomplete: bool,
-    pub unpriced_models: Vec<String>,
-    /// The prompt-cache plan over every model (absent with `--no-cache-plan`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cache: Option<batchkit_tokens::CachePlan>,
-    /// With `--queue-limit`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub queue: Option<Queue>,
-    pub models: Vec<ModelSummary>,
-    pub prices: Prices,
+/// `s` with every cache plan's advice in words (the `advice` field both printers show).
+fn worded(s: &Summary) -> Summary {
+    let mut s = s.clone();
+    let plans = s
+        .cache
+        .iter_mut()
+        .chain(s.models.iter_mut().filter_map(|m| m.cache.as_mut()));
+    for plan in plans {
+        plan.advice = plan.suggestion.as_ref().map(advice);
+    }
+    s
 }
 
 /// What a `tokens` printer is told, in output order.
@@ -132,6 +118,81 @@ pub trait Printer {
     /// An input that could not be read (it gets no `file` record).
     fn error(&mut self, e: &InputError) -> io::Result<()>;
     fn summary(&mut self, s: &Summary) -> io::Result<()>;
+    /// `--queue-limit`'s cut so far, for `input_tokens` in all.
+    fn queue(&self, input_tokens: u64) -> Option<Queue>;
+    /// Whether a line was not counted (an error finding).
+    fn problems(&self) -> bool;
+    /// Flushes both writers.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// The sink of `tokens` for both printers: findings and counted requests (with
+/// `--per-request`) printed, each count into the `--queue-limit` cut, progress shown.
+macro_rules! tokens_sink {
+    ($printer:ident) => {
+        impl<W: Write, E: Write> Sink for $printer<W, E> {
+            type Error = io::Error;
+
+            fn finding(&mut self, file: &str, d: &Diagnostic) -> io::Result<bool> {
+                if d.is_error() {
+                    self.o.problem();
+                }
+                self.diagnostic(file, d)?;
+                Ok(true)
+            }
+
+            fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+                self.o.progress(file, read);
+                Ok(true)
+            }
+        }
+
+        impl<W: Write, E: Write> TokensSink for $printer<W, E> {
+            fn counted(
+                &mut self,
+                file: &str,
+                line: u64,
+                offset: u64,
+                r: &RequestCount,
+            ) -> io::Result<bool> {
+                if let Some(q) = &mut self.queue {
+                    q.add(r.input_tokens.unwrap_or(0));
+                }
+                if self.per_request {
+                    self.request(&Request {
+                        file,
+                        line,
+                        offset,
+                        custom_id: r.custom_id.as_deref(),
+                        model: r.model.as_deref(),
+                        encoding: r.encoding.name(),
+                        input_tokens: r.input_tokens,
+                        max_output_tokens: r.max_output_tokens,
+                        exact: r.exact,
+                    })?;
+                }
+                Ok(true)
+            }
+        }
+    };
+}
+
+tokens_sink!(JsonPrinter);
+tokens_sink!(HumanPrinter);
+
+/// The printer methods every `tokens` printer has the same way.
+macro_rules! common {
+    () => {
+        fn queue(&self, input_tokens: u64) -> Option<Queue> {
+            self.queue.as_ref().map(|q| q.queue(input_tokens))
+        }
+        fn problems(&self) -> bool {
+            self.o.problems()
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            self.o.flush()
+        }
+    };
 }
 
 /// An input that could not be read.
@@ -149,66 +210,141 @@ enum Event<'a> {
     Summary(&'a Summary),
 }
 
-/// JSON Lines on a writer.
-pub struct JsonPrinter<W> {
-    w: W,
+/// `--queue-limit`: the greedy token cut of `shard --max-tokens`, over every input in
+/// order, as the counts come.
+#[derive(Debug)]
+pub struct QueueCut {
+    limit: u64,
+    fit: batchkit_shard::Fit,
+    shard: batchkit_shard::Totals,
+    shards: u64,
+    over_limit: u64,
 }
 
-impl<W: Write> JsonPrinter<W> {
-    pub fn new(w: W) -> Self {
-        JsonPrinter { w }
+impl QueueCut {
+    /// The cut at `limit` tokens per file.
+    pub fn new(limit: u64) -> Self {
+        let fit = batchkit_shard::Fit {
+            caps: batchkit_shard::Caps {
+                max_tokens: Some(limit),
+                ..Default::default()
+            },
+            overhead: 0,
+        };
+        QueueCut {
+            limit,
+            shard: fit.empty(),
+            fit,
+            shards: 0,
+            over_limit: 0,
+        }
     }
 
-    pub fn into_inner(self) -> W {
-        self.w
+    fn add(&mut self, tokens: u64) {
+        let m = batchkit_shard::Measure {
+            tokens,
+            ..Default::default()
+        };
+        if self.fit.alone(&m).is_err() {
+            self.over_limit += 1;
+        }
+        if self.shard.requests > 0 && !self.fit.fits(&self.shard, &m) {
+            self.shards += 1;
+            self.shard = self.fit.empty();
+        }
+        batchkit_shard::Fit::add(&mut self.shard, &m);
+    }
+
+    /// What the summary says of the cut, for `input_tokens` in all.
+    pub fn queue(&self, input_tokens: u64) -> Queue {
+        let shards = self.shards + u64::from(self.shard.requests > 0);
+        Queue {
+            limit: self.limit,
+            fits: input_tokens <= self.limit,
+            shards: (self.over_limit == 0).then_some(shards),
+            requests_over_limit: self.over_limit,
+        }
+    }
+}
+
+/// JSON Lines on a writer.
+pub struct JsonPrinter<W: Write, E: Write> {
+    o: crate::Writers<W, E>,
+    per_request: bool,
+    queue: Option<QueueCut>,
+}
+
+/// What the `tokens` printers print besides the totals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// A record per counted request.
+    pub per_request: bool,
+    /// `--queue-limit`.
+    pub queue_limit: Option<u64>,
+}
+
+impl<W: Write, E: Write> JsonPrinter<W, E> {
+    pub fn new(o: crate::Writers<W, E>, c: Options) -> Self {
+        JsonPrinter {
+            o,
+            per_request: c.per_request,
+            queue: c.queue_limit.map(QueueCut::new),
+        }
+    }
+
+    /// Flushes and returns the output.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.o.into_inner()
     }
 
     fn emit(&mut self, e: &Event<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.w, e)?;
-        self.w.write_all(b"\n")
+        serde_json::to_writer(&mut self.o.out, e)?;
+        self.o.out.write_all(b"\n")
     }
 }
 
-impl<W: Write> Printer for JsonPrinter<W> {
+impl<W: Write, E: Write> Printer for JsonPrinter<W, E> {
     fn request(&mut self, r: &Request<'_>) -> io::Result<()> {
         self.emit(&Event::Request(r))
     }
     fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
-        crate::diagnostic::DiagnosticEvent::of(file, d).print(&mut self.w)
+        crate::diagnostic::DiagnosticEvent::of(file, d).print(&mut self.o.out)
     }
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
         self.emit(&Event::File(f))
     }
     fn error(&mut self, e: &InputError) -> io::Result<()> {
-        crate::ErrorEvent::new(&e.file, e.message.clone()).print(&mut self.w, true)
+        self.o.input_error(&e.file, &e.message, true)
     }
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
-        self.emit(&Event::Summary(s))
+        self.o.progress_done();
+        self.emit(&Event::Summary(&worded(s)))
     }
+    common!();
 }
 
 /// Compiler-style diagnostics and a table per model.
-pub struct HumanPrinter<W> {
-    w: W,
+pub struct HumanPrinter<W: Write, E: Write> {
+    o: crate::Writers<W, E>,
+    per_request: bool,
+    queue: Option<QueueCut>,
     style: Style,
     files: Vec<FileTotals>,
 }
 
-impl<W: Write> HumanPrinter<W> {
-    pub fn new(w: W, style: Style) -> Self {
+impl<W: Write, E: Write> HumanPrinter<W, E> {
+    pub fn new(o: crate::Writers<W, E>, c: Options, style: Style) -> Self {
         HumanPrinter {
-            w,
+            o,
+            per_request: c.per_request,
+            queue: c.queue_limit.map(QueueCut::new),
             style,
             files: Vec::new(),
         }
     }
-
-    pub fn into_inner(self) -> W {
-        self.w
-    }
 }
 
-impl<W: Write> HumanPrinter<W> {
+impl<W: Write, E: Write> HumanPrinter<W, E> {
     /// A small table per model with a cache plan: sync, batch and batch + cache, the saving,
     /// the best-effort range of batch cache hits and one line of advice.
     fn cache_plan(&mut self, s: &Summary) -> io::Result<()> {
@@ -221,7 +357,7 @@ impl<W: Write> HumanPrinter<W> {
             let name = row.model.clone().unwrap_or_else(|| "(no model)".into());
             let Some(rule) = plan.rule else {
                 writeln!(
-                    self.w,
+                    self.o.out,
                     "cache plan, {name}: no prompt cache in this model's batch lane"
                 )?;
                 continue;
@@ -234,28 +370,28 @@ impl<W: Write> HumanPrinter<W> {
                 thousands(u64::from(plan.minimum_tokens.unwrap_or(0))),
                 if plan.exact { "" } else { " ~" }
             );
-            writeln!(self.w, "{}", self.style.bold(&title))?;
+            writeln!(self.o.out, "{}", self.style.bold(&title))?;
             writeln!(
-                self.w,
+                self.o.out,
                 "  {:<14} {:>14} {:>14}",
                 "", "input only", "with output"
             )?;
             writeln!(
-                self.w,
+                self.o.out,
                 "  {:<14} {:>14} {:>14}",
                 "sync",
                 m(cost.sync_low),
                 m(cost.sync_high)
             )?;
             writeln!(
-                self.w,
+                self.o.out,
                 "  {:<14} {:>14} {:>14}",
                 "batch",
                 m(cost.batch_low),
                 m(cost.batch_high)
             )?;
             writeln!(
-                self.w,
+                self.o.out,
                 "  {:<14} {:>14} {:>14}",
                 "batch + cache",
                 m(cl),
@@ -269,7 +405,7 @@ impl<W: Write> HumanPrinter<W> {
                 }
             };
             writeln!(
-                self.w,
+                self.o.out,
                 "  cacheable input: {} of {} tokens ({:.1}%), {} shared {}{}",
                 thousands(plan.cacheable_input_tokens),
                 thousands(row.input_tokens),
@@ -299,13 +435,13 @@ impl<W: Write> HumanPrinter<W> {
                     String::new()
                 };
                 writeln!(
-                    self.w,
+                    self.o.out,
                     "  cache writes: {} tokens at the write price{hour}",
                     thousands(plan.cache_write_tokens)
                 )?;
             }
             writeln!(
-                self.w,
+                self.o.out,
                 "  saving: {} ({:.1}%) against batch, {} ({:.1}%) against sync, input only",
                 m(round2(cost.batch_low - cl)),
                 pct(cost.batch_low - cl, cost.batch_low),
@@ -314,7 +450,7 @@ impl<W: Write> HumanPrinter<W> {
             )?;
             if let Some(none) = plan.batch_cache_no_hits_low {
                 writeln!(
-                    self.w,
+                    self.o.out,
                     "  batch cache hits are best effort: input {} (no hits) to {} (all hits)",
                     m(none),
                     m(cl)
@@ -326,7 +462,7 @@ impl<W: Write> HumanPrinter<W> {
             ) {
                 if tokens > plan.cacheable_input_tokens {
                     writeln!(
-                        self.w,
+                        self.o.out,
                         "  with breakpoints after the shared prefixes: {} tokens read from cache, input {}",
                         thousands(tokens),
                         m(low)
@@ -334,14 +470,14 @@ impl<W: Write> HumanPrinter<W> {
                 }
             }
             if let Some(a) = &plan.advice {
-                writeln!(self.w, "  {} {a}", self.style.yellow("advice:"))?;
+                writeln!(self.o.out, "  {} {a}", self.style.yellow("advice:"))?;
             }
         }
         if s.models.len() > 1 {
             if let (Some(plan), Some(cost)) = (&s.cache, s.cost.map(|c| c.base)) {
                 if let Some(cl) = plan.batch_cache_low {
                     writeln!(
-                        self.w,
+                        self.o.out,
                         "cache plan, total: batch {} → batch + cache {} (input only; {} tokens cacheable)",
                         m(cost.batch_low),
                         m(cl),
@@ -351,7 +487,7 @@ impl<W: Write> HumanPrinter<W> {
             }
         }
         if s.models.iter().any(|r| r.cache.is_some()) {
-            writeln!(self.w)?;
+            writeln!(self.o.out)?;
         }
         Ok(())
     }
@@ -361,7 +497,7 @@ fn round2(x: f64) -> f64 {
     (x * 1e9).round() / 1e9
 }
 
-impl<W: Write> Printer for HumanPrinter<W> {
+impl<W: Write, E: Write> Printer for HumanPrinter<W, E> {
     fn request(&mut self, r: &Request<'_>) -> io::Result<()> {
         let approx = if r.exact { "" } else { "~" };
         let max = r
@@ -372,7 +508,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
             None => "no text input (not counted)".to_string(),
         };
         writeln!(
-            self.w,
+            self.o.out,
             "{}  {}  {}  {input}  (max output {max})",
             self.style.blue(&format!("{}:{}", r.file, r.line)),
             r.custom_id.unwrap_or("-"),
@@ -381,7 +517,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
     }
 
     fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
-        crate::diagnostic::human(&mut self.w, &self.style, file, d)
+        crate::diagnostic::human(&mut self.o.out, &self.style, file, d)
     }
 
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
@@ -390,11 +526,15 @@ impl<W: Write> Printer for HumanPrinter<W> {
     }
 
     fn error(&mut self, e: &InputError) -> io::Result<()> {
-        crate::ErrorEvent::new(&e.file, e.message.clone()).print(&mut self.w, false)
+        self.o.input_error(&e.file, &e.message, false)
     }
 
+    common!();
+
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
-        let w = &mut self.w;
+        self.o.progress_done();
+        let s = &worded(s);
+        let w = &mut self.o.out;
         let cur = s.prices.currency.as_str();
         if self.files.len() > 1 {
             for f in &self.files {
@@ -489,7 +629,7 @@ impl<W: Write> Printer for HumanPrinter<W> {
         }
         writeln!(w)?;
         self.cache_plan(s)?;
-        let w = &mut self.w;
+        let w = &mut self.o.out;
         if let Some(q) = &s.queue {
             let shards =
                 match q.shards {
@@ -607,8 +747,37 @@ mod tests {
     }
 
     #[test]
+    fn advice_is_worded_with_grouped_numbers() {
+        assert_eq!(
+            advice(&Advice::SharedContentNotFirst {
+                requests: 1900,
+                tokens: 28_500
+            }),
+            "1,900 requests repeat a long block (28,500 tokens in all) after content that differs: put the shared part first so it is a cached prefix"
+        );
+        assert_eq!(
+            advice(&Advice::UnderMinimum {
+                requests: 3,
+                longest: 900,
+                minimum: 1024
+            }),
+            "3 requests share a prefix of about 900 tokens, under the 1,024-token minimum: none of it is cached; a shared part of at least 1,024 tokens would be"
+        );
+        assert_eq!(
+            advice(&Advice::NoBatchCacheDiscount {
+                model: "gpt-5".into(),
+                tokens: 4096
+            }),
+            "gpt-5 gets no cache discount in Batch: its 4,096 shared-prefix tokens would bill at 10% of the batch input price on a GPT-5-family model"
+        );
+    }
+
+    #[test]
     fn json_lines_carry_their_type() {
-        let mut p = JsonPrinter::new(Vec::new());
+        let mut p = JsonPrinter::new(
+            crate::Writers::new(Vec::new(), Vec::new()),
+            Options::default(),
+        );
         let mut d = Diagnostic::at(
             batchkit_line::Code::InvalidJson,
             batchkit_line::Severity::Error,
@@ -619,7 +788,7 @@ mod tests {
         .with_context("not counted");
         d.column = Some(3);
         p.diagnostic("a", &d).unwrap();
-        let out = String::from_utf8(p.into_inner()).unwrap();
+        let out = String::from_utf8(p.into_inner().unwrap()).unwrap();
         assert_eq!(
             out,
             "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"column\":3,\"custom_id\":null,\"first_line\":null,\"pointer\":null,\"message\":\"m\",\"context\":\"not counted\"}\n"

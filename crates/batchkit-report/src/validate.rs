@@ -6,79 +6,11 @@
 
 use std::io::{self, Write};
 
-use batchkit_validate::{Diagnostic, FileSummary};
-use serde::{Deserialize, Serialize};
+use batchkit_validate::{Diagnostic, FileSummary, Sink};
 
 use crate::style::Style;
 
 pub use crate::diagnostic::{human, DiagnosticEvent};
-
-/// A summary as printed in JSON (per file, or overall with `file: null`).
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryEvent {
-    /// Always `"summary"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Input name; null for the overall summary.
-    pub file: Option<String>,
-    /// Files covered.
-    pub files: u64,
-    /// Provider whose rules applied (null when unknown or mixed).
-    pub provider: Option<String>,
-    /// Under `--provider auto`, every provider the file's shape fits (absent when one).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub candidates: Vec<String>,
-    /// Lines read.
-    pub lines: u64,
-    /// Lines that are JSON objects.
-    pub requests: u64,
-    /// Bytes read.
-    pub bytes: u64,
-    /// Error findings.
-    pub errors: u64,
-    /// Warning findings.
-    pub warnings: u64,
-    /// No errors.
-    pub ok: bool,
-}
-
-impl SummaryEvent {
-    fn of(s: &FileSummary) -> Self {
-        SummaryEvent {
-            kind: "summary".into(),
-            file: Some(s.file.clone()),
-            files: 1,
-            provider: s.provider.clone(),
-            candidates: s.candidates.clone(),
-            lines: s.lines,
-            requests: s.requests,
-            bytes: s.bytes,
-            errors: s.errors,
-            warnings: s.warnings,
-            ok: s.ok,
-        }
-    }
-
-    /// The overall summary of several files.
-    pub fn overall(all: &[FileSummary]) -> Self {
-        let first = all.first().and_then(|s| s.provider.clone());
-        let same = all.iter().all(|s| s.provider == first);
-        SummaryEvent {
-            kind: "summary".into(),
-            file: None,
-            files: all.len() as u64,
-            provider: if same { first } else { None },
-            candidates: Vec::new(),
-            lines: all.iter().map(|s| s.lines).sum(),
-            requests: all.iter().map(|s| s.requests).sum(),
-            bytes: all.iter().map(|s| s.bytes).sum(),
-            errors: all.iter().map(|s| s.errors).sum(),
-            warnings: all.iter().map(|s| s.warnings).sum(),
-            ok: all.iter().all(|s| s.ok),
-        }
-    }
-}
 
 /// "3 lines, 2 requests" of a human summary.
 fn lines_requests(lines: u64, requests: u64) -> String {
@@ -98,9 +30,10 @@ fn errors_warnings(errors: u64, warnings: u64) -> String {
     )
 }
 
-/// Prints findings and summaries in one of the two formats.
-pub struct DiagnosticPrinter<W: Write> {
-    out: W,
+/// Prints findings and summaries in one of the two formats: the sink of `validate` (and
+/// of `shard`'s findings).
+pub struct DiagnosticPrinter<W: Write, E: Write> {
+    w: crate::Writers<W, E>,
     json: bool,
     style: Style,
     max: Option<u64>,
@@ -108,12 +41,12 @@ pub struct DiagnosticPrinter<W: Write> {
     hidden: u64,
 }
 
-impl<W: Write> DiagnosticPrinter<W> {
+impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
     /// `json`: JSON Lines, else human. `max`: print at most this many findings (all are
     /// still counted).
-    pub fn new(out: W, json: bool, style: Style, max: Option<u64>) -> Self {
+    pub fn new(w: crate::Writers<W, E>, json: bool, style: Style, max: Option<u64>) -> Self {
         DiagnosticPrinter {
-            out,
+            w,
             json,
             style,
             max,
@@ -124,25 +57,31 @@ impl<W: Write> DiagnosticPrinter<W> {
 
     /// Prints one finding of `file`, unless over `--max-errors`.
     pub fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()> {
+        if d.is_error() {
+            self.w.problem();
+        }
         if self.max.is_some_and(|m| self.printed >= m) {
             self.hidden += 1;
             return Ok(());
         }
         self.printed += 1;
+        let out = &mut self.w.out;
         if self.json {
             let ev = DiagnosticEvent::of(file, d);
-            serde_json::to_writer(&mut self.out, &ev)?;
-            self.out.write_all(b"\n")
+            serde_json::to_writer(&mut *out, &ev)?;
+            out.write_all(b"\n")
         } else {
-            human(&mut self.out, &self.style, file, d)
+            human(out, &self.style, file, d)
         }
     }
 
     /// Prints the summary of one file.
     pub fn file_summary(&mut self, s: &FileSummary) -> io::Result<()> {
+        self.w.progress_done();
+        let out = &mut self.w.out;
         if self.json {
-            serde_json::to_writer(&mut self.out, &SummaryEvent::of(s))?;
-            self.out.write_all(b"\n")
+            serde_json::to_writer(&mut *out, s)?;
+            out.write_all(b"\n")
         } else {
             let joined;
             let provider = if s.candidates.len() > 1 {
@@ -157,9 +96,9 @@ impl<W: Write> DiagnosticPrinter<W> {
                 self.style.red("FAILED")
             };
             writeln!(
-                self.out,
+                out,
                 "{}: {verdict}: {}, {} ({provider}); {}",
-                s.file,
+                s.file.as_deref().unwrap_or_default(),
                 lines_requests(s.lines, s.requests),
                 batchkit_io::format_size(s.bytes),
                 errors_warnings(s.errors, s.warnings),
@@ -169,23 +108,25 @@ impl<W: Write> DiagnosticPrinter<W> {
 
     /// Prints the overall summary (several files), and how many findings were not shown.
     pub fn overall(&mut self, all: &[FileSummary]) -> io::Result<()> {
+        self.w.progress_done();
+        let out = &mut self.w.out;
         if self.json {
             if all.len() > 1 {
-                serde_json::to_writer(&mut self.out, &SummaryEvent::overall(all))?;
-                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut *out, &FileSummary::overall(all))?;
+                out.write_all(b"\n")?;
             }
         } else {
             if self.hidden > 0 {
                 writeln!(
-                    self.out,
+                    out,
                     "({} more findings not shown; --max-errors limits printing only)",
                     self.hidden
                 )?;
             }
             if all.len() > 1 {
-                let o = SummaryEvent::overall(all);
+                let o = FileSummary::overall(all);
                 writeln!(
-                    self.out,
+                    out,
                     "{} files: {}; {}",
                     o.files,
                     lines_requests(o.lines, o.requests),
@@ -198,12 +139,48 @@ impl<W: Write> DiagnosticPrinter<W> {
 
     /// Reports an input that could not be read.
     pub fn input_error(&mut self, file: &str, message: &str) -> io::Result<()> {
-        crate::ErrorEvent::new(file, message).print(&mut self.out, self.json)
+        self.w.input_error(file, message, self.json)
+    }
+
+    /// Whether an error finding was met (printed or over `--max-errors`).
+    pub fn problems(&self) -> bool {
+        self.w.problems()
+    }
+
+    /// Flushes both writers.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
     }
 
     /// Flushes and returns the writer.
-    pub fn into_inner(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w.into_inner()
+    }
+}
+
+impl<W: Write, E: Write> Sink for DiagnosticPrinter<W, E> {
+    type Error = io::Error;
+
+    fn finding(&mut self, file: &str, d: &Diagnostic) -> io::Result<bool> {
+        self.diagnostic(file, d)?;
+        Ok(true)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+        self.w.progress(file, read);
+        Ok(true)
+    }
+}
+
+/// Lends a printer to a job that takes its sink by value (`shard`'s hooks).
+impl<W: Write, E: Write> Sink for &mut DiagnosticPrinter<W, E> {
+    type Error = io::Error;
+
+    fn finding(&mut self, file: &str, d: &Diagnostic) -> io::Result<bool> {
+        (**self).finding(file, d)
+    }
+
+    fn progress(&mut self, file: &str, read: u64) -> io::Result<bool> {
+        (**self).progress(file, read)
     }
 }

@@ -265,6 +265,17 @@ pub enum ShardError {
     },
 }
 
+impl ShardError {
+    /// The input that could not be read, when that is what stopped the run.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            ShardError::Read(r) => Some(r),
+            ShardError::Validate(v) => v.read_error(),
+            _ => None,
+        }
+    }
+}
+
 fn breach_text(b: &Breach) -> String {
     match *b {
         Breach::Bytes { need, cap } => format!(

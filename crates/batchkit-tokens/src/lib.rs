@@ -64,11 +64,11 @@ pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
 pub use request::{count_parsed, count_request, count_request_planned, RequestCount};
 pub use totals::{
-    CachePlan, ModelSummary, PlannedCost, SharedPrefixes, Summary, Totals, DEFAULT_MAX_MODELS,
-    OTHER_MODELS,
+    Advice, CachePlan, FileTotals, ModelSummary, PlannedCost, PricesUsed, Queue, SharedPrefixes,
+    Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
 };
 
-use batchkit_io::{Chunk, Input, ReadError, ReadOptions, ReadStats};
+use batchkit_io::{Chunk, Input, ReadError, ReadOptions};
 
 /// How to count.
 #[derive(Debug, Clone)]
@@ -109,6 +109,40 @@ pub enum TokensError {
     /// Writing the results failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+/// A job whose sink fails with `io::Error` (a printer) hands its own errors back inside
+/// one: the message is this error's, and `get_ref()` gives it back; a failed write stays
+/// the `io::Error` it was.
+impl From<TokensError> for std::io::Error {
+    fn from(e: TokensError) -> Self {
+        match e {
+            TokensError::Output(e) => e,
+            e => std::io::Error::other(e),
+        }
+    }
+}
+
+/// Why the read of one input stopped: the reader failed, or the sink did.
+enum Stop<E> {
+    Read(ReadError),
+    Sink(E),
+}
+
+impl<E> From<ReadError> for Stop<E> {
+    fn from(e: ReadError) -> Self {
+        Stop::Read(e)
+    }
+}
+
+impl TokensError {
+    /// The input that could not be read, when that is what stopped the count.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            TokensError::Read(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// Where `tokens` puts what it finds: findings (lines not counted, repeated keys) and
@@ -160,20 +194,23 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) 
 /// Counts every line of `input`, adds it to `totals`, and tells `sink` in input order
 /// (whatever the number of threads): each counted request, each line not counted (with what
 /// was done: "not counted", or "skipped" for a blank line), each repeated key, and progress
-/// after each chunk. `Ok(false)` from the sink stops the count there.
+/// after each chunk. `Ok(false)` from the sink stops the count there. Returns the totals of
+/// this input.
 pub fn count_input<S>(
     input: &Input,
     opts: &Options,
     totals: &mut Totals,
     sink: &mut S,
-) -> Result<ReadStats, S::Error>
+) -> Result<FileTotals, S::Error>
 where
     S: TokensSink,
-    S::Error: From<ReadError>,
+    S::Error: From<TokensError>,
 {
     let model = opts.model.as_deref();
     let max_line = opts.read.max_line_bytes;
     totals.set_max_models(opts.max_models);
+    totals.files += 1;
+    let before = FileTotals::of(totals, &input.name);
     let plan = opts.cache_plan;
     let file = input.name.as_str();
     // Blank lines are reported as validate reports them: a run between requests is one
@@ -183,7 +220,7 @@ where
         input,
         &opts.read,
         |chunk| count_chunk(chunk, model, max_line, plan),
-        |chunk, results| -> Result<bool, S::Error> {
+        |chunk, results| -> Result<bool, Stop<S::Error>> {
             for (line, offset, result, prefixes) in results {
                 if matches!(&result, Err(d) if d.code == Code::EmptyLine) {
                     blanks.blank(line, offset);
@@ -191,7 +228,10 @@ where
                 }
                 if let Some(d) = blanks.before_request() {
                     totals.add(&Err(d.clone()));
-                    if !sink.finding(file, &d.with_context("skipped"))? {
+                    if !sink
+                        .finding(file, &d.with_context("skipped"))
+                        .map_err(Stop::Sink)?
+                    {
                         return Ok(false);
                     }
                 }
@@ -210,26 +250,35 @@ where
                                 batchkit_json::duplicate_key_message(pointer),
                             )
                             .with_pointer(pointer.as_str());
-                            if !sink.finding(file, &d)? {
+                            if !sink.finding(file, &d).map_err(Stop::Sink)? {
                                 return Ok(false);
                             }
                         }
-                        sink.counted(file, line, offset, r)?
+                        sink.counted(file, line, offset, r).map_err(Stop::Sink)?
                     }
-                    Err(d) => sink.finding(file, &d.clone().with_context("not counted"))?,
+                    Err(d) => sink
+                        .finding(file, &d.clone().with_context("not counted"))
+                        .map_err(Stop::Sink)?,
                 };
                 if !go {
                     return Ok(false);
                 }
             }
-            sink.progress(file, chunk.source_pos)
+            sink.progress(file, chunk.source_pos).map_err(Stop::Sink)
         },
-    )?;
+    )
+    .map_err(|e| match e {
+        Stop::Read(r) => {
+            totals.unreadable += 1;
+            S::Error::from(TokensError::Read(r))
+        }
+        Stop::Sink(e) => e,
+    })?;
     if let Some(d) = blanks.at_end() {
         totals.add(&Err(d.clone()));
         sink.finding(file, &d.with_context("skipped"))?;
     }
     totals.lines += stats.lines;
     totals.bytes += stats.bytes;
-    Ok(stats)
+    Ok(FileTotals::of(totals, &input.name).minus(&before))
 }

@@ -29,6 +29,10 @@ const SUB_BITS: u32 = 5;
 /// models are summed as [`OTHER_MODELS`]) plus one, each with a bounded histogram.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Totals {
+    /// Inputs given (read or not).
+    pub files: u64,
+    /// Inputs that could not be read.
+    pub unreadable: u64,
     /// Lines read.
     pub lines: u64,
     /// Bytes read (decompressed).
@@ -97,6 +101,8 @@ impl Totals {
     /// Empty totals keeping at most `max_models` per-model entries (at least one).
     pub fn with_max_models(max_models: usize) -> Self {
         Totals {
+            files: 0,
+            unreadable: 0,
             lines: 0,
             bytes: 0,
             requests: 0,
@@ -240,6 +246,7 @@ impl Totals {
             .planned
             .then(|| total_plan(&models, self.table.approximate));
         Summary {
+            files: self.files,
             lines: self.lines,
             bytes: self.bytes,
             requests: self.requests,
@@ -250,12 +257,21 @@ impl Totals {
             requests_without_max_output: models.iter().map(|m| m.requests_without_max_output).sum(),
             requests_without_text_input: models.iter().map(|m| m.requests_without_text_input).sum(),
             exact: models.iter().all(|m| m.exact),
+            ok: self.errors == 0 && self.unreadable == 0,
             aggregated_requests: self.aggregated_requests,
             max_models: self.max_models,
             cost: cost.map(|c| PlannedCost::new(c, cache.as_ref())),
+            cost_incomplete: !unpriced.is_empty(),
             unpriced_models: unpriced,
             cache,
+            queue: None,
             models,
+            prices: PricesUsed {
+                as_of: prices.as_of.clone(),
+                currency: prices.currency.clone(),
+                origin: prices.origin.clone(),
+                sources: prices.sources.clone(),
+            },
         }
     }
 }
@@ -332,76 +348,98 @@ fn plan_of(
         requests_with_shared_content_not_first: c.requests_with_shared_content_not_first,
         shared_content_not_first_tokens: c.shared_content_not_first_tokens,
         advice: None,
+        suggestion: None,
         policy: c.policy,
     };
-    plan.advice = advice(name, &plan, price, no_breakpoints);
+    plan.suggestion = advice(name, &plan, price, no_breakpoints);
     plan
 }
 
-/// One line on a cheaper arrangement, when there is one.
+/// A cheaper arrangement, when there is one.
 fn advice(
     name: &str,
     p: &CachePlan,
     price: Option<&crate::prices::Price>,
     no_breakpoints: bool,
-) -> Option<String> {
+) -> Option<Advice> {
     let policy = p.policy?;
-    let min = u64::from(policy.min_tokens);
-    let num = crate::totals::thousands;
     if policy.rule == CacheRule::OpenaiPrefix && p.cacheable_input_tokens > 0 {
         if let Some(price) = price {
             if price.batch_cache_read(policy.rule, name) >= price.batch_input {
-                return Some(format!(
-                    "{name} gets no cache discount in Batch: its {} shared-prefix tokens would bill at 10% of the batch input price on a GPT-5-family model",
-                    num(p.cacheable_input_tokens)
-                ));
+                return Some(Advice::NoBatchCacheDiscount {
+                    model: name.to_string(),
+                    tokens: p.cacheable_input_tokens,
+                });
             }
         }
     }
     if let Some(h) = &p.breakpoint {
         let saving = match (p.potential_batch_cache_low, p.batch_cache_low) {
-            (Some(a), Some(b)) if b > a => format!(": saves about ${:.2} in batch", b - a),
-            _ => String::new(),
+            (Some(a), Some(b)) if b > a => Some(b - a),
+            _ => None,
         };
-        return Some(format!(
-            "{} \"cache_control\": {{\"type\": \"ephemeral\"}} on {} (line {} of {}): {} requests share its {}-token prefix{saving}",
-            if no_breakpoints { "add" } else { "move the breakpoint to" },
-            h.pointer,
-            h.line,
-            h.file,
-            num(h.requests),
-            num(h.tokens),
-        ));
+        return Some(Advice::Breakpoint {
+            add: no_breakpoints,
+            hint: h.clone(),
+            saving,
+        });
     }
     if p.requests_with_shared_content_not_first > 0 {
-        return Some(format!(
-            "{} requests repeat a long block ({} tokens in all) after content that differs: put the shared part first so it is a cached prefix",
-            num(p.requests_with_shared_content_not_first),
-            num(p.shared_content_not_first_tokens),
-        ));
+        return Some(Advice::SharedContentNotFirst {
+            requests: p.requests_with_shared_content_not_first,
+            tokens: p.shared_content_not_first_tokens,
+        });
     }
     if p.requests_under_minimum > 0 {
-        return Some(format!(
-            "{} requests share a prefix of about {} tokens, under the {}-token minimum: none of it is cached; a shared part of at least {} tokens would be",
-            num(p.requests_under_minimum),
-            num(p.longest_under_minimum),
-            num(min),
-            num(min),
-        ));
+        return Some(Advice::UnderMinimum {
+            requests: p.requests_under_minimum,
+            longest: p.longest_under_minimum,
+            minimum: u64::from(policy.min_tokens),
+        });
     }
     None
 }
 
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+/// A cheaper arrangement of the requests than the one the file has (the report crate's
+/// printers word it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Advice {
+    /// `model` gets no prompt-cache discount in Batch: its `tokens` shared-prefix tokens
+    /// would bill at 10% of the batch input price on a GPT-5-family model.
+    NoBatchCacheDiscount {
+        /// The model.
+        model: String,
+        /// Its cacheable input tokens.
+        tokens: u64,
+    },
+    /// Put a `cache_control` breakpoint at the end of the shared prefix `hint` names: `add`
+    /// one (the requests have none), or move the one there is.
+    Breakpoint {
+        /// The requests have no breakpoint.
+        add: bool,
+        /// Where.
+        hint: BreakpointHint,
+        /// What it saves in batch, when priced.
+        saving: Option<f64>,
+    },
+    /// `requests` requests repeat a long block (`tokens` in all) after content that differs:
+    /// put the shared part first so it is a cached prefix.
+    SharedContentNotFirst {
+        /// Requests.
+        requests: u64,
+        /// Tokens of the repeated blocks.
+        tokens: u64,
+    },
+    /// `requests` requests share a prefix of about `longest` tokens, under the model's
+    /// `minimum`: none of it is cached.
+    UnderMinimum {
+        /// Requests.
+        requests: u64,
+        /// The longest such prefix, in tokens.
+        longest: u64,
+        /// The model's minimum cacheable prefix.
+        minimum: u64,
+    },
 }
 
 /// The plan over every model.
@@ -471,6 +509,7 @@ fn total_plan(models: &[ModelSummary], approximate: bool) -> CachePlan {
         requests_with_shared_content_not_first: sum(|p| p.requests_with_shared_content_not_first),
         shared_content_not_first_tokens: sum(|p| p.shared_content_not_first_tokens),
         advice: None,
+        suggestion: None,
         policy: None,
     }
 }
@@ -534,8 +573,12 @@ pub struct CachePlan {
     pub requests_with_shared_content_not_first: u64,
     /// Tokens of those blocks.
     pub shared_content_not_first_tokens: u64,
-    /// One line on a cheaper arrangement.
+    /// One line on a cheaper arrangement, in words: `None` here, the printer words
+    /// `suggestion` into it.
     pub advice: Option<String>,
+    /// A cheaper arrangement, when there is one.
+    #[serde(skip)]
+    pub suggestion: Option<Advice>,
     #[serde(skip)]
     policy: Option<CachePolicy>,
 }
@@ -623,9 +666,12 @@ pub struct ModelSummary {
     pub cache: Option<CachePlan>,
 }
 
-/// Totals over everything counted, per model and priced.
+/// Totals over everything counted, per model and priced: the `summary` record of
+/// `batchkit tokens --format json` (its printer adds the `type`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
+    /// Inputs given (read or not).
+    pub files: u64,
     /// Lines read.
     pub lines: u64,
     /// Bytes read.
@@ -646,6 +692,8 @@ pub struct Summary {
     pub requests_without_text_input: u64,
     /// Whether every count is exact.
     pub exact: bool,
+    /// Every line counted and every input read.
+    pub ok: bool,
     /// Requests summed under the model `(other)` because `max_models` models were already
     /// listed (0 when every model has its own entry).
     pub aggregated_requests: u64,
@@ -653,12 +701,93 @@ pub struct Summary {
     pub max_models: usize,
     /// The cost of the priced models (`None` when no model has a price).
     pub cost: Option<PlannedCost>,
+    /// Some requests' model has no price: `cost` leaves them out (or is `None`).
+    pub cost_incomplete: bool,
     /// Models without a price, left out of `cost`.
     pub unpriced_models: Vec<String>,
     /// The prompt-cache plan over every model (when planned).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CachePlan>,
+    /// Whether the input fits an enqueued-token limit (set by the caller that cut it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<Queue>,
     /// Per model, in model-name order.
     pub models: Vec<ModelSummary>,
+    /// The price table used.
+    pub prices: PricesUsed,
+}
+
+/// The totals of one input: the `file` record of `batchkit tokens --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileTotals {
+    /// Input name.
+    pub file: String,
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read (decompressed).
+    pub bytes: u64,
+    /// Requests counted.
+    pub requests: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Lines not counted.
+    pub errors: u64,
+    /// Lines skipped with a remark.
+    pub warnings: u64,
+}
+
+impl FileTotals {
+    /// `t` so far, under the name `file`.
+    pub(crate) fn of(t: &Totals, file: &str) -> Self {
+        FileTotals {
+            file: file.to_string(),
+            lines: t.lines,
+            bytes: t.bytes,
+            requests: t.requests,
+            input_tokens: t.input_tokens(),
+            errors: t.errors,
+            warnings: t.warnings,
+        }
+    }
+
+    /// What was added since `before`.
+    pub(crate) fn minus(mut self, before: &FileTotals) -> Self {
+        self.lines -= before.lines;
+        self.bytes -= before.bytes;
+        self.requests -= before.requests;
+        self.input_tokens -= before.input_tokens;
+        self.errors -= before.errors;
+        self.warnings -= before.warnings;
+        self
+    }
+}
+
+/// Whether the input fits an enqueued-token limit, and how many files `shard --max-tokens`
+/// cuts it into.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Queue {
+    /// The limit.
+    pub limit: u64,
+    /// Whether the input's tokens are within it.
+    pub fits: bool,
+    /// Files of the greedy cut; `None` when a single request is over the limit (`shard`
+    /// refuses such a file).
+    pub shards: Option<u64>,
+    /// Requests over the limit on their own.
+    pub requests_over_limit: u64,
+}
+
+/// The price table a summary was priced with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PricesUsed {
+    /// Date of the prices.
+    pub as_of: String,
+    /// Currency.
+    pub currency: String,
+    /// Embedded or a file's.
+    pub origin: String,
+    /// Where the prices come from.
+    pub sources: Vec<String>,
 }
 
 #[cfg(test)]

@@ -72,7 +72,23 @@ pub enum ValidateError {
     NoIdField(String),
 }
 
+/// A job whose sink fails with `io::Error` (a printer) hands its own errors back inside
+/// one: the message is this error's, and `get_ref()` gives it back.
+impl From<ValidateError> for std::io::Error {
+    fn from(e: ValidateError) -> Self {
+        std::io::Error::other(e)
+    }
+}
+
 impl ValidateError {
+    /// The input that could not be read, when that is what stopped the job.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            ValidateError::Read(r) => Some(r),
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ValidateError {
         let context = context.into();
         move |source| ValidateError::Io { context, source }
@@ -235,11 +251,15 @@ fn broken_shape(d: &Diagnostic) -> bool {
         })
 }
 
-/// The totals of one validated file.
+/// The totals of one validated file, or of several ([`FileSummary::overall`]): the
+/// `summary` record of `batchkit validate --format json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "summary")]
 pub struct FileSummary {
-    /// Input name.
-    pub file: String,
+    /// Input name; `None` for the summary of several files.
+    pub file: Option<String>,
+    /// Files covered.
+    pub files: u64,
     /// The provider whose rules applied (`None` when nothing could be parsed).
     pub provider: Option<String>,
     /// Under `--provider auto`, when the file's shape fits several providers, all of them
@@ -258,6 +278,42 @@ pub struct FileSummary {
     pub warnings: u64,
     /// No errors.
     pub ok: bool,
+}
+
+impl FileSummary {
+    /// The summary of several files: their sums, the provider when they share one.
+    pub fn overall(all: &[FileSummary]) -> Self {
+        let first = all.first().and_then(|s| s.provider.clone());
+        let same = all.iter().all(|s| s.provider == first);
+        FileSummary {
+            file: None,
+            files: all.iter().map(|s| s.files).sum(),
+            provider: if same { first } else { None },
+            candidates: Vec::new(),
+            lines: all.iter().map(|s| s.lines).sum(),
+            requests: all.iter().map(|s| s.requests).sum(),
+            bytes: all.iter().map(|s| s.bytes).sum(),
+            errors: all.iter().map(|s| s.errors).sum(),
+            warnings: all.iter().map(|s| s.warnings).sum(),
+            ok: all.iter().all(|s| s.ok),
+        }
+    }
+
+    /// The summary of an input that could not be read: one error, not ok.
+    pub fn unreadable(file: impl Into<String>) -> Self {
+        FileSummary {
+            file: Some(file.into()),
+            files: 1,
+            provider: None,
+            candidates: Vec::new(),
+            lines: 0,
+            requests: 0,
+            bytes: 0,
+            errors: 1,
+            warnings: 0,
+            ok: false,
+        }
+    }
 }
 
 /// Greedy count of the shards `shard` would cut (valid lines, provider caps).
@@ -651,7 +707,8 @@ impl<'c> FileChecker<'c> {
             _ => Vec::new(),
         };
         let summary = FileSummary {
-            file: self.name,
+            file: Some(self.name),
+            files: 1,
             provider: self.provider.map(|p| p.name.clone()),
             candidates,
             lines: stats.lines,
