@@ -554,3 +554,63 @@ impl JoinError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_priced_summary_serialises_as_the_summary_record() {
+        struct Flat;
+        impl Prices for Flat {
+            fn batch_price(&self, model: &str) -> Option<BatchPrice> {
+                (model == "m").then(|| BatchPrice {
+                    input: 1.0,
+                    cached_input: None,
+                    cache_write: None,
+                    cache_write_1h: None,
+                    output: 2.0,
+                })
+            }
+            fn as_of(&self) -> Option<String> {
+                Some("2026-01-01".into())
+            }
+        }
+        let usage = Usage {
+            input: 1_000_000,
+            output: 500_000,
+            results: 1,
+            ..Usage::default()
+        };
+        let model = |name: &str| ModelUsage {
+            model: name.into(),
+            usage,
+            cost_usd: None,
+        };
+        let mut s = JoinSummary {
+            requests: 2,
+            statuses: [1, 0, 0, 0, 1],
+            models: vec![model("m"), model("x")],
+            ..JoinSummary::default()
+        };
+        s.price(&Flat);
+        assert_eq!(s.models[0].cost_usd, Some(2.0));
+        assert_eq!(s.models[1].cost_usd, None);
+        assert_eq!((s.cost_usd, s.cost_incomplete), (Some(2.0), true));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"requests":2,"succeeded":1,"errored":0,"expired":0,"canceled":0,"missing":1,"request_problems":0,"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"model":"m","input_tokens":1000000,"cached_tokens":0,"cache_write_tokens":0,"cache_write_1h_tokens":0,"output_tokens":500000,"reasoning_tokens":0,"results_with_usage":1,"cost_usd":2.0}"#),
+            "{json}"
+        );
+        assert!(
+            json.ends_with(r#""cost_usd":2.0,"cost_incomplete":true,"prices_as_of":"2026-01-01","spilled":false,"partitions":0}"#),
+            "{json}"
+        );
+    }
+}
