@@ -1,12 +1,45 @@
 //! `batchkit dupes` end to end.
 
-use batchkit_report::dupes::{DupesSummaryEvent, DuplicateEvent};
 use proptest::prelude::*;
+use serde::Deserialize;
 
 use crate::util::{code, run, run_with_stdin, Dir};
 
 fn line(id: &str, n: usize) -> String {
     format!("{{\"custom_id\":\"{id}\",\"body\":{{\"n\":{n}}}}}\n")
+}
+
+/// The `duplicate` record of `--format json`, locked: a field added or renamed fails here.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct DuplicateEvent {
+    /// Always `"duplicate"`.
+    #[serde(rename = "type")]
+    kind: String,
+    custom_id: String,
+    /// Line of each use, in input order; the first is the one `--write-unique` keeps.
+    lines: Vec<u64>,
+    /// File of each use (parallel to `lines`).
+    files: Vec<String>,
+}
+
+/// The `summary` record of `--format json`, locked likewise.
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct DupesSummaryEvent {
+    /// Always `"summary"`.
+    #[serde(rename = "type")]
+    kind: String,
+    files: Vec<String>,
+    lines: u64,
+    ids: u64,
+    without_id: u64,
+    too_large_lines: u64,
+    duplicate_ids: u64,
+    duplicate_lines: u64,
+    unique_lines: Option<u64>,
+    spilled: bool,
+    ok: bool,
 }
 
 fn parse(stdout: &[u8]) -> (Vec<DuplicateEvent>, DupesSummaryEvent) {
