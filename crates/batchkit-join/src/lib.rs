@@ -564,7 +564,7 @@ mod tests {
         struct Flat;
         impl Prices for Flat {
             fn batch_price(&self, model: &str) -> Option<BatchPrice> {
-                (model == "m").then(|| BatchPrice {
+                (model == "m").then_some(BatchPrice {
                     input: 1.0,
                     cached_input: None,
                     cache_write: None,
