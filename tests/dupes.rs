@@ -1,6 +1,5 @@
 //! `batchkit dupes` end to end.
 
-use batchkit_report::dupes::{DupesSummaryEvent, DuplicateEvent};
 use proptest::prelude::*;
 
 use crate::util::{code, run, run_with_stdin, Dir};
@@ -9,26 +8,33 @@ fn line(id: &str, n: usize) -> String {
     format!("{{\"custom_id\":\"{id}\",\"body\":{{\"n\":{n}}}}}\n")
 }
 
-fn parse(stdout: &[u8]) -> (Vec<DuplicateEvent>, DupesSummaryEvent) {
+fn parse(stdout: &[u8]) -> (Vec<Dup>, DSummary) {
     parse_all(stdout).0
 }
 
-/// Duplicates, summary, and the diagnostics about lines without an id (validate's event).
+/// Duplicates, summary, and the diagnostics about lines without an id (validate's event),
+/// each in the schema declared below.
 fn parse_all(
     stdout: &[u8],
 ) -> (
-    (Vec<DuplicateEvent>, DupesSummaryEvent),
+    (Vec<Dup>, DSummary),
     Vec<batchkit_report::validate::DiagnosticEvent<'static>>,
 ) {
     let text = String::from_utf8_lossy(stdout);
     let mut lines: Vec<&str> = text.lines().collect();
-    let summary = serde_json::from_str(lines.pop().expect("a summary")).expect("strict summary");
+    let summary = match serde_json::from_str(lines.pop().expect("a summary")) {
+        Ok(DEvent::Summary(s)) => s,
+        other => panic!("not a strict summary: {other:?}"),
+    };
     let (diags, dups): (Vec<&str>, Vec<&str>) = lines
         .iter()
         .partition(|l| l.starts_with("{\"type\":\"diagnostic\""));
     let dups = dups
         .iter()
-        .map(|l| serde_json::from_str(l).expect("strict duplicate"))
+        .map(|l| match serde_json::from_str(l) {
+            Ok(DEvent::Duplicate(d)) => d,
+            other => panic!("not a strict duplicate: {other:?}"),
+        })
         .collect();
     let diags = diags
         .iter()
@@ -426,4 +432,37 @@ bktest!(ids_follow_the_one_id_rule, |dir| {
         ("e", &[1u64, 2][..])
     );
     assert!(diags.is_empty());
+});
+
+// dupes passes its duplicates on only once every input is read (and, spilled, the id set is
+// finished), so the progress lines of `--progress always` on a stderr that is a file reach
+// the end although the first duplicate printed ends them.
+bktest!(progress_lines_reach_the_end_before_the_duplicates, |dir| {
+    let data: String = (0..3000)
+        .map(|i| line(&format!("r{}", i % 2000), i))
+        .collect();
+    let a = dir.write("a.jsonl", &data);
+    for limit in ["1GiB", "1"] {
+        let log = dir.join(&format!("progress-{limit}.log"));
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_batchkit"));
+        c.current_dir(dir.path())
+            .args(["--progress", "always", "--format", "json", "dupes"])
+            .arg(&a)
+            .args(["--table-limit", limit])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let out = c.output().unwrap();
+        assert_eq!(code(&out), 1);
+        let (d, s) = parse(&out.stdout);
+        assert_eq!(
+            (d.len(), s.duplicate_ids, s.spilled),
+            (1000, 1000, limit == "1")
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        let last = text.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("dupes: ") && last.contains("(100%)"),
+            "{limit}: {text}"
+        );
+    }
 });

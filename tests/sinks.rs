@@ -279,3 +279,57 @@ fn an_unreadable_join_input_is_reported_as_unreadable() {
         );
     }
 }
+
+/// What a dupes sink heard, in order: `Some(position)` per progress call, `None` per
+/// duplicated id.
+#[derive(Default)]
+struct Order(Vec<Option<u64>>);
+
+impl Sink for Order {
+    type Error = std::io::Error;
+
+    fn finding(&mut self, _: &str, _: &Diagnostic) -> std::io::Result<bool> {
+        Ok(true)
+    }
+
+    fn progress(&mut self, _: &str, read: u64) -> std::io::Result<bool> {
+        self.0.push(Some(read));
+        Ok(true)
+    }
+}
+
+impl batchkit_validate::DupesSink for Order {
+    fn duplicate(&mut self, _: &mut batchkit_validate::DupGroup<'_>) -> std::io::Result<bool> {
+        self.0.push(None);
+        Ok(true)
+    }
+}
+
+/// dupes passes its duplicates on once the input is read whole, so progress has reached
+/// the end before the first one (and a printer may end its progress there).
+#[test]
+fn dupes_reads_to_the_end_before_the_first_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = requests(dir.path());
+    let mut heard = Order::default();
+    batchkit_validate::find_dupes(
+        &[Input::path(&req)],
+        &read_opts(),
+        &batchkit_validate::DupesOptions::default(),
+        &mut heard,
+    )
+    .unwrap();
+    let first = heard
+        .0
+        .iter()
+        .position(Option::is_none)
+        .expect("a duplicate");
+    assert!(first > 1, "{:?}", heard.0);
+    assert!(
+        heard.0[first..].iter().all(Option::is_none),
+        "{:?}",
+        heard.0
+    );
+    let size = std::fs::metadata(&req).unwrap().len();
+    assert_eq!(heard.0[first - 1], Some(size));
+}

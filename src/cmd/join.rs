@@ -99,8 +99,10 @@ pub fn run(
     );
     let summary = batchkit_join::join(&opts, &mut printer);
     let printed = (|| {
-        let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
-        printer.summary(&summary, &default_prices())?;
+        let mut summary =
+            summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
+        summary.price(&default_prices());
+        printer.summary(&summary)?;
         printer.flush()?;
         Ok(Outcome::problems_if(!summary.clean()))
     })();

@@ -113,10 +113,12 @@ mod tests {
             ModelUsage {
                 model: "m".into(),
                 usage: u,
+                cost_usd: None,
             },
             ModelUsage {
                 model: "x".into(),
                 usage: u,
+                cost_usd: None,
             },
         ];
         let (per, total) = batch_cost(&models, &One);
@@ -136,6 +138,7 @@ mod tests {
             &[ModelUsage {
                 model: "m".into(),
                 usage: w,
+                cost_usd: None,
             }],
             &One,
         );
@@ -152,6 +155,7 @@ mod tests {
                 results: 1,
                 ..Usage::default()
             },
+            cost_usd: None,
         }];
         struct Odd;
         impl Prices for Odd {

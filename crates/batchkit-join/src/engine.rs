@@ -175,7 +175,11 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
     s.models = ctx
         .models
         .into_iter()
-        .map(|(model, usage)| ModelUsage { model, usage })
+        .map(|(model, usage)| ModelUsage {
+            model,
+            usage,
+            cost_usd: None,
+        })
         .collect();
     Ok(s)
 }

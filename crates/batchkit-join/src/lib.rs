@@ -55,6 +55,7 @@ use std::path::PathBuf;
 
 use batchkit_io::{Input, ReadError, ReadOptions};
 pub use batchkit_line::Sink;
+use serde::Serialize;
 
 pub use cost::{batch_cost, default_prices, BatchPrice, NoPrices, Prices};
 pub use engine::join;
@@ -287,13 +288,14 @@ impl Problem {
 }
 
 /// A place in an input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Loc {
     /// Input name.
     pub file: String,
     /// 1-based line number.
     pub line: u64,
     /// Byte offset of the line start, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
 }
 
@@ -309,9 +311,15 @@ pub enum Side {
 /// Something found while joining, reported as it is found (in a fixed order: result-file
 /// problems, then request-file problems in request order, then duplicate results in result
 /// order).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialises as a `batchkit join --format json` record, `{"type":"vertex_no_id",...}` or
+/// `{"type":"duplicate_result",...}`; a [`Event::Problem`] is printed in the shape of every
+/// command's findings instead, and does not serialise.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A line that could not be joined normally.
+    #[serde(skip)]
     Problem {
         /// Request or result side.
         side: Side,
@@ -327,6 +335,7 @@ pub enum Event {
     /// Vertex rows without an id in one results file (one event per file, not per row).
     VertexNoId {
         /// The first such row.
+        #[serde(flatten)]
         first: Loc,
         /// How many rows.
         count: u64,
@@ -382,20 +391,26 @@ impl JoinOptions {
 }
 
 /// Totals of one model's results.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelUsage {
     /// Model name as the results report it (`(unknown)` when they don't).
     pub model: String,
     /// Summed usage.
+    #[serde(flatten)]
     pub usage: Usage,
+    /// What it cost at batch prices, USD rounded to 1e-9 (see [`JoinSummary::price`]);
+    /// `None` when the model has no price, or before the summary is priced.
+    pub cost_usd: Option<f64>,
 }
 
-/// What a join found.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What a join found: serialises as the `summary` record of `batchkit join --format json`
+/// (without its `type` and `ok`), the statuses as one count each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct JoinSummary {
     /// Request lines with a merged line each: every non-blank line but the invalid ones.
     pub requests: u64,
     /// Requests per status, indexed like [`Status::ALL`].
+    #[serde(flatten, serialize_with = "per_status")]
     pub statuses: [u64; 5],
     /// Request lines that could not be joined normally (invalid UTF-8 or JSON, no id,
     /// duplicate id, too long).
@@ -423,6 +438,14 @@ pub struct JoinSummary {
     pub usage: Usage,
     /// Usage per model, by model name.
     pub models: Vec<ModelUsage>,
+    /// Total cost at batch prices over the priced models, USD rounded to 1e-9 (see
+    /// [`JoinSummary::price`]); `None` when there is usage and no model of it has a price
+    /// (unknown, not free), or before the summary is priced.
+    pub cost_usd: Option<f64>,
+    /// Whether some reported usage has no price.
+    pub cost_incomplete: bool,
+    /// Date of the prices the summary was priced with.
+    pub prices_as_of: Option<String>,
     /// Whether the join spilled to disk.
     pub spilled: bool,
     /// Partitions used when it spilled.
@@ -435,6 +458,19 @@ impl JoinSummary {
         self.statuses[status as usize]
     }
 
+    /// Prices the usage at `prices`: each model's cost, the total, whether some usage has
+    /// no price, and the date of the prices. [`join`] leaves the cost unknown: where prices
+    /// come from is the caller's choice ([`default_prices`] for the embedded table).
+    pub fn price(&mut self, prices: &dyn Prices) {
+        let (per, total) = batch_cost(&self.models, prices);
+        self.cost_incomplete = per.iter().any(Option::is_none);
+        for (m, c) in self.models.iter_mut().zip(per) {
+            m.cost_usd = c;
+        }
+        self.cost_usd = total;
+        self.prices_as_of = prices.as_of();
+    }
+
     /// Whether everything succeeded and every result was joined exactly once.
     pub fn clean(&self) -> bool {
         self.count(Status::Succeeded) == self.requests
@@ -443,6 +479,16 @@ impl JoinSummary {
             && self.unjoinable == 0
             && self.request_problems == 0
     }
+}
+
+/// The counts per status as `"succeeded": n, "errored": n, ...`, in [`Status::ALL`] order.
+fn per_status<S: serde::Serializer>(statuses: &[u64; 5], ser: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = ser.serialize_map(Some(statuses.len()))?;
+    for (status, n) in Status::ALL.iter().zip(statuses) {
+        map.serialize_entry(status.as_str(), n)?;
+    }
+    map.end()
 }
 
 /// Where a join puts what it finds: the one [`Sink`] of every batchkit job (progress after
@@ -506,5 +552,65 @@ impl JoinError {
             JoinError::Read(r) => Some(r),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_priced_summary_serialises_as_the_summary_record() {
+        struct Flat;
+        impl Prices for Flat {
+            fn batch_price(&self, model: &str) -> Option<BatchPrice> {
+                (model == "m").then_some(BatchPrice {
+                    input: 1.0,
+                    cached_input: None,
+                    cache_write: None,
+                    cache_write_1h: None,
+                    output: 2.0,
+                })
+            }
+            fn as_of(&self) -> Option<String> {
+                Some("2026-01-01".into())
+            }
+        }
+        let usage = Usage {
+            input: 1_000_000,
+            output: 500_000,
+            results: 1,
+            ..Usage::default()
+        };
+        let model = |name: &str| ModelUsage {
+            model: name.into(),
+            usage,
+            cost_usd: None,
+        };
+        let mut s = JoinSummary {
+            requests: 2,
+            statuses: [1, 0, 0, 0, 1],
+            models: vec![model("m"), model("x")],
+            ..JoinSummary::default()
+        };
+        s.price(&Flat);
+        assert_eq!(s.models[0].cost_usd, Some(2.0));
+        assert_eq!(s.models[1].cost_usd, None);
+        assert_eq!((s.cost_usd, s.cost_incomplete), (Some(2.0), true));
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.starts_with(
+                r#"{"requests":2,"succeeded":1,"errored":0,"expired":0,"canceled":0,"missing":1,"request_problems":0,"#
+            ),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"model":"m","input_tokens":1000000,"cached_tokens":0,"cache_write_tokens":0,"cache_write_1h_tokens":0,"output_tokens":500000,"reasoning_tokens":0,"results_with_usage":1,"cost_usd":2.0}"#),
+            "{json}"
+        );
+        assert!(
+            json.ends_with(r#""cost_usd":2.0,"cost_incomplete":true,"prices_as_of":"2026-01-01","spilled":false,"partitions":0}"#),
+            "{json}"
+        );
     }
 }

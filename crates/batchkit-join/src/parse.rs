@@ -17,22 +17,29 @@ use batchkit_line::{Located, ResultLine, Value};
 use crate::Status;
 
 /// Tokens the provider reported for one result (or a sum of them).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Usage {
     /// Input tokens, cached ones included.
+    #[serde(rename = "input_tokens")]
     pub input: u64,
     /// Input tokens read from a cache.
+    #[serde(rename = "cached_tokens")]
     pub cached: u64,
     /// Input tokens written to a cache at a write price (Anthropic cache creation, OpenAI
     /// `cache_write_tokens`), part of `input`.
+    #[serde(rename = "cache_write_tokens")]
     pub cache_write: u64,
     /// The part of `cache_write` at the 1-hour TTL (Anthropic `ephemeral_1h_input_tokens`).
+    #[serde(rename = "cache_write_1h_tokens")]
     pub cache_write_1h: u64,
     /// Output tokens, reasoning included.
+    #[serde(rename = "output_tokens")]
     pub output: u64,
     /// Reasoning (thinking) tokens, part of `output`.
+    #[serde(rename = "reasoning_tokens")]
     pub reasoning: u64,
     /// Results that carried usage.
+    #[serde(rename = "results_with_usage")]
     pub results: u64,
 }
 

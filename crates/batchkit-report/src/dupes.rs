@@ -6,53 +6,53 @@
 
 use std::io::{self, Write};
 
-use batchkit_validate::{Diagnostic, DupGroup, DupesReport, DupesSink, Sink};
-use serde::{Deserialize, Serialize};
+use batchkit_validate::{Diagnostic, DupGroup, DupesReport, DupesSink, InputStats, Sink};
+use serde::Serialize;
 
 use crate::style::Style;
 
-/// A duplicated id as printed in JSON.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct DuplicateEvent {
-    /// Always `"duplicate"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The id.
-    pub custom_id: String,
-    /// Line of each use, in input order; the first is the one `--write-unique` keeps.
-    pub lines: Vec<u64>,
-    /// File of each use (parallel to `lines`).
-    pub files: Vec<String>,
+/// The `summary` record: the report's own counts, and its inputs' counts summed (the
+/// duplicates themselves are streamed, never held; see [`DupesPrinter::duplicate`]).
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "summary")]
+struct SummaryRecord<'a> {
+    /// Inputs read.
+    files: Vec<&'a str>,
+    /// Lines read.
+    lines: u64,
+    /// Lines with an id.
+    ids: u64,
+    /// Non-blank lines whose id could not be read.
+    without_id: u64,
+    /// Lines too long to read (their ids are unknown).
+    too_large_lines: u64,
+    duplicate_ids: u64,
+    duplicate_lines: u64,
+    unique_lines: Option<u64>,
+    spilled: bool,
+    /// No duplicates, every line read, every input readable.
+    ok: bool,
 }
 
-/// The summary as printed in JSON.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct DupesSummaryEvent {
-    /// Always `"summary"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Inputs read.
-    pub files: Vec<String>,
-    /// Lines read.
-    pub lines: u64,
-    /// Lines with an id.
-    pub ids: u64,
-    /// Non-blank lines whose id could not be read.
-    pub without_id: u64,
-    /// Lines too long to read (their ids are unknown).
-    pub too_large_lines: u64,
-    /// Ids used more than once.
-    pub duplicate_ids: u64,
-    /// Lines repeating an earlier id.
-    pub duplicate_lines: u64,
-    /// Lines written by `--write-unique`.
-    pub unique_lines: Option<u64>,
-    /// Whether the id set was finished from disk.
-    pub spilled: bool,
-    /// No duplicates, every line read, every input readable.
-    pub ok: bool,
+impl<'a> SummaryRecord<'a> {
+    fn of(r: &'a DupesReport) -> Self {
+        let sum = |f: fn(&InputStats) -> u64| r.inputs.iter().map(f).sum();
+        SummaryRecord {
+            files: r.inputs.iter().map(|s| s.file.as_str()).collect(),
+            lines: sum(|s| s.lines),
+            ids: sum(|s| s.ids),
+            without_id: sum(|s| s.without_id),
+            too_large_lines: sum(|s| s.too_large),
+            duplicate_ids: r.duplicate_ids,
+            duplicate_lines: r.duplicate_lines,
+            unique_lines: r.unique_lines,
+            spilled: r.spilled,
+            ok: r.duplicate_ids == 0
+                && r.inputs
+                    .iter()
+                    .all(|s| s.too_large == 0 && s.unreadable.is_none()),
+        }
+    }
 }
 
 /// Prints `batchkit dupes` as it streams: each duplicated id as [`find_dupes`] passes it on
@@ -165,22 +165,7 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
             )?;
         }
         let out = &mut self.w.out;
-        let summary = DupesSummaryEvent {
-            kind: "summary".into(),
-            files: r.inputs.iter().map(|s| s.file.clone()).collect(),
-            lines: r.inputs.iter().map(|s| s.lines).sum(),
-            ids: r.inputs.iter().map(|s| s.ids).sum(),
-            without_id: r.inputs.iter().map(|s| s.without_id).sum(),
-            too_large_lines: r.inputs.iter().map(|s| s.too_large).sum(),
-            duplicate_ids: r.duplicate_ids,
-            duplicate_lines: r.duplicate_lines,
-            unique_lines: r.unique_lines,
-            spilled: r.spilled,
-            ok: r.duplicate_ids == 0
-                && r.inputs
-                    .iter()
-                    .all(|s| s.too_large == 0 && s.unreadable.is_none()),
-        };
+        let summary = SummaryRecord::of(r);
         if self.json {
             serde_json::to_writer(&mut *out, &summary)?;
             return out.write_all(b"\n");

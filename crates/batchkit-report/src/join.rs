@@ -8,142 +8,28 @@
 
 use std::io::{self, Write};
 
-use batchkit_join::{batch_cost, Event, JoinSink, JoinSummary, Loc, Prices, Side, Status, Usage};
+use batchkit_join::{Event, JoinSink, JoinSummary, Loc, Side, Status};
 use batchkit_line::{Diagnostic, Sink};
 use serde::Serialize;
 
 use crate::style::Style;
 
-/// A place in an input.
-#[derive(Debug, Clone, Serialize)]
-pub struct Place {
-    /// Input name.
-    pub file: String,
-    /// 1-based line.
-    pub line: u64,
-    /// Byte offset of the line start, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-}
-
-/// Vertex output rows without an id in one results file.
-#[derive(Debug, Clone, Serialize)]
-pub struct VertexNoId {
-    /// Always `vertex_no_id`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Results file.
-    pub file: String,
-    /// First such row.
-    pub line: u64,
-    /// Byte offset of that row.
-    pub offset: Option<u64>,
-    /// How many rows.
-    pub count: u64,
-    /// For people.
-    pub message: String,
-}
-
-/// Two results for one id.
-#[derive(Debug, Clone, Serialize)]
-pub struct DuplicateResult {
-    /// Always `duplicate_result`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The id.
-    pub custom_id: String,
-    /// The result in the merged file.
-    pub kept: Place,
-    /// The result written to the duplicates (or orphans) file.
-    pub dropped: Place,
-}
-
-/// Token totals.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct UsageOut {
-    /// Input tokens, cached included.
-    pub input_tokens: u64,
-    /// Cached input tokens.
-    pub cached_tokens: u64,
-    /// Input tokens written to a cache at a write price (included in `input_tokens`).
-    pub cache_write_tokens: u64,
-    /// The part of `cache_write_tokens` at the 1-hour TTL.
-    pub cache_write_1h_tokens: u64,
-    /// Output tokens, reasoning included.
-    pub output_tokens: u64,
-    /// Reasoning tokens.
-    pub reasoning_tokens: u64,
-    /// Results that reported usage.
-    pub results_with_usage: u64,
-}
-
-/// One model's totals.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelOut {
-    /// Model name as reported.
-    pub model: String,
-    /// Its usage.
+/// The last line: the library's summary, priced, with its verdict.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "summary")]
+struct SummaryRecord<'a> {
     #[serde(flatten)]
-    pub usage: UsageOut,
-    /// Actual cost at batch prices (null when the model has no price).
-    pub cost_usd: Option<f64>,
+    summary: &'a JoinSummary,
+    /// Everything succeeded, nothing orphaned or duplicated.
+    ok: bool,
 }
 
-/// The last line.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Always `summary`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// Request lines with a merged line each (all but the invalid ones).
-    pub requests: u64,
-    /// Per status.
-    pub succeeded: u64,
-    /// Per status.
-    pub errored: u64,
-    /// Per status.
-    pub expired: u64,
-    /// Per status.
-    pub canceled: u64,
-    /// Per status (includes request lines that could not be joined).
-    pub missing: u64,
-    /// Request lines that could not be joined normally.
-    pub request_problems: u64,
-    /// Request lines that are not valid UTF-8 or not JSON: in neither the merged nor the
-    /// retry file.
-    pub invalid_requests: u64,
-    /// Requests that did not succeed and are in the retry file.
-    pub to_retry: u64,
-    /// Requests that did not succeed but are kept out of the retry file (too long to copy,
-    /// or an id an earlier line already used).
-    pub not_in_retry: u64,
-    /// Result lines read.
-    pub results: u64,
-    /// Results joined.
-    pub joined: u64,
-    /// Results whose id matched no request.
-    pub orphans: u64,
-    /// Results that lost to another result for their id.
-    pub duplicates: u64,
-    /// Result lines without a usable id.
-    pub unjoinable: u64,
-    /// Usage over all result lines.
-    pub usage: UsageOut,
-    /// Per model.
-    pub models: Vec<ModelOut>,
-    /// Total actual cost at batch prices, over priced models, rounded to 1e-9 USD; null
-    /// when there is usage and no model of it has a price.
-    pub cost_usd: Option<f64>,
-    /// Whether some reported usage has no price.
-    pub cost_incomplete: bool,
-    /// Date of the price table.
-    pub prices_as_of: Option<String>,
-    /// Whether the join spilled to disk.
-    pub spilled: bool,
-    /// Partitions when it spilled.
-    pub partitions: u32,
-    /// Everything succeeded, nothing orphaned or duplicated.
-    pub ok: bool,
+/// The Vertex record: the event with its message.
+#[derive(Serialize)]
+struct VertexRecord<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    message: String,
 }
 
 /// Writes one JSON Lines event.
@@ -166,32 +52,43 @@ pub fn human_first_use(w: &mut impl Write, s: &Style, file: &str, line: u64) -> 
     )
 }
 
-/// The Vertex notice.
-pub fn human_vertex(w: &mut impl Write, v: &VertexNoId, s: Style) -> io::Result<()> {
-    writeln!(w, "{}: {}", s.yellow("warning[vertex_no_id]"), v.message)?;
+/// The Vertex notice: `first` of `count` rows without an id.
+pub fn human_vertex(w: &mut impl Write, first: &Loc, count: u64, s: Style) -> io::Result<()> {
+    writeln!(
+        w,
+        "{}: {}",
+        s.yellow("warning[vertex_no_id]"),
+        vertex_no_id_message(count)
+    )?;
     writeln!(
         w,
         "  {} {} (first of {})",
         s.blue("-->"),
-        at(&v.file, v.line),
-        v.count
+        at(&first.file, first.line),
+        count
     )
 }
 
 /// A duplicate result.
-pub fn human_duplicate(w: &mut impl Write, d: &DuplicateResult, s: Style) -> io::Result<()> {
+pub fn human_duplicate(
+    w: &mut impl Write,
+    custom_id: &str,
+    kept: &Loc,
+    dropped: &Loc,
+    s: Style,
+) -> io::Result<()> {
     writeln!(
         w,
         "{}: two results for custom_id {:?}: kept {}, set aside {}",
         s.yellow("warning[duplicate_result]"),
-        d.custom_id,
-        at(&d.kept.file, d.kept.line),
-        at(&d.dropped.file, d.dropped.line)
+        custom_id,
+        at(&kept.file, kept.line),
+        at(&dropped.file, dropped.line)
     )
 }
 
-/// The summary table.
-pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()> {
+/// The summary table (of a priced summary, [`JoinSummary::price`]).
+pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
@@ -199,11 +96,11 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         s.bold(&crate::plural(x.requests, "request", "requests"))
     )?;
     for (name, n) in [
-        ("succeeded", x.succeeded),
-        ("errored", x.errored),
-        ("expired", x.expired),
-        ("canceled", x.canceled),
-        ("missing", x.missing),
+        ("succeeded", x.count(Status::Succeeded)),
+        ("errored", x.count(Status::Errored)),
+        ("expired", x.count(Status::Expired)),
+        ("canceled", x.count(Status::Canceled)),
+        ("missing", x.count(Status::Missing)),
     ] {
         let shown = if name == "succeeded" || n == 0 {
             format!("{n:>12}")
@@ -237,27 +134,24 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
         crate::thousands(x.unjoinable)
     )?;
     let u = &x.usage;
-    let writes = if u.cache_write_tokens == 0 {
+    let writes = if u.cache_write == 0 {
         String::new()
-    } else if u.cache_write_1h_tokens == 0 {
-        format!(
-            ", {} written to cache",
-            crate::thousands(u.cache_write_tokens)
-        )
+    } else if u.cache_write_1h == 0 {
+        format!(", {} written to cache", crate::thousands(u.cache_write))
     } else {
         format!(
             ", {} written to cache, {} of them for 1 h",
-            crate::thousands(u.cache_write_tokens),
-            crate::thousands(u.cache_write_1h_tokens)
+            crate::thousands(u.cache_write),
+            crate::thousands(u.cache_write_1h)
         )
     };
     writeln!(
         w,
         "usage: {} input ({} cached{writes}), {} output ({} reasoning) tokens",
-        crate::thousands(u.input_tokens),
-        crate::thousands(u.cached_tokens),
-        crate::thousands(u.output_tokens),
-        crate::thousands(u.reasoning_tokens)
+        crate::thousands(u.input),
+        crate::thousands(u.cached),
+        crate::thousands(u.output),
+        crate::thousands(u.reasoning)
     )?;
     for m in &x.models {
         let cost = m.cost_usd.map_or("no price".to_string(), money);
@@ -265,8 +159,8 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
             w,
             "  {:<32} {:>12} in {:>12} out  {}",
             m.model,
-            crate::thousands(m.usage.input_tokens),
-            crate::thousands(m.usage.output_tokens),
+            crate::thousands(m.usage.input),
+            crate::thousands(m.usage.output),
             cost
         )?;
     }
@@ -290,7 +184,7 @@ pub fn human_summary(w: &mut impl Write, x: &Summary, s: Style) -> io::Result<()
     if x.spilled {
         writeln!(w, "spilled to disk: {} partitions", x.partitions)?;
     }
-    let verdict = if x.ok {
+    let verdict = if x.clean() {
         s.green("all requests succeeded")
     } else {
         s.red("some requests need attention")
@@ -317,15 +211,18 @@ impl<W: Write, E: Write> JoinPrinter<W, E> {
         JoinPrinter { w, json, style }
     }
 
-    /// Prints the summary, the cost at `prices`.
-    pub fn summary(&mut self, s: &JoinSummary, prices: &dyn Prices) -> io::Result<()> {
+    /// Prints the summary (priced with [`JoinSummary::price`], or its cost is unknown).
+    pub fn summary(&mut self, s: &JoinSummary) -> io::Result<()> {
         // The last progress bar ends before the summary is printed.
         self.w.progress_done();
-        let out = summary_out(s, prices);
         if self.json {
-            json(&mut self.w.out, &out)
+            let record = SummaryRecord {
+                summary: s,
+                ok: s.clean(),
+            };
+            json(&mut self.w.out, &record)
         } else {
-            human_summary(&mut self.w.out, &out, self.style)
+            human_summary(&mut self.w.out, s, self.style)
         }
     }
 
@@ -373,14 +270,6 @@ impl<W: Write, E: Write> JoinSink for JoinPrinter<W, E> {
     }
 }
 
-fn place(l: &Loc) -> Place {
-    Place {
-        file: l.file.clone(),
-        line: l.line,
-        offset: l.offset,
-    }
-}
-
 fn print_event(w: &mut impl Write, ev: &Event, as_json: bool, style: Style) -> io::Result<()> {
     match ev {
         Event::Problem {
@@ -410,18 +299,14 @@ fn print_event(w: &mut impl Write, ev: &Event, as_json: bool, style: Style) -> i
             }
         }
         Event::VertexNoId { first, count } => {
-            let v = VertexNoId {
-                kind: "vertex_no_id",
-                file: first.file.clone(),
-                line: first.line,
-                offset: first.offset,
-                count: *count,
-                message: vertex_no_id_message(*count),
-            };
             if as_json {
-                json(w, &v)
+                let record = VertexRecord {
+                    event: ev,
+                    message: vertex_no_id_message(*count),
+                };
+                json(w, &record)
             } else {
-                human_vertex(w, &v, style)
+                human_vertex(w, first, *count, style)
             }
         }
         Event::DuplicateResult {
@@ -429,71 +314,12 @@ fn print_event(w: &mut impl Write, ev: &Event, as_json: bool, style: Style) -> i
             kept,
             dropped,
         } => {
-            let d = DuplicateResult {
-                kind: "duplicate_result",
-                custom_id: custom_id.clone(),
-                kept: place(kept),
-                dropped: place(dropped),
-            };
             if as_json {
-                json(w, &d)
+                json(w, ev)
             } else {
-                human_duplicate(w, &d, style)
+                human_duplicate(w, custom_id, kept, dropped, style)
             }
         }
-    }
-}
-
-fn usage_out(u: &Usage) -> UsageOut {
-    UsageOut {
-        input_tokens: u.input,
-        cached_tokens: u.cached,
-        cache_write_tokens: u.cache_write,
-        cache_write_1h_tokens: u.cache_write_1h,
-        output_tokens: u.output,
-        reasoning_tokens: u.reasoning,
-        results_with_usage: u.results,
-    }
-}
-
-fn summary_out(s: &JoinSummary, prices: &dyn Prices) -> Summary {
-    let (per, total) = batch_cost(&s.models, prices);
-    let models: Vec<ModelOut> = s
-        .models
-        .iter()
-        .zip(&per)
-        .map(|(m, c)| ModelOut {
-            model: m.model.clone(),
-            usage: usage_out(&m.usage),
-            cost_usd: *c,
-        })
-        .collect();
-    Summary {
-        kind: "summary",
-        requests: s.requests,
-        succeeded: s.count(Status::Succeeded),
-        errored: s.count(Status::Errored),
-        expired: s.count(Status::Expired),
-        canceled: s.count(Status::Canceled),
-        missing: s.count(Status::Missing),
-        request_problems: s.request_problems,
-        invalid_requests: s.invalid_requests,
-        to_retry: s.to_retry,
-        not_in_retry: s.not_in_retry,
-        results: s.results,
-        joined: s.joined,
-        orphans: s.orphans,
-        duplicates: s.duplicates,
-        unjoinable: s.unjoinable,
-        usage: usage_out(&s.usage),
-        cost_incomplete: per.iter().any(Option::is_none),
-        // Null when nothing reported is priced: unknown, not free.
-        models,
-        cost_usd: total,
-        prices_as_of: prices.as_of(),
-        spilled: s.spilled,
-        partitions: s.partitions,
-        ok: s.clean(),
     }
 }
 

@@ -10,71 +10,62 @@ use std::path::Path;
 
 use batchkit_io::format_size;
 use batchkit_shard::{Refusal, ShardInfo, ShardReport};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::style::Style;
 
-/// One shard as printed in JSON.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct ShardEvent {
-    /// Always `"shard"`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The manifest entry.
+/// One shard as printed in JSON: the manifest entry.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "shard")]
+struct ShardRecord<'a> {
     #[serde(flatten)]
-    pub shard: ShardInfo,
+    shard: &'a ShardInfo,
 }
 
-/// The last line of JSON output.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryEvent {
-    /// Always `"summary"`.
-    #[serde(rename = "type")]
-    pub kind: String,
+/// The last line of JSON output: what the run read and wrote, from the library's
+/// [`ShardReport`] and its manifest.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "summary")]
+struct SummaryRecord<'a> {
     /// Input name.
-    pub file: String,
+    file: &'a str,
     /// Output directory.
-    pub out_dir: String,
+    out_dir: String,
     /// Provider whose rules applied.
-    pub provider: Option<String>,
+    provider: Option<&'a str>,
     /// Whether the shards and manifest were written.
-    pub written: bool,
+    written: bool,
     /// `invalid_lines` or `late_duplicates` when nothing was written.
-    pub refused: Option<String>,
+    refused: Option<&'static str>,
     /// Lines read.
-    pub lines: u64,
+    lines: u64,
     /// Bytes read.
-    pub bytes: u64,
+    bytes: u64,
     /// Shards written.
-    pub shards: u64,
+    shards: u64,
     /// Requests in the shards.
-    pub requests: u64,
+    requests: u64,
     /// Lines written to rejected.jsonl.
-    pub rejected: u64,
-    /// Lines with errors.
-    pub invalid_lines: u64,
-    /// Error findings.
-    pub errors: u64,
-    /// Warning findings.
-    pub warnings: u64,
+    rejected: u64,
+    invalid_lines: u64,
+    errors: u64,
+    warnings: u64,
     /// No problems found.
-    pub ok: bool,
+    ok: bool,
 }
 
-impl SummaryEvent {
+impl<'a> SummaryRecord<'a> {
     /// The summary of a run.
-    pub fn of(r: &ShardReport, file: &str, out_dir: &Path) -> Self {
+    fn of(r: &'a ShardReport, file: &'a str, out_dir: &Path) -> Self {
         let m = r.manifest.as_ref();
-        SummaryEvent {
-            kind: "summary".into(),
-            file: file.into(),
+        SummaryRecord {
+            file,
             out_dir: out_dir.display().to_string(),
-            provider: r.provider.clone(),
+            provider: r.provider.as_deref(),
             written: m.is_some(),
             refused: r.refusal.as_ref().map(|x| match x {
-                Refusal::InvalidLines(_) => "invalid_lines".into(),
-                Refusal::LateDuplicates(_) => "late_duplicates".into(),
+                Refusal::InvalidLines(_) => "invalid_lines",
+                Refusal::LateDuplicates(_) => "late_duplicates",
             }),
             lines: r.stats.lines,
             bytes: r.stats.bytes,
@@ -98,17 +89,11 @@ pub fn print(
     file: &str,
     out_dir: &Path,
 ) -> io::Result<()> {
-    let sum = SummaryEvent::of(r, file, out_dir);
+    let sum = SummaryRecord::of(r, file, out_dir);
     if json {
         if let Some(m) = &r.manifest {
             for s in &m.shards {
-                serde_json::to_writer(
-                    &mut out,
-                    &ShardEvent {
-                        kind: "shard".into(),
-                        shard: s.clone(),
-                    },
-                )?;
+                serde_json::to_writer(&mut out, &ShardRecord { shard: s })?;
                 out.write_all(b"\n")?;
             }
         }
