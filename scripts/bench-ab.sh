@@ -33,7 +33,8 @@ cmds=(
   "join|--format json join --requests $DATA/join-req.jsonl --results $DATA/join-out.jsonl $DATA/join-err.jsonl --out OUT --retry OUT.retry"
 )
 
-# run BIN ARGS...: one timed run; appends "seconds max_rss_kib" to $work/last.
+# run BIN ARGS...: one timed run; its "seconds max_rss_kib" is the last line of $work/last
+# (GNU time writes a line before it when the exit code is not 0).
 run() {
   local bin=$1
   shift
@@ -52,8 +53,8 @@ for c in "${cmds[@]}"; do
   run "$A" "${args[@]}"
   run "$B" "${args[@]}"
   for _ in $(seq "$ROUNDS"); do
-    run "$A" "${args[@]}" && cat "$work/last" >>"$work/a"
-    run "$B" "${args[@]}" && cat "$work/last" >>"$work/b"
+    run "$A" "${args[@]}" && tail -n 1 "$work/last" >>"$work/a"
+    run "$B" "${args[@]}" && tail -n 1 "$work/last" >>"$work/b"
   done
   python3 - "$name" "$work/a" "$work/b" <<'PY'
 import statistics, sys

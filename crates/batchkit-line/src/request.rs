@@ -51,21 +51,31 @@ fn first_id<'t, 'i>(
     })
 }
 
+/// The value at `keys` from `v`, if every step is an object holding the next key.
+fn walk<'t, 'i>(v: Value<'t, 'i>, keys: &[String]) -> Option<Value<'t, 'i>> {
+    keys.iter()
+        .try_fold(v, |v, k| v.as_object()?.get(k.as_str()))
+}
+
 /// A parsed request line seen through its shape's layout. Cheap to copy: a view of the tape.
 #[derive(Clone, Copy)]
 pub struct RequestLine<'t, 'i> {
     root: Value<'t, 'i>,
     style: Style,
     layout: &'static Layout,
+    /// The payload, found once: most fields live in it, and are read from it.
+    payload: Option<Value<'t, 'i>>,
 }
 
 impl<'t, 'i> RequestLine<'t, 'i> {
     /// `root` read as a line of shape `style` (`--provider` names it).
     pub fn new(root: Value<'t, 'i>, style: Style) -> Self {
+        let layout = style.layout();
         RequestLine {
             root,
             style,
-            layout: style.layout(),
+            layout,
+            payload: walk(root, &layout.payload.0),
         }
     }
 
@@ -98,9 +108,11 @@ impl<'t, 'i> RequestLine<'t, 'i> {
 
     /// The value at `path`, if every step is an object holding the next key.
     pub fn get(&self, path: &Path) -> Option<Value<'t, 'i>> {
-        path.0
-            .iter()
-            .try_fold(self.root, |v, k| v.as_object()?.get(k.as_str()))
+        let inside = &self.layout.payload.0;
+        match (self.payload, path.0.strip_prefix(inside.as_slice())) {
+            (Some(payload), Some(rest)) if !inside.is_empty() => walk(payload, rest),
+            _ => walk(self.root, &path.0),
+        }
     }
 
     /// The id by the one rule every command follows: the shape's id field, else the first

@@ -52,15 +52,35 @@ pub enum Style {
 impl Style {
     /// The provider whose rules apply when only the shape is known (`--provider auto`).
     pub fn default_provider(self) -> &'static Provider {
-        let name = match self {
-            Style::OpenAi => "openai",
-            Style::Body => "mistral",
-            Style::Anthropic => "anthropic",
-            Style::Gemini => "gemini",
-            Style::Vertex => "vertex",
-            Style::Bedrock => "bedrock",
-        };
-        Provider::get(name).expect("embedded table has every default provider")
+        // Asked once a line under `--provider auto`: looked up in the table once.
+        const ALL: [Style; 6] = [
+            Style::OpenAi,
+            Style::Body,
+            Style::Anthropic,
+            Style::Gemini,
+            Style::Vertex,
+            Style::Bedrock,
+        ];
+        static DEFAULTS: OnceLock<Vec<&'static Provider>> = OnceLock::new();
+        let all = DEFAULTS.get_or_init(|| {
+            ALL.iter()
+                .map(|s| {
+                    let name = match s {
+                        Style::OpenAi => "openai",
+                        Style::Body => "mistral",
+                        Style::Anthropic => "anthropic",
+                        Style::Gemini => "gemini",
+                        Style::Vertex => "vertex",
+                        Style::Bedrock => "bedrock",
+                    };
+                    Provider::get(name).expect("embedded table has every default provider")
+                })
+                .collect()
+        });
+        all[ALL
+            .iter()
+            .position(|&s| s == self)
+            .expect("every style is listed")]
     }
 
     /// Where this shape keeps its fields.
