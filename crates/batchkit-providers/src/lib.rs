@@ -50,20 +50,23 @@ pub enum Style {
 }
 
 impl Style {
+    /// Every shape.
+    pub const ALL: [Style; 6] = [
+        Style::OpenAi,
+        Style::Body,
+        Style::Anthropic,
+        Style::Gemini,
+        Style::Vertex,
+        Style::Bedrock,
+    ];
+
     /// The provider whose rules apply when only the shape is known (`--provider auto`).
     pub fn default_provider(self) -> &'static Provider {
         // Asked once a line under `--provider auto`: looked up in the table once.
-        const ALL: [Style; 6] = [
-            Style::OpenAi,
-            Style::Body,
-            Style::Anthropic,
-            Style::Gemini,
-            Style::Vertex,
-            Style::Bedrock,
-        ];
         static DEFAULTS: OnceLock<Vec<&'static Provider>> = OnceLock::new();
         let all = DEFAULTS.get_or_init(|| {
-            ALL.iter()
+            Style::ALL
+                .iter()
                 .map(|s| {
                     let name = match s {
                         Style::OpenAi => "openai",
@@ -77,7 +80,7 @@ impl Style {
                 })
                 .collect()
         });
-        all[ALL
+        all[Style::ALL
             .iter()
             .position(|&s| s == self)
             .expect("every style is listed")]
@@ -488,14 +491,7 @@ mod tests {
 
     #[test]
     fn every_style_has_a_layout_that_agrees_with_the_providers() {
-        for style in [
-            Style::OpenAi,
-            Style::Body,
-            Style::Anthropic,
-            Style::Gemini,
-            Style::Vertex,
-            Style::Bedrock,
-        ] {
+        for style in Style::ALL {
             let l = style.layout();
             assert!(!l.payload.0.is_empty(), "{style:?}");
             for p in l.model.iter().chain(&l.messages).chain(&l.max_output) {
