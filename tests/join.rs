@@ -1122,8 +1122,12 @@ bktest!(every_event_and_merged_line_fit_the_declared_schema, |dir| {
                         seen.insert("diagnostic");
                         codes.insert(format!("{:?}", d.code));
                         if d.code == JCode::EmptyLine {
-                            // Blank lines are not requests: reported, not request problems.
+                            // A run between requests is an error and a request problem, as
+                            // validate counts it; at the end of a file, a warning only.
                             assert_eq!(d.side, JSide::Requests);
+                            if d.severity == crate::validate::Severity::Error {
+                                req_diags += 1;
+                            }
                             continue;
                         }
                         assert_eq!(d.severity, crate::validate::Severity::Error);
@@ -1210,8 +1214,9 @@ bktest!(
         let (c1, mem) = run_to(&dir, "mem", &files, &["--memory-limit", "1GiB"], "2");
         let (c2, spill) = run_to(&dir, "spill", &files, &["--table-limit", "1"], "1");
         assert_eq!(mem, spill, "both join paths report blank lines alike");
-        // Blank lines are not requests: every request succeeded, the exit code says so.
-        assert_eq!((c1, c2), (0, 0));
+        // Every request succeeded, but a blank line between requests is an error, as in
+        // validate and tokens: the run ends with problems (exit 1).
+        assert_eq!((c1, c2), (1, 1));
         let events: Vec<Value> = String::from_utf8_lossy(&mem["stdout"])
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -1253,8 +1258,12 @@ bktest!(
         }
         let s = events.last().unwrap();
         assert_eq!(
-            (s["requests"].as_u64(), s["request_problems"].as_u64()),
-            (Some(2), Some(0))
+            (
+                s["requests"].as_u64(),
+                s["request_problems"].as_u64(),
+                s["ok"].as_bool()
+            ),
+            (Some(2), Some(1), Some(false))
         );
     }
 );

@@ -413,7 +413,8 @@ pub struct JoinSummary {
     #[serde(flatten, serialize_with = "per_status")]
     pub statuses: [u64; 5],
     /// Request lines that could not be joined normally (invalid UTF-8 or JSON, no id,
-    /// duplicate id, too long).
+    /// duplicate id, too long), and runs of blank lines between requests (an error, as in
+    /// validate; blank lines at the end of a file are only a warning).
     pub request_problems: u64,
     /// Request lines that are not valid UTF-8 or not JSON: reported, in neither the merged
     /// nor the retry file.

@@ -392,6 +392,8 @@ impl Ctx<'_> {
                 continue;
             }
             if let Some(d) = self.blank_run.before_request() {
+                // An error, as in validate and tokens: the run ends with problems (exit 1).
+                self.summary.request_problems += 1;
                 self.request_event(blank_lines(input, d), on_event)?;
             }
             let gidx = base + lo.line - 1;
