@@ -114,11 +114,13 @@ mod tests {
                 model: "m".into(),
                 usage: u,
                 cost_usd: None,
+                stop_reasons: Default::default(),
             },
             ModelUsage {
                 model: "x".into(),
                 usage: u,
                 cost_usd: None,
+                stop_reasons: Default::default(),
             },
         ];
         let (per, total) = batch_cost(&models, &One);
@@ -139,6 +141,7 @@ mod tests {
                 model: "m".into(),
                 usage: w,
                 cost_usd: None,
+                stop_reasons: Default::default(),
             }],
             &One,
         );
@@ -156,6 +159,7 @@ mod tests {
                 ..Usage::default()
             },
             cost_usd: None,
+            stop_reasons: Default::default(),
         }];
         struct Odd;
         impl Prices for Odd {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use batchkit_io::{AtomicFile, Chunk, Input, Line, ReadOptions, Source};
 use batchkit_line::BlankRun;
 
-use crate::parse::{request_id, RequestId, Usage};
+use crate::parse::{request_id, RequestId, Tally};
 use crate::partition::{Results, Spill};
 use crate::probe::{probe_partitions, FirstLines};
 use crate::render::{
@@ -175,10 +175,11 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
     s.models = ctx
         .models
         .into_iter()
-        .map(|(model, usage)| ModelUsage {
+        .map(|(model, t)| ModelUsage {
             model,
-            usage,
+            usage: t.usage,
             cost_usd: None,
+            stop_reasons: t.stops,
         })
         .collect();
     Ok(s)
@@ -195,7 +196,7 @@ pub(crate) struct Ctx<'o> {
     pub budget: u64,
     pub temp_base: PathBuf,
     pub summary: JoinSummary,
-    pub models: BTreeMap<String, Usage>,
+    pub models: BTreeMap<String, Tally>,
     /// Lines of each request file read so far (global line index = sum of earlier files + line - 1).
     pub request_lines: Vec<u64>,
     /// The in-memory request pass stopped: its id set outgrew the budget.
@@ -477,7 +478,7 @@ impl Ctx<'_> {
     fn reset_requests(&mut self) {
         let s = &mut self.summary;
         s.requests = 0;
-        s.statuses = [0; 5];
+        s.statuses = [0; Status::ALL.len()];
         s.request_problems = 0;
         s.invalid_requests = 0;
         s.to_retry = 0;

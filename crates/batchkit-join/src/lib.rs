@@ -13,8 +13,15 @@
 //! bytes: their lines are read back by position when the merged lines are written. Both paths
 //! write byte-identical outputs, whatever the number of threads.
 //!
-//! Duplicate results (two result lines for one id): the merged line takes a succeeded result
-//! over a failed one, and the earlier line among equals; the other line goes to
+//! Statuses come from the provider's envelope (HTTP status, error codes) and then from its own
+//! stop-reason field (`finish_reason`, `stop_reason`, `finishReason`...; the table is
+//! `batchkit_providers::stop_reasons`): an answer cut by the output cap is `truncated`, a
+//! refused or filtered one `refused`. The merged line keeps the value as `stop_reason`.
+//!
+//! Duplicate results (several result lines for one id, as after rounds of retries): the
+//! merged line takes the best status (succeeded > truncated > refused > errored > expired >
+//! canceled), among equals the line of the result file given later (the newer round), and
+//! within one file the earlier line; every other line goes to
 //! [`JoinOptions::duplicates`] when given, else to the orphans file, and is reported as
 //! [`Event::DuplicateResult`]. A request whose id an earlier request line already used gets no
 //! result (status `missing`, problem `duplicate_id`, with the first line) and is kept out of
@@ -100,6 +107,7 @@ pub mod hot {
         let rb = crate::render::ResultBytes {
             content: result,
             text,
+            stop: None,
         };
         crate::render::render_line(
             out,
@@ -125,6 +133,9 @@ pub mod hot {
             fn status(&self, _: u32) -> crate::Status {
                 crate::Status::Succeeded
             }
+            fn file(&self, _: u32) -> u32 {
+                0
+            }
         }
         let k = K(ids, ids.iter().map(|i| hash_id(i)).collect());
         let mut t = crate::probe::ResultTable::with_capacity(ids.len());
@@ -140,8 +151,15 @@ pub mod hot {
 /// What became of one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Status {
-    /// The provider answered with a 2xx / `succeeded` / a response.
+    /// The provider answered with a 2xx / `succeeded` / a response, and the model finished on
+    /// its own (or with a stop reason batchkit does not know).
     Succeeded,
+    /// Answered, but cut by the output cap or the context window (`length`, `max_tokens`,
+    /// `MAX_TOKENS`, Responses `incomplete` with `max_output_tokens`...).
+    Truncated,
+    /// Answered, but refused or filtered (`content_filter`, `message.refusal`, Anthropic
+    /// `refusal`, Gemini `SAFETY`, a blocked prompt...).
+    Refused,
     /// The provider reported an error for it (HTTP 4xx/5xx included, even with `"error": null`).
     Errored,
     /// The batch expired before the request ran.
@@ -154,8 +172,10 @@ pub enum Status {
 
 impl Status {
     /// Every status, in report order.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 7] = [
         Status::Succeeded,
+        Status::Truncated,
+        Status::Refused,
         Status::Errored,
         Status::Expired,
         Status::Canceled,
@@ -166,6 +186,8 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Succeeded => "succeeded",
+            Status::Truncated => "truncated",
+            Status::Refused => "refused",
             Status::Errored => "errored",
             Status::Expired => "expired",
             Status::Canceled => "canceled",
@@ -180,11 +202,89 @@ impl Status {
     fn from_u8(b: u8) -> Status {
         match b {
             0 => Status::Succeeded,
-            1 => Status::Errored,
-            2 => Status::Expired,
-            3 => Status::Canceled,
+            1 => Status::Truncated,
+            2 => Status::Refused,
+            3 => Status::Errored,
+            4 => Status::Expired,
+            5 => Status::Canceled,
             _ => Status::Missing,
         }
+    }
+
+    /// A status by its output name.
+    pub fn parse(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// How good a result with this status is when several results name one id: succeeded
+    /// beats truncated, refused, errored, expired and canceled, in that order (higher is
+    /// better).
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Succeeded => 6,
+            Status::Truncated => 5,
+            Status::Refused => 4,
+            Status::Errored => 3,
+            Status::Expired => 2,
+            Status::Canceled => 1,
+            Status::Missing => 0,
+        }
+    }
+}
+
+/// A set of statuses: which ones go to the retry file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusSet(u8);
+
+impl StatusSet {
+    /// No status.
+    pub const EMPTY: StatusSet = StatusSet(0);
+
+    /// The default of `--retry-on`: every status but `succeeded` and `refused`.
+    pub const DEFAULT_RETRY: StatusSet = StatusSet(
+        1 << Status::Truncated as u8
+            | 1 << Status::Errored as u8
+            | 1 << Status::Expired as u8
+            | 1 << Status::Canceled as u8
+            | 1 << Status::Missing as u8,
+    );
+
+    /// `self` with `s` added.
+    pub fn with(self, s: Status) -> StatusSet {
+        StatusSet(self.0 | 1 << s as u8)
+    }
+
+    /// Whether `s` is in the set.
+    pub fn contains(self, s: Status) -> bool {
+        self.0 & (1 << s as u8) != 0
+    }
+
+    /// Parses a comma-separated list of status names (`errored,truncated`).
+    pub fn parse(list: &str) -> Result<StatusSet, String> {
+        let mut set = StatusSet::EMPTY;
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match Status::parse(name) {
+                Some(s) => set = set.with(s),
+                None => {
+                    return Err(format!(
+                        "unknown status {name:?} (one of: {})",
+                        Status::ALL.map(Status::as_str).join(", ")
+                    ))
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// The statuses of the set, in [`Status::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Status> {
+        Status::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+}
+
+impl Default for StatusSet {
+    fn default() -> Self {
+        StatusSet::DEFAULT_RETRY
     }
 }
 
@@ -360,8 +460,11 @@ pub struct JoinOptions {
     pub results: Vec<Input>,
     /// The merged file: one line per request, in request order.
     pub out: PathBuf,
-    /// Request lines, byte-exact, of every request that did not succeed.
+    /// Request lines, byte-exact, of every request whose status is in [`JoinOptions::retry_on`].
     pub retry: Option<PathBuf>,
+    /// The statuses whose request lines go to the retry file (default
+    /// [`StatusSet::DEFAULT_RETRY`]; `succeeded` is never retried).
+    pub retry_on: StatusSet,
     /// Result lines whose id matches no request, and result lines without a usable id.
     pub orphans: Option<PathBuf>,
     /// Result lines that lost to another result for the same id (else they go to `orphans`).
@@ -382,6 +485,7 @@ impl JoinOptions {
             results,
             out: out.into(),
             retry: None,
+            retry_on: StatusSet::DEFAULT_RETRY,
             orphans: None,
             duplicates: None,
             temp_dir: None,
@@ -401,6 +505,9 @@ pub struct ModelUsage {
     /// What it cost at batch prices, USD rounded to 1e-9 (see [`JoinSummary::price`]);
     /// `None` when the model has no price, or before the summary is priced.
     pub cost_usd: Option<f64>,
+    /// How many of its results (those that reported usage) stopped for each reason, the
+    /// provider's own value (`{"stop": 9, "length": 1}`).
+    pub stop_reasons: std::collections::BTreeMap<String, u64>,
 }
 
 /// What a join found: serialises as the `summary` record of `batchkit join --format json`
@@ -411,7 +518,7 @@ pub struct JoinSummary {
     pub requests: u64,
     /// Requests per status, indexed like [`Status::ALL`].
     #[serde(flatten, serialize_with = "per_status")]
-    pub statuses: [u64; 5],
+    pub statuses: [u64; 7],
     /// Request lines that could not be joined normally (invalid UTF-8 or JSON, no id,
     /// duplicate id, too long), and runs of blank lines between requests (an error, as in
     /// validate; blank lines at the end of a file are only a warning).
@@ -419,11 +526,12 @@ pub struct JoinSummary {
     /// Request lines that are not valid UTF-8 or not JSON: reported, in neither the merged
     /// nor the retry file.
     pub invalid_requests: u64,
-    /// Request lines that did not succeed and go to the retry file (counted even when no
-    /// retry file is written).
+    /// Request lines whose status is one of [`JoinOptions::retry_on`] and that go to the retry
+    /// file (counted even when no retry file is written).
     pub to_retry: u64,
     /// Request lines that did not succeed but are kept out of the retry file: too long to
-    /// copy, or an id an earlier line already used.
+    /// copy, an id an earlier line already used, or a status not in [`JoinOptions::retry_on`]
+    /// (`refused` by default).
     pub not_in_retry: u64,
     /// Result lines read (blank lines excluded).
     pub results: u64,
@@ -483,7 +591,7 @@ impl JoinSummary {
 }
 
 /// The counts per status as `"succeeded": n, "errored": n, ...`, in [`Status::ALL`] order.
-fn per_status<S: serde::Serializer>(statuses: &[u64; 5], ser: S) -> Result<S::Ok, S::Error> {
+fn per_status<S: serde::Serializer>(statuses: &[u64; 7], ser: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = ser.serialize_map(Some(statuses.len()))?;
     for (status, n) in Status::ALL.iter().zip(statuses) {
@@ -587,10 +695,11 @@ mod tests {
             model: name.into(),
             usage,
             cost_usd: None,
+            stop_reasons: Default::default(),
         };
         let mut s = JoinSummary {
             requests: 2,
-            statuses: [1, 0, 0, 0, 1],
+            statuses: [1, 0, 0, 0, 0, 0, 1],
             models: vec![model("m"), model("x")],
             ..JoinSummary::default()
         };
@@ -601,12 +710,12 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(
             json.starts_with(
-                r#"{"requests":2,"succeeded":1,"errored":0,"expired":0,"canceled":0,"missing":1,"request_problems":0,"#
+                r#"{"requests":2,"succeeded":1,"truncated":0,"refused":0,"errored":0,"expired":0,"canceled":0,"missing":1,"request_problems":0,"#
             ),
             "{json}"
         );
         assert!(
-            json.contains(r#"{"model":"m","input_tokens":1000000,"cached_tokens":0,"cache_write_tokens":0,"cache_write_1h_tokens":0,"output_tokens":500000,"reasoning_tokens":0,"results_with_usage":1,"cost_usd":2.0}"#),
+            json.contains(r#"{"model":"m","input_tokens":1000000,"cached_tokens":0,"cache_write_tokens":0,"cache_write_1h_tokens":0,"output_tokens":500000,"reasoning_tokens":0,"results_with_usage":1,"cost_usd":2.0,"stop_reasons":{}}"#),
             "{json}"
         );
         assert!(

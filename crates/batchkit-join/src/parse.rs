@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use batchkit_line::prelude::*;
 use batchkit_line::{Located, ResultLine, Value};
 
+use batchkit_providers::stop_reasons::{self, StopClass};
+
 use crate::Status;
 
 /// Tokens the provider reported for one result (or a sum of them).
@@ -53,6 +55,38 @@ impl Usage {
         self.output += o.output;
         self.reasoning += o.reasoning;
         self.results += o.results;
+    }
+}
+
+/// One model's results: summed usage and the count of each stop reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub usage: Usage,
+    pub stops: std::collections::BTreeMap<String, u64>,
+}
+
+/// More distinct stop reasons than this per model are counted as `(other)`: a bound on a
+/// table a hostile file could grow.
+const MAX_STOPS: usize = 64;
+
+impl Tally {
+    /// Counts `n` results that stopped for `reason`.
+    pub fn stop(&mut self, reason: &str, n: u64) {
+        if let Some(c) = self.stops.get_mut(reason) {
+            *c += n;
+        } else if self.stops.len() >= MAX_STOPS {
+            *self.stops.entry("(other)".to_string()).or_default() += n;
+        } else {
+            self.stops.insert(reason.to_string(), n);
+        }
+    }
+
+    /// Adds `o` to `self`.
+    pub fn add(&mut self, o: &Tally) {
+        self.usage.add(&o.usage);
+        for (r, n) in &o.stops {
+            self.stop(r, *n);
+        }
     }
 }
 
@@ -151,6 +185,18 @@ pub(crate) struct ResultInfo<'a> {
     pub model: Option<Cow<'a, str>>,
     /// The answer text as one JSON string literal.
     pub text: Option<Text>,
+    /// The provider's stop reason: its value, and its JSON string literal's range in the line.
+    pub stop: Option<Stop<'a>>,
+}
+
+/// A result's stop reason, verbatim.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Stop<'a> {
+    /// The decoded value.
+    pub value: Cow<'a, str>,
+    /// Start and length of its JSON string literal in the line.
+    pub start: usize,
+    pub len: usize,
 }
 
 /// Why a result line cannot be joined.
@@ -590,7 +636,27 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
             }
         }
     }
-    info.status = Some(classify(&f));
+    let mut status = classify(&f);
+    if status == Status::Succeeded {
+        if let Some((layout, v, refused)) = stop_reason(root) {
+            status = match stop_reasons::class(layout, v) {
+                StopClass::Truncated => Status::Truncated,
+                StopClass::Refused => Status::Refused,
+                StopClass::Succeeded if refused => Status::Refused,
+                StopClass::Succeeded => Status::Succeeded,
+            };
+            if let Some((start, len)) = at.string_range(v) {
+                info.stop = Some(Stop {
+                    value: text_of(content, at, v),
+                    start,
+                    len,
+                });
+            }
+        } else if refusal(root) {
+            status = Status::Refused;
+        }
+    }
+    info.status = Some(status);
     info.text = join_texts(at, &texts);
     match id {
         Some(v) => match v.into_string() {
@@ -601,6 +667,70 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
+}
+
+/// The stop reason of a result line, by the layouts of the stop-reason table
+/// (`batchkit_providers::stop_reasons`): the table's layout name, the value, and whether the
+/// answer is a refusal whatever the value says (OpenAI chat `message.refusal`, a Responses
+/// `refusal` part).
+fn stop_reason<'i>(root: Value<'_, 'i>) -> Option<(&'static str, &'i str, bool)> {
+    if let Some(m) = field(root, "result").and_then(|r| field(r, "message")) {
+        return Some(("anthropic", string(m, "stop_reason")?, false));
+    }
+    if let Some(out) = field(root, "modelOutput") {
+        if let Some(v) = string(out, "stopReason") {
+            return Some(("bedrock-converse", v, false));
+        }
+        let v = string(out, "stop_reason")?;
+        let llama = field(out, "generation").is_some() && field(out, "content").is_none();
+        return Some((if llama { "bedrock-llama" } else { "anthropic" }, v, false));
+    }
+    // xAI's results API.
+    let resp = match field(root, "batch_result").and_then(|b| field(b, "response")) {
+        Some(r) => field(r, "chat_get_completion")?,
+        None => field(root, "response")?,
+    };
+    let body = field(resp, "body").unwrap_or(resp);
+    if let Some(choice) = items(body, "choices").next() {
+        let refused = field(choice, "message")
+            .and_then(|m| field(m, "refusal"))
+            .is_some();
+        return Some(("chat", string(choice, "finish_reason")?, refused));
+    }
+    if field(body, "output").is_some() || string(body, "object") == Some("response") {
+        let status = string(body, "status")?;
+        let reason = field(body, "incomplete_details").and_then(|d| string(d, "reason"));
+        let v = match (status, reason) {
+            ("incomplete", Some(r)) => r,
+            _ => status,
+        };
+        return Some(("responses", v, responses_refusal(body)));
+    }
+    if let Some(c) = items(resp, "candidates").next() {
+        return Some(("gemini", string(c, "finishReason")?, false));
+    }
+    let block = field(resp, "promptFeedback").and_then(|p| string(p, "blockReason"))?;
+    Some(("gemini-prompt", block, false))
+}
+
+/// A refusal with no stop value to read it from.
+fn refusal(root: Value<'_, '_>) -> bool {
+    let Some(resp) = field(root, "response") else {
+        return false;
+    };
+    let body = field(resp, "body").unwrap_or(resp);
+    if let Some(choice) = items(body, "choices").next() {
+        return field(choice, "message")
+            .and_then(|m| field(m, "refusal"))
+            .is_some();
+    }
+    responses_refusal(body)
+}
+
+/// A Responses body with an output `refusal` part.
+fn responses_refusal(body: Value<'_, '_>) -> bool {
+    items(body, "output")
+        .any(|item| items(item, "content").any(|c| string(c, "type") == Some("refusal")))
 }
 
 /// Model, usage and text of a Bedrock `modelOutput`.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use batchkit_io::{Chunk, Input, Source};
 
 use crate::engine::{results_hint, run_input, Ctx, MAX_MODELS};
-use crate::parse::{request_id, result_info, RequestId, Text, Unjoinable, Usage};
+use crate::parse::{request_id, result_info, RequestId, Tally, Text, Unjoinable};
 use crate::render::{result_said, Said};
 use crate::store::{
     hash_id, io_err, Entry, Match, MatchTable, MemStore, Partitions, SpillFile, BLANK, ENTRY_SIZE,
@@ -52,6 +52,8 @@ struct PRes {
     content_len: usize,
     id: Option<Bytes>,
     text: Option<Bytes>,
+    /// The stop reason's literal: start in the chunk, length.
+    stop: Option<(usize, usize)>,
     status: Status,
     problem: Option<(Problem, Said)>,
     hash: u64,
@@ -60,12 +62,12 @@ struct PRes {
 
 struct ResChunk {
     items: Vec<PRes>,
-    models: BTreeMap<String, Usage>,
+    models: BTreeMap<String, Tally>,
 }
 
 fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
     let mut items = Vec::new();
-    let mut models: BTreeMap<String, Usage> = BTreeMap::new();
+    let mut models: BTreeMap<String, Tally> = BTreeMap::new();
     if let Some(o) = chunk.oversized {
         items.push(PRes {
             line: o.line,
@@ -75,6 +77,7 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
             content_len: 0,
             id: None,
             text: None,
+            stop: None,
             status: Status::Missing,
             problem: Some((
                 Problem::LineTooLarge,
@@ -99,13 +102,16 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
         let info = result_info(line.content);
         if let Some(u) = info.usage {
             let name = info.model.as_deref().unwrap_or("(unknown)");
-            match models.get_mut(name) {
-                Some(m) => m.add(&u),
-                None => {
-                    models.insert(name.to_string(), u);
-                }
+            let m = match models.get_mut(name) {
+                Some(m) => m,
+                None => models.entry(name.to_string()).or_default(),
+            };
+            m.usage.add(&u);
+            if let Some(s) = &info.stop {
+                m.stop(&s.value, 1);
             }
         }
+        let stop = info.stop.as_ref().map(|s| (content_start + s.start, s.len));
         let (id, hash) = match &info.id {
             Some(std::borrow::Cow::Borrowed(s)) => (
                 Some(Bytes::Chunk(s.as_ptr() as usize - base, s.len())),
@@ -140,6 +146,7 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
             content_len: line.content.len(),
             id,
             text,
+            stop,
             status: info.status.unwrap_or(Status::Errored),
             problem,
             hash,
@@ -182,7 +189,7 @@ impl Ctx<'_> {
                             name
                         };
                         self.models.entry(key).or_default().add(&u);
-                        self.summary.usage.add(&u);
+                        self.summary.usage.add(&u.usage);
                     }
                     for it in rc.items {
                         self.summary.results += 1;
@@ -277,6 +284,8 @@ impl Ctx<'_> {
             other: NONE,
             status: it.status.to_u8(),
             kind,
+            stop_rel: it.stop.map_or(0, |(s, _)| (s - it.raw.0) as u32),
+            stop_len: it.stop.map_or(u32::MAX, |(_, l)| l as u32),
         };
         // The raw line is stored only when it cannot be read back from its input.
         let mut parts: Vec<&[u8]> = Vec::with_capacity(3);
@@ -347,6 +356,7 @@ impl Spill {
                     &self.count.to_le_bytes(),
                     &e.hash.to_le_bytes(),
                     &[e.status],
+                    &e.file.to_le_bytes(),
                     &(id.len() as u32).to_le_bytes(),
                     id,
                 ],

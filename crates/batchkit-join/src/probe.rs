@@ -16,11 +16,15 @@ pub(crate) trait Keys {
     fn id(&self, i: u32) -> &[u8];
     fn hash(&self, i: u32) -> u64;
     fn status(&self, i: u32) -> Status;
+    /// The index of the result file the result is in.
+    fn file(&self, i: u32) -> u32;
 }
 
-/// A succeeded result beats a failed one; among equals the earlier line is kept.
-pub(crate) fn better(new: Status, old: Status) -> bool {
-    new == Status::Succeeded && old != Status::Succeeded
+/// Whether result `new`, added after `old` (same id), replaces it: the better status
+/// ([`Status::rank`]), among equals the later result file (the newer round); within one file
+/// the earlier line is kept.
+pub(crate) fn better(new: (Status, u32), old: (Status, u32)) -> bool {
+    (new.0.rank(), new.1) > (old.0.rank(), old.1)
 }
 
 /// The duplicate-result rule, for the in-memory and the spilled join alike: per id, the
@@ -49,7 +53,7 @@ impl ResultTable {
         let id = k.id(i);
         match self.table.find_mut(hash, |&j| k.id(j) == id) {
             Some(slot) => {
-                if better(k.status(i), k.status(*slot)) {
+                if better((k.status(i), k.file(i)), (k.status(*slot), k.file(*slot))) {
                     self.losers.push(*slot);
                     *slot = i;
                 } else {
@@ -131,8 +135,8 @@ impl FirstLines {
 /// One result partition's id records, as the spilled join's result pass wrote them.
 struct PartRecs {
     data: Vec<u8>,
-    /// (result index, hash, status, id start in `data`, id length).
-    recs: Vec<(u64, u64, u8, usize, usize)>,
+    /// (result index, hash, status, id start in `data`, id length, result file).
+    recs: Vec<(u64, u64, u8, usize, usize, u32)>,
 }
 
 impl Keys for PartRecs {
@@ -146,6 +150,9 @@ impl Keys for PartRecs {
     fn status(&self, i: u32) -> Status {
         Status::from_u8(self.recs[i as usize].2)
     }
+    fn file(&self, i: u32) -> u32 {
+        self.recs[i as usize].5
+    }
 }
 
 fn read_part(path: &PathBuf) -> Result<PartRecs, JoinError> {
@@ -156,9 +163,10 @@ fn read_part(path: &PathBuf) -> Result<PartRecs, JoinError> {
         let idx = u64::from_le_bytes(data[at..at + 8].try_into().expect("8"));
         let hash = u64::from_le_bytes(data[at + 8..at + 16].try_into().expect("8"));
         let status = data[at + 16];
-        let len = u32::from_le_bytes(data[at + 17..at + 21].try_into().expect("4")) as usize;
-        recs.push((idx, hash, status, at + 21, len));
-        at += 21 + len;
+        let file = u32::from_le_bytes(data[at + 17..at + 21].try_into().expect("4"));
+        let len = u32::from_le_bytes(data[at + 21..at + 25].try_into().expect("4")) as usize;
+        recs.push((idx, hash, status, at + 25, len, file));
+        at += 25 + len;
     }
     Ok(PartRecs { data, recs })
 }
@@ -223,7 +231,7 @@ fn probe_part(
                 continue;
             }
             let Some(w) = found else { continue };
-            let (ridx, _, status, _, _) = part.recs[w as usize];
+            let (ridx, _, status, _, _, _) = part.recs[w as usize];
             out.claimed.push(ridx);
             out.matches.push((
                 g,
@@ -331,7 +339,7 @@ mod tests {
     use super::*;
     use crate::store::hash_id;
 
-    struct K(Vec<(&'static [u8], Status)>);
+    struct K(Vec<(&'static [u8], Status, u32)>);
     impl Keys for K {
         fn id(&self, i: u32) -> &[u8] {
             self.0[i as usize].0
@@ -342,25 +350,41 @@ mod tests {
         fn status(&self, i: u32) -> Status {
             self.0[i as usize].1
         }
+        fn file(&self, i: u32) -> u32 {
+            self.0[i as usize].2
+        }
     }
 
     #[test]
-    fn a_succeeded_result_beats_a_failed_one_else_the_earlier_wins() {
+    fn the_best_status_wins_then_the_later_file_then_the_earlier_line() {
         let k = K(vec![
-            (b"a", Status::Errored),
-            (b"b", Status::Expired),
-            (b"a", Status::Succeeded),
-            (b"a", Status::Succeeded),
-            (b"b", Status::Errored),
+            (b"a", Status::Errored, 0),
+            (b"b", Status::Expired, 0),
+            (b"a", Status::Succeeded, 0),
+            (b"a", Status::Succeeded, 0),
+            (b"b", Status::Errored, 0),
+            (b"c", Status::Truncated, 0),
+            (b"c", Status::Refused, 1),
+            (b"c", Status::Truncated, 1),
+            (b"d", Status::Succeeded, 0),
+            (b"d", Status::Truncated, 1),
+            (b"e", Status::Canceled, 0),
+            (b"e", Status::Expired, 1),
         ]);
         let mut t = ResultTable::default();
-        for i in 0..5 {
+        for i in 0..k.0.len() as u32 {
             t.insert(i, &k);
         }
         assert_eq!(t.find(hash_id(b"a"), b"a", &k), Some(2));
-        assert_eq!(t.find(hash_id(b"b"), b"b", &k), Some(1));
-        assert_eq!(t.find(hash_id(b"c"), b"c", &k), None);
-        assert_eq!(t.losers(&k), vec![(0, 2), (3, 2), (4, 1)]);
+        assert_eq!(t.find(hash_id(b"b"), b"b", &k), Some(4));
+        assert_eq!(t.find(hash_id(b"c"), b"c", &k), Some(7));
+        assert_eq!(t.find(hash_id(b"d"), b"d", &k), Some(8));
+        assert_eq!(t.find(hash_id(b"e"), b"e", &k), Some(11));
+        assert_eq!(t.find(hash_id(b"x"), b"x", &k), None);
+        assert_eq!(
+            t.losers(&k),
+            vec![(0, 2), (1, 4), (3, 2), (5, 7), (6, 7), (9, 8), (10, 11)]
+        );
     }
 
     #[test]

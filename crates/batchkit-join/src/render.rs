@@ -36,6 +36,8 @@ pub(crate) fn write_line(f: &mut AtomicFile, raw: &[u8]) -> Result<(), JoinError
 pub(crate) struct ResultBytes<'a> {
     pub content: &'a [u8],
     pub text: Option<&'a [u8]>,
+    /// The stop reason's JSON string literal, as it stands in the result line.
+    pub stop: Option<&'a [u8]>,
 }
 
 fn write_merged(
@@ -57,6 +59,8 @@ fn write_merged(
     out.extend_from_slice(result.map_or(&b"null"[..], |r| r.content));
     out.extend_from_slice(b",\"output_text\":");
     out.extend_from_slice(result.and_then(|r| r.text).unwrap_or(b"null"));
+    out.extend_from_slice(b",\"stop_reason\":");
+    out.extend_from_slice(result.and_then(|r| r.stop).unwrap_or(b"null"));
     if let Some(p) = problem {
         out.extend_from_slice(b",\"problem\":\"");
         out.extend_from_slice(p.code().as_bytes());
@@ -343,6 +347,7 @@ pub(crate) fn slices<'a>(all: &'a [u8], e: &Entry) -> ResultBytes<'a> {
     ResultBytes {
         content: &all[c..c + e.content_len as usize],
         text: e.text().map(|(r, l)| &all[r as usize..(r + l) as usize]),
+        stop: e.stop().map(|(r, l)| &all[r as usize..(r + l) as usize]),
     }
 }
 
@@ -464,7 +469,8 @@ impl Ctx<'_> {
                     if matches!(
                         lo.problem,
                         Some(Problem::LineTooLarge | Problem::DuplicateId)
-                    ) {
+                    ) || !self.opts.retry_on.contains(lo.status)
+                    {
                         self.summary.not_in_retry += 1;
                     } else {
                         self.summary.to_retry += 1;
@@ -678,6 +684,8 @@ mod tests {
             other: NONE,
             status: Status::Succeeded.to_u8(),
             kind: 0,
+            stop_rel: 0,
+            stop_len: u32::MAX,
         }
     }
 
@@ -720,6 +728,7 @@ mod tests {
         let rb = ResultBytes {
             content: b"{\"r\":1}",
             text: Some(b"\"hi\""),
+            stop: Some(b"\"stop\""),
         };
         let (s, n) = render_line(
             &mut out,
@@ -732,7 +741,7 @@ mod tests {
         );
         assert_eq!(
             &out[s..s + n],
-            b"{\"custom_id\":\"a\",\"status\":\"succeeded\",\"request\":{\"custom_id\":\"a\"},\"result\":{\"r\":1},\"output_text\":\"hi\"}\n"
+            b"{\"custom_id\":\"a\",\"status\":\"succeeded\",\"request\":{\"custom_id\":\"a\"},\"result\":{\"r\":1},\"output_text\":\"hi\",\"stop_reason\":\"stop\"}\n"
         );
         let (_, n) = render_line(
             &mut out,
@@ -755,7 +764,7 @@ mod tests {
         );
         assert_eq!(
             &out[s..s + n],
-            b"{\"custom_id\":null,\"status\":\"missing\",\"request\":null,\"result\":null,\"output_text\":null,\"problem\":\"line_too_large\",\"line\":4}\n"
+            b"{\"custom_id\":null,\"status\":\"missing\",\"request\":null,\"result\":null,\"output_text\":null,\"stop_reason\":null,\"problem\":\"line_too_large\",\"line\":4}\n"
         );
     }
 }

@@ -41,14 +41,22 @@ pub(crate) struct Entry {
     pub status: u8,
     /// 0 joinable, 1 not (no usable id), 2 too long to hold.
     pub kind: u8,
+    /// The stop reason's JSON string literal, relative to the raw line (it stands in the
+    /// content); `u32::MAX` length when the result has none.
+    pub stop_rel: u32,
+    pub stop_len: u32,
 }
 
-pub(crate) const ENTRY_SIZE: usize = 8 * 5 + 4 * 8 + 2;
+pub(crate) const ENTRY_SIZE: usize = 8 * 5 + 4 * 8 + 2 + 8;
 const OTHER_AT: usize = 40 + 32 - 8;
 
 impl Entry {
     pub fn status(&self) -> Status {
         Status::from_u8(self.status)
+    }
+
+    pub fn stop(&self) -> Option<(u32, u32)> {
+        (self.stop_len != u32::MAX).then_some((self.stop_rel, self.stop_len))
     }
 
     pub fn text(&self) -> Option<(u32, u32)> {
@@ -78,6 +86,8 @@ impl Entry {
         b[64..72].copy_from_slice(&self.other.to_le_bytes());
         b[72] = self.status;
         b[73] = self.kind;
+        b[74..78].copy_from_slice(&self.stop_rel.to_le_bytes());
+        b[78..82].copy_from_slice(&self.stop_len.to_le_bytes());
     }
 
     pub fn decode(b: &[u8]) -> Entry {
@@ -99,11 +109,13 @@ impl Entry {
             other: u64_at(64),
             status: b[72],
             kind: b[73],
+            stop_rel: u32_at(74),
+            stop_len: u32_at(78),
         }
     }
 }
 
-const _: () = assert!(ENTRY_SIZE == 74 && OTHER_AT == 64);
+const _: () = assert!(ENTRY_SIZE == 82 && OTHER_AT == 64);
 
 /// Bytes in fixed blocks so growth never doubles a huge buffer (the budget would jump).
 #[derive(Default)]
@@ -195,6 +207,9 @@ impl Keys for MemKeys<'_> {
     }
     fn status(&self, i: u32) -> Status {
         self.entries[i as usize].status()
+    }
+    fn file(&self, i: u32) -> u32 {
+        self.entries[i as usize].file
     }
 }
 
@@ -406,6 +421,8 @@ mod tests {
             other: 13,
             status: 3,
             kind: 1,
+            stop_rel: 14,
+            stop_len: 15,
         };
         let mut b = [0u8; ENTRY_SIZE];
         e.encode(&mut b);
