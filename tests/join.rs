@@ -952,6 +952,8 @@ struct ModelRow {
     reasoning_tokens: u64,
     results_with_usage: u64,
     cost_usd: Option<f64>,
+    /// Results per stop reason, the provider's own value.
+    stop_reasons: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
@@ -959,6 +961,8 @@ struct ModelRow {
 struct JSummary {
     requests: u64,
     succeeded: u64,
+    truncated: u64,
+    refused: u64,
     errored: u64,
     expired: u64,
     canceled: u64,
@@ -995,6 +999,8 @@ enum JEvent {
 #[serde(rename_all = "snake_case")]
 enum Status {
     Succeeded,
+    Truncated,
+    Refused,
     Errored,
     Expired,
     Canceled,
@@ -1011,6 +1017,8 @@ struct Merged {
     request: Value,
     result: Value,
     output_text: Option<String>,
+    /// The provider's stop reason, verbatim.
+    stop_reason: Option<String>,
     /// Only on a request line that could not be joined: its code and line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     problem: Option<JCode>,

@@ -36,6 +36,7 @@ from typing import (
     Literal,
     NamedTuple,
     Optional,
+    Sequence,
     Tuple,
     Union,
     overload,
@@ -570,13 +571,16 @@ def join(
     temp_dir: Optional[PathLike] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
+    retry_on: Optional[Sequence[str]] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
     The same as ``batchkit join``, writing the same files: ``out`` has one line per
     request in request order; ``retry`` the request lines to send again; ``orphans``
-    results matching no request. Returns the summary record (``requests``,
-    ``succeeded``, ``errored``, ``missing``, ``to_retry``, ``usage``, ``cost_usd``, ...).
+    results matching no request; ``retry_on`` the statuses whose requests go to ``retry``
+    (default: errored, expired, canceled, missing, truncated). Returns the summary record
+    (``requests``, ``succeeded``, ``truncated``, ``refused``, ``errored``, ``missing``,
+    ``to_retry``, ``usage``, ``models`` with their ``stop_reasons``, ``cost_usd``, ...).
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -588,6 +592,8 @@ def join(
     """
     args = _global(memory_limit, max_line_bytes) + ["join", "--out", os.fspath(out)]
     _opt(args, "--retry", retry)
+    if retry_on is not None:
+        args += ["--retry-on", ",".join(retry_on)]
     _opt(args, "--orphans", orphans)
     _opt(args, "--duplicates", duplicates)
     _opt(args, "--temp-dir", temp_dir)

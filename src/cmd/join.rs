@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use batchkit_io::paths::Role;
 use batchkit_io::Input;
-use batchkit_join::{default_prices, JoinOptions};
+use batchkit_join::{default_prices, JoinOptions, Status, StatusSet};
 use batchkit_report::join::JoinPrinter;
 use batchkit_report::style::Style;
 
@@ -15,17 +15,23 @@ use crate::settings::{Format, Settings};
 /// Join downloaded batch results back to their requests by id.
 ///
 /// Writes MERGED in request order, one line per request:
-/// {"custom_id":...,"status":"succeeded|errored|expired|canceled|missing","request":<request line>,
-/// "result":<result line or null>,"output_text":<answer text or null>}. Request lines that cannot be
+/// {"custom_id":...,"status":"succeeded|truncated|refused|errored|expired|canceled|missing",
+/// "request":<request line>,"result":<result line or null>,"output_text":<answer text or null>,
+/// "stop_reason":<the provider's stop reason, verbatim, or null>}. An answer cut by the output cap
+/// (finish_reason length, stop_reason max_tokens, finishReason MAX_TOKENS, Responses incomplete
+/// with max_output_tokens) is truncated; one refused or filtered (content_filter, message.refusal,
+/// Anthropic refusal, Gemini SAFETY and the other block reasons, a blocked prompt) is refused;
+/// their usage and cost are still counted. Request lines that cannot be
 /// joined (no id, an id an earlier line already used) get status missing and a "problem" field;
 /// lines that are not valid UTF-8 JSON are reported and left out of MERGED and RETRY. RETRY never
 /// holds an id twice: a later line with an id already used is reported (duplicate_id) and left out. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
 /// output and error files, Anthropic results, Gemini and Vertex outputs, Together), plain or zstd.
 ///
 /// An OpenAI-style line with a non-2xx response.status_code is errored even when "error" is null;
-/// error.code batch_expired is expired and batch_cancelled canceled. When two results name one id,
-/// the merged line takes a succeeded one over a failed one (else the earlier line) and the other
-/// goes to --duplicates, or to --orphans when --duplicates is not given.
+/// error.code batch_expired is expired and batch_cancelled canceled. When several results name one
+/// id (rounds of retries), the merged line takes the best status (succeeded > truncated > refused >
+/// errored > expired > canceled), among equals the result file given later (within one file the
+/// earlier line); the others go to --duplicates, or to --orphans when --duplicates is not given.
 ///
 /// Memory stays under --memory-limit at any size: past it the join spills to a temporary directory
 /// (removed afterwards). Exit 0 when every request succeeded and every result was joined once, 1
@@ -45,9 +51,18 @@ pub struct Args {
     /// The merged file: one line per request, in request order
     #[arg(long, value_name = "MERGED")]
     pub out: PathBuf,
-    /// Write the request lines that did not succeed here, byte-exact, ready to upload again
+    /// Write the request lines whose status is in --retry-on here, byte-exact, ready to upload again
     #[arg(long, value_name = "FILE")]
     pub retry: Option<PathBuf>,
+    /// Statuses whose request lines go to --retry, comma-separated (refused is reported, not
+    /// retried, unless named)
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "errored,expired,canceled,missing,truncated",
+        value_parser = parse_retry_on
+    )]
+    pub retry_on: StatusSet,
     /// Write result lines whose id matches no request (and lines without a usable id) here
     #[arg(long, value_name = "FILE")]
     pub orphans: Option<PathBuf>,
@@ -57,6 +72,14 @@ pub struct Args {
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+}
+
+fn parse_retry_on(list: &str) -> Result<StatusSet, String> {
+    let set = StatusSet::parse(list)?;
+    if set.contains(Status::Succeeded) {
+        return Err("succeeded requests are never retried".into());
+    }
+    Ok(set)
 }
 
 pub fn run(
@@ -84,6 +107,7 @@ pub fn run(
         args.out,
     );
     opts.retry = args.retry;
+    opts.retry_on = args.retry_on;
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
     opts.temp_dir = args.temp_dir;

@@ -530,8 +530,8 @@ pub struct JoinSummary {
     /// file (counted even when no retry file is written).
     pub to_retry: u64,
     /// Request lines that did not succeed but are kept out of the retry file: too long to
-    /// copy, an id an earlier line already used, or a status not in [`JoinOptions::retry_on`]
-    /// (`refused` by default).
+    /// copy, or an id an earlier line already used. (A status not in
+    /// [`JoinOptions::retry_on`], `refused` by default, is counted in neither.)
     pub not_in_retry: u64,
     /// Result lines read (blank lines excluded).
     pub results: u64,

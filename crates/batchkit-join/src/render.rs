@@ -469,10 +469,9 @@ impl Ctx<'_> {
                     if matches!(
                         lo.problem,
                         Some(Problem::LineTooLarge | Problem::DuplicateId)
-                    ) || !self.opts.retry_on.contains(lo.status)
-                    {
+                    ) {
                         self.summary.not_in_retry += 1;
-                    } else {
+                    } else if self.opts.retry_on.contains(lo.status) {
                         self.summary.to_retry += 1;
                         if let Some(r) = &mut outs.retry {
                             write_line(r, raw)?;

@@ -95,13 +95,8 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
         "{}",
         s.bold(&crate::plural(x.requests, "request", "requests"))
     )?;
-    for (name, n) in [
-        ("succeeded", x.count(Status::Succeeded)),
-        ("errored", x.count(Status::Errored)),
-        ("expired", x.count(Status::Expired)),
-        ("canceled", x.count(Status::Canceled)),
-        ("missing", x.count(Status::Missing)),
-    ] {
+    for st in Status::ALL {
+        let (name, n) = (st.as_str(), x.count(st));
         let shown = if name == "succeeded" || n == 0 {
             format!("{n:>12}")
         } else {
