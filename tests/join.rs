@@ -1325,3 +1325,319 @@ bktest!(request_ids_follow_the_one_id_rule, |dir| {
         );
     }
 });
+
+// ---- Answers: truncated and refused from each layout's stop reason ----
+
+/// (id, status, stop_reason) of every merged line.
+fn answers(merged: &[Value]) -> Vec<(String, String, Option<String>)> {
+    merged
+        .iter()
+        .map(|l| {
+            (
+                l["custom_id"].as_str().unwrap().to_string(),
+                l["status"].as_str().unwrap().to_string(),
+                l["stop_reason"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn triples(v: &[(&str, &str, Option<&str>)]) -> Vec<(String, String, Option<String>)> {
+    v.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.map(str::to_string)))
+        .collect()
+}
+
+fn answers_of(dir: &Dir, layout: &str, results: &str) -> (i32, Value, Vec<Value>) {
+    let (c, events, merged) = join(
+        dir,
+        &[f(&format!("answers/{layout}_requests.jsonl"))],
+        &[f(&format!("answers/{results}"))],
+        &["--retry", "retry.jsonl"],
+    );
+    (c, events.last().unwrap().clone(), merged)
+}
+
+bktest!(answers_openai_chat, |dir| {
+    let (c, summary, merged) = answers_of(&dir, "openai", "openai_results.jsonl");
+    assert_eq!(c, 1);
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("ok", "succeeded", Some("stop")),
+            ("cut", "truncated", Some("length")),
+            // A non-null `message.refusal` with `finish_reason: "stop"`.
+            ("refused", "refused", Some("stop")),
+            ("filtered", "refused", Some("content_filter")),
+        ])
+    );
+    // The partial answer is kept.
+    assert_eq!(merged[1]["output_text"], "Certainly! One common example...");
+    assert_eq!(
+        (
+            &summary["succeeded"],
+            &summary["truncated"],
+            &summary["refused"],
+            &summary["to_retry"]
+        ),
+        (
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(2),
+            &Value::from(1)
+        )
+    );
+    // Usage of truncated and refused answers is counted (they were billed).
+    assert_eq!(summary["usage"]["results_with_usage"], 4);
+    assert_eq!(summary["usage"]["output_tokens"], 5 + 200 + 11);
+    assert_eq!(
+        summary["models"][0]["stop_reasons"],
+        serde_json::json!({"content_filter": 1, "length": 1, "stop": 2})
+    );
+    // Only the truncated request is retried by default.
+    let retry = std::fs::read_to_string(dir.join("retry.jsonl")).unwrap();
+    assert_eq!(retry.lines().count(), 1);
+    assert!(retry.contains("\"custom_id\":\"cut\""));
+});
+
+bktest!(answers_responses, |dir| {
+    let (_, summary, merged) = answers_of(&dir, "responses", "responses_results.jsonl");
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("ok", "succeeded", Some("completed")),
+            ("cut", "truncated", Some("max_output_tokens")),
+            ("refused", "refused", Some("completed")),
+        ])
+    );
+    assert_eq!(summary["usage"]["output_tokens"], 5 + 100 + 5);
+});
+
+bktest!(answers_anthropic, |dir| {
+    let (_, summary, merged) = answers_of(&dir, "anthropic", "anthropic_results.jsonl");
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("ok", "succeeded", Some("end_turn")),
+            ("cut", "truncated", Some("max_tokens")),
+            ("refused", "refused", Some("refusal")),
+        ])
+    );
+    assert_eq!(merged[1]["output_text"], "Once upon a");
+    assert_eq!(
+        summary["models"][0]["stop_reasons"],
+        serde_json::json!({"end_turn": 1, "max_tokens": 1, "refusal": 1})
+    );
+});
+
+bktest!(answers_gemini, |dir| {
+    let (_, summary, merged) = answers_of(&dir, "gemini", "gemini_results.jsonl");
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("ok", "succeeded", Some("STOP")),
+            // No parts: empty answer, still truncated.
+            ("cut", "truncated", Some("MAX_TOKENS")),
+            // No candidates: the prompt was blocked.
+            ("blocked", "refused", Some("PROHIBITED_CONTENT")),
+            ("unsafe", "refused", Some("SAFETY")),
+        ])
+    );
+    assert_eq!(merged[1]["output_text"], Value::Null);
+    assert_eq!(
+        (&summary["truncated"], &summary["refused"]),
+        (&Value::from(1), &Value::from(2))
+    );
+});
+
+bktest!(answers_vertex, |dir| {
+    let (_, _, merged) = answers_of(&dir, "vertex", "vertex_predictions.jsonl");
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("ok", "succeeded", Some("STOP")),
+            ("cut", "truncated", Some("MAX_TOKENS")),
+            ("refused", "refused", Some("RECITATION")),
+        ])
+    );
+});
+
+bktest!(answers_bedrock, |dir| {
+    let (_, _, merged) = answers_of(&dir, "bedrock", "bedrock_results.jsonl");
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("claude-ok", "succeeded", Some("end_turn")),
+            ("claude-cut", "truncated", Some("max_tokens")),
+            ("claude-refused", "refused", Some("refusal")),
+            ("nova-cut", "truncated", Some("max_tokens")),
+            ("nova-refused", "refused", Some("content_filtered")),
+            ("llama-cut", "truncated", Some("length")),
+        ])
+    );
+});
+
+bktest!(answers_openai_compatible_hosts, |dir| {
+    let (_, _, merged) = answers_of(&dir, "compatible", "compatible_results.jsonl");
+    assert_eq!(
+        answers(&merged),
+        triples(&[
+            ("mistral-cut", "truncated", Some("model_length")),
+            ("together-ok", "succeeded", Some("eos")),
+            ("vllm-cut", "truncated", Some("length")),
+            // An unknown value counts as succeeded and is kept verbatim.
+            ("vllm-unknown", "succeeded", Some("a_new_reason")),
+        ])
+    );
+});
+
+bktest!(retry_on_chooses_the_statuses_retried, |dir| {
+    let run_with = |extra: &[&str]| -> (Value, String) {
+        let mut args = vec!["--retry", "retry.jsonl"];
+        args.extend_from_slice(extra);
+        let (_, events, _) = join(
+            &dir,
+            &[f("answers/openai_requests.jsonl")],
+            &[f("answers/openai_results.jsonl")],
+            &args,
+        );
+        let retry = std::fs::read_to_string(dir.join("retry.jsonl")).unwrap();
+        let ids = retry
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["custom_id"].to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        (events.last().unwrap().clone(), ids)
+    };
+    let (s, ids) = run_with(&[]);
+    assert_eq!((ids.as_str(), &s["to_retry"]), ("\"cut\"", &Value::from(1)));
+    let (s, ids) = run_with(&["--retry-on", "refused,truncated"]);
+    assert_eq!(
+        (ids.as_str(), &s["to_retry"]),
+        ("\"cut\",\"refused\",\"filtered\"", &Value::from(3))
+    );
+    let (s, ids) = run_with(&["--retry-on", "errored"]);
+    assert_eq!((ids.as_str(), &s["to_retry"]), ("", &Value::from(0)));
+    // Exit 1 whatever is retried: not everything succeeded.
+    let mut c = dir.cmd();
+    c.args(["join", "--requests"])
+        .arg(f("answers/openai_requests.jsonl"))
+        .arg("--results")
+        .arg(f("answers/openai_results.jsonl"))
+        .args(["--out", "m.jsonl", "--retry-on", "errored"]);
+    assert_eq!(code(&run(c)), 1);
+    // A status that does not exist, or succeeded, is a usage error.
+    for bad in ["nope", "succeeded"] {
+        let mut c = dir.cmd();
+        c.args(["join", "--requests"])
+            .arg(f("answers/openai_requests.jsonl"))
+            .arg("--results")
+            .arg(f("answers/openai_results.jsonl"))
+            .args(["--out", "m.jsonl", "--retry-on", bad]);
+        assert_eq!(code(&run(c)), 2, "{bad}");
+    }
+});
+
+bktest!(rounds_the_best_status_wins_then_the_later_file, |dir| {
+    let req = dir.write(
+        "req.jsonl",
+        (1..=5)
+            .map(|i| format!("{{\"custom_id\":\"r{i}\",\"params\":{{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":9,\"messages\":[]}}}}\n"))
+            .collect::<String>(),
+    );
+    let line = |id: &str, stop: &str, text: &str| {
+        format!("{{\"custom_id\":\"{id}\",\"result\":{{\"type\":\"succeeded\",\"message\":{{\"model\":\"claude-sonnet-4-5\",\"content\":[{{\"type\":\"text\",\"text\":\"{text}\"}}],\"stop_reason\":\"{stop}\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":1}}}}}}}}\n")
+    };
+    let errored = |id: &str| {
+        format!("{{\"custom_id\":\"{id}\",\"result\":{{\"type\":\"errored\",\"error\":{{\"type\":\"error\"}}}}}}\n")
+    };
+    // Round 1: r1 truncated, r2 succeeded, r3 errored, r4 truncated, r5 refused.
+    let round1 = dir.write(
+        "round1.jsonl",
+        [
+            line("r1", "max_tokens", "one"),
+            line("r2", "end_turn", "two"),
+            errored("r3"),
+            line("r4", "max_tokens", "four-a"),
+            line("r5", "refusal", ""),
+        ]
+        .concat(),
+    );
+    // Round 2: r1 succeeded, r2 truncated, r3 truncated, r4 truncated again, r5 errored.
+    let round2 = dir.write(
+        "round2.jsonl",
+        [
+            line("r1", "end_turn", "one again"),
+            line("r2", "max_tokens", "tw"),
+            line("r3", "max_tokens", "thr"),
+            line("r4", "max_tokens", "four-b"),
+            errored("r5"),
+        ]
+        .concat(),
+    );
+    for extra in [
+        &["--memory-limit", "1GiB"][..],
+        &["--table-limit", "1KiB"][..],
+    ] {
+        let mut args = vec!["--duplicates", "dup.jsonl"];
+        args.extend_from_slice(extra);
+        let (_, events, merged) = join(
+            &dir,
+            &[req.clone()],
+            &[round1.clone(), round2.clone()],
+            &args,
+        );
+        assert_eq!(
+            answers(&merged),
+            triples(&[
+                ("r1", "succeeded", Some("end_turn")),
+                ("r2", "succeeded", Some("end_turn")),
+                ("r3", "truncated", Some("max_tokens")),
+                ("r4", "truncated", Some("max_tokens")),
+                ("r5", "refused", Some("refusal")),
+            ])
+        );
+        // Among equals, the file given later (the newer round).
+        assert_eq!(merged[3]["output_text"], "four-b");
+        assert_eq!(merged[0]["output_text"], "one again");
+        // Every loser is reported, with its file and line.
+        let dropped: Vec<(String, String, u64)> = events
+            .iter()
+            .filter(|e| e["type"] == "duplicate_result")
+            .map(|e| {
+                let file = e["dropped"]["file"].as_str().unwrap();
+                (
+                    e["custom_id"].as_str().unwrap().to_string(),
+                    file.rsplit('/').next().unwrap().to_string(),
+                    e["dropped"]["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let mut dropped = dropped;
+        dropped.sort();
+        assert_eq!(
+            dropped,
+            vec![
+                ("r1".into(), "round1.jsonl".into(), 1),
+                ("r2".into(), "round2.jsonl".into(), 2),
+                ("r3".into(), "round1.jsonl".into(), 3),
+                ("r4".into(), "round1.jsonl".into(), 4),
+                ("r5".into(), "round2.jsonl".into(), 5),
+            ]
+        );
+        let s = events.last().unwrap();
+        assert_eq!(
+            s["spilled"],
+            extra[0] == "--table-limit",
+            "the same rule when spilled"
+        );
+        assert_eq!(s["duplicates"], 5);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("dup.jsonl"))
+                .unwrap()
+                .lines()
+                .count(),
+            5
+        );
+    }
+});
