@@ -1254,4 +1254,58 @@ mod tests {
         assert_eq!(id, "ab");
         assert_eq!(&line[raw_start..raw_start + raw_len], br#""a\u0062""#);
     }
+
+    /// (status, stop reason as it stands in the line) of a result line.
+    fn answer(line: &str) -> (Status, Option<&str>) {
+        let i = result_info(line.as_bytes());
+        let stop = i.stop.map(|s| &line[s.start..s.start + s.len]);
+        (i.status.unwrap(), stop)
+    }
+
+    #[test]
+    fn stop_reasons_of_every_layout() {
+        use Status::{Errored, Refused, Succeeded, Truncated};
+        let chat = |fr: &str, msg: &str| {
+            format!(
+                r#"{{"custom_id":"a","response":{{"status_code":200,"body":{{"model":"m","choices":[{{"message":{msg},"finish_reason":{fr}}}]}}}},"error":null}}"#
+            )
+        };
+        let cases: Vec<(String, (Status, Option<&str>))> = vec![
+            (chat(r#""stop""#, r#"{"content":"x","refusal":null}"#), (Succeeded, Some(r#""stop""#))),
+            (chat(r#""length""#, r#"{"content":"x"}"#), (Truncated, Some(r#""length""#))),
+            (chat(r#""stop""#, r#"{"content":null,"refusal":"no"}"#), (Refused, Some(r#""stop""#))),
+            (chat(r#""content_filter""#, r#"{"content":null}"#), (Refused, Some(r#""content_filter""#))),
+            (chat(r#""model_length""#, r#"{"content":"x"}"#), (Truncated, Some(r#""model_length""#))),
+            (chat("null", r#"{"content":"x"}"#), (Succeeded, None)),
+            // A refusal without any finish reason.
+            (chat("null", r#"{"refusal":"no"}"#), (Refused, None)),
+            // vLLM's older layout.
+            (r#"{"custom_id":"a","response":{"model":"q","choices":[{"message":{"content":"x"},"finish_reason":"length","stop_reason":null}]}}"#.into(), (Truncated, Some(r#""length""#))),
+            // Responses.
+            (r#"{"custom_id":"a","response":{"status_code":200,"body":{"object":"response","status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"output":[]}}}"#.into(), (Truncated, Some(r#""max_output_tokens""#))),
+            (r#"{"custom_id":"a","response":{"status_code":200,"body":{"object":"response","status":"incomplete","incomplete_details":{"reason":"content_filter"},"output":[]}}}"#.into(), (Refused, Some(r#""content_filter""#))),
+            (r#"{"custom_id":"a","response":{"status_code":200,"body":{"object":"response","status":"completed","output":[{"type":"message","content":[{"type":"refusal","refusal":"no"}]}]}}}"#.into(), (Refused, Some(r#""completed""#))),
+            // Anthropic.
+            (r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":[],"stop_reason":"max_tokens"}}}"#.into(), (Truncated, Some(r#""max_tokens""#))),
+            (r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":[],"stop_reason":"model_context_window_exceeded"}}}"#.into(), (Truncated, Some(r#""model_context_window_exceeded""#))),
+            (r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":[],"stop_reason":"refusal"}}}"#.into(), (Refused, Some(r#""refusal""#))),
+            (r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":[],"stop_reason":"pause_turn"}}}"#.into(), (Succeeded, Some(r#""pause_turn""#))),
+            // The envelope first: an errored result keeps its status.
+            (r#"{"custom_id":"a","result":{"type":"errored","message":{"stop_reason":"max_tokens"}}}"#.into(), (Errored, None)),
+            // Gemini and Vertex.
+            (r#"{"key":"a","response":{"candidates":[{"content":{"role":"model"},"finishReason":"MAX_TOKENS"}]}}"#.into(), (Truncated, Some(r#""MAX_TOKENS""#))),
+            (r#"{"key":"a","response":{"candidates":[{"finishReason":"SPII"}]}}"#.into(), (Refused, Some(r#""SPII""#))),
+            (r#"{"key":"a","response":{"promptFeedback":{"blockReason":"JAILBREAK"}}}"#.into(), (Refused, Some(r#""JAILBREAK""#))),
+            (r#"{"status":"","processed_time":"t","custom_id":"a","request":{},"response":{"candidates":[{"finishReason":"BLOCKLIST"}]}}"#.into(), (Refused, Some(r#""BLOCKLIST""#))),
+            // Bedrock Claude, Nova, Llama.
+            (r#"{"recordId":"a","modelOutput":{"content":[],"stop_reason":"max_tokens"}}"#.into(), (Truncated, Some(r#""max_tokens""#))),
+            (r#"{"recordId":"a","modelOutput":{"output":{"message":{"content":[]}},"stopReason":"guardrail_intervened"}}"#.into(), (Refused, Some(r#""guardrail_intervened""#))),
+            (r#"{"recordId":"a","modelOutput":{"generation":"x","stop_reason":"length"}}"#.into(), (Truncated, Some(r#""length""#))),
+            // An escaped value is kept as its literal stands.
+            (chat(r#""len\u0067th""#, r#"{"content":"x"}"#), (Truncated, Some(r#""len\u0067th""#))),
+        ];
+        for (line, want) in &cases {
+            assert_eq!(&answer(line), want, "{line}");
+        }
+    }
 }
