@@ -242,6 +242,23 @@ def test_join_matches_cli(tmp_path, requests, results):
             assert filecmp.cmp(a, b, shallow=False), name
 
 
+def test_join_retry_on(tmp_path):
+    req = fx("join/answers/openai_requests.jsonl")
+    res = fx("join/answers/openai_results.jsonl")
+    s = batchkit.join(req, res, tmp_path / "m.jsonl", retry=tmp_path / "r.jsonl")
+    assert (s["succeeded"], s["truncated"], s["refused"], s["to_retry"]) == (1, 1, 2, 1)
+    assert s["models"][0]["stop_reasons"] == {"content_filter": 1, "length": 1, "stop": 2}
+    s = batchkit.join(
+        req,
+        res,
+        tmp_path / "m2.jsonl",
+        retry=tmp_path / "r2.jsonl",
+        retry_on=["truncated", "refused"],
+    )
+    assert s["to_retry"] == 3
+    assert len((tmp_path / "r2.jsonl").read_text().splitlines()) == 3
+
+
 def test_join_output_is_input():
     src = fx("join/openai_requests.jsonl")
     with pytest.raises(batchkit.OutputError) as e:
