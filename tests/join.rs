@@ -1583,7 +1583,7 @@ bktest!(rounds_the_best_status_wins_then_the_later_file, |dir| {
         args.extend_from_slice(extra);
         let (_, events, merged) = join(
             &dir,
-            &[req.clone()],
+            std::slice::from_ref(&req),
             &[round1.clone(), round2.clone()],
             &args,
         );
