@@ -131,6 +131,16 @@ impl PerInput {
     }
 }
 
+/// Each input's name and size, when known: what the bars are measured against.
+pub fn sizes<'a>(
+    inputs: impl IntoIterator<Item = &'a batchkit_io::Input>,
+) -> Vec<(String, Option<u64>)> {
+    inputs
+        .into_iter()
+        .map(|i| (i.name.clone(), i.len_hint()))
+        .collect()
+}
+
 impl batchkit_report::Progress for PerInput {
     fn update(&mut self, file: &str, read: u64, err: &mut dyn Write) {
         if self.bar.as_ref().is_none_or(|(n, _)| n != file) {

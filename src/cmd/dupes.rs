@@ -52,11 +52,7 @@ pub fn run(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
-    let inputs: Vec<Input> = if args.files.is_empty() {
-        vec![Input::stdin()]
-    } else {
-        args.files.iter().map(|f| Input::from_arg(f)).collect()
-    };
+    let inputs = super::inputs(&args.files);
     let roles: Vec<Role> = inputs
         .iter()
         .filter_map(|i| match &i.source {
@@ -72,10 +68,7 @@ pub fn run(
         temp_dir: args.spill.temp_dir.clone(),
         write_unique: args.write_unique.clone(),
     };
-    let sizes = inputs
-        .iter()
-        .map(|i| (i.name.clone(), i.len_hint()))
-        .collect();
+    let sizes = crate::progress::sizes(&inputs);
     let mut printer = DupesPrinter::new(
         super::writers(out, err, settings, || {
             Box::new(Together::new("dupes", sizes))

@@ -113,9 +113,7 @@ pub fn run(
     opts.temp_dir = args.temp_dir;
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
-    let sizes = (opts.requests.iter().chain(&opts.results))
-        .map(|i| (i.name.clone(), i.len_hint()))
-        .collect();
+    let sizes = crate::progress::sizes(opts.requests.iter().chain(&opts.results));
     let mut printer = JoinPrinter::new(
         super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
         json,

@@ -21,6 +21,18 @@ pub fn buffered(out: &mut dyn Write) -> BufWriter<&mut dyn Write> {
     BufWriter::with_capacity(64 << 10, out)
 }
 
+/// The inputs FILE... name: each a path or `-` for stdin; stdin when none is given.
+pub fn inputs(files: &[String]) -> Vec<batchkit_io::Input> {
+    if files.is_empty() {
+        vec![batchkit_io::Input::stdin()]
+    } else {
+        files
+            .iter()
+            .map(|f| batchkit_io::Input::from_arg(f))
+            .collect()
+    }
+}
+
 /// The writers a printer is given: `out` buffered, `err` as is, and progress as
 /// `--progress` says (made by `progress` when on).
 pub fn writers<'a>(

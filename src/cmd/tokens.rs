@@ -75,15 +75,8 @@ pub fn run(
     if let Some(p) = &args.pricing {
         prices.extend_from_file(p).context("--pricing")?;
     }
-    let inputs: Vec<Input> = if args.files.is_empty() {
-        vec![Input::stdin()]
-    } else {
-        args.files.iter().map(|f| Input::from_arg(f)).collect()
-    };
-    let sizes = inputs
-        .iter()
-        .map(|i| (i.name.clone(), i.len_hint()))
-        .collect();
+    let inputs = super::inputs(&args.files);
+    let sizes = crate::progress::sizes(&inputs);
     let w = super::writers(out, err, settings, || Box::new(PerInput::new(sizes)));
     let o = report::Options {
         per_request: args.per_request,

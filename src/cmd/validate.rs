@@ -73,15 +73,8 @@ pub fn run(
         ..CheckOptions::default()
     };
     let checker = Checker::new(&opts)?;
-    let inputs: Vec<Input> = if args.files.is_empty() {
-        vec![Input::stdin()]
-    } else {
-        args.files.iter().map(|f| Input::from_arg(f)).collect()
-    };
-    let sizes = inputs
-        .iter()
-        .map(|i| (i.name.clone(), i.len_hint()))
-        .collect();
+    let inputs = super::inputs(&args.files);
+    let sizes = crate::progress::sizes(&inputs);
     let mut printer = DiagnosticPrinter::new(
         super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
         settings.format == Format::Json,
