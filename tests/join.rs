@@ -963,6 +963,7 @@ struct JSummary {
     succeeded: u64,
     truncated: u64,
     refused: u64,
+    invalid_answer: u64,
     errored: u64,
     expired: u64,
     canceled: u64,

@@ -578,8 +578,8 @@ def join(
     The same as ``batchkit join``, writing the same files: ``out`` has one line per
     request in request order; ``retry`` the request lines to send again; ``orphans``
     results matching no request; ``retry_on`` the statuses whose requests go to ``retry``
-    (default: errored, expired, canceled, missing, truncated). Returns the summary record
-    (``requests``, ``succeeded``, ``truncated``, ``refused``, ``errored``, ``missing``,
+    (default: errored, expired, canceled, missing, truncated, invalid_answer). Returns the summary record
+    (``requests``, ``succeeded``, ``truncated``, ``refused``, ``invalid_answer``, ``errored``, ``missing``,
     ``to_retry``, ``usage``, ``models`` with their ``stop_reasons``, ``cost_usd``, ...).
 
     >>> import tempfile, os

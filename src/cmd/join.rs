@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(
         long,
         value_name = "LIST",
-        default_value = "errored,expired,canceled,missing,truncated",
+        default_value = "errored,expired,canceled,missing,truncated,invalid_answer",
         value_parser = parse_retry_on
     )]
     pub retry_on: StatusSet,

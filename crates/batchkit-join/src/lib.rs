@@ -160,6 +160,9 @@ pub enum Status {
     /// Answered, but refused or filtered (`content_filter`, `message.refusal`, Anthropic
     /// `refusal`, Gemini `SAFETY`, a blocked prompt...).
     Refused,
+    /// Finished, but the request asked for structured output and the answer is not JSON or
+    /// breaks the schema.
+    InvalidAnswer,
     /// The provider reported an error for it (HTTP 4xx/5xx included, even with `"error": null`).
     Errored,
     /// The batch expired before the request ran.
@@ -172,10 +175,11 @@ pub enum Status {
 
 impl Status {
     /// Every status, in report order.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Succeeded,
         Status::Truncated,
         Status::Refused,
+        Status::InvalidAnswer,
         Status::Errored,
         Status::Expired,
         Status::Canceled,
@@ -188,6 +192,7 @@ impl Status {
             Status::Succeeded => "succeeded",
             Status::Truncated => "truncated",
             Status::Refused => "refused",
+            Status::InvalidAnswer => "invalid_answer",
             Status::Errored => "errored",
             Status::Expired => "expired",
             Status::Canceled => "canceled",
@@ -204,9 +209,10 @@ impl Status {
             0 => Status::Succeeded,
             1 => Status::Truncated,
             2 => Status::Refused,
-            3 => Status::Errored,
-            4 => Status::Expired,
-            5 => Status::Canceled,
+            3 => Status::InvalidAnswer,
+            4 => Status::Errored,
+            5 => Status::Expired,
+            6 => Status::Canceled,
             _ => Status::Missing,
         }
     }
@@ -217,11 +223,12 @@ impl Status {
     }
 
     /// How good a result with this status is when several results name one id: succeeded
-    /// beats truncated, refused, errored, expired and canceled, in that order (higher is
-    /// better).
+    /// beats invalid_answer, truncated, refused, errored, expired and canceled, in that order
+    /// (higher is better).
     pub fn rank(self) -> u8 {
         match self {
-            Status::Succeeded => 6,
+            Status::Succeeded => 7,
+            Status::InvalidAnswer => 6,
             Status::Truncated => 5,
             Status::Refused => 4,
             Status::Errored => 3,
@@ -243,6 +250,7 @@ impl StatusSet {
     /// The default of `--retry-on`: every status but `succeeded` and `refused`.
     pub const DEFAULT_RETRY: StatusSet = StatusSet(
         1 << Status::Truncated as u8
+            | 1 << Status::InvalidAnswer as u8
             | 1 << Status::Errored as u8
             | 1 << Status::Expired as u8
             | 1 << Status::Canceled as u8
@@ -518,7 +526,7 @@ pub struct JoinSummary {
     pub requests: u64,
     /// Requests per status, indexed like [`Status::ALL`].
     #[serde(flatten, serialize_with = "per_status")]
-    pub statuses: [u64; 7],
+    pub statuses: [u64; 8],
     /// Request lines that could not be joined normally (invalid UTF-8 or JSON, no id,
     /// duplicate id, too long), and runs of blank lines between requests (an error, as in
     /// validate; blank lines at the end of a file are only a warning).
@@ -591,7 +599,7 @@ impl JoinSummary {
 }
 
 /// The counts per status as `"succeeded": n, "errored": n, ...`, in [`Status::ALL`] order.
-fn per_status<S: serde::Serializer>(statuses: &[u64; 7], ser: S) -> Result<S::Ok, S::Error> {
+fn per_status<S: serde::Serializer>(statuses: &[u64; 8], ser: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = ser.serialize_map(Some(statuses.len()))?;
     for (status, n) in Status::ALL.iter().zip(statuses) {
@@ -699,7 +707,7 @@ mod tests {
         };
         let mut s = JoinSummary {
             requests: 2,
-            statuses: [1, 0, 0, 0, 0, 0, 1],
+            statuses: [1, 0, 0, 0, 0, 0, 0, 1],
             models: vec![model("m"), model("x")],
             ..JoinSummary::default()
         };
@@ -710,7 +718,7 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(
             json.starts_with(
-                r#"{"requests":2,"succeeded":1,"truncated":0,"refused":0,"errored":0,"expired":0,"canceled":0,"missing":1,"request_problems":0,"#
+                r#"{"requests":2,"succeeded":1,"truncated":0,"refused":0,"invalid_answer":0,"errored":0,"expired":0,"canceled":0,"missing":1,"request_problems":0,"#
             ),
             "{json}"
         );
