@@ -972,6 +972,7 @@ struct JSummary {
     invalid_requests: u64,
     to_retry: u64,
     not_in_retry: u64,
+    answers_checked: u64,
     results: u64,
     joined: u64,
     orphans: u64,

@@ -15,13 +15,18 @@ use crate::settings::{Format, Settings};
 /// Join downloaded batch results back to their requests by id.
 ///
 /// Writes MERGED in request order, one line per request:
-/// {"custom_id":...,"status":"succeeded|truncated|refused|errored|expired|canceled|missing",
+/// {"custom_id":...,"status":"succeeded|truncated|refused|invalid_answer|errored|expired|canceled|missing",
 /// "request":<request line>,"result":<result line or null>,"output_text":<answer text or null>,
 /// "stop_reason":<the provider's stop reason, verbatim, or null>}. An answer cut by the output cap
 /// (finish_reason length, stop_reason max_tokens, finishReason MAX_TOKENS, Responses incomplete
 /// with max_output_tokens) is truncated; one refused or filtered (content_filter, message.refusal,
 /// Anthropic refusal, Gemini SAFETY and the other block reasons, a blocked prompt) is refused;
-/// their usage and cost are still counted. Request lines that cannot be
+/// their usage and cost are still counted. A finished answer whose request asked for structured
+/// output (OpenAI response_format json_schema or json_object, Responses text.format, Gemini
+/// responseMimeType application/json with responseSchema or responseJsonSchema, Anthropic and
+/// Bedrock output_config.format, a forced tool's input_schema, Converse textFormat) is checked:
+/// not JSON, cut JSON or a schema violation makes it invalid_answer, with
+/// "answer_problem":{"pointer":...,"message":...} in its merged line. Request lines that cannot be
 /// joined (no id, an id an earlier line already used) get status missing and a "problem" field;
 /// lines that are not valid UTF-8 JSON are reported and left out of MERGED and RETRY. RETRY never
 /// holds an id twice: a later line with an id already used is reported (duplicate_id) and left out. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
@@ -29,9 +34,11 @@ use crate::settings::{Format, Settings};
 ///
 /// An OpenAI-style line with a non-2xx response.status_code is errored even when "error" is null;
 /// error.code batch_expired is expired and batch_cancelled canceled. When several results name one
-/// id (rounds of retries), the merged line takes the best status (succeeded > truncated > refused >
-/// errored > expired > canceled), among equals the result file given later (within one file the
-/// earlier line); the others go to --duplicates, or to --orphans when --duplicates is not given.
+/// id (rounds of retries), the merged line takes the best status (succeeded, then truncated,
+/// refused, errored, expired, canceled), among equals the result file given later (within one file
+/// the earlier line); the others go to --duplicates, or to --orphans when --duplicates is not
+/// given. The answer of the one taken is then checked: a round that finished with an invalid answer
+/// still beats a truncated one.
 ///
 /// Memory stays under --memory-limit at any size: past it the join spills to a temporary directory
 /// (removed afterwards). Exit 0 when every request succeeded and every result was joined once, 1
@@ -69,6 +76,13 @@ pub struct Args {
     /// Write results that lost to another result for the same id here [default: --orphans]
     #[arg(long, value_name = "FILE")]
     pub duplicates: Option<PathBuf>,
+    /// Check every finished answer against this JSON Schema, instead of the one its request asks
+    /// for (a forced tool's input included)
+    #[arg(long, value_name = "S.json")]
+    pub answer_schema: Option<PathBuf>,
+    /// Answers of requests that ask for no structured output must be JSON too
+    #[arg(long)]
+    pub expect_json: bool,
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
@@ -101,6 +115,11 @@ pub fn run(
     .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
     .collect();
     super::check_paths(&inputs, &outputs)?;
+    let answer_schema = args
+        .answer_schema
+        .as_deref()
+        .map(super::read_schema)
+        .transpose()?;
     let mut opts = JoinOptions::new(
         args.requests.iter().map(|a| Input::from_arg(a)).collect(),
         args.results.iter().map(|a| Input::from_arg(a)).collect(),
@@ -111,6 +130,8 @@ pub fn run(
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
     opts.temp_dir = args.temp_dir;
+    opts.answer_schema = answer_schema;
+    opts.expect_json = args.expect_json;
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
     let sizes = crate::progress::sizes(opts.requests.iter().chain(&opts.results));

@@ -89,3 +89,11 @@ pub fn json_error_event(e: anyhow::Error, out: &mut impl Write, json: bool) -> a
         Err(w) => w.into(),
     }
 }
+
+/// A JSON Schema file (`--schema`, `--answer-schema`), its errors naming the file.
+pub fn read_schema(p: &std::path::Path) -> anyhow::Result<serde_json::Value> {
+    use anyhow::Context;
+    let text = std::fs::read(p).with_context(|| format!("{}: cannot read schema", p.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{}: the schema is not valid JSON", p.display()))
+}

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use batchkit_io::Input;
 use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
@@ -53,17 +52,7 @@ pub fn run(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
-    let schema = match &args.schema {
-        None => None,
-        Some(p) => {
-            let text =
-                std::fs::read(p).with_context(|| format!("{}: cannot read schema", p.display()))?;
-            Some(
-                serde_json::from_slice::<serde_json::Value>(&text)
-                    .with_context(|| format!("{}: the schema is not valid JSON", p.display()))?,
-            )
-        }
-    };
+    let schema = args.schema.as_deref().map(super::read_schema).transpose()?;
     let opts = CheckOptions {
         provider: Some(args.provider.clone()),
         schema,

@@ -12,8 +12,9 @@
 //! | a zstd window, and parsing one long line ([`Budget::big`]) | 1/2 |
 //!
 //! The join holds its partitions and its own reader in one share ([`Budget::join`]): the
-//! whole budget less the fixed cost and half the long-line share; the reader's chunks in
-//! flight are taken out of it by [`crate::ReadOptions::fit_to`].
+//! whole budget less the fixed cost and half the long-line share, less 1/32 of that (at most
+//! 16 MiB) for the schemas answers are checked against ([`Budget::answer_schemas`]); the
+//! reader's chunks in flight are taken out of it by [`crate::ReadOptions::fit_to`].
 //!
 //! Threads share the reader's part: more threads means more chunks only while they fit.
 //! Lines longer than [`BIG_LINE`] are parsed one at a time ([`big_line_gate`]), and a line
@@ -101,8 +102,19 @@ impl Budget {
     }
 
     /// Bytes for the join: its partitions and its reader's chunks in flight together (the
-    /// reader's part is taken out by [`crate::ReadOptions::fit_to`]).
+    /// reader's part is taken out by [`crate::ReadOptions::fit_to`]); the compiled answer
+    /// schemas' share ([`Budget::answer_schemas`]) is not in it.
     pub fn join(&self) -> u64 {
+        self.join_whole() - self.answer_schemas()
+    }
+
+    /// Bytes for the schemas the join checks answers against, compiled once each: 1/32 of
+    /// the join's whole share, at most 16 MiB (a file usually asks for one or a few).
+    pub fn answer_schemas(&self) -> u64 {
+        (self.join_whole() / 32).min(16 << 20)
+    }
+
+    fn join_whole(&self) -> u64 {
         self.tables
             .unwrap_or_else(|| self.total.saturating_sub(self.big() / 2 + BASE))
     }
@@ -171,10 +183,15 @@ mod tests {
     #[test]
     fn the_join_share_and_a_forced_table_limit() {
         let b = Budget::new(256 << 20).unwrap();
-        // Everything but the fixed cost and half the long-line share.
-        assert_eq!(b.join(), (256 - 32 - 56) << 20);
+        // Everything but the fixed cost and half the long-line share, less the answer
+        // schemas' 1/32 of that.
+        let whole = (256 - 32 - 56) << 20;
+        assert_eq!(b.answer_schemas(), whole / 32);
+        assert_eq!(b.join() + b.answer_schemas(), whole);
+        assert_eq!(Budget::new(8 << 30).unwrap().answer_schemas(), 16 << 20);
         let forced = b.with_tables(1 << 20);
-        assert_eq!((forced.tables(), forced.join()), (1 << 20, 1 << 20));
+        assert_eq!(forced.tables(), 1 << 20);
+        assert_eq!(forced.join() + forced.answer_schemas(), 1 << 20);
         assert_eq!(forced.reader(), b.reader());
         // The join's reader is taken out of its share, with smaller chunks when it is small.
         let small = Budget::new(64 << 20).unwrap();

@@ -27,7 +27,8 @@ use std::path::{Path, PathBuf};
 use batchkit_io::{AtomicFile, Chunk, Input, Line, ReadOptions, Source};
 use batchkit_line::BlankRun;
 
-use crate::parse::{request_id, RequestId, Tally};
+use crate::answer::{Checker, Want};
+use crate::parse::{request_id, request_id_want, RequestId, Tally};
 use crate::partition::{Results, Spill};
 use crate::probe::{probe_partitions, FirstLines};
 use crate::render::{
@@ -115,6 +116,12 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             _ => PathBuf::from("."),
         },
     };
+    let checker = Checker::new(
+        opts.answer_schema.as_ref(),
+        opts.expect_json,
+        opts.read.budget.answer_schemas(),
+    )
+    .map_err(|e| JoinError::Usage(format!("--answer-schema: {e}")))?;
     let positional = positional_inputs(opts);
     let inputs = positional.as_deref();
     let mut outs = Outputs::create(opts)?;
@@ -131,6 +138,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
         skip_request_events: 0,
         raw_in_payload: positional.is_none(),
         blank_run: BlankRun::default(),
+        checker: std::sync::Arc::new(checker),
     };
 
     let results = ctx.read_results(on_event)?;
@@ -209,6 +217,8 @@ pub(crate) struct Ctx<'o> {
     pub raw_in_payload: bool,
     /// Blank lines of the request file being written, not yet reported.
     pub blank_run: BlankRun,
+    /// The answer checks, and their schemas.
+    pub checker: std::sync::Arc<Checker>,
 }
 
 pub(crate) struct Outputs {
@@ -329,10 +339,16 @@ fn render_problem(
 
 /// Request `line` (id literal `id_raw`) joined to result `e`, whose bytes are read into `buf`:
 /// its status and merged line.
+///
+/// A finished answer is checked against what the request asks of it (`want`, or read from
+/// the line when not given): one that breaks it is `invalid_answer`.
+#[allow(clippy::too_many_arguments)]
 fn render_joined<P: Payload + ?Sized>(
     merged: &mut Vec<u8>,
     buf: &mut Vec<u8>,
     src: &ResultSource<'_, P>,
+    checker: &Checker,
+    want: Option<Want>,
     line: &Line<'_>,
     id_raw: &[u8],
     e: &Entry,
@@ -340,7 +356,22 @@ fn render_joined<P: Payload + ?Sized>(
 ) -> Result<(), JoinError> {
     src.load(e, true, buf)?;
     lo.status = e.status();
-    let result = slices(buf, e);
+    let mut result = slices(buf, e);
+    let problem_json;
+    if lo.status == Status::Succeeded {
+        let want = want.unwrap_or_else(|| {
+            batchkit_line::read(line.content, |root| checker.want(root)).unwrap_or_default()
+        });
+        if !matches!(want, Want::Nothing) {
+            lo.checked = true;
+            if let Some(p) = checker.check(&want, result.text, result.content, result.stop) {
+                lo.status = Status::InvalidAnswer;
+                problem_json = p.to_json();
+                result.answer_problem = Some(&problem_json);
+                lo.answer = Some(p);
+            }
+        }
+    }
     let (content, number) = (Some(line.content), line.number);
     lo.merged = render_line(
         merged,
@@ -360,9 +391,11 @@ fn mem_request_chunk<P: Payload + ?Sized>(
     chunk: &Chunk,
     mem: &MemStore,
     src: &ResultSource<'_, P>,
+    checker: &Checker,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |_, line, mut lo, merged, buf| {
-        match request_id(line.content) {
+        let (id, want) = request_id_want(line.content, Some(checker));
+        match id {
             RequestId::Id {
                 id,
                 raw_start,
@@ -375,7 +408,8 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                     Some(idx) => {
                         lo.result = u64::from(idx);
                         let e = &mem.entries[idx as usize];
-                        render_joined(merged, buf, src, line, id_raw, e, &mut lo)?;
+                        let want = Some(want);
+                        render_joined(merged, buf, src, checker, want, line, id_raw, e, &mut lo)?;
                     }
                     None => {
                         lo.merged = render_missing(merged, line, Some(id_raw), None);
@@ -400,6 +434,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
     recs: &[u8],
     entries: &(File, PathBuf),
     src: &ResultSource<'_, P>,
+    checker: &Checker,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |k, line, mut lo, merged, buf| {
         let m = Match::decode(&recs[k * MATCH_SIZE..(k + 1) * MATCH_SIZE]);
@@ -418,7 +453,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
             }
             None if m.result != NONE => {
                 let e = entry_at(entries, m.result)?;
-                render_joined(merged, buf, src, line, id_raw, &e, &mut lo)?;
+                render_joined(merged, buf, src, checker, None, line, id_raw, &e, &mut lo)?;
             }
             None => lo.merged = render_missing(merged, line, Some(id_raw), None),
         }
@@ -442,13 +477,14 @@ impl Ctx<'_> {
     ) -> Result<bool, JoinError> {
         let mut base = 0u64;
         let opts = self.opts;
+        let checker = self.checker.clone();
         for input in opts.requests.iter() {
             let stats = run_input(
                 &input.name,
                 input,
                 self.read.clone(),
                 on_event,
-                process_ok(|chunk: &Chunk| mem_request_chunk(chunk, mem, src)),
+                process_ok(|chunk: &Chunk| mem_request_chunk(chunk, mem, src, &checker)),
                 |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
                     let rc = rc?;
                     self.emit_request_chunk(
@@ -532,6 +568,7 @@ impl Ctx<'_> {
         drop(res_parts);
 
         // (d) second pass: merged and retry lines.
+        let checker = self.checker.clone();
         let src = ResultSource {
             inputs,
             names: &opts.results,
@@ -542,6 +579,7 @@ impl Ctx<'_> {
             let table = &table;
             let entries = &entries;
             let src = &src;
+            let checker = &*checker;
             let process = |chunk: &Chunk| -> Result<ReqChunk, JoinError> {
                 let n = chunk.line_count() as usize;
                 let from = base + chunk.first_line - 1;
@@ -553,7 +591,7 @@ impl Ctx<'_> {
                 }
                 let mut recs = Vec::new();
                 table.read(from, n, &mut recs)?;
-                grace_request_chunk(chunk, &recs, entries, src)
+                grace_request_chunk(chunk, &recs, entries, src, checker)
             };
             let name_input = &opts.requests[fi];
             let stats = run_input(

@@ -50,6 +50,7 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 mod cost;
 mod engine;
 mod parse;
@@ -108,6 +109,7 @@ pub mod hot {
             content: result,
             text,
             stop: None,
+            answer_problem: None,
         };
         crate::render::render_line(
             out,
@@ -448,6 +450,19 @@ pub enum Event {
         /// How many rows.
         count: u64,
     },
+    /// A finished answer that is not the structured output its request asked for (status
+    /// `invalid_answer`), in request order.
+    InvalidAnswer {
+        /// The request's id.
+        custom_id: String,
+        /// The request line.
+        #[serde(flatten)]
+        request: Loc,
+        /// Where in the answer (a JSON pointer; empty for the whole answer).
+        pointer: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Two results for one id.
     DuplicateResult {
         /// The id.
@@ -479,6 +494,11 @@ pub struct JoinOptions {
     pub duplicates: Option<PathBuf>,
     /// Where spill files go (default: the directory of `out`).
     pub temp_dir: Option<PathBuf>,
+    /// The JSON Schema every finished answer must fit (`--answer-schema`), instead of the one
+    /// its request asks for; a forced tool's input is checked against it too.
+    pub answer_schema: Option<serde_json::Value>,
+    /// Answers of requests that ask for no structured output must be JSON (`--expect-json`).
+    pub expect_json: bool,
     /// How to read the inputs, and the memory budget: the join keeps its partitions and its
     /// reader within [`Budget::join`](batchkit_io::Budget::join) (outputs and spill files are
     /// on disk).
@@ -497,6 +517,8 @@ impl JoinOptions {
             orphans: None,
             duplicates: None,
             temp_dir: None,
+            answer_schema: None,
+            expect_json: false,
             read: ReadOptions::default(),
         }
     }
@@ -541,6 +563,9 @@ pub struct JoinSummary {
     /// copy, or an id an earlier line already used. (A status not in
     /// [`JoinOptions::retry_on`], `refused` by default, is counted in neither.)
     pub not_in_retry: u64,
+    /// Finished answers checked against the structured output their request asked for (or
+    /// `--answer-schema`, `--expect-json`); those that break it are `invalid_answer`.
+    pub answers_checked: u64,
     /// Result lines read (blank lines excluded).
     pub results: u64,
     /// Results joined to a request.

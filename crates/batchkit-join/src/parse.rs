@@ -16,6 +16,7 @@ use batchkit_line::{Located, ResultLine, Value};
 
 use batchkit_providers::stop_reasons::{self, StopClass};
 
+use crate::answer::{Checker, Want};
 use crate::Status;
 
 /// Tokens the provider reported for one result (or a sum of them).
@@ -134,6 +135,16 @@ impl RequestId<'_> {
 /// never be copied into a merged JSON line); the id is borrowed from the line, as its literal
 /// stands, when it has no escapes.
 pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
+    request_id_want(content, None).0
+}
+
+/// [`request_id`], and with `checker` what the request asks its answer to be, from the same
+/// parse.
+pub(crate) fn request_id_want<'a>(
+    content: &'a [u8],
+    checker: Option<&Checker>,
+) -> (RequestId<'a>, Want) {
+    let mut want = Want::Nothing;
     let read = batchkit_line::read_located(content, |root, at| {
         if !root.is_object() {
             return RequestId::NotObject;
@@ -144,6 +155,9 @@ pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
         let Some(id) = found.as_str() else {
             return RequestId::InvalidId;
         };
+        if let Some(c) = checker {
+            want = c.want(root);
+        }
         match at.top_level_string(found.top_key(), id) {
             Some((raw_start, raw_len)) => {
                 let literal = &content[raw_start + 1..raw_start + raw_len - 1];
@@ -161,13 +175,14 @@ pub(crate) fn request_id(content: &[u8]) -> RequestId<'_> {
             None => RequestId::InvalidId,
         }
     });
-    match read {
+    let id = match read {
         Ok(r) => r,
         Err(e) if e.kind == batchkit_json::syntax::SyntaxKind::InvalidUtf8 => {
             RequestId::InvalidUtf8(e.message)
         }
         Err(e) => RequestId::InvalidJson(e.message),
-    }
+    };
+    (id, want)
 }
 
 /// Everything the join keeps about one result line.

@@ -38,6 +38,8 @@ pub(crate) struct ResultBytes<'a> {
     pub text: Option<&'a [u8]>,
     /// The stop reason's JSON string literal, as it stands in the result line.
     pub stop: Option<&'a [u8]>,
+    /// For an `invalid_answer`: `{"pointer":...,"message":...}`.
+    pub answer_problem: Option<&'a [u8]>,
 }
 
 fn write_merged(
@@ -61,6 +63,10 @@ fn write_merged(
     out.extend_from_slice(result.and_then(|r| r.text).unwrap_or(b"null"));
     out.extend_from_slice(b",\"stop_reason\":");
     out.extend_from_slice(result.and_then(|r| r.stop).unwrap_or(b"null"));
+    if let Some(p) = result.and_then(|r| r.answer_problem) {
+        out.extend_from_slice(b",\"answer_problem\":");
+        out.extend_from_slice(p);
+    }
     if let Some(p) = problem {
         out.extend_from_slice(b",\"problem\":\"");
         out.extend_from_slice(p.code().as_bytes());
@@ -210,6 +216,10 @@ pub(crate) struct LineOut {
     pub key: Option<(u64, Vec<u8>)>,
     /// A blank line (ending in a newline): no merged line, reported as validate reports it.
     pub blank: bool,
+    /// Whether the answer was checked against the structured output asked for.
+    pub checked: bool,
+    /// How it breaks it (status `invalid_answer`).
+    pub answer: Option<crate::answer::AnswerProblem>,
 }
 
 impl LineOut {
@@ -228,6 +238,8 @@ impl LineOut {
             id: (0, 0),
             key: None,
             blank: false,
+            checked: false,
+            answer: None,
         }
     }
 }
@@ -348,6 +360,7 @@ pub(crate) fn slices<'a>(all: &'a [u8], e: &Entry) -> ResultBytes<'a> {
         content: &all[c..c + e.content_len as usize],
         text: e.text().map(|(r, l)| &all[r as usize..(r + l) as usize]),
         stop: e.stop().map(|(r, l)| &all[r as usize..(r + l) as usize]),
+        answer_problem: None,
     }
 }
 
@@ -478,6 +491,21 @@ impl Ctx<'_> {
                         }
                     }
                 }
+            }
+            self.summary.answers_checked += u64::from(lo.checked);
+            if let Some(a) = lo.answer.take() {
+                let content = content_of(raw, lo.line == 1 && lo.byte == 0);
+                let ev = Event::InvalidAnswer {
+                    custom_id: crate::hot::request_id(content).unwrap_or_default(),
+                    request: Loc {
+                        file: input.name.clone(),
+                        line: lo.line,
+                        offset: Some(lo.byte),
+                    },
+                    pointer: a.pointer,
+                    message: a.message,
+                };
+                self.request_event(ev, on_event)?;
             }
             if let Some(p) = lo.problem {
                 self.summary.request_problems += 1;
@@ -728,6 +756,7 @@ mod tests {
             content: b"{\"r\":1}",
             text: Some(b"\"hi\""),
             stop: Some(b"\"stop\""),
+            answer_problem: None,
         };
         let (s, n) = render_line(
             &mut out,

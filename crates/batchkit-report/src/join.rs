@@ -87,6 +87,33 @@ pub fn human_duplicate(
     )
 }
 
+/// An answer that breaks the structured output its request asked for.
+pub fn human_invalid_answer(
+    w: &mut impl Write,
+    custom_id: &str,
+    request: &Loc,
+    pointer: &str,
+    message: &str,
+    s: Style,
+) -> io::Result<()> {
+    let at_pointer = if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" at {pointer}")
+    };
+    writeln!(
+        w,
+        "{}: answer to {:?}{at_pointer}: {message}",
+        s.yellow("warning[invalid_answer]"),
+        custom_id,
+    )?;
+    writeln!(w, "  {} {}", s.blue("-->"), at(&request.file, request.line))
+}
+
+/// Invalid answers printed one by one in human output; the others are counted in the
+/// summary (the merged file holds each one's `answer_problem`).
+pub const SHOWN_INVALID_ANSWERS: u64 = 10;
+
 /// The summary table (of a priced summary, [`JoinSummary::price`]).
 pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Result<()> {
     writeln!(w)?;
@@ -198,12 +225,18 @@ pub struct JoinPrinter<W: Write, E: Write> {
     w: crate::Writers<W, E>,
     json: bool,
     style: Style,
+    invalid_answers: u64,
 }
 
 impl<W: Write, E: Write> JoinPrinter<W, E> {
     /// `json`: JSON Lines, else human.
     pub fn new(w: crate::Writers<W, E>, json: bool, style: Style) -> Self {
-        JoinPrinter { w, json, style }
+        JoinPrinter {
+            w,
+            json,
+            style,
+            invalid_answers: 0,
+        }
     }
 
     /// Prints the summary (priced with [`JoinSummary::price`], or its cost is unknown).
@@ -261,6 +294,19 @@ impl<W: Write, E: Write> Sink for JoinPrinter<W, E> {
 impl<W: Write, E: Write> JoinSink for JoinPrinter<W, E> {
     fn event(&mut self, ev: &Event) -> io::Result<()> {
         self.w.problem();
+        if !self.json && matches!(ev, Event::InvalidAnswer { .. }) {
+            self.invalid_answers += 1;
+            if self.invalid_answers > SHOWN_INVALID_ANSWERS {
+                if self.invalid_answers == SHOWN_INVALID_ANSWERS + 1 {
+                    writeln!(
+                        self.w.out,
+                        "{}: more invalid answers: each has its \"answer_problem\" in the merged file",
+                        self.style.yellow("warning[invalid_answer]")
+                    )?;
+                }
+                return Ok(());
+            }
+        }
         print_event(&mut self.w.out, ev, self.json, self.style)
     }
 }
@@ -302,6 +348,18 @@ fn print_event(w: &mut impl Write, ev: &Event, as_json: bool, style: Style) -> i
                 json(w, &record)
             } else {
                 human_vertex(w, first, *count, style)
+            }
+        }
+        Event::InvalidAnswer {
+            custom_id,
+            request,
+            pointer,
+            message,
+        } => {
+            if as_json {
+                json(w, ev)
+            } else {
+                human_invalid_answer(w, custom_id, request, pointer, message, style)
             }
         }
         Event::DuplicateResult {
