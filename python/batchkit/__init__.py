@@ -572,6 +572,8 @@ def join(
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
     retry_on: Optional[Sequence[str]] = None,
+    answer_schema: Optional[PathLike] = None,
+    expect_json: bool = False,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
@@ -581,6 +583,9 @@ def join(
     (default: errored, expired, canceled, missing, truncated, invalid_answer). Returns the summary record
     (``requests``, ``succeeded``, ``truncated``, ``refused``, ``invalid_answer``, ``errored``, ``missing``,
     ``to_retry``, ``usage``, ``models`` with their ``stop_reasons``, ``cost_usd``, ...).
+    Finished answers are checked against the structured output their request asked for
+    (``invalid_answer`` when they break it); ``answer_schema`` (a JSON Schema file) replaces
+    the request's schema, ``expect_json`` asks for JSON of requests that ask for nothing.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -597,6 +602,9 @@ def join(
     _opt(args, "--orphans", orphans)
     _opt(args, "--duplicates", duplicates)
     _opt(args, "--temp-dir", temp_dir)
+    _opt(args, "--answer-schema", answer_schema)
+    if expect_json:
+        args.append("--expect-json")
     args += ["--requests", *_paths(requests, "requests")]
     args += ["--results", *_paths(results, "results")]
     records = _Run(args).collect()

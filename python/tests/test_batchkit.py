@@ -259,6 +259,34 @@ def test_join_retry_on(tmp_path):
     assert len((tmp_path / "r2.jsonl").read_text().splitlines()) == 3
 
 
+def test_join_answer_checks(tmp_path):
+    req = tmp_path / "req.jsonl"
+    res = tmp_path / "res.jsonl"
+    lines, results = [], []
+    for i, content in enumerate(['{"k": 1}', "prose", "[1]"]):
+        body = {"model": "gpt-4o-mini", "messages": []}
+        lines.append(json.dumps({"custom_id": f"r{i}", "method": "POST",
+                                 "url": "/v1/chat/completions", "body": body}))
+        choice = {"index": 0, "message": {"role": "assistant", "content": content},
+                  "finish_reason": "stop"}
+        results.append(json.dumps({"custom_id": f"r{i}", "response": {
+            "status_code": 200, "body": {"model": "gpt-4o-mini", "choices": [choice]}},
+            "error": None}))
+    req.write_text("\n".join(lines) + "\n")
+    res.write_text("\n".join(results) + "\n")
+    s = batchkit.join(req, res, tmp_path / "m.jsonl")
+    assert (s["succeeded"], s["invalid_answer"], s["answers_checked"]) == (3, 0, 0)
+    s = batchkit.join(req, res, tmp_path / "m.jsonl", expect_json=True)
+    assert (s["succeeded"], s["invalid_answer"]) == (2, 1)
+    schema = tmp_path / "s.json"
+    schema.write_text('{"type": "object", "required": ["k"]}')
+    s = batchkit.join(req, res, tmp_path / "m.jsonl", answer_schema=schema)
+    assert (s["succeeded"], s["invalid_answer"], s["answers_checked"]) == (1, 2, 3)
+    merged = [json.loads(x) for x in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert merged[1]["answer_problem"]["message"].startswith("not JSON")
+    assert merged[2]["answer_problem"]["pointer"] == ""
+
+
 def test_join_output_is_input():
     src = fx("join/openai_requests.jsonl")
     with pytest.raises(batchkit.OutputError) as e:

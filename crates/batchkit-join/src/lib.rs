@@ -17,10 +17,16 @@
 //! stop-reason field (`finish_reason`, `stop_reason`, `finishReason`...; the table is
 //! `batchkit_providers::stop_reasons`): an answer cut by the output cap is `truncated`, a
 //! refused or filtered one `refused`. The merged line keeps the value as `stop_reason`.
+//! A finished answer is then checked against the structured output its request asked for
+//! (`answer`: JSON Schema, Gemini's OpenAPI subset, a forced tool's input schema;
+//! [`JoinOptions::answer_schema`] and [`JoinOptions::expect_json`] set or add to it): one that
+//! is not JSON or breaks the schema is `invalid_answer`, its first violation in the merged
+//! line as `answer_problem` and reported as [`Event::InvalidAnswer`].
 //!
 //! Duplicate results (several result lines for one id, as after rounds of retries): the
 //! merged line takes the best status (succeeded > truncated > refused > errored > expired >
-//! canceled), among equals the line of the result file given later (the newer round), and
+//! canceled, before the answer check; a finished answer that then fails it is still better
+//! than a truncated one), among equals the line of the result file given later (the newer round), and
 //! within one file the earlier line; every other line goes to
 //! [`JoinOptions::duplicates`] when given, else to the orphans file, and is reported as
 //! [`Event::DuplicateResult`]. A request whose id an earlier request line already used gets no
