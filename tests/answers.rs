@@ -349,3 +349,54 @@ bktest!(anthropic_tool_and_gemini_schema_answers, |dir| {
     assert_eq!(st, ["succeeded", "invalid_answer", "invalid_answer"]);
     assert_eq!(m[1]["answer_problem"]["pointer"], "/score");
 });
+
+bktest!(xai_results_api_lines_join, |dir| {
+    let req = |id: &str| {
+        json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}}).to_string()
+    };
+    let res = |id: &str, content: &str, finish: &str| {
+        json!({"batch_request_id": id, "batch_result": {"response": {"chat_get_completion": {"id": "c", "object": "chat.completion", "model": "grok-4", "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}], "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10, "cost_in_usd_ticks": 12345}}}}, "error_message": null}).to_string()
+    };
+    let failed =
+        json!({"batch_request_id": "x4", "batch_result": null, "error_message": "internal error"})
+            .to_string();
+    dir.write(
+        "req.jsonl",
+        ["x1", "x2", "x3", "x4", "x5"].map(req).join("\n"),
+    );
+    dir.write(
+        "res.jsonl",
+        [
+            res("x1", r#"{"a":1}"#, "stop"),
+            res("x2", "{\"a\":", "length"),
+            res("x3", "prose", "stop"),
+            failed,
+        ]
+        .join("\n"),
+    );
+    let events = join_json(&dir, "req.jsonl", "res.jsonl", &[], "m.jsonl");
+    let st: Vec<_> = merged(&dir, "m.jsonl")
+        .iter()
+        .map(|m| m["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        st,
+        [
+            "succeeded",
+            "truncated",
+            "invalid_answer",
+            "errored",
+            "missing"
+        ]
+    );
+    let s = events.last().unwrap();
+    assert_eq!(
+        (s["joined"].as_u64(), s["usage"]["input_tokens"].as_u64()),
+        (Some(4), Some(21))
+    );
+    assert_eq!(s["models"][0]["model"], "grok-4");
+    assert_eq!(
+        s["models"][0]["stop_reasons"],
+        json!({"length": 1, "stop": 2})
+    );
+});

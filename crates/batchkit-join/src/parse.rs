@@ -363,6 +363,12 @@ const RESULT_LINE: Ty = Obj(&[
     ("status", Any),
     ("processed_time", Any),
     ("request", Any),
+    // xAI's results API, one result per line (source: providers.toml [xai].sources).
+    (
+        "batch_result",
+        Obj(&[("response", Obj(&[("chat_get_completion", BODY)]))]),
+    ),
+    ("error_message", Any),
 ]);
 
 /// Whether `v` has type `ty`: null stands for an absent member; a member named twice in one
@@ -524,6 +530,24 @@ fn classify(f: &Facts<'_>) -> Status {
     Status::Errored
 }
 
+/// xAI's results: a non-empty `error_message` is an error, a `batch_result.response` an
+/// answer (source: providers.toml [xai].sources).
+fn xai_facts<'s>(root: Value<'_, 's>, f: &mut Facts<'s>) {
+    if field(root, "batch_request_id").is_none() {
+        return;
+    }
+    match field(root, "error_message") {
+        Some(m) if m.as_str() != Some("") => f.error = Some(None),
+        _ => {}
+    }
+    if field(root, "batch_result")
+        .and_then(|b| field(b, "response"))
+        .is_some()
+    {
+        f.response = true;
+    }
+}
+
 /// Reads one result line, through the one JSON engine (batchkit-line). A line that is not
 /// UTF-8, or not one JSON value, is unjoinable (see [`request_id`]).
 pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
@@ -593,6 +617,14 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
     if let Some(out) = field(root, "modelOutput") {
         f.response = true;
         bedrock_output(content, at, out, &mut info, &mut texts);
+    }
+    xai_facts(root, &mut f);
+    if let Some(body) = field(root, "batch_result")
+        .and_then(|b| field(b, "response"))
+        .and_then(|r| field(r, "chat_get_completion"))
+    {
+        info.model = string(body, "model").map(|s| text_of(content, at, s));
+        completion(body, &mut info.usage, &mut texts);
     }
     if let Some(resp) = field(root, "response") {
         f.response = true;
@@ -931,6 +963,10 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
     };
     if field(root, "modelOutput").is_some() {
         f.response = true;
+        info.status = Some(classify(&f));
+    }
+    if field(root, "batch_request_id").is_some() {
+        xai_facts(root, &mut f);
         info.status = Some(classify(&f));
     }
     let id = ResultLine::find_id(root);

@@ -20,6 +20,9 @@ pub enum ResultLayout {
     /// `{"recordId", "modelOutput" | "error"}`, beside the `modelInput` it repeats: Amazon
     /// Bedrock.
     Bedrock,
+    /// `{"batch_request_id", "batch_result" | "error_message"}`: xAI's results API, one
+    /// result per line.
+    Xai,
 }
 
 impl ResultLayout {
@@ -31,18 +34,20 @@ impl ResultLayout {
             ResultLayout::Gemini => "a Gemini result line",
             ResultLayout::Vertex => "a Vertex AI output line",
             ResultLayout::Bedrock => "an Amazon Bedrock output line",
+            ResultLayout::Xai => "an xAI batch result",
         }
     }
 }
 
 /// Where result lines carry the id of their request, tried in order: OpenAI-style and
-/// Anthropic `custom_id`, Gemini `key`, Bedrock `recordId`, and the `metadata.key` of Gemini's
-/// inline-style results (Vertex echoes `custom_id` or `key` when the request had one).
-const ID_FIELDS: [&[&str]; 4] = [
+/// Anthropic `custom_id`, Gemini `key`, Bedrock `recordId`, the `metadata.key` of Gemini's
+/// inline-style results, xAI's `batch_request_id` (Vertex echoes `custom_id` or `key` when the request had one).
+const ID_FIELDS: [&[&str]; 5] = [
     &["custom_id"],
     &["key"],
     &["recordId"],
     &["metadata", "key"],
+    &["batch_request_id"],
 ];
 
 /// A parsed line recognised as a result line, with its layout. Cheap to copy: a view of the
@@ -63,6 +68,8 @@ impl<'t, 'i> ResultLine<'t, 'i> {
         let has = |k: &str| obj.get(k).is_some();
         let layout = if has("recordId") && (has("modelOutput") || has("error")) {
             ResultLayout::Bedrock
+        } else if has("batch_request_id") && (has("batch_result") || has("error_message")) {
+            ResultLayout::Xai
         } else if has("body") || has("params") || has("modelInput") {
             return None;
         } else if has("custom_id") && (has("response") || has("error")) {
@@ -145,6 +152,10 @@ mod tests {
                 Some(Anthropic),
             ),
             (r#"{"key":"g","response":{}}"#, Some(Gemini)),
+            (
+                r#"{"batch_request_id":"x","batch_result":null,"error_message":"e"}"#,
+                Some(Xai),
+            ),
             (r#"{"metadata":{"key":"g"},"response":{}}"#, Some(Gemini)),
             (r#"{"request":{},"status":"","response":{}}"#, Some(Vertex)),
             (
