@@ -142,12 +142,21 @@ pub fn positive_size(value: &str) -> Result<u64, String> {
     }
 }
 
-/// clap value parser of `--threads`: at least 1.
+/// The most `--threads` accepted: far beyond any machine's cores, and each thread holds a
+/// stack and its chunks in flight.
+pub const MAX_THREADS: usize = 1024;
+
+/// clap value parser of `--threads`: 1 to [`MAX_THREADS`].
 fn threads(value: &str) -> Result<usize, String> {
     match value.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
+        Ok(n) if n > MAX_THREADS => Err(format!(
+            "{n} threads is more than {MAX_THREADS}, the most batchkit runs (it uses every core by default)"
+        )),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!("{value:?} is not a number of threads")),
+        Err(_) => Err(format!(
+            "{value:?} is not a number of threads (a whole number from 1 to {MAX_THREADS})"
+        )),
     }
 }
 

@@ -771,3 +771,31 @@ bktest!(dupes_says_what_it_could_not_read, |dir| {
     assert_eq!(s["too_large_lines"], 1);
     assert_eq!(s["ok"], false);
 });
+
+bktest!(absurd_thread_counts_are_refused, |dir| {
+    let f = dir.write("a.jsonl", "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"gpt-4o\",\"messages\":[]}}\n");
+    for (n, ok) in [
+        ("1024", true),
+        ("1025", false),
+        ("100000", false),
+        ("0", false),
+        ("x", false),
+    ] {
+        let mut c = dir.cmd();
+        c.args(["--threads", n, "validate"]).arg(&f);
+        let o = run(c);
+        assert_eq!(
+            code(&o) == 2,
+            !ok,
+            "--threads {n}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if !ok {
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("--threads"),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+});
