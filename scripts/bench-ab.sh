@@ -9,7 +9,9 @@
 #   BK_A, BK_B: two batchkit binaries (say, release builds of two commits);
 #   ROUNDS: runs of each command by each build (default 5), after one warm-up run each.
 # Environment: DATA (default bench-data/): requests-1g.jsonl and the join inputs
-# (join-req.jsonl, join-out.jsonl, join-err.jsonl) as scripts/bench.sh makes them.
+# (join-req.jsonl, join-out.jsonl, join-err.jsonl) as scripts/bench.sh makes them, and
+# schema/ (the same with a JSON schema in every request) when present; ONLY=substring runs
+# only the commands whose name contains it.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,6 +34,20 @@ cmds=(
   "tokens (cost plan)|--format json tokens $F"
   "join|--format json join --requests $DATA/join-req.jsonl --results $DATA/join-out.jsonl $DATA/join-err.jsonl --out OUT --retry OUT.retry"
 )
+# The join pair where every request asks for a JSON schema (scripts/gen_join.py --schema), when
+# it is there: the cost of checking answers (build A without the checks, B with them).
+S=$DATA/schema
+if [ -s "$S/join-req.jsonl" ] && [ -s "$S/join-out.jsonl" ]; then
+  errs=""
+  [ -s "$S/join-err.jsonl" ] && errs="$S/join-err.jsonl"
+  cmds+=("join, every request with a JSON schema|--format json join --requests $S/join-req.jsonl --results $S/join-out.jsonl $errs --out OUT --retry OUT.retry")
+fi
+# ONLY=substring: run only the commands whose name contains it.
+if [ -n "${ONLY:-}" ]; then
+  kept=()
+  for c in "${cmds[@]}"; do [[ ${c%%|*} == *"$ONLY"* ]] && kept+=("$c"); done
+  cmds=("${kept[@]}")
+fi
 
 # run BIN ARGS...: one timed run; its "seconds max_rss_kib" is the last line of $work/last
 # (GNU time writes a line before it when the exit code is not 0).
