@@ -14,9 +14,9 @@ triage), and every answer's `message.content` is a JSON string that fits its req
 except for 4% of the answers, chosen by request number: i % 100 == 0 misses a required field,
 1 has a field of the wrong type, 2 is prose (not JSON), 3 is JSON cut in the middle (all with
 `finish_reason: "stop"`). The fates (succeeded, HTTP 400, expired, no result), ids, messages
-and usage are those of the same seed without --schema (for as many requests as fit
-the larger lines). Without --schema the output is the
-same, byte for byte, as before the option existed.
+and usage are those of the same seed without --schema (for as many requests as the larger
+lines let fit). Without --schema the output is the same, byte for byte, as before the option
+existed.
 """
 
 import argparse

@@ -76,3 +76,22 @@ rm -f "$work/duck-merged.json"
 ratio "join wall time, batchkit (256MiB) / DuckDB" "$bk_secs" "$duck_secs"
 echo "
 batchkit peak RSS under --memory-limit 256MiB: ${bk_rss} MiB (target: at most 300 MiB)." >>"$OUT"
+
+# The same join where every request asked for a JSON schema (gen_join.py --schema: strict
+# json_schema response formats, 4% of the answers off-schema), in $DATA/schema/. With answer
+# checks in the build (join --help names --expect-json) the row measures them; without, it is
+# the plain join of the larger lines, so a build before answer checks still runs the section.
+schema_dir=$DATA/schema
+if [ ! -s "$schema_dir/join-req.jsonl" ] || [ ! -s "$schema_dir/join-out.jsonl" ]; then
+  python3 "$here/../gen_join.py" "$schema_dir" --schema --request-bytes "${JOIN_REQUEST_BYTES:-1e9}" >&2 ||
+    echo "bench: gen_join.py --schema failed; no schema rows" >&2
+fi
+if [ -s "$schema_dir/join-req.jsonl" ] && [ -s "$schema_dir/join-out.jsonl" ]; then
+  checks="answer checks not in this build"
+  if "$BK" join --help 2>/dev/null | grep -q -- '--expect-json'; then checks="answers checked against each request's schema"; fi
+  sbytes=$(( $(file_bytes "$schema_dir/join-req.jsonl") + $(file_bytes "$schema_dir/join-out.jsonl") + $(file_bytes "$schema_dir/join-err.jsonl") ))
+  measure "batchkit join --memory-limit 256MiB, every request with a JSON schema ($checks)" "$sbytes" \
+    "$BK" --format json join --requests "$schema_dir/join-req.jsonl" --results "$schema_dir/join-out.jsonl" "$schema_dir/join-err.jsonl" \
+    --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 256MiB
+  rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
+fi
