@@ -1409,9 +1409,13 @@ bktest!(answers_responses, |dir| {
             ("ok", "succeeded", Some("completed")),
             ("cut", "truncated", Some("max_output_tokens")),
             ("refused", "refused", Some("completed")),
+            // Filtered output: `incomplete`, the reason kept as the stop reason.
+            ("filtered", "refused", Some("content_filter")),
+            // A function call is a finished answer.
+            ("tool", "succeeded", Some("completed")),
         ])
     );
-    assert_eq!(summary["usage"]["output_tokens"], 5 + 100 + 5);
+    assert_eq!(summary["usage"]["output_tokens"], 5 + 100 + 5 + 3 + 12);
 });
 
 bktest!(answers_anthropic, |dir| {
@@ -1422,12 +1426,18 @@ bktest!(answers_anthropic, |dir| {
             ("ok", "succeeded", Some("end_turn")),
             ("cut", "truncated", Some("max_tokens")),
             ("refused", "refused", Some("refusal")),
+            ("sequence", "succeeded", Some("stop_sequence")),
+            ("tool", "succeeded", Some("tool_use")),
+            ("context", "truncated", Some("model_context_window_exceeded")),
+            // Neither finished nor cut nor refused: counted as succeeded.
+            ("paused", "succeeded", Some("pause_turn")),
         ])
     );
     assert_eq!(merged[1]["output_text"], "Once upon a");
     assert_eq!(
         summary["models"][0]["stop_reasons"],
-        serde_json::json!({"end_turn": 1, "max_tokens": 1, "refusal": 1})
+        serde_json::json!({"end_turn": 1, "max_tokens": 1, "refusal": 1, "stop_sequence": 1,
+            "tool_use": 1, "model_context_window_exceeded": 1, "pause_turn": 1})
     );
 });
 
@@ -1442,8 +1452,11 @@ bktest!(answers_gemini, |dir| {
             // No candidates: the prompt was blocked.
             ("blocked", "refused", Some("PROHIBITED_CONTENT")),
             ("unsafe", "refused", Some("SAFETY")),
+            // STOP on a candidate without parts: an empty answer, finished.
+            ("empty", "succeeded", Some("STOP")),
         ])
     );
+    assert_eq!(merged[4]["output_text"], Value::Null);
     assert_eq!(merged[1]["output_text"], Value::Null);
     assert_eq!(
         (&summary["truncated"], &summary["refused"]),
@@ -1459,6 +1472,9 @@ bktest!(answers_vertex, |dir| {
             ("ok", "succeeded", Some("STOP")),
             ("cut", "truncated", Some("MAX_TOKENS")),
             ("refused", "refused", Some("RECITATION")),
+            // A Vertex-only block reason of the prompt.
+            ("blocked", "refused", Some("JAILBREAK")),
+            ("thought-out", "truncated", Some("MAX_TOKENS")),
         ])
     );
 });
@@ -1474,6 +1490,10 @@ bktest!(answers_bedrock, |dir| {
             ("nova-cut", "truncated", Some("max_tokens")),
             ("nova-refused", "refused", Some("content_filtered")),
             ("llama-cut", "truncated", Some("length")),
+            ("nova-ok", "succeeded", Some("end_turn")),
+            ("nova-guardrail", "refused", Some("guardrail_intervened")),
+            ("llama-ok", "succeeded", Some("stop")),
+            ("claude-context", "truncated", Some("model_context_window_exceeded")),
         ])
     );
 });
@@ -1490,6 +1510,82 @@ bktest!(answers_openai_compatible_hosts, |dir| {
             ("vllm-unknown", "succeeded", Some("a_new_reason")),
         ])
     );
+});
+
+bktest!(answers_of_every_other_host, |dir| {
+    // (fixture pair, expected (id, status, stop_reason) in request order, tokens out).
+    let hosts: [(&str, &[(&str, &str, Option<&str>)], u64); 6] = [
+        (
+            "azure",
+            &[
+                ("azure-ok", "succeeded", Some("stop")),
+                ("azure-cut", "truncated", Some("length")),
+                ("azure-filtered", "refused", Some("content_filter")),
+                // A filtered prompt is an HTTP 400: errored, no stop reason.
+                ("azure-prompt-filtered", "errored", None),
+            ],
+            3 + 200 + 7,
+        ),
+        (
+            "groq",
+            &[
+                ("groq-ok", "succeeded", Some("stop")),
+                ("groq-cut", "truncated", Some("length")),
+                ("groq-tool", "succeeded", Some("tool_calls")),
+            ],
+            2 + 50 + 12,
+        ),
+        (
+            "mistral",
+            &[
+                ("mistral-ok", "succeeded", Some("stop")),
+                ("mistral-cut", "truncated", Some("length")),
+                ("mistral-model-cut", "truncated", Some("model_length")),
+                ("mistral-error", "succeeded", Some("error")),
+            ],
+            2 + 50 + 50,
+        ),
+        (
+            "together",
+            &[
+                ("together-ok", "succeeded", Some("stop")),
+                ("together-eos", "succeeded", Some("eos")),
+                ("together-cut", "truncated", Some("length")),
+            ],
+            2 + 2 + 50,
+        ),
+        (
+            "vllm",
+            &[
+                ("vllm-ok", "succeeded", Some("stop")),
+                // `stop_reason` is the stop string; the finish reason is what counts.
+                ("vllm-stop-string", "succeeded", Some("stop")),
+                ("vllm-cut", "truncated", Some("length")),
+                ("vllm-abort", "succeeded", Some("abort")),
+                ("vllm-repetition", "succeeded", Some("repetition")),
+            ],
+            2 + 2 + 50 + 50,
+        ),
+        (
+            "xai",
+            &[
+                ("xai-ok", "succeeded", Some("stop")),
+                ("xai-cut", "truncated", Some("REASON_MAX_LEN")),
+                ("xai-failed", "errored", None),
+            ],
+            2 + 50,
+        ),
+    ];
+    for (host, want, out) in hosts {
+        let (_, summary, merged) = answers_of(&dir, host, &format!("{host}_results.jsonl"));
+        assert_eq!(answers(&merged), triples(want), "{host}");
+        assert_eq!(summary["usage"]["output_tokens"], out, "{host}");
+        assert_eq!(
+            (&summary["joined"], &summary["orphans"]),
+            (&Value::from(want.len()), &Value::from(0)),
+            "{host}"
+        );
+    }
 });
 
 bktest!(retry_on_chooses_the_statuses_retried, |dir| {
