@@ -1428,7 +1428,11 @@ bktest!(answers_anthropic, |dir| {
             ("refused", "refused", Some("refusal")),
             ("sequence", "succeeded", Some("stop_sequence")),
             ("tool", "succeeded", Some("tool_use")),
-            ("context", "truncated", Some("model_context_window_exceeded")),
+            (
+                "context",
+                "truncated",
+                Some("model_context_window_exceeded")
+            ),
             // Neither finished nor cut nor refused: counted as succeeded.
             ("paused", "succeeded", Some("pause_turn")),
         ])
@@ -1493,7 +1497,11 @@ bktest!(answers_bedrock, |dir| {
             ("nova-ok", "succeeded", Some("end_turn")),
             ("nova-guardrail", "refused", Some("guardrail_intervened")),
             ("llama-ok", "succeeded", Some("stop")),
-            ("claude-context", "truncated", Some("model_context_window_exceeded")),
+            (
+                "claude-context",
+                "truncated",
+                Some("model_context_window_exceeded")
+            ),
         ])
     );
 });

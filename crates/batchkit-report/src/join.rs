@@ -103,7 +103,7 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
         } else {
             s.red(&count)
         };
-        let note = match status_note(st) {
+        let note = match status_note(st, n) {
             Some(note) if n > 0 => format!("  {note}"),
             _ => String::new(),
         };
@@ -200,19 +200,26 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
     writeln!(w, "{verdict}")
 }
 
-/// What a person should know of the requests with status `st` (printed when there are any).
-fn status_note(st: Status) -> Option<&'static str> {
+/// What a person should know of the `n` requests with status `st` (printed when there are any).
+fn status_note(st: Status, n: u64) -> Option<String> {
+    let (they, are) = if n == 1 {
+        ("it", "is")
+    } else {
+        ("they", "are")
+    };
     Some(match st {
         Status::Succeeded => return None,
-        Status::Truncated => {
-            "cut by the output cap: retried unchanged, they are cut again (--raise-max-tokens)"
+        Status::Truncated => format!(
+            "cut by the output cap: retried unchanged, {they} {are} cut again (--raise-max-tokens)"
+        ),
+        Status::Refused => {
+            "refused or filtered: not retried unless --retry-on names refused".to_string()
         }
-        Status::Refused => "refused or filtered: not retried unless --retry-on names refused",
-        Status::InvalidAnswer => "not JSON, or not the schema the request asked for",
-        Status::Errored => "the provider returned an error",
-        Status::Expired => "the batch expired before they ran",
-        Status::Canceled => "the batch was canceled before they ran",
-        Status::Missing => "no result names them",
+        Status::InvalidAnswer => "not JSON, or not the schema the request asked for".to_string(),
+        Status::Errored => "the provider returned an error".to_string(),
+        Status::Expired => format!("the batch expired before {they} ran"),
+        Status::Canceled => format!("the batch was canceled before {they} ran"),
+        Status::Missing => format!("no result names {}", if n == 1 { "it" } else { "them" }),
     })
 }
 
@@ -423,6 +430,22 @@ fn vertex_no_id_message(count: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn status_notes_agree_with_their_count() {
+        use super::{status_note, Status};
+        assert_eq!(
+            status_note(Status::Expired, 1).as_deref(),
+            Some("the batch expired before it ran")
+        );
+        assert_eq!(
+            status_note(Status::Truncated, 2).as_deref(),
+            Some(
+                "cut by the output cap: retried unchanged, they are cut again (--raise-max-tokens)"
+            )
+        );
+        assert_eq!(status_note(Status::Succeeded, 5), None);
+    }
+
     #[test]
     fn stop_reasons_marked_by_class() {
         use super::{stop_class, stop_line, StopKind};
