@@ -3,6 +3,7 @@
 #[macro_use]
 mod util;
 
+mod answers_prop;
 mod budget;
 mod dupes;
 mod join;

@@ -744,8 +744,10 @@ fn stop_reason<'i>(root: Value<'_, 'i>) -> Option<(&'static str, &'i str, bool)>
     if let Some(c) = items(resp, "candidates").next() {
         return Some(("gemini", string(c, "finishReason")?, false));
     }
+    // No candidates and a block reason: the prompt was blocked, whatever the reason (one
+    // newer than the table included).
     let block = field(resp, "promptFeedback").and_then(|p| string(p, "blockReason"))?;
-    Some(("gemini-prompt", block, false))
+    Some(("gemini-prompt", block, true))
 }
 
 /// The response of a result line: `response`, or xAI's `batch_result.response.chat_get_completion`.
@@ -1357,6 +1359,7 @@ mod tests {
             (r#"{"key":"a","response":{"candidates":[{"content":{"role":"model"},"finishReason":"MAX_TOKENS"}]}}"#.into(), (Truncated, Some(r#""MAX_TOKENS""#))),
             (r#"{"key":"a","response":{"candidates":[{"finishReason":"SPII"}]}}"#.into(), (Refused, Some(r#""SPII""#))),
             (r#"{"key":"a","response":{"promptFeedback":{"blockReason":"JAILBREAK"}}}"#.into(), (Refused, Some(r#""JAILBREAK""#))),
+            (r#"{"key":"a","response":{"promptFeedback":{"blockReason":"A_NEW_BLOCK"}}}"#.into(), (Refused, Some(r#""A_NEW_BLOCK""#))),
             (r#"{"status":"","processed_time":"t","custom_id":"a","request":{},"response":{"candidates":[{"finishReason":"BLOCKLIST"}]}}"#.into(), (Refused, Some(r#""BLOCKLIST""#))),
             // Bedrock Claude, Nova, Llama.
             (r#"{"recordId":"a","modelOutput":{"content":[],"stop_reason":"max_tokens"}}"#.into(), (Truncated, Some(r#""max_tokens""#))),
