@@ -1746,3 +1746,137 @@ bktest!(rounds_the_best_status_wins_then_the_later_file, |dir| {
         );
     }
 });
+
+bktest!(
+    rounds_spilled_at_a_small_memory_limit_equal_rounds_in_memory,
+    |dir| {
+        // Three rounds of results for enough requests that a 48 MiB join spills.
+        let n = 30_000usize;
+        let req: String = (0..n)
+        .map(|i| format!("{{\"custom_id\":\"r{i}\",\"params\":{{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":9,\"messages\":[]}}}}\n"))
+        .collect();
+        let line = |id: usize, round: usize, stop: &str| {
+            format!("{{\"custom_id\":\"r{id}\",\"result\":{{\"type\":\"succeeded\",\"message\":{{\"model\":\"claude-sonnet-4-5\",\"content\":[{{\"type\":\"text\",\"text\":\"round {round}\"}}],\"stop_reason\":\"{stop}\",\"usage\":{{\"input_tokens\":3,\"output_tokens\":{round}}}}}}}}}\n")
+        };
+        let errored = |id: usize| {
+            format!("{{\"custom_id\":\"r{id}\",\"result\":{{\"type\":\"errored\",\"error\":{{\"type\":\"error\"}}}}}}\n")
+        };
+        // What each round says of request i (None: no result in that round).
+        let fate = |i: usize, round: usize| -> Option<&'static str> {
+            match (round, (i * 7 + round) % 9) {
+                (1, 0) => None,
+                (1, 1 | 2) => Some("errored"),
+                (_, 3 | 4) => Some("max_tokens"),
+                (_, 5) => Some("refusal"),
+                (1, _) => Some("end_turn"),
+                // Later rounds retry only a part of the requests.
+                (_, 0 | 1) => Some("end_turn"),
+                (_, 2) => Some("errored"),
+                _ => None,
+            }
+        };
+        let status = |f: &str| match f {
+            "end_turn" => "succeeded",
+            "max_tokens" => "truncated",
+            "refusal" => "refused",
+            _ => "errored",
+        };
+        let rank = |s: &str| match s {
+            "succeeded" => 6,
+            "truncated" => 4,
+            "refused" => 3,
+            _ => 2,
+        };
+        let mut rounds = Vec::new();
+        let mut want: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut results = 0u64;
+        for round in 1..=3 {
+            let mut s = String::new();
+            // Each round's file in an order of its own.
+            for k in 0..n {
+                let i = (k * 7919 + round * 13) % n;
+                match fate(i, round) {
+                    Some("errored") => s.push_str(&errored(i)),
+                    Some(stop) => s.push_str(&line(i, round, stop)),
+                    None => continue,
+                }
+                results += 1;
+            }
+            rounds.push(dir.write(&format!("round{round}.jsonl"), s));
+        }
+        // The reference: the best status, among equals the later round.
+        for i in 0..n {
+            let best =
+                (1..=3)
+                    .filter_map(|r| fate(i, r).map(status))
+                    .fold(None, |b: Option<&str>, s| match b {
+                        Some(b) if rank(b) > rank(s) => Some(b),
+                        _ => Some(s),
+                    });
+            *want.entry(best.unwrap_or("missing")).or_default() += 1;
+        }
+        let req = dir.write("req.jsonl", req);
+        let run_at = |tag: &str, limit: &str| -> (BTreeMap<String, Vec<u8>>, Value) {
+            let out = dir.join(tag);
+            std::fs::create_dir_all(&out).unwrap();
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "join", "--requests"])
+                .arg(&req)
+                .arg("--results")
+                .args(&rounds)
+                .args(["--memory-limit", limit]);
+            for (flag, name) in [
+                ("--out", "merged"),
+                ("--retry", "retry"),
+                ("--duplicates", "duplicates"),
+            ] {
+                c.arg(flag).arg(out.join(format!("{name}.jsonl")));
+            }
+            let o = run(c);
+            assert_eq!(code(&o), 1);
+            let mut summary = json_lines(&o).pop().unwrap();
+            let files = ["merged", "retry", "duplicates"]
+                .iter()
+                .map(|f| {
+                    let name = format!("{f}.jsonl");
+                    let bytes = std::fs::read(out.join(&name)).unwrap();
+                    (name, bytes)
+                })
+                .collect();
+            let spilled = summary.as_object_mut().unwrap().remove("spilled").unwrap();
+            summary.as_object_mut().unwrap().remove("partitions");
+            summary["spilled"] = spilled;
+            (files, summary)
+        };
+        let (mem, mut mem_summary) = run_at("mem", "1GiB");
+        let (small, mut small_summary) = run_at("small", "48MiB");
+        assert_eq!(mem_summary["spilled"], false);
+        assert_eq!(small_summary["spilled"], true, "48 MiB spills");
+        for (name, bytes) in &mem {
+            assert!(
+                bytes == &small[name],
+                "{name} differs between 1 GiB and 48 MiB"
+            );
+        }
+        mem_summary.as_object_mut().unwrap().remove("spilled");
+        small_summary.as_object_mut().unwrap().remove("spilled");
+        assert_eq!(mem_summary, small_summary);
+        for st in ["succeeded", "truncated", "refused", "errored", "missing"] {
+            assert_eq!(
+                mem_summary[st].as_u64(),
+                Some(want.get(st).copied().unwrap_or(0)),
+                "{st}"
+            );
+        }
+        // Every result but the one kept per id is a loser, written to the duplicates file.
+        let joined = n as u64 - want.get("missing").copied().unwrap_or(0);
+        assert_eq!(mem_summary["duplicates"].as_u64(), Some(results - joined));
+        assert_eq!(
+            mem["duplicates.jsonl"]
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count() as u64,
+            results - joined
+        );
+    }
+);
