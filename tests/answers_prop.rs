@@ -263,7 +263,7 @@ fn envelope_line(lay: Lay, id: &str, kind: u8) -> Value {
             v
         }
         Lay::Gemini => {
-            if kind % 2 == 0 {
+            if kind.is_multiple_of(2) {
                 json!({"key": id, "status": {"code": 3, "message": "Invalid argument"}})
             } else {
                 json!({"key": id, "error": {"code": 500, "message": "Internal", "status": "INTERNAL"}})

@@ -1520,9 +1520,12 @@ bktest!(answers_openai_compatible_hosts, |dir| {
     );
 });
 
+/// (id, status, stop_reason) of each merged line, in request order.
+type Answers<'a> = &'a [(&'a str, &'a str, Option<&'a str>)];
+
 bktest!(answers_of_every_other_host, |dir| {
-    // (fixture pair, expected (id, status, stop_reason) in request order, tokens out).
-    let hosts: [(&str, &[(&str, &str, Option<&str>)], u64); 6] = [
+    // (fixture pair, expected answers, tokens out).
+    let hosts: [(&str, Answers, u64); 6] = [
         (
             "azure",
             &[
