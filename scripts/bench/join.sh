@@ -5,6 +5,8 @@
 #   join-req.jsonl  OpenAI chat requests of varied sizes
 #   join-out.jsonl  shuffled output file (~90% succeeded, ~2% HTTP 400 with "error": null)
 #   join-err.jsonl  shuffled error file (~5% batch_expired); ~3% of requests have no result
+#   schema/join-*.jsonl  the same with --schema: every request asks for a strict JSON schema,
+#                   4% of the answers break it
 # Env: BK (release batchkit), DATA, OUT (markdown fragment); JOIN_REQUEST_BYTES to resize.
 source "$(dirname "$0")/lib.sh"
 
