@@ -4,7 +4,8 @@
 //! `{"type":"vertex_no_id",...}` once per results file with Vertex rows lacking an id,
 //! `{"type":"duplicate_result",...}` per result that lost to another result for its id, and
 //! `{"type":"summary",...}` last. Human output prints the same events compiler-style and a
-//! small table.
+//! small table: a count per status with a note on what the status means for a retry, and the
+//! stop reasons of each model under its usage (values that cut or refuse marked).
 
 use std::io::{self, Write};
 
@@ -215,7 +216,7 @@ fn status_note(st: Status, n: u64) -> Option<String> {
         Status::Refused => {
             "refused or filtered: not retried unless --retry-on names refused".to_string()
         }
-        Status::InvalidAnswer => "not JSON, or not the schema the request asked for".to_string(),
+        Status::InvalidAnswer => "not JSON, or off the schema the request asked for".to_string(),
         Status::Errored => "the provider returned an error".to_string(),
         Status::Expired => format!("the batch expired before {they} ran"),
         Status::Canceled => format!("the batch was canceled before {they} ran"),
