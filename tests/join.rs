@@ -1410,9 +1410,13 @@ bktest!(answers_responses, |dir| {
             ("ok", "succeeded", Some("completed")),
             ("cut", "truncated", Some("max_output_tokens")),
             ("refused", "refused", Some("completed")),
+            // Filtered output: `incomplete`, the reason kept as the stop reason.
+            ("filtered", "refused", Some("content_filter")),
+            // A function call is a finished answer.
+            ("tool", "succeeded", Some("completed")),
         ])
     );
-    assert_eq!(summary["usage"]["output_tokens"], 5 + 100 + 5);
+    assert_eq!(summary["usage"]["output_tokens"], 5 + 100 + 5 + 3 + 12);
 });
 
 bktest!(answers_anthropic, |dir| {
@@ -1423,12 +1427,22 @@ bktest!(answers_anthropic, |dir| {
             ("ok", "succeeded", Some("end_turn")),
             ("cut", "truncated", Some("max_tokens")),
             ("refused", "refused", Some("refusal")),
+            ("sequence", "succeeded", Some("stop_sequence")),
+            ("tool", "succeeded", Some("tool_use")),
+            (
+                "context",
+                "truncated",
+                Some("model_context_window_exceeded")
+            ),
+            // Neither finished nor cut nor refused: counted as succeeded.
+            ("paused", "succeeded", Some("pause_turn")),
         ])
     );
     assert_eq!(merged[1]["output_text"], "Once upon a");
     assert_eq!(
         summary["models"][0]["stop_reasons"],
-        serde_json::json!({"end_turn": 1, "max_tokens": 1, "refusal": 1})
+        serde_json::json!({"end_turn": 1, "max_tokens": 1, "refusal": 1, "stop_sequence": 1,
+            "tool_use": 1, "model_context_window_exceeded": 1, "pause_turn": 1})
     );
 });
 
@@ -1443,8 +1457,11 @@ bktest!(answers_gemini, |dir| {
             // No candidates: the prompt was blocked.
             ("blocked", "refused", Some("PROHIBITED_CONTENT")),
             ("unsafe", "refused", Some("SAFETY")),
+            // STOP on a candidate without parts: an empty answer, finished.
+            ("empty", "succeeded", Some("STOP")),
         ])
     );
+    assert_eq!(merged[4]["output_text"], Value::Null);
     assert_eq!(merged[1]["output_text"], Value::Null);
     assert_eq!(
         (&summary["truncated"], &summary["refused"]),
@@ -1460,6 +1477,9 @@ bktest!(answers_vertex, |dir| {
             ("ok", "succeeded", Some("STOP")),
             ("cut", "truncated", Some("MAX_TOKENS")),
             ("refused", "refused", Some("RECITATION")),
+            // A Vertex-only block reason of the prompt.
+            ("blocked", "refused", Some("JAILBREAK")),
+            ("thought-out", "truncated", Some("MAX_TOKENS")),
         ])
     );
 });
@@ -1475,6 +1495,14 @@ bktest!(answers_bedrock, |dir| {
             ("nova-cut", "truncated", Some("max_tokens")),
             ("nova-refused", "refused", Some("content_filtered")),
             ("llama-cut", "truncated", Some("length")),
+            ("nova-ok", "succeeded", Some("end_turn")),
+            ("nova-guardrail", "refused", Some("guardrail_intervened")),
+            ("llama-ok", "succeeded", Some("stop")),
+            (
+                "claude-context",
+                "truncated",
+                Some("model_context_window_exceeded")
+            ),
         ])
     );
 });
@@ -1491,6 +1519,85 @@ bktest!(answers_openai_compatible_hosts, |dir| {
             ("vllm-unknown", "succeeded", Some("a_new_reason")),
         ])
     );
+});
+
+/// (id, status, stop_reason) of each merged line, in request order.
+type Answers<'a> = &'a [(&'a str, &'a str, Option<&'a str>)];
+
+bktest!(answers_of_every_other_host, |dir| {
+    // (fixture pair, expected answers, tokens out).
+    let hosts: [(&str, Answers, u64); 6] = [
+        (
+            "azure",
+            &[
+                ("azure-ok", "succeeded", Some("stop")),
+                ("azure-cut", "truncated", Some("length")),
+                ("azure-filtered", "refused", Some("content_filter")),
+                // A filtered prompt is an HTTP 400: errored, no stop reason.
+                ("azure-prompt-filtered", "errored", None),
+            ],
+            3 + 200 + 7,
+        ),
+        (
+            "groq",
+            &[
+                ("groq-ok", "succeeded", Some("stop")),
+                ("groq-cut", "truncated", Some("length")),
+                ("groq-tool", "succeeded", Some("tool_calls")),
+            ],
+            2 + 50 + 12,
+        ),
+        (
+            "mistral",
+            &[
+                ("mistral-ok", "succeeded", Some("stop")),
+                ("mistral-cut", "truncated", Some("length")),
+                ("mistral-model-cut", "truncated", Some("model_length")),
+                ("mistral-error", "succeeded", Some("error")),
+            ],
+            2 + 50 + 50,
+        ),
+        (
+            "together",
+            &[
+                ("together-ok", "succeeded", Some("stop")),
+                ("together-eos", "succeeded", Some("eos")),
+                ("together-cut", "truncated", Some("length")),
+            ],
+            2 + 2 + 50,
+        ),
+        (
+            "vllm",
+            &[
+                ("vllm-ok", "succeeded", Some("stop")),
+                // `stop_reason` is the stop string; the finish reason is what counts.
+                ("vllm-stop-string", "succeeded", Some("stop")),
+                ("vllm-cut", "truncated", Some("length")),
+                ("vllm-abort", "succeeded", Some("abort")),
+                ("vllm-repetition", "succeeded", Some("repetition")),
+            ],
+            2 + 2 + 50 + 50,
+        ),
+        (
+            "xai",
+            &[
+                ("xai-ok", "succeeded", Some("stop")),
+                ("xai-cut", "truncated", Some("REASON_MAX_LEN")),
+                ("xai-failed", "errored", None),
+            ],
+            2 + 50,
+        ),
+    ];
+    for (host, want, out) in hosts {
+        let (_, summary, merged) = answers_of(&dir, host, &format!("{host}_results.jsonl"));
+        assert_eq!(answers(&merged), triples(want), "{host}");
+        assert_eq!(summary["usage"]["output_tokens"], out, "{host}");
+        assert_eq!(
+            (&summary["joined"], &summary["orphans"]),
+            (&Value::from(want.len()), &Value::from(0)),
+            "{host}"
+        );
+    }
 });
 
 bktest!(retry_on_chooses_the_statuses_retried, |dir| {
@@ -1643,3 +1750,137 @@ bktest!(rounds_the_best_status_wins_then_the_later_file, |dir| {
         );
     }
 });
+
+bktest!(
+    rounds_spilled_at_a_small_memory_limit_equal_rounds_in_memory,
+    |dir| {
+        // Three rounds of results for enough requests that a 48 MiB join spills.
+        let n = 30_000usize;
+        let req: String = (0..n)
+        .map(|i| format!("{{\"custom_id\":\"r{i}\",\"params\":{{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":9,\"messages\":[]}}}}\n"))
+        .collect();
+        let line = |id: usize, round: usize, stop: &str| {
+            format!("{{\"custom_id\":\"r{id}\",\"result\":{{\"type\":\"succeeded\",\"message\":{{\"model\":\"claude-sonnet-4-5\",\"content\":[{{\"type\":\"text\",\"text\":\"round {round}\"}}],\"stop_reason\":\"{stop}\",\"usage\":{{\"input_tokens\":3,\"output_tokens\":{round}}}}}}}}}\n")
+        };
+        let errored = |id: usize| {
+            format!("{{\"custom_id\":\"r{id}\",\"result\":{{\"type\":\"errored\",\"error\":{{\"type\":\"error\"}}}}}}\n")
+        };
+        // What each round says of request i (None: no result in that round).
+        let fate = |i: usize, round: usize| -> Option<&'static str> {
+            match (round, (i * 7 + round) % 9) {
+                (1, 0) => None,
+                (1, 1 | 2) => Some("errored"),
+                (_, 3 | 4) => Some("max_tokens"),
+                (_, 5) => Some("refusal"),
+                (1, _) => Some("end_turn"),
+                // Later rounds retry only a part of the requests.
+                (_, 0 | 1) => Some("end_turn"),
+                (_, 2) => Some("errored"),
+                _ => None,
+            }
+        };
+        let status = |f: &str| match f {
+            "end_turn" => "succeeded",
+            "max_tokens" => "truncated",
+            "refusal" => "refused",
+            _ => "errored",
+        };
+        let rank = |s: &str| match s {
+            "succeeded" => 6,
+            "truncated" => 4,
+            "refused" => 3,
+            _ => 2,
+        };
+        let mut rounds = Vec::new();
+        let mut want: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut results = 0u64;
+        for round in 1..=3 {
+            let mut s = String::new();
+            // Each round's file in an order of its own.
+            for k in 0..n {
+                let i = (k * 7919 + round * 13) % n;
+                match fate(i, round) {
+                    Some("errored") => s.push_str(&errored(i)),
+                    Some(stop) => s.push_str(&line(i, round, stop)),
+                    None => continue,
+                }
+                results += 1;
+            }
+            rounds.push(dir.write(&format!("round{round}.jsonl"), s));
+        }
+        // The reference: the best status, among equals the later round.
+        for i in 0..n {
+            let best =
+                (1..=3)
+                    .filter_map(|r| fate(i, r).map(status))
+                    .fold(None, |b: Option<&str>, s| match b {
+                        Some(b) if rank(b) > rank(s) => Some(b),
+                        _ => Some(s),
+                    });
+            *want.entry(best.unwrap_or("missing")).or_default() += 1;
+        }
+        let req = dir.write("req.jsonl", req);
+        let run_at = |tag: &str, limit: &str| -> (BTreeMap<String, Vec<u8>>, Value) {
+            let out = dir.join(tag);
+            std::fs::create_dir_all(&out).unwrap();
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "join", "--requests"])
+                .arg(&req)
+                .arg("--results")
+                .args(&rounds)
+                .args(["--memory-limit", limit]);
+            for (flag, name) in [
+                ("--out", "merged"),
+                ("--retry", "retry"),
+                ("--duplicates", "duplicates"),
+            ] {
+                c.arg(flag).arg(out.join(format!("{name}.jsonl")));
+            }
+            let o = run(c);
+            assert_eq!(code(&o), 1);
+            let mut summary = json_lines(&o).pop().unwrap();
+            let files = ["merged", "retry", "duplicates"]
+                .iter()
+                .map(|f| {
+                    let name = format!("{f}.jsonl");
+                    let bytes = std::fs::read(out.join(&name)).unwrap();
+                    (name, bytes)
+                })
+                .collect();
+            let spilled = summary.as_object_mut().unwrap().remove("spilled").unwrap();
+            summary.as_object_mut().unwrap().remove("partitions");
+            summary["spilled"] = spilled;
+            (files, summary)
+        };
+        let (mem, mut mem_summary) = run_at("mem", "1GiB");
+        let (small, mut small_summary) = run_at("small", "48MiB");
+        assert_eq!(mem_summary["spilled"], false);
+        assert_eq!(small_summary["spilled"], true, "48 MiB spills");
+        for (name, bytes) in &mem {
+            assert!(
+                bytes == &small[name],
+                "{name} differs between 1 GiB and 48 MiB"
+            );
+        }
+        mem_summary.as_object_mut().unwrap().remove("spilled");
+        small_summary.as_object_mut().unwrap().remove("spilled");
+        assert_eq!(mem_summary, small_summary);
+        for st in ["succeeded", "truncated", "refused", "errored", "missing"] {
+            assert_eq!(
+                mem_summary[st].as_u64(),
+                Some(want.get(st).copied().unwrap_or(0)),
+                "{st}"
+            );
+        }
+        // Every result but the one kept per id is a loser, written to the duplicates file.
+        let joined = n as u64 - want.get("missing").copied().unwrap_or(0);
+        assert_eq!(mem_summary["duplicates"].as_u64(), Some(results - joined));
+        assert_eq!(
+            mem["duplicates.jsonl"]
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count() as u64,
+            results - joined
+        );
+    }
+);

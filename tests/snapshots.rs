@@ -434,6 +434,28 @@ const JOIN_MANY: &[&str] = &[
 
 human_and_json!(join_many_human, join_many_json, JOIN_MANY);
 
+/// Answers cut and refused by several providers (OpenAI chat, Bedrock Claude, Nova and Llama,
+/// vLLM, xAI): the statuses with their notes, the stop reasons under each model.
+const JOIN_ANSWERS: &[&str] = &[
+    "join",
+    "--requests",
+    "fixtures/join/answers/openai_requests.jsonl",
+    "fixtures/join/answers/bedrock_requests.jsonl",
+    "fixtures/join/answers/vllm_requests.jsonl",
+    "fixtures/join/answers/xai_requests.jsonl",
+    "--results",
+    "fixtures/join/answers/xai_results.jsonl",
+    "fixtures/join/answers/openai_results.jsonl",
+    "fixtures/join/answers/bedrock_results.jsonl",
+    "fixtures/join/answers/vllm_results.jsonl",
+    "--out",
+    "merged.jsonl",
+    "--retry",
+    "retry.jsonl",
+];
+
+human_and_json!(join_answers_human, join_answers_json, JOIN_ANSWERS);
+
 // ---- unreadable inputs ----
 
 // An input that cannot be opened, next to a readable one where the command takes several:

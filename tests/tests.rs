@@ -4,6 +4,7 @@
 mod util;
 
 mod answers;
+mod answers_prop;
 mod budget;
 mod dupes;
 mod join;

@@ -5,6 +5,8 @@
 #   join-req.jsonl  OpenAI chat requests of varied sizes
 #   join-out.jsonl  shuffled output file (~90% succeeded, ~2% HTTP 400 with "error": null)
 #   join-err.jsonl  shuffled error file (~5% batch_expired); ~3% of requests have no result
+#   schema/join-*.jsonl  the same with --schema: every request asks for a strict JSON schema,
+#                   4% of the answers break it
 # Env: BK (release batchkit), DATA, OUT (markdown fragment); JOIN_REQUEST_BYTES to resize.
 source "$(dirname "$0")/lib.sh"
 
@@ -69,6 +71,25 @@ measure "batchkit join --memory-limit 8GiB (in memory)" "$bytes" \
   --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 8GiB
 rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
 
+# The same join where every request asked for a JSON schema (gen_join.py --schema: strict
+# json_schema response formats, 4% of the answers off-schema), in $DATA/schema/. With answer
+# checks in the build (join --help names --expect-json) the row measures them; without, it is
+# the plain join of the larger lines, so a build before answer checks still runs the section.
+schema_dir=$DATA/schema
+if [ ! -s "$schema_dir/join-req.jsonl" ] || [ ! -s "$schema_dir/join-out.jsonl" ]; then
+  python3 "$here/../gen_join.py" "$schema_dir" --schema --request-bytes "${JOIN_REQUEST_BYTES:-1e9}" >&2 ||
+    echo "bench: gen_join.py --schema failed; no schema rows" >&2
+fi
+if [ -s "$schema_dir/join-req.jsonl" ] && [ -s "$schema_dir/join-out.jsonl" ]; then
+  checks="answer checks not in this build"
+  if "$BK" join --help 2>/dev/null | grep -q -- '--expect-json'; then checks="answers checked against each request's schema"; fi
+  sbytes=$(( $(file_bytes "$schema_dir/join-req.jsonl") + $(file_bytes "$schema_dir/join-out.jsonl") + $(file_bytes "$schema_dir/join-err.jsonl") ))
+  measure "batchkit join --memory-limit 256MiB, every request with a JSON schema ($checks)" "$sbytes" \
+    "$BK" --format json join --requests "$schema_dir/join-req.jsonl" --results "$schema_dir/join-out.jsonl" "$schema_dir/join-err.jsonl" \
+    --out "$work/merged.jsonl" --retry "$work/retry.jsonl" --orphans "$work/orphans.jsonl" --memory-limit 256MiB
+  rm -f "$work/merged.jsonl" "$work/retry.jsonl" "$work/orphans.jsonl"
+fi
+
 measure "duckdb LEFT JOIN (read_json) to JSON" "$bytes" python3 "$work/duck.py"
 duck_secs=$LAST_SECS
 rm -f "$work/duck-merged.json"
@@ -76,3 +97,4 @@ rm -f "$work/duck-merged.json"
 ratio "join wall time, batchkit (256MiB) / DuckDB" "$bk_secs" "$duck_secs"
 echo "
 batchkit peak RSS under --memory-limit 256MiB: ${bk_rss} MiB (target: at most 300 MiB)." >>"$OUT"
+

@@ -349,6 +349,9 @@ const BEDROCK_OUTPUT: Ty = Obj(&[
     ("inputTextTokenCount", U64),
     ("results", List(&TITAN_RESULT)),
 ]);
+/// An entry of xAI's batch results API: `batch_result.response.chat_get_completion` is a chat
+/// completion (source: providers.toml [xai].sources).
+const XAI_RESULT: Ty = Obj(&[("response", Obj(&[("chat_get_completion", BODY)]))]);
 const RESULT_LINE: Ty = Obj(&[
     ("custom_id", Any),
     ("key", Any),
@@ -363,11 +366,8 @@ const RESULT_LINE: Ty = Obj(&[
     ("status", Any),
     ("processed_time", Any),
     ("request", Any),
-    // xAI's results API, one result per line (source: providers.toml [xai].sources).
-    (
-        "batch_result",
-        Obj(&[("response", Obj(&[("chat_get_completion", BODY)]))]),
-    ),
+    ("batch_request_id", Any),
+    ("batch_result", XAI_RESULT),
     ("error_message", Any),
 ]);
 
@@ -530,24 +530,6 @@ fn classify(f: &Facts<'_>) -> Status {
     Status::Errored
 }
 
-/// xAI's results: a non-empty `error_message` is an error, a `batch_result.response` an
-/// answer (source: providers.toml [xai].sources).
-fn xai_facts<'s>(root: Value<'_, 's>, f: &mut Facts<'s>) {
-    if field(root, "batch_request_id").is_none() {
-        return;
-    }
-    match field(root, "error_message") {
-        Some(m) if m.as_str() != Some("") => f.error = Some(None),
-        _ => {}
-    }
-    if field(root, "batch_result")
-        .and_then(|b| field(b, "response"))
-        .is_some()
-    {
-        f.response = true;
-    }
-}
-
 /// Reads one result line, through the one JSON engine (batchkit-line). A line that is not
 /// UTF-8, or not one JSON value, is unjoinable (see [`request_id`]).
 pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
@@ -618,13 +600,13 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         f.response = true;
         bedrock_output(content, at, out, &mut info, &mut texts);
     }
-    xai_facts(root, &mut f);
-    if let Some(body) = field(root, "batch_result")
+    xai_envelope(root, &mut f);
+    if let Some(c) = field(root, "batch_result")
         .and_then(|b| field(b, "response"))
         .and_then(|r| field(r, "chat_get_completion"))
     {
-        info.model = string(body, "model").map(|s| text_of(content, at, s));
-        completion(body, &mut info.usage, &mut texts);
+        info.model = string(c, "model").map(|s| text_of(content, at, s));
+        completion(c, &mut info.usage, &mut texts);
     }
     if let Some(resp) = field(root, "response") {
         f.response = true;
@@ -683,27 +665,7 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
             }
         }
     }
-    let mut status = classify(&f);
-    if status == Status::Succeeded {
-        if let Some((layout, v, refused)) = stop_reason(root) {
-            status = match stop_reasons::class(layout, v) {
-                StopClass::Truncated => Status::Truncated,
-                StopClass::Refused => Status::Refused,
-                StopClass::Succeeded if refused => Status::Refused,
-                StopClass::Succeeded => Status::Succeeded,
-            };
-            if let Some((start, len)) = at.string_range(v) {
-                info.stop = Some(Stop {
-                    value: text_of(content, at, v),
-                    start,
-                    len,
-                });
-            }
-        } else if refusal(root) {
-            status = Status::Refused;
-        }
-    }
-    info.status = Some(status);
+    (info.status, info.stop) = answer_status(content, at, root, classify(&f));
     info.text = join_texts(at, &texts);
     match id {
         Some(v) => match v.into_string() {
@@ -714,6 +676,51 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
+}
+
+/// xAI's envelope: a `batch_result` is an answer, a non-empty `error_message` an error.
+fn xai_envelope(root: Value<'_, '_>, f: &mut Facts<'_>) {
+    if field(root, "batch_result").is_some() {
+        f.response = true;
+    }
+    if let Some(e) = field(root, "error_message") {
+        if f.error.is_none() && e.into_string() != Some("") {
+            f.error = Some(None);
+        }
+    }
+}
+
+/// The status of a result whose envelope says `status`: a succeeded one refined by its stop
+/// reason (truncated, refused), which is kept as it stands in the line.
+fn answer_status<'a>(
+    content: &'a [u8],
+    at: &Located<'_>,
+    root: Value<'_, '_>,
+    status: Status,
+) -> (Option<Status>, Option<Stop<'a>>) {
+    if status != Status::Succeeded {
+        return (Some(status), None);
+    }
+    let Some((layout, v, refused)) = stop_reason(root) else {
+        let status = if refusal(root) {
+            Status::Refused
+        } else {
+            status
+        };
+        return (Some(status), None);
+    };
+    let status = match stop_reasons::class(layout, v) {
+        StopClass::Truncated => Status::Truncated,
+        StopClass::Refused => Status::Refused,
+        StopClass::Succeeded if refused => Status::Refused,
+        StopClass::Succeeded => Status::Succeeded,
+    };
+    let stop = at.string_range(v).map(|(start, len)| Stop {
+        value: text_of(content, at, v),
+        start,
+        len,
+    });
+    (Some(status), stop)
 }
 
 /// The stop reason of a result line, by the layouts of the stop-reason table
@@ -732,11 +739,7 @@ fn stop_reason<'i>(root: Value<'_, 'i>) -> Option<(&'static str, &'i str, bool)>
         let llama = field(out, "generation").is_some() && field(out, "content").is_none();
         return Some((if llama { "bedrock-llama" } else { "anthropic" }, v, false));
     }
-    // xAI's results API.
-    let resp = match field(root, "batch_result").and_then(|b| field(b, "response")) {
-        Some(r) => field(r, "chat_get_completion")?,
-        None => field(root, "response")?,
-    };
+    let resp = response_of(root)?;
     let body = field(resp, "body").unwrap_or(resp);
     if let Some(choice) = items(body, "choices").next() {
         let refused = field(choice, "message")
@@ -756,13 +759,23 @@ fn stop_reason<'i>(root: Value<'_, 'i>) -> Option<(&'static str, &'i str, bool)>
     if let Some(c) = items(resp, "candidates").next() {
         return Some(("gemini", string(c, "finishReason")?, false));
     }
+    // No candidates and a block reason: the prompt was blocked, whatever the reason (one
+    // newer than the table included).
     let block = field(resp, "promptFeedback").and_then(|p| string(p, "blockReason"))?;
-    Some(("gemini-prompt", block, false))
+    Some(("gemini-prompt", block, true))
+}
+
+/// The response of a result line: `response`, or xAI's `batch_result.response.chat_get_completion`.
+fn response_of<'t, 'i>(root: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
+    match field(root, "batch_result").and_then(|b| field(b, "response")) {
+        Some(r) => field(r, "chat_get_completion"),
+        None => field(root, "response"),
+    }
 }
 
 /// A refusal with no stop value to read it from.
 fn refusal(root: Value<'_, '_>) -> bool {
-    let Some(resp) = field(root, "response") else {
+    let Some(resp) = response_of(root) else {
         return false;
     };
     let body = field(resp, "body").unwrap_or(resp);
@@ -957,18 +970,18 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
         f.status_code = count(r, "status_code");
     }
     f.vertex_shape = has("processed_time") || (f.status_str.is_some() && has("request"));
-    let mut info = ResultInfo {
-        status: Some(classify(&f)),
-        ..Default::default()
-    };
     if field(root, "modelOutput").is_some() {
         f.response = true;
-        info.status = Some(classify(&f));
     }
-    if field(root, "batch_request_id").is_some() {
-        xai_facts(root, &mut f);
-        info.status = Some(classify(&f));
-    }
+    xai_envelope(root, &mut f);
+    // The stop reason is read as in a full read: a truncated answer with an odd usage field
+    // is still truncated.
+    let (status, stop) = answer_status(content, at, root, classify(&f));
+    let mut info = ResultInfo {
+        status,
+        stop,
+        ..Default::default()
+    };
     let id = ResultLine::find_id(root);
     match id {
         Some(v) => match v.into_string() {
@@ -1181,6 +1194,20 @@ mod tests {
     }
 
     #[test]
+    fn xai_results() {
+        let ok = r#"{"batch_request_id":"r1","batch_result":{"response":{"chat_get_completion":{"id":"c1","object":"chat.completion","model":"grok-4-fast","choices":[{"index":0,"message":{"role":"assistant","content":"Hi."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"cost_in_usd_ticks":1200}}}},"error_message":null}"#;
+        let i = result_info(ok.as_bytes());
+        assert_eq!(i.id.as_deref(), Some("r1"));
+        assert_eq!(i.status, Some(Status::Succeeded));
+        assert_eq!(i.model.as_deref(), Some("grok-4-fast"));
+        assert_eq!((i.usage.unwrap().input, i.usage.unwrap().output), (9, 2));
+        assert_eq!(text_of(ok).as_deref(), Some("Hi."));
+        // An empty error message is no error.
+        let empty = ok.replace(r#""error_message":null"#, r#""error_message":"""#);
+        assert_eq!(status(&empty), Status::Succeeded);
+    }
+
+    #[test]
     fn vllm_older_layout_and_gemini_shapes() {
         // vLLM's older layout: the chat completion itself in `response`.
         let old = r#"{"id":"vllm-1","custom_id":"request-1","response":{"id":"cmpl-1","object":"chat.completion","created":1,"model":"meta-llama/Meta-Llama-3-8B-Instruct","choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":21,"total_tokens":24,"completion_tokens":3}},"error":null}"#;
@@ -1347,11 +1374,21 @@ mod tests {
             (r#"{"key":"a","response":{"candidates":[{"content":{"role":"model"},"finishReason":"MAX_TOKENS"}]}}"#.into(), (Truncated, Some(r#""MAX_TOKENS""#))),
             (r#"{"key":"a","response":{"candidates":[{"finishReason":"SPII"}]}}"#.into(), (Refused, Some(r#""SPII""#))),
             (r#"{"key":"a","response":{"promptFeedback":{"blockReason":"JAILBREAK"}}}"#.into(), (Refused, Some(r#""JAILBREAK""#))),
+            (r#"{"key":"a","response":{"promptFeedback":{"blockReason":"A_NEW_BLOCK"}}}"#.into(), (Refused, Some(r#""A_NEW_BLOCK""#))),
             (r#"{"status":"","processed_time":"t","custom_id":"a","request":{},"response":{"candidates":[{"finishReason":"BLOCKLIST"}]}}"#.into(), (Refused, Some(r#""BLOCKLIST""#))),
             // Bedrock Claude, Nova, Llama.
             (r#"{"recordId":"a","modelOutput":{"content":[],"stop_reason":"max_tokens"}}"#.into(), (Truncated, Some(r#""max_tokens""#))),
             (r#"{"recordId":"a","modelOutput":{"output":{"message":{"content":[]}},"stopReason":"guardrail_intervened"}}"#.into(), (Refused, Some(r#""guardrail_intervened""#))),
             (r#"{"recordId":"a","modelOutput":{"generation":"x","stop_reason":"length"}}"#.into(), (Truncated, Some(r#""length""#))),
+            // xAI's results API: the chat completion under `batch_result.response`.
+            (r#"{"batch_request_id":"a","batch_result":{"response":{"chat_get_completion":{"model":"grok-4","choices":[{"message":{"content":"x"},"finish_reason":"stop"}]}}},"error_message":null}"#.into(), (Succeeded, Some(r#""stop""#))),
+            (r#"{"batch_request_id":"a","batch_result":{"response":{"chat_get_completion":{"choices":[{"message":{"content":"x"},"finish_reason":"REASON_MAX_LEN"}]}}}}"#.into(), (Truncated, Some(r#""REASON_MAX_LEN""#))),
+            (r#"{"batch_request_id":"a","batch_result":{"response":{"chat_get_completion":{"choices":[{"message":{"refusal":"no"},"finish_reason":null}]}}}}"#.into(), (Refused, None)),
+            (r#"{"batch_request_id":"a","batch_result":null,"error_message":"Internal error"}"#.into(), (Errored, None)),
+            // A known field of an unexpected type (a negative count): read for id and status
+            // only, the stop reason still counts.
+            (r#"{"custom_id":"a","response":{"status_code":200,"body":{"choices":[{"message":{"content":"x"},"finish_reason":"length"}],"usage":{"prompt_tokens":-1}}}}"#.into(), (Truncated, Some(r#""length""#))),
+            (r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":"odd","stop_reason":"refusal"}}}"#.into(), (Refused, Some(r#""refusal""#))),
             // An escaped value is kept as its literal stands.
             (chat(r#""len\u0067th""#, r#"{"content":"x"}"#), (Truncated, Some(r#""len\u0067th""#))),
         ];

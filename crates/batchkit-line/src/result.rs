@@ -20,9 +20,9 @@ pub enum ResultLayout {
     /// `{"recordId", "modelOutput" | "error"}`, beside the `modelInput` it repeats: Amazon
     /// Bedrock.
     Bedrock,
-    /// `{"batch_request_id", "batch_result" | "error_message"}`: xAI's results API, one
-    /// result per line.
-    Xai,
+    /// `{"batch_request_id", "batch_result" | "error_message"}`: an entry of xAI's batch
+    /// results API, one per line.
+    XAi,
 }
 
 impl ResultLayout {
@@ -34,14 +34,15 @@ impl ResultLayout {
             ResultLayout::Gemini => "a Gemini result line",
             ResultLayout::Vertex => "a Vertex AI output line",
             ResultLayout::Bedrock => "an Amazon Bedrock output line",
-            ResultLayout::Xai => "an xAI batch result",
+            ResultLayout::XAi => "an xAI batch result",
         }
     }
 }
 
 /// Where result lines carry the id of their request, tried in order: OpenAI-style and
 /// Anthropic `custom_id`, Gemini `key`, Bedrock `recordId`, the `metadata.key` of Gemini's
-/// inline-style results, xAI's `batch_request_id` (Vertex echoes `custom_id` or `key` when the request had one).
+/// inline-style results (Vertex echoes `custom_id` or `key` when the request had one), and
+/// xAI's `batch_request_id` (the `custom_id` of an uploaded request line).
 const ID_FIELDS: [&[&str]; 5] = [
     &["custom_id"],
     &["key"],
@@ -68,8 +69,6 @@ impl<'t, 'i> ResultLine<'t, 'i> {
         let has = |k: &str| obj.get(k).is_some();
         let layout = if has("recordId") && (has("modelOutput") || has("error")) {
             ResultLayout::Bedrock
-        } else if has("batch_request_id") && (has("batch_result") || has("error_message")) {
-            ResultLayout::Xai
         } else if has("body") || has("params") || has("modelInput") {
             return None;
         } else if has("custom_id") && (has("response") || has("error")) {
@@ -81,6 +80,8 @@ impl<'t, 'i> ResultLine<'t, 'i> {
             ResultLayout::Gemini
         } else if has("request") && (has("response") || has("status")) {
             ResultLayout::Vertex
+        } else if has("batch_request_id") && (has("batch_result") || has("error_message")) {
+            ResultLayout::XAi
         } else {
             return None;
         };
@@ -103,7 +104,7 @@ impl<'t, 'i> ResultLine<'t, 'i> {
     }
 
     /// The request id of a line read as a result, whatever its type: the first of
-    /// `custom_id`, `key`, `recordId` and `metadata.key` present and not null (a provider
+    /// `custom_id`, `key`, `recordId`, `metadata.key` and `batch_request_id` present and not null (a provider
     /// writes `null` for a field a layout does not use). Every line of a results file is
     /// read this way, recognised or not, so an id is matched whatever else the line lacks.
     pub fn find_id(root: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
@@ -152,10 +153,6 @@ mod tests {
                 Some(Anthropic),
             ),
             (r#"{"key":"g","response":{}}"#, Some(Gemini)),
-            (
-                r#"{"batch_request_id":"x","batch_result":null,"error_message":"e"}"#,
-                Some(Xai),
-            ),
             (r#"{"metadata":{"key":"g"},"response":{}}"#, Some(Gemini)),
             (r#"{"request":{},"status":"","response":{}}"#, Some(Vertex)),
             (
@@ -165,6 +162,10 @@ mod tests {
             (
                 r#"{"recordId":"b","modelInput":{},"error":{}}"#,
                 Some(Bedrock),
+            ),
+            (
+                r#"{"batch_request_id":"x","batch_result":{"response":{}},"error_message":null}"#,
+                Some(XAi),
             ),
             // Requests, and lines that are neither.
             (r#"{"custom_id":"a","body":{},"response":{}}"#, None),
@@ -200,6 +201,10 @@ mod tests {
             Some(r#""m""#)
         );
         assert_eq!(id(r#"{"metadata":{"key":null}}"#), None);
+        assert_eq!(
+            id(r#"{"batch_request_id":"x","batch_result":{}}"#).as_deref(),
+            Some(r#""x""#)
+        );
         assert_eq!(id(r#"{"metadata":"m"}"#), None);
         assert_eq!(id(r#""x""#), None);
     }

@@ -4,7 +4,8 @@
 //! `{"type":"vertex_no_id",...}` once per results file with Vertex rows lacking an id,
 //! `{"type":"duplicate_result",...}` per result that lost to another result for its id, and
 //! `{"type":"summary",...}` last. Human output prints the same events compiler-style and a
-//! small table.
+//! small table: a count per status with a note on what the status means for a retry, and the
+//! stop reasons of each model under its usage (values that cut or refuse marked).
 
 use std::io::{self, Write};
 
@@ -123,15 +124,25 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
         s.bold(&crate::plural(x.requests, "request", "requests"))
     )?;
     for st in Status::ALL {
-        let (name, n) = (st.as_str(), x.count(st));
-        let shown = if name == "succeeded" || n == 0 {
-            format!("{n:>12}")
+        let n = x.count(st);
+        let count = format!("{:>10}", crate::thousands(n));
+        let shown = if st == Status::Succeeded || n == 0 {
+            count
         } else {
-            s.red(&format!("{n:>12}"))
+            s.red(&count)
         };
-        writeln!(w, "  {name:<10}{shown}")?;
+        let note = match status_note(st, n) {
+            Some(note) if n > 0 => format!("  {note}"),
+            _ => String::new(),
+        };
+        writeln!(w, "  {:<14}{shown}{note}", st.as_str())?;
     }
-    writeln!(w, "  {:<10}{:>12}", "to retry", x.to_retry)?;
+    writeln!(
+        w,
+        "  {:<14}{:>10}",
+        "to retry",
+        crate::thousands(x.to_retry)
+    )?;
     if x.not_in_retry > 0 {
         writeln!(
             w,
@@ -185,6 +196,9 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
             crate::thousands(m.usage.output),
             cost
         )?;
+        if !m.stop_reasons.is_empty() {
+            writeln!(w, "    stopped: {}", stop_line(&m.stop_reasons, s))?;
+        }
     }
     let asof = x
         .prices_as_of
@@ -212,6 +226,88 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
         s.red("some requests need attention")
     };
     writeln!(w, "{verdict}")
+}
+
+/// What a person should know of the `n` requests with status `st` (printed when there are any).
+fn status_note(st: Status, n: u64) -> Option<String> {
+    let (they, are) = if n == 1 {
+        ("it", "is")
+    } else {
+        ("they", "are")
+    };
+    Some(match st {
+        Status::Succeeded => return None,
+        Status::Truncated => format!(
+            "cut by the output cap: retried unchanged, {they} {are} cut again (--raise-max-tokens)"
+        ),
+        Status::Refused => {
+            "refused or filtered: not retried unless --retry-on names refused".to_string()
+        }
+        Status::InvalidAnswer => "not JSON, or off the schema the request asked for".to_string(),
+        Status::Errored => "the provider returned an error".to_string(),
+        Status::Expired => format!("the batch expired before {they} ran"),
+        Status::Canceled => format!("the batch was canceled before {they} ran"),
+        Status::Missing => format!("no result names {}", if n == 1 { "it" } else { "them" }),
+    })
+}
+
+/// One model's stop reasons, most frequent first: `stop 9 · length 1 (truncated)`, a value
+/// that cuts or refuses marked and colored, one no layout lists marked `(unlisted)`.
+fn stop_line(stops: &std::collections::BTreeMap<String, u64>, s: Style) -> String {
+    let mut by_count: Vec<(&String, &u64)> = stops.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    by_count
+        .into_iter()
+        .map(|(reason, n)| {
+            let counted = format!("{reason} {}", crate::thousands(*n));
+            match stop_class(reason) {
+                StopKind::Truncated => s.yellow(&format!("{counted} (truncated)")),
+                StopKind::Refused => s.red(&format!("{counted} (refused)")),
+                StopKind::Unlisted => format!("{counted} (unlisted)"),
+                StopKind::Finished | StopKind::Ambiguous => counted,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// What a stop value says wherever the stop-reason table lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopKind {
+    /// Listed, and only as a finish (or a documented value that is neither cut nor refusal).
+    Finished,
+    Truncated,
+    Refused,
+    /// Listed with different classes in different layouts (Gemini `OTHER`: a finish reason,
+    /// and a refusal as a blocked prompt's reason): not marked, the summary has no layout.
+    Ambiguous,
+    /// In no layout's lists (counted as succeeded, as the table says).
+    Unlisted,
+}
+
+/// The class of `value` across every layout of `batchkit_providers::stop_reasons`.
+fn stop_class(value: &str) -> StopKind {
+    use batchkit_providers::stop_reasons::{class, layouts, StopClass};
+    let mut kind = None;
+    for l in layouts() {
+        let listed = [&l.succeeded, &l.truncated, &l.refused, &l.other]
+            .iter()
+            .any(|list| list.iter().any(|v| v == value));
+        if !listed {
+            continue;
+        }
+        let k = match class(&l.name, value) {
+            StopClass::Succeeded => StopKind::Finished,
+            StopClass::Truncated => StopKind::Truncated,
+            StopClass::Refused => StopKind::Refused,
+        };
+        match kind {
+            None => kind = Some(k),
+            Some(seen) if seen != k => return StopKind::Ambiguous,
+            Some(_) => {}
+        }
+    }
+    kind.unwrap_or(StopKind::Unlisted)
 }
 
 /// Dollars as every printer writes them.
@@ -393,6 +489,49 @@ fn vertex_no_id_message(count: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn status_notes_agree_with_their_count() {
+        use super::{status_note, Status};
+        assert_eq!(
+            status_note(Status::Expired, 1).as_deref(),
+            Some("the batch expired before it ran")
+        );
+        assert_eq!(
+            status_note(Status::Truncated, 2).as_deref(),
+            Some(
+                "cut by the output cap: retried unchanged, they are cut again (--raise-max-tokens)"
+            )
+        );
+        assert_eq!(status_note(Status::Succeeded, 5), None);
+    }
+
+    #[test]
+    fn stop_reasons_marked_by_class() {
+        use super::{stop_class, stop_line, StopKind};
+        assert_eq!(stop_class("stop"), StopKind::Finished);
+        assert_eq!(stop_class("length"), StopKind::Truncated);
+        assert_eq!(stop_class("MAX_TOKENS"), StopKind::Truncated);
+        assert_eq!(stop_class("content_filter"), StopKind::Refused);
+        assert_eq!(stop_class("PROHIBITED_CONTENT"), StopKind::Refused);
+        assert_eq!(stop_class("pause_turn"), StopKind::Finished);
+        // A finish reason of Gemini candidates, a refusal as a blocked prompt's reason.
+        assert_eq!(stop_class("OTHER"), StopKind::Ambiguous);
+        assert_eq!(stop_class("a_new_reason"), StopKind::Unlisted);
+        let stops = [
+            ("length", 1),
+            ("stop", 9),
+            ("content_filter", 1),
+            ("zzz", 2),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        assert_eq!(
+            stop_line(&stops, crate::style::Style { on: false }),
+            "stop 9 · zzz 2 (unlisted) · content_filter 1 (refused) · length 1 (truncated)"
+        );
+    }
+
     #[test]
     fn vertex_notice_agrees_with_its_count() {
         let one = super::vertex_no_id_message(1);
