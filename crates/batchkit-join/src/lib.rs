@@ -55,6 +55,7 @@ mod engine;
 mod parse;
 mod partition;
 mod probe;
+pub mod raise;
 mod render;
 mod store;
 
@@ -479,6 +480,11 @@ pub struct JoinOptions {
     pub duplicates: Option<PathBuf>,
     /// Where spill files go (default: the directory of `out`).
     pub temp_dir: Option<PathBuf>,
+    /// `--raise-max-tokens`: the output cap of each `truncated` request line written to the
+    /// retry file is multiplied by this factor (a finite number above 1), rounded up, and held
+    /// to the model's output limit where the models table knows it; every other byte of the
+    /// line is kept ([`raise::raise_cap`]). `None`: retry lines are copied as they are.
+    pub raise_max_tokens: Option<f64>,
     /// How to read the inputs, and the memory budget: the join keeps its partitions and its
     /// reader within [`Budget::join`](batchkit_io::Budget::join) (outputs and spill files are
     /// on disk).
@@ -497,6 +503,7 @@ impl JoinOptions {
             orphans: None,
             duplicates: None,
             temp_dir: None,
+            raise_max_tokens: None,
             read: ReadOptions::default(),
         }
     }
@@ -541,6 +548,14 @@ pub struct JoinSummary {
     /// copy, or an id an earlier line already used. (A status not in
     /// [`JoinOptions::retry_on`], `refused` by default, is counted in neither.)
     pub not_in_retry: u64,
+    /// Truncated request lines written to the retry file with their output cap raised
+    /// ([`JoinOptions::raise_max_tokens`]).
+    pub raised: u64,
+    /// Truncated request lines written to the retry file unchanged although
+    /// [`JoinOptions::raise_max_tokens`] asked to raise them: no cap field holding an integer,
+    /// or the cap already at the model's output limit (retried as they are, they will likely
+    /// be cut again).
+    pub raise_unchanged: u64,
     /// Result lines read (blank lines excluded).
     pub results: u64,
     /// Results joined to a request.
