@@ -572,15 +572,19 @@ def join(
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
     retry_on: Optional[Sequence[str]] = None,
+    raise_max_tokens: Optional[float] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
     The same as ``batchkit join``, writing the same files: ``out`` has one line per
     request in request order; ``retry`` the request lines to send again; ``orphans``
     results matching no request; ``retry_on`` the statuses whose requests go to ``retry``
-    (default: errored, expired, canceled, missing, truncated, invalid_answer). Returns the summary record
+    (default: errored, expired, canceled, missing, truncated, invalid_answer);
+    ``raise_max_tokens`` a factor above 1 by which the output cap of each truncated request
+    written to ``retry`` is multiplied (rounded up, held to the model's output limit where
+    batchkit knows it; every other byte of the line kept). Returns the summary record
     (``requests``, ``succeeded``, ``truncated``, ``refused``, ``invalid_answer``, ``errored``, ``missing``,
-    ``to_retry``, ``usage``, ``models`` with their ``stop_reasons``, ``cost_usd``, ...).
+    ``to_retry``, ``raised``, ``raise_unchanged``, ``usage``, ``models`` with their ``stop_reasons``, ``cost_usd``, ...).
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -594,6 +598,8 @@ def join(
     _opt(args, "--retry", retry)
     if retry_on is not None:
         args += ["--retry-on", ",".join(retry_on)]
+    if raise_max_tokens is not None:
+        args += ["--raise-max-tokens", repr(float(raise_max_tokens))]
     _opt(args, "--orphans", orphans)
     _opt(args, "--duplicates", duplicates)
     _opt(args, "--temp-dir", temp_dir)
