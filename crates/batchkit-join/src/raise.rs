@@ -1,7 +1,7 @@
 //! `--raise-max-tokens`: the output cap of a truncated request, raised in the line that goes
 //! to the retry file, every other byte kept.
 //!
-//! The cap field is the one [`RequestLine::max_output_tokens`] reads: the first of the
+//! The cap field is the one [`RequestLine::max_output`] reads: the first of the
 //! shape's `max_output` fields in `styles.toml` that holds a non-negative integer, each step
 //! of its path the first of duplicate keys, as the JSON engine reads them. Its number
 //! literal is found exactly: the engine gives the position of the key's string literal
@@ -72,22 +72,21 @@ pub fn raise_cap(content: &[u8], factor: f64) -> Raise {
     let found = batchkit_line::read_located(content, |root, at| {
         let line = RequestLine::detect(root)?;
         let limit = line.model().and_then(|m| model_facts(m).max_output_tokens);
-        let mut present = false;
-        for path in &line.layout().max_output {
-            let Some((key, value)) = field(root, &path.0) else {
-                continue;
-            };
-            present = true;
-            if let Some(v) = value.as_u64() {
-                let key_at = at.string_range(key);
-                return Some(Ok((key_at, v, limit)));
-            }
-        }
-        Some(Err(if present {
-            Unchanged::NotInteger
-        } else {
-            Unchanged::NoCap
-        }))
+        let Some((path, v)) = line.max_output() else {
+            let present = line
+                .layout()
+                .max_output
+                .iter()
+                .any(|p| line.get(p).is_some());
+            return Some(Err(if present {
+                Unchanged::NotInteger
+            } else {
+                Unchanged::NoCap
+            }));
+        };
+        // The key the engine read the cap from: its literal's place in the line.
+        let (key, _) = field(root, &path.0)?;
+        Some(Ok((at.string_range(key), v, limit)))
     });
     let (key_at, old, limit) = match found {
         Ok(Some(Ok(f))) => f,
