@@ -1812,7 +1812,7 @@ bktest!(
             let requests = if round == 0 {
                 f("answers/openai_requests.jsonl")
             } else {
-                dir.write("round.jsonl", &retry_of(&dir))
+                dir.write("round.jsonl", retry_of(&dir))
             };
             let mut c = dir.cmd();
             c.args(["--format", "human", "join", "--requests"])

@@ -52,7 +52,8 @@ pub struct Args {
     /// The merged file: one line per request, in request order
     #[arg(long, value_name = "MERGED")]
     pub out: PathBuf,
-    /// Write the request lines whose status is in --retry-on here, byte-exact, ready to upload again
+    /// Write the request lines whose status is in --retry-on here, byte-exact (but for
+    /// --raise-max-tokens), ready to upload again
     #[arg(long, value_name = "FILE")]
     pub retry: Option<PathBuf>,
     /// Statuses whose request lines go to --retry, comma-separated (refused is reported, not

@@ -469,7 +469,8 @@ pub struct JoinOptions {
     pub results: Vec<Input>,
     /// The merged file: one line per request, in request order.
     pub out: PathBuf,
-    /// Request lines, byte-exact, of every request whose status is in [`JoinOptions::retry_on`].
+    /// Request lines, byte-exact, of every request whose status is in [`JoinOptions::retry_on`]
+    /// (a truncated one's output cap raised when [`JoinOptions::raise_max_tokens`] says so).
     pub retry: Option<PathBuf>,
     /// The statuses whose request lines go to the retry file (default
     /// [`StatusSet::DEFAULT_RETRY`]; `succeeded` is never retried).
