@@ -973,6 +973,8 @@ struct JSummary {
     to_retry: u64,
     not_in_retry: u64,
     answers_checked: u64,
+    raised: u64,
+    raise_unchanged: u64,
     results: u64,
     joined: u64,
     orphans: u64,
@@ -1884,3 +1886,202 @@ bktest!(
         );
     }
 );
+// ---- --raise-max-tokens ----
+
+bktest!(
+    raise_max_tokens_rewrites_only_the_cap_of_truncated_retries,
+    |dir| {
+        // gpt-4o-mini writes at most 16,384 tokens (models.toml); o3 has no limit there.
+        let chat = |id: &str, model: &str, cap: &str| {
+            format!("{{\"custom_id\":\"{id}\", \"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{ \"messages\":[{{\"role\":\"user\",\"content\":\"say \\\"max_completion_tokens\\\": 5 \\u00e9\"}}],\"model\":\"{model}\"{cap} }}}}")
+        };
+        let lines = [
+        chat("cut", "gpt-4o-mini", ",\"max_completion_tokens\" : 300"),
+        chat("cut-crlf", "o3", ",\"max_completion_tokens\":1000"),
+        chat("cut-near", "gpt-4o-mini", ",\"max_completion_tokens\":10000"),
+        chat("cut-at-limit", "gpt-4o-mini", ",\"max_completion_tokens\":16384"),
+        chat("cut-no-cap", "gpt-4o-mini", ""),
+        chat("cut-float", "o3", ",\"max_completion_tokens\":300.0"),
+        chat("ok", "gpt-4o-mini", ",\"max_completion_tokens\":300"),
+        chat("failed", "gpt-4o-mini", ",\"max_completion_tokens\":300"),
+        chat("gone", "gpt-4o-mini", ",\"max_completion_tokens\":300"),
+        "{\"custom_id\":\"claude-cut\",\"params\":{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":40000,\"messages\":[]}}".to_string(),
+    ];
+        let req: String = lines
+            .iter()
+            .map(|l| {
+                if l.contains("cut-crlf") {
+                    format!("{l}\r\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        let req = dir.write("req.jsonl", req);
+        let answer = |id: &str, finish: &str| {
+            format!("{{\"custom_id\":\"{id}\",\"response\":{{\"status_code\":200,\"body\":{{\"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"x\"}},\"finish_reason\":\"{finish}\"}}],\"usage\":{{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}}}}},\"error\":null}}\n")
+        };
+        let mut res: String = [
+            "cut",
+            "cut-crlf",
+            "cut-near",
+            "cut-at-limit",
+            "cut-no-cap",
+            "cut-float",
+        ]
+        .iter()
+        .map(|id| answer(id, "length"))
+        .collect();
+        res += &answer("ok", "stop");
+        res += "{\"custom_id\":\"failed\",\"response\":{\"status_code\":500,\"body\":{}},\"error\":null}\n";
+        res += "{\"custom_id\":\"claude-cut\",\"result\":{\"type\":\"succeeded\",\"message\":{\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":\"max_tokens\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}}\n";
+        let res = dir.write("res.jsonl", res);
+        for limit in ["1GiB", "1"] {
+            let (c, events, merged) = join(
+                &dir,
+                std::slice::from_ref(&req),
+                std::slice::from_ref(&res),
+                &[
+                    "--retry",
+                    "retry.jsonl",
+                    "--raise-max-tokens",
+                    "2",
+                    "--table-limit",
+                    limit,
+                ],
+            );
+            assert_eq!(c, 1);
+            let s = events.last().unwrap();
+            assert_eq!(s["spilled"], limit == "1");
+            assert_eq!(
+                (
+                    &s["truncated"],
+                    &s["to_retry"],
+                    &s["raised"],
+                    &s["raise_unchanged"]
+                ),
+                (
+                    &Value::from(7),
+                    &Value::from(9),
+                    &Value::from(4),
+                    &Value::from(3)
+                ),
+                "{s}"
+            );
+            // The merged file keeps the request as it was sent.
+            assert_eq!(
+                merged[0]["request"]["body"]["max_completion_tokens"],
+                Value::from(300)
+            );
+            let retry = std::fs::read(dir.join("retry.jsonl")).unwrap();
+            let want: Vec<String> = [
+            chat("cut", "gpt-4o-mini", ",\"max_completion_tokens\" : 600") + "\n",
+            chat("cut-crlf", "o3", ",\"max_completion_tokens\":2000") + "\r\n",
+            // Held to the model's limit.
+            chat("cut-near", "gpt-4o-mini", ",\"max_completion_tokens\":16384") + "\n",
+            // Unchanged, counted: already at the limit, no cap, not an integer.
+            lines[3].clone() + "\n",
+            lines[4].clone() + "\n",
+            lines[5].clone() + "\n",
+            // Errored and missing: copied as they are.
+            lines[7].clone() + "\n",
+            lines[8].clone() + "\n",
+            "{\"custom_id\":\"claude-cut\",\"params\":{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":64000,\"messages\":[]}}\n".to_string(),
+        ]
+        .to_vec();
+            assert_eq!(String::from_utf8(retry).unwrap(), want.concat());
+        }
+    }
+);
+
+bktest!(
+    raise_max_tokens_takes_a_factor_above_one_and_a_retry_file,
+    |dir| {
+        for (bad, words) in [
+            ("1", "not a factor above 1"),
+            ("0.5", "not a factor above 1"),
+            ("inf", "not a factor above 1"),
+            ("NaN", "not a factor above 1"),
+            ("two", "is not a number"),
+        ] {
+            let mut c = dir.cmd();
+            c.args(["join", "--requests"])
+                .arg(f("answers/openai_requests.jsonl"))
+                .arg("--results")
+                .arg(f("answers/openai_results.jsonl"))
+                .args(["--out", "m.jsonl", "--retry", "r.jsonl"])
+                .arg(format!("--raise-max-tokens={bad}"));
+            let out = run(c);
+            assert_eq!(code(&out), 2, "{bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(words), "{bad}: {err}");
+        }
+        let mut c = dir.cmd();
+        c.args(["join", "--requests"])
+            .arg(f("answers/openai_requests.jsonl"))
+            .arg("--results")
+            .arg(f("answers/openai_results.jsonl"))
+            .args(["--out", "m.jsonl", "--raise-max-tokens", "2"]);
+        let out = run(c);
+        assert_eq!(code(&out), 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--retry"));
+        // Human output: how many were raised, how many could not be.
+        let mut c = dir.cmd();
+        c.args(["--format", "human", "join", "--requests"])
+            .arg(f("answers/openai_requests.jsonl"))
+            .arg("--results")
+            .arg(f("answers/openai_results.jsonl"))
+            .args([
+                "--out",
+                "m.jsonl",
+                "--retry",
+                "r.jsonl",
+                "--raise-max-tokens",
+                "1.5",
+            ]);
+        let out = run(c);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("1 truncated request with a raised output cap\n"),
+            "{text}"
+        );
+        let retry = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
+        assert!(retry.contains("\"max_completion_tokens\":300}"), "{retry}");
+        // Round after round the cap reaches gpt-4o-mini's limit, 16,384, and stays there: said.
+        let mut caps = Vec::new();
+        for round in 0..7 {
+            let requests = if round == 0 {
+                f("answers/openai_requests.jsonl")
+            } else {
+                dir.write("round.jsonl", retry_of(&dir))
+            };
+            let mut c = dir.cmd();
+            c.args(["--format", "human", "join", "--requests"])
+                .arg(requests)
+                .arg("--results")
+                .arg(f("answers/openai_results.jsonl"))
+                .args([
+                    "--out",
+                    "m.jsonl",
+                    "--retry",
+                    "r.jsonl",
+                    "--raise-max-tokens",
+                    "4",
+                ]);
+            let out = String::from_utf8(run(c).stdout).unwrap();
+            let line: Value = serde_json::from_str(retry_of(&dir).trim_end()).unwrap();
+            caps.push(line["body"]["max_completion_tokens"].as_u64().unwrap());
+            if round == 6 {
+                assert!(
+                out.contains("  0 truncated requests with a raised output cap; 1 unchanged (no integer cap, or at the model's limit: likely cut again)\n"),
+                "{out}"
+            );
+            }
+        }
+        assert_eq!(caps, [800, 3200, 12800, 16384, 16384, 16384, 16384]);
+    }
+);
+
+fn retry_of(dir: &Dir) -> String {
+    std::fs::read_to_string(dir.join("r.jsonl")).unwrap()
+}

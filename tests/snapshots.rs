@@ -456,6 +456,25 @@ const JOIN_ANSWERS: &[&str] = &[
 
 human_and_json!(join_answers_human, join_answers_json, JOIN_ANSWERS);
 
+/// Truncated answers retried with a raised output cap (Bedrock lines name no model: no limit).
+const JOIN_RAISE: &[&str] = &[
+    "join",
+    "--requests",
+    "fixtures/join/answers/openai_requests.jsonl",
+    "fixtures/join/answers/bedrock_requests.jsonl",
+    "--results",
+    "fixtures/join/answers/openai_results.jsonl",
+    "fixtures/join/answers/bedrock_results.jsonl",
+    "--out",
+    "merged.jsonl",
+    "--retry",
+    "retry.jsonl",
+    "--raise-max-tokens",
+    "1.5",
+];
+
+human_and_json!(join_raise_human, join_raise_json, JOIN_RAISE);
+
 // ---- unreadable inputs ----
 
 // An input that cannot be opened, next to a readable one where the command takes several:

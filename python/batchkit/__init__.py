@@ -574,18 +574,23 @@ def join(
     retry_on: Optional[Sequence[str]] = None,
     answer_schema: Optional[PathLike] = None,
     expect_json: bool = False,
+    raise_max_tokens: Optional[float] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
     The same as ``batchkit join``, writing the same files: ``out`` has one line per
     request in request order; ``retry`` the request lines to send again; ``orphans``
     results matching no request; ``retry_on`` the statuses whose requests go to ``retry``
-    (default: errored, expired, canceled, missing, truncated, invalid_answer). Returns the summary record
+    (default: errored, expired, canceled, missing, truncated, invalid_answer);
+    ``raise_max_tokens`` a factor above 1 by which the output cap of each truncated request
+    written to ``retry`` is multiplied (rounded up, held to the model's output limit where
+    batchkit knows it; every other byte of the line kept). Returns the summary record
     (``requests``, ``succeeded``, ``truncated``, ``refused``, ``invalid_answer``, ``errored``, ``missing``,
     ``to_retry``, ``usage``, ``models`` with their ``stop_reasons``, ``cost_usd``, ...).
     Finished answers are checked against the structured output their request asked for
     (``invalid_answer`` when they break it); ``answer_schema`` (a JSON Schema file) replaces
     the request's schema, ``expect_json`` asks for JSON of requests that ask for nothing.
+    The summary counts ``raised`` and ``raise_unchanged`` with ``raise_max_tokens``.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -599,6 +604,8 @@ def join(
     _opt(args, "--retry", retry)
     if retry_on is not None:
         args += ["--retry-on", ",".join(retry_on)]
+    if raise_max_tokens is not None:
+        args += ["--raise-max-tokens", repr(float(raise_max_tokens))]
     _opt(args, "--orphans", orphans)
     _opt(args, "--duplicates", duplicates)
     _opt(args, "--temp-dir", temp_dir)

@@ -287,6 +287,29 @@ def test_join_answer_checks(tmp_path):
     assert merged[2]["answer_problem"]["pointer"] == ""
 
 
+def test_join_raise_max_tokens(tmp_path):
+    req = fx("join/answers/openai_requests.jsonl")
+    res = fx("join/answers/openai_results.jsonl")
+    s = batchkit.join(req, res, tmp_path / "m.jsonl", retry=tmp_path / "r.jsonl", raise_max_tokens=1.5)
+    assert (s["to_retry"], s["raised"], s["raise_unchanged"]) == (1, 1, 0)
+    # Only the truncated request is retried, its cap 200 now 300, the rest of the line as it was.
+    with open(req, "rb") as f:
+        cut = [l for l in f.read().splitlines(keepends=True) if b'"custom_id":"cut"' in l][0]
+    want = cut.replace(b'"max_completion_tokens":200}', b'"max_completion_tokens":300}')
+    assert want != cut
+    assert (tmp_path / "r.jsonl").read_bytes() == want
+    # At gpt-4o-mini's limit (16,384) the line goes to the retry file unchanged, counted.
+    s = batchkit.join(req, res, tmp_path / "m.jsonl", retry=tmp_path / "r.jsonl", raise_max_tokens=1000)
+    assert s["raised"] == 1
+    again = tmp_path / "again.jsonl"
+    again.write_bytes((tmp_path / "r.jsonl").read_bytes())
+    s = batchkit.join(again, res, tmp_path / "m.jsonl", retry=tmp_path / "r.jsonl", raise_max_tokens=2)
+    assert (s["raised"], s["raise_unchanged"]) == (0, 1)
+    assert (tmp_path / "r.jsonl").read_bytes() == again.read_bytes()
+    with pytest.raises(batchkit.Error):
+        batchkit.join(req, res, tmp_path / "m.jsonl", retry=tmp_path / "r.jsonl", raise_max_tokens=1)
+
+
 def test_join_output_is_input():
     src = fx("join/openai_requests.jsonl")
     with pytest.raises(batchkit.OutputError) as e:

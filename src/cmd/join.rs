@@ -47,6 +47,7 @@ use crate::settings::{Format, Settings};
 #[command(after_long_help = "Examples:
   batchkit join --requests batch.jsonl --results output.jsonl errors.jsonl --out merged.jsonl --retry retry.jsonl
   batchkit join --requests part-*.jsonl --results results.jsonl.zst --out merged.jsonl --orphans orphans.jsonl
+  batchkit join --requests batch.jsonl --results output.jsonl --out merged.jsonl --retry retry.jsonl --raise-max-tokens 2
   batchkit join --requests big.jsonl --results out.jsonl err.jsonl --out merged.jsonl --memory-limit 1GiB --format json")]
 pub struct Args {
     /// Request files (the lines that were uploaded), in order; `-` for stdin
@@ -58,7 +59,8 @@ pub struct Args {
     /// The merged file: one line per request, in request order
     #[arg(long, value_name = "MERGED")]
     pub out: PathBuf,
-    /// Write the request lines whose status is in --retry-on here, byte-exact, ready to upload again
+    /// Write the request lines whose status is in --retry-on here, byte-exact (but for
+    /// --raise-max-tokens), ready to upload again
     #[arg(long, value_name = "FILE")]
     pub retry: Option<PathBuf>,
     /// Statuses whose request lines go to --retry, comma-separated (refused is reported, not
@@ -70,6 +72,16 @@ pub struct Args {
         value_parser = parse_retry_on
     )]
     pub retry_on: StatusSet,
+    /// Raise the output cap of truncated requests in --retry: the cap is multiplied by FACTOR (above
+    /// 1), rounded up, and held to the model's output limit where batchkit's model table knows it;
+    /// every other byte of the line is kept. The cap is the field the line's shape sets:
+    /// max_completion_tokens or max_tokens (OpenAI chat and compatible: Azure, Groq, Mistral,
+    /// Together, xAI, vLLM), max_output_tokens (Responses), max_tokens (Anthropic, Bedrock Claude),
+    /// inferenceConfig.maxTokens or max_new_tokens (Bedrock Nova), max_gen_len (Bedrock Llama),
+    /// generationConfig.maxOutputTokens (Gemini, Vertex). Lines without an integer cap, or already
+    /// at the limit, are copied unchanged and counted.
+    #[arg(long, value_name = "FACTOR", requires = "retry", value_parser = parse_factor)]
+    pub raise_max_tokens: Option<f64>,
     /// Write result lines whose id matches no request (and lines without a usable id) here
     #[arg(long, value_name = "FILE")]
     pub orphans: Option<PathBuf>,
@@ -86,6 +98,15 @@ pub struct Args {
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+}
+
+fn parse_factor(s: &str) -> Result<f64, String> {
+    let f: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number (a factor above 1, such as 2 or 1.5)"))?;
+    batchkit_join::raise::check_factor(f)
+        .map_err(|_| format!("{s} is not a factor above 1 (such as 2 or 1.5)"))
 }
 
 fn parse_retry_on(list: &str) -> Result<StatusSet, String> {
@@ -127,6 +148,7 @@ pub fn run(
     );
     opts.retry = args.retry;
     opts.retry_on = args.retry_on;
+    opts.raise_max_tokens = args.raise_max_tokens;
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
     opts.temp_dir = args.temp_dir;

@@ -102,6 +102,9 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             "stdin (`-`) can be given only once".into(),
         ));
     }
+    if let Some(f) = opts.raise_max_tokens {
+        crate::raise::check_factor(f).map_err(JoinError::Usage)?;
+    }
     if opts.requests.is_empty() || opts.results.is_empty() {
         return Err(JoinError::Usage(
             "give at least one requests file and one results file".into(),
@@ -519,6 +522,7 @@ impl Ctx<'_> {
         s.invalid_requests = 0;
         s.to_retry = 0;
         s.not_in_retry = 0;
+        (s.raised, s.raise_unchanged) = (0, 0);
         self.request_lines.clear();
         self.skip_request_events = self.request_events;
         self.request_events = 0;

@@ -62,6 +62,7 @@ mod engine;
 mod parse;
 mod partition;
 mod probe;
+pub mod raise;
 mod render;
 mod store;
 
@@ -489,7 +490,8 @@ pub struct JoinOptions {
     pub results: Vec<Input>,
     /// The merged file: one line per request, in request order.
     pub out: PathBuf,
-    /// Request lines, byte-exact, of every request whose status is in [`JoinOptions::retry_on`].
+    /// Request lines, byte-exact, of every request whose status is in [`JoinOptions::retry_on`]
+    /// (a truncated one's output cap raised when [`JoinOptions::raise_max_tokens`] says so).
     pub retry: Option<PathBuf>,
     /// The statuses whose request lines go to the retry file (default
     /// [`StatusSet::DEFAULT_RETRY`]; `succeeded` is never retried).
@@ -505,6 +507,11 @@ pub struct JoinOptions {
     pub answer_schema: Option<serde_json::Value>,
     /// Answers of requests that ask for no structured output must be JSON (`--expect-json`).
     pub expect_json: bool,
+    /// `--raise-max-tokens`: the output cap of each `truncated` request line written to the
+    /// retry file is multiplied by this factor (a finite number above 1), rounded up, and held
+    /// to the model's output limit where the models table knows it; every other byte of the
+    /// line is kept ([`raise::raise_cap`]). `None`: retry lines are copied as they are.
+    pub raise_max_tokens: Option<f64>,
     /// How to read the inputs, and the memory budget: the join keeps its partitions and its
     /// reader within [`Budget::join`](batchkit_io::Budget::join) (outputs and spill files are
     /// on disk).
@@ -525,6 +532,7 @@ impl JoinOptions {
             temp_dir: None,
             answer_schema: None,
             expect_json: false,
+            raise_max_tokens: None,
             read: ReadOptions::default(),
         }
     }
@@ -572,6 +580,14 @@ pub struct JoinSummary {
     /// Finished answers checked against the structured output their request asked for (or
     /// `--answer-schema`, `--expect-json`); those that break it are `invalid_answer`.
     pub answers_checked: u64,
+    /// Truncated request lines written to the retry file with their output cap raised
+    /// ([`JoinOptions::raise_max_tokens`]).
+    pub raised: u64,
+    /// Truncated request lines written to the retry file unchanged although
+    /// [`JoinOptions::raise_max_tokens`] asked to raise them: no cap field holding an integer,
+    /// or the cap already at the model's output limit (retried as they are, they will likely
+    /// be cut again).
+    pub raise_unchanged: u64,
     /// Result lines read (blank lines excluded).
     pub results: u64,
     /// Results joined to a request.

@@ -486,9 +486,7 @@ impl Ctx<'_> {
                         self.summary.not_in_retry += 1;
                     } else if self.opts.retry_on.contains(lo.status) {
                         self.summary.to_retry += 1;
-                        if let Some(r) = &mut outs.retry {
-                            write_line(r, raw)?;
-                        }
+                        self.write_retry(outs, raw, lo.status, lo.line == 1 && lo.byte == 0)?;
                     }
                 }
             }
@@ -522,6 +520,40 @@ impl Ctx<'_> {
             }
         }
         write(&mut outs.out, &rc.merged[run..])
+    }
+
+    /// Writes request line `raw` to the retry file, its output cap raised when it was
+    /// truncated and `--raise-max-tokens` asks for it (counted either way).
+    fn write_retry(
+        &mut self,
+        outs: &mut Outputs,
+        raw: &[u8],
+        status: Status,
+        first: bool,
+    ) -> Result<(), JoinError> {
+        use crate::raise::{raise_cap, spliced, Raise};
+        let raise = match self.opts.raise_max_tokens {
+            Some(f) if status == Status::Truncated => Some(raise_cap(content_of(raw, first), f)),
+            _ => None,
+        };
+        match &raise {
+            Some(Raise::Raised { .. }) => self.summary.raised += 1,
+            Some(Raise::Unchanged(_)) => self.summary.raise_unchanged += 1,
+            None => {}
+        }
+        let Some(r) = &mut outs.retry else {
+            return Ok(());
+        };
+        match raise {
+            Some(Raise::Raised { at, new, .. }) => {
+                let digits = new.to_string();
+                let [head, num, tail] = spliced(raw, content_of(raw, first), at, digits.as_bytes());
+                write(r, head)?;
+                write(r, num)?;
+                write_line(r, tail)
+            }
+            _ => write_line(r, raw),
+        }
     }
 
     /// Passes on an event about a request line, unless an earlier, stopped pass over the

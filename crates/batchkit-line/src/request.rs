@@ -184,10 +184,16 @@ impl<'t, 'i> RequestLine<'t, 'i> {
 
     /// The first output cap the line sets as a non-negative integer.
     pub fn max_output_tokens(&self) -> Option<u64> {
+        self.max_output().map(|(_, n)| n)
+    }
+
+    /// The first output cap the line sets as a non-negative integer, with the field it stands
+    /// in (the first of the shape's `max_output` fields that holds one).
+    pub fn max_output(&self) -> Option<(&'static Path, u64)> {
         self.layout
             .max_output
             .iter()
-            .find_map(|p| self.get(p)?.as_u64())
+            .find_map(|p| Some((p, self.get(p)?.as_u64()?)))
     }
 }
 

@@ -143,6 +143,20 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
         "to retry",
         crate::thousands(x.to_retry)
     )?;
+    if x.raised + x.raise_unchanged > 0 {
+        let unchanged = match x.raise_unchanged {
+            0 => String::new(),
+            n => format!(
+                "; {} unchanged (no integer cap, or at the model's limit: likely cut again)",
+                crate::thousands(n)
+            ),
+        };
+        writeln!(
+            w,
+            "  {} with a raised output cap{unchanged}",
+            crate::plural(x.raised, "truncated request", "truncated requests")
+        )?;
+    }
     if x.not_in_retry > 0 {
         writeln!(
             w,
