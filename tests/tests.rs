@@ -4,6 +4,7 @@
 mod util;
 
 mod budget;
+mod compare;
 mod dupes;
 mod join;
 #[cfg(target_os = "linux")]

@@ -33,8 +33,11 @@ use crate::{
 const MAX_MODELS: usize = 4096;
 /// More stop reasons per model than this are counted as `(other)`.
 const MAX_STOPS: usize = 64;
-/// Deepest level a partition is split to; past it a partition is compared whatever it holds.
-const MAX_LEVEL: u32 = 6;
+/// Deepest level a partition is split to; past it a partition is compared whatever it holds
+/// (only an id repeated past the budget gets there).
+const MAX_LEVEL: u32 = 4;
+/// Bytes held in memory per byte of a partition file, at most.
+const SPILL_TO_MEM: u64 = 5;
 
 /// Record classes in the runs file, in merge order.
 const DIFF_A: u8 = 0;
@@ -747,6 +750,16 @@ impl batchkit_line::Sink for JoinForward<'_, '_> {
 
 impl batchkit_join::JoinSink for JoinForward<'_, '_> {
     fn event(&mut self, e: &batchkit_join::Event) -> std::io::Result<()> {
+        // Both sides read the same requests: their findings are said once, with A's join.
+        if let batchkit_join::Event::Problem {
+            side: batchkit_join::Side::Request,
+            ..
+        } = e
+        {
+            if self.side == Side::B {
+                return Ok(());
+            }
+        }
         self.sink.event(&Event::Join {
             side: self.side,
             event: e.clone(),
@@ -930,7 +943,10 @@ impl Ctx {
             .sum();
         let per_byte = (self.budget as f64) / (self.consumed.max(1) as f64);
         let est = (total as f64 * per_byte.min(4.0)) as u64;
-        let want = est.div_ceil((self.budget / 2).max(1)).max(2);
+        let want = est
+            .saturating_mul(3)
+            .div_ceil(self.budget.max(1 << 20))
+            .max(2);
         let bits = want.next_power_of_two().trailing_zeros().clamp(1, 8);
         let count = 1usize << bits;
         let buf = ((self.budget / 4) as usize / (2 * count)).clamp(4 << 10, 256 << 10);
@@ -990,35 +1006,12 @@ impl Ctx {
         counts: &mut Counts<'_>,
         dups: &mut [u64; 2],
     ) -> Result<(), CompareError> {
-        let budget = if level >= MAX_LEVEL {
-            u64::MAX
-        } else {
-            self.budget
-        };
-        let mut pair = Pair::new(budget);
-        let start = runs.file.len();
-        let mut found = [0u64; 2];
-        let mut fits = true;
-        for (side, (f, p)) in [(Side::A, &a), (Side::B, &b)] {
-            if !fits {
-                break;
-            }
-            each_rec(p, f, |rec| match pair.add(side, rec) {
-                Added::Yes => Ok(true),
-                Added::Full => {
-                    fits = false;
-                    Ok(false)
-                }
-                Added::Dup(first) => {
-                    found[side as usize] += 1;
-                    runs.dup(side, rec.line, first, rec.id)?;
-                    Ok(true)
-                }
-            })?;
-        }
-        if !fits {
-            // The bytes this pair wrote to the runs file belong to no run: they are skipped.
-            drop(pair);
+        let len = |f: &File, p: &Path| f.metadata().map(|m| m.len()).map_err(io_err(p));
+        let bytes = len(&a.0, &a.1)? + len(&b.0, &b.1)?;
+        // A record held costs at most about five times its bytes in the spill file (its
+        // table entry and slot, the arena, and the doubling of both); the tables of a
+        // forced tiny budget (`--table-limit`) still get a megabyte.
+        if bytes.saturating_mul(SPILL_TO_MEM) > self.budget.max(1 << 20) && level < MAX_LEVEL {
             let mut subs = Vec::new();
             for (f, p) in [&a, &b] {
                 *seq += 1;
@@ -1041,9 +1034,18 @@ impl Ctx {
             }
             return Ok(());
         }
+        let mut pair = Pair::new(u64::MAX);
+        let start = runs.file.len();
+        for (side, (f, p)) in [(Side::A, &a), (Side::B, &b)] {
+            each_rec(p, f, |rec| {
+                if let Added::Dup(first) = pair.add(side, rec) {
+                    dups[side as usize] += 1;
+                    runs.dup(side, rec.line, first, rec.id)?;
+                }
+                Ok(true)
+            })?;
+        }
         counts.compare(&pair, runs)?;
-        dups[0] += found[0];
-        dups[1] += found[1];
         let end = runs.file.len();
         if end > start {
             runs.runs.push((start, end));
