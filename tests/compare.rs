@@ -539,3 +539,42 @@ fn human_output() {
     assert_eq!(one, transcript("4"), "output depends on --threads");
     insta::assert_snapshot!("compare_human", one);
 }
+
+#[test]
+fn the_bundled_pair() {
+    // fixtures/README.md: review-1 and -4 same, -2 and -6 json_equal, -3 and -5 differ, -7
+    // only_a (refused by B), -8 only_b (truncated in A).
+    let dir = Dir::new();
+    let fx = |n: &str| crate::util::fixture(&format!("compare/{n}"));
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "compare"])
+        .arg(fx("openai_merged.jsonl"))
+        .arg(fx("anthropic_merged.jsonl"))
+        .args(["--out", "d.jsonl"]);
+    let s = summary(&run(c));
+    let counts: Vec<u64> = OUTCOMES.iter().map(|o| s[o].as_u64().unwrap()).collect();
+    assert_eq!(counts, [2, 2, 2, 1, 1, 0, 0, 0]);
+    let ids: Vec<String> = std::fs::read_to_string(dir.join("d.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["custom_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["review-3", "review-5", "review-7", "review-8"]);
+    // The same from the result files, each joined to its own requests first.
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "compare"])
+        .arg(fx("openai_results.jsonl"))
+        .arg(fx("openai_results.jsonl"))
+        .arg("--requests")
+        .arg(fx("openai_requests.jsonl"));
+    let s = summary(&run(c));
+    assert_eq!(
+        (s["same"].clone(), s["neither"].clone()),
+        (json!(7), json!(1))
+    );
+}
