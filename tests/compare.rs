@@ -578,3 +578,62 @@ fn the_bundled_pair() {
         (json!(7), json!(1))
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_leaves_no_staging() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = Dir::new();
+    let f = fates(2000);
+    dir.write("req.jsonl", requests(&f));
+    dir.write("a-out.jsonl", results(&f, false));
+    let staging = || -> Vec<String> {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".batchkit"))
+            .collect()
+    };
+    let mut c = dir.cmd();
+    c.args([
+        "compare",
+        "a-out.jsonl",
+        "-",
+        "--requests",
+        "req.jsonl",
+        "--out",
+        "diffs.jsonl",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    // B's results on stdin, half of them: the join of B waits for the rest, with the diffs
+    // file and the joined files staged.
+    let b = results(&f, true);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&b.as_bytes()[..b.len() / 2]).unwrap();
+    stdin.flush().unwrap();
+    let t = Instant::now();
+    while staging().len() < 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "no staging: {:?}",
+            staging()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: a signal to our own child process.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(staging().is_empty(), "{:?}", staging());
+    assert!(!dir.join("diffs.jsonl").exists());
+}
