@@ -637,3 +637,47 @@ fn ctrl_c_leaves_no_staging() {
     assert!(staging().is_empty(), "{:?}", staging());
     assert!(!dir.join("diffs.jsonl").exists());
 }
+
+#[test]
+fn an_id_repeated_past_the_budget_gives_the_same_report_spilled() {
+    // One id on 20,000 lines of A: its partition never fits and is split level after level,
+    // always whole; the duplicates are reported in the same order as in memory.
+    let dir = Dir::new();
+    let f = fates(300);
+    let a = merged(&f, false);
+    let second = a.lines().nth(1).unwrap().to_string() + "\n";
+    dir.write("a.jsonl", a.clone() + &second.repeat(20_000));
+    dir.write("b.jsonl", merged(&f, true));
+    let go = |extra: &[&str]| {
+        let mut c = dir.cmd();
+        c.args([
+            "--format", "json", "compare", "a.jsonl", "b.jsonl", "--out", "d.jsonl",
+        ])
+        .args(extra);
+        let out = run(c);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut recs = json_lines(&out);
+        let s = recs.pop().unwrap();
+        (recs, s, std::fs::read(dir.join("d.jsonl")).unwrap())
+    };
+    let (ev1, s1, d1) = go(&[]);
+    let (ev2, s2, d2) = go(&["--table-limit", "4KiB"]);
+    assert_eq!(
+        (s1["spilled"].clone(), s2["spilled"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(s1["a"]["duplicates"], 20_000);
+    assert_eq!(ev1.len(), 20_000);
+    assert_eq!(
+        (ev1[0]["line"].clone(), ev1[0]["first_line"].clone()),
+        (json!(f.len() - 4 + 1), json!(2))
+    );
+    assert!(ev1 == ev2, "the events differ");
+    assert_eq!(without_path(s1), without_path(s2));
+    assert!(d1 == d2);
+}

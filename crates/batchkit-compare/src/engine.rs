@@ -38,6 +38,9 @@ const MAX_STOPS: usize = 64;
 const MAX_LEVEL: u32 = 4;
 /// Bytes held in memory per byte of a partition file, at most.
 const SPILL_TO_MEM: u64 = 5;
+/// At most `1 << MAX_BITS` partitions a side at the first level (each an open file while the
+/// side is read).
+const MAX_BITS: u32 = 7;
 
 /// Record classes in the runs file, in merge order.
 const DIFF_A: u8 = 0;
@@ -580,7 +583,11 @@ struct SideRead {
 
 struct Ctx {
     read: ReadOptions,
+    /// The tables' bytes while a side is read (the reader's chunks taken out).
     budget: u64,
+    /// The tables' bytes of a partition pair (no read under way); at least a megabyte, so a
+    /// forced tiny budget (`--table-limit`) spills without splitting every pair.
+    pair_budget: u64,
     temp_base: PathBuf,
     inputs: [Input; 2],
     sides: [SideRead; 2],
@@ -645,6 +652,7 @@ pub fn compare(
     let mut ctx = Ctx {
         read,
         budget,
+        pair_budget: opts.read.budget.join().max(1 << 20),
         temp_base,
         inputs,
         sides: Default::default(),
@@ -934,22 +942,21 @@ impl Ctx {
     ) -> Result<u32, CompareError> {
         let dir =
             StagedDir::new_in(Some(&self.temp_base), "compare").map_err(io_err(&self.temp_base))?;
-        // As many partitions as the in-memory pass suggests (its tables' bytes per input byte
-        // over both inputs), so that a pair fits in half the budget.
+        // Enough partitions that a pair fits in the tables' budget even if every input byte
+        // were a record byte (merged lines hold their request and result besides the id and
+        // answer, so pairs come out smaller); a pair that still does not fit is split again.
         let total: u64 = self
             .inputs
             .iter()
             .map(|i| i.len_hint().unwrap_or(self.consumed))
             .sum();
-        let per_byte = (self.budget as f64) / (self.consumed.max(1) as f64);
-        let est = (total as f64 * per_byte.min(4.0)) as u64;
-        let want = est
-            .saturating_mul(3)
-            .div_ceil(self.budget.max(1 << 20))
+        let want = total
+            .saturating_mul(SPILL_TO_MEM)
+            .div_ceil(self.pair_budget)
             .max(2);
-        let bits = want.next_power_of_two().trailing_zeros().clamp(1, 8);
+        let bits = want.next_power_of_two().trailing_zeros().clamp(1, MAX_BITS);
         let count = 1usize << bits;
-        let buf = ((self.budget / 4) as usize / (2 * count)).clamp(4 << 10, 256 << 10);
+        let buf = ((self.pair_budget / 4) as usize / (2 * count)).clamp(4 << 10, 256 << 10);
         let mut files = Vec::new();
         for side in [Side::A, Side::B] {
             let mut parts =
@@ -1009,9 +1016,8 @@ impl Ctx {
         let len = |f: &File, p: &Path| f.metadata().map(|m| m.len()).map_err(io_err(p));
         let bytes = len(&a.0, &a.1)? + len(&b.0, &b.1)?;
         // A record held costs at most about five times its bytes in the spill file (its
-        // table entry and slot, the arena, and the doubling of both); the tables of a
-        // forced tiny budget (`--table-limit`) still get a megabyte.
-        if bytes.saturating_mul(SPILL_TO_MEM) > self.budget.max(1 << 20) && level < MAX_LEVEL {
+        // table entry and slot, the arena, and the doubling of both).
+        if bytes.saturating_mul(SPILL_TO_MEM) > self.pair_budget && level < MAX_LEVEL {
             let mut subs = Vec::new();
             for (f, p) in [&a, &b] {
                 *seq += 1;
@@ -1067,7 +1073,7 @@ impl Ctx {
     ) -> Result<(), CompareError> {
         let list = runs.runs;
         let (file, path) = runs.file.finish()?;
-        let per = ((self.budget / 4) as usize / list.len().max(1)).clamp(4 << 10, 256 << 10);
+        let per = ((self.pair_budget / 4) as usize / list.len().max(1)).clamp(4 << 10, 256 << 10);
         let mut readers: Vec<BufReader<PosReader<'_>>> = list
             .iter()
             .map(|&(pos, end)| BufReader::with_capacity(per, PosReader { f: &file, pos, end }))
