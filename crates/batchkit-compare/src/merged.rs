@@ -38,71 +38,81 @@ const NULL: &[u8] = b"null";
 
 /// Reads merged line `content`.
 pub(crate) fn read_line(content: &[u8]) -> (LineRead<'_>, Option<Billing>) {
-    let read = batchkit_line::read(content, |root| {
-        if !root.is_object() {
-            let found = batchkit_line::type_name(&root);
-            return Err(Diagnostic::unplaced(
-                Code::NotObject,
-                Severity::Error,
-                batchkit_json::syntax::not_object(found),
-            ));
-        }
-        let id = match root.get("custom_id") {
-            None => {
-                return Err(Diagnostic::unplaced(
-                    Code::MissingField,
+    type Head = Option<(String, Status, Option<String>)>;
+    let fail = |d: Diagnostic| -> Result<Head, Box<Diagnostic>> { Err(Box::new(d)) };
+    let read =
+        batchkit_line::read(content, |root| {
+            if !root.is_object() {
+                let found = batchkit_line::type_name(&root);
+                return fail(Diagnostic::unplaced(
+                    Code::NotObject,
                     Severity::Error,
-                    batchkit_json::syntax::missing_field("/custom_id"),
-                )
-                .with_pointer("/custom_id"))
+                    batchkit_json::syntax::not_object(found),
+                ));
             }
-            Some(v) => match v.as_str() {
-                Some(s) => s.to_string(),
+            let id = match root.get("custom_id") {
                 None => {
-                    return Err(Diagnostic::unplaced(
-                        Code::WrongType,
-                        Severity::Error,
-                        batchkit_json::syntax::wrong_type(
-                            "/custom_id",
-                            "a string",
-                            batchkit_line::type_name(&v),
-                        ),
+                    return fail(
+                        Diagnostic::unplaced(
+                            Code::MissingField,
+                            Severity::Error,
+                            batchkit_json::syntax::missing_field("/custom_id"),
+                        )
+                        .with_pointer("/custom_id"),
                     )
-                    .with_pointer("/custom_id"))
                 }
-            },
-        };
-        let status = match root.get("status") {
-            None if root.get("request").is_none() => return Ok(None),
-            None => {
-                return Err(Diagnostic::unplaced(
-                    Code::MissingField,
-                    Severity::Error,
-                    batchkit_json::syntax::missing_field("/status"),
-                )
-                .with_pointer("/status"))
-            }
-            Some(v) => match v.as_str().and_then(Status::parse) {
-                Some(s) => s,
-                None => {
-                    let names = Status::ALL.map(Status::as_str).join(", ");
-                    return Err(Diagnostic::unplaced(
+                Some(v) => match v.as_str() {
+                    Some(s) => s.to_string(),
+                    None => {
+                        return fail(
+                            Diagnostic::unplaced(
+                                Code::WrongType,
+                                Severity::Error,
+                                batchkit_json::syntax::wrong_type(
+                                    "/custom_id",
+                                    "a string",
+                                    batchkit_line::type_name(&v),
+                                ),
+                            )
+                            .with_pointer("/custom_id"),
+                        )
+                    }
+                },
+            };
+            let status =
+                match root.get("status") {
+                    None if root.get("request").is_none() => return Ok(None),
+                    None => {
+                        return fail(
+                            Diagnostic::unplaced(
+                                Code::MissingField,
+                                Severity::Error,
+                                batchkit_json::syntax::missing_field("/status"),
+                            )
+                            .with_pointer("/status"),
+                        )
+                    }
+                    Some(v) => match v.as_str().and_then(Status::parse) {
+                        Some(s) => s,
+                        None => {
+                            let names = Status::ALL.map(Status::as_str).join(", ");
+                            return fail(Diagnostic::unplaced(
                         Code::UnsupportedValue,
                         Severity::Error,
                         format!("\"status\" is not a status of batchkit join (one of: {names})"),
                     )
                     .with_pointer("/status"));
-                }
-            },
-        };
-        let stop = root
-            .get("stop_reason")
-            .and_then(|v| v.as_str().map(str::to_string));
-        Ok(Some((id, status, stop)))
-    });
+                        }
+                    },
+                };
+            let stop = root
+                .get("stop_reason")
+                .and_then(|v| v.as_str().map(str::to_string));
+            Ok(Some((id, status, stop)))
+        });
     let (id, status, stop) = match read {
         Err(e) => return (LineRead::Problem(Diagnostic::of_syntax(e)), None),
-        Ok(Err(d)) => return (LineRead::Problem(d), None),
+        Ok(Err(d)) => return (LineRead::Problem(*d), None),
         Ok(Ok(None)) => return (LineRead::NotMerged, None),
         Ok(Ok(Some(x))) => x,
     };
