@@ -53,6 +53,7 @@ pub enum Command {
     Tokens(cmd::tokens::Args),
     Shard(cmd::shard::Args),
     Join(cmd::join::Args),
+    Compare(cmd::compare::Args),
 }
 
 impl Command {
@@ -70,6 +71,7 @@ impl Command {
             Command::Tokens(a) => cmd::tokens::run(a, settings, out, err),
             Command::Shard(a) => cmd::shard::run(a, settings, out, err),
             Command::Join(a) => cmd::join::run(a, settings, out, err),
+            Command::Compare(a) => cmd::compare::run(a, settings, out, err),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! How a command ended when it could do its job, and how an error that stopped it is worded
 //! and classified.
 
+use batchkit_compare::CompareError;
 use batchkit_io::ReadError;
 use batchkit_join::JoinError;
 use batchkit_shard::ShardError;
@@ -120,6 +121,10 @@ pub fn read_error(e: &anyhow::Error) -> Option<&ReadError> {
             .or_else(|| {
                 c.downcast_ref::<TokensError>()
                     .and_then(TokensError::read_error)
+            })
+            .or_else(|| {
+                c.downcast_ref::<CompareError>()
+                    .and_then(CompareError::read_error)
             })
     })
 }

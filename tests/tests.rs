@@ -6,6 +6,7 @@ mod util;
 mod answers;
 mod answers_prop;
 mod budget;
+mod compare;
 mod dupes;
 mod join;
 #[cfg(target_os = "linux")]

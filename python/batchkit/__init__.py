@@ -1,4 +1,4 @@
-"""Validate, count, shard and join the JSONL files of LLM batch APIs.
+"""Validate, count, shard, join and compare the JSONL files of LLM batch APIs.
 
 The functions run the same code as the ``batchkit`` command (which this package also
 installs), in process, with the GIL released; Ctrl-C stops them and raises
@@ -52,6 +52,7 @@ __all__ = [
     "tokens",
     "shard",
     "join",
+    "compare",
     "run",
     "Findings",
     "Completed",
@@ -614,6 +615,45 @@ def join(
         args.append("--expect-json")
     args += ["--requests", *_paths(requests, "requests")]
     args += ["--results", *_paths(results, "results")]
+    records = _Run(args).collect()
+    return records[-1]
+
+
+def compare(
+    a: PathLike,
+    b: PathLike,
+    *,
+    requests: Optional[Paths] = None,
+    fields: Optional[Sequence[str]] = None,
+    out: Optional[PathLike] = None,
+    temp_dir: Optional[PathLike] = None,
+    memory_limit: Union[int, str, None] = None,
+    max_line_bytes: Union[int, str, None] = None,
+) -> Record:
+    """Per id, do two sets of answers agree?
+
+    The same as ``batchkit compare``: ``a`` and ``b`` are merged files of ``join``, or result
+    files when ``requests`` is given (each is then joined to them first). ``fields`` are JSON
+    pointers to count agreement on (default: every top-level field of JSON answers); ``out``
+    gets one JSON line per id that does not agree. Returns the summary record (``same``,
+    ``json_equal``, ``differ``, ``only_a``, ``only_b``, ``neither``, ``missing_a``,
+    ``missing_b``, ``agreement``, ``fields``, ``a`` and ``b`` with their usage and cost,
+    ``ok``, ...).
+
+    >>> s = batchkit.compare("fixtures/compare/openai_merged.jsonl",
+    ...                      "fixtures/compare/anthropic_merged.jsonl", fields=["/label"])
+    >>> s["same"], s["json_equal"], s["differ"], s["agreement"]
+    (2, 2, 2, 0.666667)
+    """
+    args = _global(memory_limit, max_line_bytes) + ["compare", os.fspath(a), os.fspath(b)]
+    if fields is not None:
+        if isinstance(fields, str):
+            fields = [fields]
+        args += ["--fields", ",".join(fields)]
+    _opt(args, "--out", out)
+    _opt(args, "--temp-dir", temp_dir)
+    if requests is not None:
+        args += ["--requests", *_paths(requests, "requests")]
     records = _Run(args).collect()
     return records[-1]
 

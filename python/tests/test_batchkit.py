@@ -412,3 +412,29 @@ def test_readme_python_examples(monkeypatch, capsys):
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {})
     assert "unreadable missing.jsonl None" in capsys.readouterr().out
+
+
+def test_compare_matches_cli(tmp_path):
+    a = fx("compare/openai_merged.jsonl")
+    b = fx("compare/anthropic_merged.jsonl")
+    code, records = cli("compare", a, b, "--fields", "/label,/confidence", "--out", tmp_path / "cli.jsonl")
+    s = batchkit.compare(a, b, fields=["/label", "/confidence"], out=tmp_path / "py.jsonl")
+    assert s == records[-1]
+    assert code == 1 and s["ok"] is False
+    # fixtures/README.md: 2 same, 2 json_equal, 2 differ, 1 only_a, 1 only_b.
+    assert [s[k] for k in ("same", "json_equal", "differ", "only_a", "only_b")] == [2, 2, 2, 1, 1]
+    assert [f["field"] for f in s["fields"]] == ["/label", "/confidence"]
+    assert filecmp.cmp(tmp_path / "cli.jsonl", tmp_path / "py.jsonl", shallow=False)
+    diffs = [json.loads(line) for line in (tmp_path / "py.jsonl").read_text().splitlines()]
+    assert [d["custom_id"] for d in diffs] == ["review-3", "review-5", "review-7", "review-8"]
+
+
+def test_compare_result_files_with_requests(tmp_path):
+    res = fx("compare/openai_results.jsonl")
+    s = batchkit.compare(res, res, requests=fx("compare/openai_requests.jsonl"))
+    # Seven answers agree with themselves; review-8 was cut by the output cap on both sides.
+    assert (s["same"], s["neither"], s["agreement"]) == (7, 1, 1.0)
+    assert not [p for p in os.listdir(FIX / "compare") if p.startswith(".batchkit")]
+    with pytest.raises(batchkit.Error) as e:
+        batchkit.compare(res, res)
+    assert "--requests" in str(e.value)

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns its flags into library options, runs the job and
 //! hands the result to a printer.
 
+pub mod compare;
 pub mod dupes;
 pub mod join;
 pub mod shard;

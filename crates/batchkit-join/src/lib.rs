@@ -76,6 +76,15 @@ pub use cost::{batch_cost, default_prices, BatchPrice, NoPrices, Prices};
 pub use engine::join;
 pub use parse::Usage;
 
+/// The usage result line `line` reports and the model it names, as the join totals them
+/// (`None` when it reports no usage or is not a result line): what `compare` adds up from the
+/// `result` of merged lines.
+pub fn result_usage(line: &[u8]) -> Option<(Usage, Option<String>)> {
+    let info = parse::result_info(line);
+    let usage = info.usage?;
+    Some((usage, info.model.map(std::borrow::Cow::into_owned)))
+}
+
 /// Bench and test access to the line parsers (not a stable API).
 #[doc(hidden)]
 pub mod hot {

@@ -421,7 +421,12 @@ impl<W: Write, E: Write> JoinSink for JoinPrinter<W, E> {
     }
 }
 
-fn print_event(w: &mut impl Write, ev: &Event, as_json: bool, style: Style) -> io::Result<()> {
+pub(crate) fn print_event(
+    w: &mut impl Write,
+    ev: &Event,
+    as_json: bool,
+    style: Style,
+) -> io::Result<()> {
     match ev {
         Event::Problem {
             side,

@@ -19,6 +19,7 @@
 //! assert!(out.starts_with(r#"{"type":"diagnostic","severity":"error","code":"invalid_json""#));
 //! ```
 
+pub mod compare;
 pub mod diagnostic;
 pub mod dupes;
 pub mod join;
