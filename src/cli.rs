@@ -32,7 +32,7 @@ fn about() -> String {
         .map(|p| p.label.as_str())
         .collect();
     format!(
-        "Validate, count, shard and join the JSONL files of LLM batch APIs ({}).",
+        "Validate, count, shard, join and compare the JSONL files of LLM batch APIs ({}).",
         labels.join(", ")
     )
 }
