@@ -681,3 +681,57 @@ fn an_id_repeated_past_the_budget_gives_the_same_report_spilled() {
     assert_eq!(without_path(s1), without_path(s2));
     assert!(d1 == d2);
 }
+
+/// Answers that are tool calls (no text) are compared by the call's input (an object input
+/// written with its keys in order, so the same input in another key order is `same`).
+#[test]
+fn tool_call_answers_are_compared_by_their_input() {
+    let dir = Dir::new();
+    let req = |id: &str| {
+        json!({"custom_id": id, "params": {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "x"}], "tools": [{"name": "t", "input_schema": {"type": "object"}}], "tool_choice": {"type": "tool", "name": "t"}}}).to_string() + "\n"
+    };
+    let res = |id: &str, input: Value| {
+        json!({"custom_id": id, "result": {"type": "succeeded", "message": {"model": "claude-sonnet-4-5", "content": [{"type": "tool_use", "id": "u", "name": "t", "input": input}], "stop_reason": "tool_use", "usage": {"input_tokens": 5, "output_tokens": 2}}}}).to_string() + "\n"
+    };
+    dir.write("req.jsonl", req("a") + &req("b") + &req("c"));
+    dir.write(
+        "a.jsonl",
+        res("a", json!({"label": "x", "n": 1}))
+            + &res("b", json!({"label": "y"}))
+            + &res("c", json!({"label": "z"})),
+    );
+    dir.write(
+        "b.jsonl",
+        res("a", json!({"n": 1, "label": "x"}))
+            + &res("b", json!({"label": "y"}))
+            + &res("c", json!({"label": "w"})),
+    );
+    let mut c = dir.cmd();
+    c.args([
+        "--format",
+        "json",
+        "compare",
+        "a.jsonl",
+        "b.jsonl",
+        "--requests",
+        "req.jsonl",
+        "--out",
+        "d.jsonl",
+    ]);
+    let s = summary(&run(c));
+    assert_eq!(
+        (
+            s["same"].as_u64(),
+            s["json_equal"].as_u64(),
+            s["differ"].as_u64()
+        ),
+        (Some(2), Some(0), Some(1)),
+        "{s}"
+    );
+    let diffs = std::fs::read_to_string(dir.join("d.jsonl")).unwrap();
+    let d: Value = serde_json::from_str(diffs.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (&d["custom_id"], &d["fields"]),
+        (&json!("c"), &json!(["/label"]))
+    );
+}

@@ -111,6 +111,18 @@ impl Billed {
 enum IdBytes {
     At(usize, usize),
     Owned(String),
+    Bytes(Vec<u8>),
+}
+
+impl IdBytes {
+    /// The bytes, from the chunk's `data` when they stand there.
+    fn bytes<'a>(&'a self, data: &'a [u8]) -> &'a [u8] {
+        match self {
+            IdBytes::At(s, l) => &data[*s..s + l],
+            IdBytes::Owned(s) => s.as_bytes(),
+            IdBytes::Bytes(b) => b,
+        }
+    }
 }
 
 /// One line of a chunk, read.
@@ -119,7 +131,7 @@ enum Item {
         line: u64,
         status: Status,
         id: IdBytes,
-        answer: (usize, usize),
+        answer: IdBytes,
     },
     Problem(Diagnostic),
     NotMerged {
@@ -173,7 +185,12 @@ fn read_chunk(chunk: &Chunk) -> ChunkOut {
                     line: line.number,
                     status: m.status,
                     id,
-                    answer: (m.answer.as_ptr() as usize - base, m.answer.len()),
+                    answer: match m.answer {
+                        std::borrow::Cow::Borrowed(a) => {
+                            IdBytes::At(a.as_ptr() as usize - base, a.len())
+                        }
+                        std::borrow::Cow::Owned(a) => IdBytes::Bytes(a),
+                    },
                 }
             }
             LineRead::Problem(d) => Item::Problem(d.placed(line.number, line.offset)),
@@ -826,15 +843,11 @@ impl Ctx {
                         answer,
                     } => {
                         first = false;
-                        let id: &[u8] = match &id {
-                            IdBytes::At(s, l) => &chunk.data[*s..s + l],
-                            IdBytes::Owned(s) => s.as_bytes(),
-                        };
                         let rec = Rec {
                             line,
                             status,
-                            id,
-                            answer: &chunk.data[answer.0..answer.0 + answer.1],
+                            id: id.bytes(&chunk.data),
+                            answer: answer.bytes(&chunk.data),
                         };
                         if !on_rec(rec, sink)? {
                             go = false;

@@ -13,8 +13,9 @@ pub(crate) struct Merged<'a> {
     pub id: Cow<'a, str>,
     /// The status.
     pub status: Status,
-    /// `output_text`'s JSON literal as it stands in the line (`null` when absent).
-    pub answer: &'a [u8],
+    /// `output_text`'s JSON literal as it stands in the line (`null` when absent); for an
+    /// answer that is a tool call (no text), the call's input as a JSON string literal.
+    pub answer: Cow<'a, [u8]>,
 }
 
 /// One line read.
@@ -116,7 +117,7 @@ pub(crate) fn read_line(content: &[u8]) -> (LineRead<'_>, Option<Billing>) {
         Ok(Ok(None)) => return (LineRead::NotMerged, None),
         Ok(Ok(Some(x))) => x,
     };
-    let (mut answer, mut result) = (NULL, None);
+    let (mut answer, mut result): (&[u8], _) = (NULL, None);
     let (mut seen_answer, mut seen_result) = (false, false);
     for (key, (start, end)) in top_members(content) {
         // The first of a repeated key, as every batchkit command reads it.
@@ -126,6 +127,15 @@ pub(crate) fn read_line(content: &[u8]) -> (LineRead<'_>, Option<Billing>) {
         } else if key == b"result" && !seen_result {
             result = Some(&content[start..end]);
             seen_result = true;
+        }
+    }
+    let mut answer = Cow::Borrowed(answer);
+    if *answer == *NULL {
+        if let Some(call) = result
+            .filter(|r| r.first() == Some(&b'{'))
+            .and_then(batchkit_join::result_tool_call)
+        {
+            answer = Cow::Owned(serde_json::to_vec(&call).unwrap_or_else(|_| NULL.to_vec()));
         }
     }
     let billing = result
@@ -270,7 +280,7 @@ mod tests {
             panic!("not read")
         };
         assert_eq!(
-            (&*m.id, m.status, m.answer),
+            (&*m.id, m.status, &*m.answer),
             ("r1", Status::Succeeded, &b"\"hi\""[..])
         );
         let b = billing.unwrap();

@@ -463,6 +463,69 @@ fn check_tool(tools: &[(String, Option<Arc<Compiled>>)], result: &[u8]) -> Optio
     violation(v, &input)
 }
 
+/// The first tool call of result line `result` as JSON text, for an answer that is a call
+/// rather than text: Anthropic and Bedrock Claude `tool_use` input, Converse `toolUse` input,
+/// OpenAI chat `tool_calls` and Responses `function_call` arguments (a JSON string already),
+/// Gemini `functionCall` args; xAI's results as OpenAI chat.
+pub(crate) fn tool_call(result: &[u8]) -> Option<String> {
+    batchkit_line::read(result, |root| {
+        let as_text = |v: Value<'_, '_>| match v.as_str() {
+            Some(s) => s.to_string(),
+            None => to_json(v).to_string(),
+        };
+        if let Some(m) = field(root, "result").and_then(|r| field(r, "message")) {
+            return items(m, "content")
+                .find(|b| string(*b, "type") == Some("tool_use"))
+                .and_then(|b| b.get("input"))
+                .map(as_text);
+        }
+        if let Some(out) = field(root, "modelOutput") {
+            let converse = field(out, "output")
+                .and_then(|o| field(o, "message"))
+                .map(|m| {
+                    items(m, "content")
+                        .filter_map(|b| field(b, "toolUse"))
+                        .collect::<Vec<_>>()
+                });
+            if let Some(u) = converse.and_then(|c| c.into_iter().next()) {
+                return u.get("input").map(as_text);
+            }
+            return items(out, "content")
+                .find(|b| string(*b, "type") == Some("tool_use"))
+                .and_then(|b| b.get("input"))
+                .map(as_text);
+        }
+        let resp = match field(root, "batch_result").and_then(|b| field(b, "response")) {
+            Some(r) => field(r, "chat_get_completion")?,
+            None => field(root, "response")?,
+        };
+        let body = field(resp, "body").unwrap_or(resp);
+        if let Some(choice) = items(body, "choices").next() {
+            let call = field(choice, "message")
+                .and_then(|m| items(m, "tool_calls").next())
+                .and_then(|c| field(c, "function"))?;
+            return call.get("arguments").map(as_text);
+        }
+        if let Some(item) =
+            items(body, "output").find(|i| string(*i, "type") == Some("function_call"))
+        {
+            return item.get("arguments").map(as_text);
+        }
+        let c = items(resp, "candidates").next()?;
+        let part = field(c, "content")
+            .map(|c| {
+                items(c, "parts")
+                    .filter_map(|p| field(p, "functionCall"))
+                    .collect::<Vec<_>>()
+            })?
+            .into_iter()
+            .next()?;
+        part.get("args").map(as_text)
+    })
+    .ok()
+    .flatten()
+}
+
 /// Compiles schema `s` read as `kind`.
 fn compile(kind: Kind, s: Value<'_, '_>) -> Option<jsonschema::Validator> {
     let schema = match kind {
@@ -820,6 +883,41 @@ mod tests {
         let cache = c.cache.lock().unwrap();
         assert!(cache.held <= 64 << 10);
         assert!(cache.map.len() < 500 && !cache.map.is_empty());
+    }
+
+    #[test]
+    fn the_first_tool_call_of_each_layout() {
+        let cases = [
+            (
+                r#"{"custom_id":"a","result":{"type":"succeeded","message":{"content":[{"type":"text","text":"x"},{"type":"tool_use","name":"t","input":{"b":1,"a":[2]}}]}}}"#,
+                r#"{"a":[2],"b":1}"#,
+            ),
+            (
+                r#"{"custom_id":"a","response":{"status_code":200,"body":{"choices":[{"message":{"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"t","arguments":"{\"x\": 1}"}}]}}]}}}"#,
+                r#"{"x": 1}"#,
+            ),
+            (
+                r#"{"custom_id":"a","response":{"status_code":200,"body":{"object":"response","output":[{"type":"function_call","name":"t","arguments":"{\"y\":2}"}]}}}"#,
+                r#"{"y":2}"#,
+            ),
+            (
+                r#"{"key":"a","response":{"candidates":[{"content":{"parts":[{"functionCall":{"name":"t","args":{"z":3}}}]}}]}}"#,
+                r#"{"z":3}"#,
+            ),
+            (
+                r#"{"recordId":"a","modelOutput":{"output":{"message":{"content":[{"toolUse":{"name":"t","input":{"w":4}}}]}}}}"#,
+                r#"{"w":4}"#,
+            ),
+            (
+                r#"{"recordId":"a","modelOutput":{"content":[{"type":"tool_use","name":"t","input":{"v":5}}]}}"#,
+                r#"{"v":5}"#,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(tool_call(line.as_bytes()).as_deref(), Some(want), "{line}");
+        }
+        let text = r#"{"custom_id":"a","response":{"status_code":200,"body":{"choices":[{"message":{"content":"hi"}}]}}}"#;
+        assert_eq!(tool_call(text.as_bytes()), None);
     }
 
     #[test]

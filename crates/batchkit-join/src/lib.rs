@@ -85,6 +85,13 @@ pub fn result_usage(line: &[u8]) -> Option<(Usage, Option<String>)> {
     Some((usage, info.model.map(std::borrow::Cow::into_owned)))
 }
 
+/// The first tool call of result line `line` as JSON text (a `tool_use` input, a function
+/// call's arguments), for an answer that is a call rather than text: what `compare` compares
+/// when a merged line's `output_text` is null.
+pub fn result_tool_call(line: &[u8]) -> Option<String> {
+    answer::tool_call(line)
+}
+
 /// Bench and test access to the line parsers (not a stable API).
 #[doc(hidden)]
 pub mod hot {
