@@ -23,14 +23,16 @@
 //! a truncated or refused answer keeps that status.
 //!
 //! Schemas are compiled once per distinct schema: the request's schema is hashed where it
-//! stands in the parsed line (128 bits, keyed per process), and the compiled validator kept in
+//! stands in the parsed line (XXH3-128, seeded per process), and the compiled validator kept in
 //! a cache bounded by the budget's share for it ([`batchkit_io::Budget::answer_schemas`]),
 //! oldest out first. A schema larger than that share, or one that does not compile, is not
 //! used: its answers are only checked to be JSON.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher, RandomState};
+
 use std::sync::{Arc, Mutex};
+use xxhash_rust::xxh3::Xxh3;
 
 use serde_json::{Map, Value as Json};
 use simd_json::prelude::*;
@@ -104,7 +106,8 @@ pub(crate) struct Checker {
     expect_json: bool,
     cache: Mutex<Cache>,
     limit: u64,
-    keys: (RandomState, RandomState),
+    /// The hash's seed, drawn per process: a file cannot aim at a collision.
+    seed: u64,
 }
 
 /// Bytes a compiled schema is taken to hold, from the length of its JSON.
@@ -135,7 +138,7 @@ impl Checker {
                 held: 0,
             }),
             limit,
-            keys: (RandomState::new(), RandomState::new()),
+            seed: RandomState::new().build_hasher().finish(),
         })
     }
 
@@ -276,12 +279,10 @@ impl Checker {
 
     /// The compiled schema of `s`, from the cache or compiled now.
     fn compiled(&self, kind: Kind, s: Value<'_, '_>) -> Arc<Compiled> {
-        let mut h = (self.keys.0.build_hasher(), self.keys.1.build_hasher());
-        let tag = kind as u8;
-        h.0.write_u8(tag);
-        h.1.write_u8(tag);
+        let mut h = Xxh3::with_seed(self.seed);
+        h.update(&[kind as u8]);
         let size = hash_tree(s, &mut h);
-        let key = (u128::from(h.0.finish()) << 64) | u128::from(h.1.finish());
+        let key = h.digest128();
         if let Some(c) = self
             .cache
             .lock()
@@ -344,12 +345,16 @@ impl Checker {
             }
             return Some(AnswerProblem::at_root("no text"));
         };
-        let Ok(text) = serde_json::from_slice::<String>(lit) else {
+        let Ok(Some(text)) = batchkit_line::read(lit, |v| v.as_str().map(str::to_string)) else {
             return Some(AnswerProblem::at_root("the text cannot be read"));
         };
-        let value = match batchkit_json::parse_value(text.as_bytes()) {
-            Ok(p) => p.value,
-            Err(e) => return Some(AnswerProblem::at_root(not_json(&text, &e))),
+        // The one JSON engine, as every command reads JSON (first of a repeated key).
+        let value = match batchkit_line::read(text.as_bytes(), to_json) {
+            Ok(v) => v,
+            Err(_) => {
+                let e = batchkit_json::parse_value(text.as_bytes()).err();
+                return Some(AnswerProblem::at_root(not_json(&text, e.as_ref())));
+            }
         };
         if object && !value.is_object() {
             return Some(AnswerProblem::at_root(format!(
@@ -387,15 +392,16 @@ fn shorten(s: &mut String, max: usize) {
 }
 
 /// Words for an answer that is not JSON: cut (the parse ran out) or not JSON at all.
-fn not_json(text: &str, e: &serde_json::Error) -> String {
+fn not_json(text: &str, e: Option<&serde_json::Error>) -> String {
     if text.trim().is_empty() {
         return "empty, not JSON".into();
     }
-    match e.classify() {
-        serde_json::error::Category::Eof => {
+    match e {
+        Some(e) if e.classify() == serde_json::error::Category::Eof => {
             format!("cut JSON: it ends at byte {}", text.len())
         }
-        _ => format!("not JSON: {e}"),
+        Some(e) => format!("not JSON: {e}"),
+        None => "not JSON".into(),
     }
 }
 
@@ -542,10 +548,9 @@ fn compile(kind: Kind, s: Value<'_, '_>) -> Option<jsonschema::Validator> {
 
 /// Hashes the tree under `v` (keys in order, every member); returns about how many bytes
 /// its JSON takes.
-fn hash_tree<H: Hasher>(v: Value<'_, '_>, h: &mut (H, H)) -> usize {
-    fn both<H: Hasher>(h: &mut (H, H), b: &[u8]) {
-        h.0.write(b);
-        h.1.write(b);
+fn hash_tree(v: Value<'_, '_>, h: &mut Xxh3) -> usize {
+    fn both(h: &mut Xxh3, b: &[u8]) {
+        h.update(b);
     }
     if let Some(o) = v.as_object() {
         both(h, b"{");

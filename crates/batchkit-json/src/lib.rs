@@ -102,8 +102,9 @@ pub fn parse_value(bytes: &[u8]) -> Result<Parsed, serde_json::Error> {
 fn parse_raw(bytes: &[u8]) -> Result<Parsed, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let mut dups = Vec::new();
+    let mut path = String::new();
     let value = Seed {
-        path: String::new(),
+        path: &mut path,
         depth: 0,
         dups: &mut dups,
     }
@@ -123,8 +124,10 @@ pub fn is_depth_error(e: &serde_json::Error) -> bool {
 
 const DEPTH_TEXT: &str = "nested deeper than the limit";
 
+/// One value's reading: `path` is the JSON pointer of the value, a buffer shared down the
+/// tree (pushed and cut back, copied only for a repeated key).
 struct Seed<'a> {
-    path: String,
+    path: &'a mut String,
     depth: usize,
     dups: &'a mut Vec<String>,
 }
@@ -179,13 +182,17 @@ impl<'de> Visitor<'de> for Seed<'_> {
             return Err(de::Error::custom(DEPTH_TEXT));
         }
         let mut out = Vec::new();
+        let len = self.path.len();
         loop {
-            let path = format!("{}/{}", self.path, out.len());
-            match seq.next_element_seed(Seed {
-                path,
+            use std::fmt::Write as _;
+            let _ = write!(self.path, "/{}", out.len());
+            let next = seq.next_element_seed(Seed {
+                path: &mut *self.path,
                 depth: self.depth + 1,
                 dups: &mut *self.dups,
-            })? {
+            });
+            self.path.truncate(len);
+            match next? {
                 Some(v) => out.push(v),
                 None => return Ok(Value::Array(out)),
             }
@@ -196,18 +203,23 @@ impl<'de> Visitor<'de> for Seed<'_> {
             return Err(de::Error::custom(DEPTH_TEXT));
         }
         let mut out = Map::new();
+        let len = self.path.len();
         while let Some(key) = map.next_key::<String>()? {
-            let path = format!("{}/{}", self.path, escape_pointer(&key));
+            self.path.push('/');
+            self.path.push_str(&escape_pointer(&key));
             if out.contains_key(&key) {
-                map.next_value::<IgnoredAny>()?;
-                self.dups.push(path);
+                let skipped = map.next_value::<IgnoredAny>();
+                self.dups.push(self.path.clone());
+                self.path.truncate(len);
+                skipped?;
             } else {
                 let v = map.next_value_seed(Seed {
-                    path,
+                    path: &mut *self.path,
                     depth: self.depth + 1,
                     dups: &mut *self.dups,
-                })?;
-                out.insert(key, v);
+                });
+                self.path.truncate(len);
+                out.insert(key, v?);
             }
         }
         Ok(Value::Object(out))
