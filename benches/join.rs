@@ -77,5 +77,28 @@ fn probe_and_render(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, results, hashing, probe_and_render);
+/// A request asking for a strict JSON schema and its answer: finding the schema (compiled
+/// once, then found by its hash) and checking the answer against it.
+fn answer_checks(c: &mut Criterion) {
+    const SCHEMA_REQUEST: &str = r#"{"custom_id":"req-7","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Triage this ticket: the export button does nothing on Safari."}],"response_format":{"type":"json_schema","json_schema":{"name":"triage","strict":true,"schema":{"type":"object","properties":{"category":{"type":"string","enum":["bug","feature","question","billing"]},"priority":{"type":"integer","minimum":1,"maximum":5},"summary":{"type":"string"},"tags":{"type":"array","items":{"type":"string"}}},"required":["category","priority","summary","tags"],"additionalProperties":false}}}}}"#;
+    const ANSWER: &str = r#"{"id":"batch_req_7","custom_id":"req-7","response":{"status_code":200,"body":{"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"{"category":"bug","priority":2,"summary":"Export button unresponsive in Safari — likely a blocked download; reproduce on macOS 15.","tags":["export","safari","ui","日本語"]}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":80,"completion_tokens":40}}},"error":null}"#;
+    let check = hot::AnswerCheck::default();
+    assert_eq!(
+        check.check(SCHEMA_REQUEST.as_bytes(), ANSWER.as_bytes()),
+        None
+    );
+    let mut g = c.benchmark_group("join/answer_check");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("json_schema_request_and_answer", |b| {
+        b.iter(|| {
+            check.check(
+                black_box(SCHEMA_REQUEST.as_bytes()),
+                black_box(ANSWER.as_bytes()),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, results, hashing, probe_and_render, answer_checks);
 criterion_main!(benches);

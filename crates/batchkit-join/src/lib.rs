@@ -108,6 +108,39 @@ pub mod hot {
             crate::parse::Text::Owned(s) => Some(s.into_bytes()),
         }
     }
+    /// The answer checker of a join with default options (no `--answer-schema`, no
+    /// `--expect-json`), its schemas compiled once and kept, as a join keeps them.
+    pub struct AnswerCheck(crate::answer::Checker);
+
+    impl Default for AnswerCheck {
+        fn default() -> Self {
+            AnswerCheck(crate::answer::Checker::new(None, false, 16 << 20).expect("no schema"))
+        }
+    }
+
+    impl AnswerCheck {
+        /// What a join says of the answer in `result` to `request` (both lines, without their
+        /// line ends): `None` when it fits what the request asked for (or nothing was asked),
+        /// else the first violation's message.
+        pub fn check(&self, request: &[u8], result: &[u8]) -> Option<String> {
+            let want = batchkit_line::read(request, |root| self.0.want(root)).ok()?;
+            let info = crate::parse::result_info(result);
+            let text = match &info.text {
+                Some(crate::parse::Text::Raw { start, len }) => {
+                    Some(result[*start..start + len].to_vec())
+                }
+                Some(crate::parse::Text::Owned(s)) => Some(s.clone().into_bytes()),
+                None => None,
+            };
+            let stop = info
+                .stop
+                .as_ref()
+                .map(|s| result[s.start..s.start + s.len].to_vec());
+            self.0
+                .check(&want, text.as_deref(), result, stop.as_deref())
+                .map(|p| p.message)
+        }
+    }
     /// Parses one request line; returns its id.
     pub fn request_id(line: &[u8]) -> Option<String> {
         match crate::parse::request_id(line) {
