@@ -142,6 +142,23 @@ impl Checker {
         })
     }
 
+    /// Whether request line `content` may ask anything of its answer: a cheap look for the
+    /// keys every ask goes through, before a parse (always, with `--answer-schema` or
+    /// `--expect-json`).
+    pub fn may_ask(&self, content: &[u8]) -> bool {
+        self.all.is_some()
+            || self.expect_json
+            || [
+                &b"format\""[..],
+                b"Format\"",
+                b"tool_choice\"",
+                b"toolChoice\"",
+                b"responseMimeType\"",
+            ]
+            .iter()
+            .any(|k| memchr::memmem::find(content, k).is_some())
+    }
+
     /// What request line `root` asks its answer to be, with the options applied.
     pub fn want(&self, root: Value<'_, '_>) -> Want {
         let asked = self.asked(root);

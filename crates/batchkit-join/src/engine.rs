@@ -363,6 +363,9 @@ fn render_joined<P: Payload + ?Sized>(
     let problem_json;
     if lo.status == Status::Succeeded {
         let want = want.unwrap_or_else(|| {
+            if !checker.may_ask(line.content) {
+                return Want::Nothing;
+            }
             batchkit_line::read(line.content, |root| checker.want(root)).unwrap_or_default()
         });
         if !matches!(want, Want::Nothing) {
