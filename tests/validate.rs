@@ -964,7 +964,9 @@ fn unsupported(
     file: &std::path::Path,
 ) -> (i32, Vec<(u64, String, String, String)>) {
     let mut c = dir.cmd();
-    c.args(["--format", "json", "validate"]).args(args).arg(file);
+    c.args(["--format", "json", "validate"])
+        .args(args)
+        .arg(file);
     let out = run(c);
     let found = json_lines(&out)
         .into_iter()
@@ -1015,7 +1017,12 @@ bktest!(openai_run_time_values_come_from_the_models_table, |dir| {
                 "/body/max_tokens",
                 &["o3-mini", "reasoning model", "max_completion_tokens"],
             ),
-            (4, "warning", "/body/temperature", &["0.2", "o3", "default (1)"]),
+            (
+                4,
+                "warning",
+                "/body/temperature",
+                &["0.2", "o3", "default (1)"],
+            ),
             (4, "warning", "/body/top_p", &["0.9", "o3"]),
             (6, "warning", "/body/temperature", &["0.7", "gpt-5-mini"]),
             (
@@ -1097,8 +1104,18 @@ bktest!(bedrock_model_id_and_gemini_thinking_config, |dir| {
     expect(
         &found,
         &[
-            (1, "warning", "/modelInput/modelId", &["Extra inputs are not permitted"]),
-            (1, "warning", "/modelInput/messages/0/role", &["modelInput.system"]),
+            (
+                1,
+                "warning",
+                "/modelInput/modelId",
+                &["Extra inputs are not permitted"],
+            ),
+            (
+                1,
+                "warning",
+                "/modelInput/messages/0/role",
+                &["modelInput.system"],
+            ),
         ],
     );
     let gemini = dir.write(

@@ -400,8 +400,7 @@ fn lookup(model: &str) -> ModelFacts {
         reasoning: most_specific(m, |f| f.reasoning).unwrap_or(false),
         cap_field: most_specific(m, |f| f.cap_field.as_deref()),
         refuses: most_specific(m, |f| f.refuses.as_deref()).unwrap_or(&[]),
-        sampling_at_effort_none: most_specific(m, |f| f.sampling_at_effort_none)
-            .unwrap_or(false),
+        sampling_at_effort_none: most_specific(m, |f| f.sampling_at_effort_none).unwrap_or(false),
     }
 }
 
@@ -486,12 +485,17 @@ pub fn sources() -> Vec<(String, &'static [String])> {
                 .iter()
                 .map(|l| (l.models.join(", "), l.sources.as_slice())),
         )
-        .chain(t.defaults.iter().map(|d| (d.param.clone(), d.sources.as_slice())))
         .chain(
-            t.ranges
+            t.defaults
                 .iter()
-                .map(|r| (format!("{} {}", r.providers.join(", "), r.param), r.sources.as_slice())),
+                .map(|d| (d.param.clone(), d.sources.as_slice())),
         )
+        .chain(t.ranges.iter().map(|r| {
+            (
+                format!("{} {}", r.providers.join(", "), r.param),
+                r.sources.as_slice(),
+            )
+        }))
         .collect()
 }
 
@@ -590,19 +594,34 @@ mod tests {
     #[test]
     fn reasoning_models_and_what_they_refuse() {
         let f = model_facts;
-        for m in ["o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "gpt-5.2"] {
+        for m in [
+            "o1",
+            "o3-mini",
+            "o4-mini-2025-04-16",
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-5.2",
+        ] {
             assert!(f(m).reasoning, "{m}");
             assert_eq!(f(m).cap_field, Some("max_completion_tokens"), "{m}");
             assert!(f(m).refuses.iter().any(|p| p == "temperature"), "{m}");
         }
-        for m in ["gpt-4o", "gpt-4.1-mini", "gpt-5-chat-latest", "gpt-5.1-chat-latest"] {
+        for m in [
+            "gpt-4o",
+            "gpt-4.1-mini",
+            "gpt-5-chat-latest",
+            "gpt-5.1-chat-latest",
+        ] {
             assert!(!f(m).reasoning, "{m}");
             assert!(f(m).refuses.is_empty(), "{m}");
         }
         assert!(!f("gpt-5").sampling_at_effort_none);
         assert!(f("gpt-5.2").sampling_at_effort_none);
         assert!(f("claude-opus-4-7").refuses.iter().any(|p| p == "top_k"));
-        assert!(f("claude-sonnet-5-5").refuses.iter().any(|p| p == "temperature"));
+        assert!(f("claude-sonnet-5-5")
+            .refuses
+            .iter()
+            .any(|p| p == "temperature"));
         assert!(f("claude-sonnet-4-5").refuses.is_empty());
         assert_eq!(param_default("temperature"), Some(1.0));
         let mistral: Vec<_> = param_ranges("mistral").map(|r| r.param.as_str()).collect();
