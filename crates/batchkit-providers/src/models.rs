@@ -1,6 +1,7 @@
 //! Model facts as data (`data/models.toml`): whose model it is, which tokenizer counts it, how
-//! its provider caches prompt prefixes, and how many tokens it may write. The file's header
-//! says how a model id finds its entry.
+//! its provider caches prompt prefixes, how many tokens it may write, and what it refuses (a
+//! reasoning model's cap field and sampling parameters), with the providers' parameter ranges.
+//! The file's header says how a model id finds its entry.
 //!
 //! ```
 //! use batchkit_providers::models::{model_facts, CacheRule, TokenizerName};
