@@ -1,6 +1,7 @@
 //! Model facts as data (`data/models.toml`): whose model it is, which tokenizer counts it, how
-//! its provider caches prompt prefixes, and how many tokens it may write. The file's header
-//! says how a model id finds its entry.
+//! its provider caches prompt prefixes, how many tokens it may write, and what it refuses (a
+//! reasoning model's cap field and sampling parameters), with the providers' parameter ranges.
+//! The file's header says how a model id finds its entry.
 //!
 //! ```
 //! use batchkit_providers::models::{model_facts, CacheRule, TokenizerName};
@@ -103,6 +104,64 @@ pub struct ModelFacts {
     pub cache: Option<CachePolicy>,
     /// Most output tokens the model writes, where a source gives it.
     pub max_output_tokens: Option<u64>,
+    /// A reasoning model (OpenAI's o-series and GPT-5): its chat cap is `cap_field`, and it
+    /// refuses the parameters in `refuses`.
+    pub reasoning: bool,
+    /// The chat-completions output cap field the model takes, where the table names one
+    /// (`max_completion_tokens`: `max_tokens` fails).
+    pub cap_field: Option<&'static str>,
+    /// Request parameters the model refuses at a value other than the default
+    /// (`param_default` in models.toml).
+    pub refuses: &'static [String],
+    /// The model takes the refused sampling parameters when the request sets reasoning
+    /// effort `none` (GPT-5.1 and later).
+    pub sampling_at_effort_none: bool,
+}
+
+/// The value a request parameter takes when it is absent (`[param_default]` in models.toml):
+/// a model that refuses the parameter still takes it at this value.
+pub fn param_default(name: &str) -> Option<f64> {
+    table()
+        .defaults
+        .iter()
+        .find(|d| d.param == name)
+        .map(|d| d.value)
+}
+
+/// Where a provider fails a parameter value out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusedAt {
+    /// The upload (or the batch's validation) refuses the file.
+    Upload,
+    /// The line fails when the batch runs.
+    Run,
+}
+
+/// A provider's valid range for one request parameter (`[[param_range]]` in models.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamRange {
+    /// Keys in providers.toml of the providers the range holds for.
+    pub providers: Vec<String>,
+    /// The parameter, as the request names it in its payload.
+    pub param: String,
+    /// Smallest valid value.
+    pub min: Option<f64>,
+    /// Largest valid value.
+    pub max: Option<f64>,
+    /// Where a value out of range fails.
+    pub refused_at: RefusedAt,
+    /// Where the range is documented.
+    pub sources: Vec<String>,
+}
+
+/// The ranges models.toml gives for `provider`'s request parameters.
+pub fn param_ranges(provider: &str) -> impl Iterator<Item = &'static ParamRange> + '_ {
+    table()
+        .ranges
+        .iter()
+        .filter(move |r| r.providers.iter().any(|p| p == provider))
 }
 
 /// The model id without provider paths (`models/`, `publishers/google/models/`, `openai/`),
@@ -125,6 +184,10 @@ struct Family {
     text_scale: Option<[u64; 2]>,
     cache: Option<CacheRule>,
     cache_min_tokens: Option<u32>,
+    reasoning: Option<bool>,
+    cap_field: Option<String>,
+    refuses: Option<Vec<String>>,
+    sampling_at_effort_none: Option<bool>,
     sources: Vec<String>,
 }
 
@@ -138,12 +201,24 @@ struct OutputLimit {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ParamDefault {
+    param: String,
+    value: f64,
+    sources: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct File {
     #[serde(default)]
     start_at: Vec<String>,
     family: Vec<Family>,
     #[serde(default)]
     output_limit: Vec<OutputLimit>,
+    #[serde(default)]
+    param_default: Vec<ParamDefault>,
+    #[serde(default)]
+    param_range: Vec<ParamRange>,
 }
 
 /// A family entry, read once: its name in canonical form and where its version sits.
@@ -243,6 +318,8 @@ struct Table {
     start_at: Vec<String>,
     entries: Vec<Entry>,
     limits: Vec<OutputLimit>,
+    defaults: Vec<ParamDefault>,
+    ranges: Vec<ParamRange>,
 }
 
 static TABLE: OnceLock<Table> = OnceLock::new();
@@ -263,6 +340,8 @@ fn table() -> &'static Table {
             start_at: file.start_at,
             entries,
             limits: file.output_limit,
+            defaults: file.param_default,
+            ranges: file.param_range,
         }
     })
 }
@@ -319,6 +398,10 @@ fn lookup(model: &str) -> ModelFacts {
             .zip(min)
             .map(|(rule, min_tokens)| CachePolicy { rule, min_tokens }),
         max_output_tokens,
+        reasoning: most_specific(m, |f| f.reasoning).unwrap_or(false),
+        cap_field: most_specific(m, |f| f.cap_field.as_deref()),
+        refuses: most_specific(m, |f| f.refuses.as_deref()).unwrap_or(&[]),
+        sampling_at_effort_none: most_specific(m, |f| f.sampling_at_effort_none).unwrap_or(false),
     }
 }
 
@@ -391,8 +474,8 @@ pub(crate) fn is_snapshot_suffix(s: &str) -> bool {
     }
 }
 
-/// Every family entry's name and sources, and every output limit's models and sources: for
-/// tests and for people checking a figure.
+/// Every family entry's name and sources, every output limit's models and sources, and every
+/// parameter range's: for tests and for people checking a figure.
 pub fn sources() -> Vec<(String, &'static [String])> {
     let t = table();
     t.entries
@@ -403,6 +486,17 @@ pub fn sources() -> Vec<(String, &'static [String])> {
                 .iter()
                 .map(|l| (l.models.join(", "), l.sources.as_slice())),
         )
+        .chain(
+            t.defaults
+                .iter()
+                .map(|d| (d.param.clone(), d.sources.as_slice())),
+        )
+        .chain(t.ranges.iter().map(|r| {
+            (
+                format!("{} {}", r.providers.join(", "), r.param),
+                r.sources.as_slice(),
+            )
+        }))
         .collect()
 }
 
@@ -496,5 +590,42 @@ mod tests {
         assert_eq!(out("gpt-4.1-nano"), None);
         assert_eq!(out("gpt-5-mini"), None);
         assert_eq!(out("claude-opus-4-5"), None);
+    }
+
+    #[test]
+    fn reasoning_models_and_what_they_refuse() {
+        let f = model_facts;
+        for m in [
+            "o1",
+            "o3-mini",
+            "o4-mini-2025-04-16",
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-5.2",
+        ] {
+            assert!(f(m).reasoning, "{m}");
+            assert_eq!(f(m).cap_field, Some("max_completion_tokens"), "{m}");
+            assert!(f(m).refuses.iter().any(|p| p == "temperature"), "{m}");
+        }
+        for m in [
+            "gpt-4o",
+            "gpt-4.1-mini",
+            "gpt-5-chat-latest",
+            "gpt-5.1-chat-latest",
+        ] {
+            assert!(!f(m).reasoning, "{m}");
+            assert!(f(m).refuses.is_empty(), "{m}");
+        }
+        assert!(!f("gpt-5").sampling_at_effort_none);
+        assert!(f("gpt-5.2").sampling_at_effort_none);
+        assert!(f("claude-opus-4-7").refuses.iter().any(|p| p == "top_k"));
+        assert!(f("claude-sonnet-5-5")
+            .refuses
+            .iter()
+            .any(|p| p == "temperature"));
+        assert!(f("claude-sonnet-4-5").refuses.is_empty());
+        assert_eq!(param_default("temperature"), Some(1.0));
+        let mistral: Vec<_> = param_ranges("mistral").map(|r| r.param.as_str()).collect();
+        assert!(mistral.contains(&"temperature") && mistral.contains(&"max_tokens"));
     }
 }

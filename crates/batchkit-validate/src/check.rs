@@ -2,7 +2,8 @@
 
 use batchkit_io::{Chunk, Line};
 use batchkit_line::RequestLine;
-use batchkit_providers::{Path, Provider, Style};
+use batchkit_providers::models::{param_default, param_ranges, RefusedAt};
+use batchkit_providers::{model_facts, Path, Provider, Style};
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
 
@@ -36,7 +37,16 @@ struct Ctx<'r> {
 
 impl Ctx<'_> {
     fn err(&mut self, code: Code, pointer: &str, msg: String) {
-        let mut d = Diagnostic::at(code, Severity::Error, self.line, self.offset, msg);
+        self.finding(code, Severity::Error, pointer, msg);
+    }
+
+    /// An `unsupported_value` the provider fails when the batch runs: a warning.
+    fn fails_at_run(&mut self, pointer: &str, msg: String) {
+        self.finding(Code::UnsupportedValue, Severity::Warning, pointer, msg);
+    }
+
+    fn finding(&mut self, code: Code, severity: Severity, pointer: &str, msg: String) {
+        let mut d = Diagnostic::at(code, severity, self.line, self.offset, msg);
         if !pointer.is_empty() {
             d.pointer = Some(pointer.to_string());
         }
@@ -331,20 +341,235 @@ fn check_anthropic(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
     no_stream(ctx, &params, &layout.payload);
 }
 
-/// Batches do not stream: a request with `stream: true` fails at run time.
+/// Batches do not stream: a request with `stream` set, in any spelling a client or a
+/// provider may read as true (`true`, `"True"`, `"true"`, `1`), fails.
 fn no_stream(ctx: &mut Ctx<'_>, payload: &Object<'_, '_>, at: &Path) {
-    if payload
-        .get("stream")
-        .is_some_and(|v| v.as_bool() == Some(true))
-    {
+    let Some(v) = payload.get("stream") else {
+        return;
+    };
+    let truthy = v.as_bool() == Some(true)
+        || v.as_str().is_some_and(|s| {
+            let s = s.trim();
+            s.eq_ignore_ascii_case("true") || s == "1"
+        })
+        || v.cast_f64().is_some_and(|n| n != 0.0);
+    if truthy {
         ctx.err(
             Code::UnsupportedValue,
             &format!("{}/stream", at.pointer()),
             format!(
-                "`{}.stream` is true; batch requests do not stream (remove it or set it to false)",
-                at.0.join(".")
+                "`{}.stream` is {}; batch requests do not stream (remove it or set it to false)",
+                at.0.join("."),
+                shown(&v)
             ),
         );
+    }
+}
+
+/// A scalar as the line spells it, cut short when long.
+fn shown(v: &Value<'_, '_>) -> String {
+    let mut s = v.encode();
+    if s.len() > 40 {
+        let mut end = 37;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Values the provider fails that the file already shows, from the model facts and the
+/// parameter ranges of `models.toml`: errors where the provider refuses the file at upload,
+/// warnings where the line fails when the batch runs. Under `--provider auto` a provider's
+/// own rule is a warning: the file may be another host's.
+fn check_values(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider, inferred: bool) {
+    let Some(payload) = req.payload() else {
+        return;
+    };
+    let at = &req.layout().payload;
+    let name = |key: &str| format!("`{}.{key}`", at.0.join("."));
+    let pointer = |key: &str| format!("{}/{key}", at.pointer());
+    for range in param_ranges(&p.name) {
+        let Some(v) = payload.get(range.param.as_str()) else {
+            continue;
+        };
+        let Some(n) = v.cast_f64() else {
+            continue;
+        };
+        let why = match (range.min, range.max) {
+            (Some(min), _) if n < min => format!("below {min}"),
+            (_, Some(max)) if n > max => format!("above {max}"),
+            _ => continue,
+        };
+        let (severity, when) = match range.refused_at {
+            RefusedAt::Upload if !inferred => (Severity::Error, "refuses the file at upload"),
+            RefusedAt::Upload => (
+                Severity::Warning,
+                "refuses the file at upload (if this is its file)",
+            ),
+            RefusedAt::Run => (Severity::Warning, "fails the request when the batch runs"),
+        };
+        let valid = match (range.min, range.max) {
+            (Some(min), Some(max)) => format!("{min} to {max}"),
+            (Some(min), None) => format!("at least {min}"),
+            (None, Some(max)) => format!("at most {max}"),
+            (None, None) => String::new(),
+        };
+        ctx.finding(
+            Code::UnsupportedValue,
+            severity,
+            &pointer(&range.param),
+            format!(
+                "{} is {}, {why}: {} takes {valid} and {when}",
+                name(&range.param),
+                shown(&v),
+                p.label
+            ),
+        );
+    }
+    match req.style() {
+        Style::Bedrock => {
+            if payload.get("modelId").is_some() {
+                ctx.fails_at_run(
+                    &pointer("modelId"),
+                    format!(
+                        "{} is not part of a model's input: Amazon Bedrock fails the record (\"Extra inputs are not permitted\"); the model is set on the job",
+                        name("modelId")
+                    ),
+                );
+            }
+            if payload.get("anthropic_version").is_some() {
+                system_in_messages(ctx, &payload, at, "Amazon Bedrock");
+            }
+        }
+        Style::Anthropic => system_in_messages(ctx, &payload, at, &p.label),
+        Style::Gemini | Style::Vertex => {
+            for key in ["thinkingConfig", "thinking_config"] {
+                if payload.get(key).is_some() {
+                    ctx.fails_at_run(
+                        &pointer(key),
+                        format!(
+                            "{} belongs inside `{}.generationConfig`; {} fails the request (unknown field)",
+                            name(key),
+                            at.0.join("."),
+                            p.label
+                        ),
+                    );
+                }
+            }
+        }
+        Style::OpenAi | Style::Body => {}
+    }
+    let Some(model) = req.model() else {
+        return;
+    };
+    let facts = model_facts(model);
+    if req.style() == Style::Anthropic {
+        if let Some(maker) = facts.provider.filter(|m| *m != "anthropic") {
+            let maker = Provider::get(maker).map_or(maker, |m| m.label.as_str());
+            ctx.fails_at_run(
+                &req.layout().model.as_ref().map_or_else(String::new, Path::pointer),
+                format!(
+                    "model {model:?} is made by {maker}; {} batches run Claude models, so the request fails when the batch runs",
+                    p.label
+                ),
+            );
+        }
+    }
+    if let (Some((path, n)), Some(max)) = (req.max_output(), facts.max_output_tokens) {
+        if n > max {
+            ctx.fails_at_run(
+                &path.pointer(),
+                format!(
+                    "`{}` is {}, above the {} output tokens {model} writes at most; the request fails when the batch runs",
+                    path.0.join("."),
+                    thousands(n),
+                    thousands(max)
+                ),
+            );
+        }
+    }
+    let chat = matches!(req.style(), Style::OpenAi | Style::Body)
+        && req.url().is_none_or(|u| u.ends_with("/chat/completions"));
+    if let (true, true, Some(cap)) = (chat, facts.reasoning, facts.cap_field) {
+        if cap != "max_tokens" && payload.get("max_tokens").is_some() {
+            ctx.fails_at_run(
+                &pointer("max_tokens"),
+                format!(
+                    "{} is not taken by {model}, a reasoning model: use `{cap}`; the request fails when the batch runs",
+                    name("max_tokens")
+                ),
+            );
+        }
+    }
+    let effort_none = || {
+        let chat = payload.get("reasoning_effort");
+        let responses = payload
+            .get("reasoning")
+            .and_then(|r| r.as_object())
+            .and_then(|r| r.get("effort"));
+        chat.or(responses).and_then(|e| e.into_string()) == Some("none")
+    };
+    if facts.refuses.is_empty() || (facts.sampling_at_effort_none && effort_none()) {
+        return;
+    }
+    for param in facts.refuses {
+        let Some(v) = payload.get(param.as_str()) else {
+            continue;
+        };
+        if v.is_null() || v.as_bool() == Some(false) {
+            continue;
+        }
+        let default = param_default(param);
+        if default.is_some() && v.cast_f64() == default {
+            continue;
+        }
+        let takes = match default {
+            Some(d) => format!("takes only the default ({d})"),
+            None => "does not take it".to_string(),
+        };
+        ctx.fails_at_run(
+            &pointer(param),
+            format!(
+                "{} is {}; {model} {takes}, so the request fails when the batch runs",
+                name(param),
+                shown(&v)
+            ),
+        );
+    }
+}
+
+/// Anthropic's messages take roles `user` and `assistant`; system text goes in `system`.
+fn system_in_messages(ctx: &mut Ctx<'_>, payload: &Object<'_, '_>, at: &Path, who: &str) {
+    let Some(items) = payload.get("messages").and_then(|m| m.as_array()) else {
+        return;
+    };
+    let at_name = at.0.join(".");
+    for (i, m) in items.iter().enumerate() {
+        let role = m.as_object().and_then(|o| o.get("role"));
+        if role.and_then(|r| r.into_string()) == Some("system") {
+            ctx.fails_at_run(
+                &format!("{}/messages/{i}/role", at.pointer()),
+                format!(
+                    "role \"system\" in `{at_name}.messages` fails when the batch runs ({who} takes roles user and assistant); put system text in `{at_name}.system`"
+                ),
+            );
+        }
     }
 }
 
@@ -601,6 +826,7 @@ impl Checker {
                 Style::Vertex => check_vertex(&mut ctx, &req),
                 Style::Bedrock => check_bedrock(&mut ctx, &req),
             }
+            check_values(&mut ctx, &req, p, provider.is_none());
             if let Some(f) = also.take() {
                 extra = Some(f(root));
             }
