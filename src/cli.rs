@@ -32,7 +32,7 @@ fn about() -> String {
         .map(|p| p.label.as_str())
         .collect();
     format!(
-        "Validate, count, shard, join and compare the JSONL files of LLM batch APIs ({}).",
+        "Validate, count, shard, join, compare and convert the JSONL files of LLM batch APIs ({}).",
         labels.join(", ")
     )
 }
@@ -54,6 +54,7 @@ pub enum Command {
     Shard(cmd::shard::Args),
     Join(cmd::join::Args),
     Compare(cmd::compare::Args),
+    Convert(cmd::convert::Args),
 }
 
 impl Command {
@@ -72,6 +73,7 @@ impl Command {
             Command::Shard(a) => cmd::shard::run(a, settings, out, err),
             Command::Join(a) => cmd::join::run(a, settings, out, err),
             Command::Compare(a) => cmd::compare::run(a, settings, out, err),
+            Command::Convert(a) => cmd::convert::run(a, settings, out, err),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and classified.
 
 use batchkit_compare::CompareError;
+use batchkit_convert::ConvertError;
 use batchkit_io::ReadError;
 use batchkit_join::JoinError;
 use batchkit_shard::ShardError;
@@ -125,6 +126,10 @@ pub fn read_error(e: &anyhow::Error) -> Option<&ReadError> {
             .or_else(|| {
                 c.downcast_ref::<CompareError>()
                     .and_then(CompareError::read_error)
+            })
+            .or_else(|| {
+                c.downcast_ref::<ConvertError>()
+                    .and_then(ConvertError::read_error)
             })
     })
 }

@@ -31,6 +31,7 @@ const SPEC_CODES: &[&str] = &[
     "file_too_large",
     "too_few_requests",
     "empty_file",
+    "unconvertible",
 ];
 
 type Finding = (Option<u64>, Option<u64>, String, String);

@@ -2,6 +2,7 @@
 //! hands the result to a printer.
 
 pub mod compare;
+pub mod convert;
 pub mod dupes;
 pub mod join;
 pub mod shard;

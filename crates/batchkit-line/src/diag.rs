@@ -61,6 +61,8 @@ pub enum Code {
     TooFewRequests,
     /// No requests at all (providers reject an empty batch).
     EmptyFile,
+    /// `convert`: a field with no equivalent on the target provider.
+    Unconvertible,
 }
 
 impl Code {
@@ -88,6 +90,7 @@ impl Code {
             Code::FileTooLarge => "file_too_large",
             Code::TooFewRequests => "too_few_requests",
             Code::EmptyFile => "empty_file",
+            Code::Unconvertible => "unconvertible",
         }
     }
 }

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod compare;
+pub mod convert;
 pub mod diagnostic;
 pub mod dupes;
 pub mod join;

@@ -1,0 +1,430 @@
+//! Rewrites batch request lines from one provider's shape to another's, streaming.
+//!
+//! [`convert`] reads request files (OpenAI chat completions, Anthropic Messages) chunk by
+//! chunk, converts each line in parallel ([`map`]: system prompts, roles, text and images,
+//! tools, tool calls and results, `tool_choice`, sampling, stop sequences, output caps,
+//! structured-output schemas) and writes the lines, in order, to one output file, made whole
+//! or not at all. A field with no equivalent on the target is a finding (`unconvertible`, with
+//! its JSON pointer) and the line is left out, unless [`ConvertOptions::lossy`], which drops
+//! the field and counts it by kind. An id the target does not accept (Anthropic: 1-64
+//! characters of `[A-Za-z0-9_-]`) is `invalid_custom_id`, unless [`ConvertOptions::id_map`]
+//! is given: the line then gets a new id (derived from the old one, the same on every run) and
+//! the map file a line `{"id":new,"original":old}`.
+//!
+//! ```
+//! use batchkit_convert::{convert, ConvertOptions, Target};
+//! use batchkit_io::Input;
+//! let dir = tempfile::tempdir().unwrap();
+//! let src = dir.path().join("req.jsonl");
+//! std::fs::write(&src, r#"{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":50}}
+//! "#).unwrap();
+//! let mut opts = ConvertOptions::new(vec![Input::path(&src)], Target::Anthropic, dir.path().join("out.jsonl"));
+//! opts.model = Some("claude-haiku-4-5".into());
+//! let s = convert(&opts, &mut |_: &str, _: &batchkit_line::Diagnostic| Ok(())).unwrap();
+//! assert_eq!(s.converted, 1);
+//! let out = std::fs::read_to_string(dir.path().join("out.jsonl")).unwrap();
+//! assert!(out.contains(r#""system":"Be brief.""#) && out.contains(r#""max_tokens":50"#));
+//! ```
+
+pub mod map;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use batchkit_io::{AtomicFile, Chunk, Input, ReadError, ReadOptions};
+use batchkit_line::{Code, Diagnostic, Severity};
+use serde::Serialize;
+use serde_json::Value;
+
+pub use map::Problem;
+
+/// The shape lines are converted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// OpenAI chat completions (and the hosts that take its lines).
+    OpenAi,
+    /// Anthropic Message Batches.
+    Anthropic,
+    /// Gemini API batch (`{key, request}`).
+    Gemini,
+}
+
+impl Target {
+    /// By provider name (`openai`, `anthropic`, `gemini`, and the hosts that take OpenAI's
+    /// lines).
+    pub fn parse(name: &str) -> Option<Target> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "openai" | "azure" | "groq" | "mistral" | "together" | "xai" | "openai-compatible"
+            | "vllm" => Target::OpenAi,
+            "anthropic" => Target::Anthropic,
+            "gemini" => Target::Gemini,
+            _ => return None,
+        })
+    }
+
+    /// The name in messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::OpenAi => "OpenAI",
+            Target::Anthropic => "Anthropic",
+            Target::Gemini => "Gemini",
+        }
+    }
+
+    /// The provider name of `batchkit validate --provider`.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Target::OpenAi => "openai",
+            Target::Anthropic => "anthropic",
+            Target::Gemini => "gemini",
+        }
+    }
+}
+
+/// What to convert and how.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Request files, in order.
+    pub inputs: Vec<Input>,
+    /// The target shape.
+    pub to: Target,
+    /// The output file.
+    pub out: PathBuf,
+    /// The target model for every line (`--model`).
+    pub model: Option<String>,
+    /// Target models by source model (`--model-map A=B`); before [`ConvertOptions::model`].
+    pub model_map: BTreeMap<String, String>,
+    /// Drop fields with no equivalent, counted by kind, instead of leaving the line out.
+    pub lossy: bool,
+    /// The output cap for a target that requires one, where the line has none
+    /// (`--default-max-tokens`; else the model's output limit from the models table).
+    pub default_max_tokens: Option<u64>,
+    /// Where to write `{"id":new,"original":old}` for ids the target does not accept.
+    pub id_map: Option<PathBuf>,
+    /// How to read the inputs, and the memory budget.
+    pub read: ReadOptions,
+}
+
+impl ConvertOptions {
+    /// Options with the defaults: no model change, strict, no id map.
+    pub fn new(inputs: Vec<Input>, to: Target, out: impl Into<PathBuf>) -> Self {
+        ConvertOptions {
+            inputs,
+            to,
+            out: out.into(),
+            model: None,
+            model_map: BTreeMap::new(),
+            lossy: false,
+            default_max_tokens: None,
+            id_map: None,
+            read: ReadOptions::default(),
+        }
+    }
+}
+
+/// What a conversion did: serialises as the `summary` record of `batchkit convert --format
+/// json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ConvertSummary {
+    /// The target provider.
+    pub to: String,
+    /// Request lines read (blank lines excluded).
+    pub lines: u64,
+    /// Lines written.
+    pub converted: u64,
+    /// Lines left out: not JSON, not a shape convert reads, a field with no equivalent, an id
+    /// the target does not accept.
+    pub left_out: u64,
+    /// Fields dropped by `--lossy`, by kind.
+    pub dropped: BTreeMap<String, u64>,
+    /// Lines given an output cap the source did not have.
+    pub max_tokens_added: u64,
+    /// Lines given a new id (written to the id map).
+    pub ids_renamed: u64,
+}
+
+/// Errors that stop a conversion.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// An input could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The output could not be written.
+    #[error("{path}: {}", batchkit_io::describe(source))]
+    Io {
+        /// The file.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Passing a finding on failed (the printer's output is closed).
+    #[error("writing findings")]
+    Report(#[source] std::io::Error),
+}
+
+impl ConvertError {
+    /// The input that could not be read, when that is what stopped the conversion.
+    pub fn read_error(&self) -> Option<&ReadError> {
+        match self {
+            ConvertError::Read(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// One line's outcome, computed in parallel.
+enum LineOut {
+    Blank,
+    Line {
+        bytes: Vec<u8>,
+        dropped: Vec<String>,
+        added: bool,
+        renamed: Option<(String, String)>,
+    },
+    Findings(Vec<Diagnostic>),
+}
+
+/// Anthropic's id rule: 1-64 characters of `[A-Za-z0-9_-]`.
+fn anthropic_id_ok(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A new id for `old` that Anthropic accepts, the same on every run.
+fn derived_id(old: &str) -> String {
+    let h = xxh64(old.as_bytes());
+    let keep: String = old
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(40)
+        .collect();
+    format!("{keep}-{h:016x}")
+}
+
+/// FNV-1a, 64 bits: a stable hash for derived ids.
+fn xxh64(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn finding(code: Code, line: u64, offset: u64, id: Option<&str>, pr: &Problem) -> Diagnostic {
+    let mut d = Diagnostic::at(code, Severity::Error, line, offset, pr.message.as_str());
+    d.pointer = Some(pr.pointer.clone());
+    d.custom_id = id.map(str::to_string);
+    d
+}
+
+fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -> LineOut {
+    let value = match batchkit_json::parse_value(content) {
+        Ok(p) => p.value,
+        Err(_) => {
+            let e = batchkit_line::read(content, |_| ()).err();
+            let d = match e {
+                Some(e) => Diagnostic::syntax(line, offset, e),
+                None => Diagnostic::at(
+                    Code::InvalidJson,
+                    Severity::Error,
+                    line,
+                    offset,
+                    "not valid JSON",
+                ),
+            };
+            return LineOut::Findings(vec![d]);
+        }
+    };
+    let src = match map::source_of(&value) {
+        Ok(s) => s,
+        Err(pr) => {
+            return LineOut::Findings(vec![finding(Code::Unconvertible, line, offset, None, &pr)])
+        }
+    };
+    let id_value = value.get("custom_id").cloned().unwrap_or(Value::Null);
+    let id = id_value.as_str().map(str::to_string);
+    let model = |m: &str| {
+        opts.model_map
+            .get(m)
+            .cloned()
+            .or_else(|| opts.model.clone())
+    };
+    let default_max = |m: &str| {
+        opts.default_max_tokens
+            .or_else(|| batchkit_providers::models::model_facts(m).max_output_tokens)
+    };
+    let cx = map::LineCtx {
+        to: opts.to,
+        model: &model,
+        default_max_tokens: &default_max,
+        lossy: opts.lossy,
+    };
+    let mut renamed = None;
+    let mut out_id = id_value.clone();
+    if let (Target::Anthropic, Some(i)) = (opts.to, &id) {
+        if !anthropic_id_ok(i) {
+            if opts.id_map.is_some() {
+                let new = derived_id(i);
+                out_id = Value::String(new.clone());
+                renamed = Some((new, i.clone()));
+            } else {
+                let pr = Problem {
+                    pointer: "/custom_id".into(),
+                    message: format!(
+                        "custom_id {i:?}: Anthropic takes 1 to 64 characters of A-Z, a-z, 0-9, _ and - (give --id-map to rename)"
+                    ),
+                };
+                return LineOut::Findings(vec![finding(
+                    Code::InvalidCustomId,
+                    line,
+                    offset,
+                    Some(i),
+                    &pr,
+                )]);
+            }
+        }
+    }
+    match map::convert(&value, src, &out_id, &cx) {
+        Ok(c) => {
+            let mut bytes = serde_json::to_vec(&c.value).unwrap_or_default();
+            bytes.push(b'\n');
+            LineOut::Line {
+                bytes,
+                dropped: c.dropped,
+                added: c.added_max_tokens,
+                renamed,
+            }
+        }
+        Err(problems) => LineOut::Findings(
+            problems
+                .iter()
+                .map(|pr| finding(Code::Unconvertible, line, offset, id.as_deref(), pr))
+                .collect(),
+        ),
+    }
+}
+
+fn io_err(p: &std::path::Path) -> impl Fn(std::io::Error) -> ConvertError + '_ {
+    move |source| ConvertError::Io {
+        path: p.display().to_string(),
+        source,
+    }
+}
+
+/// Where findings go: `(input name, finding)`; an error (a closed pipe) stops the conversion.
+pub trait ConvertSink {
+    /// One finding, in input order.
+    fn finding(&mut self, file: &str, d: &Diagnostic) -> std::io::Result<()>;
+}
+
+impl<F: FnMut(&str, &Diagnostic) -> std::io::Result<()>> ConvertSink for F {
+    fn finding(&mut self, file: &str, d: &Diagnostic) -> std::io::Result<()> {
+        self(file, d)
+    }
+}
+
+/// Converts `opts.inputs` to `opts.to` into `opts.out`; see the crate docs.
+pub fn convert(
+    opts: &ConvertOptions,
+    sink: &mut dyn ConvertSink,
+) -> Result<ConvertSummary, ConvertError> {
+    let mut out = AtomicFile::create(&opts.out).map_err(io_err(&opts.out))?;
+    let mut map = match &opts.id_map {
+        Some(p) => Some(AtomicFile::create(p).map_err(io_err(p))?),
+        None => None,
+    };
+    let mut s = ConvertSummary {
+        to: opts.to.provider().to_string(),
+        ..ConvertSummary::default()
+    };
+    for input in &opts.inputs {
+        batchkit_io::run(
+            input,
+            &opts.read,
+            |chunk: &Chunk| -> Vec<LineOut> {
+                chunk
+                    .lines()
+                    .map(|l| {
+                        if l.is_blank() {
+                            LineOut::Blank
+                        } else {
+                            convert_line(opts, l.content, l.number, l.offset)
+                        }
+                    })
+                    .collect()
+            },
+            |chunk: &Chunk, lines: Vec<LineOut>| -> Result<bool, ConvertError> {
+                if let Some(o) = chunk.oversized {
+                    s.lines += 1;
+                    s.left_out += 1;
+                    let d = Diagnostic::at(
+                        Code::LineTooLarge,
+                        Severity::Error,
+                        o.line,
+                        o.offset,
+                        format!("line is {} bytes, over --max-line-bytes", o.len),
+                    );
+                    sink.finding(&input.name, &d)
+                        .map_err(ConvertError::Report)?;
+                }
+                for l in lines {
+                    match l {
+                        LineOut::Blank => {}
+                        LineOut::Line {
+                            bytes,
+                            dropped,
+                            added,
+                            renamed,
+                        } => {
+                            s.lines += 1;
+                            s.converted += 1;
+                            out.write_all(&bytes).map_err(io_err(&opts.out))?;
+                            for k in dropped {
+                                *s.dropped.entry(k).or_default() += 1;
+                            }
+                            if added {
+                                s.max_tokens_added += 1;
+                            }
+                            if let (Some((new, old)), Some(m)) = (renamed, map.as_mut()) {
+                                s.ids_renamed += 1;
+                                let rec = serde_json::json!({"id": new, "original": old});
+                                let mut b = serde_json::to_vec(&rec).unwrap_or_default();
+                                b.push(b'\n');
+                                let p = opts.id_map.as_deref().unwrap_or(&opts.out);
+                                m.write_all(&b).map_err(io_err(p))?;
+                            }
+                        }
+                        LineOut::Findings(ds) => {
+                            s.lines += 1;
+                            s.left_out += 1;
+                            for d in &ds {
+                                sink.finding(&input.name, d).map_err(ConvertError::Report)?;
+                            }
+                        }
+                    }
+                }
+                Ok(true)
+            },
+        )?;
+    }
+    out.commit().map_err(io_err(&opts.out))?;
+    if let (Some(m), Some(p)) = (map, &opts.id_map) {
+        m.commit().map_err(io_err(p))?;
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_are_stable_and_accepted() {
+        let a = derived_id("order #42 / 2026");
+        assert_eq!(a, derived_id("order #42 / 2026"));
+        assert!(anthropic_id_ok(&a), "{a}");
+        assert_ne!(a, derived_id("order #43 / 2026"));
+        assert!(anthropic_id_ok(&derived_id(&"é".repeat(100))));
+    }
+}

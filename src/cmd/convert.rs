@@ -1,0 +1,115 @@
+//! `batchkit convert`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use batchkit_convert::{ConvertOptions, Target};
+use batchkit_io::paths::Role;
+use batchkit_report::convert::ConvertPrinter;
+use batchkit_report::style::Style;
+
+use crate::outcome::Outcome;
+use crate::progress::PerInput;
+use crate::settings::{Format, Settings};
+
+/// Rewrite request lines from one provider's shape to another's.
+///
+/// Reads OpenAI chat completions and Anthropic Messages lines and writes them as --to's lines:
+/// openai (chat completions; also the hosts that take its lines), anthropic (Message Batches) or
+/// gemini (Gemini API batch, {"key","request"}). What converts: system prompts, roles, text and
+/// image parts (https URLs and base64), tool definitions, tool calls and tool results,
+/// tool_choice, temperature, top_p, stop sequences, output caps and structured-output schemas
+/// (response_format json_schema <-> output_config.format <-> responseJsonSchema). A field with no
+/// equivalent on the target is an `unconvertible` finding naming its JSON pointer, and the line is
+/// left out, unless --lossy, which drops the field and counts it. Anthropic requires max_tokens: a
+/// line without a cap gets --default-max-tokens, else the model's output limit from the models
+/// table. An id Anthropic does not accept (1-64 characters of A-Z a-z 0-9 _ -) is
+/// `invalid_custom_id`, unless --id-map MAP is given: the line gets a new id (derived from the
+/// old one, the same on every run) and MAP a line {"id":new,"original":old}.
+///
+/// OUT is written whole or not at all. Exit 0 when every line converted, 1 when some were left
+/// out, 2 when the conversion could not be done.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = "Examples:
+  batchkit convert batch.jsonl --to anthropic --model claude-sonnet-4-5 --out claude.jsonl
+  batchkit convert batch.jsonl --to gemini --out gemini.jsonl --lossy
+  batchkit convert a.jsonl b.jsonl --to anthropic --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 --id-map ids.jsonl --out claude.jsonl")]
+pub struct Args {
+    /// Request files; `-` for stdin
+    #[arg(value_name = "FILE", num_args = 1.., required = true)]
+    pub files: Vec<String>,
+    /// The target: openai, anthropic or gemini (and the hosts that take OpenAI's lines)
+    #[arg(long, value_name = "PROVIDER", value_parser = parse_target)]
+    pub to: Target,
+    /// The output file
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+    /// The target model for every line
+    #[arg(long, value_name = "M")]
+    pub model: Option<String>,
+    /// Target models by source model, comma-separated (gpt-4o=claude-sonnet-4-5,...)
+    #[arg(long, value_name = "A=B,...", value_delimiter = ',', value_parser = parse_pair)]
+    pub model_map: Vec<(String, String)>,
+    /// Drop fields with no equivalent on the target (counted by kind) instead of leaving the line out
+    #[arg(long)]
+    pub lossy: bool,
+    /// The output cap of lines without one, where the target requires one [default: the model's
+    /// output limit]
+    #[arg(long, value_name = "N")]
+    pub default_max_tokens: Option<u64>,
+    /// Rename ids the target does not accept, writing {"id":new,"original":old} lines here
+    #[arg(long, value_name = "MAP")]
+    pub id_map: Option<PathBuf>,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    Target::parse(s).ok_or_else(|| {
+        format!("{s:?} is not a target convert writes (openai, anthropic, gemini, or a host that takes OpenAI's lines)")
+    })
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => Err(format!("{s:?} is not SOURCE=TARGET")),
+    }
+}
+
+pub fn run(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
+    let inputs: Vec<Role> = args.files.iter().map(|p| Role::new("FILE", p)).collect();
+    let outputs: Vec<Role> = [
+        ("--out", Some(&args.out)),
+        ("--id-map", args.id_map.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
+    .collect();
+    super::check_paths(&inputs, &outputs)?;
+    let mut opts = ConvertOptions::new(super::inputs(&args.files), args.to, args.out);
+    opts.model = args.model;
+    opts.model_map = args.model_map.into_iter().collect::<BTreeMap<_, _>>();
+    opts.lossy = args.lossy;
+    opts.default_max_tokens = args.default_max_tokens;
+    opts.id_map = args.id_map;
+    opts.read = settings.read.clone();
+    let json = settings.format == Format::Json;
+    let sizes = crate::progress::sizes(&opts.inputs);
+    let mut printer = ConvertPrinter::new(
+        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
+        json,
+        Style { on: settings.color },
+    );
+    let summary = batchkit_convert::convert(&opts, &mut printer);
+    let printed = (|| {
+        let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
+        printer.summary(&summary)?;
+        printer.flush()?;
+        Ok(Outcome::problems_if(summary.left_out > 0))
+    })();
+    super::closed_pipe(printed, printer.problems())
+}
