@@ -219,22 +219,10 @@ fn finding(code: Code, line: u64, offset: u64, id: Option<&str>, pr: &Problem) -
 }
 
 fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -> LineOut {
-    let value = match batchkit_json::parse_value(content) {
-        Ok(p) => p.value,
-        Err(_) => {
-            let e = batchkit_line::read(content, |_| ()).err();
-            let d = match e {
-                Some(e) => Diagnostic::syntax(line, offset, e),
-                None => Diagnostic::at(
-                    Code::InvalidJson,
-                    Severity::Error,
-                    line,
-                    offset,
-                    "not valid JSON",
-                ),
-            };
-            return LineOut::Findings(vec![d]);
-        }
+    // The one JSON engine, as every command reads a line (first of a repeated key).
+    let value = match batchkit_line::read(content, batchkit_line::to_serde) {
+        Ok(v) => v,
+        Err(e) => return LineOut::Findings(vec![Diagnostic::syntax(line, offset, e)]),
     };
     let src = match map::source_of(&value) {
         Ok(s) => s,

@@ -366,7 +366,7 @@ impl Checker {
             return Some(AnswerProblem::at_root("the text cannot be read"));
         };
         // The one JSON engine, as every command reads JSON (first of a repeated key).
-        let value = match batchkit_line::read(text.as_bytes(), to_json) {
+        let value = match batchkit_line::read(text.as_bytes(), batchkit_line::to_serde) {
             Ok(v) => v,
             Err(_) => {
                 let e = batchkit_json::parse_value(text.as_bytes()).err();
@@ -457,7 +457,7 @@ fn check_tool(tools: &[(String, Option<Arc<Compiled>>)], result: &[u8]) -> Optio
             let Some(i) = name.and_then(|n| tools.iter().position(|(t, _)| t == n)) else {
                 continue;
             };
-            return Some((i, input.map(to_json)));
+            return Some((i, input.map(batchkit_line::to_serde)));
         }
         None
     })
@@ -494,7 +494,7 @@ pub(crate) fn tool_call(result: &[u8]) -> Option<String> {
     batchkit_line::read(result, |root| {
         let as_text = |v: Value<'_, '_>| match v.as_str() {
             Some(s) => s.to_string(),
-            None => to_json(v).to_string(),
+            None => batchkit_line::to_serde(v).to_string(),
         };
         if let Some(m) = field(root, "result").and_then(|r| field(r, "message")) {
             return items(m, "content")
@@ -552,8 +552,8 @@ pub(crate) fn tool_call(result: &[u8]) -> Option<String> {
 /// Compiles schema `s` read as `kind`.
 fn compile(kind: Kind, s: Value<'_, '_>) -> Option<jsonschema::Validator> {
     let schema = match kind {
-        Kind::JsonSchema => to_json(s),
-        Kind::OpenApi => openapi_to_json_schema(&to_json(s)),
+        Kind::JsonSchema => batchkit_line::to_serde(s),
+        Kind::OpenApi => openapi_to_json_schema(&batchkit_line::to_serde(s)),
         Kind::JsonString => {
             batchkit_json::parse_value(s.as_str()?.as_bytes())
                 .ok()?
@@ -610,33 +610,6 @@ fn hash_tree(v: Value<'_, '_>, h: &mut Xxh3) -> usize {
     } else {
         both(h, b"n");
         4
-    }
-}
-
-/// The value of a parsed tree, the first of a repeated key kept (as every command reads).
-pub(crate) fn to_json(v: Value<'_, '_>) -> Json {
-    if let Some(o) = v.as_object() {
-        let mut m = Map::new();
-        for (k, child) in o.iter() {
-            if !m.contains_key(k) {
-                m.insert(k.to_string(), to_json(child));
-            }
-        }
-        Json::Object(m)
-    } else if let Some(a) = v.as_array() {
-        Json::Array(a.iter().map(to_json).collect())
-    } else if let Some(s) = v.as_str() {
-        Json::String(s.to_string())
-    } else if let Some(x) = v.as_u64() {
-        Json::from(x)
-    } else if let Some(x) = v.as_i64() {
-        Json::from(x)
-    } else if let Some(x) = v.as_f64() {
-        serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
-    } else if let Some(b) = v.as_bool() {
-        Json::Bool(b)
-    } else {
-        Json::Null
     }
 }
 

@@ -260,6 +260,34 @@ fn parse_once<R>(
     })
 }
 
+/// The value of a parsed tree, the first of a repeated key kept (as every command reads).
+pub fn to_serde(v: Value<'_, '_>) -> serde_json::Value {
+    use serde_json::{Map, Value as Json};
+    if let Some(o) = v.as_object() {
+        let mut m = Map::new();
+        for (k, child) in o.iter() {
+            if !m.contains_key(k) {
+                m.insert(k.to_string(), to_serde(child));
+            }
+        }
+        Json::Object(m)
+    } else if let Some(a) = v.as_array() {
+        Json::Array(a.iter().map(to_serde).collect())
+    } else if let Some(s) = v.as_str() {
+        Json::String(s.to_string())
+    } else if let Some(x) = v.as_u64() {
+        Json::from(x)
+    } else if let Some(x) = v.as_i64() {
+        Json::from(x)
+    } else if let Some(x) = v.as_f64() {
+        serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
+    } else if let Some(b) = v.as_bool() {
+        Json::Bool(b)
+    } else {
+        Json::Null
+    }
+}
+
 /// What a value is, in the words of messages ("a string", "an object", ...).
 pub fn type_name(v: &Value<'_, '_>) -> &'static str {
     if v.is_null() {

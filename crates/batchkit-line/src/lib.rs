@@ -38,8 +38,8 @@ mod sink;
 
 pub use diag::{BlankRun, Code, Diagnostic, Severity};
 pub use engine::{
-    duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, type_name, Entries,
-    Located,
+    duplicate_keys, entries, has_duplicate_keys, read, read_located, read_raw, to_serde, type_name,
+    Entries, Located,
 };
 pub use request::{Id, RequestLine};
 pub use result::{ResultLayout, ResultLine};
