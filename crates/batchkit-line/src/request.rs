@@ -83,7 +83,15 @@ impl<'t, 'i> RequestLine<'t, 'i> {
     /// not an object or has no known shape.
     pub fn detect(root: Value<'t, 'i>) -> Option<Self> {
         let obj = root.as_object()?;
-        Layout::detect(|k| obj.get(k).is_some()).map(|s| Self::new(root, s))
+        Layout::detect(|k| match k.strip_prefix('/') {
+            // A pointer (`/request/messages`): every step an object holding the next key.
+            Some(path) => path
+                .split('/')
+                .try_fold(root, |v, k| v.as_object()?.get(k))
+                .is_some(),
+            None => obj.get(k).is_some(),
+        })
+        .map(|s| Self::new(root, s))
     }
 
     /// The shape.

@@ -351,6 +351,8 @@ pub struct FileChecker<'c> {
     name: String,
     provider: Option<&'static Provider>,
     style_line: u64,
+    /// The shape of the first request (under `--provider auto`, every line must have it).
+    first_style: Option<Style>,
     ids: IdIndex,
     first_url: Option<(String, u64)>,
     first_model: Option<(String, u64)>,
@@ -389,6 +391,7 @@ impl<'c> FileChecker<'c> {
             name: name.into(),
             provider: checker.provider,
             style_line: 0,
+            first_style: None,
             ids: IdIndex::new(
                 checker.opts.budget.tables(),
                 checker.opts.temp_dir.clone(),
@@ -436,10 +439,14 @@ impl<'c> FileChecker<'c> {
         if let Some(style) = r.style {
             match self.provider {
                 None => {
-                    self.provider = Some(inferred.unwrap_or_else(|| style.default_provider()));
+                    self.provider = Some(inferred.unwrap_or_else(|| style.auto_provider()));
                     self.style_line = r.line;
+                    self.first_style = Some(style);
                 }
-                Some(p) if self.checker.provider.is_none() && p.style != style => {
+                Some(_)
+                    if self.checker.provider.is_none()
+                        && self.first_style.is_some_and(|first| first != style) =>
+                {
                     let mut d = Diagnostic::at(
                         Code::MissingField,
                         Severity::Error,
@@ -448,7 +455,7 @@ impl<'c> FileChecker<'c> {
                         format!(
                             "this line is {}, but the file is {} (from line {}); one file holds one format",
                             style.describe(),
-                            p.style.describe(),
+                            self.first_style.map_or("", Style::describe),
                             self.style_line
                         ),
                     );
@@ -692,18 +699,11 @@ impl<'c> FileChecker<'c> {
                 go_on = on_diag(d)?;
             }
         }
-        // A body-style file ({custom_id, body}) is Mistral's or Together's: checked by the
-        // more permissive rules, and both named.
+        // A shape several providers use as their own ({custom_id, body}: Mistral, Together,
+        // Fireworks, Novita, OpenRouter) was checked by the rules all of them apply: every
+        // one is named.
         let candidates = match self.provider {
-            Some(p)
-                if self.checker.provider.is_none()
-                    && p.style == batchkit_providers::Style::Body =>
-            {
-                batchkit_providers::Provider::all()
-                    .filter(|o| o.style == batchkit_providers::Style::Body)
-                    .map(|o| o.name.clone())
-                    .collect()
-            }
+            Some(p) if self.checker.provider.is_none() => p.candidates.clone(),
             _ => Vec::new(),
         };
         let summary = FileSummary {
