@@ -277,6 +277,41 @@ mod tests {
     }
 
     #[test]
+    fn vertex_claude_and_embedding_lines_have_their_shapes() {
+        let shape = |line: &str| {
+            read(line.as_bytes(), |root| {
+                RequestLine::detect(root).map(|r| {
+                    (
+                        r.style(),
+                        r.id_str().map(str::to_string),
+                        r.max_output_tokens(),
+                        r.payload().is_some(),
+                    )
+                })
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            shape(r#"{"custom_id":"c","request":{"messages":[],"anthropic_version":"vertex-2023-10-16","max_tokens":9}}"#),
+            Some((Style::VertexClaude, Some("c".into()), Some(9), true))
+        );
+        assert_eq!(
+            shape(r#"{"content":"text to embed"}"#),
+            Some((Style::VertexEmbedding, None, None, true))
+        );
+        // A Gemini request keyed by custom_id stays a Vertex line.
+        assert_eq!(
+            shape(r#"{"custom_id":"v","request":{"contents":[]}}"#),
+            Some((Style::Vertex, Some("v".into()), None, true))
+        );
+        // `request.messages` must be inside an object `request`.
+        assert_eq!(
+            shape(r#"{"request":"messages"}"#).map(|s| s.0),
+            Some(Style::Vertex)
+        );
+    }
+
+    #[test]
     fn wrong_types_are_not_values() {
         read(
             br#"{"custom_id":7,"url":1,"body":{"model":["x"]}}"#,

@@ -739,6 +739,14 @@ mod tests {
             "xai",
             "bedrock",
             "openai-compatible",
+            "fireworks",
+            "novita",
+            "digitalocean",
+            "parasail",
+            "doubleword",
+            "perplexity",
+            "openrouter",
+            "gemini-openai",
         ] {
             assert!(names.contains(&n), "{n} missing");
             let p = Provider::get(n).unwrap();
@@ -831,6 +839,91 @@ mod tests {
         assert!(openai.names_model("text-embedding-3-small") && openai.names_model("sora-2"));
         assert!(!openai.names_model("llama-3.1-8b-instant"));
         assert!(!openai.names_model("claude-opus-4-7"));
+    }
+
+    #[test]
+    fn hosts_caps_and_rules() {
+        let g = |n| Provider::get(n).unwrap();
+        let caps = |n| {
+            let p = g(n);
+            (p.style, p.max_requests, p.max_bytes, p.one_model)
+        };
+        assert_eq!(caps("fireworks"), (Style::Body, None, None, true));
+        assert_eq!(
+            caps("novita"),
+            (Style::Body, Some(50_000), Some(100_000_000), true)
+        );
+        assert_eq!(
+            caps("openrouter"),
+            (Style::Body, Some(5_000), Some(200_000_000), true)
+        );
+        assert_eq!(
+            caps("parasail"),
+            (Style::OpenAi, Some(50_000), Some(104_857_600), false)
+        );
+        assert_eq!(
+            caps("doubleword"),
+            (Style::OpenAi, Some(50_000), Some(104_857_600), false)
+        );
+        assert_eq!(
+            caps("perplexity"),
+            (Style::OpenAi, Some(50_000), Some(200_000_000), false)
+        );
+        assert_eq!(
+            caps("gemini-openai"),
+            (Style::OpenAi, None, Some(2_000_000_000), true)
+        );
+        let d = g("digitalocean");
+        assert!(d.takes(Style::Anthropic) && d.takes(Style::OpenAi) && !d.takes(Style::Body));
+        assert!(d.one_url && d.url_allowed("/v1/responses") && !d.url_allowed("/v1/embeddings"));
+        assert!(g("openrouter").text_only && !g("together").text_only);
+        let v = g("vertex");
+        assert!(v.takes(Style::VertexClaude) && v.takes(Style::VertexEmbedding));
+        // Doubleword ids: 64 characters, a header value (printable ASCII).
+        let dw = g("doubleword");
+        assert!(dw.id_ok("a b-c_1.2").is_ok());
+        assert!(dw.id_ok("tab\there").is_err() && dw.id_ok("é").is_err());
+        assert!(dw.id_ok(&"x".repeat(65)).is_err());
+        assert!(dw.method_allowed("post") && !dw.method_allowed("GET"));
+        // By url and by model under auto.
+        let by = |u, m| Provider::by_openai_line(Some(u), m).name.as_str();
+        assert_eq!(by("/v1/messages", None), "doubleword");
+        assert_eq!(by("/v1/agent", None), "perplexity");
+        assert_eq!(by("/v1/chat/completions", Some("gemini-2.5-flash")), "gemini-openai");
+        assert_eq!(by("/v1/chat/completions", Some("models/gemini-2.0-flash")), "gemini-openai");
+        assert_eq!(by("/v1/chat/completions", Some("gpt-4o")), "openai");
+        assert_eq!(by("/chat/completions", Some("gemini-2.5-flash")), "azure");
+    }
+
+    #[test]
+    fn auto_checks_a_shared_shape_by_what_every_candidate_rejects() {
+        let body = Style::Body.auto_provider();
+        assert_eq!(
+            body.candidates,
+            ["fireworks", "mistral", "novita", "openrouter", "together"]
+        );
+        assert_eq!(body.name, "mistral");
+        // Mistral takes a million requests and sets no byte, line or id cap: none applies.
+        assert_eq!(body.max_requests, Some(1_000_000));
+        assert_eq!(
+            (body.max_bytes, body.max_line_bytes, body.id_max_len),
+            (None, None, None)
+        );
+        assert!(!body.one_model && !body.text_only);
+        assert!(body.method_allowed("POST") && body.method_allowed("FILE"));
+        assert!(body.label.contains("Together AI") && body.label.contains("Fireworks"));
+        // A shape only one provider uses keeps its rules.
+        for s in [Style::Anthropic, Style::Gemini, Style::Vertex, Style::Bedrock] {
+            assert!(std::ptr::eq(s.auto_provider(), s.default_provider()), "{s:?}");
+            assert!(s.auto_provider().candidates.is_empty(), "{s:?}");
+        }
+        assert_eq!(Style::VertexClaude.auto_provider().name, "vertex");
+        assert_eq!(Style::OpenAi.auto_provider().name, "openai");
+        // Two caps: the larger; no cap anywhere: none.
+        let (a, b) = (Provider::get("novita").unwrap(), Provider::get("openrouter").unwrap());
+        let l = Provider::lenient(a, &[a, b]);
+        assert_eq!((l.max_requests, l.max_bytes), (Some(50_000), Some(200_000_000)));
+        assert!(l.one_model && l.label == "Novita or OpenRouter");
     }
 
     #[test]
