@@ -903,11 +903,10 @@ mod tests {
             ["fireworks", "mistral", "novita", "openrouter", "together"]
         );
         assert_eq!(body.name, "mistral");
-        // Mistral takes a million requests and sets no byte, line or id cap: none applies.
-        assert_eq!(body.max_requests, Some(1_000_000));
+        // Fireworks states no request or byte cap, Mistral no line or id cap: none applies.
         assert_eq!(
-            (body.max_bytes, body.max_line_bytes, body.id_max_len),
-            (None, None, None)
+            (body.max_requests, body.max_bytes, body.max_line_bytes, body.id_max_len),
+            (None, None, None, None)
         );
         assert!(!body.one_model && !body.text_only);
         assert!(body.method_allowed("POST") && body.method_allowed("FILE"));
