@@ -421,8 +421,8 @@ bktest!(every_host_file_validates_under_its_provider_and_auto, |dir| {
     }
 });
 
-/// What `--provider auto` says of each host's file: the provider it inferred and the
-/// candidates it could not tell apart.
+// What `--provider auto` says of each host's file: the provider it inferred and the
+// candidates it could not tell apart.
 bktest!(auto_names_what_it_infers_and_every_candidate, |dir| {
     let body = ["fireworks", "mistral", "novita", "openrouter", "together"];
     let cases: &[(&str, &str, &[&str])] = &[
