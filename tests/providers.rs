@@ -401,25 +401,28 @@ const HOST_FILES: &[(&str, &str)] = &[
     ("vertex", "providers/vertex-claude.jsonl"),
 ];
 
-bktest!(every_host_file_validates_under_its_provider_and_auto, |dir| {
-    for (provider, f) in HOST_FILES {
-        let file = fx(f);
-        for args in [
-            vec!["validate", "--provider", provider, &file],
-            vec!["validate", &file],
-        ] {
-            let (c, ev, out) = bk(&dir, &args);
-            assert_eq!(c, 0, "{args:?}: {out}");
-            assert!(diags(&ev).is_empty(), "{args:?}: {out}");
-            let s = ev.last().unwrap();
-            assert_eq!(s["type"], "summary", "{args:?}");
-            assert_eq!(s["errors"], 0, "{args:?}: {out}");
+bktest!(
+    every_host_file_validates_under_its_provider_and_auto,
+    |dir| {
+        for (provider, f) in HOST_FILES {
+            let file = fx(f);
+            for args in [
+                vec!["validate", "--provider", provider, &file],
+                vec!["validate", &file],
+            ] {
+                let (c, ev, out) = bk(&dir, &args);
+                assert_eq!(c, 0, "{args:?}: {out}");
+                assert!(diags(&ev).is_empty(), "{args:?}: {out}");
+                let s = ev.last().unwrap();
+                assert_eq!(s["type"], "summary", "{args:?}");
+                assert_eq!(s["errors"], 0, "{args:?}: {out}");
+            }
+            // Under its own name the summary names it.
+            let (_, ev, _) = bk(&dir, &["validate", "--provider", provider, &file]);
+            assert_eq!(ev.last().unwrap()["provider"], *provider, "{f}");
         }
-        // Under its own name the summary names it.
-        let (_, ev, _) = bk(&dir, &["validate", "--provider", provider, &file]);
-        assert_eq!(ev.last().unwrap()["provider"], *provider, "{f}");
     }
-});
+);
 
 // What `--provider auto` says of each host's file: the provider it inferred and the
 // candidates it could not tell apart.
@@ -453,7 +456,12 @@ bktest!(auto_names_what_it_infers_and_every_candidate, |dir| {
     }
     // Human output names every candidate.
     let mut h = dir.cmd();
-    h.args(["--format", "human", "validate", &fx("providers/fireworks.jsonl")]);
+    h.args([
+        "--format",
+        "human",
+        "validate",
+        &fx("providers/fireworks.jsonl"),
+    ]);
     let out = String::from_utf8_lossy(&run(h).stdout).into_owned();
     assert!(
         out.contains("(fireworks or mistral or novita or openrouter or together)"),
@@ -461,42 +469,45 @@ bktest!(auto_names_what_it_infers_and_every_candidate, |dir| {
     );
 });
 
-bktest!(a_body_style_file_is_judged_by_the_rules_all_candidates_share, |dir| {
-    // Together takes several models in one file; Mistral, Novita and OpenRouter one. Under
-    // auto nobody can tell whose file it is: no finding only one candidate would make.
-    let mixed = "{\"custom_id\":\"t-1\",\"body\":{\"model\":\"meta-llama/Llama-3.3-70B-Instruct-Turbo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}}\n\
+bktest!(
+    a_body_style_file_is_judged_by_the_rules_all_candidates_share,
+    |dir| {
+        // Together takes several models in one file; Mistral, Novita and OpenRouter one. Under
+        // auto nobody can tell whose file it is: no finding only one candidate would make.
+        let mixed = "{\"custom_id\":\"t-1\",\"body\":{\"model\":\"meta-llama/Llama-3.3-70B-Instruct-Turbo\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}}\n\
                  {\"custom_id\":\"t-2\",\"body\":{\"model\":\"deepseek-ai/DeepSeek-V3\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}}\n";
-    dir.write("together.jsonl", mixed);
-    let (c, ev, out) = bk(&dir, &["validate", "together.jsonl"]);
-    assert_eq!(c, 0, "{out}");
-    assert!(diags(&ev).is_empty(), "{out}");
-    // Named, each provider applies its own rule.
-    for (p, want_code) in [
-        ("together", 0),
-        ("fireworks", 1),
-        ("mistral", 1),
-        ("novita", 1),
-        ("openrouter", 1),
-    ] {
-        let (c, ev, out) = bk(&dir, &["validate", "--provider", p, "together.jsonl"]);
-        assert_eq!(c, want_code, "{p}: {out}");
-        if want_code == 1 {
-            assert_eq!(diags(&ev), want(&[("model_mismatch", Some(2))]), "{p}");
+        dir.write("together.jsonl", mixed);
+        let (c, ev, out) = bk(&dir, &["validate", "together.jsonl"]);
+        assert_eq!(c, 0, "{out}");
+        assert!(diags(&ev).is_empty(), "{out}");
+        // Named, each provider applies its own rule.
+        for (p, want_code) in [
+            ("together", 0),
+            ("fireworks", 1),
+            ("mistral", 1),
+            ("novita", 1),
+            ("openrouter", 1),
+        ] {
+            let (c, ev, out) = bk(&dir, &["validate", "--provider", p, "together.jsonl"]);
+            assert_eq!(c, want_code, "{p}: {out}");
+            if want_code == 1 {
+                assert_eq!(diags(&ev), want(&[("model_mismatch", Some(2))]), "{p}");
+            }
         }
+        // A cap only the loosest candidate allows is no error under auto: Together's 64-character
+        // ids are not Mistral's rule.
+        let long = format!(
+            "{{\"custom_id\":\"{}\",\"body\":{{\"messages\":[]}}}}\n",
+            "x".repeat(80)
+        );
+        dir.write("long.jsonl", &long);
+        let (c, _, out) = bk(&dir, &["validate", "long.jsonl"]);
+        assert_eq!(c, 0, "{out}");
+        let (c, ev, _) = bk(&dir, &["validate", "--provider", "together", "long.jsonl"]);
+        assert_eq!(c, 1);
+        assert_eq!(diags(&ev), want(&[("invalid_custom_id", Some(1))]));
     }
-    // A cap only the loosest candidate allows is no error under auto: Together's 64-character
-    // ids are not Mistral's rule.
-    let long = format!(
-        "{{\"custom_id\":\"{}\",\"body\":{{\"messages\":[]}}}}\n",
-        "x".repeat(80)
-    );
-    dir.write("long.jsonl", &long);
-    let (c, _, out) = bk(&dir, &["validate", "long.jsonl"]);
-    assert_eq!(c, 0, "{out}");
-    let (c, ev, _) = bk(&dir, &["validate", "--provider", "together", "long.jsonl"]);
-    assert_eq!(c, 1);
-    assert_eq!(diags(&ev), want(&[("invalid_custom_id", Some(1))]));
-});
+);
 
 bktest!(host_rules_come_from_the_data, |dir| {
     // Doubleword: custom_id at most 64 characters and a valid header value.
@@ -530,12 +541,18 @@ bktest!(host_rules_come_from_the_data, |dir| {
         .map(|i| format!("{{\"custom_id\":\"r{i}\",\"body\":{{\"messages\":[{{\"role\":\"user\",\"content\":\"x\"}}]}}}}\n"))
         .collect();
     dir.write("or-many.jsonl", &many);
-    let (c, ev, _) = bk(&dir, &["validate", "--provider", "openrouter", "or-many.jsonl"]);
+    let (c, ev, _) = bk(
+        &dir,
+        &["validate", "--provider", "openrouter", "or-many.jsonl"],
+    );
     assert_eq!(c, 1);
     assert_eq!(diags(&ev), want(&[("too_many_requests", None)]));
     let image = "{\"custom_id\":\"i\",\"body\":{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is this?\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://example.com/a.png\"}}]}]}}\n";
     dir.write("or-image.jsonl", image);
-    let (c, ev, out) = bk(&dir, &["validate", "--provider", "openrouter", "or-image.jsonl"]);
+    let (c, ev, out) = bk(
+        &dir,
+        &["validate", "--provider", "openrouter", "or-image.jsonl"],
+    );
     assert_eq!(c, 1, "{out}");
     assert_eq!(diags(&ev), want(&[("unsupported_value", Some(1))]));
     let d = ev.iter().find(|e| e["type"] == "diagnostic").unwrap();
@@ -549,7 +566,10 @@ bktest!(host_rules_come_from_the_data, |dir| {
     // DigitalOcean: one endpoint per job; Parasail: no /v1/responses.
     let urls = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\"gpt-4o\",\"messages\":[]}}\n{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/responses\",\"body\":{\"model\":\"gpt-4o\",\"input\":\"x\"}}\n";
     dir.write("urls.jsonl", urls);
-    let (_, ev, _) = bk(&dir, &["validate", "--provider", "digitalocean", "urls.jsonl"]);
+    let (_, ev, _) = bk(
+        &dir,
+        &["validate", "--provider", "digitalocean", "urls.jsonl"],
+    );
     assert_eq!(diags(&ev), want(&[("url_mismatch", Some(2))]));
     let (_, ev, _) = bk(&dir, &["validate", "--provider", "parasail", "urls.jsonl"]);
     assert_eq!(diags(&ev), want(&[("unsupported_url", Some(2))]));
@@ -583,7 +603,10 @@ bktest!(gemini_models_in_openai_lines_take_geminis_rules, |dir| {
     assert_eq!(ev.last().unwrap()["provider"], "gemini-openai");
     let responses = "{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/responses\",\"body\":{\"model\":\"gemini-2.5-flash\",\"input\":\"x\"}}\n";
     dir.write("responses.jsonl", responses);
-    let (c, ev, _) = bk(&dir, &["validate", "--provider", "gemini-openai", "responses.jsonl"]);
+    let (c, ev, _) = bk(
+        &dir,
+        &["validate", "--provider", "gemini-openai", "responses.jsonl"],
+    );
     assert_eq!(c, 1);
     assert_eq!(diags(&ev), want(&[("unsupported_url", Some(1))]));
     // Embeddings lines with Gemini models too.
@@ -662,7 +685,10 @@ bktest!(an_openrouter_batch_body_is_named, |dir| {
     assert_eq!(diags(&ev), want(&[("missing_field", Some(1))]));
     let d = ev.iter().find(|e| e["type"] == "diagnostic").unwrap();
     let m = d["message"].as_str().unwrap();
-    assert!(m.contains("batch body") && m.contains("--provider openrouter"), "{m}");
+    assert!(
+        m.contains("batch body") && m.contains("--provider openrouter"),
+        "{m}"
+    );
 });
 
 bktest!(models_of_the_providers_batch_examples_are_priced, |dir| {
@@ -675,7 +701,11 @@ bktest!(models_of_the_providers_batch_examples_are_priced, |dir| {
         let (c, ev, out) = bk(&dir, &["tokens", "m.jsonl"]);
         assert_eq!(c, 0, "{out}");
         let s = ev.last().unwrap();
-        assert_eq!(s["unpriced_models"], serde_json::json!([]), "{model}: {out}");
+        assert_eq!(
+            s["unpriced_models"],
+            serde_json::json!([]),
+            "{model}: {out}"
+        );
         assert!(s["cost"]["batch_low"].as_f64().unwrap() > 0.0, "{model}");
     }
     dir.write(
@@ -701,7 +731,9 @@ bktest!(models_of_the_providers_batch_examples_are_priced, |dir| {
     dir.write("u1.jsonl", unpriced.repeat(3));
     dir.write("u2.jsonl", unpriced.repeat(2));
     let mut h = dir.cmd();
-    h.args(["--format", "human", "tokens", "u1.jsonl", "u2.jsonl", "a.jsonl"]);
+    h.args([
+        "--format", "human", "tokens", "u1.jsonl", "u2.jsonl", "a.jsonl",
+    ]);
     let out = String::from_utf8_lossy(&run(h).stdout).into_owned();
     let notes: Vec<&str> = out.lines().filter(|l| l.contains("no price for")).collect();
     assert_eq!(notes.len(), 1, "{out}");

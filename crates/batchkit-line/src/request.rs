@@ -292,7 +292,9 @@ mod tests {
             .unwrap()
         };
         assert_eq!(
-            shape(r#"{"custom_id":"c","request":{"messages":[],"anthropic_version":"vertex-2023-10-16","max_tokens":9}}"#),
+            shape(
+                r#"{"custom_id":"c","request":{"messages":[],"anthropic_version":"vertex-2023-10-16","max_tokens":9}}"#
+            ),
             Some((Style::VertexClaude, Some("c".into()), Some(9), true))
         );
         assert_eq!(

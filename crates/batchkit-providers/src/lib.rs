@@ -482,9 +482,8 @@ impl Provider {
         }
         model
             .and_then(|m| {
-                Provider::all().find(|p| {
-                    p.detect_by_model && p.style == Style::OpenAi && p.names_model(m)
-                })
+                Provider::all()
+                    .find(|p| p.detect_by_model && p.style == Style::OpenAi && p.names_model(m))
             })
             .unwrap_or(by_url)
     }
@@ -550,8 +549,12 @@ impl Provider {
             max_line_bytes: loosest(providers.iter().map(|p| p.max_line_bytes), true),
             max_embedding_inputs: loosest(providers.iter().map(|p| p.max_embedding_inputs), true),
             id_max_len: loosest(providers.iter().map(|p| p.id_max_len), true),
-            id_pattern: same_pattern.then(|| providers[0].id_pattern.clone()).flatten(),
-            id_class: same_pattern.then(|| providers[0].id_class.clone()).flatten(),
+            id_pattern: same_pattern
+                .then(|| providers[0].id_pattern.clone())
+                .flatten(),
+            id_class: same_pattern
+                .then(|| providers[0].id_class.clone())
+                .flatten(),
             one_model: every(|p| p.one_model),
             one_url: every(|p| p.one_url),
             bom_is_error: every(|p| p.bom_is_error),
@@ -889,8 +892,14 @@ mod tests {
         let by = |u, m| Provider::by_openai_line(Some(u), m).name.as_str();
         assert_eq!(by("/v1/messages", None), "doubleword");
         assert_eq!(by("/v1/agent", None), "perplexity");
-        assert_eq!(by("/v1/chat/completions", Some("gemini-2.5-flash")), "gemini-openai");
-        assert_eq!(by("/v1/chat/completions", Some("models/gemini-2.0-flash")), "gemini-openai");
+        assert_eq!(
+            by("/v1/chat/completions", Some("gemini-2.5-flash")),
+            "gemini-openai"
+        );
+        assert_eq!(
+            by("/v1/chat/completions", Some("models/gemini-2.0-flash")),
+            "gemini-openai"
+        );
         assert_eq!(by("/v1/chat/completions", Some("gpt-4o")), "openai");
         assert_eq!(by("/chat/completions", Some("gemini-2.5-flash")), "azure");
     }
@@ -905,23 +914,42 @@ mod tests {
         assert_eq!(body.name, "mistral");
         // Fireworks states no request or byte cap, Mistral no line or id cap: none applies.
         assert_eq!(
-            (body.max_requests, body.max_bytes, body.max_line_bytes, body.id_max_len),
+            (
+                body.max_requests,
+                body.max_bytes,
+                body.max_line_bytes,
+                body.id_max_len
+            ),
             (None, None, None, None)
         );
         assert!(!body.one_model && !body.text_only);
         assert!(body.method_allowed("POST") && body.method_allowed("FILE"));
         assert!(body.label.contains("Together AI") && body.label.contains("Fireworks"));
         // A shape only one provider uses keeps its rules.
-        for s in [Style::Anthropic, Style::Gemini, Style::Vertex, Style::Bedrock] {
-            assert!(std::ptr::eq(s.auto_provider(), s.default_provider()), "{s:?}");
+        for s in [
+            Style::Anthropic,
+            Style::Gemini,
+            Style::Vertex,
+            Style::Bedrock,
+        ] {
+            assert!(
+                std::ptr::eq(s.auto_provider(), s.default_provider()),
+                "{s:?}"
+            );
             assert!(s.auto_provider().candidates.is_empty(), "{s:?}");
         }
         assert_eq!(Style::VertexClaude.auto_provider().name, "vertex");
         assert_eq!(Style::OpenAi.auto_provider().name, "openai");
         // Two caps: the larger; no cap anywhere: none.
-        let (a, b) = (Provider::get("novita").unwrap(), Provider::get("openrouter").unwrap());
+        let (a, b) = (
+            Provider::get("novita").unwrap(),
+            Provider::get("openrouter").unwrap(),
+        );
         let l = Provider::lenient(a, &[a, b]);
-        assert_eq!((l.max_requests, l.max_bytes), (Some(50_000), Some(200_000_000)));
+        assert_eq!(
+            (l.max_requests, l.max_bytes),
+            (Some(50_000), Some(200_000_000))
+        );
         assert!(l.one_model && l.label == "Novita or OpenRouter");
     }
 

@@ -363,10 +363,7 @@ fn check_text_only(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
                 ctx.err(
                     Code::UnsupportedValue,
                     &format!("{}/{i}/content/{j}/type", base.as_deref().unwrap_or("")),
-                    format!(
-                        "a {kind:?} part; {} batches take text only",
-                        p.label
-                    ),
+                    format!("a {kind:?} part; {} batches take text only", p.label),
                 );
             }
         }

@@ -723,7 +723,9 @@ impl<'c> FileChecker<'c> {
             Some(p) if self.checker.provider.is_none() && !p.candidates.is_empty() => {
                 p.candidates.clone()
             }
-            Some(p) if self.checker.provider.is_none() && p.name == "openai" && self.foreign_models => {
+            Some(p)
+                if self.checker.provider.is_none() && p.name == "openai" && self.foreign_models =>
+            {
                 let hosts: Vec<String> = Style::OpenAi
                     .providers()
                     .filter(|o| !o.one_model && self.urls_seen.iter().all(|u| o.url_allowed(u)))
