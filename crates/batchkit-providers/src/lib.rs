@@ -420,8 +420,8 @@ fn table() -> &'static BTreeMap<String, Provider> {
 }
 
 impl Provider {
-    /// A provider by name (`openai`, `azure`, `anthropic`, `gemini`, `vertex`, `mistral`,
-    /// `groq`, `together`, `xai`, `bedrock`, `openai-compatible`).
+    /// A provider by its name in providers.toml (`openai`, `anthropic`, `fireworks`,
+    /// `gemini-openai`, ...), in any case.
     pub fn get(name: &str) -> Option<&'static Provider> {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
             table().get(&name.to_ascii_lowercase())
