@@ -452,14 +452,17 @@ bktest!(
             assert!(d.is_empty(), "{f}: {d:?}");
             assert_eq!(s[0].provider.as_deref(), Some(provider), "{f}");
         }
-        // A body-style file fits Mistral and Together: both are named.
+        // A body-style file fits every host that takes {custom_id, body}: all are named.
         let mut c = dir.cmd();
         c.args(["--format", "json", "validate"])
             .arg(fixture("real/together-body.jsonl"));
         let out = run(c);
         assert_eq!(code(&out), 0);
         let (_, s) = parse(&out.stdout);
-        assert_eq!(s[0].candidates, ["mistral", "together"]);
+        assert_eq!(
+            s[0].candidates,
+            ["fireworks", "mistral", "novita", "openrouter", "together"]
+        );
         // Under the wrong provider the message says which one serves the endpoint.
         let mut c = dir.cmd();
         c.args(["--format", "json", "validate", "--provider", "openai"])

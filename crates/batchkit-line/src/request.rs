@@ -83,7 +83,15 @@ impl<'t, 'i> RequestLine<'t, 'i> {
     /// not an object or has no known shape.
     pub fn detect(root: Value<'t, 'i>) -> Option<Self> {
         let obj = root.as_object()?;
-        Layout::detect(|k| obj.get(k).is_some()).map(|s| Self::new(root, s))
+        Layout::detect(|k| match k.strip_prefix('/') {
+            // A pointer (`/request/messages`): every step an object holding the next key.
+            Some(path) => path
+                .split('/')
+                .try_fold(root, |v, k| v.as_object()?.get(k))
+                .is_some(),
+            None => obj.get(k).is_some(),
+        })
+        .map(|s| Self::new(root, s))
     }
 
     /// The shape.
@@ -266,6 +274,43 @@ mod tests {
             })
             .unwrap();
         }
+    }
+
+    #[test]
+    fn vertex_claude_and_embedding_lines_have_their_shapes() {
+        let shape = |line: &str| {
+            read(line.as_bytes(), |root| {
+                RequestLine::detect(root).map(|r| {
+                    (
+                        r.style(),
+                        r.id_str().map(str::to_string),
+                        r.max_output_tokens(),
+                        r.payload().is_some(),
+                    )
+                })
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            shape(
+                r#"{"custom_id":"c","request":{"messages":[],"anthropic_version":"vertex-2023-10-16","max_tokens":9}}"#
+            ),
+            Some((Style::VertexClaude, Some("c".into()), Some(9), true))
+        );
+        assert_eq!(
+            shape(r#"{"content":"text to embed"}"#),
+            Some((Style::VertexEmbedding, None, None, true))
+        );
+        // A Gemini request keyed by custom_id stays a Vertex line.
+        assert_eq!(
+            shape(r#"{"custom_id":"v","request":{"contents":[]}}"#),
+            Some((Style::Vertex, Some("v".into()), None, true))
+        );
+        // `request.messages` must be inside an object `request`.
+        assert_eq!(
+            shape(r#"{"request":"messages"}"#).map(|s| s.0),
+            Some(Style::Vertex)
+        );
     }
 
     #[test]

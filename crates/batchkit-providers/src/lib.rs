@@ -48,20 +48,38 @@ pub enum Style {
     /// `{"recordId","modelInput"}` (Amazon Bedrock batch inference): the model is set on the
     /// job, `modelInput` is the model's own request body.
     Bedrock,
+    /// `{"custom_id","request"}` with an Anthropic Messages body in `request` (Claude on
+    /// Vertex AI): the model is set on the job.
+    #[serde(rename = "vertex_claude")]
+    VertexClaude,
+    /// `{"content": "..."}` (Vertex AI batch embeddings with the legacy text-embedding
+    /// models): the line is the instance, no id.
+    #[serde(rename = "vertex_embedding")]
+    VertexEmbedding,
 }
 
 impl Style {
     /// Every shape.
-    pub const ALL: [Style; 6] = [
+    pub const ALL: [Style; 8] = [
         Style::OpenAi,
         Style::Body,
         Style::Anthropic,
         Style::Gemini,
         Style::Vertex,
         Style::Bedrock,
+        Style::VertexClaude,
+        Style::VertexEmbedding,
     ];
 
-    /// The provider whose rules apply when only the shape is known (`--provider auto`).
+    fn index(self) -> usize {
+        Style::ALL
+            .iter()
+            .position(|&s| s == self)
+            .expect("every style is listed")
+    }
+
+    /// The shape's usual provider (`provider` in styles.toml): the name a file of this
+    /// shape is reported under when nothing else tells.
     pub fn default_provider(self) -> &'static Provider {
         // Asked once a line under `--provider auto`: looked up in the table once.
         static DEFAULTS: OnceLock<Vec<&'static Provider>> = OnceLock::new();
@@ -69,22 +87,43 @@ impl Style {
             Style::ALL
                 .iter()
                 .map(|s| {
-                    let name = match s {
-                        Style::OpenAi => "openai",
-                        Style::Body => "mistral",
-                        Style::Anthropic => "anthropic",
-                        Style::Gemini => "gemini",
-                        Style::Vertex => "vertex",
-                        Style::Bedrock => "bedrock",
-                    };
-                    Provider::get(name).expect("embedded table has every default provider")
+                    let name = &s.layout().provider;
+                    Provider::get(name).unwrap_or_else(|| {
+                        panic!("styles.toml: {s:?}: provider {name:?} is not in providers.toml")
+                    })
                 })
                 .collect()
         });
-        all[Style::ALL
-            .iter()
-            .position(|&s| s == self)
-            .expect("every style is listed")]
+        all[self.index()]
+    }
+
+    /// The providers that use this shape as their own (`style` in providers.toml), by name.
+    pub fn providers(self) -> impl Iterator<Item = &'static Provider> {
+        Provider::all().filter(move |p| p.style == self)
+    }
+
+    /// The rules a line of this shape is checked by under `--provider auto` when nothing in
+    /// the line tells providers apart: where several providers use the shape as their own
+    /// (Mistral, Together, Fireworks, Novita and OpenRouter all take `{custom_id, body}`),
+    /// only what every one of them would reject ([`Provider::lenient`]), with all of them
+    /// named in `candidates`; else the shape's provider. OpenAI-style lines carry their own
+    /// evidence (url, model): see [`Provider::by_openai_line`].
+    pub fn auto_provider(self) -> &'static Provider {
+        static AUTO: OnceLock<Vec<&'static Provider>> = OnceLock::new();
+        let all = AUTO.get_or_init(|| {
+            Style::ALL
+                .iter()
+                .map(|&s| {
+                    let own: Vec<&'static Provider> = s.providers().collect();
+                    if s == Style::OpenAi || own.len() < 2 {
+                        s.default_provider()
+                    } else {
+                        &*Box::leak(Box::new(Provider::lenient(s.default_provider(), &own)))
+                    }
+                })
+                .collect()
+        });
+        all[self.index()]
     }
 
     /// Where this shape keeps its fields.
@@ -95,16 +134,9 @@ impl Style {
             .expect("styles.toml describes every style")
     }
 
-    /// The fields that make up this shape, for messages.
+    /// The fields that make up this shape, for messages (`describe` in styles.toml).
     pub fn describe(self) -> &'static str {
-        match self {
-            Style::OpenAi => "OpenAI-style (custom_id, method, url, body)",
-            Style::Body => "body-style (custom_id, body)",
-            Style::Anthropic => "Anthropic-style (custom_id, params)",
-            Style::Gemini => "Gemini-style (key, request)",
-            Style::Vertex => "Vertex-style (request)",
-            Style::Bedrock => "Bedrock-style (recordId, modelInput)",
-        }
+        &self.layout().describe
     }
 }
 
@@ -154,7 +186,12 @@ impl<'de> Deserialize<'de> for Path {
 pub struct Layout {
     /// The shape.
     pub name: Style,
-    /// Key sets that identify the shape under `--provider auto` (any set, all its keys).
+    /// The provider whose rules apply when only the shape is known.
+    pub provider: String,
+    /// The shape for people, in messages.
+    pub describe: String,
+    /// Key sets that identify the shape under `--provider auto` (any set, all its keys; a
+    /// key starting with `/` is a JSON pointer from the root).
     pub detect: Vec<Vec<String>>,
     /// The request id; `None` when the lines carry none (Vertex).
     pub id: Option<Path>,
@@ -193,7 +230,8 @@ impl Layout {
         })
     }
 
-    /// The shape whose `detect` keys `has` reports present, first in table order.
+    /// The shape whose `detect` keys `has` reports present, first in table order (`has` is
+    /// given a key, or a JSON pointer for a key that starts with `/`).
     pub fn detect(has: impl Fn(&str) -> bool) -> Option<Style> {
         Layout::all()
             .iter()
@@ -213,6 +251,9 @@ pub struct Provider {
     pub label: String,
     /// Line shape.
     pub style: Style,
+    /// Other line shapes the provider takes (per job or per model).
+    #[serde(default)]
+    pub also_styles: Vec<Style>,
     /// Fewest requests a batch job takes (Bedrock); a smaller file is refused.
     pub min_requests: Option<u64>,
     /// Requests per batch file.
@@ -251,8 +292,19 @@ pub struct Provider {
     /// auto`, one-model-per-file is enforced only while a file's models have one of them.
     #[serde(default)]
     pub model_prefixes: Vec<String>,
+    /// Under `--provider auto`, an OpenAI-style line whose model has one of this provider's
+    /// `model_prefixes` is evidence that the file is this provider's.
+    #[serde(default)]
+    pub detect_by_model: bool,
+    /// The provider refuses image, audio, video and file parts.
+    #[serde(default)]
+    pub text_only: bool,
     /// Where the figures come from.
     pub sources: Vec<String>,
+    /// For the rules `--provider auto` applies to a shape several providers use
+    /// ([`Style::auto_provider`]): those providers, by name; else empty.
+    #[serde(skip)]
+    pub candidates: Vec<String>,
 }
 
 /// The characters and length an id may have: the `^[CLASS]{m,n}$` patterns of
@@ -368,8 +420,8 @@ fn table() -> &'static BTreeMap<String, Provider> {
 }
 
 impl Provider {
-    /// A provider by name (`openai`, `azure`, `anthropic`, `gemini`, `vertex`, `mistral`,
-    /// `groq`, `together`, `xai`, `bedrock`, `openai-compatible`).
+    /// A provider by its name in providers.toml (`openai`, `anthropic`, `fireworks`,
+    /// `gemini-openai`, ...), in any case.
     pub fn get(name: &str) -> Option<&'static Provider> {
         if name.bytes().any(|b| b.is_ascii_uppercase()) {
             table().get(&name.to_ascii_lowercase())
@@ -417,6 +469,110 @@ impl Provider {
                     && p.url_allowed(u)
             })
             .unwrap_or(openai)
+    }
+
+    /// The provider an OpenAI-style line points to under `--provider auto`: by its `url`
+    /// ([`Provider::by_openai_url`]), else by its model (a provider marked `detect_by_model`
+    /// whose `model_prefixes` name it: `gemini-2.5-flash` is Gemini's OpenAI-compatible
+    /// batch); else OpenAI.
+    pub fn by_openai_line(url: Option<&str>, model: Option<&str>) -> &'static Provider {
+        let by_url = Provider::by_openai_url(url);
+        if by_url != Style::OpenAi.default_provider() {
+            return by_url;
+        }
+        model
+            .and_then(|m| {
+                Provider::all()
+                    .find(|p| p.detect_by_model && p.style == Style::OpenAi && p.names_model(m))
+            })
+            .unwrap_or(by_url)
+    }
+
+    /// The rules every one of `providers` would apply (all of the same shape): the larger
+    /// cap (none when one has none), a rule only where all have it; named after `name` (the
+    /// shape's usual provider) and labelled with every one of them.
+    pub fn lenient(name: &Provider, providers: &[&Provider]) -> Provider {
+        fn loosest<T: Copy + Ord>(all: impl Iterator<Item = Option<T>>, most: bool) -> Option<T> {
+            let v: Option<Vec<T>> = all.collect();
+            let v = v?;
+            if most {
+                v.into_iter().max()
+            } else {
+                v.into_iter().min()
+            }
+        }
+        let every = |f: fn(&Provider) -> bool| providers.iter().all(|p| f(p));
+        let union = |f: fn(&Provider) -> &Vec<String>, empty_is_any: bool| {
+            if empty_is_any && providers.iter().any(|p| f(p).is_empty()) {
+                return Vec::new();
+            }
+            let mut out: Vec<String> = Vec::new();
+            for p in providers {
+                for u in f(p) {
+                    if !out.contains(u) {
+                        out.push(u.clone());
+                    }
+                }
+            }
+            out
+        };
+        // No `methods` means POST only: counted as such in the union.
+        let methods = if providers.iter().all(|p| p.methods.is_empty()) {
+            Vec::new()
+        } else {
+            let mut m = vec!["POST".to_string()];
+            for p in providers {
+                for x in &p.methods {
+                    if !m.contains(x) {
+                        m.push(x.clone());
+                    }
+                }
+            }
+            m
+        };
+        let labels: Vec<&str> = providers.iter().map(|p| p.label.as_str()).collect();
+        let label = match labels.split_last() {
+            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+            _ => labels.concat(),
+        };
+        let same_pattern = providers
+            .iter()
+            .all(|p| p.id_pattern.is_some() && p.id_pattern == providers[0].id_pattern);
+        Provider {
+            name: name.name.clone(),
+            label,
+            style: name.style,
+            also_styles: Vec::new(),
+            min_requests: loosest(providers.iter().map(|p| p.min_requests), false),
+            max_requests: loosest(providers.iter().map(|p| p.max_requests), true),
+            max_bytes: loosest(providers.iter().map(|p| p.max_bytes), true),
+            max_line_bytes: loosest(providers.iter().map(|p| p.max_line_bytes), true),
+            max_embedding_inputs: loosest(providers.iter().map(|p| p.max_embedding_inputs), true),
+            id_max_len: loosest(providers.iter().map(|p| p.id_max_len), true),
+            id_pattern: same_pattern
+                .then(|| providers[0].id_pattern.clone())
+                .flatten(),
+            id_class: same_pattern
+                .then(|| providers[0].id_class.clone())
+                .flatten(),
+            one_model: every(|p| p.one_model),
+            one_url: every(|p| p.one_url),
+            bom_is_error: every(|p| p.bom_is_error),
+            urls: union(|p| &p.urls, true),
+            methods,
+            detect_by_url: false,
+            model_prefixes: Vec::new(),
+            detect_by_model: false,
+            text_only: every(|p| p.text_only),
+            sources: union(|p| &p.sources, false),
+            candidates: providers.iter().map(|p| p.name.clone()).collect(),
+        }
+    }
+
+    /// Whether lines of shape `style` are this provider's: its own shape or one of
+    /// `also_styles`.
+    pub fn takes(&self, style: Style) -> bool {
+        self.style == style || self.also_styles.contains(&style)
     }
 
     /// Whether `model` starts with one of this provider's `model_prefixes` (any case).
@@ -494,7 +650,14 @@ mod tests {
     fn every_style_has_a_layout_that_agrees_with_the_providers() {
         for style in Style::ALL {
             let l = style.layout();
-            assert!(!l.payload.0.is_empty(), "{style:?}");
+            // Only a legacy Vertex embedding line is its own payload.
+            assert_eq!(
+                l.payload.0.is_empty(),
+                style == Style::VertexEmbedding,
+                "{style:?}"
+            );
+            assert!(Provider::get(&l.provider).is_some(), "{style:?}");
+            assert!(!l.describe.is_empty(), "{style:?}");
             for p in l.model.iter().chain(&l.messages).chain(&l.max_output) {
                 assert!(p.0.starts_with(&l.payload.0), "{style:?}: {}", p.pointer());
             }
@@ -505,7 +668,10 @@ mod tests {
                 Style::Gemini => Some("key"),
                 Style::Vertex => None,
                 Style::Bedrock => Some("recordId"),
-                Style::OpenAi | Style::Body | Style::Anthropic => Some("custom_id"),
+                Style::OpenAi | Style::Body | Style::Anthropic | Style::VertexClaude => {
+                    Some("custom_id")
+                }
+                Style::VertexEmbedding => None,
             };
             assert_eq!(p.id_field(), want, "{}", p.name);
             let id = p.style.layout().id.as_ref();
@@ -576,6 +742,14 @@ mod tests {
             "xai",
             "bedrock",
             "openai-compatible",
+            "fireworks",
+            "novita",
+            "digitalocean",
+            "parasail",
+            "doubleword",
+            "perplexity",
+            "openrouter",
+            "gemini-openai",
         ] {
             assert!(names.contains(&n), "{n} missing");
             let p = Provider::get(n).unwrap();
@@ -668,6 +842,115 @@ mod tests {
         assert!(openai.names_model("text-embedding-3-small") && openai.names_model("sora-2"));
         assert!(!openai.names_model("llama-3.1-8b-instant"));
         assert!(!openai.names_model("claude-opus-4-7"));
+    }
+
+    #[test]
+    fn hosts_caps_and_rules() {
+        let g = |n| Provider::get(n).unwrap();
+        let caps = |n| {
+            let p = g(n);
+            (p.style, p.max_requests, p.max_bytes, p.one_model)
+        };
+        assert_eq!(caps("fireworks"), (Style::Body, None, None, true));
+        assert_eq!(
+            caps("novita"),
+            (Style::Body, Some(50_000), Some(100_000_000), true)
+        );
+        assert_eq!(
+            caps("openrouter"),
+            (Style::Body, Some(5_000), Some(200_000_000), true)
+        );
+        assert_eq!(
+            caps("parasail"),
+            (Style::OpenAi, Some(50_000), Some(104_857_600), false)
+        );
+        assert_eq!(
+            caps("doubleword"),
+            (Style::OpenAi, Some(50_000), Some(104_857_600), false)
+        );
+        assert_eq!(
+            caps("perplexity"),
+            (Style::OpenAi, Some(50_000), Some(200_000_000), false)
+        );
+        assert_eq!(
+            caps("gemini-openai"),
+            (Style::OpenAi, None, Some(2_000_000_000), true)
+        );
+        let d = g("digitalocean");
+        assert!(d.takes(Style::Anthropic) && d.takes(Style::OpenAi) && !d.takes(Style::Body));
+        assert!(d.one_url && d.url_allowed("/v1/responses") && !d.url_allowed("/v1/embeddings"));
+        assert!(g("openrouter").text_only && !g("together").text_only);
+        let v = g("vertex");
+        assert!(v.takes(Style::VertexClaude) && v.takes(Style::VertexEmbedding));
+        // Doubleword ids: 64 characters, a header value (printable ASCII).
+        let dw = g("doubleword");
+        assert!(dw.id_ok("a b-c_1.2").is_ok());
+        assert!(dw.id_ok("tab\there").is_err() && dw.id_ok("é").is_err());
+        assert!(dw.id_ok(&"x".repeat(65)).is_err());
+        assert!(dw.method_allowed("post") && !dw.method_allowed("GET"));
+        // By url and by model under auto.
+        let by = |u, m| Provider::by_openai_line(Some(u), m).name.as_str();
+        assert_eq!(by("/v1/messages", None), "doubleword");
+        assert_eq!(by("/v1/agent", None), "perplexity");
+        assert_eq!(
+            by("/v1/chat/completions", Some("gemini-2.5-flash")),
+            "gemini-openai"
+        );
+        assert_eq!(
+            by("/v1/chat/completions", Some("models/gemini-2.0-flash")),
+            "gemini-openai"
+        );
+        assert_eq!(by("/v1/chat/completions", Some("gpt-4o")), "openai");
+        assert_eq!(by("/chat/completions", Some("gemini-2.5-flash")), "azure");
+    }
+
+    #[test]
+    fn auto_checks_a_shared_shape_by_what_every_candidate_rejects() {
+        let body = Style::Body.auto_provider();
+        assert_eq!(
+            body.candidates,
+            ["fireworks", "mistral", "novita", "openrouter", "together"]
+        );
+        assert_eq!(body.name, "mistral");
+        // Fireworks states no request or byte cap, Mistral no line or id cap: none applies.
+        assert_eq!(
+            (
+                body.max_requests,
+                body.max_bytes,
+                body.max_line_bytes,
+                body.id_max_len
+            ),
+            (None, None, None, None)
+        );
+        assert!(!body.one_model && !body.text_only);
+        assert!(body.method_allowed("POST") && body.method_allowed("FILE"));
+        assert!(body.label.contains("Together AI") && body.label.contains("Fireworks"));
+        // A shape only one provider uses keeps its rules.
+        for s in [
+            Style::Anthropic,
+            Style::Gemini,
+            Style::Vertex,
+            Style::Bedrock,
+        ] {
+            assert!(
+                std::ptr::eq(s.auto_provider(), s.default_provider()),
+                "{s:?}"
+            );
+            assert!(s.auto_provider().candidates.is_empty(), "{s:?}");
+        }
+        assert_eq!(Style::VertexClaude.auto_provider().name, "vertex");
+        assert_eq!(Style::OpenAi.auto_provider().name, "openai");
+        // Two caps: the larger; no cap anywhere: none.
+        let (a, b) = (
+            Provider::get("novita").unwrap(),
+            Provider::get("openrouter").unwrap(),
+        );
+        let l = Provider::lenient(a, &[a, b]);
+        assert_eq!(
+            (l.max_requests, l.max_bytes),
+            (Some(50_000), Some(200_000_000))
+        );
+        assert!(l.one_model && l.label == "Novita or OpenRouter");
     }
 
     #[test]

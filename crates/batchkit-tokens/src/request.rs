@@ -112,7 +112,7 @@ fn count_root(
             Code::MissingField,
             match missing {
                 Some(p) => batchkit_json::syntax::missing_field(p),
-                None => "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic), `request` (Gemini, Vertex) or `modelInput` (Bedrock)".to_string(),
+                None => "no request found: expected an object `body` (OpenAI-style), `params` (Anthropic), `request` (Gemini, Vertex), `modelInput` (Bedrock) or a `content` string (Vertex embeddings)".to_string(),
             },
         ));
     };
@@ -153,10 +153,16 @@ fn count_root(
     let max_out = req.max_output_tokens();
     let (input_tokens, max_output_tokens) = match req.style() {
         Style::OpenAi | Style::Body => c.openai(req.url(), &inner, max_out),
-        Style::Anthropic => {
-            c.base = "/params";
+        Style::Anthropic | Style::VertexClaude => {
+            c.base = if req.style() == Style::Anthropic {
+                "/params"
+            } else {
+                "/request"
+            };
             (Some(c.anthropic(&inner)), max_out)
         }
+        // A legacy Vertex embedding line is its `content`; embeddings have no output.
+        Style::VertexEmbedding => (Some(c.gemini(&inner)), Some(0)),
         Style::Gemini | Style::Vertex => {
             // Batch embeddings have no output.
             let max = if is_gemini_embedding(&inner) {

@@ -312,20 +312,29 @@ fn check_body(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
     no_stream(ctx, &body, &layout.payload);
 }
 
+/// An Anthropic Messages body: in `params` (Anthropic), or in `request` (Claude on Vertex,
+/// where the model is set on the job and the line names none).
 fn check_anthropic(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
     let layout = req.layout();
     let Some(params) = ctx.payload(req) else {
         return;
     };
-    if let Some(m) = ctx.required_at(req, layout.model.as_ref(), Kind::Str) {
+    let at = layout.payload.pointer();
+    let dotted = layout.payload.0.join(".");
+    let model = if req.style() == Style::Anthropic {
+        ctx.required_at(req, layout.model.as_ref(), Kind::Str)
+    } else {
+        ctx.optional_at(req, layout.model.as_ref(), Kind::Str)
+    };
+    if let Some(m) = model {
         ctx.report.model = m.as_str().map(str::to_string);
     }
-    if let Some(mt) = ctx.field(&params, "/params", "max_tokens", Kind::Int) {
+    if let Some(mt) = ctx.field(&params, &at, "max_tokens", Kind::Int) {
         if mt.as_i64().is_some_and(|n| n < 1) {
             ctx.err(
                 Code::WrongType,
-                "/params/max_tokens",
-                "`params.max_tokens` must be an integer of at least 1".into(),
+                &format!("{at}/max_tokens"),
+                format!("`{dotted}.max_tokens` must be an integer of at least 1"),
             );
         }
     }
@@ -333,12 +342,51 @@ fn check_anthropic(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
         if m.as_array().is_some_and(|a| a.is_empty()) {
             ctx.err(
                 Code::UnsupportedValue,
-                "/params/messages",
-                "`params.messages` is empty; Anthropic fails such a request (at least one message is required)".into(),
+                &format!("{at}/messages"),
+                format!("`{dotted}.messages` is empty; Anthropic fails such a request (at least one message is required)"),
             );
         }
     }
     no_stream(ctx, &params, &layout.payload);
+}
+
+/// A legacy Vertex embedding line: the instance itself, `{"content": "..."}`.
+fn check_vertex_embedding(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>) {
+    let obj = req.object();
+    ctx.field(&obj, "", "content", Kind::Str);
+}
+
+/// A provider that takes text only (`text_only` in providers.toml): a message part that is
+/// not text (an image, audio, a file) is refused.
+fn check_text_only(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider) {
+    let Some(messages) = req.messages().and_then(|m| m.as_array()) else {
+        return;
+    };
+    let base = req.layout().messages.as_ref().map(Path::pointer);
+    for (i, m) in messages.iter().enumerate() {
+        let Some(parts) = m.get("content").and_then(|c| c.as_array()) else {
+            continue;
+        };
+        for (j, part) in parts.iter().enumerate() {
+            let kind = part.get("type").and_then(|t| t.into_string());
+            if let Some(kind) = kind.filter(|k| !matches!(*k, "text" | "input_text")) {
+                ctx.err(
+                    Code::UnsupportedValue,
+                    &format!("{}/{i}/content/{j}/type", base.as_deref().unwrap_or("")),
+                    format!("a {kind:?} part; {} batches take text only", p.label),
+                );
+            }
+        }
+    }
+}
+
+/// A batch body given as one JSON object (`{"endpoint", "model", "requests": [...]}`, as
+/// OpenRouter's batch API takes it) where request lines belong.
+fn batch_body(root: Value<'_, '_>) -> bool {
+    root.as_object().is_some_and(|o| {
+        o.get("requests").is_some_and(|r| r.is_array())
+            && (o.get("endpoint").is_some() || o.get("model").is_some())
+    })
 }
 
 /// Batches do not stream: a request with `stream` set, in any spelling a client or a
@@ -457,7 +505,7 @@ fn check_values(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider, infe
                 system_in_messages(ctx, &payload, at, "Amazon Bedrock");
             }
         }
-        Style::Anthropic => system_in_messages(ctx, &payload, at, &p.label),
+        Style::Anthropic | Style::VertexClaude => system_in_messages(ctx, &payload, at, &p.label),
         Style::Gemini | Style::Vertex => {
             for key in ["thinkingConfig", "thinking_config"] {
                 if payload.get(key).is_some() {
@@ -473,13 +521,13 @@ fn check_values(ctx: &mut Ctx<'_>, req: &RequestLine<'_, '_>, p: &Provider, infe
                 }
             }
         }
-        Style::OpenAi | Style::Body => {}
+        Style::OpenAi | Style::Body | Style::VertexEmbedding => {}
     }
     let Some(model) = req.model() else {
         return;
     };
     let facts = model_facts(model);
-    if req.style() == Style::Anthropic {
+    if matches!(req.style(), Style::Anthropic | Style::VertexClaude) {
         if let Some(maker) = facts.provider.filter(|m| *m != "anthropic") {
             let maker = Provider::get(maker).map_or(maker, |m| m.label.as_str());
             ctx.fails_at_run(
@@ -613,7 +661,12 @@ fn check_gemini(ctx: &mut Ctx<'_>, line: &RequestLine<'_, '_>) {
 }
 
 fn check_vertex(ctx: &mut Ctx<'_>, line: &RequestLine<'_, '_>) {
-    if ctx.payload(line).is_none() {
+    let Some(req) = ctx.payload(line) else {
+        return;
+    };
+    // Gemini Embedding batch lines take one `content` (and `embed_content_config`).
+    if req.get("contents").is_none() && req.get("content").is_some() {
+        ctx.field(&req, "/request", "content", Kind::Obj);
         return;
     }
     if let Some(c) = ctx.required_at(line, line.layout().messages.as_ref(), Kind::Arr) {
@@ -781,8 +834,21 @@ impl Checker {
                 );
                 return;
             }
+            if batch_body(root) {
+                ctx.err(
+                    Code::MissingField,
+                    "",
+                    "this is a batch body (one JSON object with a `requests` array, as OpenRouter's batch API takes it), not a request line: write each of its `requests` on its own line ({\"custom_id\", \"body\"}) and validate that file, with --provider openrouter".into(),
+                );
+                return;
+            }
             let req = match provider {
-                Some(p) => Some(RequestLine::new(root, p.style)),
+                // A provider that takes several shapes reads each line as the one it shows.
+                Some(p) => Some(
+                    RequestLine::detect(root)
+                        .filter(|r| p.takes(r.style()))
+                        .unwrap_or_else(|| RequestLine::new(root, p.style)),
+                ),
                 None => RequestLine::detect(root),
             };
             let style = req.map(|r| r.style());
@@ -792,16 +858,17 @@ impl Checker {
                     Code::MissingField,
                     "",
                     format!(
-                        "cannot tell the request format: expected `url` and `body` (OpenAI), `params` (Anthropic), `key` and `request` (Gemini), `request` (Vertex) or `recordId` and `modelInput` (Bedrock); --provider takes {}",
+                        "cannot tell the request format: expected `url` and `body` (OpenAI), `body` (Mistral, Together and others), `params` (Anthropic), `key` and `request` (Gemini), `request` (Vertex), `content` (Vertex embeddings) or `recordId` and `modelInput` (Bedrock); --provider takes {}",
                         Provider::choices_line()
                     ),
                 );
                 return;
             };
             let p = provider.unwrap_or_else(|| match req.style() {
-                // Under auto, the endpoint says whose file this is.
-                Style::OpenAi => crate::infer::openai_style_provider(req.url()),
-                style => style.default_provider(),
+                // Under auto, the endpoint or the model says whose file this is.
+                Style::OpenAi => crate::infer::openai_style_provider(req.url(), req.model()),
+                // Else the rules every provider of the shape applies.
+                style => style.auto_provider(),
             });
             ctx.report.inferred = provider.is_none().then_some(p);
             if let Some(max) = p.max_line_bytes {
@@ -821,10 +888,14 @@ impl Checker {
             match req.style() {
                 Style::OpenAi => check_openai(&mut ctx, &req, p),
                 Style::Body => check_body(&mut ctx, &req, p),
-                Style::Anthropic => check_anthropic(&mut ctx, &req),
+                Style::Anthropic | Style::VertexClaude => check_anthropic(&mut ctx, &req),
                 Style::Gemini => check_gemini(&mut ctx, &req),
                 Style::Vertex => check_vertex(&mut ctx, &req),
                 Style::Bedrock => check_bedrock(&mut ctx, &req),
+                Style::VertexEmbedding => check_vertex_embedding(&mut ctx, &req),
+            }
+            if p.text_only {
+                check_text_only(&mut ctx, &req, p);
             }
             check_values(&mut ctx, &req, p, provider.is_none());
             if let Some(f) = also.take() {

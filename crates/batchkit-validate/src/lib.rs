@@ -351,6 +351,12 @@ pub struct FileChecker<'c> {
     name: String,
     provider: Option<&'static Provider>,
     style_line: u64,
+    /// The shape of the first request (under `--provider auto`, every line must have it).
+    first_style: Option<Style>,
+    /// Under auto, an OpenAI-style file whose models are not OpenAI's: the hosts that take
+    /// mixed models and every url seen (`urls_seen`) are its candidates.
+    foreign_models: bool,
+    urls_seen: Vec<String>,
     ids: IdIndex,
     first_url: Option<(String, u64)>,
     first_model: Option<(String, u64)>,
@@ -389,6 +395,9 @@ impl<'c> FileChecker<'c> {
             name: name.into(),
             provider: checker.provider,
             style_line: 0,
+            first_style: None,
+            foreign_models: false,
+            urls_seen: Vec::new(),
             ids: IdIndex::new(
                 checker.opts.budget.tables(),
                 checker.opts.temp_dir.clone(),
@@ -436,10 +445,14 @@ impl<'c> FileChecker<'c> {
         if let Some(style) = r.style {
             match self.provider {
                 None => {
-                    self.provider = Some(inferred.unwrap_or_else(|| style.default_provider()));
+                    self.provider = Some(inferred.unwrap_or_else(|| style.auto_provider()));
                     self.style_line = r.line;
+                    self.first_style = Some(style);
                 }
-                Some(p) if self.checker.provider.is_none() && p.style != style => {
+                Some(_)
+                    if self.checker.provider.is_none()
+                        && self.first_style.is_some_and(|first| first != style) =>
+                {
                     let mut d = Diagnostic::at(
                         Code::MissingField,
                         Severity::Error,
@@ -448,7 +461,7 @@ impl<'c> FileChecker<'c> {
                         format!(
                             "this line is {}, but the file is {} (from line {}); one file holds one format",
                             style.describe(),
-                            p.style.describe(),
+                            self.first_style.map_or("", Style::describe),
                             self.style_line
                         ),
                     );
@@ -493,7 +506,26 @@ impl<'c> FileChecker<'c> {
             // file. A line whose shape is whole is still compared when it is wrong elsewhere
             // (a bad id, a body field its endpoint needs).
             let compared = !r.diagnostics.iter().any(broken_shape);
-            if p.one_url && self.checker.opts.check_url_mismatch && compared {
+            // Under auto, models that are not OpenAI's in OpenAI-style lines mean a Groq,
+            // Parasail, Doubleword or self-hosted file, where models and endpoints mix.
+            let models_mix = self.checker.provider.is_none()
+                && p.name == "openai"
+                && self
+                    .first_model
+                    .as_ref()
+                    .map(|(m, _)| m.as_str())
+                    .or(r.model.as_deref())
+                    .is_some_and(|m| !infer::looks_openai_model(m));
+            if models_mix && compared {
+                self.foreign_models = true;
+            }
+            if let Some(url) = r.url.as_ref().filter(|_| self.checker.provider.is_none()) {
+                // A file uses a handful of endpoints; the list stays small.
+                if self.urls_seen.len() < 64 && !self.urls_seen.contains(url) {
+                    self.urls_seen.push(url.clone());
+                }
+            }
+            if p.one_url && self.checker.opts.check_url_mismatch && !models_mix && compared {
                 if let Some(url) = &r.url {
                     match &self.first_url {
                         None if clean => self.first_url = Some((url.clone(), r.line)),
@@ -508,16 +540,6 @@ impl<'c> FileChecker<'c> {
                     }
                 }
             }
-            // Under auto, models that are not OpenAI's in OpenAI-style lines mean a Groq,
-            // Together or self-hosted file, where models mix.
-            let models_mix = self.checker.provider.is_none()
-                && p.name == "openai"
-                && self
-                    .first_model
-                    .as_ref()
-                    .map(|(m, _)| m.as_str())
-                    .or(r.model.as_deref())
-                    .is_some_and(|m| !infer::looks_openai_model(m));
             if p.one_model && self.checker.opts.check_model_mismatch && !models_mix && compared {
                 if let Some(model) = &r.model {
                     match &self.first_model {
@@ -692,17 +714,28 @@ impl<'c> FileChecker<'c> {
                 go_on = on_diag(d)?;
             }
         }
-        // A body-style file ({custom_id, body}) is Mistral's or Together's: checked by the
-        // more permissive rules, and both named.
+        // A shape several providers use as their own ({custom_id, body}: Mistral, Together,
+        // Fireworks, Novita, OpenRouter) was checked by the rules all of them apply: every
+        // one is named.
+        // An OpenAI-style file of other models is one of the hosts that take mixed models
+        // and serve every endpoint it uses.
         let candidates = match self.provider {
+            Some(p) if self.checker.provider.is_none() && !p.candidates.is_empty() => {
+                p.candidates.clone()
+            }
             Some(p)
-                if self.checker.provider.is_none()
-                    && p.style == batchkit_providers::Style::Body =>
+                if self.checker.provider.is_none() && p.name == "openai" && self.foreign_models =>
             {
-                batchkit_providers::Provider::all()
-                    .filter(|o| o.style == batchkit_providers::Style::Body)
+                let hosts: Vec<String> = Style::OpenAi
+                    .providers()
+                    .filter(|o| !o.one_model && self.urls_seen.iter().all(|u| o.url_allowed(u)))
                     .map(|o| o.name.clone())
-                    .collect()
+                    .collect();
+                if hosts.len() > 1 {
+                    hosts
+                } else {
+                    Vec::new()
+                }
             }
             _ => Vec::new(),
         };
