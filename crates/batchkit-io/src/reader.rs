@@ -320,7 +320,7 @@ pub fn open(
     input: &Input,
     budget: &crate::Budget,
 ) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
-    open_counted(input, Arc::new(AtomicU64::new(0)), budget)
+    open_counted(input, Arc::new(AtomicU64::new(0)), budget).map(|(r, z, _)| (r, z))
 }
 
 struct Counted<R> {
@@ -340,7 +340,7 @@ fn open_counted(
     input: &Input,
     count: Arc<AtomicU64>,
     budget: &crate::Budget,
-) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
+) -> Result<(Box<dyn Read + Send>, bool, u64), ReadError> {
     let window_log = budget.zstd_window_log();
     let open_err = |source| ReadError::Open {
         name: input.name.clone(),
@@ -365,7 +365,8 @@ fn open_counted(
         }
     };
     if is_zstd(head) {
-        if let Some(window) = first_window(head) {
+        let declared = first_window(head);
+        if let Some(window) = declared {
             if window > 1u64 << window_log {
                 return Err(open_err(io::Error::other(format!(
                     "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); \
@@ -373,16 +374,35 @@ fn open_counted(
                     crate::format_size(window),
                     crate::format_size(budget.total()),
                     crate::format_size(1u64 << window_log),
-                    crate::format_size(window * 2 + (64 << 20)),
+                    crate::format_size(min_limit_for(window)),
                 ))));
             }
         }
         let mut dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
         dec.window_log_max(window_log).map_err(open_err)?;
-        Ok((Box::new(dec), true))
+        // A later frame may declare a larger window, up to the largest allowed.
+        let window = declared.unwrap_or(1u64 << window_log);
+        Ok((Box::new(dec), true, window))
     } else {
-        Ok((Box::new(buffered), false))
+        Ok((Box::new(buffered), false, 0))
     }
+}
+
+/// The smallest `--memory-limit` (in whole MiB) whose budget allows a zstd window of
+/// `window` bytes.
+fn min_limit_for(window: u64) -> u64 {
+    // The window takes 5/8 of what is left after the fixed cost: start just below, step up.
+    let need = window.checked_next_power_of_two().unwrap_or(u64::MAX >> 1);
+    let mut mib = (need / 5 * 8 >> 20).max(crate::budget::MIN_LIMIT >> 20);
+    while mib < (1 << 40) {
+        if let Ok(b) = crate::Budget::new(mib << 20) {
+            if 1u64 << b.zstd_window_log() >= window {
+                break;
+            }
+        }
+        mib += 1;
+    }
+    mib << 20
 }
 
 /// Whether a stream starts with a zstd frame or a skippable frame (pzstd writes one first):
@@ -448,8 +468,16 @@ where
     S: FnMut(&Chunk, T) -> Result<bool, E>,
 {
     let count = Arc::new(AtomicU64::new(0));
-    let (stream, compressed) = open_counted(input, count.clone(), &opts.budget)?;
-    let in_flight = opts.in_flight.max(2);
+    let (stream, compressed, window) = open_counted(input, count.clone(), &opts.budget)?;
+    // A zstd window beyond the long-line share is taken from the chunks in flight.
+    let per_chunk = (opts.chunk_size + opts.max_lines * RESULT_PER_LINE) as u64;
+    let in_flight = if window > opts.budget.big() {
+        let fit = opts.budget.reader_beside(window) / per_chunk.max(1);
+        opts.in_flight.min(usize::try_from(fit).unwrap_or(usize::MAX))
+    } else {
+        opts.in_flight
+    }
+    .max(2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     for _ in 0..in_flight {
         free_tx.send(Vec::new()).expect("receiver alive");
@@ -462,7 +490,7 @@ where
     let long_cap = (opts.chunk_size.max(1) as u64) * 2;
     let long_room = opts
         .budget
-        .big()
+        .big_beside(window)
         .saturating_sub(opts.max_line_bytes as u64 + long_cap);
 
     std::thread::scope(|ts| {
