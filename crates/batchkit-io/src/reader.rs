@@ -667,10 +667,12 @@ impl<'a, R: Read> Cutter<'a, R> {
         }
     }
 
-    fn read_err(&self, at: u64, source: io::Error) -> ReadError {
+    /// The error of a read that failed at byte `at`, after `read` bytes of the chunk being
+    /// filled (from its first line on): it names the line the failure fell in.
+    fn read_err(&self, at: u64, read: &[u8], source: io::Error) -> ReadError {
         ReadError::Read {
             name: self.input.name.clone(),
-            line: self.line,
+            line: self.line + memchr::memchr_iter(b'\n', read).count() as u64,
             offset: at,
             what: if self.compressed {
                 " (zstd stream)"
@@ -688,7 +690,7 @@ impl<'a, R: Read> Cutter<'a, R> {
         }
         if let Some(c) = &self.opts.cancel {
             if c.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(self.read_err(at + buf.len() as u64, cancelled()));
+                return Err(self.read_err(at + buf.len() as u64, buf, cancelled()));
             }
         }
         let want = self.opts.read_size.max(1);
@@ -706,7 +708,7 @@ impl<'a, R: Read> Cutter<'a, R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     buf.truncate(old);
-                    return Err(self.read_err(at + old as u64, e));
+                    return Err(self.read_err(at + old as u64, buf, e));
                 }
             }
         }
@@ -1035,6 +1037,39 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, ReadError::Read { .. }), "{err}");
         assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn a_truncated_stream_names_the_line_it_broke_in() {
+        let dir = tempfile::tempdir().unwrap();
+        // Lines that do not compress to nothing, so that half the stream is megabytes in.
+        let plain: Vec<u8> = (0..200_000u64)
+            .flat_map(|i| {
+                let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                format!("{{\"i\":{i},\"h\":\"{h:x}\"}}\n").into_bytes()
+            })
+            .collect();
+        let z = zstd::encode_all(&plain[..], 3).unwrap();
+        let p = dir.path().join("z.bin");
+        std::fs::write(&p, &z[..z.len() / 2]).unwrap();
+        let mut read = 0u64;
+        let err = run(
+            &Input::path(&p),
+            &ReadOptions::default(),
+            |c| c.line_count(),
+            |_, n| -> Result<bool, ReadError> {
+                read += n;
+                Ok(true)
+            },
+        )
+        .unwrap_err();
+        let ReadError::Read { line, offset, .. } = err else {
+            panic!("{err}")
+        };
+        // The line holding the first byte not read, past the lines read whole.
+        let want = 1 + memchr::memchr_iter(b'\n', &plain[..offset as usize]).count() as u64;
+        assert_eq!(line, want, "at byte {offset}");
+        assert!(line > read + 1 && line > 1000, "line {line}, {read} lines read whole");
     }
 
     #[test]
