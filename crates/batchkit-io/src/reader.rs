@@ -364,6 +364,11 @@ fn open_counted(
             Err(e) => return Err(open_err(e)),
         }
     };
+    if let Some(format) = unsupported_compression(head) {
+        return Err(open_err(io::Error::other(format!(
+            "{format} input is not supported: decompress it or use zstd"
+        ))));
+    }
     if is_zstd(head) {
         let declared = first_window(head);
         if let Some(window) = declared {
@@ -403,6 +408,20 @@ fn min_limit_for(window: u64) -> u64 {
         mib += 1;
     }
     mib << 20
+}
+
+/// The compression a stream starts with when it is one the reader does not decompress
+/// (rather than a finding for every "line" of its bytes).
+fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1F, 0x8B]) {
+        Some("gzip")
+    } else if head.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some("xz")
+    } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+        Some("bzip2")
+    } else {
+        None
+    }
 }
 
 /// Whether a stream starts with a zstd frame or a skippable frame (pzstd writes one first):
@@ -1037,6 +1056,35 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, ReadError::Read { .. }), "{err}");
         assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn gzip_is_named_not_read_as_lines() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.jsonl.gz");
+        // A gzip member holding one stored block: header, then the deflate data.
+        let mut gz = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF];
+        gz.extend_from_slice(&[1, 3, 0, 0xFC, 0xFF, b'{', b'}', b'\n']);
+        std::fs::File::create(&p).unwrap().write_all(&gz).unwrap();
+        let mut lines = 0;
+        let err = run(
+            &Input::path(&p),
+            &ReadOptions::default(),
+            |c| c.line_count(),
+            |_, n| -> Result<bool, ReadError> {
+                lines += n;
+                Ok(true)
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, ReadError::Open { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("gzip input is not supported: decompress it or use zstd"),
+            "{err}"
+        );
+        assert_eq!(lines, 0);
     }
 
     #[test]

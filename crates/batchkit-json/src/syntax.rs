@@ -59,6 +59,26 @@ pub fn line_too_large(len: u64, max: u64) -> String {
     format!("line is {len} bytes, over --max-line-bytes ({max} bytes)")
 }
 
+/// How [`result_file`] ends: what tells its finding apart.
+const RESULT_FILE: &str = ", not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`";
+
+/// What every command says about the first result line of a file given as requests (`what`
+/// names its layout: "an OpenAI-style output or error line").
+pub fn result_file(what: &str) -> String {
+    format!("this is {what}{RESULT_FILE}")
+}
+
+/// Whether `message` is [`result_file`]'s.
+pub fn is_result_file(message: &str) -> bool {
+    message.starts_with("this is ") && message.ends_with(RESULT_FILE)
+}
+
+/// What every command says, once at the end, about the `n` (more than one) result lines of a
+/// file given as requests.
+pub fn result_lines(n: u64) -> String {
+    format!("{n} lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`")
+}
+
 /// What every command says about a line that is JSON but not an object (`not_object`);
 /// `found` names what it is ("an array", "a string", ...).
 pub fn not_object(found: &str) -> String {

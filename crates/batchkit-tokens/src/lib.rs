@@ -216,6 +216,8 @@ where
     // Blank lines are reported as validate reports them: a run between requests is one
     // error, a run at the end of the file one warning; either way they are skipped.
     let mut blanks = BlankRun::default();
+    // A result file: its first line is reported, the others once at the end, as validate does.
+    let mut result_lines = 0u64;
     let stats = batchkit_io::run(
         input,
         &opts.read,
@@ -233,6 +235,14 @@ where
                         .map_err(Stop::Sink)?
                     {
                         return Ok(false);
+                    }
+                }
+                if let Err(d) = &result {
+                    if batchkit_json::syntax::is_result_file(&d.message) {
+                        result_lines += 1;
+                        if result_lines > 1 {
+                            continue;
+                        }
                     }
                 }
                 totals.add(&result);
@@ -277,6 +287,15 @@ where
     if let Some(d) = blanks.at_end() {
         totals.add(&Err(d.clone()));
         sink.finding(file, &d.with_context("skipped"))?;
+    }
+    if result_lines > 1 {
+        let d = Diagnostic::file(
+            Code::MissingField,
+            Severity::Error,
+            batchkit_json::syntax::result_lines(result_lines),
+        );
+        totals.add(&Err(d.clone()));
+        sink.finding(file, &d.with_context("not counted"))?;
     }
     totals.lines += stats.lines;
     totals.bytes += stats.bytes;

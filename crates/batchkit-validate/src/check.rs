@@ -552,7 +552,7 @@ impl Checker {
                 ctx.err(
                     Code::MissingField,
                     "",
-                    format!("this is {what}, not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`"),
+                    batchkit_json::syntax::result_file(what),
                 );
                 return;
             }
