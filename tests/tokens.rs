@@ -874,3 +874,33 @@ bktest!(cost_plan_anthropic_one_hour_ttl, |dir| {
         "{five_text}"
     );
 });
+
+bktest!(a_result_file_is_reported_once, |dir| {
+    let line = |i: u32| {
+        format!(
+            "{{\"id\":\"batch_req_{i}\",\"custom_id\":\"r{i}\",\"response\":{{\"status_code\":200,\"request_id\":\"q{i}\",\"body\":{{\"object\":\"chat.completion\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"hi\"}},\"finish_reason\":\"stop\"}}]}}}},\"error\":null}}\n"
+        )
+    };
+    let p = dir.write("results.jsonl", (1..=5).map(line).collect::<String>());
+    let out = tokens(&dir, &["--format", "json", &p.display().to_string()]);
+    assert_eq!(code(&out), 1);
+    let events = json_lines(&out);
+    let findings: Vec<&Value> = events.iter().filter(|v| v["type"] == "diagnostic").collect();
+    let messages: Vec<&str> = findings
+        .iter()
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(
+        messages[0].ends_with("not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`"),
+        "{}",
+        messages[0]
+    );
+    assert_eq!(findings[0]["line"], 1);
+    assert_eq!(
+        messages[1],
+        "5 lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`"
+    );
+    let summary = events.last().unwrap();
+    assert_eq!((summary["errors"].as_u64(), summary["requests"].as_u64()), (Some(2), Some(0)));
+});
