@@ -904,3 +904,43 @@ bktest!(a_result_file_is_reported_once, |dir| {
     let summary = events.last().unwrap();
     assert_eq!((summary["errors"].as_u64(), summary["requests"].as_u64()), (Some(2), Some(0)));
 });
+
+bktest!(a_line_whose_parse_does_not_fit_is_too_large, |dir| {
+    // 1.2 MB of which half is commas: its parse takes about 19 MB, over the 16 MiB long-line
+    // share of a 64 MiB budget (validate reports the same line the same way).
+    let dense = "0,".repeat(600_000);
+    let p = dir.write(
+        "dense.jsonl",
+        format!(
+            "{{\"custom_id\":\"dense\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"metadata\":{{\"dense\":[{dense}0]}}}}}}\n{{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}\n"
+        ),
+    );
+    let p = p.display().to_string();
+    let found = |job: &str| {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "--memory-limit", "64MiB", job, &p]);
+        let out = run(c);
+        let events = json_lines(&out);
+        let d: Vec<(String, u64, String)> = events
+            .iter()
+            .filter(|v| v["type"] == "diagnostic")
+            .map(|v| {
+                (
+                    v["code"].as_str().unwrap().to_string(),
+                    v["line"].as_u64().unwrap_or(0),
+                    v["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (code(&out), d, events.last().cloned().unwrap())
+    };
+    let (code_t, tokens_found, summary) = found("tokens");
+    let (_, validate_found, _) = found("validate");
+    assert_eq!(code_t, 1);
+    assert_eq!(tokens_found.len(), 1, "{tokens_found:?}");
+    assert_eq!(tokens_found[0].0, "line_too_large");
+    assert_eq!(tokens_found[0].1, 1);
+    assert!(tokens_found[0].2.contains("--memory-limit 64.0 MiB"), "{tokens_found:?}");
+    assert!(validate_found.contains(&tokens_found[0]), "{validate_found:?}");
+    assert_eq!(summary["requests"], 1, "{summary}");
+});

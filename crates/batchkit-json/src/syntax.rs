@@ -79,6 +79,15 @@ pub fn result_lines(n: u64) -> String {
     format!("{n} lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`")
 }
 
+/// What every command says about a line of `len` bytes whose parse needs about `need` bytes,
+/// more than the `limit` of `--memory-limit` allows (`line_too_large`); sizes as shown.
+pub fn too_big_to_parse(len: usize, need: &str, limit: &str) -> String {
+    format!(
+        "line is {len} bytes and needs about {need} to parse, more than --memory-limit {limit} allows; \
+         raise --memory-limit"
+    )
+}
+
 /// What every command says about a line that is JSON but not an object (`not_object`);
 /// `found` names what it is ("an array", "a string", ...).
 pub fn not_object(found: &str) -> String {
