@@ -222,19 +222,22 @@ fn long_window_file(dir: &Dir) -> (PathBuf, u64) {
     (p, lines)
 }
 
-bktest!(a_long_zstd_window_is_read_within_the_default_budget, |dir| {
-    let (file, lines) = long_window_file(&dir);
-    let out_path = dir.join("stdout.jsonl");
-    let mut c = dir.cmd();
-    c.args(["--format", "json", "validate"]).arg(&file);
-    let (code, peak, last) = peak_of(c, &out_path);
-    assert_eq!(code, 0, "{last}");
-    assert_eq!(summary(&last)["lines"].as_u64(), Some(lines), "{last}");
-    let mib = peak as f64 / (1 << 20) as f64;
-    eprintln!("validate of a 128 MiB zstd window: peak {mib:.1} MiB");
-    // The default --memory-limit, 256 MiB.
-    assert!(peak < 256 << 20, "peak {mib:.1} MiB");
-});
+bktest!(
+    a_long_zstd_window_is_read_within_the_default_budget,
+    |dir| {
+        let (file, lines) = long_window_file(&dir);
+        let out_path = dir.join("stdout.jsonl");
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"]).arg(&file);
+        let (code, peak, last) = peak_of(c, &out_path);
+        assert_eq!(code, 0, "{last}");
+        assert_eq!(summary(&last)["lines"].as_u64(), Some(lines), "{last}");
+        let mib = peak as f64 / (1 << 20) as f64;
+        eprintln!("validate of a 128 MiB zstd window: peak {mib:.1} MiB");
+        // The default --memory-limit, 256 MiB.
+        assert!(peak < 256 << 20, "peak {mib:.1} MiB");
+    }
+);
 
 bktest!(tokens_memory_is_bounded_on_a_long_unbroken_string, |dir| {
     // One pre-token of 1 MB: the byte-pair merge of it whole took about 48 bytes a byte.
@@ -254,5 +257,8 @@ bktest!(tokens_memory_is_bounded_on_a_long_unbroken_string, |dir| {
     assert!((30_000..500_000).contains(&tokens), "{last}");
     let mib = peak as f64 / (1 << 20) as f64;
     eprintln!("tokens of a 1 MB unbroken string: peak {mib:.1} MiB");
-    assert!(peak < 64 << 20, "peak {mib:.1} MiB under --memory-limit 64MiB");
+    assert!(
+        peak < 64 << 20,
+        "peak {mib:.1} MiB under --memory-limit 64MiB"
+    );
 });

@@ -815,7 +815,15 @@ bktest!(gzip_input_is_named_in_every_command, |dir| {
         vec!["tokens", &p],
         vec!["dupes", &p],
         vec!["shard", "--max-requests", "2", "-o", &out_dir, &p],
-        vec!["join", "--requests", &p, "--results", &plain, "--out", &merged],
+        vec![
+            "join",
+            "--requests",
+            &p,
+            "--results",
+            &plain,
+            "--out",
+            &merged,
+        ],
         vec!["compare", &p, &plain],
     ];
     for args in runs {
@@ -844,7 +852,11 @@ bktest!(trailing_data_is_named_with_its_column, |dir| {
             .filter(|v| v["code"] == "invalid_json")
             .map(|v| {
                 let n = |k: &str| v[k].as_u64().unwrap_or(0);
-                (n("line"), n("column"), v["message"].as_str().unwrap_or("").to_string())
+                (
+                    n("line"),
+                    n("column"),
+                    v["message"].as_str().unwrap_or("").to_string(),
+                )
             })
             .collect();
         let want = |line, column| {

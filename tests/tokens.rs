@@ -885,7 +885,10 @@ bktest!(a_result_file_is_reported_once, |dir| {
     let out = tokens(&dir, &["--format", "json", &p.display().to_string()]);
     assert_eq!(code(&out), 1);
     let events = json_lines(&out);
-    let findings: Vec<&Value> = events.iter().filter(|v| v["type"] == "diagnostic").collect();
+    let findings: Vec<&Value> = events
+        .iter()
+        .filter(|v| v["type"] == "diagnostic")
+        .collect();
     let messages: Vec<&str> = findings
         .iter()
         .map(|v| v["message"].as_str().unwrap())
@@ -902,7 +905,10 @@ bktest!(a_result_file_is_reported_once, |dir| {
         "5 lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`"
     );
     let summary = events.last().unwrap();
-    assert_eq!((summary["errors"].as_u64(), summary["requests"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (summary["errors"].as_u64(), summary["requests"].as_u64()),
+        (Some(2), Some(0))
+    );
 });
 
 bktest!(a_line_whose_parse_does_not_fit_is_too_large, |dir| {
@@ -940,7 +946,13 @@ bktest!(a_line_whose_parse_does_not_fit_is_too_large, |dir| {
     assert_eq!(tokens_found.len(), 1, "{tokens_found:?}");
     assert_eq!(tokens_found[0].0, "line_too_large");
     assert_eq!(tokens_found[0].1, 1);
-    assert!(tokens_found[0].2.contains("--memory-limit 64.0 MiB"), "{tokens_found:?}");
-    assert!(validate_found.contains(&tokens_found[0]), "{validate_found:?}");
+    assert!(
+        tokens_found[0].2.contains("--memory-limit 64.0 MiB"),
+        "{tokens_found:?}"
+    );
+    assert!(
+        validate_found.contains(&tokens_found[0]),
+        "{validate_found:?}"
+    );
     assert_eq!(summary["requests"], 1, "{summary}");
 });

@@ -373,13 +373,21 @@ fn open_counted(
         let declared = first_window(head);
         if let Some(window) = declared {
             if window > 1u64 << window_log {
+                let fix = match min_limit_for(window) {
+                    Some(limit) => {
+                        format!(
+                            "raise --memory-limit to at least {}",
+                            crate::format_size(limit)
+                        )
+                    }
+                    None => "no budget allows more than 2 GiB; recompress it with a smaller window"
+                        .to_string(),
+                };
                 return Err(open_err(io::Error::other(format!(
-                    "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); \
-                     raise --memory-limit to at least {}",
+                    "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); {fix}",
                     crate::format_size(window),
                     crate::format_size(budget.total()),
                     crate::format_size(1u64 << window_log),
-                    crate::format_size(min_limit_for(window)),
                 ))));
             }
         }
@@ -394,20 +402,19 @@ fn open_counted(
 }
 
 /// The smallest `--memory-limit` (in whole MiB) whose budget allows a zstd window of
-/// `window` bytes.
-fn min_limit_for(window: u64) -> u64 {
-    // The window takes 5/8 of what is left after the fixed cost: start just below, step up.
-    let need = window.checked_next_power_of_two().unwrap_or(u64::MAX >> 1);
-    let mut mib = (need / 5 * 8 >> 20).max(crate::budget::MIN_LIMIT >> 20);
-    while mib < (1 << 40) {
-        if let Ok(b) = crate::Budget::new(mib << 20) {
-            if 1u64 << b.zstd_window_log() >= window {
-                break;
-            }
-        }
-        mib += 1;
+/// `window` bytes, or `None` past the largest window the decoder takes (2 GiB).
+fn min_limit_for(window: u64) -> Option<u64> {
+    if window > 1 << 31 {
+        return None;
     }
-    mib << 20
+    // The window takes 5/8 of what is left after the fixed cost: start just below, step up.
+    let need = window.next_power_of_two();
+    let start = (need / 5 * 8 >> 20).max(crate::budget::MIN_LIMIT >> 20);
+    (start..start + 1024)
+        .find(|mib| {
+            crate::Budget::new(mib << 20).is_ok_and(|b| 1u64 << b.zstd_window_log() >= window)
+        })
+        .map(|mib| mib << 20)
 }
 
 /// The compression a stream starts with when it is one the reader does not decompress
@@ -492,7 +499,8 @@ where
     let per_chunk = (opts.chunk_size + opts.max_lines * RESULT_PER_LINE) as u64;
     let in_flight = if window > opts.budget.big() {
         let fit = opts.budget.reader_beside(window) / per_chunk.max(1);
-        opts.in_flight.min(usize::try_from(fit).unwrap_or(usize::MAX))
+        opts.in_flight
+            .min(usize::try_from(fit).unwrap_or(usize::MAX))
     } else {
         opts.in_flight
     }
@@ -1059,6 +1067,17 @@ mod tests {
     }
 
     #[test]
+    fn the_limit_a_window_needs() {
+        for log in [20u32, 24, 27, 28, 31] {
+            let limit = min_limit_for(1 << log).unwrap();
+            let fits = |l: u64| crate::Budget::new(l).is_ok_and(|b| b.zstd_window_log() >= log);
+            assert!(fits(limit) && !fits(limit - (1 << 20)), "2^{log}: {limit}");
+        }
+        assert!(min_limit_for(1 << 27).unwrap() <= crate::budget::DEFAULT_LIMIT);
+        assert_eq!(min_limit_for((1 << 31) + 1), None);
+    }
+
+    #[test]
     fn gzip_is_named_not_read_as_lines() {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
@@ -1117,7 +1136,10 @@ mod tests {
         // The line holding the first byte not read, past the lines read whole.
         let want = 1 + memchr::memchr_iter(b'\n', &plain[..offset as usize]).count() as u64;
         assert_eq!(line, want, "at byte {offset}");
-        assert!(line > read + 1 && line > 1000, "line {line}, {read} lines read whole");
+        assert!(
+            line > read + 1 && line > 1000,
+            "line {line}, {read} lines read whole"
+        );
     }
 
     #[test]
