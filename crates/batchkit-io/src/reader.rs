@@ -409,7 +409,7 @@ fn min_limit_for(window: u64) -> Option<u64> {
     }
     // The window takes 5/8 of what is left after the fixed cost: start just below, step up.
     let need = window.next_power_of_two();
-    let start = (need / 5 * 8 >> 20).max(crate::budget::MIN_LIMIT >> 20);
+    let start = ((need / 5 * 8) >> 20).max(crate::budget::MIN_LIMIT >> 20);
     (start..start + 1024)
         .find(|mib| {
             crate::Budget::new(mib << 20).is_ok_and(|b| 1u64 << b.zstd_window_log() >= window)
