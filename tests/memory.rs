@@ -35,7 +35,6 @@ fn write_lines(dir: &Dir, name: &str, n: usize, id: impl Fn(usize) -> usize) -> 
 /// the last line it printed.
 fn peak_rss(dir: &Dir, args: &[&str], file: &Path) -> (i32, u64, String) {
     let out_path = dir.join("stdout.jsonl");
-    let out = std::fs::File::create(&out_path).unwrap();
     let mut c = dir.cmd();
     // One worker: less memory in flight, so less noise around what the id set takes.
     c.args(["--format", "json", "--threads", "1"])
@@ -48,10 +47,15 @@ fn peak_rss(dir: &Dir, args: &[&str], file: &Path) -> (i32, u64, String) {
             "--temp-dir",
         ])
         .arg(dir.path())
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(Stdio::null());
+        .arg(file);
+    peak_of(c, &out_path)
+}
+
+/// Runs `c` with stdout to `out_path`; returns the exit code, the child's peak resident
+/// size in bytes and the last line it printed (see [`peak_rss`]).
+fn peak_of(mut c: std::process::Command, out_path: &Path) -> (i32, u64, String) {
+    let out = std::fs::File::create(out_path).unwrap();
+    c.stdin(Stdio::null()).stdout(out).stderr(Stdio::null());
     let mut child = c.spawn().expect("spawn batchkit");
     let status_path = format!("/proc/{}/status", child.id());
     let mut peak = 0u64;
@@ -67,7 +71,7 @@ fn peak_rss(dir: &Dir, args: &[&str], file: &Path) -> (i32, u64, String) {
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
     };
-    let text = std::fs::read_to_string(&out_path).unwrap();
+    let text = std::fs::read_to_string(out_path).unwrap();
     let last = text.lines().last().unwrap_or_default().to_string();
     (status.code().expect("exited"), peak, last)
 }
@@ -187,5 +191,74 @@ bktest!(validate_memory_stays_flat_with_many_repeated_ids, |dir| {
         |s, n| {
             assert_eq!(s["errors"].as_u64(), Some(thrice_repeats(n).1), "{s}");
         },
+    );
+});
+
+/// A `zstd --long=27` file: its frame asks for a 128 MiB window, and it holds more than that
+/// decompressed (about 150 MB in 40,000 lines), so the decoder fills the whole window.
+fn long_window_file(dir: &Dir) -> (PathBuf, u64) {
+    let p = dir.join("long.jsonl.zst");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut enc = zstd::stream::Encoder::new(f, 1).unwrap();
+    enc.long_distance_matching(true).unwrap();
+    enc.window_log(27).unwrap();
+    let pad = "x".repeat(3700);
+    let mut lines = 0u64;
+    let mut block = String::new();
+    // Written in parts, so the frame does not shrink its window to the content size.
+    for part in 0..40 {
+        block.clear();
+        for i in 0..1000u64 {
+            let n = part * 1000 + i;
+            block.push_str(&format!(
+                "{{\"custom_id\":\"r{n}\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"{n} {pad}\"}}]}}}}\n"
+            ));
+            lines += 1;
+        }
+        enc.write_all(block.as_bytes()).unwrap();
+        enc.flush().unwrap();
+    }
+    enc.finish().unwrap();
+    (p, lines)
+}
+
+bktest!(
+    a_long_zstd_window_is_read_within_the_default_budget,
+    |dir| {
+        let (file, lines) = long_window_file(&dir);
+        let out_path = dir.join("stdout.jsonl");
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "validate"]).arg(&file);
+        let (code, peak, last) = peak_of(c, &out_path);
+        assert_eq!(code, 0, "{last}");
+        assert_eq!(summary(&last)["lines"].as_u64(), Some(lines), "{last}");
+        let mib = peak as f64 / (1 << 20) as f64;
+        eprintln!("validate of a 128 MiB zstd window: peak {mib:.1} MiB");
+        // The default --memory-limit, 256 MiB.
+        assert!(peak < 256 << 20, "peak {mib:.1} MiB");
+    }
+);
+
+bktest!(tokens_memory_is_bounded_on_a_long_unbroken_string, |dir| {
+    // One pre-token of 1 MB: the byte-pair merge of it whole took about 48 bytes a byte.
+    let line = format!(
+        "{{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}}}\n",
+        "a".repeat(1_000_000)
+    );
+    let file = dir.write("long.jsonl", line);
+    let out_path = dir.join("stdout.jsonl");
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "--memory-limit", "64MiB", "tokens"])
+        .arg(&file);
+    let (code, peak, last) = peak_of(c, &out_path);
+    assert_eq!(code, 0, "{last}");
+    // "a" repeated merges into tokens of a few bytes each, never one per byte.
+    let tokens = summary(&last)["input_tokens"].as_u64().unwrap_or(0);
+    assert!((30_000..500_000).contains(&tokens), "{last}");
+    let mib = peak as f64 / (1 << 20) as f64;
+    eprintln!("tokens of a 1 MB unbroken string: peak {mib:.1} MiB");
+    assert!(
+        peak < 64 << 20,
+        "peak {mib:.1} MiB under --memory-limit 64MiB"
     );
 });

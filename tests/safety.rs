@@ -799,3 +799,73 @@ bktest!(absurd_thread_counts_are_refused, |dir| {
         }
     }
 });
+
+bktest!(gzip_input_is_named_in_every_command, |dir| {
+    // A gzip member with one stored deflate block: `{}` and a newline.
+    let mut gz = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF];
+    gz.extend_from_slice(&[1, 3, 0, 0xFC, 0xFF, b'{', b'}', b'\n']);
+    let p = dir.write("requests.jsonl.gz", gz);
+    let plain = dir.write("results.jsonl", results(2));
+    let p = p.display().to_string();
+    let plain = plain.display().to_string();
+    let out_dir = dir.join("shards").display().to_string();
+    let merged = dir.join("merged.jsonl").display().to_string();
+    let runs: [Vec<&str>; 6] = [
+        vec!["validate", &p],
+        vec!["tokens", &p],
+        vec!["dupes", &p],
+        vec!["shard", "--max-requests", "2", "-o", &out_dir, &p],
+        vec![
+            "join",
+            "--requests",
+            &p,
+            "--results",
+            &plain,
+            "--out",
+            &merged,
+        ],
+        vec!["compare", &p, &plain],
+    ];
+    for args in runs {
+        let mut c = dir.cmd();
+        c.args(["--format", "json"]).args(&args);
+        let out = run(c);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{args:?}: {text}");
+        assert!(
+            text.contains("gzip input is not supported: decompress it or use zstd"),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains("invalid_utf8"), "{args:?}: {text}");
+    }
+});
+
+bktest!(trailing_data_is_named_with_its_column, |dir| {
+    let p = dir.write("t.jsonl", "{\"a\":1} x\n{\"a\":1}{\"b\":2}\n");
+    for job in ["validate", "tokens"] {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", job]).arg(&p);
+        let out = run(c);
+        let found: Vec<(u64, u64, String)> = crate::util::json_lines(&out)
+            .into_iter()
+            .filter(|v| v["code"] == "invalid_json")
+            .map(|v| {
+                let n = |k: &str| v[k].as_u64().unwrap_or(0);
+                (
+                    n("line"),
+                    n("column"),
+                    v["message"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let want = |line, column| {
+            (
+                line,
+                column,
+                format!("not valid JSON: trailing data after the JSON value at column {column}"),
+            )
+        };
+        assert_eq!(found, [want(1, 9), want(2, 8)], "{job}");
+    }
+});

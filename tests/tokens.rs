@@ -873,3 +873,85 @@ bktest!(cost_plan_anthropic_one_hour_ttl, |dir| {
         "{five_text}"
     );
 });
+
+bktest!(a_result_file_is_reported_once, |dir| {
+    let line = |i: u32| {
+        format!(
+            "{{\"id\":\"batch_req_{i}\",\"custom_id\":\"r{i}\",\"response\":{{\"status_code\":200,\"request_id\":\"q{i}\",\"body\":{{\"object\":\"chat.completion\",\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assistant\",\"content\":\"hi\"}},\"finish_reason\":\"stop\"}}]}}}},\"error\":null}}\n"
+        )
+    };
+    let p = dir.write("results.jsonl", (1..=5).map(line).collect::<String>());
+    let out = tokens(&dir, &["--format", "json", &p.display().to_string()]);
+    assert_eq!(code(&out), 1);
+    let events = json_lines(&out);
+    let findings: Vec<&Value> = events
+        .iter()
+        .filter(|v| v["type"] == "diagnostic")
+        .collect();
+    let messages: Vec<&str> = findings
+        .iter()
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(
+        messages[0].ends_with("not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`"),
+        "{}",
+        messages[0]
+    );
+    assert_eq!(findings[0]["line"], 1);
+    assert_eq!(
+        messages[1],
+        "5 lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`"
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(
+        (summary["errors"].as_u64(), summary["requests"].as_u64()),
+        (Some(2), Some(0))
+    );
+});
+
+bktest!(a_line_whose_parse_does_not_fit_is_too_large, |dir| {
+    // 1.2 MB of which half is commas: its parse takes about 19 MB, over the 16 MiB long-line
+    // share of a 64 MiB budget (validate reports the same line the same way).
+    let dense = "0,".repeat(600_000);
+    let p = dir.write(
+        "dense.jsonl",
+        format!(
+            "{{\"custom_id\":\"dense\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}],\"metadata\":{{\"dense\":[{dense}0]}}}}}}\n{{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{{\"model\":\"gpt-4o-mini\",\"messages\":[{{\"role\":\"user\",\"content\":\"hi\"}}]}}}}\n"
+        ),
+    );
+    let p = p.display().to_string();
+    let found = |job: &str| {
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "--memory-limit", "64MiB", job, &p]);
+        let out = run(c);
+        let events = json_lines(&out);
+        let d: Vec<(String, u64, String)> = events
+            .iter()
+            .filter(|v| v["type"] == "diagnostic")
+            .map(|v| {
+                (
+                    v["code"].as_str().unwrap().to_string(),
+                    v["line"].as_u64().unwrap_or(0),
+                    v["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (code(&out), d, events.last().cloned().unwrap())
+    };
+    let (code_t, tokens_found, summary) = found("tokens");
+    let (_, validate_found, _) = found("validate");
+    assert_eq!(code_t, 1);
+    assert_eq!(tokens_found.len(), 1, "{tokens_found:?}");
+    assert_eq!(tokens_found[0].0, "line_too_large");
+    assert_eq!(tokens_found[0].1, 1);
+    assert!(
+        tokens_found[0].2.contains("--memory-limit 64.0 MiB"),
+        "{tokens_found:?}"
+    );
+    assert!(
+        validate_found.contains(&tokens_found[0]),
+        "{validate_found:?}"
+    );
+    assert_eq!(summary["requests"], 1, "{summary}");
+});

@@ -11,6 +11,10 @@
 //! | the job's own tables: id set, per-model totals ([`Budget::tables`]) | 1/4 |
 //! | a zstd window, and parsing one long line ([`Budget::big`]) | 1/2 |
 //!
+//! A zstd window larger than the long-line share takes the rest from the reader's share
+//! (up to half of it): fewer chunks are in flight while it is held
+//! ([`Budget::reader_beside`]), and long lines are read one at a time.
+//!
 //! The join holds its partitions and its own reader in one share ([`Budget::join`]): the
 //! whole budget less the fixed cost and half the long-line share, less 1/32 of that (at most
 //! 16 MiB) for the schemas answers are checked against ([`Budget::answer_schemas`]); the
@@ -120,13 +124,30 @@ impl Budget {
         self.total.saturating_sub(self.big() / 2 + BASE)
     }
 
-    /// The largest zstd window (as a power of two) the decoder may use.
+    /// The largest zstd window (as a power of two) the decoder may use: the long-line share,
+    /// and half the reader's, which gives way to it (fewer chunks in flight, see
+    /// [`Budget::reader_beside`]). At the default 256 MiB that is 128 MiB, the window of
+    /// `zstd --long=27`.
     pub fn zstd_window_log(&self) -> u32 {
+        let room = self.big() + self.reader() / 2;
         let mut log = 10;
-        while log < 31 && (1u64 << (log + 1)) <= self.big() {
+        while log < 31 && (1u64 << (log + 1)) <= room {
             log += 1;
         }
         log
+    }
+
+    /// The reader's share while a zstd window of `window` bytes is held: the window lives in
+    /// the long-line share, and what it takes beyond that comes out of the reader's.
+    pub fn reader_beside(&self, window: u64) -> u64 {
+        self.reader()
+            .saturating_sub(window.saturating_sub(self.big()))
+    }
+
+    /// What is left of the long-line share for chunks of long lines while a zstd window of
+    /// `window` bytes is held.
+    pub fn big_beside(&self, window: u64) -> u64 {
+        self.big().saturating_sub(window)
     }
 
     /// Whether parsing `content` fits this budget; `Err(needed bytes)` when it does not.
@@ -177,8 +198,13 @@ mod tests {
         assert!(Budget::new(16 << 20).is_err());
         let b = Budget::new(256 << 20).unwrap();
         assert_eq!(b.reader() + b.tables() + b.big(), (256 - 32) << 20);
-        assert_eq!(b.zstd_window_log(), 26);
-        assert_eq!(Budget::new(1 << 30).unwrap().zstd_window_log(), 28);
+        // `zstd --long=27` fits the default budget, the reader giving way; 256 MiB does not.
+        assert_eq!(b.zstd_window_log(), 27);
+        assert_eq!(b.reader_beside(1 << 27), b.reader() - ((1 << 27) - b.big()));
+        assert_eq!(b.reader_beside(1 << 20), b.reader());
+        assert_eq!(b.big_beside(1 << 27), 0);
+        assert_eq!(Budget::new(64 << 20).unwrap().zstd_window_log(), 24);
+        assert_eq!(Budget::new(1 << 30).unwrap().zstd_window_log(), 29);
     }
 
     #[test]

@@ -320,7 +320,7 @@ pub fn open(
     input: &Input,
     budget: &crate::Budget,
 ) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
-    open_counted(input, Arc::new(AtomicU64::new(0)), budget)
+    open_counted(input, Arc::new(AtomicU64::new(0)), budget).map(|(r, z, _)| (r, z))
 }
 
 struct Counted<R> {
@@ -340,7 +340,7 @@ fn open_counted(
     input: &Input,
     count: Arc<AtomicU64>,
     budget: &crate::Budget,
-) -> Result<(Box<dyn Read + Send>, bool), ReadError> {
+) -> Result<(Box<dyn Read + Send>, bool, u64), ReadError> {
     let window_log = budget.zstd_window_log();
     let open_err = |source| ReadError::Open {
         name: input.name.clone(),
@@ -364,24 +364,70 @@ fn open_counted(
             Err(e) => return Err(open_err(e)),
         }
     };
+    if let Some(format) = unsupported_compression(head) {
+        return Err(open_err(io::Error::other(format!(
+            "{format} input is not supported: decompress it or use zstd"
+        ))));
+    }
     if is_zstd(head) {
-        if let Some(window) = first_window(head) {
+        let declared = first_window(head);
+        if let Some(window) = declared {
             if window > 1u64 << window_log {
+                let fix = match min_limit_for(window) {
+                    Some(limit) => {
+                        format!(
+                            "raise --memory-limit to at least {}",
+                            crate::format_size(limit)
+                        )
+                    }
+                    None => "no budget allows more than 2 GiB; recompress it with a smaller window"
+                        .to_string(),
+                };
                 return Err(open_err(io::Error::other(format!(
-                    "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); \
-                     raise --memory-limit to at least {}",
+                    "the zstd stream needs a {} window, more than --memory-limit {} allows ({}); {fix}",
                     crate::format_size(window),
                     crate::format_size(budget.total()),
                     crate::format_size(1u64 << window_log),
-                    crate::format_size(window * 2 + (64 << 20)),
                 ))));
             }
         }
         let mut dec = zstd::stream::read::Decoder::with_buffer(buffered).map_err(open_err)?;
         dec.window_log_max(window_log).map_err(open_err)?;
-        Ok((Box::new(dec), true))
+        // A later frame may declare a larger window, up to the largest allowed.
+        let window = declared.unwrap_or(1u64 << window_log);
+        Ok((Box::new(dec), true, window))
     } else {
-        Ok((Box::new(buffered), false))
+        Ok((Box::new(buffered), false, 0))
+    }
+}
+
+/// The smallest `--memory-limit` (in whole MiB) whose budget allows a zstd window of
+/// `window` bytes, or `None` past the largest window the decoder takes (2 GiB).
+fn min_limit_for(window: u64) -> Option<u64> {
+    if window > 1 << 31 {
+        return None;
+    }
+    // The window takes 5/8 of what is left after the fixed cost: start just below, step up.
+    let need = window.next_power_of_two();
+    let start = ((need / 5 * 8) >> 20).max(crate::budget::MIN_LIMIT >> 20);
+    (start..start + 1024)
+        .find(|mib| {
+            crate::Budget::new(mib << 20).is_ok_and(|b| 1u64 << b.zstd_window_log() >= window)
+        })
+        .map(|mib| mib << 20)
+}
+
+/// The compression a stream starts with when it is one the reader does not decompress
+/// (rather than a finding for every "line" of its bytes).
+fn unsupported_compression(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(&[0x1F, 0x8B]) {
+        Some("gzip")
+    } else if head.starts_with(&[0xFD, b'7', b'z', b'X', b'Z', 0x00]) {
+        Some("xz")
+    } else if head.len() >= 4 && head.starts_with(b"BZh") && (b'1'..=b'9').contains(&head[3]) {
+        Some("bzip2")
+    } else {
+        None
     }
 }
 
@@ -448,8 +494,17 @@ where
     S: FnMut(&Chunk, T) -> Result<bool, E>,
 {
     let count = Arc::new(AtomicU64::new(0));
-    let (stream, compressed) = open_counted(input, count.clone(), &opts.budget)?;
-    let in_flight = opts.in_flight.max(2);
+    let (stream, compressed, window) = open_counted(input, count.clone(), &opts.budget)?;
+    // A zstd window beyond the long-line share is taken from the chunks in flight.
+    let per_chunk = (opts.chunk_size + opts.max_lines * RESULT_PER_LINE) as u64;
+    let in_flight = if window > opts.budget.big() {
+        let fit = opts.budget.reader_beside(window) / per_chunk.max(1);
+        opts.in_flight
+            .min(usize::try_from(fit).unwrap_or(usize::MAX))
+    } else {
+        opts.in_flight
+    }
+    .max(2);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
     for _ in 0..in_flight {
         free_tx.send(Vec::new()).expect("receiver alive");
@@ -462,7 +517,7 @@ where
     let long_cap = (opts.chunk_size.max(1) as u64) * 2;
     let long_room = opts
         .budget
-        .big()
+        .big_beside(window)
         .saturating_sub(opts.max_line_bytes as u64 + long_cap);
 
     std::thread::scope(|ts| {
@@ -639,10 +694,12 @@ impl<'a, R: Read> Cutter<'a, R> {
         }
     }
 
-    fn read_err(&self, at: u64, source: io::Error) -> ReadError {
+    /// The error of a read that failed at byte `at`, after `read` bytes of the chunk being
+    /// filled (from its first line on): it names the line the failure fell in.
+    fn read_err(&self, at: u64, read: &[u8], source: io::Error) -> ReadError {
         ReadError::Read {
             name: self.input.name.clone(),
-            line: self.line,
+            line: self.line + memchr::memchr_iter(b'\n', read).count() as u64,
             offset: at,
             what: if self.compressed {
                 " (zstd stream)"
@@ -660,7 +717,7 @@ impl<'a, R: Read> Cutter<'a, R> {
         }
         if let Some(c) = &self.opts.cancel {
             if c.load(std::sync::atomic::Ordering::Relaxed) {
-                return Err(self.read_err(at + buf.len() as u64, cancelled()));
+                return Err(self.read_err(at + buf.len() as u64, buf, cancelled()));
             }
         }
         let want = self.opts.read_size.max(1);
@@ -678,7 +735,7 @@ impl<'a, R: Read> Cutter<'a, R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     buf.truncate(old);
-                    return Err(self.read_err(at + old as u64, e));
+                    return Err(self.read_err(at + old as u64, buf, e));
                 }
             }
         }
@@ -1007,6 +1064,82 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, ReadError::Read { .. }), "{err}");
         assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn the_limit_a_window_needs() {
+        for log in [20u32, 24, 27, 28, 31] {
+            let limit = min_limit_for(1 << log).unwrap();
+            let fits = |l: u64| crate::Budget::new(l).is_ok_and(|b| b.zstd_window_log() >= log);
+            assert!(fits(limit) && !fits(limit - (1 << 20)), "2^{log}: {limit}");
+        }
+        assert!(min_limit_for(1 << 27).unwrap() <= crate::budget::DEFAULT_LIMIT);
+        assert_eq!(min_limit_for((1 << 31) + 1), None);
+    }
+
+    #[test]
+    fn gzip_is_named_not_read_as_lines() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.jsonl.gz");
+        // A gzip member holding one stored block: header, then the deflate data.
+        let mut gz = vec![0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF];
+        gz.extend_from_slice(&[1, 3, 0, 0xFC, 0xFF, b'{', b'}', b'\n']);
+        std::fs::File::create(&p).unwrap().write_all(&gz).unwrap();
+        let mut lines = 0;
+        let err = run(
+            &Input::path(&p),
+            &ReadOptions::default(),
+            |c| c.line_count(),
+            |_, n| -> Result<bool, ReadError> {
+                lines += n;
+                Ok(true)
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(err, ReadError::Open { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("gzip input is not supported: decompress it or use zstd"),
+            "{err}"
+        );
+        assert_eq!(lines, 0);
+    }
+
+    #[test]
+    fn a_truncated_stream_names_the_line_it_broke_in() {
+        let dir = tempfile::tempdir().unwrap();
+        // Lines that do not compress to nothing, so that half the stream is megabytes in.
+        let plain: Vec<u8> = (0..200_000u64)
+            .flat_map(|i| {
+                let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                format!("{{\"i\":{i},\"h\":\"{h:x}\"}}\n").into_bytes()
+            })
+            .collect();
+        let z = zstd::encode_all(&plain[..], 3).unwrap();
+        let p = dir.path().join("z.bin");
+        std::fs::write(&p, &z[..z.len() / 2]).unwrap();
+        let mut read = 0u64;
+        let err = run(
+            &Input::path(&p),
+            &ReadOptions::default(),
+            |c| c.line_count(),
+            |_, n| -> Result<bool, ReadError> {
+                read += n;
+                Ok(true)
+            },
+        )
+        .unwrap_err();
+        let ReadError::Read { line, offset, .. } = err else {
+            panic!("{err}")
+        };
+        // The line holding the first byte not read, past the lines read whole.
+        let want = 1 + memchr::memchr_iter(b'\n', &plain[..offset as usize]).count() as u64;
+        assert_eq!(line, want, "at byte {offset}");
+        assert!(
+            line > read + 1 && line > 1000,
+            "line {line}, {read} lines read whole"
+        );
     }
 
     #[test]

@@ -59,6 +59,35 @@ pub fn line_too_large(len: u64, max: u64) -> String {
     format!("line is {len} bytes, over --max-line-bytes ({max} bytes)")
 }
 
+/// How [`result_file`] ends: what tells its finding apart.
+const RESULT_FILE: &str = ", not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`";
+
+/// What every command says about the first result line of a file given as requests (`what`
+/// names its layout: "an OpenAI-style output or error line").
+pub fn result_file(what: &str) -> String {
+    format!("this is {what}{RESULT_FILE}")
+}
+
+/// Whether `message` is [`result_file`]'s.
+pub fn is_result_file(message: &str) -> bool {
+    message.starts_with("this is ") && message.ends_with(RESULT_FILE)
+}
+
+/// What every command says, once at the end, about the `n` (more than one) result lines of a
+/// file given as requests.
+pub fn result_lines(n: u64) -> String {
+    format!("{n} lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`")
+}
+
+/// What every command says about a line of `len` bytes whose parse needs about `need` bytes,
+/// more than the `limit` of `--memory-limit` allows (`line_too_large`); sizes as shown.
+pub fn too_big_to_parse(len: usize, need: &str, limit: &str) -> String {
+    format!(
+        "line is {len} bytes and needs about {need} to parse, more than --memory-limit {limit} allows; \
+         raise --memory-limit"
+    )
+}
+
 /// What every command says about a line that is JSON but not an object (`not_object`);
 /// `found` names what it is ("an array", "a string", ...).
 pub fn not_object(found: &str) -> String {
@@ -149,6 +178,16 @@ pub fn describe(err: &simd_json::Error, content: &[u8]) -> SyntaxError {
             };
         }
     }
+    if let Some(at) = trailing_data(content) {
+        let column = at as u64 + 1;
+        return SyntaxError {
+            kind: SyntaxKind::InvalidJson,
+            column: Some(column),
+            message: format!(
+                "not valid JSON: trailing data after the JSON value at column {column}"
+            ),
+        };
+    }
     let column = Some(err.index() as u64 + 1);
     let fallback;
     let last = content
@@ -210,6 +249,19 @@ pub fn describe(err: &simd_json::Error, content: &[u8]) -> SyntaxError {
         column,
         message,
     }
+}
+
+/// Where the first byte after one complete JSON value stands, when `content` starts with a
+/// complete value and holds more than whitespace after it (`{"a":1} x`, `{"a":1}{"b":2}`).
+fn trailing_data(content: &[u8]) -> Option<usize> {
+    let mut values =
+        serde_json::Deserializer::from_slice(content).into_iter::<serde::de::IgnoredAny>();
+    values.next()?.ok()?;
+    let end = values.byte_offset();
+    let rest = content.get(end..)?;
+    rest.iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .map(|p| end + p)
 }
 
 /// The first byte below 0x20 that JSON does not allow where it stands (inside a string, any;
@@ -280,6 +332,25 @@ mod tests {
         let e = syntax_error(b"{\"x\":\x01 1}").unwrap();
         assert_eq!(e.column, Some(6));
         assert!(e.message.contains("outside any string"), "{}", e.message);
+        // Data after a complete value is named as such, at the column where it starts.
+        for (line, column) in [
+            (&br#"{"a":1} x"#[..], 9),
+            (br#"{"a":1}{"b":2}"#, 8),
+            (br#"[1,2]  ,"#, 8),
+            (b"\"s\"\t1", 5),
+        ] {
+            let e = syntax_error(line).unwrap();
+            assert_eq!(e.column, Some(column), "{line:?}");
+            assert_eq!(
+                e.message,
+                format!("not valid JSON: trailing data after the JSON value at column {column}")
+            );
+            let se = serde_json::from_slice::<serde_json::Value>(line).unwrap_err();
+            assert_eq!(from_serde(line, &se), e);
+        }
+        assert!(syntax_error(b"{\"a\":1} \r\n").is_none());
+        let e = syntax_error(br#"{"a":1"#).unwrap();
+        assert!(e.message.contains("truncated"), "{}", e.message);
         // serde_json's refusal gets simd-json's words.
         let bad = br#"{"a":1,}"#;
         let se = serde_json::from_slice::<serde_json::Value>(bad).unwrap_err();

@@ -4,6 +4,13 @@
 //! The merge is a port of `tiktoken`'s `_byte_pair_merge` (pieces under 100 bytes) and
 //! `_byte_pair_merge_large` (a heap, for long pieces such as base64 or minified code): same
 //! rank order, same leftmost tie-break, so the same tokens. Only their number is kept.
+//!
+//! A piece longer than 64 KiB (a pre-token without a break: a run of one character, base64
+//! without digits, CJK text without punctuation) is merged one 64 KiB window at a time, each
+//! window resuming at a token boundary 4 KiB before the previous one's end: memory stays at
+//! about 3 MiB per thread and time linear. The count is exact when that boundary is one of
+//! the whole piece's, which the tests find on every piece they try; beyond 64 KiB it is
+//! documented as a close approximation of tiktoken's.
 
 use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap};
@@ -18,6 +25,13 @@ const NO_RANK: u32 = u32::MAX;
 /// Pieces shorter than this are merged by [`Ranks::merge_small`], longer ones with a heap
 /// (tiktoken's threshold).
 const SMALL_PIECE: usize = 100;
+
+/// Pieces longer than this are merged in windows of this many bytes ([`Ranks::count_long`]):
+/// the heap merge takes about 48 bytes of memory per byte of its piece, so 3 MiB per thread.
+const WINDOW: usize = 64 * 1024;
+/// The end of a window that may merge differently from the whole piece: tokens ending in it
+/// are merged again at the start of the next window.
+const WINDOW_MARGIN: usize = 4 * 1024;
 
 /// Pieces up to this many bytes are remembered; longer ones are rare and not worth the memory.
 const MEMO_MAX_PIECE: usize = 64;
@@ -111,8 +125,34 @@ impl Ranks {
             1 => 1,
             _ if self.get(piece) != NO_RANK => 1,
             n if n < SMALL_PIECE => self.merge_small(piece),
-            _ => self.merge_large(piece),
+            n if n <= WINDOW => self.merge_large(piece),
+            _ => self.count_long(piece, WINDOW, WINDOW_MARGIN),
         }
+    }
+
+    /// Tokens of a piece longer than `window` bytes (a base64 image without digits, a run of
+    /// one character, CJK text without punctuation, a minified blob), merged one window at a
+    /// time so that memory stays bounded and time linear: each window is merged whole, its
+    /// tokens are kept up to the last one ending before its final `margin` bytes, and the
+    /// next window starts where they end.
+    ///
+    /// A token boundary of the whole piece splits its merge in two independent ones (no
+    /// merge crosses it, and each side picks its lowest rank as it would alone), so the count
+    /// is exact whenever the cut is such a boundary: when the end of a window changes none of
+    /// the tokens `margin` bytes before it. Merges reach back a few tokens, never kilobytes,
+    /// so in practice the count is tiktoken's; it is documented as an approximation beyond
+    /// [`WINDOW`] bytes without a pre-token break.
+    fn count_long(&self, piece: &[u8], window: usize, margin: usize) -> u32 {
+        debug_assert!(margin < window);
+        let mut total = 0;
+        let mut start = 0;
+        while piece.len() - start > window {
+            let (count, cut) =
+                self.merge_large_upto(&piece[start..start + window], window - margin);
+            total += count;
+            start += cut;
+        }
+        total + self.count_piece(&piece[start..])
     }
 
     /// tiktoken's `_byte_pair_merge`: repeatedly merge the adjacent pair of lowest rank
@@ -161,6 +201,13 @@ impl Ranks {
     }
 
     fn merge_large(&self, piece: &[u8]) -> u32 {
+        self.merge_large_upto(piece, piece.len()).0
+    }
+
+    /// The heap merge of `piece`: the number of its leading tokens that end at or before
+    /// `limit`, and where the last of them ends (at least the first token's end, so a
+    /// caller moving on by it always moves).
+    fn merge_large_upto(&self, piece: &[u8], limit: usize) -> (u32, usize) {
         #[derive(PartialEq, Eq)]
         struct Merge {
             start: usize,
@@ -247,11 +294,11 @@ impl Ranks {
         }
         let mut count = 0;
         let mut i = 0;
-        while i < state.len() {
+        while i < state.len() && (count == 0 || state[i].end <= limit) {
             count += 1;
             i = state[i].end;
         }
-        count
+        (count, i)
     }
 }
 
@@ -421,6 +468,58 @@ mod tests {
         ) {
             let ranks = o200k();
             prop_assert_eq!(ranks.merge_small(&piece), ranks.merge_large(&piece));
+        }
+    }
+
+    proptest! {
+        /// Merged in small windows, long pieces give the count of one merge of the whole:
+        /// the window's cut falls on a token boundary of the whole piece.
+        #[test]
+        fn windowed_merge_counts_like_the_whole_merge(
+            units in proptest::collection::vec(
+                prop_oneof![
+                    3 => "[a-z]{1,9}",
+                    1 => "[A-Z]{1,4}",
+                    1 => "[東京データ的数据]{1,4}",
+                    1 => "a{1,40}|={1,40}| {1,40}",
+                    1 => "[a-zA-Z0-9+/]{1,12}",
+                ],
+                100..400,
+            ),
+        ) {
+            let piece = units.concat().into_bytes();
+            let ranks = o200k();
+            prop_assert_eq!(ranks.count_long(&piece, 512, 128), ranks.merge_large(&piece));
+        }
+    }
+
+    /// Pieces past the window, counted as tiktoken-rs counts them (one merge of the whole).
+    #[test]
+    fn long_pieces_count_like_tiktoken() {
+        let bpe = tiktoken_rs::o200k_base_singleton();
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize
+        };
+        let lower: Vec<u8> = (0..200_000).map(|_| b'a' + (next() % 26) as u8).collect();
+        let cjk: String = (0..60_000)
+            .map(|_| ['東', '京', '的', '数', '据', 'デ', 'ー', 'タ'][next() % 8])
+            .collect();
+        let pieces: [&[u8]; 5] = [
+            &[b'a'; 150_000],
+            &[b' '; 140_000],
+            &[b'='; 130_000],
+            &lower,
+            cjk.as_bytes(),
+        ];
+        for piece in pieces {
+            assert!(piece.len() > WINDOW);
+            let text = std::str::from_utf8(piece).unwrap();
+            let want = bpe.encode_ordinary(text).len();
+            assert_eq!(o200k().count_piece(piece) as usize, want, "{}", &text[..30]);
         }
     }
 

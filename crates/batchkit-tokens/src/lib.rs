@@ -170,7 +170,13 @@ where
 
 type ChunkResult = Vec<(u64, u64, Result<RequestCount, Diagnostic>, Option<Prefixes>)>;
 
-fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) -> ChunkResult {
+fn count_chunk(
+    chunk: &Chunk,
+    model: Option<&str>,
+    max_line: usize,
+    plan: bool,
+    budget: &batchkit_io::Budget,
+) -> ChunkResult {
     if let Some(over) = chunk.oversized {
         let problem = Diagnostic::at(
             Code::LineTooLarge,
@@ -184,6 +190,21 @@ fn count_chunk(chunk: &Chunk, model: Option<&str>, max_line: usize, plan: bool) 
     chunk
         .lines()
         .map(|l| {
+            // A line whose parse would not fit the budget is reported as validate reports it.
+            if let Err(need) = budget.parse_fits(l.content) {
+                let problem = Diagnostic::at(
+                    Code::LineTooLarge,
+                    Severity::Error,
+                    l.number,
+                    l.offset,
+                    batchkit_json::syntax::too_big_to_parse(
+                        l.content.len(),
+                        &batchkit_io::format_size(need),
+                        &batchkit_io::format_size(budget.total()),
+                    ),
+                );
+                return (l.number, l.offset, Err(problem), None);
+            }
             let (r, p) = count_request_planned(l.content, model, plan);
             let r = r.map_err(|d| d.placed(l.number, l.offset));
             (l.number, l.offset, r, p)
@@ -216,10 +237,12 @@ where
     // Blank lines are reported as validate reports them: a run between requests is one
     // error, a run at the end of the file one warning; either way they are skipped.
     let mut blanks = BlankRun::default();
+    // A result file: its first line is reported, the others once at the end, as validate does.
+    let mut result_lines = 0u64;
     let stats = batchkit_io::run(
         input,
         &opts.read,
-        |chunk| count_chunk(chunk, model, max_line, plan),
+        |chunk| count_chunk(chunk, model, max_line, plan, &opts.read.budget),
         |chunk, results| -> Result<bool, Stop<S::Error>> {
             for (line, offset, result, prefixes) in results {
                 if matches!(&result, Err(d) if d.code == Code::EmptyLine) {
@@ -233,6 +256,14 @@ where
                         .map_err(Stop::Sink)?
                     {
                         return Ok(false);
+                    }
+                }
+                if let Err(d) = &result {
+                    if batchkit_json::syntax::is_result_file(&d.message) {
+                        result_lines += 1;
+                        if result_lines > 1 {
+                            continue;
+                        }
                     }
                 }
                 totals.add(&result);
@@ -277,6 +308,15 @@ where
     if let Some(d) = blanks.at_end() {
         totals.add(&Err(d.clone()));
         sink.finding(file, &d.with_context("skipped"))?;
+    }
+    if result_lines > 1 {
+        let d = Diagnostic::file(
+            Code::MissingField,
+            Severity::Error,
+            batchkit_json::syntax::result_lines(result_lines),
+        );
+        totals.add(&Err(d.clone()));
+        sink.finding(file, &d.with_context("not counted"))?;
     }
     totals.lines += stats.lines;
     totals.bytes += stats.bytes;

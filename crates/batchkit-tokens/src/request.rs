@@ -97,6 +97,13 @@ fn count_root(
             batchkit_json::syntax::not_object(batchkit_line::type_name(&root)),
         ));
     };
+    if let Some(result) = batchkit_line::ResultLine::detect(root) {
+        // validate's words, said once per file by `count_input`.
+        return Err(error(
+            Code::MissingField,
+            batchkit_json::syntax::result_file(result.layout().describe()),
+        ));
+    }
     let duplicate_keys = batchkit_line::duplicate_keys(root);
     let Some(req) = RequestLine::detect(root) else {
         // validate's words when the line's keys say which field is missing.

@@ -17,12 +17,10 @@ pub(crate) use batchkit_line::read_raw as with_parsed;
 /// The finding for a line whose parse would not fit the memory budget.
 pub(crate) fn too_big_to_parse(content: &[u8], budget: &batchkit_io::Budget) -> Option<String> {
     budget.parse_fits(content).err().map(|need| {
-        format!(
-            "line is {} bytes and needs about {} to parse, more than --memory-limit {} allows; \
-             raise --memory-limit",
+        batchkit_json::syntax::too_big_to_parse(
             content.len(),
-            batchkit_io::format_size(need),
-            batchkit_io::format_size(budget.total())
+            &batchkit_io::format_size(need),
+            &batchkit_io::format_size(budget.total()),
         )
     })
 }
@@ -830,7 +828,7 @@ impl Checker {
                 ctx.err(
                     Code::MissingField,
                     "",
-                    format!("this is {what}, not a request: a result file; to match results with their requests use `batchkit join --requests REQUESTS --results RESULTS --out MERGED`"),
+                    batchkit_json::syntax::result_file(what),
                 );
                 return;
             }

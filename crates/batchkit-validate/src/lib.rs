@@ -639,10 +639,7 @@ impl<'c> FileChecker<'c> {
             out.push(Diagnostic::file(
                 Code::MissingField,
                 Severity::Error,
-                format!(
-                    "{} lines are batch results, not requests (the first is reported above); give this file to `batchkit join --results`",
-                    self.result_lines
-                ),
+                batchkit_json::syntax::result_lines(self.result_lines),
             ));
         }
         if let Some(p) = self.provider {
