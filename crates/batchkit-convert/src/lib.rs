@@ -275,7 +275,8 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
     }
     match map::convert(&value, src, &out_id, &cx) {
         Ok(c) => {
-            let mut bytes = serde_json::to_vec(&c.value).unwrap_or_default();
+            // simd-json's writer: strings escaped with SIMD (most of a line is text).
+            let mut bytes = simd_json::serde::to_vec(&c.value).unwrap_or_default();
             bytes.push(b'\n');
             LineOut::Line {
                 bytes,
