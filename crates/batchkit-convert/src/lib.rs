@@ -273,7 +273,7 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
             }
         }
     }
-    match map::convert(&value, src, &out_id, &cx) {
+    match map::convert(value, src, &out_id, &cx) {
         Ok(c) => {
             // simd-json's writer: strings escaped with SIMD (most of a line is text).
             let mut bytes = simd_json::serde::to_vec(&c.value).unwrap_or_default();

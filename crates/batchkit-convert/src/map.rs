@@ -88,24 +88,24 @@ pub(crate) fn source_of(line: &Value) -> Result<Source, Problem> {
 
 /// Converts `line` (of shape `src`, id `id`) for `cx.to`.
 pub(crate) fn convert(
-    line: &Value,
+    mut line: Value,
     src: Source,
     id: &Value,
     cx: &LineCtx<'_>,
 ) -> Result<Converted, Vec<Problem>> {
-    let chat = match src {
-        Source::OpenAiChat => Chat::from_openai(line, cx)?,
-        Source::Anthropic => Chat::from_anthropic(line, cx)?,
+    let mut chat = match src {
+        Source::OpenAiChat => Chat::from_openai(&mut line, cx)?,
+        Source::Anthropic => Chat::from_anthropic(&line, cx)?,
     };
     let mut out = Converted {
-        dropped: chat.dropped.clone(),
+        dropped: std::mem::take(&mut chat.dropped),
         ..Converted::default()
     };
     let mut problems = Vec::new();
     out.value = match cx.to {
-        Target::OpenAi => chat.to_openai(id, cx),
-        Target::Anthropic => chat.to_anthropic(id, cx, &mut out, &mut problems),
-        Target::Gemini => chat.to_gemini(id, cx, &mut out, &mut problems),
+        Target::OpenAi => chat.openai_line(id, cx),
+        Target::Anthropic => chat.anthropic_line(id, cx, &mut out, &mut problems),
+        Target::Gemini => chat.gemini_line(id, cx, &mut out, &mut problems),
     };
     if problems.is_empty() {
         Ok(out)
@@ -201,19 +201,19 @@ impl Chat {
         }
     }
 
-    fn from_openai(line: &Value, cx: &LineCtx<'_>) -> Result<Chat, Vec<Problem>> {
+    fn from_openai(line: &mut Value, cx: &LineCtx<'_>) -> Result<Chat, Vec<Problem>> {
         let mut c = Chat::default();
         let mut problems = Vec::new();
         let body = line
-            .get("body")
-            .and_then(Value::as_object)
+            .get_mut("body")
+            .and_then(Value::as_object_mut)
             .ok_or_else(|| vec![p("/body".into(), "no body object")])?;
         let target = cx.to.label();
         for (k, v) in body {
             let at = format!("/body/{k}");
             match k.as_str() {
                 "model" => c.model = v.as_str().map(str::to_string),
-                "messages" => c.openai_messages(v, &mut problems),
+                "messages" => c.openai_messages(std::mem::take(v), &mut problems),
                 "tools" => {
                     for (i, t) in v.as_array().into_iter().flatten().enumerate() {
                         let f = t.get("function");
@@ -299,14 +299,19 @@ impl Chat {
         }
     }
 
-    fn openai_messages(&mut self, v: &Value, problems: &mut Vec<Problem>) {
-        for (i, m) in v.as_array().into_iter().flatten().enumerate() {
+    /// Reads `messages`, moving their texts (the bulk of a line) rather than copying them.
+    fn openai_messages(&mut self, v: Value, problems: &mut Vec<Problem>) {
+        let Value::Array(messages) = v else {
+            return;
+        };
+        for (i, mut m) in messages.into_iter().enumerate() {
             let at = format!("/body/messages/{i}");
+            let mut content = m.get_mut("content").map(std::mem::take);
+            let content = content.as_mut();
             let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-            let content = m.get("content");
             match role {
                 "system" | "developer" => {
-                    self.system.extend(openai_text(content));
+                    self.system.extend(openai_text(content.as_deref()));
                     continue;
                 }
                 "tool" => {
@@ -315,7 +320,7 @@ impl Chat {
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string();
-                    let content = openai_text(content).join("");
+                    let content = openai_text(content.as_deref()).join("");
                     self.push(Role::User, vec![Part::ToolResult { id, content }]);
                     continue;
                 }
@@ -335,16 +340,16 @@ impl Chat {
             };
             let mut parts = Vec::new();
             match content {
-                Some(Value::String(s)) => parts.push(Part::Text(s.clone())),
+                Some(Value::String(s)) => parts.push(Part::Text(std::mem::take(s))),
                 Some(Value::Array(a)) => {
-                    for (j, part) in a.iter().enumerate() {
+                    for (j, part) in a.iter_mut().enumerate() {
                         let pat = format!("{at}/content/{j}");
                         match part.get("type").and_then(Value::as_str) {
                             Some("text") => parts.push(Part::Text(
-                                part.get("text")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_string(),
+                                match part.get_mut("text").map(std::mem::take) {
+                                    Some(Value::String(t)) => t,
+                                    _ => String::new(),
+                                },
                             )),
                             Some("image_url") => {
                                 let url = part
@@ -534,7 +539,7 @@ impl Chat {
         (cx.model)(m).or_else(|| self.model.clone())
     }
 
-    fn to_openai(&self, id: &Value, cx: &LineCtx<'_>) -> Value {
+    fn openai_line(&mut self, id: &Value, cx: &LineCtx<'_>) -> Value {
         let mut body = Map::new();
         if let Some(m) = self.model_for(cx) {
             body.insert("model".into(), Value::String(m));
@@ -543,7 +548,7 @@ impl Chat {
         if !self.system.is_empty() {
             messages.push(json!({"role": "system", "content": self.system.join("\n\n")}));
         }
-        for (role, parts) in &self.turns {
+        for (role, parts) in std::mem::take(&mut self.turns) {
             let mut content = Vec::new();
             let mut calls = Vec::new();
             for part in parts {
@@ -558,7 +563,7 @@ impl Chat {
             if content.is_empty() && calls.is_empty() {
                 continue;
             }
-            let role = if *role == Role::User {
+            let role = if role == Role::User {
                 "user"
             } else {
                 "assistant"
@@ -637,8 +642,8 @@ impl Chat {
         json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": body})
     }
 
-    fn to_anthropic(
-        &self,
+    fn anthropic_line(
+        &mut self,
         id: &Value,
         cx: &LineCtx<'_>,
         out: &mut Converted,
@@ -668,9 +673,9 @@ impl Chat {
             params.insert("system".into(), json!(self.system.join("\n\n")));
         }
         let mut messages = Vec::new();
-        for (role, parts) in &self.turns {
+        for (role, parts) in std::mem::take(&mut self.turns) {
             let blocks: Vec<Value> = parts
-                .iter()
+                .into_iter()
                 .map(|part| match part {
                     Part::Text(t) => json!({"type": "text", "text": t}),
                     Part::ImageUrl(u) => json!({"type": "image", "source": {"type": "url", "url": u}}),
@@ -682,7 +687,7 @@ impl Chat {
             if blocks.is_empty() {
                 continue;
             }
-            let role = if *role == Role::User {
+            let role = if role == Role::User {
                 "user"
             } else {
                 "assistant"
@@ -785,8 +790,8 @@ impl Chat {
         json!({"custom_id": id, "params": params})
     }
 
-    fn to_gemini(
-        &self,
+    fn gemini_line(
+        &mut self,
         id: &Value,
         cx: &LineCtx<'_>,
         out: &mut Converted,
@@ -796,13 +801,13 @@ impl Chat {
         // The tool names of the calls, for the responses that answer them.
         let mut call_names = std::collections::HashMap::new();
         let mut contents = Vec::new();
-        for (role, parts) in &self.turns {
+        for (role, parts) in std::mem::take(&mut self.turns) {
             let mut gparts = Vec::new();
             for part in parts {
                 gparts.push(match part {
                     Part::Text(t) => json!({"text": t}),
                     Part::ImageData(mt, d) => json!({"inlineData": {"mimeType": mt, "data": d}}),
-                    Part::ImageUrl(u) => match media_type_of(u) {
+                    Part::ImageUrl(u) => match media_type_of(&u) {
                         Some(mt) => json!({"fileData": {"mimeType": mt, "fileUri": u}}),
                         None => {
                             problems.push(p("/body/messages".into(), format!("image {u}: Gemini needs its media type, which the URL does not show")));
@@ -814,8 +819,8 @@ impl Chat {
                         json!({"functionCall": {"name": name, "args": input}})
                     }
                     Part::ToolResult { id, content } => {
-                        let name = call_names.get(id).cloned().unwrap_or_default();
-                        let response = match serde_json::from_str::<Value>(content) {
+                        let name = call_names.get(&id).cloned().unwrap_or_default();
+                        let response = match serde_json::from_str::<Value>(&content) {
                             Ok(v @ Value::Object(_)) => v,
                             _ => json!({"content": content}),
                         };
@@ -826,7 +831,7 @@ impl Chat {
             if gparts.is_empty() {
                 continue;
             }
-            let role = if *role == Role::User { "user" } else { "model" };
+            let role = if role == Role::User { "user" } else { "model" };
             contents.push(json!({"role": role, "parts": gparts}));
         }
         req.insert("contents".into(), Value::Array(contents));
