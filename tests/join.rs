@@ -2085,3 +2085,37 @@ bktest!(
 fn retry_of(dir: &Dir) -> String {
     std::fs::read_to_string(dir.join("r.jsonl")).unwrap()
 }
+
+bktest!(
+    one_failing_output_commits_none_and_names_its_flag_once,
+    |dir| {
+        let f = fixture;
+        for (flag, full) in [("--retry", 1), ("--orphans", 2), ("--duplicates", 3)] {
+            let mut c = dir.cmd();
+            c.args(["join", "--requests"])
+                .arg(f("join/openai_requests.jsonl"))
+                .arg("--results")
+                .arg(f("join/openai_output.jsonl"))
+                .arg(f("join/openai_errors.jsonl"))
+                .args(["--out", "m.jsonl"]);
+            for (i, other) in ["--retry", "--orphans", "--duplicates"].iter().enumerate() {
+                let target = if i + 1 == full {
+                    "/dev/full".to_string()
+                } else {
+                    format!("{}.jsonl", other.trim_start_matches('-'))
+                };
+                c.arg(other).arg(target);
+            }
+            let out = run(c);
+            assert_eq!(code(&out), 2, "{flag}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(err.matches(flag).count(), 1, "{flag}: {err}");
+            assert_eq!(err.matches("/dev/full").count(), 1, "{flag}: {err}");
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(left.is_empty(), "{flag}: {left:?} committed or left behind");
+        }
+    }
+);

@@ -82,6 +82,10 @@ pub struct Args {
     /// at the limit, are copied unchanged and counted.
     #[arg(long, value_name = "FACTOR", requires = "retry", value_parser = parse_factor)]
     pub raise_max_tokens: Option<f64>,
+    /// Write the request lines that cannot be sent again as they are (not JSON, not an object, no
+    /// id, no body where the line's shape needs one) here, byte-exact; they never go to --retry
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
     /// Write result lines whose id matches no request (and lines without a usable id) here
     #[arg(long, value_name = "FILE")]
     pub orphans: Option<PathBuf>,
@@ -131,6 +135,7 @@ pub fn run(
         ("--retry", args.retry.as_ref()),
         ("--orphans", args.orphans.as_ref()),
         ("--duplicates", args.duplicates.as_ref()),
+        ("--rejects", args.rejects.as_ref()),
     ]
     .into_iter()
     .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
@@ -151,6 +156,7 @@ pub fn run(
     opts.raise_max_tokens = args.raise_max_tokens;
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
+    opts.rejects = args.rejects;
     opts.temp_dir = args.temp_dir;
     opts.answer_schema = answer_schema;
     opts.expect_json = args.expect_json;

@@ -35,7 +35,7 @@ use crate::render::{
     entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
     MemFinal, Payload, ReqChunk, ResultSource,
 };
-use crate::store::{hash_id, io_err, Entry, Match, MemStore, MATCH_SIZE, NONE};
+use crate::store::{hash_id, Entry, Match, MemStore, MATCH_SIZE, NONE};
 use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
 
 /// [`batchkit_io::run`] over one input, handing `sink` the join's sink with each chunk's
@@ -224,38 +224,63 @@ pub(crate) struct Ctx<'o> {
     pub checker: std::sync::Arc<Checker>,
 }
 
-pub(crate) struct Outputs {
-    pub out: AtomicFile,
-    pub retry: Option<AtomicFile>,
-    pub orphans: Option<AtomicFile>,
-    pub duplicates: Option<AtomicFile>,
+/// One output file of the join and the flag that named it (every error about it says both).
+pub(crate) struct Out {
+    pub file: AtomicFile,
+    pub flag: &'static str,
 }
 
-fn atomic(p: &Path) -> Result<AtomicFile, JoinError> {
-    AtomicFile::create(p).map_err(io_err(p))
+impl Out {
+    pub(crate) fn err(&self) -> impl Fn(std::io::Error) -> JoinError {
+        let flag = self.flag;
+        move |source| JoinError::Output { flag, source }
+    }
+}
+
+pub(crate) struct Outputs {
+    pub out: Out,
+    pub retry: Option<Out>,
+    pub orphans: Option<Out>,
+    pub duplicates: Option<Out>,
+    pub rejects: Option<Out>,
+}
+
+fn atomic(flag: &'static str) -> impl Fn(&Path) -> Result<Out, JoinError> {
+    move |p| match AtomicFile::create(p) {
+        Ok(file) => Ok(Out { file, flag }),
+        Err(source) => Err(JoinError::Output { flag, source }),
+    }
 }
 
 impl Outputs {
     fn create(o: &JoinOptions) -> Result<Self, JoinError> {
         Ok(Outputs {
-            out: atomic(&o.out)?,
-            retry: o.retry.as_deref().map(atomic).transpose()?,
-            orphans: o.orphans.as_deref().map(atomic).transpose()?,
-            duplicates: o.duplicates.as_deref().map(atomic).transpose()?,
+            out: atomic("--out")(&o.out)?,
+            retry: o.retry.as_deref().map(atomic("--retry")).transpose()?,
+            orphans: o.orphans.as_deref().map(atomic("--orphans")).transpose()?,
+            duplicates: o
+                .duplicates
+                .as_deref()
+                .map(atomic("--duplicates"))
+                .transpose()?,
+            rejects: o.rejects.as_deref().map(atomic("--rejects")).transpose()?,
         })
     }
 
+    /// Puts every output in place, or none: each is written out and synced first, and only
+    /// when all of them are, renamed. (Dropped, the ones not renamed are removed.)
     fn commit(self) -> Result<(), JoinError> {
-        let commit = |f: AtomicFile| {
-            let p = f.path().to_path_buf();
-            f.commit().map_err(io_err(&p))
-        };
-        commit(self.out)?;
-        for f in [self.retry, self.orphans, self.duplicates]
+        let mut all: Vec<Out> = [self.retry, self.orphans, self.duplicates, self.rejects]
             .into_iter()
             .flatten()
-        {
-            commit(f)?;
+            .collect();
+        all.insert(0, self.out);
+        for o in &mut all {
+            o.file.prepare().map_err(o.err())?;
+        }
+        for o in all {
+            let err = o.err();
+            o.file.commit().map_err(err)?;
         }
         Ok(())
     }

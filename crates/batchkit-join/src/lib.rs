@@ -509,6 +509,9 @@ pub struct JoinOptions {
     pub orphans: Option<PathBuf>,
     /// Result lines that lost to another result for the same id (else they go to `orphans`).
     pub duplicates: Option<PathBuf>,
+    /// Request lines that cannot be sent again as they are (no id, not an object, no payload
+    /// where the line's shape needs one), byte-exact; they never go to the retry file.
+    pub rejects: Option<PathBuf>,
     /// Where spill files go (default: the directory of `out`).
     pub temp_dir: Option<PathBuf>,
     /// The JSON Schema every finished answer must fit (`--answer-schema`), instead of the one
@@ -538,6 +541,7 @@ impl JoinOptions {
             retry_on: StatusSet::DEFAULT_RETRY,
             orphans: None,
             duplicates: None,
+            rejects: None,
             temp_dir: None,
             answer_schema: None,
             expect_json: false,
@@ -710,6 +714,15 @@ pub enum JoinError {
     Io {
         /// The file.
         path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// An output file could not be written: the flag that named it and the cause (which
+    /// names the file).
+    #[error("{flag} {}", batchkit_io::describe(source))]
+    Output {
+        /// The flag (`--out`, `--retry`, ...).
+        flag: &'static str,
         /// Cause.
         source: std::io::Error,
     },

@@ -8,23 +8,23 @@ use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use batchkit_io::{AtomicFile, Chunk, Input};
+use batchkit_io::{Chunk, Input};
 
-use crate::engine::{Ctx, Outputs};
+use crate::engine::{Ctx, Out, Outputs};
 use crate::probe::FirstLines;
 use crate::store::{hash_id, io_err, read_at, Arena, Entry, ENTRY_SIZE, NONE};
 use crate::{Event, EventSink, JoinError, Loc, Problem, Side, Status};
 
-pub(crate) fn write(f: &mut AtomicFile, b: &[u8]) -> Result<(), JoinError> {
+pub(crate) fn write(f: &mut Out, b: &[u8]) -> Result<(), JoinError> {
     if b.is_empty() {
         return Ok(());
     }
-    let p = f.path().to_path_buf();
-    f.write_all(b).map_err(io_err(&p))
+    let err = f.err();
+    f.file.write_all(b).map_err(err)
 }
 
 /// Writes a line, adding the `\n` a last line may lack.
-pub(crate) fn write_line(f: &mut AtomicFile, raw: &[u8]) -> Result<(), JoinError> {
+pub(crate) fn write_line(f: &mut Out, raw: &[u8]) -> Result<(), JoinError> {
     write(f, raw)?;
     if !raw.ends_with(b"\n") {
         write(f, b"\n")?;
