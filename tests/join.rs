@@ -2119,3 +2119,72 @@ bktest!(
         }
     }
 );
+
+bktest!(
+    swapped_requests_and_results_are_refused_naming_the_flags,
+    |dir| {
+        let req = fixture("join/openai_requests.jsonl");
+        let res = fixture("join/openai_output.jsonl");
+        // Blank lines and a line that is not JSON come before the line that decides.
+        let anthropic = dir.write(
+            "anthropic.jsonl",
+            "\n{oops\n{\"custom_id\":\"a\",\"result\":{\"type\":\"succeeded\"}}\n",
+        );
+        let vertex_req = dir.write(
+        "vertex.jsonl",
+        "\n\n{\"request\":{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}}\n",
+    );
+        // (--requests, --results, the flag named, what is said)
+        let cases: [(&Path, &Path, &str, &str); 4] = [
+            (&res, &req, "--results", ":1: this is a request line"),
+            (&req, &req, "--results", ":1: this is a request line"),
+            (
+                &req,
+                &vertex_req,
+                "--results",
+                "vertex.jsonl:3: this is a request line",
+            ),
+            (
+                &anthropic,
+                &res,
+                "--requests",
+                "anthropic.jsonl:3: this is an Anthropic result line",
+            ),
+        ];
+        for (requests, results, flag, words) in cases {
+            let mut c = dir.cmd();
+            c.args(["join", "--requests"])
+                .arg(requests)
+                .arg("--results")
+                .arg(results)
+                .args(["--out", "m.jsonl", "--retry", "r.jsonl"]);
+            let out = run(c);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(code(&out), 2, "{err}");
+            assert!(err.contains(flag) && err.contains(words), "{err}");
+            assert!(err.contains("swapped"), "{err}");
+            assert!(!dir.join("m.jsonl").exists() && !dir.join("r.jsonl").exists());
+        }
+        // On stdin, judged as it is read.
+        let mut c = dir.cmd();
+        c.args(["join", "--requests", "-", "--results"])
+            .arg(&anthropic)
+            .args(["--out", "m.jsonl", "--retry", "r.jsonl"]);
+        let out = crate::util::run_with_stdin(c, &std::fs::read(&res).unwrap());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{err}");
+        assert!(
+            err.contains("--requests <stdin>:1: this is an OpenAI-style output"),
+            "{err}"
+        );
+        // The right way round still joins.
+        let mut c = dir.cmd();
+        c.args(["join", "--requests"])
+            .arg(&req)
+            .arg("--results")
+            .arg(&res)
+            .args(["--out", "m.jsonl"]);
+        assert_eq!(code(&run(c)), 1);
+        assert!(dir.join("m.jsonl").exists());
+    }
+);

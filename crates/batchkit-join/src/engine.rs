@@ -36,12 +36,15 @@ use crate::render::{
     MemFinal, Payload, ReqChunk, ResultSource,
 };
 use crate::store::{hash_id, Entry, Match, MemStore, MATCH_SIZE, NONE};
-use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
+use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Side, Status};
 
-/// [`batchkit_io::run`] over one input, handing `sink` the join's sink with each chunk's
-/// result and then telling it the position reached in `label`.
+/// [`batchkit_io::run`] over one input of `side`, handing `sink` the join's sink with each
+/// chunk's result and then telling it the position reached in `label`. The input's first
+/// line that parses decides whether it is on the wrong side ([`wrong_side`]), as it is read
+/// (stdin cannot be read twice).
 pub(crate) fn run_input<T, P, S>(
     label: &str,
+    side: Side,
     input: &Input,
     read: ReadOptions,
     on_event: &mut EventSink<'_>,
@@ -53,13 +56,70 @@ where
     P: Fn(&Chunk) -> T + Sync,
     S: FnMut(&Chunk, T, &mut EventSink<'_>) -> Result<bool, JoinError>,
 {
+    let mut decided = false;
     batchkit_io::run(input, &read, process, |chunk, t| {
+        if !decided {
+            decided = wrong_side(label, side, chunk)?;
+        }
         let go = sink(chunk, t, &mut *on_event)?;
         on_event
             .progress(label, chunk.source_pos)
             .map_err(JoinError::Report)?;
         Ok(go)
     })
+}
+
+/// What a line says about the side it belongs to.
+enum LineSide {
+    /// A result line, in this layout.
+    Result(batchkit_line::ResultLayout),
+    /// A request line: not a result, and it carries a request's payload (`body`, `params`,
+    /// `modelInput`, `request`).
+    Request,
+    /// Neither (an object of no known shape, or not an object).
+    Unknown,
+}
+
+fn line_side(root: simd_json::tape::Value<'_, '_>) -> LineSide {
+    if let Some(r) = batchkit_line::ResultLine::detect(root) {
+        return LineSide::Result(r.layout());
+    }
+    match root.as_object() {
+        Some(o)
+            if ["body", "params", "modelInput", "request"]
+                .iter()
+                .any(|k| o.get(*k).is_some()) =>
+        {
+            LineSide::Request
+        }
+        _ => LineSide::Unknown,
+    }
+}
+
+/// Refuses an input given on the wrong side (`--requests` and `--results` swapped, or a file
+/// on the wrong one), judged by its first non-blank line that parses, in `chunk` (the
+/// input's chunks come in order). Returns whether that line was found (the input is judged).
+fn wrong_side(label: &str, side: Side, chunk: &Chunk) -> Result<bool, JoinError> {
+    for line in chunk.lines() {
+        if line.is_blank() {
+            continue;
+        }
+        let Ok(seen) = batchkit_line::read(line.content, line_side) else {
+            continue;
+        };
+        let at = format!("{label}:{}", line.number);
+        return match (side, seen) {
+            (Side::Request, LineSide::Result(layout)) => Err(JoinError::Usage(format!(
+                "--requests {at}: this is {}, not a request: result files go to --results, the uploaded requests to --requests (swapped?)",
+                layout.describe()
+            ))),
+            (Side::Result, LineSide::Request) => Err(JoinError::Usage(format!(
+                "--results {at}: this is a request line, not a result: the uploaded requests go to --requests, result files to --results (swapped?)"
+            ))),
+            _ => Ok(true),
+        };
+    }
+    Ok(false)
 }
 
 /// More models than this are summed as `(other)`: a bound on a table a hostile file could grow.
@@ -509,6 +569,7 @@ impl Ctx<'_> {
         for input in opts.requests.iter() {
             let stats = run_input(
                 &input.name,
+                Side::Request,
                 input,
                 self.read.clone(),
                 on_event,
@@ -625,6 +686,7 @@ impl Ctx<'_> {
             let name_input = &opts.requests[fi];
             let stats = run_input(
                 &name_input.name,
+                Side::Request,
                 input,
                 self.read.clone(),
                 on_event,
