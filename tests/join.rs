@@ -2188,3 +2188,76 @@ bktest!(
         assert!(dir.join("m.jsonl").exists());
     }
 );
+
+bktest!(
+    unsendable_request_lines_go_to_rejects_never_to_retry,
+    |dir| {
+        let body = r#""body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+        let url = r#""method":"POST","url":"/v1/chat/completions""#;
+        let lines = [
+            format!(r#"{{"custom_id":"a",{url},{body}}}"#),
+            format!(r#"{{"custom_id":"b",{url},"body":{{}}}}"#),
+            format!(r#"{{"custom_id":"c",{url}}}"#),
+            format!(r#"{{{url},{body}}}"#),
+            "[1,2]".to_string(),
+            r#"{"custom_id":"d","#.to_string(),
+            format!(r#"{{"custom_id":"e",{url},{body}}}"#),
+            format!(r#"{{"custom_id":"f",{url},"body":{{}}}}"#),
+        ];
+        let req = dir.write("req.jsonl", lines.join("\n") + "\n");
+        // `e` and `f` errored; nothing answers the others.
+        let err = |id: &str| {
+            format!(
+                r#"{{"id":"batch_req_{id}","custom_id":"{id}","response":{{"status_code":500,"request_id":"r","body":{{}}}},"error":null}}"#
+            )
+        };
+        let res = dir.write("res.jsonl", format!("{}\n{}\n", err("e"), err("f")));
+        for (tag, extra) in [("mem", "1GiB"), ("spill", "")] {
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "join", "--requests"])
+                .arg(&req)
+                .arg("--results")
+                .arg(&res)
+                .args([
+                    "--out",
+                    "m.jsonl",
+                    "--retry",
+                    "r.jsonl",
+                    "--rejects",
+                    "x.jsonl",
+                ]);
+            if extra.is_empty() {
+                c.args(["--table-limit", "64KiB"]);
+            } else {
+                c.args(["--memory-limit", extra]);
+            }
+            let out = run(c);
+            assert_eq!(code(&out), 1, "{tag}");
+            let retry = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
+            let want_retry = format!("{}\n{}\n", lines[0], lines[6]);
+            assert_eq!(retry, want_retry, "{tag}");
+            let rejects = std::fs::read_to_string(dir.join("x.jsonl")).unwrap();
+            let want: Vec<&str> = [1, 2, 3, 4, 5, 7]
+                .iter()
+                .map(|&i| lines[i].as_str())
+                .collect();
+            assert_eq!(rejects, want.join("\n") + "\n", "{tag}");
+            // Every unsendable line is said, with its line number.
+            let events = json_lines(&out);
+            let said: Vec<u64> = events
+                .iter()
+                .filter(|e| e["type"] == "diagnostic" && e["side"] == "requests")
+                .map(|e| e["line"].as_u64().unwrap())
+                .collect();
+            assert_eq!(said, [2, 3, 4, 5, 6, 8], "{tag}: {events:?}");
+            let summary = events.last().unwrap();
+            assert_eq!(summary["to_retry"], 2, "{tag}");
+            assert_eq!(summary["spilled"], tag == "spill", "{tag}");
+            // The retry file is ready to upload: validate finds nothing in it.
+            let mut c = dir.cmd();
+            c.args(["validate", "--provider", "openai"])
+                .arg(dir.join("r.jsonl"));
+            assert_eq!(code(&run(c)), 0, "{tag}");
+        }
+    }
+);

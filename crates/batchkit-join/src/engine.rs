@@ -36,7 +36,9 @@ use crate::render::{
     MemFinal, Payload, ReqChunk, ResultSource,
 };
 use crate::store::{hash_id, Entry, Match, MemStore, MATCH_SIZE, NONE};
-use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Side, Status};
+use crate::{
+    EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Side, Status, StatusSet,
+};
 
 /// [`batchkit_io::run`] over one input of `side`, handing `sink` the join's sink with each
 /// chunk's result and then telling it the position reached in `label`. The input's first
@@ -480,6 +482,7 @@ fn mem_request_chunk<P: Payload + ?Sized>(
     mem: &MemStore,
     src: &ResultSource<'_, P>,
     checker: &Checker,
+    retry_on: StatusSet,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |_, line, mut lo, merged, buf| {
         let (id, want) = request_id_want(line.content, Some(checker));
@@ -511,8 +514,17 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                 render_problem(merged, line, p, &detail, &mut lo);
             }
         }
+        check_sendable(line, &mut lo, retry_on);
         Ok(lo)
     })
+}
+
+/// A line with an id bound for the retry file: whether it can be sent again as it is (an
+/// extra parse, only for the lines that would be retried).
+fn check_sendable(line: &Line<'_>, lo: &mut LineOut, retry_on: StatusSet) {
+    if lo.problem.is_none() && lo.status != Status::Succeeded && retry_on.contains(lo.status) {
+        lo.unsendable = crate::render::unsendable(line.content);
+    }
 }
 
 /// Renders one chunk of request lines of the spilled join's second pass from the match table
@@ -523,6 +535,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
     entries: &(File, PathBuf),
     src: &ResultSource<'_, P>,
     checker: &Checker,
+    retry_on: StatusSet,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |k, line, mut lo, merged, buf| {
         let m = Match::decode(&recs[k * MATCH_SIZE..(k + 1) * MATCH_SIZE]);
@@ -545,6 +558,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
             }
             None => lo.merged = render_missing(merged, line, Some(id_raw), None),
         }
+        check_sendable(line, &mut lo, retry_on);
         Ok(lo)
     })
 }
@@ -573,7 +587,9 @@ impl Ctx<'_> {
                 input,
                 self.read.clone(),
                 on_event,
-                process_ok(|chunk: &Chunk| mem_request_chunk(chunk, mem, src, &checker)),
+                process_ok(|chunk: &Chunk| {
+                    mem_request_chunk(chunk, mem, src, &checker, opts.retry_on)
+                }),
                 |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
                     let rc = rc?;
                     self.emit_request_chunk(
@@ -681,7 +697,7 @@ impl Ctx<'_> {
                 }
                 let mut recs = Vec::new();
                 table.read(from, n, &mut recs)?;
-                grace_request_chunk(chunk, &recs, entries, src, checker)
+                grace_request_chunk(chunk, &recs, entries, src, checker, opts.retry_on)
             };
             let name_input = &opts.requests[fi];
             let stats = run_input(

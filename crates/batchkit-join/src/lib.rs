@@ -587,7 +587,8 @@ pub struct JoinSummary {
     /// file (counted even when no retry file is written).
     pub to_retry: u64,
     /// Request lines that did not succeed but are kept out of the retry file: too long to
-    /// copy, or an id an earlier line already used. (A status not in
+    /// copy, an id an earlier line already used, or not sendable as they are (not an object,
+    /// no id, no payload: those go to [`JoinOptions::rejects`]). (A status not in
     /// [`JoinOptions::retry_on`], `refused` by default, is counted in neither.)
     pub not_in_retry: u64,
     /// Finished answers checked against the structured output their request asked for (or
