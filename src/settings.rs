@@ -124,9 +124,25 @@ impl GlobalArgs {
     }
 }
 
-/// `--provider`'s help: `what`, then every choice (auto and each provider in providers.toml).
+/// Other names `--provider` takes: vLLM's `run-batch` reads OpenAI lines with no caps, and
+/// `custom` is any such host.
+pub const PROVIDER_ALIASES: [(&str, &str); 2] = [
+    ("vllm", "openai-compatible"),
+    ("custom", "openai-compatible"),
+];
+
+/// `--provider`'s help: `what`, then every choice (auto and each provider in providers.toml)
+/// and the aliases.
 pub fn provider_help(what: &str) -> String {
-    format!("{what}: {}", batchkit_providers::Provider::choices_line())
+    let aliases: Vec<String> = PROVIDER_ALIASES
+        .iter()
+        .map(|(a, to)| format!("{a} = {to}"))
+        .collect();
+    format!(
+        "{what}: {} ({})",
+        batchkit_providers::Provider::choices_line(),
+        aliases.join(", ")
+    )
 }
 
 /// clap value parser of SIZE flags: `200MB`, `200MiB`, `1.5GB`, bare bytes.
@@ -163,6 +179,9 @@ fn threads(value: &str) -> Result<usize, String> {
 /// clap value parser of `--provider`: `auto` or a provider of the embedded table, lower-cased.
 pub fn provider(value: &str) -> Result<String, String> {
     let v = value.to_ascii_lowercase();
+    if let Some((_, to)) = PROVIDER_ALIASES.iter().find(|(a, _)| *a == v) {
+        return Ok(to.to_string());
+    }
     if v == "auto" || batchkit_providers::Provider::get(&v).is_some() {
         Ok(v)
     } else {

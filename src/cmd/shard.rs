@@ -50,12 +50,17 @@ pub struct Args {
         help = crate::settings::provider_help("Provider rules and caps")
     )]
     provider: String,
-    /// Requests per shard [default: the provider's]
+    /// Requests per shard [default: the provider's; above it only with --allow-over-cap]
     #[arg(long, value_name = "N")]
     max_requests: Option<u64>,
-    /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the provider's]
+    /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the
+    /// provider's; above it only with --allow-over-cap]
     #[arg(long, value_name = "SIZE", value_parser = crate::settings::size)]
     max_bytes: Option<u64>,
+    /// Take --max-requests / --max-bytes above the provider's own caps (the provider would
+    /// refuse such a shard; for a host with other limits)
+    #[arg(long)]
+    allow_over_cap: bool,
     /// Input tokens per shard (an enqueued-token limit), counted with the model's tokenizer
     #[arg(long, value_name = "N")]
     max_tokens: Option<u64>,
@@ -166,6 +171,7 @@ fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
     o.compress = args.compress.then_some(args.compress_level);
     o.skip_invalid = args.skip_invalid;
     o.force = args.force;
+    o.allow_over_cap = args.allow_over_cap;
     o.max_groups = args.max_groups;
     o.read = settings.read.clone();
     Ok(o)
