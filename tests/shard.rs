@@ -621,3 +621,58 @@ bktest!(
         );
     }
 );
+
+bktest!(
+    caps_above_the_providers_are_refused_unless_asked_for,
+    |dir| {
+        let lines: String = (0..3).map(|i| req(i, "gpt-4o-mini") + "\n").collect();
+        let input = dir.write("in.jsonl", lines);
+        // (extra flags, exit code, words in stderr)
+        let cases: [(&[&str], i32, &str); 8] = [
+            (
+                &["--max-requests", "60000"],
+                2,
+                "--max-requests 60000 is above OpenAI's cap of 50000",
+            ),
+            (
+                &["--max-requests", "60000", "--provider", "openai"],
+                2,
+                "--max-requests 60000",
+            ),
+            (
+                &["--max-bytes", "300MB"],
+                2,
+                "--max-bytes 300000000 is above OpenAI's cap of 209715200",
+            ),
+            (&["--max-requests", "50000", "--max-bytes", "200MiB"], 0, ""),
+            (&["--max-requests", "60000", "--allow-over-cap"], 0, ""),
+            (&["--max-bytes", "300MB", "--allow-over-cap"], 0, ""),
+            (&["--max-requests", "60000", "--provider", "custom"], 0, ""),
+            (&["--max-requests", "60000", "--provider", "vllm"], 0, ""),
+        ];
+        for (i, (extra, want, words)) in cases.iter().enumerate() {
+            let out_dir = format!("out{i}");
+            let mut c = dir.cmd();
+            c.arg("shard")
+                .arg(&input)
+                .args(["-o", &out_dir])
+                .args(*extra);
+            let out = run(c);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(code(&out), *want, "{extra:?}: {err}");
+            assert!(err.contains(words), "{extra:?}: {err}");
+            if *want == 2 {
+                assert!(err.contains("--allow-over-cap"), "{err}");
+                assert!(
+                    !dir.join(&out_dir).exists(),
+                    "{extra:?}: nothing is written"
+                );
+            } else {
+                assert!(
+                    dir.join(&out_dir).join("manifest.json").exists(),
+                    "{extra:?}"
+                );
+            }
+        }
+    }
+);
