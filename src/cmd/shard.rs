@@ -51,7 +51,7 @@ pub struct Args {
     )]
     provider: String,
     /// Requests per shard [default: the provider's; above it only with --allow-over-cap]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_requests: Option<u64>,
     /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the
     /// provider's; above it only with --allow-over-cap]
@@ -62,10 +62,10 @@ pub struct Args {
     #[arg(long)]
     allow_over_cap: bool,
     /// Input tokens per shard (an enqueued-token limit), counted with the model's tokenizer
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_tokens: Option<u64>,
     /// Embedding inputs per shard, array items counted [default: the provider's]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_embedding_inputs: Option<u64>,
     /// Count tokens as this model instead of the one each line names (Azure deployments)
     #[arg(long, value_name = "M")]
@@ -74,7 +74,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "none")]
     split_by: SplitArg,
     /// Most groups with --split-by (each keeps one file open) [default: 256, 32 with --compress]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count_usize)]
     max_groups: Option<usize>,
     /// What each shard file holds
     #[arg(long, value_enum, default_value = "jsonl")]
@@ -83,7 +83,7 @@ pub struct Args {
     #[arg(long)]
     compress: bool,
     /// zstd level with --compress
-    #[arg(long, value_name = "N", default_value_t = 3, requires = "compress")]
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "compress", value_parser = compress_level)]
     compress_level: i32,
     /// Write invalid lines to DIR/rejected.jsonl and shard the rest (exit 1)
     #[arg(long)]
@@ -96,7 +96,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     stem: Option<String>,
     /// Print at most N findings (all are still counted)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_errors: Option<u64>,
     /// fsync each shard before it is renamed into place, so a power loss cannot leave an
     /// empty file under a final name. Off by default: shards are derived from an input that
@@ -122,6 +122,16 @@ enum EmitArg {
     Jsonl,
     /// Anthropic's Message Batches request body, {"requests":[...]} (.json)
     AnthropicBody,
+}
+
+/// clap value parser of `--compress-level`: zstd's levels, 1 to 22.
+fn compress_level(value: &str) -> Result<i32, String> {
+    match value.trim().parse::<i32>() {
+        Ok(n) if (1..=22).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{value:?} is not a zstd level (a whole number from 1 to 22)"
+        )),
+    }
 }
 
 /// Resolves the flags into library options (the second step after clap).

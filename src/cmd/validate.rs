@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long, value_name = "S.json")]
     schema: Option<PathBuf>,
     /// Print at most N findings (all are still counted)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_errors: Option<u64>,
     #[command(flatten)]
     spill: crate::settings::SpillArgs,
