@@ -45,10 +45,14 @@ use crate::settings::{Format, Settings};
 /// otherwise, 2 when the join could not be done.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
-  batchkit join --requests batch.jsonl --results output.jsonl errors.jsonl --out merged.jsonl --retry retry.jsonl
-  batchkit join --requests part-*.jsonl --results results.jsonl.zst --out merged.jsonl --orphans orphans.jsonl
-  batchkit join --requests batch.jsonl --results output.jsonl --out merged.jsonl --retry retry.jsonl --raise-max-tokens 2
-  batchkit join --requests big.jsonl --results out.jsonl err.jsonl --out merged.jsonl --memory-limit 1GiB --format json")]
+  batchkit join --requests batch.jsonl --results output.jsonl errors.jsonl \\
+    --out merged.jsonl --retry retry.jsonl --rejects rejects.jsonl
+  batchkit join --requests part-*.jsonl --results results.jsonl.zst \\
+    --out merged.jsonl --orphans orphans.jsonl
+  batchkit join --requests batch.jsonl --results output.jsonl \\
+    --out merged.jsonl --retry retry.jsonl --raise-max-tokens 2
+  batchkit join --requests big.jsonl --results out.jsonl err.jsonl \\
+    --out merged.jsonl --memory-limit 1GiB --format json")]
 pub struct Args {
     /// Request files (the lines that were uploaded), in order; `-` for stdin
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]

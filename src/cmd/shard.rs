@@ -26,16 +26,26 @@ use crate::settings::{Format, Settings};
 /// written under a hidden staging directory in DIR and renamed into place only when the run
 /// succeeds, the manifest last. Concatenating the shards gives back the input bytes.
 ///
-/// Exit 0 when done and clean, 1 when the input has invalid lines (refused or skipped),
-/// 2 when the job could not be done (unreadable input, a line over a cap, a full disk).
+/// An input with no requests (empty, or blank lines only) is an error (exit 1) that still
+/// gets a manifest.json, with no shards, so every run that reads its input leaves one. A run
+/// stopped by a signal (Ctrl-C) removes its staging, and DIR when it created DIR.
 ///
-/// Examples:
-///   batchkit shard requests.jsonl --out-dir shards/
-///   batchkit shard big.jsonl.zst -o shards --max-bytes 100MB --max-tokens 2000000
-///   batchkit shard mixed.jsonl -o shards --split-by model --skip-invalid
-///   batchkit shard claude.jsonl -o bodies --provider anthropic --emit anthropic-body
+/// Exit 0 when done and clean, 1 when the input has invalid lines (refused or skipped) or
+/// no requests, 2 when the job could not be done (unreadable input, a line over a cap, a cap
+/// above the provider's without --allow-over-cap, a full disk).
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    after_long_help = "Examples:
+  batchkit shard requests.jsonl --out-dir shards/
+  batchkit shard big.jsonl.zst -o shards --max-bytes 100MB \\
+    --max-tokens 2000000
+  batchkit shard mixed.jsonl -o shards --split-by model --skip-invalid
+  batchkit shard claude.jsonl -o bodies --provider anthropic \\
+    --emit anthropic-body
+  batchkit shard gateway.jsonl -o shards --provider custom \\
+    --max-requests 100000"
+)]
 pub struct Args {
     /// The request file (`-` for stdin; zstd is recognised by its magic bytes)
     #[arg(value_name = "FILE")]

@@ -35,8 +35,9 @@ use crate::settings::{Format, Settings};
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
   batchkit tokens batch.jsonl
-  batchkit tokens --per-request --format json batch.jsonl | jq 'select(.input_tokens > 8000)'
-  batchkit tokens --model gpt-4o azure-batch.jsonl.zst      # Azure deployment names
+  batchkit tokens --per-request --format json batch.jsonl \\
+    | jq 'select(.input_tokens > 8000)'
+  batchkit tokens --model gpt-4o azure.jsonl.zst    # Azure deployment names
   batchkit tokens --pricing my-prices.toml part-*.jsonl
   cat batch.jsonl | batchkit tokens -")]
 pub struct Args {
