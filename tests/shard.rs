@@ -676,3 +676,57 @@ bktest!(
         }
     }
 );
+
+bktest!(
+    an_input_without_requests_gets_a_manifest_without_shards,
+    |dir| {
+        dir.write("empty.jsonl", "");
+        dir.write("blank.jsonl", "\n\n");
+        // (flags, stdin): every input path and output layout, the same answer.
+        let cases: [(&[&str], &[u8]); 6] = [
+            (&["empty.jsonl"], b""),
+            (&["-"], b""),
+            (&["blank.jsonl", "--skip-invalid"], b""),
+            (&["empty.jsonl", "--split-by", "model"], b""),
+            (&["empty.jsonl", "--compress"], b""),
+            (
+                &[
+                    "empty.jsonl",
+                    "--provider",
+                    "anthropic",
+                    "--emit",
+                    "anthropic-body",
+                ],
+                b"",
+            ),
+        ];
+        for (i, (args, stdin)) in cases.iter().enumerate() {
+            let out_dir = format!("o{i}");
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "shard"])
+                .args(*args)
+                .args(["-o", &out_dir]);
+            let out = crate::util::run_with_stdin(c, stdin);
+            assert_eq!(code(&out), 1, "{args:?}: providers reject an empty batch");
+            let events = json_lines(&out);
+            assert!(
+                events.iter().any(|e| e["code"] == "empty_file"),
+                "{args:?}: {events:?}"
+            );
+            let summary = events.last().unwrap();
+            assert_eq!(summary["written"], true, "{args:?}");
+            assert_eq!(summary["shards"], 0, "{args:?}");
+            let names: Vec<String> = fs::read_dir(dir.join(&out_dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["manifest.json"], "{args:?}");
+            let m: serde_json::Value = serde_json::from_slice(
+                &fs::read(dir.join(&out_dir).join("manifest.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(m["shards"], serde_json::json!([]), "{args:?}");
+            assert_eq!(m["input"]["lines"], if i == 2 { 2 } else { 0 }, "{args:?}");
+        }
+    }
+);
