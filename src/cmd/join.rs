@@ -28,8 +28,13 @@ use crate::settings::{Format, Settings};
 /// not JSON, cut JSON or a schema violation makes it invalid_answer, with
 /// "answer_problem":{"pointer":...,"message":...} in its merged line. Request lines that cannot be
 /// joined (no id, an id an earlier line already used) get status missing and a "problem" field;
-/// lines that are not valid UTF-8 JSON are reported and left out of MERGED and RETRY. RETRY never
-/// holds an id twice: a later line with an id already used is reported (duplicate_id) and left out. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
+/// lines that are not valid UTF-8 JSON are reported and left out of MERGED. RETRY is ready to
+/// upload: a line that cannot be sent again as it is (not JSON, not an object, no id, no body or
+/// an empty one where its shape needs one) is reported and written to --rejects, never to RETRY.
+/// RETRY never holds an id twice: a later line with an id already used is reported
+/// (duplicate_id) and left out. A result file given as --requests, or a request file as
+/// --results, is refused (exit 2), judged by its first line that parses. MERGED, RETRY and the
+/// other outputs are put in place together, or none of them. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
 /// output and error files, Anthropic results, Gemini and Vertex outputs, Together), plain or zstd.
 ///
 /// An OpenAI-style line with a non-2xx response.status_code is errored even when "error" is null;

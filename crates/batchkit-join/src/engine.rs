@@ -58,10 +58,12 @@ where
     P: Fn(&Chunk) -> T + Sync,
     S: FnMut(&Chunk, T, &mut EventSink<'_>) -> Result<bool, JoinError>,
 {
-    let mut decided = false;
+    // Lines left to look at for the one that decides (a file of nothing but broken lines is
+    // not parsed twice to its end).
+    let mut undecided = 1000u32;
     batchkit_io::run(input, &read, process, |chunk, t| {
-        if !decided {
-            decided = wrong_side(label, side, chunk)?;
+        if undecided > 0 {
+            wrong_side(label, side, chunk, &mut undecided)?;
         }
         let go = sink(chunk, t, &mut *on_event)?;
         on_event
@@ -100,15 +102,21 @@ fn line_side(root: simd_json::tape::Value<'_, '_>) -> LineSide {
 
 /// Refuses an input given on the wrong side (`--requests` and `--results` swapped, or a file
 /// on the wrong one), judged by its first non-blank line that parses, in `chunk` (the
-/// input's chunks come in order). Returns whether that line was found (the input is judged).
-fn wrong_side(label: &str, side: Side, chunk: &Chunk) -> Result<bool, JoinError> {
+/// input's chunks come in order). `left` counts down the non-blank lines still to look at,
+/// and is 0 once the input is judged.
+fn wrong_side(label: &str, side: Side, chunk: &Chunk, left: &mut u32) -> Result<(), JoinError> {
     for line in chunk.lines() {
+        if *left == 0 {
+            return Ok(());
+        }
         if line.is_blank() {
             continue;
         }
+        *left -= 1;
         let Ok(seen) = batchkit_line::read(line.content, line_side) else {
             continue;
         };
+        *left = 0;
         let at = format!("{label}:{}", line.number);
         return match (side, seen) {
             (Side::Request, LineSide::Result(layout)) => Err(JoinError::Usage(format!(
@@ -118,10 +126,10 @@ fn wrong_side(label: &str, side: Side, chunk: &Chunk) -> Result<bool, JoinError>
             (Side::Result, LineSide::Request) => Err(JoinError::Usage(format!(
                 "--results {at}: this is a request line, not a result: the uploaded requests go to --requests, result files to --results (swapped?)"
             ))),
-            _ => Ok(true),
+            _ => Ok(()),
         };
     }
-    Ok(false)
+    Ok(())
 }
 
 /// More models than this are summed as `(other)`: a bound on a table a hostile file could grow.
