@@ -88,12 +88,9 @@ bktest!(openai_output_and_error_files, |dir| {
     assert_eq!(merged[4]["output_text"], "Café au lait.");
     assert_eq!(merged[6]["problem"], "missing_field");
     // Retry: the request lines that did not succeed, byte-exact (CRLF of line 2 kept), but
-    // not line 6, which is not JSON.
+    // not line 6, which is not JSON, nor line 8, which has no id (neither can be sent again).
     let req = lines_of(&f("openai_requests.jsonl"));
-    let want: Vec<u8> = [1, 2, 3, 6, 7]
-        .iter()
-        .flat_map(|&i| req[i].clone())
-        .collect();
+    let want: Vec<u8> = [1, 2, 3, 6].iter().flat_map(|&i| req[i].clone()).collect();
     assert_eq!(std::fs::read(dir.join("retry.jsonl")).unwrap(), want);
     assert!(want.windows(2).any(|w| w == b"\r\n"));
     // Orphans: request-99 (no such request) and the duplicate expired request-1, verbatim.
@@ -142,7 +139,8 @@ bktest!(openai_output_and_error_files, |dir| {
             s["invalid_requests"].as_u64(),
             s["to_retry"].as_u64()
         ),
-        (Some(7), Some(1), Some(5))
+        // Line 8 has no id: not retried.
+        (Some(7), Some(1), Some(4))
     );
     assert_eq!(
         (
@@ -676,17 +674,17 @@ bktest!(
     invalid_request_and_result_lines_stay_out_of_merged_and_retry,
     |dir| {
         let mut req: Vec<u8> = Vec::new();
-        req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n");
         // Line 2: invalid UTF-8 inside a string serde would skip.
         req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{\"x\":\"caf\xe9\"}}\n");
         // Line 3: not JSON.
         req.extend_from_slice(b"{\"custom_id\":\"c\",\"body\":{}\n");
-        req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{\"n\":1}}\n");
         // Line 5: `a` again (it has a result); line 6: `d` again (no result); line 7: `b`, whose
         // first line was invalid, so this is its first valid line.
         req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{\"again\":1}}\n");
         req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{\"again\":1}}\n");
-        req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{\"n\":1}}\n");
         // Line 8: invalid UTF-8 outside any string, and no final newline.
         req.extend_from_slice(b"\xff\xfe");
         let req = dir.write("req.jsonl", &req);
@@ -720,7 +718,7 @@ bktest!(
         assert_eq!(assert_retry_ids_unique(retry), ["a", "d", "b"]);
         assert_eq!(
         retry.as_slice(),
-        b"{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"d\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n"
+        b"{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n{\"custom_id\":\"d\",\"body\":{\"n\":1}}\n{\"custom_id\":\"b\",\"body\":{\"n\":1}}\n"
     );
         // Both bad result lines go to the orphans file verbatim.
         let res_lines = lines_of(&files.1);
@@ -795,7 +793,9 @@ bktest!(
             } else {
                 i
             };
-            req.push_str(&format!("{{\"custom_id\":\"r{id}\",\"n\":{i}}}\n"));
+            req.push_str(&format!(
+                "{{\"custom_id\":\"r{id}\",\"body\":{{\"n\":{i}}}}}\n"
+            ));
             // Blank lines, reported in order whichever path the join takes.
             if i % 40_000 == 7 {
                 req.push_str("\n \n");
