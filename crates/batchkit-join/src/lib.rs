@@ -36,7 +36,12 @@
 //! Every merged line is JSON: a request line that is not valid UTF-8 or not one JSON value is
 //! reported ([`Problem::InvalidUtf8`], [`Problem::InvalidJson`]) and kept out of the merged
 //! and retry files (counted in [`JoinSummary::invalid_requests`]); such a result line is
-//! reported and goes to the orphans file, never into a merged line.
+//! reported and goes to the orphans file, never into a merged line. The retry file is ready to
+//! upload: a request line that cannot be sent again as it is (not JSON, not an object, no id,
+//! no payload or an empty one where its shape keeps one) is reported and goes to
+//! [`JoinOptions::rejects`] instead. An input on the wrong side (a result file as requests, a
+//! request file as results) is refused, and the outputs are put in place together or not at
+//! all.
 //!
 //! ```
 //! use batchkit_join::{join, JoinOptions, Status};
@@ -45,14 +50,17 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let req = dir.path().join("req.jsonl");
 //! let res = dir.path().join("out.jsonl");
-//! std::fs::write(&req, "{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n").unwrap();
+//! std::fs::write(&req, "{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n{\"custom_id\":\"b\",\"body\":{\"n\":2}}\n{\"body\":{\"n\":3}}\n").unwrap();
 //! std::fs::write(&res, "{\"custom_id\":\"b\",\"response\":{\"status_code\":200,\"body\":{}},\"error\":null}\n").unwrap();
 //! let mut opts = JoinOptions::new(vec![Input::path(&req)], vec![Input::path(&res)], dir.path().join("merged.jsonl"));
 //! opts.retry = Some(dir.path().join("retry.jsonl"));
+//! opts.rejects = Some(dir.path().join("rejects.jsonl"));
 //! // Events go to a sink; an error from it (a closed pipe) stops the join.
 //! let summary = join(&opts, &mut batchkit_join::Events(|_: &batchkit_join::Event| Ok(())))?;
-//! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 1));
-//! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{}}\n");
+//! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 2));
+//! // The retry file is ready to upload: the line without an id goes to the rejects.
+//! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n");
+//! assert_eq!(std::fs::read(dir.path().join("rejects.jsonl")).unwrap(), b"{\"body\":{\"n\":3}}\n");
 //! # Ok(()) }
 //! ```
 
