@@ -191,4 +191,32 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.jsonl")]);
     }
+
+    #[test]
+    fn prepared_files_appear_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let mut fa = AtomicFile::create(&a).unwrap();
+        let mut fb = AtomicFile::create(&b).unwrap();
+        fa.write_all(b"one\n").unwrap();
+        fb.write_all(b"two\n").unwrap();
+        fa.prepare().unwrap();
+        fb.prepare().unwrap();
+        assert!(!a.exists() && !b.exists(), "prepare renames nothing");
+        assert!(fa.write_all(b"late").is_err(), "no write after prepare");
+        fa.commit().unwrap();
+        // One prepared file dropped (another output failed): it never appears.
+        drop(fb);
+        assert_eq!(fs::read(&a).unwrap(), b"one\n");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a")]);
+        // A device is written directly: prepare flushes, and a full one says so.
+        let mut full = AtomicFile::create("/dev/full").unwrap();
+        full.write_all(b"x").unwrap();
+        let e = full.prepare().unwrap_err();
+        assert!(e.to_string().starts_with("/dev/full: "), "{e}");
+    }
 }
