@@ -192,9 +192,10 @@ pub fn failure(e: &anyhow::Error, default: &'static str) -> Failure {
                 ShardError::Tokens { name, line, .. } => {
                     ("tokens_failed", Some(name.clone()), Some(*line))
                 }
-                ShardError::Read(_) | ShardError::Validate(_) | ShardError::Report(_) => {
-                    (f.code, None, None)
-                }
+                ShardError::Read(_)
+                | ShardError::Validate(_)
+                | ShardError::Report(_)
+                | ShardError::OverCap { .. } => (f.code, None, None),
             };
             return f;
         }

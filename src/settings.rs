@@ -37,7 +37,7 @@ pub struct GlobalArgs {
     /// Progress bars on stderr
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub progress: When,
-    /// Colours in human output
+    /// Colours in human output; auto: when stdout is a terminal and NO_COLOR is not set
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: When,
     /// Longest line accepted (200MB, 64MiB, bare bytes); longer lines are reported, never held
@@ -124,9 +124,25 @@ impl GlobalArgs {
     }
 }
 
-/// `--provider`'s help: `what`, then every choice (auto and each provider in providers.toml).
+/// Other names `--provider` takes: vLLM's `run-batch` reads OpenAI lines with no caps, and
+/// `custom` is any such host.
+pub const PROVIDER_ALIASES: [(&str, &str); 2] = [
+    ("vllm", "openai-compatible"),
+    ("custom", "openai-compatible"),
+];
+
+/// `--provider`'s help: `what`, then every choice (auto and each provider in providers.toml)
+/// and the aliases.
 pub fn provider_help(what: &str) -> String {
-    format!("{what}: {}", batchkit_providers::Provider::choices_line())
+    let aliases: Vec<String> = PROVIDER_ALIASES
+        .iter()
+        .map(|(a, to)| format!("{a} = {to}"))
+        .collect();
+    format!(
+        "{what}: {} ({})",
+        batchkit_providers::Provider::choices_line(),
+        aliases.join(", ")
+    )
 }
 
 /// clap value parser of SIZE flags: `200MB`, `200MiB`, `1.5GB`, bare bytes.
@@ -140,6 +156,27 @@ pub fn positive_size(value: &str) -> Result<u64, String> {
         0 => Err("must be at least 1 byte".into()),
         n => Ok(n),
     }
+}
+
+/// clap value parser of whole-number flags (`N`): a value that does not parse is named with
+/// the form expected (clap adds the flag).
+pub fn count(value: &str) -> Result<u64, String> {
+    value.trim().parse::<u64>().map_err(|_| {
+        format!("{value:?} is not a whole number (digits only, such as 50000: no sign, separators or units)")
+    })
+}
+
+/// [`count`], at least 1.
+pub fn positive_count(value: &str) -> Result<u64, String> {
+    match count(value)? {
+        0 => Err("must be at least 1 (a whole number such as 50000)".into()),
+        n => Ok(n),
+    }
+}
+
+/// [`count`] as a `usize`.
+pub fn count_usize(value: &str) -> Result<usize, String> {
+    usize::try_from(count(value)?).map_err(|_| format!("{value} is too large"))
 }
 
 /// The most `--threads` accepted: far beyond any machine's cores, and each thread holds a
@@ -163,6 +200,9 @@ fn threads(value: &str) -> Result<usize, String> {
 /// clap value parser of `--provider`: `auto` or a provider of the embedded table, lower-cased.
 pub fn provider(value: &str) -> Result<String, String> {
     let v = value.to_ascii_lowercase();
+    if let Some((_, to)) = PROVIDER_ALIASES.iter().find(|(a, _)| *a == v) {
+        return Ok(to.to_string());
+    }
     if v == "auto" || batchkit_providers::Provider::get(&v).is_some() {
         Ok(v)
     } else {

@@ -88,12 +88,9 @@ bktest!(openai_output_and_error_files, |dir| {
     assert_eq!(merged[4]["output_text"], "Café au lait.");
     assert_eq!(merged[6]["problem"], "missing_field");
     // Retry: the request lines that did not succeed, byte-exact (CRLF of line 2 kept), but
-    // not line 6, which is not JSON.
+    // not line 6, which is not JSON, nor line 8, which has no id (neither can be sent again).
     let req = lines_of(&f("openai_requests.jsonl"));
-    let want: Vec<u8> = [1, 2, 3, 6, 7]
-        .iter()
-        .flat_map(|&i| req[i].clone())
-        .collect();
+    let want: Vec<u8> = [1, 2, 3, 6].iter().flat_map(|&i| req[i].clone()).collect();
     assert_eq!(std::fs::read(dir.join("retry.jsonl")).unwrap(), want);
     assert!(want.windows(2).any(|w| w == b"\r\n"));
     // Orphans: request-99 (no such request) and the duplicate expired request-1, verbatim.
@@ -142,7 +139,8 @@ bktest!(openai_output_and_error_files, |dir| {
             s["invalid_requests"].as_u64(),
             s["to_retry"].as_u64()
         ),
-        (Some(7), Some(1), Some(5))
+        // Line 8 has no id: not retried.
+        (Some(7), Some(1), Some(4))
     );
     assert_eq!(
         (
@@ -676,17 +674,17 @@ bktest!(
     invalid_request_and_result_lines_stay_out_of_merged_and_retry,
     |dir| {
         let mut req: Vec<u8> = Vec::new();
-        req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n");
         // Line 2: invalid UTF-8 inside a string serde would skip.
         req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{\"x\":\"caf\xe9\"}}\n");
         // Line 3: not JSON.
         req.extend_from_slice(b"{\"custom_id\":\"c\",\"body\":{}\n");
-        req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{\"n\":1}}\n");
         // Line 5: `a` again (it has a result); line 6: `d` again (no result); line 7: `b`, whose
         // first line was invalid, so this is its first valid line.
         req.extend_from_slice(b"{\"custom_id\":\"a\",\"body\":{\"again\":1}}\n");
         req.extend_from_slice(b"{\"custom_id\":\"d\",\"body\":{\"again\":1}}\n");
-        req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{}}\n");
+        req.extend_from_slice(b"{\"custom_id\":\"b\",\"body\":{\"n\":1}}\n");
         // Line 8: invalid UTF-8 outside any string, and no final newline.
         req.extend_from_slice(b"\xff\xfe");
         let req = dir.write("req.jsonl", &req);
@@ -720,7 +718,7 @@ bktest!(
         assert_eq!(assert_retry_ids_unique(retry), ["a", "d", "b"]);
         assert_eq!(
         retry.as_slice(),
-        b"{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"d\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n"
+        b"{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n{\"custom_id\":\"d\",\"body\":{\"n\":1}}\n{\"custom_id\":\"b\",\"body\":{\"n\":1}}\n"
     );
         // Both bad result lines go to the orphans file verbatim.
         let res_lines = lines_of(&files.1);
@@ -795,7 +793,9 @@ bktest!(
             } else {
                 i
             };
-            req.push_str(&format!("{{\"custom_id\":\"r{id}\",\"n\":{i}}}\n"));
+            req.push_str(&format!(
+                "{{\"custom_id\":\"r{id}\",\"body\":{{\"n\":{i}}}}}\n"
+            ));
             // Blank lines, reported in order whichever path the join takes.
             if i % 40_000 == 7 {
                 req.push_str("\n \n");
@@ -2085,3 +2085,179 @@ bktest!(
 fn retry_of(dir: &Dir) -> String {
     std::fs::read_to_string(dir.join("r.jsonl")).unwrap()
 }
+
+bktest!(
+    one_failing_output_commits_none_and_names_its_flag_once,
+    |dir| {
+        let f = fixture;
+        for (flag, full) in [("--retry", 1), ("--orphans", 2), ("--duplicates", 3)] {
+            let mut c = dir.cmd();
+            c.args(["join", "--requests"])
+                .arg(f("join/openai_requests.jsonl"))
+                .arg("--results")
+                .arg(f("join/openai_output.jsonl"))
+                .arg(f("join/openai_errors.jsonl"))
+                .args(["--out", "m.jsonl"]);
+            for (i, other) in ["--retry", "--orphans", "--duplicates"].iter().enumerate() {
+                let target = if i + 1 == full {
+                    "/dev/full".to_string()
+                } else {
+                    format!("{}.jsonl", other.trim_start_matches('-'))
+                };
+                c.arg(other).arg(target);
+            }
+            let out = run(c);
+            assert_eq!(code(&out), 2, "{flag}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(err.matches(flag).count(), 1, "{flag}: {err}");
+            assert_eq!(err.matches("/dev/full").count(), 1, "{flag}: {err}");
+            let left: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(left.is_empty(), "{flag}: {left:?} committed or left behind");
+        }
+    }
+);
+
+bktest!(
+    swapped_requests_and_results_are_refused_naming_the_flags,
+    |dir| {
+        let req = fixture("join/openai_requests.jsonl");
+        let res = fixture("join/openai_output.jsonl");
+        // Blank lines and a line that is not JSON come before the line that decides.
+        let anthropic = dir.write(
+            "anthropic.jsonl",
+            "\n{oops\n{\"custom_id\":\"a\",\"result\":{\"type\":\"succeeded\"}}\n",
+        );
+        let vertex_req = dir.write(
+        "vertex.jsonl",
+        "\n\n{\"request\":{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]}]}}\n",
+    );
+        // (--requests, --results, the flag named, what is said)
+        let cases: [(&Path, &Path, &str, &str); 4] = [
+            (&res, &req, "--results", ":1: this is a request line"),
+            (&req, &req, "--results", ":1: this is a request line"),
+            (
+                &req,
+                &vertex_req,
+                "--results",
+                "vertex.jsonl:3: this is a request line",
+            ),
+            (
+                &anthropic,
+                &res,
+                "--requests",
+                "anthropic.jsonl:3: this is an Anthropic result line",
+            ),
+        ];
+        for (requests, results, flag, words) in cases {
+            let mut c = dir.cmd();
+            c.args(["join", "--requests"])
+                .arg(requests)
+                .arg("--results")
+                .arg(results)
+                .args(["--out", "m.jsonl", "--retry", "r.jsonl"]);
+            let out = run(c);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(code(&out), 2, "{err}");
+            assert!(err.contains(flag) && err.contains(words), "{err}");
+            assert!(err.contains("swapped"), "{err}");
+            assert!(!dir.join("m.jsonl").exists() && !dir.join("r.jsonl").exists());
+        }
+        // On stdin, judged as it is read.
+        let mut c = dir.cmd();
+        c.args(["join", "--requests", "-", "--results"])
+            .arg(&anthropic)
+            .args(["--out", "m.jsonl", "--retry", "r.jsonl"]);
+        let out = crate::util::run_with_stdin(c, &std::fs::read(&res).unwrap());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), 2, "{err}");
+        assert!(
+            err.contains("--requests <stdin>:1: this is an OpenAI-style output"),
+            "{err}"
+        );
+        // The right way round still joins.
+        let mut c = dir.cmd();
+        c.args(["join", "--requests"])
+            .arg(&req)
+            .arg("--results")
+            .arg(&res)
+            .args(["--out", "m.jsonl"]);
+        assert_eq!(code(&run(c)), 1);
+        assert!(dir.join("m.jsonl").exists());
+    }
+);
+
+bktest!(
+    unsendable_request_lines_go_to_rejects_never_to_retry,
+    |dir| {
+        let body = r#""body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+        let url = r#""method":"POST","url":"/v1/chat/completions""#;
+        let lines = [
+            format!(r#"{{"custom_id":"a",{url},{body}}}"#),
+            format!(r#"{{"custom_id":"b",{url},"body":{{}}}}"#),
+            format!(r#"{{"custom_id":"c",{url}}}"#),
+            format!(r#"{{{url},{body}}}"#),
+            "[1,2]".to_string(),
+            r#"{"custom_id":"d","#.to_string(),
+            format!(r#"{{"custom_id":"e",{url},{body}}}"#),
+            format!(r#"{{"custom_id":"f",{url},"body":{{}}}}"#),
+        ];
+        let req = dir.write("req.jsonl", lines.join("\n") + "\n");
+        // `e` and `f` errored; nothing answers the others.
+        let err = |id: &str| {
+            format!(
+                r#"{{"id":"batch_req_{id}","custom_id":"{id}","response":{{"status_code":500,"request_id":"r","body":{{}}}},"error":null}}"#
+            )
+        };
+        let res = dir.write("res.jsonl", format!("{}\n{}\n", err("e"), err("f")));
+        for (tag, extra) in [("mem", "1GiB"), ("spill", "")] {
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "join", "--requests"])
+                .arg(&req)
+                .arg("--results")
+                .arg(&res)
+                .args([
+                    "--out",
+                    "m.jsonl",
+                    "--retry",
+                    "r.jsonl",
+                    "--rejects",
+                    "x.jsonl",
+                ]);
+            if extra.is_empty() {
+                c.args(["--table-limit", "64KiB"]);
+            } else {
+                c.args(["--memory-limit", extra]);
+            }
+            let out = run(c);
+            assert_eq!(code(&out), 1, "{tag}");
+            let retry = std::fs::read_to_string(dir.join("r.jsonl")).unwrap();
+            let want_retry = format!("{}\n{}\n", lines[0], lines[6]);
+            assert_eq!(retry, want_retry, "{tag}");
+            let rejects = std::fs::read_to_string(dir.join("x.jsonl")).unwrap();
+            let want: Vec<&str> = [1, 2, 3, 4, 5, 7]
+                .iter()
+                .map(|&i| lines[i].as_str())
+                .collect();
+            assert_eq!(rejects, want.join("\n") + "\n", "{tag}");
+            // Every unsendable line is said, with its line number.
+            let events = json_lines(&out);
+            let said: Vec<u64> = events
+                .iter()
+                .filter(|e| e["type"] == "diagnostic" && e["side"] == "requests")
+                .map(|e| e["line"].as_u64().unwrap())
+                .collect();
+            assert_eq!(said, [2, 3, 4, 5, 6, 8], "{tag}: {events:?}");
+            let summary = events.last().unwrap();
+            assert_eq!(summary["to_retry"], 2, "{tag}");
+            assert_eq!(summary["spilled"], tag == "spill", "{tag}");
+            // The retry file is ready to upload: validate finds nothing in it.
+            let mut c = dir.cmd();
+            c.args(["validate", "--provider", "openai"])
+                .arg(dir.join("r.jsonl"));
+            assert_eq!(code(&run(c)), 0, "{tag}");
+        }
+    }
+);

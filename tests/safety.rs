@@ -869,3 +869,35 @@ bktest!(trailing_data_is_named_with_its_column, |dir| {
         assert_eq!(found, [want(1, 9), want(2, 8)], "{job}");
     }
 });
+
+bktest!(
+    an_interrupted_shard_removes_the_directory_it_created,
+    |dir| {
+        // `made` does not exist before the run; `kept` does (empty) and must stay.
+        std::fs::create_dir(dir.join("kept")).unwrap();
+        for (name, created) in [("made", true), ("kept", false)] {
+            let out_dir = dir.join(name);
+            let mut c = dir.cmd();
+            c.args(["shard", "-", "--out-dir"]).arg(&out_dir).args([
+                "--max-requests",
+                "100",
+                "--stem",
+                "s",
+            ]);
+            let (child, stdin) = start_fed(c, &requests(12_000));
+            wait_for("staged shards", || {
+                staging_in(&out_dir)
+                    .iter()
+                    .any(|p| p.is_dir() && names(p).len() >= 3)
+            });
+            signal(&child, libc::SIGINT);
+            let (status, err) = stderr_of(child);
+            drop(stdin);
+            assert_eq!(status, Some(130), "{err}");
+            assert_eq!(out_dir.exists(), !created, "{name}: {err}");
+            if !created {
+                assert!(names(&out_dir).is_empty(), "{:?}", names(&out_dir));
+            }
+        }
+    }
+);

@@ -621,3 +621,112 @@ bktest!(
         );
     }
 );
+
+bktest!(
+    caps_above_the_providers_are_refused_unless_asked_for,
+    |dir| {
+        let lines: String = (0..3).map(|i| req(i, "gpt-4o-mini") + "\n").collect();
+        let input = dir.write("in.jsonl", lines);
+        // (extra flags, exit code, words in stderr)
+        let cases: [(&[&str], i32, &str); 8] = [
+            (
+                &["--max-requests", "60000"],
+                2,
+                "--max-requests 60000 is above OpenAI's cap of 50000",
+            ),
+            (
+                &["--max-requests", "60000", "--provider", "openai"],
+                2,
+                "--max-requests 60000",
+            ),
+            (
+                &["--max-bytes", "300MB"],
+                2,
+                "--max-bytes 300000000 is above OpenAI's cap of 209715200",
+            ),
+            (&["--max-requests", "50000", "--max-bytes", "200MiB"], 0, ""),
+            (&["--max-requests", "60000", "--allow-over-cap"], 0, ""),
+            (&["--max-bytes", "300MB", "--allow-over-cap"], 0, ""),
+            (&["--max-requests", "60000", "--provider", "custom"], 0, ""),
+            (&["--max-requests", "60000", "--provider", "vllm"], 0, ""),
+        ];
+        for (i, (extra, want, words)) in cases.iter().enumerate() {
+            let out_dir = format!("out{i}");
+            let mut c = dir.cmd();
+            c.arg("shard")
+                .arg(&input)
+                .args(["-o", &out_dir])
+                .args(*extra);
+            let out = run(c);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(code(&out), *want, "{extra:?}: {err}");
+            assert!(err.contains(words), "{extra:?}: {err}");
+            if *want == 2 {
+                assert!(err.contains("--allow-over-cap"), "{err}");
+                assert!(
+                    !dir.join(&out_dir).exists(),
+                    "{extra:?}: nothing is written"
+                );
+            } else {
+                assert!(
+                    dir.join(&out_dir).join("manifest.json").exists(),
+                    "{extra:?}"
+                );
+            }
+        }
+    }
+);
+
+bktest!(
+    an_input_without_requests_gets_a_manifest_without_shards,
+    |dir| {
+        dir.write("empty.jsonl", "");
+        dir.write("blank.jsonl", "\n\n");
+        // (flags, stdin): every input path and output layout, the same answer.
+        let cases: [(&[&str], &[u8]); 6] = [
+            (&["empty.jsonl"], b""),
+            (&["-"], b""),
+            (&["blank.jsonl", "--skip-invalid"], b""),
+            (&["empty.jsonl", "--split-by", "model"], b""),
+            (&["empty.jsonl", "--compress"], b""),
+            (
+                &[
+                    "empty.jsonl",
+                    "--provider",
+                    "anthropic",
+                    "--emit",
+                    "anthropic-body",
+                ],
+                b"",
+            ),
+        ];
+        for (i, (args, stdin)) in cases.iter().enumerate() {
+            let out_dir = format!("o{i}");
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "shard"])
+                .args(*args)
+                .args(["-o", &out_dir]);
+            let out = crate::util::run_with_stdin(c, stdin);
+            assert_eq!(code(&out), 1, "{args:?}: providers reject an empty batch");
+            let events = json_lines(&out);
+            assert!(
+                events.iter().any(|e| e["code"] == "empty_file"),
+                "{args:?}: {events:?}"
+            );
+            let summary = events.last().unwrap();
+            assert_eq!(summary["written"], true, "{args:?}");
+            assert_eq!(summary["shards"], 0, "{args:?}");
+            let names: Vec<String> = fs::read_dir(dir.join(&out_dir))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(names, ["manifest.json"], "{args:?}");
+            let m: serde_json::Value = serde_json::from_slice(
+                &fs::read(dir.join(&out_dir).join("manifest.json")).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(m["shards"], serde_json::json!([]), "{args:?}");
+            assert_eq!(m["input"]["lines"], if i == 2 { 2 } else { 0 }, "{args:?}");
+        }
+    }
+);

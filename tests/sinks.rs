@@ -259,7 +259,13 @@ fn an_unreadable_join_input_is_reported_as_unreadable() {
     let req = requests(dir.path());
     let missing = dir.path().join("missing.jsonl");
     let merged = dir.path().join("merged.jsonl");
-    for (requests, results) in [(&missing, &req), (&req, &missing)] {
+    let res = dir.path().join("results.jsonl");
+    std::fs::write(
+        &res,
+        "{\"custom_id\":\"a\",\"response\":null,\"error\":null}\n",
+    )
+    .unwrap();
+    for (requests, results) in [(&missing, &res), (&req, &missing)] {
         let (code, failure, _, err) = run_in_process(&[
             "join",
             "--requests",

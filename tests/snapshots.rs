@@ -551,3 +551,141 @@ bktest!(missing_inputs_human, |dir| {
         )
     );
 });
+
+/// `batchkit CMD --help` at a terminal width of `cols`.
+fn long_help(cmd: &str, cols: usize) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_batchkit"))
+        .env("COLUMNS", cols.to_string())
+        .args([cmd, "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+bktest!(help_examples_come_last_and_copy_paste_whole, |_dir| {
+    for cmd in ["validate", "dupes", "tokens", "shard", "join", "compare"] {
+        let help = long_help(cmd, 80);
+        // After the options, as the last block, in every command.
+        let (before, examples) = help
+            .split_once("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{cmd}: no Examples block:\n{help}"));
+        assert!(
+            before.contains("\nOptions:\n"),
+            "{cmd}: Examples before the options"
+        );
+        let lines: Vec<&str> = examples.lines().collect();
+        assert!(lines.len() >= 2, "{cmd}");
+        let mut continued = false;
+        for l in &lines {
+            assert!(l.len() <= 80, "{cmd}: {l:?} is wider than the terminal");
+            let starts = l.starts_with("  batchkit ") || l.starts_with("  cat ");
+            assert!(
+                starts != continued && (starts || l.starts_with("    ")),
+                "{cmd}: {l:?} is neither a command nor the continuation of one (a wrap?)"
+            );
+            continued = l.ends_with('\\');
+        }
+        assert!(!continued, "{cmd}: the last example ends in a continuation");
+    }
+});
+
+bktest!(
+    help_and_flag_errors_say_what_they_follow_and_expect,
+    |dir| {
+        // --color follows stdout.
+        let help = long_help("validate", 100);
+        let color = help.split("--color").nth(1).unwrap();
+        assert!(color[..200].contains("stdout"), "{color}");
+        // A number that does not parse: the flag and the form expected.
+        for (args, flag, form) in [
+            (
+                &["shard", "x.jsonl", "-o", "o", "--max-requests", "5k"][..],
+                "--max-requests",
+                "whole number",
+            ),
+            (
+                &["validate", "x.jsonl", "--max-errors", "ten"][..],
+                "--max-errors",
+                "whole number",
+            ),
+            (
+                &["tokens", "x.jsonl", "--queue-limit", "1,000"][..],
+                "--queue-limit",
+                "whole number",
+            ),
+            (
+                &[
+                    "shard",
+                    "x.jsonl",
+                    "-o",
+                    "o",
+                    "--compress",
+                    "--compress-level",
+                    "x",
+                ][..],
+                "--compress-level",
+                "1 to 22",
+            ),
+        ] {
+            let mut c = dir.cmd();
+            c.args(args);
+            let out = c.output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert!(err.contains(flag) && err.contains(form), "{args:?}: {err}");
+        }
+        // vllm (and custom) are openai-compatible.
+        let run_as = |provider: &str| {
+            let mut c = dir.cmd();
+            c.args(["--format", "json", "validate", "--provider", provider])
+                .arg(fixture("validate/openai-valid.jsonl"));
+            let out = c.output().unwrap();
+            (out.status.code(), String::from_utf8(out.stdout).unwrap())
+        };
+        let compatible = run_as("openai-compatible");
+        assert_eq!(compatible.0, Some(0));
+        assert!(
+            compatible.1.contains("\"provider\":\"openai-compatible\""),
+            "{}",
+            compatible.1
+        );
+        assert_eq!(run_as("vllm"), compatible);
+        assert_eq!(run_as("VLLM"), compatible);
+        assert_eq!(run_as("custom"), compatible);
+    }
+);
+
+bktest!(
+    validate_without_a_file_on_a_terminal_says_it_reads_stdin,
+    |dir| {
+        // A pseudo-terminal from util-linux `script`, when the machine has it.
+        let Ok(script) = which_script() else {
+            return;
+        };
+        let bin = env!("CARGO_BIN_EXE_batchkit");
+        let mut c = std::process::Command::new(script);
+        c.current_dir(dir.path()).args([
+            "-qec",
+            &format!("{bin} --color never validate"),
+            "/dev/null",
+        ]);
+        // Ctrl-D ends the input.
+        let out = crate::util::run_with_stdin(c, b"\x04");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("reading request lines from stdin"), "{text}");
+        // Not on a pipe: scripts read the output.
+        let mut c = dir.cmd();
+        c.arg("validate");
+        let out = crate::util::run_with_stdin(c, b"");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("reading"));
+    }
+);
+
+fn which_script() -> Result<std::path::PathBuf, ()> {
+    ["/usr/bin/script", "/bin/script"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or(())
+}

@@ -576,12 +576,14 @@ def join(
     answer_schema: Optional[PathLike] = None,
     expect_json: bool = False,
     raise_max_tokens: Optional[float] = None,
+    rejects: Optional[PathLike] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
     The same as ``batchkit join``, writing the same files: ``out`` has one line per
-    request in request order; ``retry`` the request lines to send again; ``orphans``
-    results matching no request; ``retry_on`` the statuses whose requests go to ``retry``
+    request in request order; ``retry`` the request lines to send again; ``rejects`` the
+    request lines that cannot be sent again as they are (not JSON, no id, no body), which
+    never go to ``retry``; ``orphans`` results matching no request; ``retry_on`` the statuses whose requests go to ``retry``
     (default: errored, expired, canceled, missing, truncated, invalid_answer);
     ``raise_max_tokens`` a factor above 1 by which the output cap of each truncated request
     written to ``retry`` is multiplied (rounded up, held to the model's output limit where
@@ -609,6 +611,7 @@ def join(
         args += ["--raise-max-tokens", repr(float(raise_max_tokens))]
     _opt(args, "--orphans", orphans)
     _opt(args, "--duplicates", duplicates)
+    _opt(args, "--rejects", rejects)
     _opt(args, "--temp-dir", temp_dir)
     _opt(args, "--answer-schema", answer_schema)
     if expect_json:

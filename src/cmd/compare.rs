@@ -39,7 +39,8 @@ use crate::settings::{Format, Settings};
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
   batchkit compare gpt-merged.jsonl claude-merged.jsonl --out diffs.jsonl
-  batchkit compare round1-output.jsonl round2-output.jsonl --requests batch.jsonl --fields /label,/score
+  batchkit compare round1-output.jsonl round2-output.jsonl \\
+    --requests batch.jsonl --fields /label,/score
   batchkit compare a.jsonl b.jsonl --format json --memory-limit 1GiB")]
 pub struct Args {
     /// Side A: a merged file of `batchkit join` (or a result file, with --requests); `-` for stdin

@@ -19,13 +19,15 @@ use crate::settings::{Format, Settings};
 /// --memory-limit it spills to a temporary directory and finishes from disk. With
 /// --write-unique it writes the input minus later duplicates (first use kept, bytes
 /// unchanged). Exit 0 when every id is unique, 1 when some repeat.
-///
-/// Examples:
-///   batchkit dupes requests.jsonl
-///   batchkit dupes part-1.jsonl part-2.jsonl --format json
-///   batchkit dupes big.jsonl.zst --memory-limit 64MiB --write-unique unique.jsonl
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    after_long_help = "Examples:
+  batchkit dupes requests.jsonl
+  batchkit dupes part-1.jsonl part-2.jsonl --format json
+  batchkit dupes big.jsonl.zst --memory-limit 64MiB \\
+    --write-unique unique.jsonl"
+)]
 pub struct Args {
     /// Files to check together (`-` for stdin)
     #[arg(value_name = "FILE")]

@@ -28,8 +28,13 @@ use crate::settings::{Format, Settings};
 /// not JSON, cut JSON or a schema violation makes it invalid_answer, with
 /// "answer_problem":{"pointer":...,"message":...} in its merged line. Request lines that cannot be
 /// joined (no id, an id an earlier line already used) get status missing and a "problem" field;
-/// lines that are not valid UTF-8 JSON are reported and left out of MERGED and RETRY. RETRY never
-/// holds an id twice: a later line with an id already used is reported (duplicate_id) and left out. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
+/// lines that are not valid UTF-8 JSON are reported and left out of MERGED. RETRY is ready to
+/// upload: a line that cannot be sent again as it is (not JSON, not an object, no id, no body or
+/// an empty one where its shape needs one) is reported and written to --rejects, never to RETRY.
+/// RETRY never holds an id twice: a later line with an id already used is reported
+/// (duplicate_id) and left out. A result file given as --requests, or a request file as
+/// --results, is refused (exit 2), judged by its first line that parses. MERGED, RETRY and the
+/// other outputs are put in place together, or none of them. Results may come in any order and from several files (OpenAI/Azure/Groq/Mistral
 /// output and error files, Anthropic results, Gemini and Vertex outputs, Together), plain or zstd.
 ///
 /// An OpenAI-style line with a non-2xx response.status_code is errored even when "error" is null;
@@ -45,10 +50,14 @@ use crate::settings::{Format, Settings};
 /// otherwise, 2 when the join could not be done.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
-  batchkit join --requests batch.jsonl --results output.jsonl errors.jsonl --out merged.jsonl --retry retry.jsonl
-  batchkit join --requests part-*.jsonl --results results.jsonl.zst --out merged.jsonl --orphans orphans.jsonl
-  batchkit join --requests batch.jsonl --results output.jsonl --out merged.jsonl --retry retry.jsonl --raise-max-tokens 2
-  batchkit join --requests big.jsonl --results out.jsonl err.jsonl --out merged.jsonl --memory-limit 1GiB --format json")]
+  batchkit join --requests batch.jsonl --results output.jsonl errors.jsonl \\
+    --out merged.jsonl --retry retry.jsonl --rejects rejects.jsonl
+  batchkit join --requests part-*.jsonl --results results.jsonl.zst \\
+    --out merged.jsonl --orphans orphans.jsonl
+  batchkit join --requests batch.jsonl --results output.jsonl \\
+    --out merged.jsonl --retry retry.jsonl --raise-max-tokens 2
+  batchkit join --requests big.jsonl --results out.jsonl err.jsonl \\
+    --out merged.jsonl --memory-limit 1GiB --format json")]
 pub struct Args {
     /// Request files (the lines that were uploaded), in order; `-` for stdin
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
@@ -82,6 +91,10 @@ pub struct Args {
     /// at the limit, are copied unchanged and counted.
     #[arg(long, value_name = "FACTOR", requires = "retry", value_parser = parse_factor)]
     pub raise_max_tokens: Option<f64>,
+    /// Write the request lines that cannot be sent again as they are (not JSON, not an object, no
+    /// id, no body where the line's shape needs one) here, byte-exact; they never go to --retry
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
     /// Write result lines whose id matches no request (and lines without a usable id) here
     #[arg(long, value_name = "FILE")]
     pub orphans: Option<PathBuf>,
@@ -131,6 +144,7 @@ pub fn run(
         ("--retry", args.retry.as_ref()),
         ("--orphans", args.orphans.as_ref()),
         ("--duplicates", args.duplicates.as_ref()),
+        ("--rejects", args.rejects.as_ref()),
     ]
     .into_iter()
     .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
@@ -151,6 +165,7 @@ pub fn run(
     opts.raise_max_tokens = args.raise_max_tokens;
     opts.orphans = args.orphans;
     opts.duplicates = args.duplicates;
+    opts.rejects = args.rejects;
     opts.temp_dir = args.temp_dir;
     opts.answer_schema = answer_schema;
     opts.expect_json = args.expect_json;

@@ -26,16 +26,26 @@ use crate::settings::{Format, Settings};
 /// written under a hidden staging directory in DIR and renamed into place only when the run
 /// succeeds, the manifest last. Concatenating the shards gives back the input bytes.
 ///
-/// Exit 0 when done and clean, 1 when the input has invalid lines (refused or skipped),
-/// 2 when the job could not be done (unreadable input, a line over a cap, a full disk).
+/// An input with no requests (empty, or blank lines only) is an error (exit 1) that still
+/// gets a manifest.json, with no shards, so every run that reads its input leaves one. A run
+/// stopped by a signal (Ctrl-C) removes its staging, and DIR when it created DIR.
 ///
-/// Examples:
-///   batchkit shard requests.jsonl --out-dir shards/
-///   batchkit shard big.jsonl.zst -o shards --max-bytes 100MB --max-tokens 2000000
-///   batchkit shard mixed.jsonl -o shards --split-by model --skip-invalid
-///   batchkit shard claude.jsonl -o bodies --provider anthropic --emit anthropic-body
+/// Exit 0 when done and clean, 1 when the input has invalid lines (refused or skipped) or
+/// no requests, 2 when the job could not be done (unreadable input, a line over a cap, a cap
+/// above the provider's without --allow-over-cap, a full disk).
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    after_long_help = "Examples:
+  batchkit shard requests.jsonl --out-dir shards/
+  batchkit shard big.jsonl.zst -o shards --max-bytes 100MB \\
+    --max-tokens 2000000
+  batchkit shard mixed.jsonl -o shards --split-by model --skip-invalid
+  batchkit shard claude.jsonl -o bodies --provider anthropic \\
+    --emit anthropic-body
+  batchkit shard gateway.jsonl -o shards --provider custom \\
+    --max-requests 100000"
+)]
 pub struct Args {
     /// The request file (`-` for stdin; zstd is recognised by its magic bytes)
     #[arg(value_name = "FILE")]
@@ -50,17 +60,22 @@ pub struct Args {
         help = crate::settings::provider_help("Provider rules and caps")
     )]
     provider: String,
-    /// Requests per shard [default: the provider's]
-    #[arg(long, value_name = "N")]
+    /// Requests per shard [default: the provider's; above it only with --allow-over-cap]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_requests: Option<u64>,
-    /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the provider's]
+    /// Bytes per shard: 200MB (decimal), 200MiB (binary), 1.5GB, or bare bytes [default: the
+    /// provider's; above it only with --allow-over-cap]
     #[arg(long, value_name = "SIZE", value_parser = crate::settings::size)]
     max_bytes: Option<u64>,
+    /// Take --max-requests / --max-bytes above the provider's own caps (the provider would
+    /// refuse such a shard; for a host with other limits)
+    #[arg(long)]
+    allow_over_cap: bool,
     /// Input tokens per shard (an enqueued-token limit), counted with the model's tokenizer
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_tokens: Option<u64>,
     /// Embedding inputs per shard, array items counted [default: the provider's]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_embedding_inputs: Option<u64>,
     /// Count tokens as this model instead of the one each line names (Azure deployments)
     #[arg(long, value_name = "M")]
@@ -69,7 +84,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "none")]
     split_by: SplitArg,
     /// Most groups with --split-by (each keeps one file open) [default: 256, 32 with --compress]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count_usize)]
     max_groups: Option<usize>,
     /// What each shard file holds
     #[arg(long, value_enum, default_value = "jsonl")]
@@ -78,7 +93,7 @@ pub struct Args {
     #[arg(long)]
     compress: bool,
     /// zstd level with --compress
-    #[arg(long, value_name = "N", default_value_t = 3, requires = "compress")]
+    #[arg(long, value_name = "N", default_value_t = 3, requires = "compress", value_parser = compress_level)]
     compress_level: i32,
     /// Write invalid lines to DIR/rejected.jsonl and shard the rest (exit 1)
     #[arg(long)]
@@ -91,7 +106,7 @@ pub struct Args {
     #[arg(long, value_name = "NAME")]
     stem: Option<String>,
     /// Print at most N findings (all are still counted)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_errors: Option<u64>,
     /// fsync each shard before it is renamed into place, so a power loss cannot leave an
     /// empty file under a final name. Off by default: shards are derived from an input that
@@ -117,6 +132,16 @@ enum EmitArg {
     Jsonl,
     /// Anthropic's Message Batches request body, {"requests":[...]} (.json)
     AnthropicBody,
+}
+
+/// clap value parser of `--compress-level`: zstd's levels, 1 to 22.
+fn compress_level(value: &str) -> Result<i32, String> {
+    match value.trim().parse::<i32>() {
+        Ok(n) if (1..=22).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{value:?} is not a zstd level (a whole number from 1 to 22)"
+        )),
+    }
 }
 
 /// Resolves the flags into library options (the second step after clap).
@@ -166,6 +191,7 @@ fn options(args: &Args, settings: &Settings) -> anyhow::Result<ShardOptions> {
     o.compress = args.compress.then_some(args.compress_level);
     o.skip_invalid = args.skip_invalid;
     o.force = args.force;
+    o.allow_over_cap = args.allow_over_cap;
     o.max_groups = args.max_groups;
     o.read = settings.read.clone();
     Ok(o)

@@ -35,8 +35,9 @@ use crate::settings::{Format, Settings};
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
   batchkit tokens batch.jsonl
-  batchkit tokens --per-request --format json batch.jsonl | jq 'select(.input_tokens > 8000)'
-  batchkit tokens --model gpt-4o azure-batch.jsonl.zst      # Azure deployment names
+  batchkit tokens --per-request --format json batch.jsonl \\
+    | jq 'select(.input_tokens > 8000)'
+  batchkit tokens --model gpt-4o azure.jsonl.zst    # Azure deployment names
   batchkit tokens --pricing my-prices.toml part-*.jsonl
   cat batch.jsonl | batchkit tokens -")]
 pub struct Args {
@@ -54,11 +55,11 @@ pub struct Args {
     #[arg(long, value_name = "PRICES.toml")]
     pub pricing: Option<PathBuf>,
     /// Models listed one by one; requests of further models are summed as "(other)"
-    #[arg(long, value_name = "N", default_value_t = batchkit_tokens::DEFAULT_MAX_MODELS)]
+    #[arg(long, value_name = "N", default_value_t = batchkit_tokens::DEFAULT_MAX_MODELS, value_parser = crate::settings::count_usize)]
     pub max_models: usize,
     /// The provider's enqueued-token limit for the model: says whether the input fits and
     /// how many files `shard --max-tokens N` cuts it into (the inputs taken as one file)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = crate::settings::positive_count)]
     pub queue_limit: Option<u64>,
     /// Skip the prompt-cache plan (shared prefixes, batch + cache cost)
     #[arg(long)]

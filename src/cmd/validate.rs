@@ -6,7 +6,7 @@ use batchkit_io::Input;
 use batchkit_report::style::Style;
 use batchkit_report::validate::DiagnosticPrinter;
 use batchkit_validate::{CheckOptions, Checker, FileSummary, ValidateError};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use crate::outcome::Outcome;
 use crate::progress::PerInput;
@@ -18,13 +18,15 @@ use crate::settings::{Format, Settings};
 /// reports invalid JSON, missing or mistyped fields, bad ids, duplicate ids, unsupported
 /// or mixed endpoints and models, oversized lines and files over the provider's caps.
 /// Exit 0 when no errors, 1 when errors were found, 2 when a file could not be read.
-///
-/// Examples:
-///   batchkit validate requests.jsonl
-///   batchkit validate --provider anthropic --format json batch.jsonl.zst
-///   batchkit validate --schema body.schema.json --max-errors 20 a.jsonl b.jsonl
 #[derive(Debug, clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    after_long_help = "Examples:
+  batchkit validate requests.jsonl
+  batchkit validate --provider anthropic --format json batch.jsonl.zst
+  batchkit validate --schema body.schema.json --max-errors 20 \\
+    a.jsonl b.jsonl"
+)]
 pub struct Args {
     /// Files to check (`-` for stdin)
     #[arg(value_name = "FILE")]
@@ -40,7 +42,7 @@ pub struct Args {
     #[arg(long, value_name = "S.json")]
     schema: Option<PathBuf>,
     /// Print at most N findings (all are still counted)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::settings::count)]
     max_errors: Option<u64>,
     #[command(flatten)]
     spill: crate::settings::SpillArgs,
@@ -63,6 +65,17 @@ pub fn run(
     };
     let checker = Checker::new(&opts)?;
     let inputs = super::inputs(&args.files);
+    if inputs
+        .iter()
+        .any(|i| i.source == batchkit_io::Source::Stdin)
+        && std::io::stdin().is_terminal()
+    {
+        // Otherwise a run without a file seems to hang.
+        writeln!(
+            err,
+            "batchkit validate: reading request lines from stdin (end with Ctrl-D; give a FILE to check a file)"
+        )?;
+    }
     let sizes = crate::progress::sizes(&inputs);
     let mut printer = DiagnosticPrinter::new(
         super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),

@@ -82,17 +82,19 @@ impl AtomicFile {
         &self.path
     }
 
-    /// Flushes, syncs and renames the file into place.
-    pub fn commit(mut self) -> io::Result<()> {
+    /// Flushes and syncs the data (and gives the file its final permissions) without renaming
+    /// it: after this succeeds, only the rename of [`AtomicFile::commit`] is left, so a run with
+    /// several outputs can find every write error before it puts any file in place.
+    pub fn prepare(&mut self) -> io::Result<()> {
         let path = self.path.clone();
-        let mut w = self.writer.take().expect("writer present until commit");
-        w.flush().map_err(|e| with_path(e, &path))?;
-        let f = w
-            .into_inner()
-            .map_err(|e| with_path(e.into_error(), &path))?;
-        let Some(tmp) = self.tmp.take() else {
+        let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
+        w.flush().map_err(|e| with_path(e, &path))?;
+        if self.tmp.is_none() {
+            return Ok(());
+        }
+        let f = w.get_ref();
         if self.sync {
             f.sync_data().map_err(|e| with_path(e, &path))?;
         }
@@ -103,6 +105,18 @@ impl AtomicFile {
             f.set_permissions(fs::Permissions::from_mode(0o644))
                 .map_err(|e| with_path(e, &path))?;
         }
+        self.writer = None;
+        Ok(())
+    }
+
+    /// Flushes, syncs and renames the file into place (what [`AtomicFile::prepare`] has not
+    /// done yet, then the rename).
+    pub fn commit(mut self) -> io::Result<()> {
+        self.prepare()?;
+        let path = self.path.clone();
+        let Some(tmp) = self.tmp.take() else {
+            return Ok(());
+        };
         staging::while_locked(|| tmp.persist(&path).map(drop).map_err(|e| e.error))
             .map_err(|e| with_path(e, &path))?;
         Ok(())
@@ -114,7 +128,7 @@ impl Write for AtomicFile {
         let path = &self.path;
         self.writer
             .as_mut()
-            .expect("open")
+            .ok_or_else(closed)?
             .write(buf)
             .map_err(|e| with_path(e, path))
     }
@@ -122,18 +136,22 @@ impl Write for AtomicFile {
         let path = &self.path;
         self.writer
             .as_mut()
-            .expect("open")
+            .ok_or_else(closed)?
             .write_all(buf)
             .map_err(|e| with_path(e, path))
     }
     fn flush(&mut self) -> io::Result<()> {
         let path = &self.path;
-        self.writer
-            .as_mut()
-            .expect("open")
-            .flush()
-            .map_err(|e| with_path(e, path))
+        match self.writer.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+        .map_err(|e| with_path(e, path))
     }
+}
+
+fn closed() -> io::Error {
+    io::Error::other("written after it was prepared for commit")
 }
 
 fn with_path(e: io::Error, path: &Path) -> io::Error {
@@ -172,5 +190,33 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.jsonl")]);
+    }
+
+    #[test]
+    fn prepared_files_appear_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let mut fa = AtomicFile::create(&a).unwrap();
+        let mut fb = AtomicFile::create(&b).unwrap();
+        fa.write_all(b"one\n").unwrap();
+        fb.write_all(b"two\n").unwrap();
+        fa.prepare().unwrap();
+        fb.prepare().unwrap();
+        assert!(!a.exists() && !b.exists(), "prepare renames nothing");
+        assert!(fa.write_all(b"late").is_err(), "no write after prepare");
+        fa.commit().unwrap();
+        // One prepared file dropped (another output failed): it never appears.
+        drop(fb);
+        assert_eq!(fs::read(&a).unwrap(), b"one\n");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("a")]);
+        // A device is written directly: prepare flushes, and a full one says so.
+        let mut full = AtomicFile::create("/dev/full").unwrap();
+        full.write_all(b"x").unwrap();
+        let e = full.prepare().unwrap_err();
+        assert!(e.to_string().starts_with("/dev/full: "), "{e}");
     }
 }

@@ -22,10 +22,21 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 /// The prefix of every staging name.
 pub const PREFIX: &str = ".batchkit-";
 
+/// What a registered path is, and so how a signal removes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    /// A staging directory: removed with everything in it.
+    Dir,
+    /// A directory the run created for its outputs: removed only when empty, after the
+    /// staging in it.
+    Created,
+}
+
 #[derive(Default)]
 struct Registry {
     next: u64,
-    paths: HashMap<u64, (PathBuf, bool)>,
+    paths: HashMap<u64, (PathBuf, Kind)>,
     swept: HashSet<PathBuf>,
 }
 
@@ -117,7 +128,19 @@ pub fn register(path: &Path, dir: bool) -> Registration {
     let mut r = registry();
     r.next += 1;
     let id = r.next;
-    r.paths.insert(id, (path.to_path_buf(), dir));
+    let kind = if dir { Kind::Dir } else { Kind::File };
+    r.paths.insert(id, (path.to_path_buf(), kind));
+    Registration { id }
+}
+
+/// Registers `path`, a directory this run created to write its outputs into, for removal if
+/// a signal stops the process: after the staging in it is removed, and only when it is then
+/// empty (nothing else is ever removed).
+pub fn register_created_dir(path: &Path) -> Registration {
+    let mut r = registry();
+    r.next += 1;
+    let id = r.next;
+    r.paths.insert(id, (path.to_path_buf(), Kind::Created));
     Registration { id }
 }
 
@@ -299,16 +322,23 @@ pub fn sweep_stale(dir: &Path) -> Vec<PathBuf> {
 /// Returns how many paths were removed.
 fn cleanup_all(r: &mut Registry) -> usize {
     let mut n = 0;
-    for (path, dir) in r.paths.values() {
-        let ok = if *dir {
-            remove_all(path).is_ok()
-        } else {
-            match fs::remove_file(path) {
+    for (path, kind) in r.paths.values() {
+        let ok = match kind {
+            Kind::Dir => remove_all(path).is_ok(),
+            Kind::File => match fs::remove_file(path) {
                 Ok(()) => true,
                 Err(e) => e.kind() == io::ErrorKind::NotFound,
-            }
+            },
+            Kind::Created => continue,
         };
         n += usize::from(ok);
+    }
+    // Created directories last, once the staging in them is gone; one that holds anything
+    // else stays.
+    for (path, kind) in r.paths.values() {
+        if *kind == Kind::Created {
+            let _ = fs::remove_dir(path);
+        }
     }
     r.paths.clear();
     n

@@ -35,13 +35,18 @@ use crate::render::{
     entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
     MemFinal, Payload, ReqChunk, ResultSource,
 };
-use crate::store::{hash_id, io_err, Entry, Match, MemStore, MATCH_SIZE, NONE};
-use crate::{EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Status};
+use crate::store::{hash_id, Entry, Match, MemStore, MATCH_SIZE, NONE};
+use crate::{
+    EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Side, Status, StatusSet,
+};
 
-/// [`batchkit_io::run`] over one input, handing `sink` the join's sink with each chunk's
-/// result and then telling it the position reached in `label`.
+/// [`batchkit_io::run`] over one input of `side`, handing `sink` the join's sink with each
+/// chunk's result and then telling it the position reached in `label`. The input's first
+/// line that parses decides whether it is on the wrong side ([`wrong_side`]), as it is read
+/// (stdin cannot be read twice).
 pub(crate) fn run_input<T, P, S>(
     label: &str,
+    side: Side,
     input: &Input,
     read: ReadOptions,
     on_event: &mut EventSink<'_>,
@@ -53,13 +58,78 @@ where
     P: Fn(&Chunk) -> T + Sync,
     S: FnMut(&Chunk, T, &mut EventSink<'_>) -> Result<bool, JoinError>,
 {
+    // Lines left to look at for the one that decides (a file of nothing but broken lines is
+    // not parsed twice to its end).
+    let mut undecided = 1000u32;
     batchkit_io::run(input, &read, process, |chunk, t| {
+        if undecided > 0 {
+            wrong_side(label, side, chunk, &mut undecided)?;
+        }
         let go = sink(chunk, t, &mut *on_event)?;
         on_event
             .progress(label, chunk.source_pos)
             .map_err(JoinError::Report)?;
         Ok(go)
     })
+}
+
+/// What a line says about the side it belongs to.
+enum LineSide {
+    /// A result line, in this layout.
+    Result(batchkit_line::ResultLayout),
+    /// A request line: not a result, and it carries a request's payload (`body`, `params`,
+    /// `modelInput`, `request`).
+    Request,
+    /// Neither (an object of no known shape, or not an object).
+    Unknown,
+}
+
+fn line_side(root: simd_json::tape::Value<'_, '_>) -> LineSide {
+    if let Some(r) = batchkit_line::ResultLine::detect(root) {
+        return LineSide::Result(r.layout());
+    }
+    match root.as_object() {
+        Some(o)
+            if ["body", "params", "modelInput", "request"]
+                .iter()
+                .any(|k| o.get(*k).is_some()) =>
+        {
+            LineSide::Request
+        }
+        _ => LineSide::Unknown,
+    }
+}
+
+/// Refuses an input given on the wrong side (`--requests` and `--results` swapped, or a file
+/// on the wrong one), judged by its first non-blank line that parses, in `chunk` (the
+/// input's chunks come in order). `left` counts down the non-blank lines still to look at,
+/// and is 0 once the input is judged.
+fn wrong_side(label: &str, side: Side, chunk: &Chunk, left: &mut u32) -> Result<(), JoinError> {
+    for line in chunk.lines() {
+        if *left == 0 {
+            return Ok(());
+        }
+        if line.is_blank() {
+            continue;
+        }
+        *left -= 1;
+        let Ok(seen) = batchkit_line::read(line.content, line_side) else {
+            continue;
+        };
+        *left = 0;
+        let at = format!("{label}:{}", line.number);
+        return match (side, seen) {
+            (Side::Request, LineSide::Result(layout)) => Err(JoinError::Usage(format!(
+                "--requests {at}: this is {}, not a request: result files go to --results, the uploaded requests to --requests (swapped?)",
+                layout.describe()
+            ))),
+            (Side::Result, LineSide::Request) => Err(JoinError::Usage(format!(
+                "--results {at}: this is a request line, not a result: the uploaded requests go to --requests, result files to --results (swapped?)"
+            ))),
+            _ => Ok(()),
+        };
+    }
+    Ok(())
 }
 
 /// More models than this are summed as `(other)`: a bound on a table a hostile file could grow.
@@ -224,38 +294,63 @@ pub(crate) struct Ctx<'o> {
     pub checker: std::sync::Arc<Checker>,
 }
 
-pub(crate) struct Outputs {
-    pub out: AtomicFile,
-    pub retry: Option<AtomicFile>,
-    pub orphans: Option<AtomicFile>,
-    pub duplicates: Option<AtomicFile>,
+/// One output file of the join and the flag that named it (every error about it says both).
+pub(crate) struct Out {
+    pub file: AtomicFile,
+    pub flag: &'static str,
 }
 
-fn atomic(p: &Path) -> Result<AtomicFile, JoinError> {
-    AtomicFile::create(p).map_err(io_err(p))
+impl Out {
+    pub(crate) fn err(&self) -> impl Fn(std::io::Error) -> JoinError {
+        let flag = self.flag;
+        move |source| JoinError::Output { flag, source }
+    }
+}
+
+pub(crate) struct Outputs {
+    pub out: Out,
+    pub retry: Option<Out>,
+    pub orphans: Option<Out>,
+    pub duplicates: Option<Out>,
+    pub rejects: Option<Out>,
+}
+
+fn atomic(flag: &'static str) -> impl Fn(&Path) -> Result<Out, JoinError> {
+    move |p| match AtomicFile::create(p) {
+        Ok(file) => Ok(Out { file, flag }),
+        Err(source) => Err(JoinError::Output { flag, source }),
+    }
 }
 
 impl Outputs {
     fn create(o: &JoinOptions) -> Result<Self, JoinError> {
         Ok(Outputs {
-            out: atomic(&o.out)?,
-            retry: o.retry.as_deref().map(atomic).transpose()?,
-            orphans: o.orphans.as_deref().map(atomic).transpose()?,
-            duplicates: o.duplicates.as_deref().map(atomic).transpose()?,
+            out: atomic("--out")(&o.out)?,
+            retry: o.retry.as_deref().map(atomic("--retry")).transpose()?,
+            orphans: o.orphans.as_deref().map(atomic("--orphans")).transpose()?,
+            duplicates: o
+                .duplicates
+                .as_deref()
+                .map(atomic("--duplicates"))
+                .transpose()?,
+            rejects: o.rejects.as_deref().map(atomic("--rejects")).transpose()?,
         })
     }
 
+    /// Puts every output in place, or none: each is written out and synced first, and only
+    /// when all of them are, renamed. (Dropped, the ones not renamed are removed.)
     fn commit(self) -> Result<(), JoinError> {
-        let commit = |f: AtomicFile| {
-            let p = f.path().to_path_buf();
-            f.commit().map_err(io_err(&p))
-        };
-        commit(self.out)?;
-        for f in [self.retry, self.orphans, self.duplicates]
+        let mut all: Vec<Out> = [self.retry, self.orphans, self.duplicates, self.rejects]
             .into_iter()
             .flatten()
-        {
-            commit(f)?;
+            .collect();
+        all.insert(0, self.out);
+        for o in &mut all {
+            o.file.prepare().map_err(o.err())?;
+        }
+        for o in all {
+            let err = o.err();
+            o.file.commit().map_err(err)?;
         }
         Ok(())
     }
@@ -398,6 +493,7 @@ fn mem_request_chunk<P: Payload + ?Sized>(
     mem: &MemStore,
     src: &ResultSource<'_, P>,
     checker: &Checker,
+    retry_on: StatusSet,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |_, line, mut lo, merged, buf| {
         let (id, want) = request_id_want(line.content, Some(checker));
@@ -429,8 +525,17 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                 render_problem(merged, line, p, &detail, &mut lo);
             }
         }
+        check_sendable(line, &mut lo, retry_on);
         Ok(lo)
     })
+}
+
+/// A line with an id bound for the retry file: whether it can be sent again as it is (an
+/// extra parse, only for the lines that would be retried).
+fn check_sendable(line: &Line<'_>, lo: &mut LineOut, retry_on: StatusSet) {
+    if lo.problem.is_none() && lo.status != Status::Succeeded && retry_on.contains(lo.status) {
+        lo.unsendable = crate::render::unsendable(line.content);
+    }
 }
 
 /// Renders one chunk of request lines of the spilled join's second pass from the match table
@@ -441,6 +546,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
     entries: &(File, PathBuf),
     src: &ResultSource<'_, P>,
     checker: &Checker,
+    retry_on: StatusSet,
 ) -> Result<ReqChunk, JoinError> {
     request_chunk(chunk, |k, line, mut lo, merged, buf| {
         let m = Match::decode(&recs[k * MATCH_SIZE..(k + 1) * MATCH_SIZE]);
@@ -463,6 +569,7 @@ fn grace_request_chunk<P: Payload + ?Sized>(
             }
             None => lo.merged = render_missing(merged, line, Some(id_raw), None),
         }
+        check_sendable(line, &mut lo, retry_on);
         Ok(lo)
     })
 }
@@ -487,10 +594,13 @@ impl Ctx<'_> {
         for input in opts.requests.iter() {
             let stats = run_input(
                 &input.name,
+                Side::Request,
                 input,
                 self.read.clone(),
                 on_event,
-                process_ok(|chunk: &Chunk| mem_request_chunk(chunk, mem, src, &checker)),
+                process_ok(|chunk: &Chunk| {
+                    mem_request_chunk(chunk, mem, src, &checker, opts.retry_on)
+                }),
                 |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
                     let rc = rc?;
                     self.emit_request_chunk(
@@ -598,11 +708,12 @@ impl Ctx<'_> {
                 }
                 let mut recs = Vec::new();
                 table.read(from, n, &mut recs)?;
-                grace_request_chunk(chunk, &recs, entries, src, checker)
+                grace_request_chunk(chunk, &recs, entries, src, checker, opts.retry_on)
             };
             let name_input = &opts.requests[fi];
             let stats = run_input(
                 &name_input.name,
+                Side::Request,
                 input,
                 self.read.clone(),
                 on_event,

@@ -36,7 +36,12 @@
 //! Every merged line is JSON: a request line that is not valid UTF-8 or not one JSON value is
 //! reported ([`Problem::InvalidUtf8`], [`Problem::InvalidJson`]) and kept out of the merged
 //! and retry files (counted in [`JoinSummary::invalid_requests`]); such a result line is
-//! reported and goes to the orphans file, never into a merged line.
+//! reported and goes to the orphans file, never into a merged line. The retry file is ready to
+//! upload: a request line that cannot be sent again as it is (not JSON, not an object, no id,
+//! no payload or an empty one where its shape keeps one) is reported and goes to
+//! [`JoinOptions::rejects`] instead. An input on the wrong side (a result file as requests, a
+//! request file as results) is refused, and the outputs are put in place together or not at
+//! all.
 //!
 //! ```
 //! use batchkit_join::{join, JoinOptions, Status};
@@ -45,14 +50,17 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let req = dir.path().join("req.jsonl");
 //! let res = dir.path().join("out.jsonl");
-//! std::fs::write(&req, "{\"custom_id\":\"a\",\"body\":{}}\n{\"custom_id\":\"b\",\"body\":{}}\n").unwrap();
+//! std::fs::write(&req, "{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n{\"custom_id\":\"b\",\"body\":{\"n\":2}}\n{\"body\":{\"n\":3}}\n").unwrap();
 //! std::fs::write(&res, "{\"custom_id\":\"b\",\"response\":{\"status_code\":200,\"body\":{}},\"error\":null}\n").unwrap();
 //! let mut opts = JoinOptions::new(vec![Input::path(&req)], vec![Input::path(&res)], dir.path().join("merged.jsonl"));
 //! opts.retry = Some(dir.path().join("retry.jsonl"));
+//! opts.rejects = Some(dir.path().join("rejects.jsonl"));
 //! // Events go to a sink; an error from it (a closed pipe) stops the join.
 //! let summary = join(&opts, &mut batchkit_join::Events(|_: &batchkit_join::Event| Ok(())))?;
-//! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 1));
-//! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{}}\n");
+//! assert_eq!((summary.count(Status::Succeeded), summary.count(Status::Missing)), (1, 2));
+//! // The retry file is ready to upload: the line without an id goes to the rejects.
+//! assert_eq!(std::fs::read(dir.path().join("retry.jsonl")).unwrap(), b"{\"custom_id\":\"a\",\"body\":{\"n\":1}}\n");
+//! assert_eq!(std::fs::read(dir.path().join("rejects.jsonl")).unwrap(), b"{\"body\":{\"n\":3}}\n");
 //! # Ok(()) }
 //! ```
 
@@ -549,6 +557,9 @@ pub struct JoinOptions {
     pub orphans: Option<PathBuf>,
     /// Result lines that lost to another result for the same id (else they go to `orphans`).
     pub duplicates: Option<PathBuf>,
+    /// Request lines that cannot be sent again as they are (no id, not an object, no payload
+    /// where the line's shape needs one), byte-exact; they never go to the retry file.
+    pub rejects: Option<PathBuf>,
     /// Where spill files go (default: the directory of `out`).
     pub temp_dir: Option<PathBuf>,
     /// The JSON Schema every finished answer must fit (`--answer-schema`), instead of the one
@@ -578,6 +589,7 @@ impl JoinOptions {
             retry_on: StatusSet::DEFAULT_RETRY,
             orphans: None,
             duplicates: None,
+            rejects: None,
             temp_dir: None,
             answer_schema: None,
             expect_json: false,
@@ -623,7 +635,8 @@ pub struct JoinSummary {
     /// file (counted even when no retry file is written).
     pub to_retry: u64,
     /// Request lines that did not succeed but are kept out of the retry file: too long to
-    /// copy, or an id an earlier line already used. (A status not in
+    /// copy, an id an earlier line already used, or not sendable as they are (not an object,
+    /// no id, no payload: those go to [`JoinOptions::rejects`]). (A status not in
     /// [`JoinOptions::retry_on`], `refused` by default, is counted in neither.)
     pub not_in_retry: u64,
     /// Finished answers checked against the structured output their request asked for (or
@@ -750,6 +763,15 @@ pub enum JoinError {
     Io {
         /// The file.
         path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// An output file could not be written: the flag that named it and the cause (which
+    /// names the file).
+    #[error("{flag} {}", batchkit_io::describe(source))]
+    Output {
+        /// The flag (`--out`, `--retry`, ...).
+        flag: &'static str,
         /// Cause.
         source: std::io::Error,
     },

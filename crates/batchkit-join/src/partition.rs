@@ -175,6 +175,7 @@ impl Ctx<'_> {
             let mut vertex: Option<(Loc, u64)> = None;
             run_input(
                 &input.name,
+                Side::Result,
                 input,
                 self.read.clone(),
                 on_event,
@@ -439,6 +440,7 @@ impl Ctx<'_> {
             };
             let stats = run_input(
                 &input.name,
+                Side::Request,
                 input,
                 self.read.clone(),
                 on_event,

@@ -8,28 +8,60 @@ use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use batchkit_io::{AtomicFile, Chunk, Input};
+use batchkit_io::{Chunk, Input};
 
-use crate::engine::{Ctx, Outputs};
+use crate::engine::{Ctx, Out, Outputs};
 use crate::probe::FirstLines;
 use crate::store::{hash_id, io_err, read_at, Arena, Entry, ENTRY_SIZE, NONE};
 use crate::{Event, EventSink, JoinError, Loc, Problem, Side, Status};
 
-pub(crate) fn write(f: &mut AtomicFile, b: &[u8]) -> Result<(), JoinError> {
+pub(crate) fn write(f: &mut Out, b: &[u8]) -> Result<(), JoinError> {
     if b.is_empty() {
         return Ok(());
     }
-    let p = f.path().to_path_buf();
-    f.write_all(b).map_err(io_err(&p))
+    let err = f.err();
+    f.file.write_all(b).map_err(err)
 }
 
 /// Writes a line, adding the `\n` a last line may lack.
-pub(crate) fn write_line(f: &mut AtomicFile, raw: &[u8]) -> Result<(), JoinError> {
+pub(crate) fn write_line(f: &mut Out, raw: &[u8]) -> Result<(), JoinError> {
     write(f, raw)?;
     if !raw.ends_with(b"\n") {
         write(f, b"\n")?;
     }
     Ok(())
+}
+
+/// Writes request line `raw`, which cannot be sent again as it is, to the rejects file.
+fn write_reject(outs: &mut Outputs, raw: &[u8]) -> Result<(), JoinError> {
+    match &mut outs.rejects {
+        Some(r) => write_line(r, raw),
+        None => Ok(()),
+    }
+}
+
+/// Why request line `content` (with an id) cannot be sent again as it is, in validate's
+/// words: no payload where its shape keeps one (`body`, `params`, `request`, `modelInput`),
+/// or an empty one; a line of no known shape has none. `None` for a sendable line, and for
+/// a line that does not parse (reported apart).
+pub(crate) fn unsendable(content: &[u8]) -> Option<String> {
+    use batchkit_json::syntax;
+    batchkit_line::read(content, |root| {
+        let Some(line) = batchkit_line::RequestLine::detect(root) else {
+            return Some(
+                "cannot tell the request format: no `body`, `params`, `request` or `modelInput` to send"
+                    .to_string(),
+            );
+        };
+        let path = line.layout().payload.0.join(".");
+        match line.payload() {
+            None => Some(syntax::missing_field(&path)),
+            Some(p) if p.is_empty() => Some(format!("`{path}` is empty: nothing to send")),
+            Some(_) => None,
+        }
+    })
+    .ok()
+    .flatten()
 }
 
 /// A result's bytes as the merged line needs them.
@@ -169,7 +201,9 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
                     .unwrap_or("not an object"),
             ),
             column: None,
-            context: Some("cannot be joined: status missing, copied to the retry file"),
+            context: Some(
+                "cannot be joined or sent again: status missing, NOT copied to the retry file",
+            ),
         },
         Problem::MissingId | Problem::InvalidId => {
             let (pointer, value) = id_field(content);
@@ -182,7 +216,9 @@ pub(crate) fn request_said(p: Problem, content: Option<&[u8]>, detail: &str) -> 
             Said {
                 message,
                 column: None,
-                context: Some("cannot be joined: status missing, copied to the retry file"),
+                context: Some(
+                    "cannot be joined or sent again: status missing, NOT copied to the retry file",
+                ),
             }
         }
         Problem::LineTooLarge => Said {
@@ -220,6 +256,9 @@ pub(crate) struct LineOut {
     pub checked: bool,
     /// How it breaks it (status `invalid_answer`).
     pub answer: Option<crate::answer::AnswerProblem>,
+    /// Why a line with an id cannot be sent again as it is (no payload where its shape needs
+    /// one), in validate's words: it goes to the rejects file, never to the retry file.
+    pub unsendable: Option<String>,
 }
 
 impl LineOut {
@@ -240,6 +279,7 @@ impl LineOut {
             blank: false,
             checked: false,
             answer: None,
+            unsendable: None,
         }
     }
 }
@@ -473,22 +513,55 @@ impl Ctx<'_> {
                 lo.custom_id = id;
             }
             let not_json = lo.problem.is_some_and(Problem::not_json);
+            let first_line = lo.line == 1 && lo.byte == 0;
             if not_json {
                 self.summary.invalid_requests += 1;
+                write_reject(outs, raw)?;
             } else {
                 self.summary.requests += 1;
                 self.summary.statuses[lo.status as usize] += 1;
-                if lo.status != Status::Succeeded {
-                    if matches!(
-                        lo.problem,
-                        Some(Problem::LineTooLarge | Problem::DuplicateId)
-                    ) {
+                let retry_on = self.opts.retry_on.contains(lo.status);
+                let unsendable = matches!(
+                    lo.problem,
+                    Some(Problem::NotObject | Problem::MissingId | Problem::InvalidId)
+                ) || (lo.problem.is_none() && lo.unsendable.is_some());
+                if unsendable {
+                    write_reject(outs, raw)?;
+                }
+                if lo.status != Status::Succeeded && retry_on {
+                    if unsendable
+                        || matches!(
+                            lo.problem,
+                            Some(Problem::LineTooLarge | Problem::DuplicateId)
+                        )
+                    {
                         self.summary.not_in_retry += 1;
-                    } else if self.opts.retry_on.contains(lo.status) {
+                    } else {
                         self.summary.to_retry += 1;
-                        self.write_retry(outs, raw, lo.status, lo.line == 1 && lo.byte == 0)?;
+                        self.write_retry(outs, raw, lo.status, first_line)?;
                     }
                 }
+            }
+            if let (None, Some(message)) = (lo.problem, lo.unsendable.take()) {
+                self.summary.request_problems += 1;
+                let content = content_of(raw, first_line);
+                let mut d = batchkit_line::Diagnostic::unplaced(
+                    batchkit_line::Code::MissingField,
+                    batchkit_line::Severity::Error,
+                    message,
+                );
+                d.line = Some(lo.line);
+                d.offset = Some(lo.byte);
+                d.custom_id = crate::hot::request_id(content);
+                d.context =
+                    Some("cannot be sent again as it is: NOT copied to the retry file".into());
+                let ev = Event::Problem {
+                    side: Side::Request,
+                    file: input.name.clone(),
+                    diagnostic: d,
+                    first: None,
+                };
+                self.request_event(ev, on_event)?;
             }
             self.summary.answers_checked += u64::from(lo.checked);
             if let Some(a) = lo.answer.take() {

@@ -160,7 +160,7 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
     if x.not_in_retry > 0 {
         writeln!(
             w,
-            "  {} kept out of the retry file (duplicate id or too long)",
+            "  {} kept out of the retry file (duplicate id, too long, or not sendable as it is)",
             crate::plural(x.not_in_retry, "failed request", "failed requests")
         )?;
     }

@@ -82,6 +82,8 @@ pub struct ShardOptions {
     /// Write into a non-empty directory (replacing only what a previous run listed in its
     /// manifest, and files of the same names).
     pub force: bool,
+    /// Caps above the provider's own are taken (`--allow-over-cap`); otherwise refused.
+    pub allow_over_cap: bool,
     /// Most groups with `--split-by` (default [`MAX_GROUPS`] / [`MAX_GROUPS_COMPRESSED`]).
     pub max_groups: Option<usize>,
     /// How to read, and the memory budget (the duplicate-id set takes its tables' share
@@ -102,6 +104,7 @@ impl ShardOptions {
             compress: None,
             skip_invalid: false,
             force: false,
+            allow_over_cap: false,
             max_groups: None,
             read: ReadOptions::default(),
         }
@@ -216,6 +219,21 @@ pub enum ShardError {
     /// Passing a finding on failed (the printer's output is closed or full).
     #[error("writing findings")]
     Report(#[source] io::Error),
+    /// `--max-requests` or `--max-bytes` above the provider's own cap: the provider would
+    /// refuse such a shard.
+    #[error(
+        "--{flag} {value} is above {provider}'s cap of {cap} per file, so it would refuse such a shard; pass --allow-over-cap to write it anyway (or --provider openai-compatible, also named custom, for a host without caps)"
+    )]
+    OverCap {
+        /// The flag, without dashes.
+        flag: &'static str,
+        /// Its value.
+        value: u64,
+        /// The provider's display name.
+        provider: String,
+        /// The provider's cap.
+        cap: u64,
+    },
     /// One line breaks a cap on its own; it cannot be placed in any shard.
     #[error(
         "{name}:{line}: {}; a line is never split, so this file cannot be sharded",

@@ -44,6 +44,33 @@ impl Caps {
     }
 }
 
+/// Refuses an override above `provider`'s own cap on requests or bytes per file (a provider
+/// without that cap takes any).
+pub fn check_over_cap(
+    provider: Option<&Provider>,
+    o: &CapOverrides,
+) -> Result<(), crate::ShardError> {
+    let Some(p) = provider else {
+        return Ok(());
+    };
+    for (flag, value, cap) in [
+        ("max-requests", o.max_requests, p.max_requests),
+        ("max-bytes", o.max_bytes, p.max_bytes),
+    ] {
+        if let (Some(value), Some(cap)) = (value, cap) {
+            if value > cap {
+                return Err(crate::ShardError::OverCap {
+                    flag,
+                    value,
+                    provider: p.label.clone(),
+                    cap,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What one line weighs against the caps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Measure {

@@ -143,7 +143,7 @@ impl<'a, 's> Cutter<'a, 's> {
                 .expect("the writer reports every closed file")
                 .0,
         });
-        let fit = self.fit(provider);
+        let fit = self.fit(provider)?;
         let mut done = std::mem::take(&mut self.done);
         done.sort_by_key(|(g, n, _, _)| (*g, *n));
         for (_, _, id, info) in &mut done {
@@ -160,8 +160,13 @@ impl<'a, 's> Cutter<'a, 's> {
         })
     }
 
-    pub(crate) fn fit(&mut self, provider: Option<&'static Provider>) -> Fit {
-        *self.fit.get_or_insert_with(|| {
+    /// The caps and overhead, fixed by the first call (the provider known by then); an
+    /// override above the provider's cap is refused unless `allow_over_cap`.
+    pub(crate) fn fit(&mut self, provider: Option<&'static Provider>) -> Result<Fit, ShardError> {
+        if self.fit.is_none() && !self.opts.allow_over_cap {
+            crate::caps::check_over_cap(provider, &self.overrides)?;
+        }
+        Ok(*self.fit.get_or_insert_with(|| {
             let overhead = match self.layout {
                 Layout::Jsonl => 0,
                 // Each line adds its bytes plus one comma; the first comma is not written.
@@ -171,7 +176,7 @@ impl<'a, 's> Cutter<'a, 's> {
                 caps: Caps::resolve(provider, &self.overrides),
                 overhead,
             }
-        })
+        }))
     }
 
     fn path(&self, file: &str) -> PathBuf {
@@ -276,7 +281,7 @@ impl<'a, 's> Cutter<'a, 's> {
         tokens: u64,
         provider: Option<&'static Provider>,
     ) -> Result<(), ShardError> {
-        let fit = self.fit(provider);
+        let fit = self.fit(provider)?;
         let newline_missing = !line.terminated();
         let m = Measure {
             bytes: match self.layout {

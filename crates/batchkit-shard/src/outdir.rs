@@ -21,6 +21,8 @@ pub(crate) struct OutDir {
     /// Whether this run created `dir`, so a run that writes nothing removes it again.
     created: bool,
     staging: StagedDir,
+    /// While the run writes, a signal removes `dir` too when this run created it.
+    _created_reg: Option<batchkit_io::staging::Registration>,
 }
 
 impl OutDir {
@@ -40,6 +42,7 @@ impl OutDir {
         protect.check(&out_dir.join(MANIFEST), "overwrite")?;
         protect.check(&out_dir.join(REJECTED), "overwrite")?;
         let created = prepare_dir(out_dir, force)?;
+        let created_reg = created.then(|| batchkit_io::staging::register_created_dir(out_dir));
         let staging = match StagedDir::new_in(Some(out_dir), "shard") {
             Ok(s) => s,
             Err(e) => {
@@ -56,6 +59,7 @@ impl OutDir {
             protect,
             created,
             staging,
+            _created_reg: created_reg,
         })
     }
 
@@ -76,6 +80,7 @@ impl OutDir {
             protect,
             created,
             staging,
+            _created_reg,
         } = self;
         let result = match result {
             Ok(rep) => match &rep.manifest {

@@ -148,7 +148,7 @@ fn run_with_writer(
                 )
             });
             fc.observe(&mut r)?;
-            let fit = cut.fit(fc.provider());
+            let fit = cut.fit(fc.provider())?;
             let m = Measure {
                 bytes: o.len + 1,
                 ..Measure::default()
