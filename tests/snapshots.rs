@@ -564,7 +564,9 @@ fn long_help(cmd: &str, cols: usize) -> String {
 }
 
 bktest!(help_examples_come_last_and_copy_paste_whole, |_dir| {
-    for cmd in ["validate", "dupes", "tokens", "shard", "join", "compare"] {
+    for cmd in [
+        "validate", "dupes", "tokens", "shard", "join", "compare", "convert",
+    ] {
         let help = long_help(cmd, 80);
         // After the options, as the last block, in every command.
         let (before, examples) = help

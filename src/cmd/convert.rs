@@ -31,9 +31,12 @@ use crate::settings::{Format, Settings};
 /// out, 2 when the conversion could not be done.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
-  batchkit convert batch.jsonl --to anthropic --model claude-sonnet-4-5 --out claude.jsonl
+  batchkit convert batch.jsonl --to anthropic --model claude-sonnet-4-5 \\
+    --out claude.jsonl
   batchkit convert batch.jsonl --to gemini --out gemini.jsonl --lossy
-  batchkit convert a.jsonl b.jsonl --to anthropic --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 --id-map ids.jsonl --out claude.jsonl")]
+  batchkit convert a.jsonl b.jsonl --to anthropic \\
+    --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 \\
+    --id-map ids.jsonl --out claude.jsonl")]
 pub struct Args {
     /// Request files; `-` for stdin
     #[arg(value_name = "FILE", num_args = 1.., required = true)]
