@@ -1,4 +1,4 @@
-"""Validate, count, shard, join and compare the JSONL files of LLM batch APIs.
+"""Validate, count, shard, join, compare and convert the JSONL files of LLM batch APIs.
 
 The functions run the same code as the ``batchkit`` command (which this package also
 installs), in process, with the GIL released; Ctrl-C stops them and raises
@@ -47,6 +47,7 @@ from . import _native
 __version__: str = _native.__version__
 
 __all__ = [
+    "convert",
     "validate",
     "dupes",
     "tokens",
@@ -657,6 +658,56 @@ def compare(
     _opt(args, "--temp-dir", temp_dir)
     if requests is not None:
         args += ["--requests", *_paths(requests, "requests")]
+    records = _Run(args).collect()
+    return records[-1]
+
+
+def convert(
+    paths: Paths,
+    to: str,
+    out: PathLike,
+    *,
+    model: Optional[str] = None,
+    model_map: Optional[Dict[str, str]] = None,
+    lossy: bool = False,
+    default_max_tokens: Optional[int] = None,
+    id_map: Optional[PathLike] = None,
+    memory_limit: Union[int, str, None] = None,
+    max_line_bytes: Union[int, str, None] = None,
+) -> Record:
+    """Rewrites request lines for another provider.
+
+    The same as ``batchkit convert``: OpenAI chat completions and Anthropic Messages lines
+    written as ``to``'s lines (``"openai"``, ``"anthropic"``, ``"gemini"``) to ``out``.
+    ``model`` or ``model_map`` (source model -> target model) names the target model;
+    ``lossy`` drops fields with no equivalent instead of leaving their lines out;
+    ``default_max_tokens`` is the cap of lines without one where the target requires one;
+    ``id_map`` gets ``{"id": new, "original": old}`` for ids the target does not accept.
+    Returns the summary record (``converted``, ``left_out``, ``dropped``,
+    ``max_tokens_added``, ``ids_renamed``, ``ok``).
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> s = batchkit.convert("fixtures/convert/openai-chat.jsonl", "anthropic",
+    ...                      os.path.join(d, "claude.jsonl"), model="claude-haiku-4-5")
+    >>> s["converted"], s["left_out"]
+    (6, 0)
+    """
+    args = _global(memory_limit, max_line_bytes) + [
+        "convert",
+        "--to",
+        to,
+        "--out",
+        os.fspath(out),
+    ]
+    _opt(args, "--model", model)
+    if model_map:
+        args += ["--model-map", ",".join(f"{a}={b}" for a, b in model_map.items())]
+    if lossy:
+        args.append("--lossy")
+    _opt(args, "--default-max-tokens", default_max_tokens)
+    _opt(args, "--id-map", id_map)
+    args += _paths(paths)
     records = _Run(args).collect()
     return records[-1]
 

@@ -438,3 +438,18 @@ def test_compare_result_files_with_requests(tmp_path):
     with pytest.raises(batchkit.Error) as e:
         batchkit.compare(res, res)
     assert "--requests" in str(e.value)
+
+
+def test_convert_matches_cli(tmp_path):
+    src = fx("convert/openai-chat.jsonl")
+    code, records = cli("convert", src, "--to", "gemini", "--out", tmp_path / "cli.jsonl")
+    s = batchkit.convert(src, "gemini", tmp_path / "py.jsonl")
+    assert s == records[-1] and code == 0
+    assert filecmp.cmp(tmp_path / "cli.jsonl", tmp_path / "py.jsonl", shallow=False)
+    bad = fx("convert/openai-unconvertible.jsonl")
+    s = batchkit.convert(bad, "anthropic", tmp_path / "a.jsonl", model="claude-haiku-4-5")
+    assert (s["converted"], s["left_out"], s["ok"]) == (0, 3, False)
+    s = batchkit.convert(bad, "anthropic", tmp_path / "a.jsonl", model_map={"gpt-4o-mini": "claude-haiku-4-5"},
+                         lossy=True, id_map=tmp_path / "ids.jsonl")
+    assert (s["converted"], s["ids_renamed"]) == (3, 1)
+    assert json.loads((tmp_path / "ids.jsonl").read_text())["original"] == "order #42 / 2026"
