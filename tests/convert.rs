@@ -348,3 +348,83 @@ bktest!(
         );
     }
 );
+
+bktest!(
+    the_id_map_takes_results_back_to_the_original_requests,
+    |dir| {
+        // Ids Anthropic refuses; converted with --id-map; results come back under the new ids.
+        let ids = ["order #1", "order #2", "ok-3"];
+        let src: String = ids
+        .iter()
+        .map(|id| json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9}}).to_string() + "\n")
+        .collect();
+        dir.write("orig.jsonl", &src);
+        let ev = convert(
+            &dir,
+            "orig.jsonl",
+            "anthropic",
+            "claude.jsonl",
+            &["--model", "claude-haiku-4-5", "--id-map", "ids.jsonl"],
+        );
+        assert_eq!(ev.last().unwrap()["ids_renamed"], 2);
+        let results: String = lines(&dir, "claude.jsonl")
+        .iter()
+        .map(|l| json!({"custom_id": l["custom_id"], "result": {"type": "succeeded", "message": {"model": "claude-haiku-4-5", "content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 1}}}}).to_string() + "\n")
+        .collect();
+        dir.write("results.jsonl", &results);
+        let join = |extra: &[&str]| {
+            let mut c = dir.cmd();
+            c.args([
+                "--format",
+                "json",
+                "join",
+                "--requests",
+                "orig.jsonl",
+                "--results",
+                "results.jsonl",
+                "--out",
+                "m.jsonl",
+            ]);
+            c.args(extra);
+            json_lines(&run(c)).pop().unwrap()
+        };
+        let without = join(&[]);
+        assert_eq!(
+            (without["succeeded"].as_u64(), without["orphans"].as_u64()),
+            (Some(1), Some(2))
+        );
+        let with = join(&["--id-map", "ids.jsonl"]);
+        assert_eq!(
+            (with["succeeded"].as_u64(), with["orphans"].as_u64()),
+            (Some(3), Some(0)),
+            "{with}"
+        );
+        let merged = lines(&dir, "m.jsonl");
+        let got: Vec<&str> = merged
+            .iter()
+            .map(|m| m["custom_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, ids);
+        // A map that is not one is refused, naming its line.
+        dir.write("bad.jsonl", "{\"id\":\"x\"}\n");
+        let mut c = dir.cmd();
+        c.args([
+            "join",
+            "--requests",
+            "orig.jsonl",
+            "--results",
+            "results.jsonl",
+            "--out",
+            "n.jsonl",
+            "--id-map",
+            "bad.jsonl",
+        ]);
+        let o = run(c);
+        assert_eq!(code(&o), 2);
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("bad.jsonl:1"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+);

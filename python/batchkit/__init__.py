@@ -578,6 +578,7 @@ def join(
     expect_json: bool = False,
     raise_max_tokens: Optional[float] = None,
     rejects: Optional[PathLike] = None,
+    id_map: Optional[PathLike] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
@@ -595,6 +596,8 @@ def join(
     (``invalid_answer`` when they break it); ``answer_schema`` (a JSON Schema file) replaces
     the request's schema, ``expect_json`` asks for JSON of requests that ask for nothing.
     The summary counts ``raised`` and ``raise_unchanged`` with ``raise_max_tokens``.
+    ``id_map`` is the map ``convert(..., id_map=)`` wrote: results naming its new ids join
+    the requests with the original ones.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -602,7 +605,7 @@ def join(
     ...                   ["fixtures/join/openai_output.jsonl", "fixtures/join/openai_errors.jsonl"],
     ...                   os.path.join(d, "merged.jsonl"), retry=os.path.join(d, "retry.jsonl"))
     >>> s["requests"], s["succeeded"], s["to_retry"]
-    (7, 2, 5)
+    (7, 2, 4)
     """
     args = _global(memory_limit, max_line_bytes) + ["join", "--out", os.fspath(out)]
     _opt(args, "--retry", retry)
@@ -615,6 +618,7 @@ def join(
     _opt(args, "--rejects", rejects)
     _opt(args, "--temp-dir", temp_dir)
     _opt(args, "--answer-schema", answer_schema)
+    _opt(args, "--id-map", id_map)
     if expect_json:
         args.append("--expect-json")
     args += ["--requests", *_paths(requests, "requests")]

@@ -108,6 +108,10 @@ pub struct Args {
     /// Answers of requests that ask for no structured output must be JSON too
     #[arg(long)]
     pub expect_json: bool,
+    /// The id map of `batchkit convert --id-map`: results naming a new id join the request with
+    /// the original one
+    #[arg(long, value_name = "MAP")]
+    pub id_map: Option<PathBuf>,
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
@@ -169,6 +173,7 @@ pub fn run(
     opts.temp_dir = args.temp_dir;
     opts.answer_schema = answer_schema;
     opts.expect_json = args.expect_json;
+    opts.id_map = args.id_map;
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
     let sizes = crate::progress::sizes(opts.requests.iter().chain(&opts.results));

@@ -35,7 +35,7 @@ use crate::render::{
     entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
     MemFinal, Payload, ReqChunk, ResultSource,
 };
-use crate::store::{hash_id, Entry, Match, MemStore, MATCH_SIZE, NONE};
+use crate::store::{hash_id, io_err, Entry, Match, MemStore, MATCH_SIZE, NONE};
 use crate::{
     EventSink, JoinError, JoinOptions, JoinSummary, ModelUsage, Problem, Side, Status, StatusSet,
 };
@@ -195,6 +195,13 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
         opts.read.budget.answer_schemas(),
     )
     .map_err(|e| JoinError::Usage(format!("--answer-schema: {e}")))?;
+    let id_map = match &opts.id_map {
+        Some(p) => Some(std::sync::Arc::new(read_id_map(
+            p,
+            opts.read.budget.tables(),
+        )?)),
+        None => None,
+    };
     let positional = positional_inputs(opts);
     let inputs = positional.as_deref();
     let mut outs = Outputs::create(opts)?;
@@ -212,6 +219,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
         raw_in_payload: positional.is_none(),
         blank_run: BlankRun::default(),
         checker: std::sync::Arc::new(checker),
+        id_map,
     };
 
     let results = ctx.read_results(on_event)?;
@@ -266,6 +274,40 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
     Ok(s)
 }
 
+/// `convert --id-map`'s file: `{"id":new,"original":old}` per line, held in memory within
+/// `limit` bytes.
+fn read_id_map(p: &Path, limit: u64) -> Result<crate::partition::IdMap, JoinError> {
+    use std::io::BufRead;
+    let name = p.display().to_string();
+    let f = File::open(p).map_err(io_err(p))?;
+    let mut map = crate::partition::IdMap::new();
+    let mut held = 0u64;
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(io_err(p))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = || {
+            JoinError::Usage(format!(
+                "{name}:{}: not an id map line ({{\"id\":new,\"original\":old}})",
+                i + 1
+            ))
+        };
+        let v: serde_json::Value = serde_json::from_str(&line).map_err(|_| bad())?;
+        let (Some(new), Some(old)) = (v["id"].as_str(), v["original"].as_str()) else {
+            return Err(bad());
+        };
+        held += (new.len() + old.len() + 64) as u64;
+        if held > limit {
+            return Err(JoinError::Usage(format!(
+                "{name}: the id map does not fit in --memory-limit; raise it"
+            )));
+        }
+        map.insert(new.to_string(), old.to_string());
+    }
+    Ok(map)
+}
+
 /// Bytes of the result files, where known.
 pub(crate) fn results_hint(opts: &JoinOptions) -> u64 {
     opts.results.iter().map(|i| i.len_hint().unwrap_or(0)).sum()
@@ -292,6 +334,8 @@ pub(crate) struct Ctx<'o> {
     pub blank_run: BlankRun,
     /// The answer checks, and their schemas.
     pub checker: std::sync::Arc<Checker>,
+    /// `--id-map`: new ids to the original ones.
+    pub id_map: Option<std::sync::Arc<crate::partition::IdMap>>,
 }
 
 /// One output file of the join and the flag that named it (every error about it says both).

@@ -567,6 +567,9 @@ pub struct JoinOptions {
     pub answer_schema: Option<serde_json::Value>,
     /// Answers of requests that ask for no structured output must be JSON (`--expect-json`).
     pub expect_json: bool,
+    /// `batchkit convert --id-map`'s file (`{"id":new,"original":old}` lines): a result
+    /// naming a new id is joined to the request with the original one.
+    pub id_map: Option<PathBuf>,
     /// `--raise-max-tokens`: the output cap of each `truncated` request line written to the
     /// retry file is multiplied by this factor (a finite number above 1), rounded up, and held
     /// to the model's output limit where the models table knows it; every other byte of the
@@ -593,6 +596,7 @@ impl JoinOptions {
             temp_dir: None,
             answer_schema: None,
             expect_json: false,
+            id_map: None,
             raise_max_tokens: None,
             read: ReadOptions::default(),
         }

@@ -65,7 +65,10 @@ struct ResChunk {
     models: BTreeMap<String, Tally>,
 }
 
-fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
+/// New ids and the original ids they stand for (`--id-map`).
+pub(crate) type IdMap = std::collections::HashMap<String, String>;
+
+fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>) -> ResChunk {
     let mut items = Vec::new();
     let mut models: BTreeMap<String, Tally> = BTreeMap::new();
     if let Some(o) = chunk.oversized {
@@ -99,7 +102,12 @@ fn parse_result_chunk(chunk: &Chunk) -> ResChunk {
         }
         let raw_start = line.raw.as_ptr() as usize - base;
         let content_start = line.content.as_ptr() as usize - base;
-        let info = result_info(line.content);
+        let mut info = result_info(line.content);
+        if let (Some(map), Some(id)) = (id_map, &info.id) {
+            if let Some(original) = map.get(id.as_ref()) {
+                info.id = Some(std::borrow::Cow::Owned(original.clone()));
+            }
+        }
         if let Some(u) = info.usage {
             let name = info.model.as_deref().unwrap_or("(unknown)");
             let m = match models.get_mut(name) {
@@ -171,6 +179,8 @@ impl Ctx<'_> {
             Results::Mem(MemStore::default())
         };
         let opts = self.opts;
+        let id_map = self.id_map.clone();
+        let id_map = id_map.as_deref();
         for (fi, input) in opts.results.iter().enumerate() {
             let mut vertex: Option<(Loc, u64)> = None;
             run_input(
@@ -179,7 +189,7 @@ impl Ctx<'_> {
                 input,
                 self.read.clone(),
                 on_event,
-                parse_result_chunk,
+                |chunk: &Chunk| parse_result_chunk(chunk, id_map),
                 |chunk, rc: ResChunk, on_event| -> Result<bool, JoinError> {
                     for (name, u) in rc.models {
                         let key = if self.models.len() >= MAX_MODELS
