@@ -428,3 +428,31 @@ bktest!(
         );
     }
 );
+
+bktest!(
+    lines_that_are_not_requests_are_named_as_validate_names_them,
+    |dir| {
+        dir.write(
+            "bad.jsonl",
+            b"{\"custom_id\":\"a\",\n[1]\n\xff\xfe\n{\"custom_id\":\"b\",\"input\":{}}\n"
+                .as_slice(),
+        );
+        let ev = convert(&dir, "bad.jsonl", "gemini", "out.jsonl", &[]);
+        let codes: Vec<(u64, &str)> = ev
+            .iter()
+            .filter(|e| e["type"] == "diagnostic")
+            .map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (1, "invalid_json"),
+                (2, "not_object"),
+                (3, "invalid_utf8"),
+                (4, "unconvertible")
+            ]
+        );
+        assert_eq!(ev.last().unwrap()["left_out"], 4);
+        assert_eq!(std::fs::read(dir.join("out.jsonl")).unwrap(), b"");
+    }
+);

@@ -224,6 +224,23 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
         Ok(v) => v,
         Err(e) => return LineOut::Findings(vec![Diagnostic::syntax(line, offset, e)]),
     };
+    if !value.is_object() {
+        let found = match &value {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        let message = batchkit_json::syntax::not_object(found);
+        return LineOut::Findings(vec![Diagnostic::at(
+            Code::NotObject,
+            Severity::Error,
+            line,
+            offset,
+            message.as_str(),
+        )]);
+    }
     let src = match map::source_of(&value) {
         Ok(s) => s,
         Err(pr) => {
