@@ -466,3 +466,42 @@ bktest!(progress_lines_reach_the_end_before_the_duplicates, |dir| {
         );
     }
 });
+
+bktest!(
+    a_line_too_large_is_a_finding_in_json_as_in_human_output,
+    |dir| {
+        let big = format!(
+            "{{\"custom_id\":\"a\",\"body\":{{\"x\":\"{}\"}}}}\n",
+            "y".repeat(300)
+        );
+        dir.write("big.jsonl", big + "{\"custom_id\":\"b\",\"body\":{}}\n");
+        let mut c = dir.cmd();
+        c.args([
+            "--max-line-bytes",
+            "100",
+            "--format",
+            "json",
+            "dupes",
+            "big.jsonl",
+        ]);
+        let o = run(c);
+        assert_eq!(code(&o), 1);
+        let lines = crate::util::json_lines(&o);
+        let d: Vec<&serde_json::Value> =
+            lines.iter().filter(|l| l["type"] == "diagnostic").collect();
+        assert_eq!(d.len(), 1, "{lines:?}");
+        assert_eq!(
+            (&d[0]["code"], &d[0]["file"], &d[0]["line"]),
+            (
+                &serde_json::json!("line_too_large"),
+                &serde_json::json!("big.jsonl"),
+                &serde_json::json!(1)
+            )
+        );
+        let last = lines.last().unwrap();
+        assert_eq!(
+            (&last["type"], &last["ok"]),
+            (&serde_json::json!("summary"), &serde_json::json!(false))
+        );
+    }
+);

@@ -167,6 +167,20 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
         let out = &mut self.w.out;
         let summary = SummaryRecord::of(r);
         if self.json {
+            // The lines not read, as the human output names them: one finding per input.
+            for s in &r.inputs {
+                if let Some(first) = s.first_too_large {
+                    let mut d = batchkit_line::Diagnostic::unplaced(
+                        batchkit_line::Code::LineTooLarge,
+                        batchkit_line::Severity::Error,
+                        too_large_message(s.too_large),
+                    );
+                    d.line = Some(first);
+                    let ev = crate::validate::DiagnosticEvent::of(&s.file, &d);
+                    serde_json::to_writer(&mut *out, &ev)?;
+                    out.write_all(b"\n")?;
+                }
+            }
             serde_json::to_writer(&mut *out, &summary)?;
             return out.write_all(b"\n");
         }
@@ -196,9 +210,9 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
             if let Some(first) = s.first_too_large {
                 writeln!(
                     out,
-                    "{}: {} over --max-line-bytes (or too large to parse within --memory-limit) not read, so the answer is incomplete; first: {}:{first}",
+                    "{}: {}; first: {}:{first}",
                     self.style.red("error[line_too_large]"),
-                    crate::plural(s.too_large, "line", "lines"),
+                    too_large_message(s.too_large),
                     s.file
                 )?;
             }
@@ -244,4 +258,12 @@ impl<W: Write, E: Write> DupesSink for DupesPrinter<W, E> {
         DupesPrinter::duplicate(self, g)?;
         Ok(true)
     }
+}
+
+/// What dupes says of the lines it could not read, in both outputs.
+fn too_large_message(n: u64) -> String {
+    format!(
+        "{} over --max-line-bytes (or too large to parse within --memory-limit) not read, so the answer is incomplete",
+        crate::plural(n, "line", "lines")
+    )
 }
