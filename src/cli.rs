@@ -57,7 +57,25 @@ pub enum Command {
     Convert(cmd::convert::Args),
 }
 
+/// The commands, as typed.
+pub const COMMANDS: &[&str] = &[
+    "validate", "dupes", "tokens", "shard", "join", "compare", "convert",
+];
+
 impl Command {
+    /// The command as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Validate(_) => "validate",
+            Command::Dupes(_) => "dupes",
+            Command::Tokens(_) => "tokens",
+            Command::Shard(_) => "shard",
+            Command::Join(_) => "join",
+            Command::Compare(_) => "compare",
+            Command::Convert(_) => "convert",
+        }
+    }
+
     /// Runs the subcommand with `settings`, writing its output to `out` and its messages
     /// to `err`.
     pub fn run(

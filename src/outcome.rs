@@ -67,6 +67,27 @@ pub struct Failure {
     pub line: Option<u64>,
 }
 
+impl Failure {
+    /// As the summary's `error` and an `error` event say it.
+    pub fn run_error(&self) -> batchkit_report::RunError {
+        batchkit_report::RunError {
+            code: self.code.into(),
+            message: self.message.clone(),
+            file: self.file.clone(),
+            line: self.line,
+        }
+    }
+}
+
+/// An input that could not be read, as an `error` event and the summary's `error` say it:
+/// `unreadable` or `read_failed` with its file and line (`file` when the error names none).
+pub fn input_error(e: &anyhow::Error, file: &str) -> batchkit_report::RunError {
+    let f = failure(e, "unreadable");
+    let mut r = f.run_error();
+    r.file.get_or_insert_with(|| file.to_string());
+    r
+}
+
 /// How a run ends: its exit code and, for exit 2 when the error is known, why (said once on
 /// `stderr`). The one place where errors become exit codes and error codes.
 pub fn exit(

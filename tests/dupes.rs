@@ -26,6 +26,14 @@ fn parse_all(
         Ok(DEvent::Summary(s)) => s,
         other => panic!("not a strict summary: {other:?}"),
     };
+    // One file record per input, before the summary.
+    lines.retain(|l| match l.starts_with("{\"type\":\"file\"") {
+        true => {
+            assert!(matches!(crate::util::strict::<DEvent>(l), DEvent::File(_)));
+            false
+        }
+        false => true,
+    });
     let (diags, dups): (Vec<&str>, Vec<&str>) = lines
         .iter()
         .partition(|l| l.starts_with("{\"type\":\"diagnostic\""));
@@ -299,7 +307,7 @@ struct Dup {
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct DSummary {
-    files: Vec<String>,
+    files: u64,
     lines: u64,
     ids: u64,
     without_id: u64,
@@ -309,6 +317,19 @@ struct DSummary {
     unique_lines: Option<u64>,
     spilled: bool,
     ok: bool,
+    error: Option<crate::validate::RunError>,
+}
+
+/// One input's counts.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct DFile {
+    file: String,
+    lines: u64,
+    ids: u64,
+    without_id: u64,
+    too_large_lines: u64,
+    ok: bool,
 }
 
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
@@ -316,6 +337,7 @@ struct DSummary {
 enum DEvent {
     Duplicate(Dup),
     Diagnostic(crate::validate::Diag),
+    File(DFile),
     Summary(DSummary),
     Error(crate::validate::InputError),
 }
@@ -342,8 +364,29 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
             let Some(DEvent::Summary(s)) = events.last() else {
                 panic!("no summary last");
             };
-            assert_eq!(s.files.len(), args.len());
+            assert_eq!(s.files as usize, args.len());
             assert_eq!(s.spilled, limit == "1");
+            // One file record per input, summing to the summary.
+            let files: Vec<&DFile> = events
+                .iter()
+                .filter_map(|e| match e {
+                    DEvent::File(f) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(files.len(), args.len());
+            assert_eq!(files.iter().map(|f| f.lines).sum::<u64>(), s.lines);
+            assert_eq!(
+                files.iter().map(|f| f.without_id).sum::<u64>(),
+                s.without_id
+            );
+            // `ok` is false exactly when an error was printed.
+            let printed_error = events.iter().any(|e| match e {
+                DEvent::Duplicate(_) | DEvent::Error(_) => true,
+                DEvent::Diagnostic(d) => format!("{:?}", d.severity) == "Error",
+                _ => false,
+            });
+            assert_eq!(s.ok, !printed_error);
             let dups: Vec<&Dup> = events
                 .iter()
                 .filter_map(|e| match e {

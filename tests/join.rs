@@ -588,9 +588,18 @@ bktest!(an_unreadable_input_is_an_error_event_in_json, |dir| {
         let stderr = String::from_utf8_lossy(&out.stderr);
         // As validate, tokens and dupes: `{"type":"error",...}` last on stdout, and the same
         // message once on stderr.
-        let last = stdout.lines().last().unwrap_or_default();
+        let lines: Vec<&str> = stdout.lines().collect();
+        let [error, summary] = lines[..] else {
+            panic!("an error event and the summary: {stdout}");
+        };
+        let failed: crate::util::Failed = serde_json::from_str(summary).unwrap();
+        assert!(
+            !failed.ok && failed.nulls.contains_key("joined"),
+            "{summary}"
+        );
         let e: batchkit_report::ErrorEvent =
-            serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+            serde_json::from_str(error).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        assert_eq!(failed.error.message, e.message);
         assert_eq!(
             (e.kind.as_str(), e.file.as_str()),
             ("error", "missing.jsonl")
@@ -861,8 +870,7 @@ bktest!(
 struct Place {
     file: String,
     line: u64,
-    /// Left out when not known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Null when not known.
     offset: Option<u64>,
 }
 
@@ -904,8 +912,7 @@ struct JDiag {
     context: Option<String>,
     /// The one diagnostic shape, with the side of the join.
     side: JSide,
-    /// Only for `duplicate_id`: the file of `first_line`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Only for `duplicate_id`: the file of `first_line` (else null).
     first_file: Option<String>,
 }
 
@@ -988,6 +995,7 @@ struct JSummary {
     spilled: bool,
     partitions: u32,
     ok: bool,
+    error: Option<crate::validate::RunError>,
 }
 
 #[derive(Debug, serde::Deserialize, serde::Serialize)]

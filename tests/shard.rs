@@ -382,19 +382,15 @@ struct Shard {
     requests: u64,
     bytes: u64,
     /// Only with `--compress`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     file_bytes: Option<u64>,
     /// Only with `--max-tokens`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     input_tokens: Option<u64>,
     /// Only when the shard has embedding inputs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     embedding_inputs: Option<u64>,
     first_line: u64,
     last_line: u64,
     sha256: String,
     /// Only with `--split-by`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<String>,
 }
 
@@ -415,6 +411,7 @@ struct SSummary {
     errors: u64,
     warnings: u64,
     ok: bool,
+    error: Option<crate::validate::RunError>,
 }
 
 #[derive(Debug, PartialEq, serde::Deserialize, serde::Serialize)]
@@ -429,7 +426,7 @@ enum Refused {
 enum SEvent {
     Diagnostic(Diag),
     Shard(Shard),
-    Summary(SSummary),
+    Summary(crate::util::SummaryOf<SSummary>),
     Error(InputError),
 }
 
@@ -534,18 +531,24 @@ bktest!(
                 for e in &events {
                     seen.insert(format!("{e:?}").split('(').next().unwrap().to_string());
                 }
+                // The failed run's summary last, with the error stderr gives.
+                let Some(SEvent::Summary(crate::util::SummaryOf::Failed(f))) = events.last() else {
+                    panic!("{args:?}: no failed summary last: {stdout}");
+                };
+                assert!(!f.ok);
+                assert_eq!(stderr.trim_end(), format!("error: {}", f.error.message));
                 if args[0] == "missing.jsonl" {
                     // An unreadable input: the error event on stdout, as validate, tokens and
                     // dupes print it, and the same message once on stderr.
-                    let [SEvent::Error(e)] = &events[..] else {
+                    let [SEvent::Error(e), _] = &events[..] else {
                         panic!("{args:?}: one error event expected: {stdout}");
                     };
                     assert_eq!(e.file, "missing.jsonl");
-                    assert_eq!(stderr.trim_end(), format!("error: {}", e.message));
+                    assert_eq!(f.error.file.as_deref(), Some("missing.jsonl"));
                 }
                 continue;
             }
-            let Some(SEvent::Summary(s)) = events.last() else {
+            let Some(SEvent::Summary(crate::util::SummaryOf::Done(s))) = events.last() else {
                 panic!("{args:?}: no summary last: {stdout}");
             };
             seen.insert("Summary".to_string());

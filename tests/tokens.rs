@@ -49,7 +49,9 @@ enum Event {
         warnings: u64,
     },
     Error {
+        code: String,
         file: String,
+        line: Option<u64>,
         message: String,
     },
     Summary(Summary),
@@ -70,6 +72,8 @@ struct Diag {
     pointer: Option<String>,
     message: String,
     context: Option<String>,
+    side: Option<String>,
+    first_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +101,7 @@ struct Summary {
     queue: Option<Value>,
     models: Vec<ModelRow>,
     prices: Prices,
+    error: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -809,14 +814,14 @@ bktest!(cost_plan_in_json, |dir| {
         s["models"][0]["cost"]["batch_cache_low"],
         s["cost"]["batch_cache_low"]
     );
-    // Off: no cache block, the same counts.
+    // Off: the cache block is null, the same counts.
     let off = tokens(
         &dir,
         &["--format=json", "--no-cache-plan", f.to_str().unwrap()],
     );
     let lines_off = json_lines(&off);
     let s_off = summary(&lines_off);
-    assert!(s_off.get("cache").is_none());
+    assert!(s_off["cache"].is_null() && s_off.get("cache").is_some());
     assert_eq!(s_off["input_tokens"], s["input_tokens"]);
 });
 

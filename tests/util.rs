@@ -124,3 +124,25 @@ where
     let text = String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8");
     text.lines().map(strict::<T>).collect()
 }
+
+/// A summary record as every command ends its JSON output: its own (`Done`), or that of a
+/// run stopped before it could sum up (`Failed`: every key of its own summary null, `ok`
+/// false, the `error`).
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum SummaryOf<T> {
+    Done(T),
+    Failed(Failed),
+}
+
+/// The summary of a stopped run: nothing but nulls beside `ok` and `error`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+pub struct Failed {
+    /// `"summary"` when read on its own (inside an event enum, the tag takes it).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub ok: bool,
+    pub error: crate::validate::RunError,
+    #[serde(flatten)]
+    pub nulls: std::collections::BTreeMap<String, ()>,
+}

@@ -26,7 +26,9 @@ fn parse(stdout: &[u8]) -> (Vec<(String, Option<u64>)>, Vec<SummaryEvent>) {
                     d.line,
                 ));
             }
-            Some("summary") => sums.push(serde_json::from_str(line).expect("strict summary shape")),
+            Some("summary") | Some("file") => {
+                sums.push(serde_json::from_str(line).expect("strict summary shape"))
+            }
             Some("error") => {
                 let e: batchkit_report::ErrorEvent =
                     serde_json::from_str(line).expect("strict error shape");
@@ -71,8 +73,12 @@ bktest!(every_line_code_on_the_faulty_fixture, |dir| {
     assert_eq!(code(&out), 1);
     let (diags, sums) = parse(&out.stdout);
     assert_eq!(diags, expected_faulty());
-    assert_eq!(sums.len(), 1);
-    let s = &sums[0];
+    assert_eq!(sums.len(), 2, "a file record and the summary");
+    let s = &sums[1];
+    assert_eq!(
+        (s.kind.as_str(), s.files, s.error.as_ref()),
+        ("summary", Some(1), None)
+    );
     assert_eq!(
         (s.lines, s.errors, s.ok, s.provider.as_deref()),
         (16, 16, false, Some("openai"))
@@ -180,7 +186,7 @@ bktest!(anthropic_gemini_vertex_auto_detected, |dir| {
             Some("vertex".into()),
             None
         ],
-        "three file summaries and an overall one"
+        "three file records and the summary"
     );
     assert_eq!(sums[3].file, None);
     assert_eq!(sums[3].errors, 3);
@@ -547,25 +553,39 @@ pub struct Diag {
     pub pointer: Option<String>,
     pub message: String,
     pub context: Option<String>,
+    /// `join`: which side the line is on (null in the other commands).
+    pub side: Option<String>,
+    /// `join`, for `duplicate_id`: the file of `first_line` (null elsewhere).
+    pub first_file: Option<String>,
 }
 
 /// `{"type":"error",...}`: an input that could not be read.
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputError {
+    pub code: String,
     pub file: String,
+    pub line: Option<u64>,
     pub message: String,
 }
 
-/// validate's summary, per file and overall (`file: null`).
+/// Every summary's `error`: why the run stopped, or the first input that could not be read.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunError {
+    pub code: String,
+    pub message: String,
+    pub file: Option<String>,
+    pub line: Option<u64>,
+}
+
+/// validate's record of one file.
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct VSummary {
-    pub file: Option<String>,
-    pub files: u64,
+pub struct VFile {
+    pub file: String,
     pub provider: Option<String>,
-    /// Only when the shape fits several providers.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Every provider the shape fits, when it fits several (else empty).
     pub candidates: Vec<String>,
     pub lines: u64,
     pub requests: u64,
@@ -575,10 +595,27 @@ pub struct VSummary {
     pub ok: bool,
 }
 
+/// validate's summary of the run.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VSummary {
+    pub files: u64,
+    pub provider: Option<String>,
+    pub candidates: Vec<String>,
+    pub lines: u64,
+    pub requests: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub ok: bool,
+    pub error: Option<RunError>,
+}
+
 #[derive(Debug, serde::Deserialize, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 enum VEvent {
     Diagnostic(Diag),
+    File(VFile),
     Summary(VSummary),
     Error(InputError),
 }
@@ -657,7 +694,7 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
             .filter(|a| a.to_string_lossy().starts_with("--"))
             .count();
         let n_files = args.len() - 2 * flags;
-        let mut sums = 0;
+        let (mut sums, mut files) = (0, 0);
         for (i, e) in events.iter().enumerate() {
             match e {
                 VEvent::Diagnostic(d) => {
@@ -682,17 +719,20 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
                         assert!(d.pointer.as_deref().unwrap().starts_with('/'), "{d:?}");
                     }
                 }
+                VEvent::File(s) => {
+                    seen.insert("file");
+                    files += 1;
+                    candidates += usize::from(!s.candidates.is_empty());
+                    assert_eq!(s.ok, s.errors == 0, "{s:?}");
+                }
                 VEvent::Summary(s) => {
                     seen.insert("summary");
                     sums += 1;
-                    candidates += usize::from(!s.candidates.is_empty());
                     assert_eq!(s.ok, s.errors == 0, "{s:?}");
-                    if s.file.is_none() {
-                        assert_eq!(i, events.len() - 1, "the overall summary is last");
-                        assert_eq!(s.files as usize, n_files);
-                    } else {
-                        assert_eq!(s.files, 1);
-                    }
+                    assert_eq!(i, events.len() - 1, "the summary is last");
+                    assert_eq!(s.files as usize, n_files);
+                    let unreadable = events.iter().any(|e| matches!(e, VEvent::Error(_)));
+                    assert_eq!(s.error.is_some(), unreadable, "{s:?}");
                 }
                 VEvent::Error(e) => {
                     seen.insert("error");
@@ -704,8 +744,7 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
             matches!(events.last(), Some(VEvent::Summary(_))),
             "{args:?}"
         );
-        let per_file = n_files + usize::from(n_files > 1);
-        assert_eq!(sums, per_file, "{args:?}");
+        assert_eq!((files, sums), (n_files, 1), "{args:?}");
         // The summary counts the findings it printed (no --max-errors here).
         let count = |sev: &str| {
             events
@@ -726,7 +765,7 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
     }
     assert_eq!(
         seen.into_iter().collect::<Vec<_>>(),
-        ["diagnostic", "error", "summary"]
+        ["diagnostic", "error", "file", "summary"]
     );
     assert!(
         candidates > 0 && pointers > 0 && first_lines > 0 && file_level > 0,
@@ -739,12 +778,12 @@ bktest!(every_event_fits_the_declared_schema, |dir| {
 bktest!(
     the_declared_schema_rejects_unknown_and_missing_fields,
     |_dir| {
-        let ok = r#"{"type":"error","file":"a","message":"m"}"#;
+        let ok = r#"{"type":"error","code":"unreadable","file":"a","line":null,"message":"m"}"#;
         crate::util::strict::<VEvent>(ok);
         for bad in [
-            r#"{"type":"error","file":"a","message":"m","extra":1}"#,
-            r#"{"type":"error","file":"a"}"#,
-            r#"{"type":"summary","file":null,"files":1,"provider":null,"lines":0,"requests":0,"bytes":0,"errors":0,"warnings":0}"#,
+            r#"{"type":"error","code":"unreadable","file":"a","line":null,"message":"m","extra":1}"#,
+            r#"{"type":"error","code":"unreadable","file":"a","line":null}"#,
+            r#"{"type":"summary","files":1,"provider":null,"candidates":[],"lines":0,"requests":0,"bytes":0,"errors":0,"warnings":0,"ok":true}"#,
             r#"{"type":"warning","file":"a","message":"m"}"#,
         ] {
             let r = std::panic::catch_unwind(|| crate::util::strict::<VEvent>(bad));
@@ -753,7 +792,7 @@ bktest!(
         // A null where the output leaves the field out does not come back the same.
         let r = std::panic::catch_unwind(|| {
             crate::util::strict::<VEvent>(
-                r#"{"type":"summary","file":null,"files":1,"provider":null,"candidates":[],"lines":0,"requests":0,"bytes":0,"errors":0,"warnings":0,"ok":true}"#,
+                r#"{"type":"error","code":"unreadable","file":"a","message":"m"}"#,
             )
         });
         assert!(r.is_err());
@@ -927,22 +966,26 @@ bktest!(gemini_inline_results_are_named_as_results, |dir| {
     );
 });
 
-/// The `summary` record's schema, locked: a field added to or dropped from the output
-/// fails the tests that read it.
+/// The `file` and `summary` records read alike (each strictly by `every_event_fits_the_declared_schema`):
+/// a field added to either fails the tests that read them.
 #[derive(Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryEvent {
-    /// Always `"summary"`.
+    /// `"file"` or `"summary"`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Input name; null for the overall summary.
+    /// Input name; absent from the summary.
+    #[serde(default)]
     pub file: Option<String>,
-    /// Files covered.
-    pub files: u64,
+    /// Files covered (the summary only).
+    #[serde(default)]
+    pub files: Option<u64>,
+    /// Why the run stopped (the summary only).
+    #[serde(default)]
+    pub error: Option<RunError>,
     /// Provider whose rules applied (null when unknown or mixed).
     pub provider: Option<String>,
-    /// Under `--provider auto`, every provider the file's shape fits (absent when one).
-    #[serde(default)]
+    /// Under `--provider auto`, every provider the file's shape fits (empty when one).
     pub candidates: Vec<String>,
     /// Lines read.
     pub lines: u64,

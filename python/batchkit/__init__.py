@@ -266,9 +266,9 @@ class Findings(Iterator[Record]):
         self._pending: Deque[Record] = deque()
         self._done = False
         self.summary: Optional[Record] = None
-        """The (last) summary record, once the findings are exhausted."""
+        """The summary record, once the findings are exhausted."""
         self.files: List[Record] = []
-        """Per-file records (validate's per-file summaries), once exhausted."""
+        """The ``"file"`` records (one per input), once exhausted."""
         self.errors: List[Record] = []
         """``"error"`` records: inputs that could not be read."""
 
@@ -295,16 +295,12 @@ class Findings(Iterator[Record]):
             if kind in self._kinds:
                 return rec
             if kind == "summary":
-                if self.summary is not None and self.summary.get("file") is not None:
-                    self.files.append(self.summary)
                 self.summary = rec
             elif kind == "error":
                 self.errors.append(rec)
-            else:
+            elif kind == "file":
                 self.files.append(rec)
         self._done = True
-        if self.summary is not None and self.summary.get("file") is not None:
-            self.files.append(self.summary)
         raise StopIteration
 
     def wait(self) -> List[Record]:

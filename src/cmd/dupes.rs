@@ -99,7 +99,8 @@ fn find(
             if let (Some(ReadError::Open { name, .. }), true) =
                 (crate::outcome::read_error(&e), json)
             {
-                printer.input_error(&name.clone(), &crate::outcome::message(&e))?;
+                let name = name.clone();
+                printer.input_error(crate::outcome::input_error(&e, &name))?;
                 printer.flush()?;
                 return Ok(Outcome::Failed);
             }
@@ -112,7 +113,13 @@ fn find(
         // Each unreadable input was reported (an error event) before the summary.
         return Ok(Outcome::Failed);
     }
+    // Exit 1 exactly when the summary says `"ok": false`: a duplicate, a line not read, or
+    // a line without an id (each printed as an error).
     Ok(Outcome::problems_if(
-        report.duplicate_ids > 0 || report.inputs.iter().any(|s| s.too_large > 0),
+        report.duplicate_ids > 0
+            || report
+                .inputs
+                .iter()
+                .any(|s| s.too_large > 0 || s.without_id > 0),
     ))
 }

@@ -85,7 +85,7 @@ pub fn json_error_event(e: anyhow::Error, out: &mut impl Write, json: bool) -> a
     let Some(name) = crate::outcome::read_error(&e).map(|r| read_error_name(r).to_string()) else {
         return e;
     };
-    let ev = batchkit_report::ErrorEvent::new(&name, crate::outcome::message(&e));
+    let ev = batchkit_report::ErrorEvent::of(&crate::outcome::input_error(&e, &name));
     match ev.write_json(out).and_then(|()| out.flush()) {
         Ok(()) => e,
         Err(w) => w.into(),

@@ -229,7 +229,7 @@ pub fn run(
     drop(hooks);
     let problems = printer.problems();
     let printed = (|| {
-        printer.overall(&[])?;
+        printer.findings_done()?;
         let mut out = printer.into_inner()?;
         let report = result.map_err(|e| super::json_error_event(e.into(), &mut out, json))?;
         batchkit_report::shard::print(out, json, style, &report, &input.name, &opts.out_dir)?;

@@ -117,10 +117,9 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
             // One unreadable input does not stop the others; it gets an error record, no file
             // record, and the run fails (exit 2).
             Err(e) => match super::job_error::<TokensError>(&e) {
-                Some(TokensError::Read(r)) => p.error(&report::InputError {
-                    file: input.name.clone(),
-                    message: r.to_string(),
-                })?,
+                Some(TokensError::Read(_)) => {
+                    p.error(crate::outcome::input_error(&e.into(), &input.name))?
+                }
                 _ => return Err(e.into()),
             },
         }

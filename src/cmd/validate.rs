@@ -104,7 +104,8 @@ fn check_all(
             // The job failed (an unreadable input): said once here; the other files are
             // still checked, and the summaries count this one as failed.
             Err(e) if super::job_error::<ValidateError>(&e).is_some() => {
-                printer.input_error(&input.name, &e.to_string())?;
+                let e = crate::outcome::input_error(&e.into(), &input.name);
+                printer.input_error(e)?;
                 let s = FileSummary::unreadable(&input.name);
                 printer.file_summary(&s)?;
                 summaries.push(s);

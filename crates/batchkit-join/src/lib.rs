@@ -469,7 +469,6 @@ pub struct Loc {
     /// 1-based line number.
     pub line: u64,
     /// Byte offset of the line start, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
 }
 

@@ -47,25 +47,25 @@ pub struct Price {
     #[serde(default)]
     pub batch_output: Option<f64>,
     /// Synchronous price of input read from the prompt cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cached_input: Option<f64>,
     /// Batch price of input read from the prompt cache (where the provider lists one, or by
     /// its documented rule); see [`Price::batch_cache_read`] when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub batch_cached_input: Option<f64>,
     /// Synchronous price of input written to the prompt cache (5-minute TTL), where writing
     /// costs more than input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub cache_write: Option<f64>,
     /// Batch price of input written to the prompt cache.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub batch_cache_write: Option<f64>,
     /// Where the figure comes from or what it leaves out.
     #[serde(default)]
     pub note: Option<String>,
     /// Where this entry's figures come from, with dates (every entry of the embedded table
     /// has some; optional in a `--pricing` file).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub sources: Vec<String>,
 }
 

@@ -21,6 +21,17 @@ struct SummaryRecord<'a> {
     summary: &'a CompareSummary,
     /// Every id on both sides, answered on both and agreeing; every line a merged line.
     ok: bool,
+    /// Why the run stopped (`null`: it was done).
+    error: Option<&'a crate::RunError>,
+}
+
+/// The keys of the summary besides `type`, `ok` and `error`, in order.
+pub fn summary_keys() -> Vec<String> {
+    crate::keys_of(&SummaryRecord {
+        summary: &CompareSummary::default(),
+        ok: true,
+        error: None,
+    })
 }
 
 /// `n of d` as a percentage with one decimal (`66.7%`), or `-` when `d` is 0.
@@ -196,11 +207,13 @@ impl<W: Write, E: Write> ComparePrinter<W, E> {
     pub fn summary(&mut self, s: &CompareSummary) -> io::Result<()> {
         self.w.progress_done();
         if self.json {
+            let (out, error) = self.w.out_and_error();
             let record = SummaryRecord {
                 summary: s,
                 ok: s.clean(),
+                error,
             };
-            crate::join::json(&mut self.w.out, &record)
+            crate::join::json(out, &record)
         } else {
             human_summary(&mut self.w.out, s, self.style)
         }

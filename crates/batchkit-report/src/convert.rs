@@ -19,6 +19,17 @@ struct SummaryRecord<'a> {
     summary: &'a ConvertSummary,
     /// Every line converted.
     ok: bool,
+    /// Why the run stopped (`null`: it was done).
+    error: Option<&'a crate::RunError>,
+}
+
+/// The keys of the summary besides `type`, `ok` and `error`, in order.
+pub fn summary_keys() -> Vec<String> {
+    crate::keys_of(&SummaryRecord {
+        summary: &ConvertSummary::default(),
+        ok: true,
+        error: None,
+    })
 }
 
 /// The summary for people.
@@ -73,11 +84,13 @@ impl<W: Write, E: Write> ConvertPrinter<W, E> {
     pub fn summary(&mut self, s: &ConvertSummary) -> io::Result<()> {
         self.w.progress_done();
         if self.json {
+            let (out, error) = self.w.out_and_error();
             crate::join::json(
-                &mut self.w.out,
+                out,
                 &SummaryRecord {
                     summary: s,
                     ok: s.left_out == 0,
+                    error,
                 },
             )
         } else {

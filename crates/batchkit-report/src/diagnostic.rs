@@ -40,11 +40,11 @@ pub struct DiagnosticEvent<'a> {
     /// What the command did about it.
     pub context: Option<String>,
     /// `join`: which side the line is on (`requests` or `results`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub side: Option<String>,
     /// `join`, for `duplicate_id`: the file of `first_line` (request ids are unique across
     /// all request files).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub first_file: Option<String>,
 }
 

@@ -2,7 +2,9 @@
 //!
 //! JSON Lines: `{"type":"duplicate","custom_id":...,"lines":[3,47001],"files":["a.jsonl","a.jsonl"]}`
 //! per duplicated id (ordered by first use), then a `{"type":"diagnostic",...}` (validate's
-//! event) for each of the first lines without an id, saying why, then `{"type":"summary",...}`.
+//! event) for each of the first lines without an id, saying why, a `line_too_large` finding
+//! per input with lines not read, one `{"type":"file",...}` record per input, then
+//! `{"type":"summary",...}`.
 
 use std::io::{self, Write};
 
@@ -11,13 +13,39 @@ use serde::Serialize;
 
 use crate::style::Style;
 
+/// The keys of the summary besides `type`, `ok` and `error`.
+pub const SUMMARY_KEYS: &[&str] = &[
+    "files",
+    "lines",
+    "ids",
+    "without_id",
+    "too_large_lines",
+    "duplicate_ids",
+    "duplicate_lines",
+    "unique_lines",
+    "spilled",
+];
+
+/// `{"type":"file",...}`: one input's counts.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "file")]
+struct FileRecord<'a> {
+    file: &'a str,
+    lines: u64,
+    ids: u64,
+    without_id: u64,
+    too_large_lines: u64,
+    /// Read whole, every line with an id.
+    ok: bool,
+}
+
 /// The `summary` record: the report's own counts, and its inputs' counts summed (the
 /// duplicates themselves are streamed, never held; see [`DupesPrinter::duplicate`]).
 #[derive(Serialize)]
 #[serde(tag = "type", rename = "summary")]
 struct SummaryRecord<'a> {
-    /// Inputs read.
-    files: Vec<&'a str>,
+    /// Inputs given.
+    files: u64,
     /// Lines read.
     lines: u64,
     /// Lines with an id.
@@ -30,15 +58,23 @@ struct SummaryRecord<'a> {
     duplicate_lines: u64,
     unique_lines: Option<u64>,
     spilled: bool,
-    /// No duplicates, every line read, every input readable.
+    /// No duplicates, every line read and with an id, every input readable: no error
+    /// printed.
     ok: bool,
+    /// The first input that could not be read.
+    error: Option<&'a crate::RunError>,
+}
+
+/// Whether an input was read whole and every line of it had an id.
+fn input_ok(s: &InputStats) -> bool {
+    s.too_large == 0 && s.without_id == 0 && s.unreadable.is_none()
 }
 
 impl<'a> SummaryRecord<'a> {
-    fn of(r: &'a DupesReport) -> Self {
+    fn of(r: &'a DupesReport, error: Option<&'a crate::RunError>) -> Self {
         let sum = |f: fn(&InputStats) -> u64| r.inputs.iter().map(f).sum();
         SummaryRecord {
-            files: r.inputs.iter().map(|s| s.file.as_str()).collect(),
+            files: r.inputs.len() as u64,
             lines: sum(|s| s.lines),
             ids: sum(|s| s.ids),
             without_id: sum(|s| s.without_id),
@@ -47,10 +83,8 @@ impl<'a> SummaryRecord<'a> {
             duplicate_lines: r.duplicate_lines,
             unique_lines: r.unique_lines,
             spilled: r.spilled,
-            ok: r.duplicate_ids == 0
-                && r.inputs
-                    .iter()
-                    .all(|s| s.too_large == 0 && s.unreadable.is_none()),
+            ok: r.duplicate_ids == 0 && r.inputs.iter().all(input_ok),
+            error,
         }
     }
 }
@@ -143,7 +177,8 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
         self.w.progress_done();
         for s in &r.inputs {
             if let Some(message) = &s.unreadable {
-                self.w.input_error(&s.file, message, self.json)?;
+                self.w
+                    .input_error(crate::RunError::unreadable(&s.file, message), self.json)?;
             }
         }
         for (file, d) in &r.problems {
@@ -164,8 +199,9 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
                 crate::plural(without - r.problems.len() as u64, "line", "lines")
             )?;
         }
+        let error = self.w.error().cloned();
         let out = &mut self.w.out;
-        let summary = SummaryRecord::of(r);
+        let summary = SummaryRecord::of(r, error.as_ref());
         if self.json {
             // The lines not read, as the human output names them: one finding per input.
             for s in &r.inputs {
@@ -180,6 +216,18 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
                     serde_json::to_writer(&mut *out, &ev)?;
                     out.write_all(b"\n")?;
                 }
+            }
+            for s in &r.inputs {
+                let f = FileRecord {
+                    file: &s.file,
+                    lines: s.lines,
+                    ids: s.ids,
+                    without_id: s.without_id,
+                    too_large_lines: s.too_large,
+                    ok: input_ok(s),
+                };
+                serde_json::to_writer(&mut *out, &f)?;
+                out.write_all(b"\n")?;
             }
             serde_json::to_writer(&mut *out, &summary)?;
             return out.write_all(b"\n");
@@ -223,9 +271,9 @@ impl<W: Write, E: Write> DupesPrinter<W, E> {
         Ok(())
     }
 
-    /// Says that `file` could not be read (on stderr; an `error` event in JSON mode).
-    pub fn input_error(&mut self, file: &str, message: &str) -> io::Result<()> {
-        self.w.input_error(file, message, self.json)
+    /// Says that an input could not be read (on stderr; an `error` event in JSON mode).
+    pub fn input_error(&mut self, e: crate::RunError) -> io::Result<()> {
+        self.w.input_error(e, self.json)
     }
 
     /// Whether a duplicate was printed.

@@ -23,6 +23,17 @@ struct SummaryRecord<'a> {
     summary: &'a JoinSummary,
     /// Everything succeeded, nothing orphaned or duplicated.
     ok: bool,
+    /// Why the run stopped (`null`: it was done).
+    error: Option<&'a crate::RunError>,
+}
+
+/// The keys of the summary besides `type`, `ok` and `error`, in order.
+pub fn summary_keys() -> Vec<String> {
+    crate::keys_of(&SummaryRecord {
+        summary: &JoinSummary::default(),
+        ok: true,
+        error: None,
+    })
 }
 
 /// The Vertex record: the event with its message.
@@ -354,11 +365,13 @@ impl<W: Write, E: Write> JoinPrinter<W, E> {
         // The last progress bar ends before the summary is printed.
         self.w.progress_done();
         if self.json {
+            let (out, error) = self.w.out_and_error();
             let record = SummaryRecord {
                 summary: s,
                 ok: s.clean(),
+                error,
             };
-            json(&mut self.w.out, &record)
+            json(out, &record)
         } else {
             human_summary(&mut self.w.out, s, self.style)
         }

@@ -60,6 +60,7 @@ pub struct Writers<W, E> {
     pub err: E,
     progress: Box<dyn Progress>,
     problems: bool,
+    first_error: Option<RunError>,
 }
 
 impl<W: std::io::Write, E: std::io::Write> Writers<W, E> {
@@ -70,6 +71,7 @@ impl<W: std::io::Write, E: std::io::Write> Writers<W, E> {
             err,
             progress: Box::new(NoProgress),
             problems: false,
+            first_error: None,
         }
     }
 
@@ -99,11 +101,24 @@ impl<W: std::io::Write, E: std::io::Write> Writers<W, E> {
         self.problems
     }
 
-    /// Says that `file` could not be read: on `err`, and as an `error` event on `out` in
-    /// JSON mode.
-    pub fn input_error(&mut self, file: &str, message: &str, json: bool) -> std::io::Result<()> {
+    /// Says that an input could not be read: on `err`, and as an `error` event on `out` in
+    /// JSON mode. The first one is the summary's `error` ([`Writers::error`]).
+    pub fn input_error(&mut self, e: RunError, json: bool) -> std::io::Result<()> {
         self.progress_done();
-        ErrorEvent::new(file, message).print(&mut self.out, &mut self.err, json)
+        let printed = ErrorEvent::of(&e).print(&mut self.out, &mut self.err, json);
+        self.first_error.get_or_insert(e);
+        printed
+    }
+
+    /// The first input that could not be read, for the summary's `error` (`None`: every
+    /// input was read).
+    pub fn error(&self) -> Option<&RunError> {
+        self.first_error.as_ref()
+    }
+
+    /// The output and [`Writers::error`] together (to print a summary with it).
+    pub fn out_and_error(&mut self) -> (&mut W, Option<&RunError>) {
+        (&mut self.out, self.first_error.as_ref())
     }
 
     /// Ends progress and flushes both.
@@ -120,27 +135,69 @@ impl<W: std::io::Write, E: std::io::Write> Writers<W, E> {
     }
 }
 
+/// Why a run stopped, or why an input could not be read: the `error` of every summary
+/// (`null` when the run was done) and the body of an `error` event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunError {
+    /// `usage`, `unreadable`, `read_failed`, `interrupted`, `output_clash`, `not_empty`,
+    /// `output_failed`, `line_over_cap`, `line_too_large`, `too_many_groups`,
+    /// `tokens_failed` or `failed`.
+    pub code: String,
+    /// What went wrong, said once (what stderr says after `error: `).
+    pub message: String,
+    /// The file (or directory) it is about, when it names one.
+    pub file: Option<String>,
+    /// The 1-based line it is about, when it names one.
+    pub line: Option<u64>,
+}
+
+impl RunError {
+    /// An input that could not be opened.
+    pub fn unreadable(file: &str, message: impl Into<String>) -> Self {
+        RunError {
+            code: "unreadable".into(),
+            message: message.into(),
+            file: Some(file.into()),
+            line: None,
+        }
+    }
+}
+
 /// An input that could not be read (missing, a directory, a corrupt zstd stream): the job
-/// went on with the other inputs, and the summary says `"ok": false`.
+/// went on with the other inputs (or stopped, when it needs them all), and the summary says
+/// `"ok": false` with the first such error as its `error`.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorEvent {
     /// Always `"error"`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// `unreadable` (cannot be opened) or `read_failed` (broke while read), as
+    /// [`RunError::code`].
+    pub code: String,
     /// The input's name.
     pub file: String,
+    /// The 1-based line where reading broke, when it did.
+    pub line: Option<u64>,
     /// What went wrong, said once.
     pub message: String,
 }
 
 impl ErrorEvent {
-    /// The event for `file`.
+    /// The event for an input that could not be opened.
     pub fn new(file: &str, message: impl Into<String>) -> Self {
+        Self::of(&RunError::unreadable(file, message))
+    }
+
+    /// The event of `e`.
+    pub fn of(e: &RunError) -> Self {
         ErrorEvent {
             kind: "error".into(),
-            file: file.into(),
-            message: message.into(),
+            code: e.code.clone(),
+            file: e.file.clone().unwrap_or_default(),
+            line: e.line,
+            message: e.message.clone(),
         }
     }
 
@@ -167,6 +224,81 @@ impl ErrorEvent {
         serde_json::to_writer(&mut *out, self)?;
         out.write_all(b"\n")
     }
+}
+
+/// The summary of a run that stopped before its printer could sum it up (a usage error,
+/// an output that could not be written, an input a job needs whole): every key of the
+/// command's summary (`keys`, from the printer's `SUMMARY_KEYS`) as `null`, `"ok": false`
+/// and the `error`. So every JSON run ends with one summary with the same keys.
+pub fn failure_summary(
+    out: &mut dyn std::io::Write,
+    keys: &[String],
+    error: &RunError,
+) -> std::io::Result<()> {
+    // Written by hand to keep the keys in the order of the command's own summary.
+    let mut line = String::from(r#"{"type":"summary""#);
+    for k in keys {
+        line.push(',');
+        line.push_str(&serde_json::to_string(k)?);
+        line.push_str(":null");
+    }
+    line.push_str(r#","ok":false,"error":"#);
+    line.push_str(&serde_json::to_string(error)?);
+    line.push_str("}\n");
+    out.write_all(line.as_bytes())?;
+    out.flush()
+}
+
+/// The keys of `command`'s summary record besides `type`, `ok` and `error`, in order
+/// (`None` for a command batchkit does not have).
+pub fn summary_keys(command: &str) -> Option<Vec<String>> {
+    let fixed = |k: &[&str]| k.iter().map(|k| k.to_string()).collect();
+    Some(match command {
+        "validate" => fixed(validate::SUMMARY_KEYS),
+        "dupes" => fixed(dupes::SUMMARY_KEYS),
+        "tokens" => tokens::summary_keys(),
+        "shard" => fixed(shard::SUMMARY_KEYS),
+        "join" => join::summary_keys(),
+        "compare" => compare::summary_keys(),
+        "convert" => convert::summary_keys(),
+        _ => return None,
+    })
+}
+
+/// The top-level keys `record` serialises with, in order, but `type`, `ok` and `error`.
+fn keys_of(record: &impl Serialize) -> Vec<String> {
+    /// The keys of a JSON object in the order written.
+    struct Keys(Vec<String>);
+    impl<'de> Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some(k) = m.next_key::<String>()? {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let text = serde_json::to_string(record).unwrap_or_default();
+    serde_json::from_str::<Keys>(&text)
+        .map(|k| k.0)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|k| !matches!(k.as_str(), "type" | "ok" | "error"))
+        .collect()
 }
 
 /// One finding in compiler style, the same for every command:

@@ -22,6 +22,23 @@ struct ShardRecord<'a> {
     shard: &'a ShardInfo,
 }
 
+/// The keys of the summary besides `type`, `ok` and `error`.
+pub const SUMMARY_KEYS: &[&str] = &[
+    "file",
+    "out_dir",
+    "provider",
+    "written",
+    "refused",
+    "lines",
+    "bytes",
+    "shards",
+    "requests",
+    "rejected",
+    "invalid_lines",
+    "errors",
+    "warnings",
+];
+
 /// The last line of JSON output: what the run read and wrote, from the library's
 /// [`ShardReport`] and its manifest.
 #[derive(Serialize)]
@@ -52,6 +69,8 @@ struct SummaryRecord<'a> {
     warnings: u64,
     /// No problems found.
     ok: bool,
+    /// Why the run stopped (`null`: it was done).
+    error: Option<&'a crate::RunError>,
 }
 
 impl<'a> SummaryRecord<'a> {
@@ -76,6 +95,7 @@ impl<'a> SummaryRecord<'a> {
             errors: r.errors,
             warnings: r.warnings,
             ok: !r.has_problems(),
+            error: None,
         }
     }
 }

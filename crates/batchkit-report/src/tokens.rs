@@ -10,8 +10,9 @@
 //!   (`warning`: blank lines at the end of the file);
 //! - `{"type":"file","file","lines","bytes","requests","input_tokens","errors","warnings"}` per input
 //!   that was read to the end;
-//! - `{"type":"error","file","message"}` per input that could not be read (missing, unreadable,
-//!   a truncated zstd frame): no `file` record for it, and the summary has `"ok": false`;
+//! - `{"type":"error","code","file","line","message"}` per input that could not be read
+//!   (missing, unreadable, a truncated zstd frame): no `file` record for it, and the summary
+//!   has `"ok": false` and the first as its `error`;
 //! - last, `{"type":"summary",...}`: totals, `requests_without_text_input` (requests counted in
 //!   `requests` whose `input_tokens` is null: left out of `input_tokens`, the percentiles and
 //!   `unpriced_models`), `exact`, `aggregated_requests` (requests summed under
@@ -116,7 +117,7 @@ pub trait Printer {
     fn diagnostic(&mut self, file: &str, d: &Diagnostic) -> io::Result<()>;
     fn file(&mut self, f: &FileTotals) -> io::Result<()>;
     /// An input that could not be read (it gets no `file` record).
-    fn error(&mut self, e: &InputError) -> io::Result<()>;
+    fn error(&mut self, e: crate::RunError) -> io::Result<()>;
     fn summary(&mut self, s: &Summary) -> io::Result<()>;
     /// `--queue-limit`'s cut so far, for `input_tokens` in all.
     fn queue(&self, input_tokens: u64) -> Option<Queue>;
@@ -195,11 +196,41 @@ macro_rules! common {
     };
 }
 
-/// An input that could not be read.
-#[derive(Debug, Clone, Serialize)]
-pub struct InputError {
-    pub file: String,
-    pub message: String,
+/// The keys of the summary besides `type`, `ok` and `error`, in order.
+pub fn summary_keys() -> Vec<String> {
+    [
+        "files",
+        "lines",
+        "bytes",
+        "requests",
+        "errors",
+        "warnings",
+        "input_tokens",
+        "max_output_tokens",
+        "requests_without_max_output",
+        "requests_without_text_input",
+        "exact",
+        "aggregated_requests",
+        "max_models",
+        "cost",
+        "cost_incomplete",
+        "unpriced_models",
+        "cache",
+        "queue",
+        "models",
+        "prices",
+    ]
+    .iter()
+    .map(|k| k.to_string())
+    .collect()
+}
+
+/// The summary record: the library's summary and why the run stopped (`null`: it was done).
+#[derive(Serialize)]
+struct SummaryRecord<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    error: Option<&'a crate::RunError>,
 }
 
 #[derive(Serialize)]
@@ -207,7 +238,7 @@ pub struct InputError {
 enum Event<'a> {
     Request(&'a Request<'a>),
     File(&'a FileTotals),
-    Summary(&'a Summary),
+    Summary(SummaryRecord<'a>),
 }
 
 /// `--queue-limit`: the greedy token cut of `shard --max-tokens`, over every input in
@@ -313,12 +344,17 @@ impl<W: Write, E: Write> Printer for JsonPrinter<W, E> {
     fn file(&mut self, f: &FileTotals) -> io::Result<()> {
         self.emit(&Event::File(f))
     }
-    fn error(&mut self, e: &InputError) -> io::Result<()> {
-        self.o.input_error(&e.file, &e.message, true)
+    fn error(&mut self, e: crate::RunError) -> io::Result<()> {
+        self.o.input_error(e, true)
     }
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         self.o.progress_done();
-        self.emit(&Event::Summary(&worded(s)))
+        let s = worded(s);
+        let error = self.o.error().cloned();
+        self.emit(&Event::Summary(SummaryRecord {
+            summary: &s,
+            error: error.as_ref(),
+        }))
     }
     common!();
 }
@@ -525,8 +561,8 @@ impl<W: Write, E: Write> Printer for HumanPrinter<W, E> {
         Ok(())
     }
 
-    fn error(&mut self, e: &InputError) -> io::Result<()> {
-        self.o.input_error(&e.file, &e.message, false)
+    fn error(&mut self, e: crate::RunError) -> io::Result<()> {
+        self.o.input_error(e, false)
     }
 
     common!();
@@ -791,7 +827,7 @@ mod tests {
         let out = String::from_utf8(p.into_inner().unwrap()).unwrap();
         assert_eq!(
             out,
-            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"column\":3,\"custom_id\":null,\"first_line\":null,\"pointer\":null,\"message\":\"m\",\"context\":\"not counted\"}\n"
+            "{\"type\":\"diagnostic\",\"severity\":\"error\",\"code\":\"invalid_json\",\"file\":\"a\",\"line\":2,\"offset\":9,\"column\":3,\"custom_id\":null,\"first_line\":null,\"pointer\":null,\"message\":\"m\",\"context\":\"not counted\",\"side\":null,\"first_file\":null}\n"
         );
     }
 }

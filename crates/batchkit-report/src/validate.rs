@@ -1,10 +1,12 @@
 //! Printers for `batchkit validate` (and the diagnostics other commands share with it).
 //!
-//! JSON Lines: one `{"type":"diagnostic",...}` object per finding, then one
-//! `{"type":"summary",...}` per file, then an overall one when several files were given.
+//! JSON Lines: one `{"type":"diagnostic",...}` object per finding, one `{"type":"file",...}`
+//! record as each file is done, then one `{"type":"summary",...}` for the run.
 //! Human: compiler-style `error[code]: message` / `  --> file:line`.
 
 use std::io::{self, Write};
+
+use serde::Serialize;
 
 use batchkit_validate::{Diagnostic, FileSummary, Sink};
 
@@ -28,6 +30,51 @@ fn errors_warnings(errors: u64, warnings: u64) -> String {
         crate::plural(errors, "error", "errors"),
         crate::plural(warnings, "warning", "warnings")
     )
+}
+
+/// The keys of the summary besides `type`, `ok` and `error`.
+pub const SUMMARY_KEYS: &[&str] = &[
+    "files",
+    "provider",
+    "candidates",
+    "lines",
+    "requests",
+    "bytes",
+    "errors",
+    "warnings",
+];
+
+/// `{"type":"file",...}`: one file validated.
+#[derive(Serialize)]
+struct FileRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    file: &'a str,
+    provider: Option<&'a str>,
+    candidates: &'a [String],
+    lines: u64,
+    requests: u64,
+    bytes: u64,
+    errors: u64,
+    warnings: u64,
+    ok: bool,
+}
+
+/// `{"type":"summary",...}`: the run (every key of [`SUMMARY_KEYS`]).
+#[derive(Serialize)]
+struct SummaryRecord<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    files: u64,
+    provider: Option<&'a str>,
+    candidates: &'a [String],
+    lines: u64,
+    requests: u64,
+    bytes: u64,
+    errors: u64,
+    warnings: u64,
+    ok: bool,
+    error: Option<&'a crate::RunError>,
 }
 
 /// Prints findings and summaries in one of the two formats: the sink of `validate` (and
@@ -75,12 +122,24 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
         }
     }
 
-    /// Prints the summary of one file.
+    /// Prints the record of one file.
     pub fn file_summary(&mut self, s: &FileSummary) -> io::Result<()> {
         self.w.progress_done();
         let out = &mut self.w.out;
         if self.json {
-            serde_json::to_writer(&mut *out, s)?;
+            let r = FileRecord {
+                kind: "file",
+                file: s.file.as_deref().unwrap_or_default(),
+                provider: s.provider.as_deref(),
+                candidates: &s.candidates,
+                lines: s.lines,
+                requests: s.requests,
+                bytes: s.bytes,
+                errors: s.errors,
+                warnings: s.warnings,
+                ok: s.ok,
+            };
+            serde_json::to_writer(&mut *out, &r)?;
             out.write_all(b"\n")
         } else {
             let joined;
@@ -106,16 +165,45 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
         }
     }
 
-    /// Prints the overall summary (several files), and how many findings were not shown.
+    /// Ends the findings of a command that prints its own summary (`shard`): how many were
+    /// not shown, in human output.
+    pub fn findings_done(&mut self) -> io::Result<()> {
+        self.w.progress_done();
+        if !self.json && self.hidden > 0 {
+            writeln!(
+                self.w.out,
+                "({} more findings not shown; --max-errors limits printing only)",
+                self.hidden
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Prints the summary of the run (in human output only for several files), and how
+    /// many findings were not shown.
     pub fn overall(&mut self, all: &[FileSummary]) -> io::Result<()> {
         self.w.progress_done();
-        let out = &mut self.w.out;
         if self.json {
-            if all.len() > 1 {
-                serde_json::to_writer(&mut *out, &FileSummary::overall(all))?;
-                out.write_all(b"\n")?;
-            }
+            let o = FileSummary::overall(all);
+            let r = SummaryRecord {
+                kind: "summary",
+                files: o.files,
+                provider: o.provider.as_deref(),
+                candidates: &o.candidates,
+                lines: o.lines,
+                requests: o.requests,
+                bytes: o.bytes,
+                errors: o.errors,
+                warnings: o.warnings,
+                ok: o.ok,
+                error: None,
+            };
+            let (out, error) = self.w.out_and_error();
+            let r = SummaryRecord { error, ..r };
+            serde_json::to_writer(&mut *out, &r)?;
+            out.write_all(b"\n")?;
         } else {
+            let out = &mut self.w.out;
             if self.hidden > 0 {
                 writeln!(
                     out,
@@ -138,8 +226,8 @@ impl<W: Write, E: Write> DiagnosticPrinter<W, E> {
     }
 
     /// Reports an input that could not be read.
-    pub fn input_error(&mut self, file: &str, message: &str) -> io::Result<()> {
-        self.w.input_error(file, message, self.json)
+    pub fn input_error(&mut self, e: crate::RunError) -> io::Result<()> {
+        self.w.input_error(e, self.json)
     }
 
     /// Whether an error finding was met (printed or over `--max-errors`).

@@ -46,13 +46,13 @@ pub struct ShardInfo {
     /// Bytes as the provider sees them (uncompressed), the figure the byte cap applies to.
     pub bytes: u64,
     /// Size on disk, when compressed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub file_bytes: Option<u64>,
     /// Input tokens, when counted (`--max-tokens`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub input_tokens: Option<u64>,
     /// Embedding inputs, when the shard has any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub embedding_inputs: Option<u64>,
     /// Input line number of the first request.
     pub first_line: u64,
@@ -61,7 +61,7 @@ pub struct ShardInfo {
     /// SHA-256 of the file as written (hex).
     pub sha256: String,
     /// The model or url of the shard's group (with `--split-by`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub group: Option<String>,
 }
 

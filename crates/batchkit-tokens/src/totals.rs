@@ -553,17 +553,13 @@ pub struct CachePlan {
     /// Batch cost of the input with no hit at all (writes still billed).
     pub batch_cache_no_hits_low: Option<f64>,
     /// Anthropic: requests with at least one `cache_control` breakpoint.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub requests_with_breakpoints: Option<u64>,
     /// Anthropic: input tokens breakpoints at the ends of the shared prefixes would read.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub potential_cacheable_input_tokens: Option<u64>,
     /// Anthropic: batch cost of the input with those breakpoints.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub potential_batch_cache_low: Option<f64>,
     /// Anthropic: where to put a breakpoint (line and JSON pointer of the end of the shared
     /// prefix that would read the most).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub breakpoint: Option<BreakpointHint>,
     /// Requests whose longest shared prefix is under the minimum.
     pub requests_under_minimum: u64,
@@ -609,10 +605,8 @@ pub struct PlannedCost {
     pub base: Cost,
     /// Batch price of the input with every possible cache hit (the plain batch price when
     /// the plan prices no cache); `None` without a cost plan.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_cache_low: Option<f64>,
     /// The same with every allowed output token.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_cache_high: Option<f64>,
 }
 
@@ -662,7 +656,6 @@ pub struct ModelSummary {
     /// The cost, when the model has a price.
     pub cost: Option<PlannedCost>,
     /// The prompt-cache plan (when planned).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CachePlan>,
 }
 
@@ -706,10 +699,8 @@ pub struct Summary {
     /// Models without a price, left out of `cost`.
     pub unpriced_models: Vec<String>,
     /// The prompt-cache plan over every model (when planned).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<CachePlan>,
     /// Whether the input fits an enqueued-token limit (set by the caller that cut it).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<Queue>,
     /// Per model, in model-name order.
     pub models: Vec<ModelSummary>,

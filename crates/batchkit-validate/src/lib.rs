@@ -264,7 +264,7 @@ pub struct FileSummary {
     pub provider: Option<String>,
     /// Under `--provider auto`, when the file's shape fits several providers, all of them
     /// (only what every one would reject was reported); empty otherwise.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub candidates: Vec<String>,
     /// Lines read.
     pub lines: u64,
@@ -281,15 +281,25 @@ pub struct FileSummary {
 }
 
 impl FileSummary {
-    /// The summary of several files: their sums, the provider when they share one.
+    /// The summary of several files: their sums, the provider (and candidates) when they
+    /// share them.
     pub fn overall(all: &[FileSummary]) -> Self {
         let first = all.first().and_then(|s| s.provider.clone());
         let same = all.iter().all(|s| s.provider == first);
+        let candidates = all
+            .first()
+            .map(|s| s.candidates.clone())
+            .unwrap_or_default();
+        let same_candidates = same && all.iter().all(|s| s.candidates == candidates);
         FileSummary {
             file: None,
             files: all.iter().map(|s| s.files).sum(),
             provider: if same { first } else { None },
-            candidates: Vec::new(),
+            candidates: if same_candidates {
+                candidates
+            } else {
+                Vec::new()
+            },
             lines: all.iter().map(|s| s.lines).sum(),
             requests: all.iter().map(|s| s.requests).sum(),
             bytes: all.iter().map(|s| s.bytes).sum(),
