@@ -65,6 +65,7 @@
 //! ```
 
 mod answer;
+mod content;
 mod cost;
 mod engine;
 mod parse;
@@ -658,6 +659,9 @@ pub struct JoinSummary {
     pub results: u64,
     /// Results joined to a request.
     pub joined: u64,
+    /// Of those, results joined by content: Vertex rows without an id, matched to the request
+    /// they echo (identical requests in order).
+    pub matched_by_content: u64,
     /// Results whose id matches no request.
     pub orphans: u64,
     /// Results that lost to another result for the same id.

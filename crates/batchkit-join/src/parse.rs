@@ -104,6 +104,9 @@ pub(crate) enum RequestId<'a> {
     InvalidUtf8(String),
     /// Not one JSON value.
     InvalidJson(String),
+    /// Valid JSON without an id, Vertex-shaped (`{"request": {...}}`): joined by the content
+    /// key of its `request` ([`crate::content`]).
+    Content(crate::content::ContentKey),
     /// Valid JSON without `custom_id` or `key`.
     MissingId,
     /// Valid JSON, but not an object.
@@ -117,7 +120,7 @@ impl RequestId<'_> {
     pub(crate) fn problem(&self) -> Option<crate::Problem> {
         use crate::Problem;
         Some(match self {
-            RequestId::Id { .. } => return None,
+            RequestId::Id { .. } | RequestId::Content(_) => return None,
             RequestId::InvalidUtf8(_) => Problem::InvalidUtf8,
             RequestId::InvalidJson(_) => Problem::InvalidJson,
             RequestId::MissingId => Problem::MissingId,
@@ -150,7 +153,7 @@ pub(crate) fn request_id_want<'a>(
             return RequestId::NotObject;
         }
         let Some(found) = batchkit_line::RequestLine::find_id(root, None) else {
-            return RequestId::MissingId;
+            return content_request(root).unwrap_or(RequestId::MissingId);
         };
         let Some(id) = found.as_str() else {
             return RequestId::InvalidId;
@@ -158,7 +161,11 @@ pub(crate) fn request_id_want<'a>(
         if let Some(c) = checker {
             want = c.want(root);
         }
-        match at.top_level_string(found.top_key(), id) {
+        // An id inside an object (`request.labels`) is found by where its string stands.
+        let range = at
+            .top_level_string(found.top_key(), id)
+            .or_else(|| at.string_range(id));
+        match range {
             Some((raw_start, raw_len)) => {
                 let literal = &content[raw_start + 1..raw_start + raw_len - 1];
                 let id = match std::str::from_utf8(literal) {
@@ -185,11 +192,23 @@ pub(crate) fn request_id_want<'a>(
     (id, want)
 }
 
+/// A Vertex request line without an id (shape `vertex`, its `request` an object): its
+/// content key.
+fn content_request(root: Value<'_, '_>) -> Option<RequestId<'static>> {
+    let line = batchkit_line::RequestLine::detect(root)?;
+    if line.style() != batchkit_providers::Style::Vertex {
+        return None;
+    }
+    crate::content::content_key(field(root, "request")?).map(RequestId::Content)
+}
+
 /// Everything the join keeps about one result line.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct ResultInfo<'a> {
     /// Decoded id, when the line has one.
     pub id: Option<Cow<'a, str>>,
+    /// A Vertex row without an id: the content key of the request it echoes.
+    pub content: Option<crate::content::ContentKey>,
     /// Why the line cannot be joined (`None` when it can).
     pub unjoinable: Option<Unjoinable>,
     /// Status of the request.
@@ -672,7 +691,10 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
             Some(s) => info.id = Some(text_of(content, at, s)),
             None => info.unjoinable = Some(Unjoinable::InvalidId),
         },
-        None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None if f.vertex_shape => match field(root, "request").and_then(crate::content::content_key) {
+            Some(key) => info.content = Some(key),
+            None => info.unjoinable = Some(Unjoinable::VertexNoId),
+        },
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
@@ -988,7 +1010,10 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
             Some(s) => info.id = Some(Cow::Owned(text_of(content, at, s).into_owned())),
             None => info.unjoinable = Some(Unjoinable::InvalidId),
         },
-        None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None if f.vertex_shape => match field(root, "request").and_then(crate::content::content_key) {
+            Some(key) => info.content = Some(key),
+            None => info.unjoinable = Some(Unjoinable::VertexNoId),
+        },
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
@@ -1079,10 +1104,20 @@ mod tests {
             status(r#"{"key":"k","status":{"code":3,"message":"bad"}}"#),
             Status::Errored
         );
+        // A Vertex row without an id is joined by the request it echoes; without one to read,
+        // it cannot be joined.
         let v = r#"{"status":"","processed_time":"2024","request":{},"response":{"candidates":[],"modelVersion":"gemini-2.0-flash-001@default"}}"#;
         let i = result_info(v.as_bytes());
-        assert_eq!(i.unjoinable, Some(Unjoinable::VertexNoId));
+        assert_eq!((i.unjoinable, i.id), (None, None));
+        assert_eq!(
+            Some(i.content.unwrap()),
+            batchkit_line::read(b"{}", crate::content::content_key).unwrap()
+        );
         assert_eq!(i.status, Some(Status::Succeeded));
+        let v = r#"{"status":"","processed_time":"2024","request":"x","response":{"candidates":[]}}"#;
+        let i = result_info(v.as_bytes());
+        assert_eq!(i.unjoinable, Some(Unjoinable::VertexNoId));
+        assert_eq!(i.content, None);
         let v = r#"{"status":"Bad Request","processed_time":"2024","request":{},"custom_id":"v1"}"#;
         let i = result_info(v.as_bytes());
         assert_eq!(
@@ -1251,6 +1286,10 @@ mod tests {
         ));
         assert_eq!(
             request_id(br#"{"metadata":"x","request":{}}"#),
+            RequestId::Content(batchkit_line::read(b"{}", crate::content::content_key).unwrap().unwrap())
+        );
+        assert_eq!(
+            request_id(br#"{"metadata":"x","request":[]}"#),
             RequestId::MissingId
         );
         // One id rule for results: a repeated `metadata.key` is read for its first, as every
