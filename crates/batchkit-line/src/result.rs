@@ -40,15 +40,19 @@ impl ResultLayout {
 }
 
 /// Where result lines carry the id of their request, tried in order: OpenAI-style and
-/// Anthropic `custom_id`, Gemini `key`, Bedrock `recordId`, the `metadata.key` of Gemini's
-/// inline-style results (Vertex echoes `custom_id` or `key` when the request had one), and
-/// xAI's `batch_request_id` (the `custom_id` of an uploaded request line).
-const ID_FIELDS: [&[&str]; 5] = [
+/// Anthropic `custom_id`, Gemini `key` (and Vertex's, for a job that set
+/// `instanceConfig.keyField`), Bedrock `recordId`, the `metadata.key` of Gemini's
+/// inline-style results (Vertex echoes `custom_id` or `key` when the request had one), xAI's
+/// `batch_request_id` (the `custom_id` of an uploaded request line), and the id LiteLLM
+/// writes into a Vertex request's labels, which the row echoes with its request
+/// (`request.labels.litellm_custom_id`, the `also_id` of the `vertex` shape in styles.toml).
+const ID_FIELDS: [&[&str]; 6] = [
     &["custom_id"],
     &["key"],
     &["recordId"],
     &["metadata", "key"],
     &["batch_request_id"],
+    &["request", "labels", "litellm_custom_id"],
 ];
 
 /// A parsed line recognised as a result line, with its layout. Cheap to copy: a view of the
@@ -104,7 +108,8 @@ impl<'t, 'i> ResultLine<'t, 'i> {
     }
 
     /// The request id of a line read as a result, whatever its type: the first of
-    /// `custom_id`, `key`, `recordId`, `metadata.key` and `batch_request_id` present and not null (a provider
+    /// `custom_id`, `key`, `recordId`, `metadata.key`, `batch_request_id` and
+    /// `request.labels.litellm_custom_id` present and not null (a provider
     /// writes `null` for a field a layout does not use). Every line of a results file is
     /// read this way, recognised or not, so an id is matched whatever else the line lacks.
     pub fn find_id(root: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
@@ -206,6 +211,15 @@ mod tests {
             Some(r#""x""#)
         );
         assert_eq!(id(r#"{"metadata":"m"}"#), None);
+        assert_eq!(
+            id(r#"{"status":"","request":{"labels":{"litellm_custom_id":"l-1"}},"response":{}}"#)
+                .as_deref(),
+            Some(r#""l-1""#)
+        );
+        assert_eq!(
+            id(r#"{"custom_id":"c","request":{"labels":{"litellm_custom_id":"l-1"}}}"#).as_deref(),
+            Some(r#""c""#)
+        );
         assert_eq!(id(r#""x""#), None);
     }
 }
