@@ -288,3 +288,79 @@ bktest!(joined_by_content_spilled_equals_in_memory, |dir| {
     assert_eq!(s1["matched_by_content"].as_u64(), Some(n as u64 - missing));
     assert_eq!(s1["orphans"].as_u64(), Some(3));
 });
+
+fn or(name: &str) -> PathBuf {
+    fixture(&format!("openrouter/{name}"))
+}
+
+bktest!(openrouter_inline_results_are_a_results_file, |dir| {
+    let req = or("requests.jsonl");
+    // The document as `GET /api/v1/batches/{id}` returns it (pretty-printed), and its
+    // `results[]` items as JSON Lines, join alike; in memory and spilled alike.
+    let (rc, doc, s) = join_to(&dir, "doc", &req, &[&or("batch.json")], None, &[], "2");
+    let (_, lines, _) = join_to(&dir, "lines", &req, &[&or("results.jsonl")], None, &[], "2");
+    let (_, spill, s2) =
+        join_to(&dir, "spill", &req, &[&or("batch.json")], None, &["--table-limit", "1"], "1");
+    assert_eq!(rc, 1);
+    assert_eq!(s2["spilled"], true);
+    assert_eq!(doc, lines);
+    assert_eq!(doc, spill);
+    let m = merged_lines(&doc);
+    let got: Vec<(&str, &str)> = m
+        .iter()
+        .map(|l| (l["custom_id"].as_str().unwrap(), l["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("or-1", "succeeded"),
+            // `error` set, `response` null.
+            ("or-2", "errored"),
+            ("or-3", "truncated"),
+            // An upstream error: `response.status_code` 429.
+            ("or-4", "errored"),
+            ("or-5", "missing"),
+        ]
+    );
+    assert_eq!(m[0]["output_text"], "Fast, \"swift\"\nor rapid.");
+    assert_eq!(m[1]["result"]["error"]["code"], "provider_error");
+    assert_eq!(
+        (
+            s["usage"]["input_tokens"].as_u64(),
+            s["usage"]["output_tokens"].as_u64(),
+            s["orphans"].as_u64(),
+            s["results"].as_u64(),
+        ),
+        (Some(42), Some(8), Some(1), Some(5))
+    );
+    // The orphan is written as its item, on one line.
+    assert_eq!(
+        String::from_utf8_lossy(&doc["orphans.jsonl"]),
+        format!("{}\n", lines_of(&or("results.jsonl"))[4])
+    );
+});
+
+bktest!(a_broken_results_document_is_read_as_lines_and_reported, |dir| {
+    // Cut short: not a whole document, so read as JSON Lines, each broken line reported
+    // with its file and line; nothing panics and the requests are all there, missing.
+    let text = std::fs::read_to_string(or("batch.json")).unwrap();
+    let cut = dir.write("cut.json", &text[..text.len() / 2]);
+    let mut c = dir.cmd();
+    c.args(["--format", "json", "join", "--requests"])
+        .arg(or("requests.jsonl"))
+        .arg("--results")
+        .arg(&cut)
+        .arg("--out")
+        .arg(dir.join("m.jsonl"));
+    let o = run(c);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let events = json_lines(&o);
+    let first = &events[0];
+    assert_eq!(
+        (first["code"].as_str(), first["line"].as_u64(), first["side"].as_str()),
+        (Some("invalid_json"), Some(1), Some("results"))
+    );
+    assert!(first["file"].as_str().unwrap().ends_with("cut.json"));
+    let s = events.last().unwrap();
+    assert_eq!((s["requests"].as_u64(), s["missing"].as_u64()), (Some(5), Some(5)));
+});

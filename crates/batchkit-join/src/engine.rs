@@ -190,6 +190,20 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             _ => PathBuf::from("."),
         },
     };
+    // Results documents (OpenRouter's inline results) are read as JSON Lines of their items.
+    // (The directory of their items lives as long as the join.)
+    let expanded;
+    let (_docs_dir, docs) = crate::document::expand(&opts.results, &temp_base)?;
+    let opts = match docs {
+        Some(results) => {
+            expanded = JoinOptions {
+                results,
+                ..opts.clone()
+            };
+            &expanded
+        }
+        None => opts,
+    };
     let checker = Checker::new(
         opts.answer_schema.as_ref(),
         opts.expect_json,

@@ -67,6 +67,7 @@
 mod answer;
 mod content;
 mod cost;
+mod document;
 mod engine;
 mod parse;
 mod partition;
