@@ -364,3 +364,33 @@ bktest!(a_broken_results_document_is_read_as_lines_and_reported, |dir| {
     let s = events.last().unwrap();
     assert_eq!((s["requests"].as_u64(), s["missing"].as_u64()), (Some(5), Some(5)));
 });
+
+bktest!(legacy_vertex_embedding_rows_join_the_instance_they_echo, |dir| {
+    let req = vc("embedding_requests.jsonl");
+    let res = vc("embedding_predictions.jsonl");
+    let (rc, mem, s) = join_to(&dir, "mem", &req, &[&res], None, &[], "2");
+    let (_, spill, _) = join_to(&dir, "spill", &req, &[&res], None, &["--table-limit", "1"], "1");
+    assert_eq!(rc, 1);
+    assert_eq!(mem, spill);
+    let m = merged_lines(&mem);
+    let got: Vec<&str> = m.iter().map(|l| l["status"].as_str().unwrap()).collect();
+    assert_eq!(got, ["succeeded", "succeeded", "errored"]);
+    // Each request line got the row that echoes it (another key order), with its tokens.
+    let rows = lines_of(&res);
+    for (i, row) in [2, 0, 1].into_iter().enumerate() {
+        let want: Value = serde_json::from_str(&rows[row]).unwrap();
+        assert_eq!(m[i]["result"], want, "line {}", i + 1);
+    }
+    assert_eq!(
+        (
+            s["matched_by_content"].as_u64(),
+            s["usage"]["input_tokens"].as_u64(),
+            s["to_retry"].as_u64()
+        ),
+        (Some(3), Some(15), Some(1))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&mem["retry.jsonl"]),
+        format!("{}\n", lines_of(&req)[2])
+    );
+});

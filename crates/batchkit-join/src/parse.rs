@@ -192,14 +192,18 @@ pub(crate) fn request_id_want<'a>(
     (id, want)
 }
 
-/// A Vertex request line without an id (shape `vertex`, its `request` an object): its
-/// content key.
+/// A Vertex request line without an id (shape `vertex`, its `request` an object; or a legacy
+/// embedding line, `{"content": ...}`): its content key.
 fn content_request(root: Value<'_, '_>) -> Option<RequestId<'static>> {
+    use batchkit_providers::Style;
     let line = batchkit_line::RequestLine::detect(root)?;
-    if line.style() != batchkit_providers::Style::Vertex {
-        return None;
-    }
-    crate::content::content_key(field(root, "request")?).map(RequestId::Content)
+    let request = match line.style() {
+        Style::Vertex => field(root, "request")?,
+        // A legacy embedding line is the instance its output row echoes.
+        Style::VertexEmbedding => root,
+        _ => return None,
+    };
+    crate::content::content_key(request).map(RequestId::Content)
 }
 
 /// Everything the join keeps about one result line.
@@ -388,7 +392,15 @@ const RESULT_LINE: Ty = Obj(&[
     ("batch_request_id", Any),
     ("batch_result", XAI_RESULT),
     ("error_message", Any),
+    // Vertex embeddings, legacy models (source: providers.toml [vertex].sources): the request
+    // line echoed as `instance`, token counts per prediction.
+    ("instance", Any),
+    ("predictions", List(&EMBEDDING_PREDICTION)),
 ]);
+const EMBEDDING_PREDICTION: Ty = Obj(&[(
+    "embeddings",
+    Obj(&[("statistics", Obj(&[("token_count", Any)]))]),
+)]);
 
 /// Whether `v` has type `ty`: null stands for an absent member; a member named twice in one
 /// object does not fit.
@@ -593,7 +605,12 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         }
     }
     f.vertex_shape = field(root, "processed_time").is_some()
-        || (f.status_str.is_some() && field(root, "request").is_some());
+        || (f.status_str.is_some() && field(root, "request").is_some())
+        || field(root, "instance").is_some();
+    if let Some(p) = field(root, "predictions") {
+        f.response = true;
+        info.usage = Some(embedding_usage(p));
+    }
     let mut texts: Vec<&str> = Vec::new();
     if let Some(a) = field(root, "result") {
         f.anthropic_type = Some(string(a, "type").unwrap_or(""));
@@ -691,13 +708,39 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
             Some(s) => info.id = Some(text_of(content, at, s)),
             None => info.unjoinable = Some(Unjoinable::InvalidId),
         },
-        None if f.vertex_shape => match field(root, "request").and_then(crate::content::content_key) {
+        None if f.vertex_shape => match echoed(root).and_then(crate::content::content_key) {
             Some(key) => info.content = Some(key),
             None => info.unjoinable = Some(Unjoinable::VertexNoId),
         },
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
+}
+
+/// The request a Vertex row echoes: `request`, or an embedding row's `instance` (the whole
+/// request line).
+fn echoed<'t, 'i>(root: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
+    field(root, "request").or_else(|| field(root, "instance"))
+}
+
+/// The input tokens of a Vertex embedding row: the sum of its predictions'
+/// `embeddings.statistics.token_count` (written as a number, integral or not).
+fn embedding_usage(predictions: Value<'_, '_>) -> Usage {
+    let input = predictions
+        .as_array()
+        .into_iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|p| {
+            let n = field(field(field(p, "embeddings")?, "statistics")?, "token_count")?;
+            n.as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f.round() as u64))
+        })
+        .sum();
+    Usage {
+        input,
+        results: 1,
+        ..Usage::default()
+    }
 }
 
 /// xAI's envelope: a `batch_result` is an answer, a non-empty `error_message` an error.
@@ -991,7 +1034,12 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
         f.response = true;
         f.status_code = count(r, "status_code");
     }
-    f.vertex_shape = has("processed_time") || (f.status_str.is_some() && has("request"));
+    f.vertex_shape = has("processed_time")
+        || (f.status_str.is_some() && has("request"))
+        || field(root, "instance").is_some();
+    if field(root, "predictions").is_some() {
+        f.response = true;
+    }
     if field(root, "modelOutput").is_some() {
         f.response = true;
     }
@@ -1010,7 +1058,7 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
             Some(s) => info.id = Some(Cow::Owned(text_of(content, at, s).into_owned())),
             None => info.unjoinable = Some(Unjoinable::InvalidId),
         },
-        None if f.vertex_shape => match field(root, "request").and_then(crate::content::content_key) {
+        None if f.vertex_shape => match echoed(root).and_then(crate::content::content_key) {
             Some(key) => info.content = Some(key),
             None => info.unjoinable = Some(Unjoinable::VertexNoId),
         },

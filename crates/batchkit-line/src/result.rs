@@ -23,6 +23,9 @@ pub enum ResultLayout {
     /// `{"batch_request_id", "batch_result" | "error_message"}`: an entry of xAI's batch
     /// results API, one per line.
     XAi,
+    /// `{"instance", "predictions" | "status"}`: Vertex AI batch embeddings with the legacy
+    /// text-embedding models, the request line echoed as `instance`.
+    VertexEmbedding,
 }
 
 impl ResultLayout {
@@ -35,6 +38,7 @@ impl ResultLayout {
             ResultLayout::Vertex => "a Vertex AI output line",
             ResultLayout::Bedrock => "an Amazon Bedrock output line",
             ResultLayout::XAi => "an xAI batch result",
+            ResultLayout::VertexEmbedding => "a Vertex AI embedding output line",
         }
     }
 }
@@ -65,7 +69,8 @@ pub struct ResultLine<'t, 'i> {
 
 impl<'t, 'i> ResultLine<'t, 'i> {
     /// `root` recognised as a result line: an id field beside an answer (`response`,
-    /// `error`, `result`, `modelOutput`, Vertex's `status`). `None` for anything else, and for
+    /// `error`, `result`, `modelOutput`, Vertex's `status`), or a Vertex row that echoes its
+    /// request (`request`, or an embedding row's `instance`) beside one. `None` for anything else, and for
     /// a line that carries a request's payload (`body`, `params`, `modelInput`), unless it is
     /// Bedrock's output line, which repeats its `modelInput` beside the answer.
     pub fn detect(root: Value<'t, 'i>) -> Option<Self> {
@@ -86,6 +91,8 @@ impl<'t, 'i> ResultLine<'t, 'i> {
             ResultLayout::Vertex
         } else if has("batch_request_id") && (has("batch_result") || has("error_message")) {
             ResultLayout::XAi
+        } else if has("instance") && (has("predictions") || has("status")) {
+            ResultLayout::VertexEmbedding
         } else {
             return None;
         };
@@ -178,6 +185,11 @@ mod tests {
             (r#"{"recordId":"b","modelInput":{}}"#, None),
             (r#"{"key":"g","request":{}}"#, None),
             (r#"{"metadata":"g","response":{}}"#, None),
+            (
+                r#"{"instance":{"content":"x"},"predictions":[],"status":""}"#,
+                Some(VertexEmbedding),
+            ),
+            (r#"{"instance":{"content":"x"}}"#, None),
             (r#"{"response":{}}"#, None),
             (r#"[1]"#, None),
         ];
