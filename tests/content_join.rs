@@ -54,10 +54,17 @@ fn join_to(
     let out = dir.join(name);
     std::fs::create_dir_all(&out).unwrap();
     let mut c = dir.cmd();
-    c.args(["--format", "json", "--threads", threads, "join", "--requests"])
-        .arg(req)
-        .arg("--results")
-        .args(res);
+    c.args([
+        "--format",
+        "json",
+        "--threads",
+        threads,
+        "join",
+        "--requests",
+    ])
+    .arg(req)
+    .arg("--results")
+    .args(res);
     for flag in ["out", "retry", "orphans"] {
         c.arg(format!("--{flag}"))
             .arg(out.join(format!("{flag}.jsonl")));
@@ -68,7 +75,12 @@ fn join_to(
         None => run(c),
     };
     let summary = json_lines(&o).pop().expect("a summary");
-    assert_eq!(summary["type"], "summary", "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        summary["type"],
+        "summary",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     (code(&o), outputs(dir, name, &o), summary)
 }
 
@@ -87,74 +99,92 @@ fn lines_of(p: &Path) -> Vec<String> {
         .collect()
 }
 
-bktest!(vertex_rows_without_an_id_join_the_request_they_echo, |dir| {
-    let (req, res) = (vc("requests.jsonl"), vc("predictions.jsonl"));
-    let (rc, mem, s) = join_to(&dir, "mem", &req, &[&res], None, &[], "4");
-    assert_eq!(rc, 1);
-    let m = merged_lines(&mem);
-    let got: Vec<(Value, &str, Value)> = m
-        .iter()
-        .map(|l| {
+bktest!(
+    vertex_rows_without_an_id_join_the_request_they_echo,
+    |dir| {
+        let (req, res) = (vc("requests.jsonl"), vc("predictions.jsonl"));
+        let (rc, mem, s) = join_to(&dir, "mem", &req, &[&res], None, &[], "4");
+        assert_eq!(rc, 1);
+        let m = merged_lines(&mem);
+        let got: Vec<(Value, &str, Value)> = m
+            .iter()
+            .map(|l| {
+                (
+                    l["custom_id"].clone(),
+                    l["status"].as_str().unwrap(),
+                    l["output_text"].clone(),
+                )
+            })
+            .collect();
+        let null = Value::Null;
+        assert_eq!(
+            got,
+            [
+                // Three identical requests, two rows for them: the first row (an error) to the
+                // first, the second to the second, none left for the third.
+                (null.clone(), "errored", null.clone()),
+                // Echoed in snake_case, another key order, `32.0`, `\u0027`.
+                (null.clone(), "succeeded", Value::from("chat")),
+                (null.clone(), "succeeded", Value::from("7")),
+                // LiteLLM's id in the request's labels, echoed with it: joined by id.
+                (
+                    Value::from("litellm-7"),
+                    "succeeded",
+                    Value::from("The sky is blue.")
+                ),
+                // A job that set instanceConfig.keyField: the row carries `key` and no request.
+                (Value::from("kf-9"), "succeeded", Value::from("hctab")),
+                (null.clone(), "missing", null.clone()),
+                (null.clone(), "missing", null.clone()),
+            ]
+        );
+        // Each merged line holds the row it was joined to.
+        assert_eq!(
+            m[0]["result"]["status"],
+            "Internal error: the model was overloaded"
+        );
+        assert_eq!(
+            m[2]["result"]["processed_time"],
+            "2025-07-09T19:57:43.558+00:00"
+        );
+        assert_eq!(
             (
-                l["custom_id"].clone(),
-                l["status"].as_str().unwrap(),
-                l["output_text"].clone(),
-            )
-        })
-        .collect();
-    let null = Value::Null;
-    assert_eq!(
-        got,
-        [
-            // Three identical requests, two rows for them: the first row (an error) to the
-            // first, the second to the second, none left for the third.
-            (null.clone(), "errored", null.clone()),
-            // Echoed in snake_case, another key order, `32.0`, `\u0027`.
-            (null.clone(), "succeeded", Value::from("chat")),
-            (null.clone(), "succeeded", Value::from("7")),
-            // LiteLLM's id in the request's labels, echoed with it: joined by id.
-            (Value::from("litellm-7"), "succeeded", Value::from("The sky is blue.")),
-            // A job that set instanceConfig.keyField: the row carries `key` and no request.
-            (Value::from("kf-9"), "succeeded", Value::from("hctab")),
-            (null.clone(), "missing", null.clone()),
-            (null.clone(), "missing", null.clone()),
-        ]
-    );
-    // Each merged line holds the row it was joined to.
-    assert_eq!(
-        m[0]["result"]["status"],
-        "Internal error: the model was overloaded"
-    );
-    assert_eq!(m[2]["result"]["processed_time"], "2025-07-09T19:57:43.558+00:00");
-    assert_eq!(
-        (
-            s["joined"].as_u64(),
-            s["matched_by_content"].as_u64(),
-            s["orphans"].as_u64(),
-            s["unjoinable"].as_u64(),
-            s["missing"].as_u64(),
-            s["to_retry"].as_u64(),
-        ),
-        (Some(5), Some(3), Some(1), Some(0), Some(2), Some(3))
-    );
-    // The retry file holds the failed and missing lines as they are; the orphan is the row
-    // of a request this file does not have.
-    let reqs = lines_of(&req);
-    assert_eq!(
-        String::from_utf8_lossy(&mem["retry.jsonl"]),
-        format!("{}\n{}\n{}\n", reqs[0], reqs[5], reqs[6])
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&mem["orphans.jsonl"]),
-        format!("{}\n", lines_of(&res)[5])
-    );
-    // The spilled join, at any number of threads, writes the same bytes.
-    let (_, spill, s2) = join_to(&dir, "spill", &req, &[&res], None, &["--table-limit", "1"], "1");
-    assert_eq!(s2["spilled"], true);
-    assert_eq!(mem, spill);
-    let (_, mem1, _) = join_to(&dir, "mem1", &req, &[&res], None, &[], "1");
-    assert_eq!(mem, mem1);
-});
+                s["joined"].as_u64(),
+                s["matched_by_content"].as_u64(),
+                s["orphans"].as_u64(),
+                s["unjoinable"].as_u64(),
+                s["missing"].as_u64(),
+                s["to_retry"].as_u64(),
+            ),
+            (Some(5), Some(3), Some(1), Some(0), Some(2), Some(3))
+        );
+        // The retry file holds the failed and missing lines as they are; the orphan is the row
+        // of a request this file does not have.
+        let reqs = lines_of(&req);
+        assert_eq!(
+            String::from_utf8_lossy(&mem["retry.jsonl"]),
+            format!("{}\n{}\n{}\n", reqs[0], reqs[5], reqs[6])
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&mem["orphans.jsonl"]),
+            format!("{}\n", lines_of(&res)[5])
+        );
+        // The spilled join, at any number of threads, writes the same bytes.
+        let (_, spill, s2) = join_to(
+            &dir,
+            "spill",
+            &req,
+            &[&res],
+            None,
+            &["--table-limit", "1"],
+            "1",
+        );
+        assert_eq!(s2["spilled"], true);
+        assert_eq!(mem, spill);
+        let (_, mem1, _) = join_to(&dir, "mem1", &req, &[&res], None, &[], "1");
+        assert_eq!(mem, mem1);
+    }
+);
 
 bktest!(the_human_summary_counts_results_joined_by_content, |dir| {
     let mut c = dir.cmd();
@@ -201,7 +231,7 @@ fn generated(n: usize, pad: usize) -> (String, String, Vec<Option<usize>>) {
         ));
     }
     let row = |t: &str, cap: usize, k: usize| {
-        let (status, response) = if k % 5 == 0 {
+        let (status, response) = if k.is_multiple_of(5) {
             ("\"Internal error\"".to_string(), String::new())
         } else {
             (
@@ -240,7 +270,15 @@ bktest!(joined_by_content_spilled_equals_in_memory, |dir| {
     let req = dir.write("req.jsonl", req);
     let res_bytes = res.into_bytes();
     let res = dir.write("res.jsonl", &res_bytes);
-    let (c1, mem, s1) = join_to(&dir, "mem", &req, &[&res], None, &["--memory-limit", "1GiB"], "2");
+    let (c1, mem, s1) = join_to(
+        &dir,
+        "mem",
+        &req,
+        &[&res],
+        None,
+        &["--memory-limit", "1GiB"],
+        "2",
+    );
     assert_eq!(s1["spilled"], false);
     // Results on stdin are held as bytes: at 48 MiB they spill.
     let stdin = Path::new("-");
@@ -254,14 +292,29 @@ bktest!(joined_by_content_spilled_equals_in_memory, |dir| {
         "2",
     );
     assert_eq!(s2["spilled"], true);
-    let (c3, spill1, _) = join_to(&dir, "spill1", &req, &[&res], None, &["--table-limit", "64KiB"], "1");
+    let (c3, spill1, _) = join_to(
+        &dir,
+        "spill1",
+        &req,
+        &[&res],
+        None,
+        &["--table-limit", "64KiB"],
+        "1",
+    );
     assert_eq!((c1, c2, c3), (1, 1, 1));
     assert_eq!(mem["out.jsonl"], spill["out.jsonl"]);
     assert_eq!(mem["retry.jsonl"], spill["retry.jsonl"]);
     assert_eq!(mem["orphans.jsonl"], spill["orphans.jsonl"]);
     assert_eq!(mem, spill1);
     // (The stdin run names its results `-` in events; the counts agree.)
-    for k in ["joined", "matched_by_content", "orphans", "missing", "errored", "succeeded"] {
+    for k in [
+        "joined",
+        "matched_by_content",
+        "orphans",
+        "missing",
+        "errored",
+        "succeeded",
+    ] {
         assert_eq!(s1[k], s2[k], "{k}");
     }
     // Every request once, in order, each joined to the first row of its content no earlier
@@ -276,11 +329,16 @@ bktest!(joined_by_content_spilled_equals_in_memory, |dir| {
     for (i, l) in merged.iter().enumerate() {
         let (want, text) = match rows.get_mut(&base(i)).and_then(|q| q.pop_front()) {
             None => ("missing", Value::Null),
-            Some(k) if k % 5 == 0 => ("errored", Value::Null),
+            Some(k) if k.is_multiple_of(5) => ("errored", Value::Null),
             Some(k) => ("succeeded", Value::from(format!("answer {k}"))),
         };
         missing += u64::from(want == "missing");
-        assert_eq!((l["status"].as_str(), &l["output_text"]), (Some(want), &text), "line {}", i + 1);
+        assert_eq!(
+            (l["status"].as_str(), &l["output_text"]),
+            (Some(want), &text),
+            "line {}",
+            i + 1
+        );
         assert_eq!(l["custom_id"], Value::Null);
     }
     assert!(missing > 0 && (n as u64 / 7) > missing / 2, "{missing}");
@@ -299,8 +357,15 @@ bktest!(openrouter_inline_results_are_a_results_file, |dir| {
     // `results[]` items as JSON Lines, join alike; in memory and spilled alike.
     let (rc, doc, s) = join_to(&dir, "doc", &req, &[&or("batch.json")], None, &[], "2");
     let (_, lines, _) = join_to(&dir, "lines", &req, &[&or("results.jsonl")], None, &[], "2");
-    let (_, spill, s2) =
-        join_to(&dir, "spill", &req, &[&or("batch.json")], None, &["--table-limit", "1"], "1");
+    let (_, spill, s2) = join_to(
+        &dir,
+        "spill",
+        &req,
+        &[&or("batch.json")],
+        None,
+        &["--table-limit", "1"],
+        "1",
+    );
     assert_eq!(rc, 1);
     assert_eq!(s2["spilled"], true);
     assert_eq!(doc, lines);
@@ -308,7 +373,12 @@ bktest!(openrouter_inline_results_are_a_results_file, |dir| {
     let m = merged_lines(&doc);
     let got: Vec<(&str, &str)> = m
         .iter()
-        .map(|l| (l["custom_id"].as_str().unwrap(), l["status"].as_str().unwrap()))
+        .map(|l| {
+            (
+                l["custom_id"].as_str().unwrap(),
+                l["status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -340,57 +410,78 @@ bktest!(openrouter_inline_results_are_a_results_file, |dir| {
     );
 });
 
-bktest!(a_broken_results_document_is_read_as_lines_and_reported, |dir| {
-    // Cut short: not a whole document, so read as JSON Lines, each broken line reported
-    // with its file and line; nothing panics and the requests are all there, missing.
-    let text = std::fs::read_to_string(or("batch.json")).unwrap();
-    let cut = dir.write("cut.json", &text[..text.len() / 2]);
-    let mut c = dir.cmd();
-    c.args(["--format", "json", "join", "--requests"])
-        .arg(or("requests.jsonl"))
-        .arg("--results")
-        .arg(&cut)
-        .arg("--out")
-        .arg(dir.join("m.jsonl"));
-    let o = run(c);
-    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
-    let events = json_lines(&o);
-    let first = &events[0];
-    assert_eq!(
-        (first["code"].as_str(), first["line"].as_u64(), first["side"].as_str()),
-        (Some("invalid_json"), Some(1), Some("results"))
-    );
-    assert!(first["file"].as_str().unwrap().ends_with("cut.json"));
-    let s = events.last().unwrap();
-    assert_eq!((s["requests"].as_u64(), s["missing"].as_u64()), (Some(5), Some(5)));
-});
-
-bktest!(legacy_vertex_embedding_rows_join_the_instance_they_echo, |dir| {
-    let req = vc("embedding_requests.jsonl");
-    let res = vc("embedding_predictions.jsonl");
-    let (rc, mem, s) = join_to(&dir, "mem", &req, &[&res], None, &[], "2");
-    let (_, spill, _) = join_to(&dir, "spill", &req, &[&res], None, &["--table-limit", "1"], "1");
-    assert_eq!(rc, 1);
-    assert_eq!(mem, spill);
-    let m = merged_lines(&mem);
-    let got: Vec<&str> = m.iter().map(|l| l["status"].as_str().unwrap()).collect();
-    assert_eq!(got, ["succeeded", "succeeded", "errored"]);
-    // Each request line got the row that echoes it (another key order), with its tokens.
-    let rows = lines_of(&res);
-    for (i, row) in [2, 0, 1].into_iter().enumerate() {
-        let want: Value = serde_json::from_str(&rows[row]).unwrap();
-        assert_eq!(m[i]["result"], want, "line {}", i + 1);
+bktest!(
+    a_broken_results_document_is_read_as_lines_and_reported,
+    |dir| {
+        // Cut short: not a whole document, so read as JSON Lines, each broken line reported
+        // with its file and line; nothing panics and the requests are all there, missing.
+        let text = std::fs::read_to_string(or("batch.json")).unwrap();
+        let cut = dir.write("cut.json", &text[..text.len() / 2]);
+        let mut c = dir.cmd();
+        c.args(["--format", "json", "join", "--requests"])
+            .arg(or("requests.jsonl"))
+            .arg("--results")
+            .arg(&cut)
+            .arg("--out")
+            .arg(dir.join("m.jsonl"));
+        let o = run(c);
+        assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stderr));
+        let events = json_lines(&o);
+        let first = &events[0];
+        assert_eq!(
+            (
+                first["code"].as_str(),
+                first["line"].as_u64(),
+                first["side"].as_str()
+            ),
+            (Some("invalid_json"), Some(1), Some("results"))
+        );
+        assert!(first["file"].as_str().unwrap().ends_with("cut.json"));
+        let s = events.last().unwrap();
+        assert_eq!(
+            (s["requests"].as_u64(), s["missing"].as_u64()),
+            (Some(5), Some(5))
+        );
     }
-    assert_eq!(
-        (
-            s["matched_by_content"].as_u64(),
-            s["usage"]["input_tokens"].as_u64(),
-            s["to_retry"].as_u64()
-        ),
-        (Some(3), Some(15), Some(1))
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&mem["retry.jsonl"]),
-        format!("{}\n", lines_of(&req)[2])
-    );
-});
+);
+
+bktest!(
+    legacy_vertex_embedding_rows_join_the_instance_they_echo,
+    |dir| {
+        let req = vc("embedding_requests.jsonl");
+        let res = vc("embedding_predictions.jsonl");
+        let (rc, mem, s) = join_to(&dir, "mem", &req, &[&res], None, &[], "2");
+        let (_, spill, _) = join_to(
+            &dir,
+            "spill",
+            &req,
+            &[&res],
+            None,
+            &["--table-limit", "1"],
+            "1",
+        );
+        assert_eq!(rc, 1);
+        assert_eq!(mem, spill);
+        let m = merged_lines(&mem);
+        let got: Vec<&str> = m.iter().map(|l| l["status"].as_str().unwrap()).collect();
+        assert_eq!(got, ["succeeded", "succeeded", "errored"]);
+        // Each request line got the row that echoes it (another key order), with its tokens.
+        let rows = lines_of(&res);
+        for (i, row) in [2, 0, 1].into_iter().enumerate() {
+            let want: Value = serde_json::from_str(&rows[row]).unwrap();
+            assert_eq!(m[i]["result"], want, "line {}", i + 1);
+        }
+        assert_eq!(
+            (
+                s["matched_by_content"].as_u64(),
+                s["usage"]["input_tokens"].as_u64(),
+                s["to_retry"].as_u64()
+            ),
+            (Some(3), Some(15), Some(1))
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&mem["retry.jsonl"]),
+            format!("{}\n", lines_of(&req)[2])
+        );
+    }
+);

@@ -256,7 +256,10 @@ bktest!(vertex_rows_with_and_without_an_echoed_id, |dir| {
         [rows[2].clone(), rows[3].clone()].concat()
     );
     let s = events.last().unwrap();
-    assert_eq!((s["unjoinable"].as_u64(), s["orphans"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (s["unjoinable"].as_u64(), s["orphans"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(s["models"][0]["model"], "gemini-2.0-flash-001");
 });
 

@@ -61,7 +61,11 @@ pub(crate) fn expand(
         if dir.is_none() {
             dir = Some(StagedDir::new_in(Some(temp_base), "join").map_err(io_err(temp_base))?);
         }
-        let dest = dir.as_ref().expect("made").path().join(format!("results-{i}.jsonl"));
+        let dest = dir
+            .as_ref()
+            .expect("made")
+            .path()
+            .join(format!("results-{i}.jsonl"));
         match copy_items(p, &dest) {
             Ok(()) => {
                 out[i] = Input {
@@ -204,9 +208,7 @@ impl<R: BufRead> Bytes<R> {
                     return Ok(());
                 }
                 match self.peek()? {
-                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') => {
-                        return Ok(())
-                    }
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') => return Ok(()),
                     Some(_) => {}
                 }
             }

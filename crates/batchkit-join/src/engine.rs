@@ -33,8 +33,7 @@ use crate::partition::{Results, Spill};
 use crate::probe::{probe_partitions, FirstLines};
 use crate::render::{
     content_of, entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut,
-    MemClaims,
-    MemFinal, Payload, ReqChunk, ResultSource,
+    MemClaims, MemFinal, Payload, ReqChunk, ResultSource,
 };
 use crate::store::{hash_id, io_err, Entry, Match, MemStore, MATCH_SIZE, NONE};
 use crate::{
@@ -672,7 +671,9 @@ fn settle_content<P: Payload + ?Sized>(
         let start = rc.merged.len();
         match again.next_if(|(j, _)| *j == k) {
             Some((_, m)) => rc.merged.extend_from_slice(&m),
-            None => rc.merged.extend_from_slice(&old[lo.merged.0..lo.merged.0 + lo.merged.1]),
+            None => rc
+                .merged
+                .extend_from_slice(&old[lo.merged.0..lo.merged.0 + lo.merged.1]),
         }
         lo.merged = (start, rc.merged.len() - start);
     }

@@ -1162,7 +1162,8 @@ mod tests {
             batchkit_line::read(b"{}", crate::content::content_key).unwrap()
         );
         assert_eq!(i.status, Some(Status::Succeeded));
-        let v = r#"{"status":"","processed_time":"2024","request":"x","response":{"candidates":[]}}"#;
+        let v =
+            r#"{"status":"","processed_time":"2024","request":"x","response":{"candidates":[]}}"#;
         let i = result_info(v.as_bytes());
         assert_eq!(i.unjoinable, Some(Unjoinable::VertexNoId));
         assert_eq!(i.content, None);
@@ -1334,7 +1335,11 @@ mod tests {
         ));
         assert_eq!(
             request_id(br#"{"metadata":"x","request":{}}"#),
-            RequestId::Content(batchkit_line::read(b"{}", crate::content::content_key).unwrap().unwrap())
+            RequestId::Content(
+                batchkit_line::read(b"{}", crate::content::content_key)
+                    .unwrap()
+                    .unwrap()
+            )
         );
         assert_eq!(
             request_id(br#"{"metadata":"x","request":[]}"#),
