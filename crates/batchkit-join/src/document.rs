@@ -188,8 +188,15 @@ impl<R: BufRead> Bytes<R> {
         let mut depth = 0u64;
         let mut b = first;
         let mut buf = Vec::new();
+        // Whitespace between two bare tokens (`[1 2]`, not JSON) is kept as one space, so
+        // a broken item stays broken rather than becoming another value.
+        let bare = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'+');
+        let (mut last, mut gap) = (0u8, false);
         loop {
             buf.clear();
+            if gap && bare(last) && bare(b) {
+                buf.push(b' ');
+            }
             buf.push(b);
             match b {
                 b'"' => self.string(Some(&mut buf))?,
@@ -212,11 +219,14 @@ impl<R: BufRead> Bytes<R> {
                     Some(_) => {}
                 }
             }
+            last = *buf.last().expect("a byte");
+            gap = false;
             b = loop {
                 let n = self.next()?.ok_or(NotDoc::Shape)?;
                 if !matches!(n, b' ' | b'\t' | b'\n' | b'\r') {
                     break n;
                 }
+                gap = true;
             };
         }
     }
@@ -310,6 +320,11 @@ mod tests {
             Some("{\"custom_id\":\"a\",\"response\":{\"status_code\":200,\"body\":{\"text\":\"x, y ] } \\\" z\"}},\"error\":null}\n{\"custom_id\":\"b\",\"error\":{\"code\":\"x\"}}\n7\n\"s\"\n")
         );
         assert_eq!(items_of("{\"results\":[]}").as_deref(), Some(""));
+        // A broken item stays broken (and is reported where its line is read).
+        assert_eq!(
+            items_of("{\"results\":[{\"a\": [1 2, tru e]}]}").as_deref(),
+            Some("{\"a\":[1 2,tru e]}\n")
+        );
         // Not the document's shape: read as JSON Lines.
         for bad in [
             "{\"custom_id\":\"a\",\"response\":{}}\n{\"custom_id\":\"b\",\"response\":{}}\n",
