@@ -126,6 +126,14 @@ fn number(v: Value<'_, '_>, h: &mut Xxh3) {
     }
 }
 
+/// The content key of the JSON object `json` (tests).
+#[cfg(test)]
+pub(crate) fn content_key_of(json: &[u8]) -> ContentKey {
+    batchkit_line::read(json, content_key)
+        .expect("JSON")
+        .expect("an object")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -471,6 +471,33 @@ mod tests {
     }
 
     #[test]
+    fn requests_joined_by_content_take_their_results_in_order() {
+        let a = crate::content::content_key_of(b"{\"n\":1}");
+        let b = crate::content::content_key_of(b"{\"n\":2}");
+        let k = K(vec![
+            (Box::leak(Box::new(a)), Status::Errored, 0),
+            (Box::leak(Box::new(b)), Status::Succeeded, 0),
+            (Box::leak(Box::new(a)), Status::Succeeded, 0),
+            (Box::leak(Box::new(a)), Status::Truncated, 1),
+        ]);
+        let mut t = ResultTable::default();
+        for i in 0..k.0.len() as u32 {
+            t.insert(i, &k);
+        }
+        // Never duplicates: every result is kept, the first of a key found.
+        assert!(t.losers(&k).is_empty());
+        assert_eq!(t.find(hash_id(&a), &a, &k), Some(0));
+        assert_eq!(t.find(hash_id(&b), &b, &k), Some(1));
+        let mut f = FirstLines::new(4);
+        let claims: Vec<_> = [(0, 10), (0, 11), (1, 12), (0, 13), (1, 14), (0, 15)]
+            .into_iter()
+            .map(|(head, g)| f.claim_content(head, &t, g))
+            .collect();
+        assert_eq!(claims, [Some(0), Some(2), Some(1), Some(3), None, None]);
+        assert!((0..4).all(|r| f.claimed(r)));
+    }
+
+    #[test]
     fn the_first_request_line_of_an_id_takes_it() {
         let mut f = FirstLines::new(2);
         assert_eq!(f.first(Some(1), 0, b"r", 5), None);
