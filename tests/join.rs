@@ -234,9 +234,11 @@ bktest!(vertex_rows_with_and_without_an_echoed_id, |dir| {
         .iter()
         .find(|e| e["type"] == "vertex_no_id")
         .expect("vertex notice");
+    // Row 3 echoes its request (joined by content, to none of these: an orphan); row 4
+    // echoes none.
     assert_eq!(
         (v["line"].as_u64(), v["count"].as_u64()),
-        (Some(3), Some(1))
+        (Some(4), Some(1))
     );
     // One row: the notice's verbs agree with it.
     let message = v["message"].as_str().unwrap();
@@ -248,12 +250,16 @@ bktest!(vertex_rows_with_and_without_an_echoed_id, |dir| {
         message.ends_with("; it is written to the orphans file"),
         "{message}"
     );
+    let rows = lines_of(&f("vertex_predictions.jsonl"));
     assert_eq!(
         std::fs::read(dir.join("orphans.jsonl")).unwrap(),
-        lines_of(&f("vertex_predictions.jsonl"))[2]
+        [rows[2].clone(), rows[3].clone()].concat()
     );
     let s = events.last().unwrap();
-    assert_eq!(s["unjoinable"], 1);
+    assert_eq!(
+        (s["unjoinable"].as_u64(), s["orphans"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(s["models"][0]["model"], "gemini-2.0-flash-001");
 });
 
@@ -984,6 +990,7 @@ struct JSummary {
     raise_unchanged: u64,
     results: u64,
     joined: u64,
+    matched_by_content: u64,
     orphans: u64,
     duplicates: u64,
     unjoinable: u64,

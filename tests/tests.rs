@@ -7,6 +7,7 @@ mod answers;
 mod answers_prop;
 mod budget;
 mod compare;
+mod content_join;
 mod contract;
 mod convert;
 mod dupes;

@@ -175,6 +175,8 @@ bktest!(anthropic_gemini_vertex_auto_detected, |dir| {
             ("invalid_custom_id".to_string(), Some(2)),
             ("missing_field".to_string(), Some(2)),
             ("duplicate_id".to_string(), Some(2)),
+            // Vertex without an id: the warning that join matches by content.
+            ("missing_field".to_string(), Some(1)),
         ]
     );
     let providers: Vec<_> = sums.iter().map(|s| s.provider.clone()).collect();
@@ -941,7 +943,8 @@ bktest!(ids_follow_the_one_id_rule_of_every_command, |dir| {
         got.iter()
             .map(|(c, l, _, _)| (c.as_str(), *l))
             .collect::<Vec<_>>(),
-        [("duplicate_id", Some(3))]
+        // Line 2 has no id: the once-per-file warning that join matches it by content.
+        [("missing_field", Some(2)), ("duplicate_id", Some(3))]
     );
 });
 

@@ -32,8 +32,8 @@ use crate::parse::{request_id, request_id_want, RequestId, Tally};
 use crate::partition::{Results, Spill};
 use crate::probe::{probe_partitions, FirstLines};
 use crate::render::{
-    entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut, MemClaims,
-    MemFinal, Payload, ReqChunk, ResultSource,
+    content_of, entry_at, oversized_out, render_line, request_said, slices, FileFinal, LineOut,
+    MemClaims, MemFinal, Payload, ReqChunk, ResultSource,
 };
 use crate::store::{hash_id, io_err, Entry, Match, MemStore, MATCH_SIZE, NONE};
 use crate::{
@@ -188,6 +188,20 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         },
+    };
+    // Results documents (OpenRouter's inline results) are read as JSON Lines of their items.
+    // (The directory of their items lives as long as the join.)
+    let expanded;
+    let (_docs_dir, docs) = crate::document::expand(&opts.results, &temp_base)?;
+    let opts = match docs {
+        Some(results) => {
+            expanded = JoinOptions {
+                results,
+                ..opts.clone()
+            };
+            &expanded
+        }
+        None => opts,
     };
     let checker = Checker::new(
         opts.answer_schema.as_ref(),
@@ -563,6 +577,20 @@ fn mem_request_chunk<P: Payload + ?Sized>(
                     }
                 }
             }
+            RequestId::Content(key) => {
+                // The chain's first result, for now: the lines are settled in order
+                // ([`settle_content`]) before they are written.
+                lo.by_content = true;
+                match mem.find(hash_id(&key), &key) {
+                    Some(idx) => {
+                        lo.result = u64::from(idx);
+                        let e = &mem.entries[idx as usize];
+                        let want = Some(want);
+                        render_joined(merged, buf, src, checker, want, line, b"null", e, &mut lo)?;
+                    }
+                    None => lo.merged = render_missing(merged, line, None, None),
+                }
+            }
             other => {
                 let (p, detail) = request_problem(other);
                 lo.problem = Some(p);
@@ -572,6 +600,84 @@ fn mem_request_chunk<P: Payload + ?Sized>(
         check_sendable(line, &mut lo, retry_on);
         Ok(lo)
     })
+}
+
+/// The in-memory join's lines joined by content, in request order: each takes the first
+/// result of its content key no earlier line took (identical requests are matched in order,
+/// [`FirstLines::claim_content`]); a line whose result changed is rendered again, joined to
+/// the one it takes or missing when none is left, and the chunk's merged lines are laid out
+/// again in order.
+#[allow(clippy::too_many_arguments)]
+fn settle_content<P: Payload + ?Sized>(
+    chunk: &Chunk,
+    rc: &mut ReqChunk,
+    base: u64,
+    mem: &MemStore,
+    src: &ResultSource<'_, P>,
+    checker: &Checker,
+    first: &mut FirstLines,
+    retry_on: StatusSet,
+) -> Result<(), JoinError> {
+    let mut again: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut buf = Vec::new();
+    for (k, lo) in rc.lines.iter_mut().enumerate() {
+        if !lo.by_content || lo.result == NONE {
+            continue;
+        }
+        let head = lo.result as u32;
+        let took = first.claim_content(head, &mem.table, base + lo.line - 1);
+        if took == Some(head) {
+            continue;
+        }
+        let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];
+        let line = Line {
+            number: lo.line,
+            offset: lo.byte,
+            raw,
+            content: content_of(raw, lo.line == 1 && lo.byte == 0),
+            bom: false,
+        };
+        let mut fresh = LineOut::new(lo.line, lo.byte, lo.raw);
+        fresh.by_content = true;
+        let mut merged = Vec::new();
+        match took {
+            Some(c) => {
+                fresh.result = u64::from(c);
+                let e = &mem.entries[c as usize];
+                render_joined(
+                    &mut merged,
+                    &mut buf,
+                    src,
+                    checker,
+                    None,
+                    &line,
+                    b"null",
+                    e,
+                    &mut fresh,
+                )?;
+            }
+            None => fresh.merged = render_missing(&mut merged, &line, None, None),
+        }
+        check_sendable(&line, &mut fresh, retry_on);
+        *lo = fresh;
+        again.push((k, merged));
+    }
+    if again.is_empty() {
+        return Ok(());
+    }
+    let old = std::mem::take(&mut rc.merged);
+    let mut again = again.into_iter().peekable();
+    for (k, lo) in rc.lines.iter_mut().enumerate() {
+        let start = rc.merged.len();
+        match again.next_if(|(j, _)| *j == k) {
+            Some((_, m)) => rc.merged.extend_from_slice(&m),
+            None => rc
+                .merged
+                .extend_from_slice(&old[lo.merged.0..lo.merged.0 + lo.merged.1]),
+        }
+        lo.merged = (start, rc.merged.len() - start);
+    }
+    Ok(())
 }
 
 /// A line with an id bound for the retry file: whether it can be sent again as it is (an
@@ -598,7 +704,12 @@ fn grace_request_chunk<P: Payload + ?Sized>(
         lo.problem = Problem::from_u8(m.problem);
         lo.result = m.result;
         lo.other = m.other;
-        let id_raw = &line.content[m.id_rel as usize..(m.id_rel + m.id_len) as usize];
+        lo.by_content = m.by_content;
+        let id_raw: &[u8] = if m.by_content {
+            b"null"
+        } else {
+            &line.content[m.id_rel as usize..(m.id_rel + m.id_len) as usize]
+        };
         match lo.problem {
             Some(Problem::DuplicateId) => {
                 lo.merged = render_missing(merged, line, Some(id_raw), lo.problem);
@@ -646,7 +757,17 @@ impl Ctx<'_> {
                     mem_request_chunk(chunk, mem, src, &checker, opts.retry_on)
                 }),
                 |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
-                    let rc = rc?;
+                    let mut rc = rc?;
+                    settle_content(
+                        chunk,
+                        &mut rc,
+                        base,
+                        mem,
+                        src,
+                        &checker,
+                        &mut mc.first,
+                        opts.retry_on,
+                    )?;
                     self.emit_request_chunk(
                         chunk,
                         rc,
@@ -678,6 +799,7 @@ impl Ctx<'_> {
         s.request_problems = 0;
         s.invalid_requests = 0;
         s.to_retry = 0;
+        s.matched_by_content = 0;
         s.not_in_retry = 0;
         (s.raised, s.raise_unchanged) = (0, 0);
         self.request_lines.clear();

@@ -33,6 +33,22 @@
 //! result (status `missing`, problem `duplicate_id`, with the first line) and is kept out of
 //! the retry file, which so never holds an id twice (providers reject a batch that does).
 //!
+//! Results without an id join by content: a Vertex AI output row echoes the request it
+//! answers and carries no id unless the request had one (`custom_id`, `key`, LiteLLM's
+//! `request.labels.litellm_custom_id`, or `key` for a job that set `instanceConfig.keyField`:
+//! those are ids, used first). A request line without one is matched to the rows by a
+//! canonical form of its `request` (a legacy embedding line: the line itself, echoed as
+//! `instance`): member order, `snake_case` or `camelCase` names, nulls, how numbers and strings
+//! are written do not matter. Identical requests are matched in order, the first row to the
+//! first request not yet matched; the merged line's `custom_id` is `null`, and the summary
+//! counts them ([`JoinSummary::matched_by_content`]). The content key lives in the same
+//! tables and partitions as ids, so both paths and the memory bound hold alike.
+//!
+//! A results file may also be one JSON document with a top-level `results` array
+//! (OpenRouter's inline results, saved from `GET /api/v1/batches/{id}`, pretty-printed or
+//! not): its items are streamed to JSON Lines first and read as any results file, a finding's
+//! line being the item's place in `results`.
+//!
 //! Every merged line is JSON: a request line that is not valid UTF-8 or not one JSON value is
 //! reported ([`Problem::InvalidUtf8`], [`Problem::InvalidJson`]) and kept out of the merged
 //! and retry files (counted in [`JoinSummary::invalid_requests`]); such a result line is
@@ -65,7 +81,9 @@
 //! ```
 
 mod answer;
+mod content;
 mod cost;
+mod document;
 mod engine;
 mod parse;
 mod partition;
@@ -657,6 +675,9 @@ pub struct JoinSummary {
     pub results: u64,
     /// Results joined to a request.
     pub joined: u64,
+    /// Of those, results joined by content: Vertex rows without an id, matched to the request
+    /// they echo (identical requests in order).
+    pub matched_by_content: u64,
     /// Results whose id matches no request.
     pub orphans: u64,
     /// Results that lost to another result for the same id.

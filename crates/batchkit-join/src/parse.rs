@@ -104,6 +104,9 @@ pub(crate) enum RequestId<'a> {
     InvalidUtf8(String),
     /// Not one JSON value.
     InvalidJson(String),
+    /// Valid JSON without an id, Vertex-shaped (`{"request": {...}}`): joined by the content
+    /// key of its `request` ([`crate::content`]).
+    Content(crate::content::ContentKey),
     /// Valid JSON without `custom_id` or `key`.
     MissingId,
     /// Valid JSON, but not an object.
@@ -117,7 +120,7 @@ impl RequestId<'_> {
     pub(crate) fn problem(&self) -> Option<crate::Problem> {
         use crate::Problem;
         Some(match self {
-            RequestId::Id { .. } => return None,
+            RequestId::Id { .. } | RequestId::Content(_) => return None,
             RequestId::InvalidUtf8(_) => Problem::InvalidUtf8,
             RequestId::InvalidJson(_) => Problem::InvalidJson,
             RequestId::MissingId => Problem::MissingId,
@@ -150,7 +153,7 @@ pub(crate) fn request_id_want<'a>(
             return RequestId::NotObject;
         }
         let Some(found) = batchkit_line::RequestLine::find_id(root, None) else {
-            return RequestId::MissingId;
+            return content_request(root).unwrap_or(RequestId::MissingId);
         };
         let Some(id) = found.as_str() else {
             return RequestId::InvalidId;
@@ -158,7 +161,11 @@ pub(crate) fn request_id_want<'a>(
         if let Some(c) = checker {
             want = c.want(root);
         }
-        match at.top_level_string(found.top_key(), id) {
+        // An id inside an object (`request.labels`) is found by where its string stands.
+        let range = at
+            .top_level_string(found.top_key(), id)
+            .or_else(|| at.string_range(id));
+        match range {
             Some((raw_start, raw_len)) => {
                 let literal = &content[raw_start + 1..raw_start + raw_len - 1];
                 let id = match std::str::from_utf8(literal) {
@@ -185,11 +192,27 @@ pub(crate) fn request_id_want<'a>(
     (id, want)
 }
 
+/// A Vertex request line without an id (shape `vertex`, its `request` an object; or a legacy
+/// embedding line, `{"content": ...}`): its content key.
+fn content_request(root: Value<'_, '_>) -> Option<RequestId<'static>> {
+    use batchkit_providers::Style;
+    let line = batchkit_line::RequestLine::detect(root)?;
+    let request = match line.style() {
+        Style::Vertex => field(root, "request")?,
+        // A legacy embedding line is the instance its output row echoes.
+        Style::VertexEmbedding => root,
+        _ => return None,
+    };
+    crate::content::content_key(request).map(RequestId::Content)
+}
+
 /// Everything the join keeps about one result line.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct ResultInfo<'a> {
     /// Decoded id, when the line has one.
     pub id: Option<Cow<'a, str>>,
+    /// A Vertex row without an id: the content key of the request it echoes.
+    pub content: Option<crate::content::ContentKey>,
     /// Why the line cannot be joined (`None` when it can).
     pub unjoinable: Option<Unjoinable>,
     /// Status of the request.
@@ -369,7 +392,15 @@ const RESULT_LINE: Ty = Obj(&[
     ("batch_request_id", Any),
     ("batch_result", XAI_RESULT),
     ("error_message", Any),
+    // Vertex embeddings, legacy models (source: providers.toml [vertex].sources): the request
+    // line echoed as `instance`, token counts per prediction.
+    ("instance", Any),
+    ("predictions", List(&EMBEDDING_PREDICTION)),
 ]);
+const EMBEDDING_PREDICTION: Ty = Obj(&[(
+    "embeddings",
+    Obj(&[("statistics", Obj(&[("token_count", Any)]))]),
+)]);
 
 /// Whether `v` has type `ty`: null stands for an absent member; a member named twice in one
 /// object does not fit.
@@ -574,7 +605,12 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
         }
     }
     f.vertex_shape = field(root, "processed_time").is_some()
-        || (f.status_str.is_some() && field(root, "request").is_some());
+        || (f.status_str.is_some() && field(root, "request").is_some())
+        || field(root, "instance").is_some();
+    if let Some(p) = field(root, "predictions") {
+        f.response = true;
+        info.usage = Some(embedding_usage(p));
+    }
     let mut texts: Vec<&str> = Vec::new();
     if let Some(a) = field(root, "result") {
         f.anthropic_type = Some(string(a, "type").unwrap_or(""));
@@ -672,10 +708,39 @@ fn typed<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Result
             Some(s) => info.id = Some(text_of(content, at, s)),
             None => info.unjoinable = Some(Unjoinable::InvalidId),
         },
-        None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None if f.vertex_shape => match echoed(root).and_then(crate::content::content_key) {
+            Some(key) => info.content = Some(key),
+            None => info.unjoinable = Some(Unjoinable::VertexNoId),
+        },
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
+}
+
+/// The request a Vertex row echoes: `request`, or an embedding row's `instance` (the whole
+/// request line).
+fn echoed<'t, 'i>(root: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
+    field(root, "request").or_else(|| field(root, "instance"))
+}
+
+/// The input tokens of a Vertex embedding row: the sum of its predictions'
+/// `embeddings.statistics.token_count` (written as a number, integral or not).
+fn embedding_usage(predictions: Value<'_, '_>) -> Usage {
+    let input = predictions
+        .as_array()
+        .into_iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|p| {
+            let n = field(field(field(p, "embeddings")?, "statistics")?, "token_count")?;
+            n.as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f.round() as u64))
+        })
+        .sum();
+    Usage {
+        input,
+        results: 1,
+        ..Usage::default()
+    }
 }
 
 /// xAI's envelope: a `batch_result` is an answer, a non-empty `error_message` an error.
@@ -969,7 +1034,12 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
         f.response = true;
         f.status_code = count(r, "status_code");
     }
-    f.vertex_shape = has("processed_time") || (f.status_str.is_some() && has("request"));
+    f.vertex_shape = has("processed_time")
+        || (f.status_str.is_some() && has("request"))
+        || field(root, "instance").is_some();
+    if field(root, "predictions").is_some() {
+        f.response = true;
+    }
     if field(root, "modelOutput").is_some() {
         f.response = true;
     }
@@ -988,7 +1058,10 @@ fn fallback<'a>(content: &'a [u8], at: &Located<'_>, root: Value<'_, '_>) -> Res
             Some(s) => info.id = Some(Cow::Owned(text_of(content, at, s).into_owned())),
             None => info.unjoinable = Some(Unjoinable::InvalidId),
         },
-        None if f.vertex_shape => info.unjoinable = Some(Unjoinable::VertexNoId),
+        None if f.vertex_shape => match echoed(root).and_then(crate::content::content_key) {
+            Some(key) => info.content = Some(key),
+            None => info.unjoinable = Some(Unjoinable::VertexNoId),
+        },
         None => info.unjoinable = Some(Unjoinable::MissingId),
     }
     info
@@ -1079,10 +1152,21 @@ mod tests {
             status(r#"{"key":"k","status":{"code":3,"message":"bad"}}"#),
             Status::Errored
         );
+        // A Vertex row without an id is joined by the request it echoes; without one to read,
+        // it cannot be joined.
         let v = r#"{"status":"","processed_time":"2024","request":{},"response":{"candidates":[],"modelVersion":"gemini-2.0-flash-001@default"}}"#;
         let i = result_info(v.as_bytes());
-        assert_eq!(i.unjoinable, Some(Unjoinable::VertexNoId));
+        assert_eq!((i.unjoinable, i.id), (None, None));
+        assert_eq!(
+            Some(i.content.unwrap()),
+            batchkit_line::read(b"{}", crate::content::content_key).unwrap()
+        );
         assert_eq!(i.status, Some(Status::Succeeded));
+        let v =
+            r#"{"status":"","processed_time":"2024","request":"x","response":{"candidates":[]}}"#;
+        let i = result_info(v.as_bytes());
+        assert_eq!(i.unjoinable, Some(Unjoinable::VertexNoId));
+        assert_eq!(i.content, None);
         let v = r#"{"status":"Bad Request","processed_time":"2024","request":{},"custom_id":"v1"}"#;
         let i = result_info(v.as_bytes());
         assert_eq!(
@@ -1251,6 +1335,14 @@ mod tests {
         ));
         assert_eq!(
             request_id(br#"{"metadata":"x","request":{}}"#),
+            RequestId::Content(
+                batchkit_line::read(b"{}", crate::content::content_key)
+                    .unwrap()
+                    .unwrap()
+            )
+        );
+        assert_eq!(
+            request_id(br#"{"metadata":"x","request":[]}"#),
             RequestId::MissingId
         );
         // One id rule for results: a repeated `metadata.key` is read for its first, as every

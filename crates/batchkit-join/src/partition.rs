@@ -129,7 +129,11 @@ fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>) -> ResChunk {
                 Some(Bytes::Owned(s.as_bytes().to_vec())),
                 hash_id(s.as_bytes()),
             ),
-            None => (None, 0),
+            // A Vertex row without an id: its content key stands in the id's place.
+            None => match info.content {
+                Some(k) => (Some(Bytes::Owned(k.to_vec())), hash_id(&k)),
+                None => (None, 0),
+            },
         };
         let text = info.text.map(|t| match t {
             Text::Raw { start, len } => Bytes::Chunk(content_start + start, len),
@@ -385,11 +389,13 @@ impl Spill {
 enum ReqRec {
     Blank,
     Problem(Problem),
+    /// An id, or (`content`) a content key.
     Id {
         hash: u64,
         id: Vec<u8>,
         id_rel: u32,
         id_len: u32,
+        content: bool,
     },
 }
 
@@ -413,6 +419,14 @@ fn first_pass_chunk(chunk: &Chunk) -> Vec<ReqRec> {
                     id: id.as_bytes().to_vec(),
                     id_rel: raw_start as u32,
                     id_len: raw_len as u32,
+                    content: false,
+                },
+                RequestId::Content(key) => ReqRec::Id {
+                    hash: hash_id(&key),
+                    id: key.to_vec(),
+                    id_rel: 0,
+                    id_len: 0,
+                    content: true,
                 },
                 other => ReqRec::Problem(other.problem().expect("not an id")),
             }
@@ -473,6 +487,7 @@ impl Ctx<'_> {
                             problem: 0,
                             id_rel: 0,
                             id_len: 0,
+                            by_content: false,
                         };
                         let m = match &r {
                             ReqRec::Blank => Match {
@@ -488,6 +503,7 @@ impl Ctx<'_> {
                                 id,
                                 id_rel,
                                 id_len,
+                                content,
                             } => {
                                 req_parts.write(
                                     *hash,
@@ -501,6 +517,7 @@ impl Ctx<'_> {
                                 Match {
                                     id_rel: *id_rel,
                                     id_len: *id_len,
+                                    by_content: *content,
                                     ..base
                                 }
                             }

@@ -29,22 +29,49 @@ pub(crate) fn better(new: (Status, u32), old: (Status, u32)) -> bool {
 
 /// The duplicate-result rule, for the in-memory and the spilled join alike: per id, the
 /// result kept (see [`better`]), and the ones that lost.
+///
+/// Results joined by content ([`crate::content`]) are never duplicates: the results of one
+/// content key are all kept, chained in result order, and requests of that key take them in
+/// turn ([`FirstLines::claim_content`]).
 #[derive(Default)]
 pub(crate) struct ResultTable {
     table: HashTable<u32>,
     losers: Vec<u32>,
+    /// Content chains, circular: the table holds a chain's last result, whose `next` is the
+    /// first. Grown only as far as the last chained result.
+    next: Vec<u32>,
 }
+
+/// No result.
+const END: u32 = u32::MAX;
 
 impl ResultTable {
     pub fn with_capacity(n: usize) -> Self {
         ResultTable {
             table: HashTable::with_capacity(n),
             losers: Vec::new(),
+            next: Vec::new(),
         }
     }
 
     pub fn footprint(&self) -> u64 {
-        (self.table.capacity() * 5 + self.losers.capacity() * 4) as u64
+        (self.table.capacity() * 5 + self.losers.capacity() * 4 + self.next.capacity() * 4) as u64
+    }
+
+    fn next_of(&self, i: u32) -> Option<u32> {
+        self.next.get(i as usize).copied().filter(|&n| n != END)
+    }
+
+    fn set_next(&mut self, i: u32, n: u32) {
+        if self.next.len() <= i as usize {
+            self.next.resize(i as usize + 1, END);
+        }
+        self.next[i as usize] = n;
+    }
+
+    /// The result after `i` in the content chain that starts at `head`, if any.
+    pub fn chain_next(&self, i: u32, head: u32) -> Option<u32> {
+        self.next_of(i).filter(|&n| n != head)
     }
 
     /// Adds result `i` (results are added in result order).
@@ -52,6 +79,13 @@ impl ResultTable {
         let hash = k.hash(i);
         let id = k.id(i);
         match self.table.find_mut(hash, |&j| k.id(j) == id) {
+            Some(slot) if crate::content::is_content_key(id) => {
+                let tail = *slot;
+                *slot = i;
+                let head = self.next_of(tail).unwrap_or(tail);
+                self.set_next(tail, i);
+                self.set_next(i, head);
+            }
             Some(slot) => {
                 if better((k.status(i), k.file(i)), (k.status(*slot), k.file(*slot))) {
                     self.losers.push(*slot);
@@ -66,9 +100,10 @@ impl ResultTable {
         }
     }
 
-    /// The result kept for `id`.
+    /// The result kept for `id`; for a content key, the first of its chain.
     pub fn find<K: Keys>(&self, hash: u64, id: &[u8], k: &K) -> Option<u32> {
-        self.table.find(hash, |&j| k.id(j) == id).copied()
+        let kept = self.table.find(hash, |&j| k.id(j) == id).copied()?;
+        Some(self.next_of(kept).unwrap_or(kept))
     }
 
     /// (loser, kept) for every result that lost, in result order.
@@ -94,6 +129,9 @@ pub(crate) struct FirstLines {
     by_result: Vec<u64>,
     /// Ids of requests that no result names, with their first line.
     others: IdSet,
+    /// Per content chain of several results (by its first): the next result to take, END
+    /// when all are taken.
+    cursor: std::collections::HashMap<u32, u32>,
 }
 
 impl FirstLines {
@@ -101,7 +139,28 @@ impl FirstLines {
         FirstLines {
             by_result: vec![NONE; results],
             others: IdSet::default(),
+            cursor: std::collections::HashMap::new(),
         }
+    }
+
+    /// Request line `gidx`, joined by content to the chain of results that starts at `head`
+    /// in `table`: takes the chain's first result no earlier request took (identical requests
+    /// are matched in order), `None` when every one is taken.
+    pub fn claim_content(&mut self, head: u32, table: &ResultTable, gidx: u64) -> Option<u32> {
+        let at = match self.cursor.get(&head) {
+            Some(&c) => c,
+            None if self.by_result[head as usize] == NONE => head,
+            None => return None,
+        };
+        if at == END {
+            return None;
+        }
+        self.by_result[at as usize] = gidx;
+        let next = table.chain_next(at, head);
+        if next.is_some() || at != head {
+            self.cursor.insert(head, next.unwrap_or(END));
+        }
+        Some(at)
     }
 
     /// The first line of the request's id when an earlier line named it; else records
@@ -126,9 +185,9 @@ impl FirstLines {
         self.by_result[r as usize] != NONE
     }
 
-    /// Bytes of the ids of requests without a result.
+    /// Bytes of the ids of requests without a result (and of the content chains' places).
     pub fn others_footprint(&self) -> u64 {
-        self.others.footprint()
+        self.others.footprint() + (self.cursor.capacity() * 16) as u64
     }
 }
 
@@ -226,6 +285,15 @@ fn probe_part(
                 continue;
             }
             let found = table.find(hash, &idbuf, &part);
+            if crate::content::is_content_key(&idbuf) {
+                let Some(c) = found.and_then(|h| first.claim_content(h, &table, g)) else {
+                    continue;
+                };
+                let (ridx, _, status, _, _, _) = part.recs[c as usize];
+                out.claimed.push(ridx);
+                out.matches.push((g, content_match(ridx, status)));
+                continue;
+            }
             if let Some(f) = first.first(found, hash, &idbuf, g) {
                 out.matches.push((g, duplicate_match(f)));
                 continue;
@@ -242,12 +310,26 @@ fn probe_part(
                     problem: 0,
                     id_rel: 0,
                     id_len: 0,
+                    by_content: false,
                 },
             ));
         }
         sink(out)?;
     }
     Ok(())
+}
+
+/// The match record of a request joined by content to result `ridx` of `status`.
+fn content_match(ridx: u64, status: u8) -> Match {
+    Match {
+        result: ridx,
+        other: NONE,
+        status,
+        problem: 0,
+        id_rel: 0,
+        id_len: 0,
+        by_content: true,
+    }
 }
 
 /// The match record of a request whose id the line `first` already used.
@@ -259,6 +341,7 @@ pub(crate) fn duplicate_match(first: u64) -> Match {
         problem: Problem::DuplicateId.to_u8(),
         id_rel: 0,
         id_len: 0,
+        by_content: false,
     }
 }
 
@@ -385,6 +468,33 @@ mod tests {
             t.losers(&k),
             vec![(0, 2), (1, 4), (3, 2), (5, 7), (6, 7), (9, 8), (10, 11)]
         );
+    }
+
+    #[test]
+    fn requests_joined_by_content_take_their_results_in_order() {
+        let a = crate::content::content_key_of(b"{\"n\":1}");
+        let b = crate::content::content_key_of(b"{\"n\":2}");
+        let k = K(vec![
+            (Box::leak(Box::new(a)), Status::Errored, 0),
+            (Box::leak(Box::new(b)), Status::Succeeded, 0),
+            (Box::leak(Box::new(a)), Status::Succeeded, 0),
+            (Box::leak(Box::new(a)), Status::Truncated, 1),
+        ]);
+        let mut t = ResultTable::default();
+        for i in 0..k.0.len() as u32 {
+            t.insert(i, &k);
+        }
+        // Never duplicates: every result is kept, the first of a key found.
+        assert!(t.losers(&k).is_empty());
+        assert_eq!(t.find(hash_id(&a), &a, &k), Some(0));
+        assert_eq!(t.find(hash_id(&b), &b, &k), Some(1));
+        let mut f = FirstLines::new(4);
+        let claims: Vec<_> = [(0, 10), (0, 11), (1, 12), (0, 13), (1, 14), (0, 15)]
+            .into_iter()
+            .map(|(head, g)| f.claim_content(head, &t, g))
+            .collect();
+        assert_eq!(claims, [Some(0), Some(2), Some(1), Some(3), None, None]);
+        assert!((0..4).all(|r| f.claimed(r)));
     }
 
     #[test]

@@ -259,6 +259,8 @@ pub(crate) struct LineOut {
     /// Why a line with an id cannot be sent again as it is (no payload where its shape needs
     /// one), in validate's words: it goes to the rejects file, never to the retry file.
     pub unsendable: Option<String>,
+    /// The line has no id and is joined by content (a Vertex request).
+    pub by_content: bool,
 }
 
 impl LineOut {
@@ -280,6 +282,7 @@ impl LineOut {
             checked: false,
             answer: None,
             unsendable: None,
+            by_content: false,
         }
     }
 }
@@ -456,8 +459,12 @@ impl Ctx<'_> {
             }
             let gidx = base + lo.line - 1;
             let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];
+            self.summary.matched_by_content += u64::from(lo.by_content && lo.result != NONE);
             if let Some(m) = mem.as_deref_mut() {
-                let first = if lo.result != NONE {
+                // (Lines joined by content took their result in order already.)
+                let first = if lo.by_content {
+                    None
+                } else if lo.result != NONE {
                     m.first.first(Some(lo.result as u32), 0, &[], gidx)
                 } else if let Some((hash, key)) = &lo.key {
                     let first = m.first.first(None, *hash, key, gidx);

@@ -329,6 +329,9 @@ pub(crate) struct Match {
     /// The raw id literal in the request content.
     pub id_rel: u32,
     pub id_len: u32,
+    /// The request has no id: it is joined by content (set by the first pass; phase (c)
+    /// leaves it as it is).
+    pub by_content: bool,
 }
 
 pub(crate) const BLANK: u8 = 255;
@@ -340,6 +343,7 @@ impl Match {
         b[8..16].copy_from_slice(&self.other.to_le_bytes());
         b[16] = self.status;
         b[17] = self.problem;
+        b[19] = u8::from(self.by_content);
         b[20..24].copy_from_slice(&self.id_rel.to_le_bytes());
         b[24..28].copy_from_slice(&self.id_len.to_le_bytes());
         b
@@ -351,6 +355,7 @@ impl Match {
             other: u64::from_le_bytes(b[8..16].try_into().expect("8")),
             status: b[16],
             problem: b[17],
+            by_content: b[19] != 0,
             id_rel: u32::from_le_bytes(b[20..24].try_into().expect("4")),
             id_len: u32::from_le_bytes(b[24..28].try_into().expect("4")),
         }
@@ -435,6 +440,7 @@ mod tests {
             problem: 2,
             id_rel: 9,
             id_len: 3,
+            by_content: true,
         };
         assert_eq!(Match::decode(&m.encode()), m);
     }

@@ -23,6 +23,9 @@ pub enum ResultLayout {
     /// `{"batch_request_id", "batch_result" | "error_message"}`: an entry of xAI's batch
     /// results API, one per line.
     XAi,
+    /// `{"instance", "predictions" | "status"}`: Vertex AI batch embeddings with the legacy
+    /// text-embedding models, the request line echoed as `instance`.
+    VertexEmbedding,
 }
 
 impl ResultLayout {
@@ -35,20 +38,25 @@ impl ResultLayout {
             ResultLayout::Vertex => "a Vertex AI output line",
             ResultLayout::Bedrock => "an Amazon Bedrock output line",
             ResultLayout::XAi => "an xAI batch result",
+            ResultLayout::VertexEmbedding => "a Vertex AI embedding output line",
         }
     }
 }
 
 /// Where result lines carry the id of their request, tried in order: OpenAI-style and
-/// Anthropic `custom_id`, Gemini `key`, Bedrock `recordId`, the `metadata.key` of Gemini's
-/// inline-style results (Vertex echoes `custom_id` or `key` when the request had one), and
-/// xAI's `batch_request_id` (the `custom_id` of an uploaded request line).
-const ID_FIELDS: [&[&str]; 5] = [
+/// Anthropic `custom_id`, Gemini `key` (and Vertex's, for a job that set
+/// `instanceConfig.keyField`), Bedrock `recordId`, the `metadata.key` of Gemini's
+/// inline-style results (Vertex echoes `custom_id` or `key` when the request had one), xAI's
+/// `batch_request_id` (the `custom_id` of an uploaded request line), and the id LiteLLM
+/// writes into a Vertex request's labels, which the row echoes with its request
+/// (`request.labels.litellm_custom_id`, the `also_id` of the `vertex` shape in styles.toml).
+const ID_FIELDS: [&[&str]; 6] = [
     &["custom_id"],
     &["key"],
     &["recordId"],
     &["metadata", "key"],
     &["batch_request_id"],
+    &["request", "labels", "litellm_custom_id"],
 ];
 
 /// A parsed line recognised as a result line, with its layout. Cheap to copy: a view of the
@@ -61,7 +69,8 @@ pub struct ResultLine<'t, 'i> {
 
 impl<'t, 'i> ResultLine<'t, 'i> {
     /// `root` recognised as a result line: an id field beside an answer (`response`,
-    /// `error`, `result`, `modelOutput`, Vertex's `status`). `None` for anything else, and for
+    /// `error`, `result`, `modelOutput`, Vertex's `status`), or a Vertex row that echoes its
+    /// request (`request`, or an embedding row's `instance`) beside one. `None` for anything else, and for
     /// a line that carries a request's payload (`body`, `params`, `modelInput`), unless it is
     /// Bedrock's output line, which repeats its `modelInput` beside the answer.
     pub fn detect(root: Value<'t, 'i>) -> Option<Self> {
@@ -82,6 +91,8 @@ impl<'t, 'i> ResultLine<'t, 'i> {
             ResultLayout::Vertex
         } else if has("batch_request_id") && (has("batch_result") || has("error_message")) {
             ResultLayout::XAi
+        } else if has("instance") && (has("predictions") || has("status")) {
+            ResultLayout::VertexEmbedding
         } else {
             return None;
         };
@@ -104,7 +115,8 @@ impl<'t, 'i> ResultLine<'t, 'i> {
     }
 
     /// The request id of a line read as a result, whatever its type: the first of
-    /// `custom_id`, `key`, `recordId`, `metadata.key` and `batch_request_id` present and not null (a provider
+    /// `custom_id`, `key`, `recordId`, `metadata.key`, `batch_request_id` and
+    /// `request.labels.litellm_custom_id` present and not null (a provider
     /// writes `null` for a field a layout does not use). Every line of a results file is
     /// read this way, recognised or not, so an id is matched whatever else the line lacks.
     pub fn find_id(root: Value<'t, 'i>) -> Option<Value<'t, 'i>> {
@@ -173,6 +185,11 @@ mod tests {
             (r#"{"recordId":"b","modelInput":{}}"#, None),
             (r#"{"key":"g","request":{}}"#, None),
             (r#"{"metadata":"g","response":{}}"#, None),
+            (
+                r#"{"instance":{"content":"x"},"predictions":[],"status":""}"#,
+                Some(VertexEmbedding),
+            ),
+            (r#"{"instance":{"content":"x"}}"#, None),
             (r#"{"response":{}}"#, None),
             (r#"[1]"#, None),
         ];
@@ -206,6 +223,15 @@ mod tests {
             Some(r#""x""#)
         );
         assert_eq!(id(r#"{"metadata":"m"}"#), None);
+        assert_eq!(
+            id(r#"{"status":"","request":{"labels":{"litellm_custom_id":"l-1"}},"response":{}}"#)
+                .as_deref(),
+            Some(r#""l-1""#)
+        );
+        assert_eq!(
+            id(r#"{"custom_id":"c","request":{"labels":{"litellm_custom_id":"l-1"}}}"#).as_deref(),
+            Some(r#""c""#)
+        );
         assert_eq!(id(r#""x""#), None);
     }
 }

@@ -191,6 +191,14 @@ pub fn human_summary(w: &mut impl Write, x: &JoinSummary, s: Style) -> io::Resul
         crate::plural(x.duplicates, "duplicate", "duplicates"),
         crate::thousands(x.unjoinable)
     )?;
+    if x.matched_by_content > 0 {
+        writeln!(
+            w,
+            "  {} joined by content: Vertex rows without an id, matched to the request they echo \
+             (identical requests in order)",
+            crate::thousands(x.matched_by_content),
+        )?;
+    }
     let u = &x.usage;
     let writes = if u.cache_write == 0 {
         String::new()

@@ -672,6 +672,29 @@ fn check_vertex(ctx: &mut Ctx<'_>, line: &RequestLine<'_, '_>) {
     }
 }
 
+/// The warning, said once per file (on its first such line), for a Vertex request line
+/// without an id: Vertex writes no id into its output unless the request carries one, so
+/// `join` matches each output row to the request it echoes, by content, and cannot tell
+/// identical requests apart (source: providers.toml [vertex].sources).
+pub(crate) fn joined_by_content(r: &LineReport) -> Option<Diagnostic> {
+    if !r.parsed || r.result_line || r.id.is_some() || r.style != Some(Style::Vertex) {
+        return None;
+    }
+    let mut d = Diagnostic::at(
+        Code::MissingField,
+        Severity::Warning,
+        r.line,
+        r.offset,
+        "no request id (this line is the first; said once per file): Vertex writes no id into \
+         its output, so `batchkit join` will match each output row to the request it echoes, by \
+         content, and identical requests cannot be told apart (the first result goes to the \
+         first of them); add a \"custom_id\" key, which Vertex echoes, to join by id"
+            .to_string(),
+    );
+    d.pointer = Some("/custom_id".to_string());
+    Some(d)
+}
+
 /// Amazon Bedrock: `{"recordId","modelInput"}`. `modelInput` is the model's own InvokeModel
 /// body; a Claude body (`anthropic_version`) is checked lightly: `max_tokens` and `messages`.
 ///

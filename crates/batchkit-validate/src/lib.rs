@@ -380,6 +380,8 @@ pub struct FileChecker<'c> {
     blank_run: batchkit_line::BlankRun,
     /// Result lines seen (a result file given as requests).
     result_lines: u64,
+    /// Whether a Vertex line without an id was seen (said once per file).
+    joined_by_content: bool,
     /// Where the first id stood: the field named by duplicates found after the id set
     /// spilled (each one found before is named by its own line's field).
     id_path: Option<&'static batchkit_providers::Path>,
@@ -423,6 +425,7 @@ impl<'c> FileChecker<'c> {
             blank_run: Default::default(),
             id_path: None,
             result_lines: 0,
+            joined_by_content: false,
         }
     }
 
@@ -479,6 +482,12 @@ impl<'c> FileChecker<'c> {
                     r.diagnostics.push(d);
                 }
                 Some(_) => {}
+            }
+        }
+        if !self.joined_by_content {
+            if let Some(d) = check::joined_by_content(r) {
+                self.joined_by_content = true;
+                r.diagnostics.push(d);
             }
         }
         if let (Some(id), true) = (&r.id, r.parsed) {
