@@ -27,6 +27,7 @@
 //! ```
 
 pub mod map;
+pub mod results;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,6 +39,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use map::Problem;
+pub use results::{convert_results, ResultsOptions, ResultsSummary};
 
 /// The shape lines are converted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
