@@ -8,6 +8,7 @@ mod answers_prop;
 mod budget;
 mod compare;
 mod convert;
+mod convert_results;
 mod dupes;
 mod join;
 #[cfg(target_os = "linux")]

@@ -36,7 +36,7 @@ use batchkit_join::{ResultInfo, Status, Text, Unjoinable, Usage};
 use batchkit_line::prelude::*;
 use batchkit_line::{Code, Diagnostic, ResultLayout, ResultLine, Severity};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::{io_err, ConvertError, ConvertSink};
 
@@ -166,13 +166,21 @@ fn convert_line(content: &[u8], line: u64, offset: u64, read: &ReadOptions) -> O
         return unjoinable(u, line, offset);
     }
     let parsed = batchkit_line::read_located(content, |root, at| {
-        let r = ResultLine::detect(root)?;
         let id = ResultLine::find_id(root)?;
         let range = at.string_range(id.as_str()?)?;
+        let value = batchkit_line::to_serde(root);
+        let layout = match ResultLine::detect(root) {
+            Some(r) => refine(r.layout(), &value),
+            // Gemini's error row: the id beside a `google.rpc.Status` in `status`.
+            None if get(&value, &["status"]).is_some_and(Value::is_object) => {
+                ResultLayout::Gemini
+            }
+            None => return None,
+        };
         Some(Parsed {
-            layout: r.layout(),
+            layout,
             id: range,
-            value: batchkit_line::to_serde(root),
+            value,
         })
     });
     let Some(p) = parsed.ok().flatten() else {
@@ -198,25 +206,26 @@ fn convert_line(content: &[u8], line: u64, offset: u64, read: &ReadOptions) -> O
     let (response, error, tools) = match status {
         Status::Succeeded | Status::Truncated | Status::Refused | Status::InvalidAnswer => {
             let (body, request_id, tools) = body_of(&p, &info, content, status);
-            (
-                json!({"status_code": 200, "request_id": request_id, "body": body}),
-                Value::Null,
-                tools,
-            )
+            let r = Envelope {
+                status_code: 200,
+                request_id,
+                body,
+            };
+            (json_bytes(&r), json_bytes(&Value::Null), tools)
         }
         Status::Expired => (
-            Value::Null,
-            error_of(&p, "batch_expired", "the batch expired before this request ran"),
+            json_bytes(&Value::Null),
+            json_bytes(&error_of(&p, "batch_expired", "the batch expired before this request ran")),
             false,
         ),
         Status::Canceled => (
-            Value::Null,
-            error_of(&p, "batch_cancelled", "the batch was cancelled before this request ran"),
+            json_bytes(&Value::Null),
+            json_bytes(&error_of(&p, "batch_cancelled", "the batch was cancelled before this request ran")),
             false,
         ),
         Status::Errored | Status::Missing => (
-            Value::Null,
-            error_of(&p, "", "the provider reported an error and no answer"),
+            json_bytes(&Value::Null),
+            json_bytes(&error_of(&p, "", "the provider reported an error and no answer")),
             false,
         ),
     };
@@ -224,9 +233,9 @@ fn convert_line(content: &[u8], line: u64, offset: u64, read: &ReadOptions) -> O
     bytes.extend_from_slice(format!("{{\"id\":\"batch_req_{:016x}\",\"custom_id\":", crate::xxh64(content)).as_bytes());
     bytes.extend_from_slice(&content[p.id.0..p.id.0 + p.id.1]);
     bytes.extend_from_slice(b",\"response\":");
-    bytes.extend_from_slice(&serde_json::to_vec(&response).unwrap_or_else(|_| b"null".to_vec()));
+    bytes.extend_from_slice(&response);
     bytes.extend_from_slice(b",\"error\":");
-    bytes.extend_from_slice(&serde_json::to_vec(&error).unwrap_or_else(|_| b"null".to_vec()));
+    bytes.extend_from_slice(&error);
     bytes.extend_from_slice(b"}\n");
     Out::Line {
         bytes,
@@ -235,6 +244,114 @@ fn convert_line(content: &[u8], line: u64, offset: u64, read: &ReadOptions) -> O
         kept: false,
         tools,
     }
+}
+
+/// A line recognised as OpenAI-style by its `custom_id` whose `response` is neither a body
+/// nor a completion: a Gemini response under an echoed id (Vertex AI echoes `custom_id`).
+fn refine(layout: ResultLayout, v: &Value) -> ResultLayout {
+    let Some(resp) = get(v, &["response"]) else {
+        return layout;
+    };
+    if layout != ResultLayout::OpenAi
+        || get(resp, &["body"]).is_some()
+        || get(resp, &["choices"]).is_some()
+    {
+        return layout;
+    }
+    if get(v, &["request"]).is_some() || get(v, &["processed_time"]).is_some() {
+        ResultLayout::Vertex
+    } else {
+        ResultLayout::Gemini
+    }
+}
+
+fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_else(|_| b"null".to_vec())
+}
+
+/// `response` of an OpenAI batch output line, its fields in OpenAI's order.
+#[derive(Serialize)]
+struct Envelope {
+    status_code: u16,
+    request_id: Value,
+    body: Body,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Body {
+    Chat(Box<Completion>),
+    Other(Value),
+}
+
+/// A `chat.completion` (openai-python `types/chat/chat_completion.py`).
+#[derive(Serialize)]
+struct Completion {
+    id: Value,
+    object: &'static str,
+    /// Not reported by every provider: 0 rather than a time made up.
+    created: u64,
+    model: Value,
+    choices: [Choice; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageOut>,
+}
+
+#[derive(Serialize)]
+struct Choice {
+    index: u32,
+    message: Message,
+    logprobs: Value,
+    finish_reason: &'static str,
+}
+
+#[derive(Serialize)]
+struct Message {
+    role: &'static str,
+    content: Value,
+    refusal: Value,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall>,
+}
+
+#[derive(Serialize)]
+struct ToolCall {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: Function,
+}
+
+#[derive(Serialize)]
+struct Function {
+    name: Value,
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+    prompt_tokens_details: PromptDetails,
+    completion_tokens_details: CompletionDetails,
+}
+
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
+    /// Cache writes (Anthropic's cache creation), as join reads them back.
+    #[serde(skip_serializing_if = "is_zero")]
+    cache_write_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct CompletionDetails {
+    reasoning_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -272,21 +389,28 @@ fn has_openai_tool_calls(v: &Value) -> bool {
 }
 
 /// A tool call in OpenAI's shape: `arguments` is the input as a JSON string.
-fn tool_call(id: Option<&Value>, name: Option<&Value>, input: Option<&Value>, n: usize) -> Value {
+fn tool_call(id: Option<&Value>, name: Option<&Value>, input: Option<&Value>, n: usize) -> ToolCall {
     let arguments = match input {
         Some(Value::String(s)) => s.clone(),
         Some(v) => serde_json::to_string(v).unwrap_or_default(),
         None => "{}".to_string(),
     };
-    json!({
-        "id": id.and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| format!("call_{n}")),
-        "type": "function",
-        "function": {"name": name.cloned().unwrap_or(Value::Null), "arguments": arguments},
-    })
+    ToolCall {
+        // Gemini gives calls no id: one by position, as the answer's own.
+        id: id
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("call_{n}")),
+        kind: "function",
+        function: Function {
+            name: name.cloned().unwrap_or(Value::Null),
+            arguments,
+        },
+    }
 }
 
 /// The tool calls of an answer, in each layout's blocks.
-fn tool_calls(p: &Parsed) -> Vec<Value> {
+fn tool_calls(p: &Parsed) -> Vec<ToolCall> {
     let v = &p.value;
     let mut calls = Vec::new();
     let blocks: Vec<&Value> = match p.layout {
@@ -326,23 +450,23 @@ fn text_of(content: &[u8], t: &Option<Text>) -> Value {
     serde_json::from_slice(literal).unwrap_or(Value::Null)
 }
 
-fn usage_of(u: &Usage) -> Value {
-    let mut details = Map::new();
-    details.insert("cached_tokens".into(), u.cached.into());
-    if u.cache_write > 0 {
-        details.insert("cache_write_tokens".into(), u.cache_write.into());
+fn usage_of(u: &Usage) -> UsageOut {
+    UsageOut {
+        prompt_tokens: u.input,
+        completion_tokens: u.output,
+        total_tokens: u.input + u.output,
+        prompt_tokens_details: PromptDetails {
+            cached_tokens: u.cached,
+            cache_write_tokens: u.cache_write,
+        },
+        completion_tokens_details: CompletionDetails {
+            reasoning_tokens: u.reasoning,
+        },
     }
-    json!({
-        "prompt_tokens": u.input,
-        "completion_tokens": u.output,
-        "total_tokens": u.input + u.output,
-        "prompt_tokens_details": details,
-        "completion_tokens_details": {"reasoning_tokens": u.reasoning},
-    })
 }
 
 /// The response body, the provider's id for the response, and whether the answer calls tools.
-fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) -> (Value, Value, bool) {
+fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) -> (Body, Value, bool) {
     let v = &p.value;
     let model = info.model.as_deref().map_or(Value::Null, |m| Value::String(m.to_string()));
     // A completion in the line already: xAI's, vLLM's older layout.
@@ -357,7 +481,7 @@ fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) ->
         if let Some(o) = body.as_object_mut() {
             o.entry("object").or_insert_with(|| "chat.completion".into());
         }
-        return (body, id, has_openai_tool_calls(&json!({"response": c})));
+        return (Body::Other(body), id, has_openai_tool_calls(&json!({"response": c})));
     }
     let embedding = get(v, &["response", "embedding", "values"])
         .map(|e| vec![e])
@@ -376,7 +500,7 @@ fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) ->
         if let Some(u) = &info.usage {
             body["usage"] = json!({"prompt_tokens": u.input, "total_tokens": u.input});
         }
-        return (body, Value::Null, false);
+        return (Body::Other(body), Value::Null, false);
     }
     let request_id = match p.layout {
         ResultLayout::Anthropic => get(v, &["result", "message", "id"]),
@@ -399,26 +523,27 @@ fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) ->
         _ if !calls.is_empty() => "tool_calls",
         _ => "stop",
     };
-    let mut message = json!({
-        "role": "assistant",
-        "content": text_of(content, &info.text),
-        "refusal": refusal,
-    });
-    let tools = !calls.is_empty();
-    if tools {
-        message["tool_calls"] = Value::Array(calls);
-    }
-    let mut body = json!({
-        "id": request_id,
-        "object": "chat.completion",
-        "created": 0,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-    });
-    if let Some(u) = &info.usage {
-        body["usage"] = usage_of(u);
-    }
-    (body, request_id, tools)
+    let message = Message {
+        role: "assistant",
+        content: text_of(content, &info.text),
+        refusal,
+        tool_calls: calls,
+    };
+    let tools = !message.tool_calls.is_empty();
+    let body = Completion {
+        id: request_id.clone(),
+        object: "chat.completion",
+        created: 0,
+        model,
+        choices: [Choice {
+            index: 0,
+            message,
+            logprobs: Value::Null,
+            finish_reason: finish,
+        }],
+        usage: info.usage.as_ref().map(usage_of),
+    };
+    (Body::Chat(Box::new(body)), request_id, tools)
 }
 
 /// The `error` object of a result with no answer: the provider's code and message where it
