@@ -313,6 +313,24 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
     }
 }
 
+/// One request line converted as [`convert`] converts it, without writing it: the line (no
+/// newline), or why it is left out (the first finding's message). With `opts.id_map` set, an
+/// id the target does not take is renamed as `--id-map` renames it (nothing is written):
+/// what `tokens --target` prices.
+pub fn convert_one(opts: &ConvertOptions, content: &[u8]) -> Result<Vec<u8>, String> {
+    match convert_line(opts, content, 0, 0) {
+        LineOut::Line { mut bytes, .. } => {
+            bytes.pop();
+            Ok(bytes)
+        }
+        LineOut::Findings(ds) => Err(ds
+            .first()
+            .map(|d| d.message.clone())
+            .unwrap_or_default()),
+        LineOut::Blank => Err("a blank line".into()),
+    }
+}
+
 fn io_err(p: &std::path::Path) -> impl Fn(std::io::Error) -> ConvertError + '_ {
     move |source| ConvertError::Io {
         path: p.display().to_string(),
