@@ -21,7 +21,9 @@ const LAYOUTS: [&str; 8] = [
 ];
 
 fn fx(name: &str) -> String {
-    fixture(&format!("convert-results/{name}")).display().to_string()
+    fixture(&format!("convert-results/{name}"))
+        .display()
+        .to_string()
 }
 
 fn convert_results(dir: &Dir, input: &str, out: &str, threads: &str) -> Vec<Value> {
@@ -44,10 +46,23 @@ fn convert_results(dir: &Dir, input: &str, out: &str, threads: &str) -> Vec<Valu
 
 /// Per id: (status, stop class as OpenAI words it is not compared), output text; and the
 /// summary's usage and cost.
-fn joined(dir: &Dir, requests: &str, results: &str, out: &str) -> (BTreeMap<String, (Value, Value)>, Value) {
+fn joined(
+    dir: &Dir,
+    requests: &str,
+    results: &str,
+    out: &str,
+) -> (BTreeMap<String, (Value, Value)>, Value) {
     let mut c = dir.cmd();
     c.args([
-        "--format", "json", "join", "--requests", requests, "--results", results, "--out", out,
+        "--format",
+        "json",
+        "join",
+        "--requests",
+        requests,
+        "--results",
+        results,
+        "--out",
+        out,
     ]);
     let ev = json_lines(&run(c));
     let s = ev.last().unwrap().clone();
@@ -111,7 +126,10 @@ bktest!(every_layout_joins_back_with_the_same_statuses, |dir| {
                 assert!(v.get(k).is_some(), "{layout}: no {k} in {l}");
             }
             assert!(v["response"].is_null() != v["error"].is_null(), "{l}");
-            if let Some(body) = v["response"].get("body").filter(|b| b["object"] == "chat.completion") {
+            if let Some(body) = v["response"]
+                .get("body")
+                .filter(|b| b["object"] == "chat.completion")
+            {
                 let finish = body["choices"][0]["finish_reason"].as_str().unwrap();
                 assert!(
                     ["stop", "length", "tool_calls", "content_filter"].contains(&finish),
@@ -120,7 +138,10 @@ bktest!(every_layout_joins_back_with_the_same_statuses, |dir| {
                 if let Some(u) = body.get("usage") {
                     assert_eq!(
                         u["total_tokens"].as_u64(),
-                        Some(u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap()),
+                        Some(
+                            u["prompt_tokens"].as_u64().unwrap()
+                                + u["completion_tokens"].as_u64().unwrap()
+                        ),
                         "{l}"
                     );
                 }
@@ -140,15 +161,21 @@ bktest!(usage_stop_reasons_and_tool_calls_are_mapped, |dir| {
     let body = |i: usize| lines[i]["response"]["body"].clone();
     // a-1: 12 input + 2,048 cache reads.
     assert_eq!(body(0)["usage"]["prompt_tokens"], 2060);
-    assert_eq!(body(0)["usage"]["prompt_tokens_details"]["cached_tokens"], 2048);
+    assert_eq!(
+        body(0)["usage"]["prompt_tokens_details"]["cached_tokens"],
+        2048
+    );
     assert_eq!(body(0)["choices"][0]["finish_reason"], "stop");
     // a-2: a tool call, its input as a JSON string.
     let m = &body(1)["choices"][0];
     assert_eq!(m["finish_reason"], "tool_calls");
     assert_eq!(m["message"]["tool_calls"][0]["function"]["name"], "weather");
-    let args: Value =
-        serde_json::from_str(m["message"]["tool_calls"][0]["function"]["arguments"].as_str().unwrap())
-            .unwrap();
+    let args: Value = serde_json::from_str(
+        m["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(args, serde_json::json!({"city": "Oslo"}));
     assert_eq!(body(2)["choices"][0]["finish_reason"], "length");
     assert_eq!(body(3)["choices"][0]["finish_reason"], "content_filter");
@@ -168,7 +195,10 @@ bktest!(usage_stop_reasons_and_tool_calls_are_mapped, |dir| {
     );
     let think = &g[6]["response"]["body"];
     assert_eq!(think["choices"][0]["message"]["content"], "42");
-    assert_eq!(think["usage"]["completion_tokens_details"]["reasoning_tokens"], 120);
+    assert_eq!(
+        think["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        120
+    );
     assert_eq!(think["usage"]["completion_tokens"], 122);
     assert_eq!(g[5]["error"]["code"], "INVALID_ARGUMENT");
 });
@@ -190,7 +220,9 @@ bktest!(ids_are_kept_byte_for_byte_whatever_the_threads, |dir| {
     let b1 = std::fs::read(dir.join("b1.jsonl")).unwrap();
     assert_eq!(b1, std::fs::read(dir.join("b4.jsonl")).unwrap());
     let ids_in = |s: &str, field_of: fn(&Value) -> Value| -> Vec<Value> {
-        s.lines().map(|l| field_of(&serde_json::from_str(l).unwrap())).collect()
+        s.lines()
+            .map(|l| field_of(&serde_json::from_str(l).unwrap()))
+            .collect()
     };
     let src_ids = ids_in(&big, |v| {
         ["custom_id", "key", "recordId", "batch_request_id"]
@@ -199,7 +231,9 @@ bktest!(ids_are_kept_byte_for_byte_whatever_the_threads, |dir| {
             .or_else(|| v["metadata"].get("key").cloned())
             .unwrap()
     });
-    let out_ids = ids_in(std::str::from_utf8(&b1).unwrap(), |v| v["custom_id"].clone());
+    let out_ids = ids_in(std::str::from_utf8(&b1).unwrap(), |v| {
+        v["custom_id"].clone()
+    });
     assert_eq!(out_ids, src_ids);
 });
 
@@ -222,7 +256,12 @@ bktest!(lines_that_are_not_results_are_named_and_left_out, |dir| {
     let lines: Vec<(u64, String)> = ev
         .iter()
         .filter(|e| e["type"] == "diagnostic")
-        .map(|e| (e["line"].as_u64().unwrap(), e["code"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                e["line"].as_u64().unwrap(),
+                e["code"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(
         lines,
@@ -233,8 +272,17 @@ bktest!(lines_that_are_not_results_are_named_and_left_out, |dir| {
         ]
     );
     let s = ev.last().unwrap();
-    assert_eq!((s["converted"].as_u64(), s["left_out"].as_u64()), (Some(1), Some(3)));
-    assert_eq!(std::fs::read_to_string(dir.join("o.jsonl")).unwrap().lines().count(), 1);
+    assert_eq!(
+        (s["converted"].as_u64(), s["left_out"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("o.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
 });
 
 bktest!(results_go_to_openai_only, |dir| {
@@ -251,7 +299,10 @@ bktest!(results_go_to_openai_only, |dir| {
     let out = run(c);
     assert_eq!(code(&out), 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--results") && err.contains("--to openai"), "{err}");
+    assert!(
+        err.contains("--results") && err.contains("--to openai"),
+        "{err}"
+    );
     assert!(!dir.join("o.jsonl").exists());
 });
 

@@ -18,6 +18,7 @@ mod safety;
 mod shard;
 mod sinks;
 mod snapshots;
+mod targets;
 mod tokens;
 mod validate;
 mod vocabulary;

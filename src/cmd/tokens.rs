@@ -84,7 +84,9 @@ pub struct Args {
 /// `--target PROVIDER/MODEL`: a provider convert writes, with caps in providers.toml, and a
 /// model the price table prices.
 fn target(spec: &str, prices: &PriceTable) -> anyhow::Result<Target> {
-    let Some((provider, model)) = spec.split_once('/').filter(|(p, m)| !p.is_empty() && !m.is_empty())
+    let Some((provider, model)) = spec
+        .split_once('/')
+        .filter(|(p, m)| !p.is_empty() && !m.is_empty())
     else {
         anyhow::bail!("--target {spec:?}: give PROVIDER/MODEL (anthropic/claude-sonnet-4-5)");
     };

@@ -323,10 +323,7 @@ pub fn convert_one(opts: &ConvertOptions, content: &[u8]) -> Result<Vec<u8>, Str
             bytes.pop();
             Ok(bytes)
         }
-        LineOut::Findings(ds) => Err(ds
-            .first()
-            .map(|d| d.message.clone())
-            .unwrap_or_default()),
+        LineOut::Findings(ds) => Err(ds.first().map(|d| d.message.clone()).unwrap_or_default()),
         LineOut::Blank => Err("a blank line".into()),
     }
 }

@@ -172,9 +172,7 @@ fn convert_line(content: &[u8], line: u64, offset: u64, read: &ReadOptions) -> O
         let layout = match ResultLine::detect(root) {
             Some(r) => refine(r.layout(), &value),
             // Gemini's error row: the id beside a `google.rpc.Status` in `status`.
-            None if get(&value, &["status"]).is_some_and(Value::is_object) => {
-                ResultLayout::Gemini
-            }
+            None if get(&value, &["status"]).is_some_and(Value::is_object) => ResultLayout::Gemini,
             None => return None,
         };
         Some(Parsed {
@@ -215,22 +213,40 @@ fn convert_line(content: &[u8], line: u64, offset: u64, read: &ReadOptions) -> O
         }
         Status::Expired => (
             json_bytes(&Value::Null),
-            json_bytes(&error_of(&p, "batch_expired", "the batch expired before this request ran")),
+            json_bytes(&error_of(
+                &p,
+                "batch_expired",
+                "the batch expired before this request ran",
+            )),
             false,
         ),
         Status::Canceled => (
             json_bytes(&Value::Null),
-            json_bytes(&error_of(&p, "batch_cancelled", "the batch was cancelled before this request ran")),
+            json_bytes(&error_of(
+                &p,
+                "batch_cancelled",
+                "the batch was cancelled before this request ran",
+            )),
             false,
         ),
         Status::Errored | Status::Missing => (
             json_bytes(&Value::Null),
-            json_bytes(&error_of(&p, "", "the provider reported an error and no answer")),
+            json_bytes(&error_of(
+                &p,
+                "",
+                "the provider reported an error and no answer",
+            )),
             false,
         ),
     };
     let mut bytes = Vec::with_capacity(content.len() + 128);
-    bytes.extend_from_slice(format!("{{\"id\":\"batch_req_{:016x}\",\"custom_id\":", crate::xxh64(content)).as_bytes());
+    bytes.extend_from_slice(
+        format!(
+            "{{\"id\":\"batch_req_{:016x}\",\"custom_id\":",
+            crate::xxh64(content)
+        )
+        .as_bytes(),
+    );
     bytes.extend_from_slice(&content[p.id.0..p.id.0 + p.id.1]);
     bytes.extend_from_slice(b",\"response\":");
     bytes.extend_from_slice(&response);
@@ -389,7 +405,12 @@ fn has_openai_tool_calls(v: &Value) -> bool {
 }
 
 /// A tool call in OpenAI's shape: `arguments` is the input as a JSON string.
-fn tool_call(id: Option<&Value>, name: Option<&Value>, input: Option<&Value>, n: usize) -> ToolCall {
+fn tool_call(
+    id: Option<&Value>,
+    name: Option<&Value>,
+    input: Option<&Value>,
+    n: usize,
+) -> ToolCall {
     let arguments = match input {
         Some(Value::String(s)) => s.clone(),
         Some(v) => serde_json::to_string(v).unwrap_or_default(),
@@ -416,7 +437,10 @@ fn tool_calls(p: &Parsed) -> Vec<ToolCall> {
     let blocks: Vec<&Value> = match p.layout {
         ResultLayout::Anthropic => items(get(v, &["result", "message", "content"])).collect(),
         ResultLayout::Bedrock => items(get(v, &["modelOutput", "content"]))
-            .chain(items(get(v, &["modelOutput", "output", "message", "content"])))
+            .chain(items(get(
+                v,
+                &["modelOutput", "output", "message", "content"],
+            )))
             .collect(),
         ResultLayout::Gemini | ResultLayout::Vertex => {
             let c = items(get(v, &["response", "candidates"])).next();
@@ -428,13 +452,33 @@ fn tool_calls(p: &Parsed) -> Vec<ToolCall> {
     for b in blocks {
         let n = calls.len();
         if get(b, &["type"]).and_then(Value::as_str) == Some("tool_use") {
-            calls.push(tool_call(get(b, &["id"]), get(b, &["name"]), get(b, &["input"]), n));
+            calls.push(tool_call(
+                get(b, &["id"]),
+                get(b, &["name"]),
+                get(b, &["input"]),
+                n,
+            ));
         } else if let Some(u) = get(b, &["toolUse"]) {
-            calls.push(tool_call(get(u, &["toolUseId"]), get(u, &["name"]), get(u, &["input"]), n));
+            calls.push(tool_call(
+                get(u, &["toolUseId"]),
+                get(u, &["name"]),
+                get(u, &["input"]),
+                n,
+            ));
         } else if let Some(f) = get(b, &["functionCall"]) {
-            calls.push(tool_call(get(f, &["id"]), get(f, &["name"]), get(f, &["args"]), n));
+            calls.push(tool_call(
+                get(f, &["id"]),
+                get(f, &["name"]),
+                get(f, &["args"]),
+                n,
+            ));
         } else if get(b, &["type"]).and_then(Value::as_str) == Some("function_call") {
-            calls.push(tool_call(get(b, &["call_id"]), get(b, &["name"]), get(b, &["arguments"]), n));
+            calls.push(tool_call(
+                get(b, &["call_id"]),
+                get(b, &["name"]),
+                get(b, &["arguments"]),
+                n,
+            ));
         }
     }
     calls
@@ -466,9 +510,17 @@ fn usage_of(u: &Usage) -> UsageOut {
 }
 
 /// The response body, the provider's id for the response, and whether the answer calls tools.
-fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) -> (Body, Value, bool) {
+fn body_of(
+    p: &Parsed,
+    info: &ResultInfo<'_>,
+    content: &[u8],
+    status: Status,
+) -> (Body, Value, bool) {
     let v = &p.value;
-    let model = info.model.as_deref().map_or(Value::Null, |m| Value::String(m.to_string()));
+    let model = info
+        .model
+        .as_deref()
+        .map_or(Value::Null, |m| Value::String(m.to_string()));
     // A completion in the line already: xAI's, vLLM's older layout.
     let completion = match p.layout {
         ResultLayout::XAi => get(v, &["batch_result", "response", "chat_get_completion"]),
@@ -479,9 +531,14 @@ fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) ->
         let id = get(c, &["id"]).cloned().unwrap_or(Value::Null);
         let mut body = c.clone();
         if let Some(o) = body.as_object_mut() {
-            o.entry("object").or_insert_with(|| "chat.completion".into());
+            o.entry("object")
+                .or_insert_with(|| "chat.completion".into());
         }
-        return (Body::Other(body), id, has_openai_tool_calls(&json!({"response": c})));
+        return (
+            Body::Other(body),
+            id,
+            has_openai_tool_calls(&json!({"response": c})),
+        );
     }
     let embedding = get(v, &["response", "embedding", "values"])
         .map(|e| vec![e])
@@ -551,7 +608,9 @@ fn body_of(p: &Parsed, info: &ResultInfo<'_>, content: &[u8], status: Status) ->
 fn error_of(p: &Parsed, fixed: &str, fallback: &str) -> Value {
     let v = &p.value;
     let e = match p.layout {
-        ResultLayout::Anthropic => get(v, &["result", "error", "error"]).or(get(v, &["result", "error"])),
+        ResultLayout::Anthropic => {
+            get(v, &["result", "error", "error"]).or(get(v, &["result", "error"]))
+        }
         ResultLayout::XAi => get(v, &["error_message"]),
         _ => get(v, &["error"]).or(get(v, &["status"])),
     };
@@ -615,9 +674,13 @@ pub fn convert_results(
                         Severity::Error,
                         o.line,
                         o.offset,
-                        batchkit_json::syntax::line_too_large(o.len, opts.read.max_line_bytes as u64),
+                        batchkit_json::syntax::line_too_large(
+                            o.len,
+                            opts.read.max_line_bytes as u64,
+                        ),
                     );
-                    sink.finding(&input.name, &d).map_err(ConvertError::Report)?;
+                    sink.finding(&input.name, &d)
+                        .map_err(ConvertError::Report)?;
                 }
                 for l in lines {
                     match l {
@@ -634,13 +697,16 @@ pub fn convert_results(
                             s.kept += u64::from(kept);
                             s.tool_calls += u64::from(tools);
                             *s.statuses.entry(status.as_str().to_string()).or_default() += 1;
-                            *s.layouts.entry(layout_name(layout).to_string()).or_default() += 1;
+                            *s.layouts
+                                .entry(layout_name(layout).to_string())
+                                .or_default() += 1;
                             out.write_all(&bytes).map_err(io_err(&opts.out))?;
                         }
                         Out::Finding(d) => {
                             s.lines += 1;
                             s.left_out += 1;
-                            sink.finding(&input.name, &d).map_err(ConvertError::Report)?;
+                            sink.finding(&input.name, &d)
+                                .map_err(ConvertError::Report)?;
                         }
                     }
                 }
@@ -708,7 +774,12 @@ mod tests {
 
     #[test]
     fn lines_that_are_not_results_are_findings() {
-        for line in [r#"{"custom_id":"a","body":{}}"#, "[1]", "{", r#"{"result":{"type":"expired"}}"#] {
+        for line in [
+            r#"{"custom_id":"a","body":{}}"#,
+            "[1]",
+            "{",
+            r#"{"result":{"type":"expired"}}"#,
+        ] {
             assert!(
                 matches!(convert_line(line.as_bytes(), 3, 9, &ReadOptions::default()), Out::Finding(d) if d.line == Some(3)),
                 "{line}"

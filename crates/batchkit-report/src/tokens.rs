@@ -30,8 +30,8 @@
 use std::io::{self, Write};
 
 use batchkit_tokens::{
-    Advice, FileTotals, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary, TargetSummary,
-    TokensSink,
+    Advice, FileTotals, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary,
+    TargetSummary, TokensSink,
 };
 use serde::Serialize;
 
@@ -797,7 +797,11 @@ fn targets_table(
         "{:<nw$}  {:>tw$}  {:>10}  {:>sw$}  {:>bw$}  {:>cw$}  {:>5}",
         "target", "input tokens", "max output", "sync", "batch", "batch + cache", "files"
     );
-    writeln!(w, "{}", style.bold("the same requests on each target, as `convert` sends them:"))?;
+    writeln!(
+        w,
+        "{}",
+        style.bold("the same requests on each target, as `convert` sends them:")
+    )?;
     writeln!(w, "{}", style.bold(&header))?;
     for t in targets {
         writeln!(

@@ -172,7 +172,7 @@ impl TargetTotals {
             ) {
                 if pot < low {
                     c.batch_cache_low = Some(pot);
-                    c.batch_cache_high = Some(pot + (high - low));
+                    c.batch_cache_high = Some(crate::prices::round_money(pot + (high - low)));
                     breakpoints = true;
                 }
             }

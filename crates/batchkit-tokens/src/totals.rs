@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::cache::{
-    DEFAULT_TABLE_SLOTS, BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes, SharedPrefix,
+    BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes, SharedPrefix,
+    DEFAULT_TABLE_SLOTS,
 };
 use crate::encoding::Encoding;
 use crate::prices::{batch_cache_cost, round_money, CacheTokens, Cost, PriceTable};
 use crate::request::RequestCount;
 use crate::targets::{cheapest_first, FileCut, Target, TargetLine, TargetSummary, TargetTotals};
+use crate::{Diagnostic, Severity};
 use batchkit_line::RequestLine;
 use batchkit_providers::{Provider, Style};
-use crate::{Diagnostic, Severity};
 
 /// Per-model entries kept by default; requests of further models are summed as [`OTHER_MODELS`].
 pub const DEFAULT_MAX_MODELS: usize = 1000;
@@ -145,7 +146,10 @@ impl Totals {
         if self.requests == 0 {
             self.table = PrefixTable::with_slots(slots);
         }
-        self.targets = targets.iter().map(|t| TargetTotals::new(t, slots)).collect();
+        self.targets = targets
+            .iter()
+            .map(|t| TargetTotals::new(t, slots))
+            .collect();
     }
 
     /// Finds the provider of the file's own lines in `chunk`, until one is found.
