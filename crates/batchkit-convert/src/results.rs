@@ -376,7 +376,7 @@ fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
         .filter(|v| !v.is_null())
 }
 
-fn items<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a Value> {
+fn items(v: Option<&Value>) -> impl Iterator<Item = &Value> {
     v.and_then(Value::as_array).into_iter().flatten()
 }
 

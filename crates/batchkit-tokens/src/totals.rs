@@ -891,6 +891,21 @@ pub struct PricesUsed {
     pub sources: Vec<String>,
 }
 
+/// The provider a request line is for: OpenAI-style lines by their url and model, other
+/// shapes by the rules every provider of the shape applies.
+fn provider_of(content: &[u8]) -> Option<&'static Provider> {
+    batchkit_line::read(content, |root| {
+        let req = RequestLine::detect(root)?;
+        Some(if req.style() == Style::OpenAi {
+            Provider::by_openai_line(req.url(), req.model())
+        } else {
+            req.style().auto_provider()
+        })
+    })
+    .ok()
+    .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1035,19 +1050,4 @@ mod tests {
             prop_assert_eq!(s.input_tokens, counts.iter().sum::<u64>());
         }
     }
-}
-
-/// The provider a request line is for: OpenAI-style lines by their url and model, other
-/// shapes by the rules every provider of the shape applies.
-fn provider_of(content: &[u8]) -> Option<&'static Provider> {
-    batchkit_line::read(content, |root| {
-        let req = RequestLine::detect(root)?;
-        Some(if req.style() == Style::OpenAi {
-            Provider::by_openai_line(req.url(), req.model())
-        } else {
-            req.style().auto_provider()
-        })
-    })
-    .ok()
-    .flatten()
 }
