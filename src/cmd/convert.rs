@@ -46,7 +46,8 @@ use crate::settings::{Format, Settings};
   batchkit convert a.jsonl b.jsonl --to anthropic \\
     --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 \\
     --id-map ids.jsonl --out claude.jsonl
-  batchkit convert --results claude-results.jsonl --to openai --out results.jsonl")]
+  batchkit convert --results claude-results.jsonl --to openai \\
+    --out results.jsonl")]
 pub struct Args {
     /// Request files; `-` for stdin
     #[arg(value_name = "FILE", num_args = 1.., required = true)]

@@ -11,6 +11,11 @@
 //! is given: the line then gets a new id (derived from the old one, the same on every run) and
 //! the map file a line `{"id":new,"original":old}`.
 //!
+//! [`convert_results`] ([`results`]) goes the other way for answers: result lines of any
+//! provider's batch, rewritten in OpenAI's batch output shape with usage, stop reasons and
+//! tool calls mapped, so that a pipeline reads one shape. [`convert_one`] converts one request
+//! line in memory (what `tokens --target` prices).
+//!
 //! ```
 //! use batchkit_convert::{convert, ConvertOptions, Target};
 //! use batchkit_io::Input;
