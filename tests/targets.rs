@@ -245,3 +245,74 @@ bktest!(target_table_human, |dir| {
     assert_eq!(one, transcript("4"), "output depends on --threads");
     insta::assert_snapshot!("tokens_targets_human", one);
 });
+
+/// The `target` record, field by field: a field added, renamed or dropped fails here.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct TargetRecord {
+    #[serde(rename = "type")]
+    kind: String,
+    target: String,
+    provider: String,
+    model: String,
+    own: bool,
+    requests: u64,
+    input_tokens: u64,
+    exact: bool,
+    max_output_tokens: u64,
+    cost: Option<Cost>,
+    cache_rule: Option<String>,
+    cacheable_input_tokens: Option<u64>,
+    cache_breakpoints_added: bool,
+    bytes: u64,
+    files: u64,
+    left_out: u64,
+}
+
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Cost {
+    batch_low: f64,
+    batch_high: f64,
+    sync_low: f64,
+    sync_high: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_cache_low: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_cache_high: Option<f64>,
+}
+
+bktest!(
+    target_records_have_their_schema_and_come_before_the_summary,
+    |dir| {
+        for extra in [&[][..], &["--no-cache-plan"][..]] {
+            let mut c = dir.cmd();
+            c.args([
+                "--format",
+                "json",
+                "tokens",
+                &demo(),
+                "--target",
+                "gemini/gemini-2.5-pro",
+            ])
+            .args(extra);
+            let out = run(c);
+            let text = String::from_utf8(out.stdout).unwrap();
+            let kinds: Vec<String> = text
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<Value>(l).unwrap()["type"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            assert_eq!(kinds, ["file", "target", "target", "summary"], "{extra:?}");
+            for l in text.lines().filter(|l| l.contains(r#""type":"target""#)) {
+                let r: TargetRecord = strict(l);
+                assert_eq!(r.kind, "target");
+                assert_eq!(r.requests, 10);
+            }
+        }
+    }
+);
