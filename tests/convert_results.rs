@@ -44,14 +44,11 @@ fn convert_results(dir: &Dir, input: &str, out: &str, threads: &str) -> Vec<Valu
     json_lines(&run(c))
 }
 
-/// Per id: (status, stop class as OpenAI words it is not compared), output text; and the
-/// summary's usage and cost.
-fn joined(
-    dir: &Dir,
-    requests: &str,
-    results: &str,
-    out: &str,
-) -> (BTreeMap<String, (Value, Value)>, Value) {
+/// Per id: status, output text and the answer's problem (the stop reason itself is worded by
+/// each provider); and the summary.
+type PerId = BTreeMap<String, (Value, Value, Value)>;
+
+fn joined(dir: &Dir, requests: &str, results: &str, out: &str) -> (PerId, Value) {
     let mut c = dir.cmd();
     c.args([
         "--format",
@@ -74,7 +71,11 @@ fn joined(
             let v: Value = serde_json::from_str(l).unwrap();
             (
                 v["custom_id"].as_str().unwrap().to_string(),
-                (v["status"].clone(), v["output_text"].clone()),
+                (
+                    v["status"].clone(),
+                    v["output_text"].clone(),
+                    v.get("answer_problem").cloned().unwrap_or(Value::Null),
+                ),
             )
         })
         .collect();
@@ -98,7 +99,7 @@ bktest!(every_layout_joins_back_with_the_same_statuses, |dir| {
         let (got, got_s) = joined(&dir, &requests, &out, &format!("{layout}.m2"));
         assert_eq!(got, want, "{layout}: statuses and answer texts");
         assert!(
-            want.values().all(|(st, _)| st != "missing"),
+            want.values().all(|(st, _, _)| st != "missing"),
             "{layout}: a fixture result did not join: {want:?}"
         );
         for k in [
