@@ -316,3 +316,44 @@ bktest!(
         }
     }
 );
+
+bktest!(lines_convert_cannot_send_are_counted_per_target, |dir| {
+    dir.write(
+        "mixed.jsonl",
+        concat!(
+            r#"{"custom_id":"c","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}],"max_tokens":20}}"#,
+            "\n",
+            // Anthropic has no embeddings endpoint: no conversion sends this line there.
+            r#"{"custom_id":"e","method":"POST","url":"/v1/embeddings","body":{"model":"text-embedding-3-small","input":"Hi"}}"#,
+            "\n",
+        ),
+    );
+    let (rc, ev) = tokens(
+        &dir,
+        &["mixed.jsonl", "--target", "anthropic/claude-haiku-4-5"],
+    );
+    assert_eq!(rc, 0, "{ev:?}");
+    let t = targets(&ev);
+    assert_eq!(
+        (t[0]["requests"].as_u64(), t[0]["left_out"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(
+        (t[1]["requests"].as_u64(), t[1]["left_out"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let mut c = dir.cmd();
+    c.env("NO_COLOR", "1").args([
+        "--format",
+        "human",
+        "tokens",
+        "mixed.jsonl",
+        "--target",
+        "anthropic/claude-haiku-4-5",
+    ]);
+    let out = String::from_utf8(run(c).stdout).unwrap();
+    assert!(
+        out.contains("anthropic/claude-haiku-4-5: 1 request not priced: `convert --to anthropic` leaves it out"),
+        "{out}"
+    );
+});

@@ -819,9 +819,10 @@ fn targets_table(
     for t in targets.iter().filter(|t| t.left_out > 0) {
         writeln!(
             w,
-            "{}: {} not sent (nothing there takes {})",
+            "{}: {} not priced: `convert --to {}` leaves {} out (run it to see why)",
             t.target,
             crate::plural(t.left_out, "request", "requests"),
+            t.provider,
             if t.left_out == 1 { "it" } else { "them" }
         )?;
     }
