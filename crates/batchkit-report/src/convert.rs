@@ -67,7 +67,11 @@ pub fn human_results_summary(w: &mut impl Write, x: &ResultsSummary, s: Style) -
         })
         .collect();
     if !statuses.is_empty() {
-        writeln!(w, "  statuses (join's, before the answers are checked against their requests): {}", statuses.join(", "))?;
+        writeln!(
+            w,
+            "  statuses (join's, before the answers are checked against their requests): {}",
+            statuses.join(", ")
+        )?;
     }
     if x.tool_calls > 0 {
         writeln!(
