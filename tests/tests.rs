@@ -10,6 +10,7 @@ mod compare;
 mod content_join;
 mod contract;
 mod convert;
+mod convert_results;
 mod dupes;
 mod join;
 #[cfg(target_os = "linux")]
@@ -19,6 +20,7 @@ mod safety;
 mod shard;
 mod sinks;
 mod snapshots;
+mod targets;
 mod tokens;
 mod validate;
 mod vocabulary;

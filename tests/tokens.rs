@@ -100,6 +100,7 @@ struct Summary {
     cache: Option<Value>,
     queue: Option<Value>,
     models: Vec<ModelRow>,
+    targets: Vec<Value>,
     prices: Prices,
     error: Option<Value>,
 }

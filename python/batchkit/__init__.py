@@ -402,6 +402,7 @@ def tokens(
     per_request: Literal[False] = ...,
     pricing: Optional[PathLike] = ...,
     max_models: Optional[int] = ...,
+    target: Union[str, Sequence[str], None] = ...,
     memory_limit: Union[int, str, None] = ...,
     max_line_bytes: Union[int, str, None] = ...,
 ) -> Record: ...
@@ -413,6 +414,7 @@ def tokens(
     per_request: Literal[True],
     pricing: Optional[PathLike] = ...,
     max_models: Optional[int] = ...,
+    target: Union[str, Sequence[str], None] = ...,
     memory_limit: Union[int, str, None] = ...,
     max_line_bytes: Union[int, str, None] = ...,
 ) -> Tuple[Record, List[Record]]: ...
@@ -423,6 +425,7 @@ def tokens(
     per_request: bool = False,
     pricing: Optional[PathLike] = None,
     max_models: Optional[int] = None,
+    target: Union[str, Sequence[str], None] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
 ) -> Union[Record, Tuple[Record, List[Record]]]:
@@ -440,6 +443,10 @@ def tokens(
         per_request: also return the per-request records.
         pricing: a TOML price table adding to or replacing the embedded one.
         max_models: models listed one by one; the others are summed as ``"(other)"``.
+        target: ``"PROVIDER/MODEL"`` or several: also price the file there, converted as
+            ``batchkit convert`` sends it; the summary's ``targets`` lists the file's own
+            provider and model first, then each target cheapest first (``input_tokens``,
+            ``exact``, ``cost``, ``files``).
         memory_limit: bound of the process memory.
         max_line_bytes: the longest line accepted.
 
@@ -451,6 +458,8 @@ def tokens(
     _opt(args, "--model", model)
     _opt(args, "--pricing", pricing)
     _opt(args, "--max-models", max_models)
+    for t in [target] if isinstance(target, str) else (target or []):
+        _opt(args, "--target", t)
     if per_request:
         args.append("--per-request")
     records = _Run(args + ["--"] + _paths(paths)).collect()

@@ -112,6 +112,10 @@ def test_dupes_write_unique_same_file(tmp_path):
         (["tokens/messy.jsonl"], {}),
         (["bedrock/requests.jsonl"], {"model": "claude-3-5-sonnet"}),
         (["tokens/chat.jsonl"], {"pricing": "tokens/pricing.toml"}),
+        (
+            ["tokens/chat.jsonl"],
+            {"target": ["anthropic/claude-haiku-4-5", "openai/gpt-4.1-mini"]},
+        ),
     ],
 )
 def test_tokens_matches_cli(files, extra):
@@ -124,6 +128,10 @@ def test_tokens_matches_cli(files, extra):
     if "pricing" in extra:
         flags += ["--pricing", fx(extra["pricing"])]
         kwargs["pricing"] = fx(extra["pricing"])
+    if "target" in extra:
+        for t in extra["target"]:
+            flags += ["--target", t]
+        kwargs["target"] = extra["target"]
     _, records = cli("tokens", *flags, *paths)
     assert batchkit.tokens(paths, **kwargs) == records[-1]
     _, records = cli("tokens", "--per-request", *flags, *paths)

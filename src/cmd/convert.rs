@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use batchkit_convert::{ConvertOptions, Target};
+use batchkit_convert::{ConvertOptions, ResultsOptions, Target};
 use batchkit_io::paths::Role;
 use batchkit_report::convert::ConvertPrinter;
 use batchkit_report::style::Style;
@@ -27,6 +27,15 @@ use crate::settings::{Format, Settings};
 /// `invalid_custom_id`, unless --id-map MAP is given: the line gets a new id (derived from the
 /// old one, the same on every run) and MAP a line {"id":new,"original":old}.
 ///
+/// With --results, FILE... are result files of any provider's batch (every layout `join` reads:
+/// OpenAI-style, Anthropic, Gemini, Vertex AI, Amazon Bedrock, xAI) and OUT gets them in
+/// OpenAI's batch output shape ({"id","custom_id","response":{"status_code","request_id","body":
+/// <chat.completion>},"error"}): the answer text, tool calls as tool_calls, usage as
+/// prompt_tokens / completion_tokens (cache reads in prompt_tokens_details.cached_tokens), stop
+/// reasons as finish_reason (stop, length, tool_calls, content_filter), errors, expiries and
+/// cancellations as the error object. Ids are copied byte for byte; `join` gives every converted
+/// line the status it gives the original.
+///
 /// OUT is written whole or not at all. Exit 0 when every line converted, 1 when some were left
 /// out, 2 when the conversion could not be done.
 #[derive(Debug, clap::Args)]
@@ -36,7 +45,9 @@ use crate::settings::{Format, Settings};
   batchkit convert batch.jsonl --to gemini --out gemini.jsonl --lossy
   batchkit convert a.jsonl b.jsonl --to anthropic \\
     --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 \\
-    --id-map ids.jsonl --out claude.jsonl")]
+    --id-map ids.jsonl --out claude.jsonl
+  batchkit convert --results claude-results.jsonl --to openai \\
+    --out results.jsonl")]
 pub struct Args {
     /// Request files; `-` for stdin
     #[arg(value_name = "FILE", num_args = 1.., required = true)]
@@ -63,6 +74,9 @@ pub struct Args {
     /// Rename ids the target does not accept, writing {"id":new,"original":old} lines here
     #[arg(long, value_name = "MAP")]
     pub id_map: Option<PathBuf>,
+    /// FILE... are result files: rewrite them in OpenAI's batch output shape (--to openai)
+    #[arg(long, conflicts_with_all = ["model", "model_map", "lossy", "default_max_tokens", "id_map"])]
+    pub results: bool,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -93,6 +107,9 @@ pub fn run(
     .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
     .collect();
     super::check_paths(&inputs, &outputs)?;
+    if args.results {
+        return results(args, settings, out, err);
+    }
     let mut opts = ConvertOptions::new(super::inputs(&args.files), args.to, args.out);
     opts.model = args.model;
     opts.model_map = args.model_map.into_iter().collect::<BTreeMap<_, _>>();
@@ -111,6 +128,38 @@ pub fn run(
     let printed = (|| {
         let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
         printer.summary(&summary)?;
+        printer.flush()?;
+        Ok(Outcome::problems_if(summary.left_out > 0))
+    })();
+    super::closed_pipe(printed, printer.problems())
+}
+
+/// `convert --results`: result lines into OpenAI's batch output shape.
+fn results(
+    args: Args,
+    settings: &Settings,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> anyhow::Result<Outcome> {
+    if args.to != Target::OpenAi {
+        anyhow::bail!(
+            "--results writes OpenAI's batch output shape: give --to openai, not --to {}",
+            args.to.provider()
+        );
+    }
+    let mut opts = ResultsOptions::new(super::inputs(&args.files), args.out);
+    opts.read = settings.read.clone();
+    let json = settings.format == Format::Json;
+    let sizes = crate::progress::sizes(&opts.inputs);
+    let mut printer = ConvertPrinter::new(
+        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
+        json,
+        Style { on: settings.color },
+    );
+    let summary = batchkit_convert::convert_results(&opts, &mut printer);
+    let printed = (|| {
+        let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
+        printer.results_summary(&summary)?;
         printer.flush()?;
         Ok(Outcome::problems_if(summary.left_out > 0))
     })();

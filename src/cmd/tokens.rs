@@ -7,7 +7,10 @@ use batchkit_io::Input;
 use batchkit_report::style::Style;
 use batchkit_report::tokens as report;
 use batchkit_report::tokens::Printer;
-use batchkit_tokens::{count_input, Options, PriceTable, TokensError, TokensSink, Totals};
+use std::sync::Arc;
+
+use batchkit_convert::ConvertOptions;
+use batchkit_tokens::{count_input, Options, PriceTable, Target, TokensError, TokensSink, Totals};
 
 use crate::outcome::Outcome;
 use crate::progress::PerInput;
@@ -31,6 +34,12 @@ use crate::settings::{Format, Settings};
 /// in 128-token steps; Anthropic: up to `cache_control` breakpoints, with where to put one when
 /// there is none; Gemini: implicit caching), with one line of advice when a cheaper
 /// arrangement exists.
+/// --target PROVIDER/MODEL (repeatable) prices the same file on other providers and models: each
+/// line converted as `batchkit convert --to PROVIDER --model MODEL --lossy` writes it, counted
+/// with the target model's tokenizer (exact for OpenAI models, "~" estimates otherwise), priced
+/// sync, batch and batch + cache under that provider's caching rule, and cut into the files its
+/// caps need. One table, the file's own provider and model first, then cheapest first; in JSON
+/// one {"type":"target"} record per row before the summary, which lists them as `targets`.
 /// Exit code 1 when some lines could not be counted (each is listed).
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Examples:
@@ -39,6 +48,8 @@ use crate::settings::{Format, Settings};
     | jq 'select(.input_tokens > 8000)'
   batchkit tokens --model gpt-4o azure.jsonl.zst    # Azure deployment names
   batchkit tokens --pricing my-prices.toml part-*.jsonl
+  batchkit tokens batch.jsonl --target anthropic/claude-sonnet-4-5 \\
+    --target gemini/gemini-2.5-flash --target openai/gpt-4.1-mini
   cat batch.jsonl | batchkit tokens -")]
 pub struct Args {
     /// Request files (JSONL, optionally zstd-compressed); `-` or nothing reads stdin
@@ -64,6 +75,46 @@ pub struct Args {
     /// Skip the prompt-cache plan (shared prefixes, batch + cache cost)
     #[arg(long)]
     pub no_cache_plan: bool,
+    /// Also price the file on this provider and model, converted as `convert` sends it
+    /// (repeatable): openai, anthropic, gemini or a host that takes OpenAI's lines
+    #[arg(long = "target", value_name = "PROVIDER/MODEL")]
+    pub targets: Vec<String>,
+}
+
+/// `--target PROVIDER/MODEL`: a provider convert writes, with caps in providers.toml, and a
+/// model the price table prices.
+fn target(spec: &str, prices: &PriceTable) -> anyhow::Result<Target> {
+    let Some((provider, model)) = spec
+        .split_once('/')
+        .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+    else {
+        anyhow::bail!("--target {spec:?}: give PROVIDER/MODEL (anthropic/claude-sonnet-4-5)");
+    };
+    let provider = provider.to_ascii_lowercase();
+    let to = batchkit_convert::Target::parse(&provider)
+        .filter(|_| batchkit_providers::Provider::get(&provider).is_some());
+    let Some(to) = to else {
+        anyhow::bail!(
+            "--target {spec:?}: {provider:?} is not a provider convert writes (openai, anthropic, gemini, or a host that takes OpenAI's lines: azure, groq, mistral, together, xai)"
+        );
+    };
+    if prices.lookup(model).is_none() {
+        anyhow::bail!(
+            "--target {spec:?}: no price for {model:?} in the {} price table (as of {}); add it with --pricing FILE",
+            prices.origin,
+            prices.as_of
+        );
+    }
+    let mut co = ConvertOptions::new(Vec::new(), to, std::path::PathBuf::new());
+    co.model = Some(model.to_string());
+    co.lossy = true;
+    // Ids do not change a price: renamed where the target would refuse them, nothing written.
+    co.id_map = Some(std::path::PathBuf::new());
+    Ok(Target {
+        provider,
+        model: model.to_string(),
+        convert: Arc::new(move |line: &[u8]| batchkit_convert::convert_one(&co, line)),
+    })
 }
 
 pub fn run(
@@ -76,6 +127,11 @@ pub fn run(
     if let Some(p) = &args.pricing {
         prices.extend_from_file(p).context("--pricing")?;
     }
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| target(t, &prices))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let inputs = super::inputs(&args.files);
     let sizes = crate::progress::sizes(&inputs);
     let w = super::writers(out, err, settings, || Box::new(PerInput::new(sizes)));
@@ -86,12 +142,12 @@ pub fn run(
     match settings.format {
         Format::Json => {
             let mut p = report::JsonPrinter::new(w, o);
-            let outcome = count_all(&args, &inputs, settings, &prices, &mut p);
+            let outcome = count_all(&args, &inputs, settings, &prices, targets, &mut p);
             super::closed_pipe(outcome, p.problems())
         }
         Format::Human => {
             let mut p = report::HumanPrinter::new(w, o, Style { on: settings.color });
-            let outcome = count_all(&args, &inputs, settings, &prices, &mut p);
+            let outcome = count_all(&args, &inputs, settings, &prices, targets, &mut p);
             super::closed_pipe(outcome, p.problems())
         }
     }
@@ -102,6 +158,7 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
     inputs: &[Input],
     settings: &Settings,
     prices: &PriceTable,
+    targets: Vec<Target>,
     p: &mut P,
 ) -> anyhow::Result<Outcome> {
     let opts = Options {
@@ -109,6 +166,7 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
         read: settings.read.clone(),
         max_models: args.max_models,
         cache_plan: !args.no_cache_plan,
+        targets,
     };
     let mut totals = Totals::with_max_models(args.max_models);
     for input in inputs {
@@ -126,6 +184,7 @@ fn count_all<P: Printer + TokensSink<Error = std::io::Error>>(
     }
     let mut s = totals.summary(prices);
     s.queue = p.queue(s.input_tokens);
+    s.targets = totals.target_summaries(prices, &s);
     p.summary(&s)?;
     p.flush()?;
     if totals.unreadable > 0 {

@@ -11,6 +11,11 @@
 //! is given: the line then gets a new id (derived from the old one, the same on every run) and
 //! the map file a line `{"id":new,"original":old}`.
 //!
+//! [`convert_results`] ([`results`]) goes the other way for answers: result lines of any
+//! provider's batch, rewritten in OpenAI's batch output shape with usage, stop reasons and
+//! tool calls mapped, so that a pipeline reads one shape. [`convert_one`] converts one request
+//! line in memory (what `tokens --target` prices).
+//!
 //! ```
 //! use batchkit_convert::{convert, ConvertOptions, Target};
 //! use batchkit_io::Input;
@@ -27,6 +32,7 @@
 //! ```
 
 pub mod map;
+pub mod results;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -38,6 +44,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use map::Problem;
+pub use results::{convert_results, ResultsOptions, ResultsSummary};
 
 /// The shape lines are converted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,6 +315,21 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
                 .map(|pr| finding(Code::Unconvertible, line, offset, id.as_deref(), pr))
                 .collect(),
         ),
+    }
+}
+
+/// One request line converted as [`convert`] converts it, without writing it: the line (no
+/// newline), or why it is left out (the first finding's message). With `opts.id_map` set, an
+/// id the target does not take is renamed as `--id-map` renames it (nothing is written):
+/// what `tokens --target` prices.
+pub fn convert_one(opts: &ConvertOptions, content: &[u8]) -> Result<Vec<u8>, String> {
+    match convert_line(opts, content, 0, 0) {
+        LineOut::Line { mut bytes, .. } => {
+            bytes.pop();
+            Ok(bytes)
+        }
+        LineOut::Findings(ds) => Err(ds.first().map(|d| d.message.clone()).unwrap_or_default()),
+        LineOut::Blank => Err("a blank line".into()),
     }
 }
 

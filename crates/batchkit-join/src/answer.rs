@@ -434,19 +434,32 @@ fn json_type(v: &Json) -> &'static str {
 }
 
 /// A forced tool's answer: the first `tool_use` (Anthropic, Bedrock Claude) or `toolUse`
-/// (Converse) block naming one of `tools`, its input against that tool's schema.
+/// (Converse) block naming one of `tools`, or the first OpenAI chat `tool_calls` entry naming
+/// one (what `convert --results` writes), its input against that tool's schema.
 fn check_tool(tools: &[(String, Option<Arc<Compiled>>)], result: &[u8]) -> Option<AnswerProblem> {
+    /// A call's input: a value, absent, or (OpenAI's `arguments` string) not JSON.
+    enum Input {
+        Value(Json),
+        Missing,
+        NotJson,
+    }
     let found = batchkit_line::read(result, |root| {
+        let pick = |name: Option<&str>| name.and_then(|n| tools.iter().position(|(t, _)| t == n));
         let content = field(root, "result")
             .and_then(|r| field(r, "message"))
-            .or_else(|| field(root, "modelOutput"))?;
-        let blocks = field(content, "content").or_else(|| {
-            field(content, "output")
-                .and_then(|o| field(o, "message"))
-                .and_then(|m| field(m, "content"))
-        })?;
-        let blocks = blocks.as_array()?;
-        for b in blocks.iter() {
+            .or_else(|| field(root, "modelOutput"));
+        let blocks = content.and_then(|content| {
+            field(content, "content").or_else(|| {
+                field(content, "output")
+                    .and_then(|o| field(o, "message"))
+                    .and_then(|m| field(m, "content"))
+            })
+        });
+        for b in blocks
+            .and_then(|b| b.as_array())
+            .into_iter()
+            .flat_map(|a| a.iter())
+        {
             let (name, input) = if string(b, "type") == Some("tool_use") {
                 (string(b, "name"), b.get("input"))
             } else if let Some(u) = field(b, "toolUse") {
@@ -454,10 +467,28 @@ fn check_tool(tools: &[(String, Option<Arc<Compiled>>)], result: &[u8]) -> Optio
             } else {
                 continue;
             };
-            let Some(i) = name.and_then(|n| tools.iter().position(|(t, _)| t == n)) else {
+            let Some(i) = pick(name) else {
                 continue;
             };
-            return Some((i, input.map(batchkit_line::to_serde)));
+            let input = input.map_or(Input::Missing, |v| Input::Value(batchkit_line::to_serde(v)));
+            return Some((i, input));
+        }
+        let body = field(root, "response").map(|r| field(r, "body").unwrap_or(r))?;
+        let message = items(body, "choices")
+            .next()
+            .and_then(|c| field(c, "message"))?;
+        for call in items(message, "tool_calls").filter_map(|c| field(c, "function")) {
+            let Some(i) = pick(string(call, "name")) else {
+                continue;
+            };
+            let input = match string(call, "arguments") {
+                Some(a) => match serde_json::from_str(a) {
+                    Ok(v) => Input::Value(v),
+                    Err(_) => Input::NotJson,
+                },
+                None => Input::Missing,
+            };
+            return Some((i, input));
         }
         None
     })
@@ -476,11 +507,20 @@ fn check_tool(tools: &[(String, Option<Arc<Compiled>>)], result: &[u8]) -> Optio
             names()
         )));
     };
-    let Some(input) = input else {
-        return Some(AnswerProblem::at_root(format!(
-            "the call of {} has no input",
-            tools[i].0
-        )));
+    let input = match input {
+        Input::Value(v) => v,
+        Input::Missing => {
+            return Some(AnswerProblem::at_root(format!(
+                "the call of {} has no input",
+                tools[i].0
+            )))
+        }
+        Input::NotJson => {
+            return Some(AnswerProblem::at_root(format!(
+                "the call of {} has arguments that are not JSON",
+                tools[i].0
+            )))
+        }
     };
     let v = tools[i].1.as_ref()?.validator.as_ref()?;
     violation(v, &input)

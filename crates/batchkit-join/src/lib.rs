@@ -100,7 +100,7 @@ use serde::Serialize;
 
 pub use cost::{batch_cost, default_prices, BatchPrice, NoPrices, Prices};
 pub use engine::join;
-pub use parse::Usage;
+pub use parse::{result_info, ResultInfo, Stop, Text, Unjoinable, Usage};
 
 /// The usage result line `line` reports and the model it names, as the join totals them
 /// (`None` when it reports no usage or is not a result line): what `compare` adds up from the

@@ -208,7 +208,7 @@ fn content_request(root: Value<'_, '_>) -> Option<RequestId<'static>> {
 
 /// Everything the join keeps about one result line.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct ResultInfo<'a> {
+pub struct ResultInfo<'a> {
     /// Decoded id, when the line has one.
     pub id: Option<Cow<'a, str>>,
     /// A Vertex row without an id: the content key of the request it echoes.
@@ -229,7 +229,7 @@ pub(crate) struct ResultInfo<'a> {
 
 /// A result's stop reason, verbatim.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Stop<'a> {
+pub struct Stop<'a> {
     /// The decoded value.
     pub value: Cow<'a, str>,
     /// Start and length of its JSON string literal in the line.
@@ -239,7 +239,7 @@ pub(crate) struct Stop<'a> {
 
 /// Why a result line cannot be joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Unjoinable {
+pub enum Unjoinable {
     InvalidUtf8(String),
     InvalidJson(String),
     NotObject,
@@ -252,7 +252,7 @@ pub(crate) enum Unjoinable {
 /// An answer text as a JSON string literal: a slice of the line, or re-encoded when it was
 /// made of several parts.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Text {
+pub enum Text {
     Raw { start: usize, len: usize },
     Owned(String),
 }
@@ -563,7 +563,7 @@ fn classify(f: &Facts<'_>) -> Status {
 
 /// Reads one result line, through the one JSON engine (batchkit-line). A line that is not
 /// UTF-8, or not one JSON value, is unjoinable (see [`request_id`]).
-pub(crate) fn result_info(content: &[u8]) -> ResultInfo<'_> {
+pub fn result_info(content: &[u8]) -> ResultInfo<'_> {
     let read = batchkit_line::read_located(content, |root, at| {
         if !root.is_object() {
             ResultInfo {

@@ -2,11 +2,13 @@
 //!
 //! JSON Lines: `{"type":"diagnostic",...}` per line left out (`unconvertible` with the
 //! field's pointer, `invalid_custom_id`, syntax findings), then `{"type":"summary",...}`.
-//! Human output prints the findings compiler-style and a short summary.
+//! Human output prints the findings compiler-style and a short summary. `convert --results`
+//! prints the same findings and a summary of its own (`"results":true`, statuses as `join`
+//! reads them, source layouts).
 
 use std::io::{self, Write};
 
-use batchkit_convert::{ConvertSink, ConvertSummary};
+use batchkit_convert::{ConvertSink, ConvertSummary, ResultsSummary};
 use batchkit_line::Diagnostic;
 use serde::Serialize;
 
@@ -30,6 +32,71 @@ pub fn summary_keys() -> Vec<String> {
         ok: true,
         error: None,
     })
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "summary")]
+struct ResultsRecord<'a> {
+    /// Result lines, not requests.
+    results: bool,
+    #[serde(flatten)]
+    summary: &'a ResultsSummary,
+    /// Every line converted.
+    ok: bool,
+}
+
+/// The summary of a conversion of results, for people.
+pub fn human_results_summary(w: &mut impl Write, x: &ResultsSummary, s: Style) -> io::Result<()> {
+    writeln!(w)?;
+    writeln!(
+        w,
+        "{} converted to OpenAI's batch output shape, {} left out",
+        crate::plural(x.converted, "result line", "result lines"),
+        crate::thousands(x.left_out)
+    )?;
+    if x.kept > 0 {
+        writeln!(
+            w,
+            "  {} already in that shape, copied as they stand",
+            crate::plural(x.kept, "line", "lines")
+        )?;
+    }
+    if !x.layouts.is_empty() {
+        let by: Vec<String> = x
+            .layouts
+            .iter()
+            .map(|(k, n)| format!("{k} {}", crate::thousands(*n)))
+            .collect();
+        writeln!(w, "  read as: {}", by.join(", "))?;
+    }
+    let statuses: Vec<String> = batchkit_join::Status::ALL
+        .iter()
+        .filter_map(|st| {
+            x.statuses
+                .get(st.as_str())
+                .map(|n| format!("{} {}", st.as_str(), crate::thousands(*n)))
+        })
+        .collect();
+    if !statuses.is_empty() {
+        writeln!(
+            w,
+            "  statuses (join's, before the answers are checked against their requests): {}",
+            statuses.join(", ")
+        )?;
+    }
+    if x.tool_calls > 0 {
+        writeln!(
+            w,
+            "  {} calling tools (tool_calls)",
+            crate::plural(x.tool_calls, "answer", "answers")
+        )?;
+    }
+    let verdict = if x.left_out == 0 {
+        s.green("every line converted")
+    } else {
+        s.red("some lines were left out")
+    };
+    writeln!(w, "{verdict}")
 }
 
 /// The summary for people.
@@ -95,6 +162,23 @@ impl<W: Write, E: Write> ConvertPrinter<W, E> {
             )
         } else {
             human_summary(&mut self.w.out, s, self.style)
+        }
+    }
+
+    /// Prints the summary of a conversion of results.
+    pub fn results_summary(&mut self, s: &ResultsSummary) -> io::Result<()> {
+        self.w.progress_done();
+        if self.json {
+            crate::join::json(
+                &mut self.w.out,
+                &ResultsRecord {
+                    results: true,
+                    summary: s,
+                    ok: s.left_out == 0,
+                },
+            )
+        } else {
+            human_results_summary(&mut self.w.out, s, self.style)
         }
     }
 

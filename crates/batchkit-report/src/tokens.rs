@@ -31,7 +31,8 @@
 use std::io::{self, Write};
 
 use batchkit_tokens::{
-    Advice, FileTotals, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary, TokensSink,
+    Advice, FileTotals, ModelSummary, PlannedCost, Queue, RequestCount, Sink, Summary,
+    TargetSummary, TokensSink,
 };
 use serde::Serialize;
 
@@ -218,6 +219,7 @@ pub fn summary_keys() -> Vec<String> {
         "cache",
         "queue",
         "models",
+        "targets",
         "prices",
     ]
     .iter()
@@ -238,6 +240,8 @@ struct SummaryRecord<'a> {
 enum Event<'a> {
     Request(&'a Request<'a>),
     File(&'a FileTotals),
+    /// `--target`: the file priced on one provider and model (its own first).
+    Target(&'a TargetSummary),
     Summary(SummaryRecord<'a>),
 }
 
@@ -349,6 +353,9 @@ impl<W: Write, E: Write> Printer for JsonPrinter<W, E> {
     }
     fn summary(&mut self, s: &Summary) -> io::Result<()> {
         self.o.progress_done();
+        for t in &s.targets {
+            self.emit(&Event::Target(t))?;
+        }
         let s = worded(s);
         let error = self.o.error().cloned();
         self.emit(&Event::Summary(SummaryRecord {
@@ -666,6 +673,9 @@ impl<W: Write, E: Write> Printer for HumanPrinter<W, E> {
         writeln!(w)?;
         self.cache_plan(s)?;
         let w = &mut self.o.out;
+        if !s.targets.is_empty() {
+            targets_table(w, &self.style, cur, &s.targets)?;
+        }
         if let Some(q) = &s.queue {
             let shards =
                 match q.shards {
@@ -768,6 +778,102 @@ impl<W: Write, E: Write> Printer for HumanPrinter<W, E> {
         }
         Ok(())
     }
+}
+
+/// `--target`: one row per provider and model, the file's own first, then cheapest first.
+fn targets_table(
+    w: &mut impl Write,
+    style: &Style,
+    cur: &str,
+    targets: &[TargetSummary],
+) -> io::Result<()> {
+    let name = |t: &TargetSummary| {
+        let mut n = t.target.clone();
+        if t.own {
+            n.push_str(" (this file)");
+        }
+        n
+    };
+    let tokens = |t: &TargetSummary| {
+        if t.exact {
+            thousands(t.input_tokens)
+        } else {
+            format!("~{}", thousands(t.input_tokens))
+        }
+    };
+    let range = |t: &TargetSummary, which: u8| match t.cost {
+        Some(c) => {
+            let (lo, hi) = match which {
+                0 => (c.base.sync_low, c.base.sync_high),
+                1 => (c.base.batch_low, c.base.batch_high),
+                _ => (
+                    c.batch_cache_low.unwrap_or(c.base.batch_low),
+                    c.batch_cache_high.unwrap_or(c.base.batch_high),
+                ),
+            };
+            format!("{} – {}", money(cur, lo), money(cur, hi))
+        }
+        None => "no price".into(),
+    };
+    let width = |f: &dyn Fn(&TargetSummary) -> String, min: usize| {
+        targets
+            .iter()
+            .map(|t| f(t).chars().count())
+            .chain([min])
+            .max()
+            .unwrap_or(min)
+    };
+    let nw = width(&name, 6);
+    let tw = width(&tokens, 12);
+    let (sw, bw, cw) = (
+        width(&|t| range(t, 0), 4),
+        width(&|t| range(t, 1), 5),
+        width(&|t| range(t, 2), 13),
+    );
+    let header = format!(
+        "{:<nw$}  {:>tw$}  {:>10}  {:>sw$}  {:>bw$}  {:>cw$}  {:>5}",
+        "target", "input tokens", "max output", "sync", "batch", "batch + cache", "files"
+    );
+    writeln!(
+        w,
+        "{}",
+        style.bold("the same requests on each target, as `convert` sends them:")
+    )?;
+    writeln!(w, "{}", style.bold(&header))?;
+    for t in targets {
+        writeln!(
+            w,
+            "{:<nw$}  {:>tw$}  {:>10}  {:>sw$}  {:>bw$}  {:>cw$}  {:>5}",
+            name(t),
+            tokens(t),
+            thousands(t.max_output_tokens),
+            range(t, 0),
+            range(t, 1),
+            range(t, 2),
+            thousands(t.files),
+        )?;
+    }
+    for t in targets.iter().filter(|t| t.left_out > 0) {
+        writeln!(
+            w,
+            "{}: {} not priced: `convert --to {}` leaves {} out (run it to see why)",
+            t.target,
+            crate::plural(t.left_out, "request", "requests"),
+            t.provider,
+            if t.left_out == 1 { "it" } else { "them" }
+        )?;
+    }
+    if targets.iter().any(|t| t.cache_breakpoints_added) {
+        writeln!(
+            w,
+            "batch + cache on targets that cache on request: with cache_control after the shared prefix, as `convert --cache auto` places it"
+        )?;
+    }
+    writeln!(
+        w,
+        "targets cheapest first by batch + cache with every allowed output token; files: under each provider's request and byte caps"
+    )?;
+    writeln!(w)
 }
 
 #[cfg(test)]

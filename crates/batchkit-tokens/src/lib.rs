@@ -51,6 +51,7 @@ mod image;
 mod prices;
 mod request;
 mod split;
+mod targets;
 mod tools;
 mod totals;
 
@@ -63,6 +64,7 @@ pub use encoding::{normalize_model, tokenizer_for, Encoding, Tokenizer};
 pub use image::{data_url_size, image_size, openai_image_tokens, tiles};
 pub use prices::{batch_cache_cost, round_money, CacheTokens, Cost, Price, PriceError, PriceTable};
 pub use request::{count_parsed, count_request, count_request_planned, RequestCount};
+pub use targets::{cheapest_first, FileCut, LineConverter, Target, TargetSummary, TargetTotals};
 pub use totals::{
     Advice, CachePlan, FileTotals, ModelSummary, PlannedCost, PricesUsed, Queue, SharedPrefixes,
     Summary, Totals, DEFAULT_MAX_MODELS, OTHER_MODELS,
@@ -84,6 +86,9 @@ pub struct Options {
     pub max_models: usize,
     /// Work out the prompt-cache plan (shared prefixes, see [`Totals::summary`]'s `cache`).
     pub cache_plan: bool,
+    /// Providers and models to price the file on as well, each line converted as the target
+    /// gets it ([`Totals::targets`], [`Totals::target_summaries`]).
+    pub targets: Vec<Target>,
 }
 
 impl Default for Options {
@@ -93,6 +98,7 @@ impl Default for Options {
             read: ReadOptions::default(),
             max_models: DEFAULT_MAX_MODELS,
             cache_plan: true,
+            targets: Vec::new(),
         }
     }
 }
@@ -168,15 +174,26 @@ where
     }
 }
 
-type ChunkResult = Vec<(u64, u64, Result<RequestCount, Diagnostic>, Option<Prefixes>)>;
+/// One line's outcome: line, offset, count, cache-prefix boundaries, length (with its
+/// newline), and its count for each `--target`.
+type LineResult = (
+    u64,
+    u64,
+    Result<RequestCount, Diagnostic>,
+    Option<Prefixes>,
+    u64,
+    Vec<targets::TargetLine>,
+);
+type ChunkResult = Vec<LineResult>;
 
 fn count_chunk(
     chunk: &Chunk,
-    model: Option<&str>,
+    opts: &Options,
     max_line: usize,
     plan: bool,
     budget: &batchkit_io::Budget,
 ) -> ChunkResult {
+    let model = opts.model.as_deref();
     if let Some(over) = chunk.oversized {
         let problem = Diagnostic::at(
             Code::LineTooLarge,
@@ -185,7 +202,7 @@ fn count_chunk(
             over.offset,
             batchkit_json::syntax::line_too_large(over.len, max_line as u64),
         );
-        return vec![(over.line, over.offset, Err(problem), None)];
+        return vec![(over.line, over.offset, Err(problem), None, 0, Vec::new())];
     }
     chunk
         .lines()
@@ -203,11 +220,20 @@ fn count_chunk(
                         &batchkit_io::format_size(budget.total()),
                     ),
                 );
-                return (l.number, l.offset, Err(problem), None);
+                return (l.number, l.offset, Err(problem), None, 0, Vec::new());
             }
             let (r, p) = count_request_planned(l.content, model, plan);
             let r = r.map_err(|d| d.placed(l.number, l.offset));
-            (l.number, l.offset, r, p)
+            // A line the file's own count refuses is not priced elsewhere either.
+            let t = match &r {
+                Ok(_) => opts
+                    .targets
+                    .iter()
+                    .map(|t| targets::count_for(t, l.content, plan))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            (l.number, l.offset, r, p, l.content.len() as u64 + 1, t)
         })
         .collect()
 }
@@ -227,9 +253,9 @@ where
     S: TokensSink,
     S::Error: From<TokensError>,
 {
-    let model = opts.model.as_deref();
     let max_line = opts.read.max_line_bytes;
     totals.set_max_models(opts.max_models);
+    totals.start_targets(&opts.targets, &opts.read.budget);
     totals.files += 1;
     let before = FileTotals::of(totals, &input.name);
     let plan = opts.cache_plan;
@@ -242,9 +268,12 @@ where
     let stats = batchkit_io::run(
         input,
         &opts.read,
-        |chunk| count_chunk(chunk, model, max_line, plan, &opts.read.budget),
+        |chunk| count_chunk(chunk, opts, max_line, plan, &opts.read.budget),
         |chunk, results| -> Result<bool, Stop<S::Error>> {
-            for (line, offset, result, prefixes) in results {
+            if !opts.targets.is_empty() {
+                totals.own_provider_from(chunk);
+            }
+            for (line, offset, result, prefixes, len, counts) in results {
                 if matches!(&result, Err(d) if d.code == Code::EmptyLine) {
                     blanks.blank(line, offset);
                     continue;
@@ -267,6 +296,9 @@ where
                     }
                 }
                 totals.add(&result);
+                if result.is_ok() {
+                    totals.add_targets(counts, len, file, line);
+                }
                 let go = match &result {
                     Ok(r) => {
                         if let Some(p) = &prefixes {

@@ -6,11 +6,15 @@ use serde::Serialize;
 
 use crate::cache::{
     BreakpointHint, CachePolicy, CacheRule, ModelCache, PrefixTable, Prefixes, SharedPrefix,
+    DEFAULT_TABLE_SLOTS,
 };
 use crate::encoding::Encoding;
 use crate::prices::{batch_cache_cost, round_money, CacheTokens, Cost, PriceTable};
 use crate::request::RequestCount;
+use crate::targets::{cheapest_first, FileCut, Target, TargetLine, TargetSummary, TargetTotals};
 use crate::{Diagnostic, Severity};
+use batchkit_line::RequestLine;
+use batchkit_providers::{Provider, Style};
 
 /// Per-model entries kept by default; requests of further models are summed as [`OTHER_MODELS`].
 pub const DEFAULT_MAX_MODELS: usize = 1000;
@@ -51,6 +55,13 @@ pub struct Totals {
     table: PrefixTable,
     /// Whether some request was given to the cache plan.
     planned: bool,
+    /// The file counted again for each `--target` ([`crate::Options::targets`]).
+    pub targets: Vec<TargetTotals>,
+    /// The provider the file's own lines are for (by their shape, url and model), once a
+    /// line was seen with targets to compare to.
+    own_provider: Option<&'static Provider>,
+    /// The file's own lines cut under that provider's caps.
+    own_cut: FileCut,
 }
 
 impl Default for Totals {
@@ -113,7 +124,92 @@ impl Totals {
             models: BTreeMap::new(),
             table: PrefixTable::default(),
             planned: false,
+            targets: Vec::new(),
+            own_provider: None,
+            own_cut: FileCut::default(),
         }
+    }
+
+    /// Sets up the totals of `targets` (once, on the first input): the prefix tables of the
+    /// file's own plan and every target's share the budget's tables part.
+    pub(crate) fn start_targets(&mut self, targets: &[Target], budget: &batchkit_io::Budget) {
+        if targets.is_empty() || !self.targets.is_empty() {
+            return;
+        }
+        let share = budget.tables() / 16 / (targets.len() as u64 + 1);
+        let slots = if share >= DEFAULT_TABLE_SLOTS as u64 {
+            DEFAULT_TABLE_SLOTS
+        } else {
+            // A power of two no larger than the share (at least the table's minimum).
+            1usize << (63 - share.max(64).leading_zeros())
+        };
+        if self.requests == 0 {
+            self.table = PrefixTable::with_slots(slots);
+        }
+        self.targets = targets
+            .iter()
+            .map(|t| TargetTotals::new(t, slots))
+            .collect();
+    }
+
+    /// Finds the provider of the file's own lines in `chunk`, until one is found.
+    pub(crate) fn own_provider_from(&mut self, chunk: &batchkit_io::Chunk) {
+        if self.own_provider.is_some() {
+            return;
+        }
+        for l in chunk.lines().filter(|l| !l.is_blank()) {
+            if let Some(p) = provider_of(l.content) {
+                self.own_provider = Some(p);
+                self.own_cut = FileCut::of(Some(p));
+                return;
+            }
+        }
+    }
+
+    /// Adds one counted line's length (`len`, its newline included) to the file's own cut and
+    /// its counts for every target.
+    pub(crate) fn add_targets(&mut self, counts: Vec<TargetLine>, len: u64, file: &str, line: u64) {
+        if self.targets.is_empty() {
+            return;
+        }
+        self.own_cut.add(len);
+        for (t, c) in self.targets.iter_mut().zip(counts) {
+            t.add(c, file, line);
+        }
+    }
+
+    /// The file's own provider and model (the first record) and every target, priced with
+    /// `prices`, cheapest first after the file's own; `own` is this file's [`Totals::summary`].
+    /// Empty without targets.
+    pub fn target_summaries(&self, prices: &PriceTable, own: &Summary) -> Vec<TargetSummary> {
+        if self.targets.is_empty() {
+            return Vec::new();
+        }
+        let provider = self.own_provider.map_or("(unknown)", |p| p.name.as_str());
+        let model = match own.models.as_slice() {
+            [one] => one.model.clone().unwrap_or_else(|| "(no model)".into()),
+            many => format!("({} models)", many.len()),
+        };
+        let mut out = vec![TargetSummary {
+            target: format!("{provider}/{model}"),
+            provider: provider.to_string(),
+            model,
+            own: true,
+            requests: own.requests,
+            input_tokens: own.input_tokens,
+            exact: own.exact,
+            max_output_tokens: own.max_output_tokens,
+            cost: own.cost,
+            cache_rule: own.cache.as_ref().and_then(|c| c.rule),
+            cacheable_input_tokens: own.cache.as_ref().map(|c| c.cacheable_input_tokens),
+            cache_breakpoints_added: false,
+            bytes: own.bytes,
+            files: self.own_cut.files,
+            left_out: 0,
+        }];
+        out.extend(self.targets.iter().map(|t| t.summary(prices)));
+        cheapest_first(&mut out);
+        out
     }
 
     /// Uses a prefix table of `slots` slots (16 bytes each) for the cache plan.
@@ -266,6 +362,7 @@ impl Totals {
             cache,
             queue: None,
             models,
+            targets: Vec::new(),
             prices: PricesUsed {
                 as_of: prices.as_of.clone(),
                 currency: prices.currency.clone(),
@@ -704,6 +801,9 @@ pub struct Summary {
     pub queue: Option<Queue>,
     /// Per model, in model-name order.
     pub models: Vec<ModelSummary>,
+    /// The file priced on each `--target`, its own provider and model first, then cheapest
+    /// first ([`Totals::target_summaries`]); empty without targets.
+    pub targets: Vec<TargetSummary>,
     /// The price table used.
     pub prices: PricesUsed,
 }
@@ -779,6 +879,21 @@ pub struct PricesUsed {
     pub origin: String,
     /// Where the prices come from.
     pub sources: Vec<String>,
+}
+
+/// The provider a request line is for: OpenAI-style lines by their url and model, other
+/// shapes by the rules every provider of the shape applies.
+fn provider_of(content: &[u8]) -> Option<&'static Provider> {
+    batchkit_line::read(content, |root| {
+        let req = RequestLine::detect(root)?;
+        Some(if req.style() == Style::OpenAi {
+            Provider::by_openai_line(req.url(), req.model())
+        } else {
+            req.style().auto_provider()
+        })
+    })
+    .ok()
+    .flatten()
 }
 
 #[cfg(test)]
