@@ -190,6 +190,20 @@ def _paths(paths: Paths, what: str = "paths") -> List[str]:
     return out
 
 
+Partition = Union[str, Tuple[int, int]]
+"""Part K of N of the id space: ``"K/N"`` or ``(K, N)`` (see ``--partition``)."""
+
+
+def _partition(args: List[str], partition: Optional[Partition]) -> None:
+    if partition is None:
+        return
+    if isinstance(partition, str):
+        args += ["--partition", partition]
+    else:
+        k, n = partition
+        args += ["--partition", f"{int(k)}/{int(n)}"]
+
+
 def _opt(args: List[str], flag: str, value: Any) -> None:
     if value is not None:
         args += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
@@ -373,6 +387,7 @@ def dupes(
     temp_dir: Optional[PathLike] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
+    partition: Optional[Partition] = None,
 ) -> Findings:
     """Finds every request id used more than once, across all files together.
 
@@ -388,6 +403,9 @@ def dupes(
         temp_dir: where spilled ids go.
         memory_limit: bound of the process memory (``"64MiB"``, or bytes).
         max_line_bytes: the longest line accepted.
+        partition: only the ids of part K of N (``"K/N"`` or ``(K, N)``); lines without
+            an id are part 0's. The runs of all parts find what one run finds, and their
+            summaries' counts add up to its counts.
 
     >>> [d["custom_id"] for d in batchkit.dupes("fixtures/bedrock/faulty.jsonl")]
     ['CALL0000001']
@@ -395,6 +413,7 @@ def dupes(
     args = _global(memory_limit, max_line_bytes) + ["dupes", "--provider", provider]
     _opt(args, "--write-unique", write_unique)
     _opt(args, "--temp-dir", temp_dir)
+    _partition(args, partition)
     return Findings("dupes", args + ["--"] + _paths(paths), ("duplicate",))
 
 
@@ -579,6 +598,7 @@ def join(
     raise_max_tokens: Optional[float] = None,
     rejects: Optional[PathLike] = None,
     id_map: Optional[PathLike] = None,
+    partition: Optional[Partition] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
@@ -597,7 +617,10 @@ def join(
     the request's schema, ``expect_json`` asks for JSON of requests that ask for nothing.
     The summary counts ``raised`` and ``raise_unchanged`` with ``raise_max_tokens``.
     ``id_map`` is the map ``convert(..., id_map=)`` wrote: results naming its new ids join
-    the requests with the original ones.
+    the requests with the original ones. ``partition`` (``"K/N"`` or ``(K, N)``) joins only
+    the request and result lines whose id is in part K of N (lines without an id are part
+    0's): the outputs of all parts, interleaved in request (result) order, are one run's,
+    and their summaries' counts add up to its counts.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -619,6 +642,7 @@ def join(
     _opt(args, "--temp-dir", temp_dir)
     _opt(args, "--answer-schema", answer_schema)
     _opt(args, "--id-map", id_map)
+    _partition(args, partition)
     if expect_json:
         args.append("--expect-json")
     args += ["--requests", *_paths(requests, "requests")]
