@@ -395,3 +395,107 @@ bktest!(every_part_number_and_count_are_checked, |dir| {
         assert!(err.contains("--partition"), "{bad}: {err}");
     }
 });
+
+/// A named pipe at `name` in `dir` fed `data` once by a thread (as `<(zstdcat x)` or a
+/// Python file object's `/dev/fd/N` is).
+#[cfg(unix)]
+fn fifo(dir: &Dir, name: &str, data: Vec<u8>) -> (PathBuf, std::thread::JoinHandle<()>) {
+    use std::io::Write;
+    let p = dir.join(name);
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let q = p.clone();
+    let feed = std::thread::spawn(move || {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&q).unwrap();
+        let _ = f.write_all(&data);
+    });
+    (p, feed)
+}
+
+/// Runs `c`, killed after a minute (a job that opened a pipe twice would wait for ever);
+/// its stdout and stderr go to files, so a long output cannot block it.
+#[cfg(unix)]
+fn run_bounded(dir: &Dir, mut c: std::process::Command) -> std::process::Output {
+    let (out, err) = (dir.join("bounded.out"), dir.join("bounded.err"));
+    c.stdout(std::fs::File::create(&out).unwrap());
+    c.stderr(std::fs::File::create(&err).unwrap());
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("the job read a pipe twice and waited for ever");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: std::fs::read(out).unwrap(),
+        stderr: std::fs::read(err).unwrap(),
+    }
+}
+
+#[cfg(unix)]
+bktest!(pipes_read_twice_by_a_spilled_run_are_copied_first, |dir| {
+    let (req, res) = generate(&dir, 5, 4000);
+    let plain = |p: &PathBuf| {
+        let b = std::fs::read(p).unwrap();
+        if p.extension().is_some_and(|e| e == "zst") {
+            zstd::decode_all(&b[..]).unwrap()
+        } else {
+            b
+        }
+    };
+    // dupes --write-unique over a spilled id set reads its inputs a second time.
+    let want = dupes(&dir, &req[..1], None, &["--table-limit", "16KiB"]);
+    assert_eq!(want.summary["spilled"], true);
+    let (pipe, feed) = fifo(&dir, "req.pipe", plain(&req[0]));
+    let mut c = dir.cmd();
+    c.args([
+        "--format",
+        "json",
+        "dupes",
+        "--table-limit",
+        "16KiB",
+        "--write-unique",
+    ])
+    .arg(dir.join("u.jsonl"))
+    .arg(&pipe);
+    let o = run_bounded(&dir, c);
+    feed.join().unwrap();
+    assert!(code(&o) < 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("u.jsonl")).unwrap(),
+        want.files["unique.jsonl"]
+    );
+
+    // The spilled join reads its requests a second time.
+    let want = join(&dir, &req[..1], &res, None, &["--table-limit", "16KiB"]);
+    assert_eq!(want.summary["spilled"], true);
+    let (pipe, feed) = fifo(&dir, "req2.pipe", plain(&req[0]));
+    let mut c = dir.cmd();
+    c.args([
+        "--format",
+        "json",
+        "join",
+        "--table-limit",
+        "16KiB",
+        "--requests",
+    ])
+    .arg(&pipe)
+    .arg("--results")
+    .args(&res)
+    .arg("--out")
+    .arg(dir.join("m.jsonl"));
+    let o = run_bounded(&dir, c);
+    feed.join().unwrap();
+    assert!(code(&o) < 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(dir.join("m.jsonl")).unwrap(),
+        want.files["out.jsonl"]
+    );
+});

@@ -245,7 +245,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             } else {
                 // The request ids outgrew the budget: start the request side again on the
                 // spill path, with fresh outputs.
-                if opts.requests.iter().any(|i| i.source == Source::Stdin) {
+                if opts.requests.iter().any(Input::one_pass) {
                     return Err(JoinError::Usage(
                         "the request ids on stdin do not fit in --memory-limit beside the results; raise it or pass the requests file by path".into(),
                     ));

@@ -456,9 +456,10 @@ impl Ctx<'_> {
         let mut second_inputs = Vec::new();
         let mut gidx = 0u64;
         for (fi, input) in opts.requests.iter().enumerate() {
-            let mut tee = match input.source {
-                Source::Stdin => Some(SpillFile::create(dir.join(format!("stdin-{fi}")), 1 << 20)?),
-                Source::Path(_) => None,
+            // Stdin or a pipe: read once, so teed to a file for the second pass.
+            let mut tee = match input.one_pass() {
+                true => Some(SpillFile::create(dir.join(format!("stdin-{fi}")), 1 << 20)?),
+                false => None,
             };
             let stats = run_input(
                 &input.name,

@@ -305,7 +305,8 @@ fn scan(
     let mut spool_dir = None;
     if opts.write_unique.is_some() {
         for (i, input) in inputs.iter_mut().enumerate() {
-            if input.source == Source::Stdin {
+            // Stdin or a pipe (`/dev/fd/N`): read once, so copied first.
+            if input.one_pass() {
                 if spool_dir.is_none() {
                     spool_dir = Some(
                         make_spill_dir(opts.temp_dir.as_deref())
@@ -316,8 +317,13 @@ fn scan(
                 let p = dir.path().join(format!("stdin-{i}"));
                 let mut f = std::fs::File::create(&p)
                     .map_err(ValidateError::io(format!("{}", p.display())))?;
-                std::io::copy(&mut std::io::stdin().lock(), &mut f)
-                    .map_err(ValidateError::io("copying stdin"))?;
+                match &input.source {
+                    Source::Stdin => std::io::copy(&mut std::io::stdin().lock(), &mut f)
+                        .map_err(ValidateError::io("copying stdin"))?,
+                    Source::Path(from) => std::fs::File::open(from)
+                        .and_then(|mut r| std::io::copy(&mut r, &mut f))
+                        .map_err(ValidateError::io(input.name.clone()))?,
+                };
                 input.source = Source::Path(p);
             }
         }
