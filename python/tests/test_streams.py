@@ -119,9 +119,12 @@ def test_partition_kwarg_parts_add_up_to_the_whole(tmp_path):
         lines += part.summary["lines"]
         ids += part.summary["ids"]
     assert sorted(got) == want
+    for k in range(4):
+        for d in batchkit.dupes(paths, partition=(k, 4)):
+            assert batchkit._native.part_of(d["custom_id"], 4) == k
     assert (lines, ids) == (whole.summary["lines"], whole.summary["ids"])
     with pytest.raises(batchkit.UsageError):
-        batchkit.dupes(paths, partition="4/4")
+        list(batchkit.dupes(paths, partition="4/4"))
     req = fx("join/openai_requests.jsonl")
     res = [fx("join/openai_output.jsonl"), fx("join/openai_errors.jsonl")]
     whole = batchkit.join(req, res, tmp_path / "m.jsonl")
