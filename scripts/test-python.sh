@@ -20,7 +20,11 @@ start=$(date +%s)
 "$work/venv/bin/maturin" build --profile "${BATCHKIT_WHEEL_PROFILE:-release}" --out "$work/wheels"
 wheel=$(ls "$work"/wheels/batchkit-*.whl)
 echo "wheel: $(basename "$wheel"), $(du -k "$wheel" | cut -f1) KiB, built in $(($(date +%s) - start)) s"
-"$py" -m pip install -q --disable-pip-version-check "$wheel"
+# BATCHKIT_WHEEL_EXTRAS (e.g. ray) installs the wheel with those extras, BATCHKIT_TEST_PIP
+# more packages for the tests (e.g. "moto[server] boto3"); tests whose packages are missing
+# are skipped.
+"$py" -m pip install -q --disable-pip-version-check \
+    "$wheel${BATCHKIT_WHEEL_EXTRAS:+[$BATCHKIT_WHEEL_EXTRAS]}" ${BATCHKIT_TEST_PIP:-}
 
 # The CLI to compare with: the binary cargo builds.
 cargo build -q --bin batchkit

@@ -15,6 +15,7 @@ mod dupes;
 mod join;
 #[cfg(target_os = "linux")]
 mod memory;
+mod partition;
 mod providers;
 mod safety;
 mod shard;

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
 from collections import deque
 from typing import (
     Any,
+    BinaryIO,
     Deque,
     Dict,
     Iterable,
@@ -47,6 +50,7 @@ from . import _native
 __version__: str = _native.__version__
 
 __all__ = [
+    "Source",
     "convert",
     "validate",
     "dupes",
@@ -68,8 +72,16 @@ __all__ = [
 PathLike = Union[str, "os.PathLike[str]"]
 """A path: ``str`` or ``pathlib.Path``. ``"-"`` reads stdin."""
 
-Paths = Union[PathLike, Iterable[PathLike]]
-"""One path or several."""
+Source = Union[PathLike, BinaryIO, Tuple[BinaryIO, str]]
+"""An input: a path, a binary file object (anything with ``read(n) -> bytes``: ``open(p,
+"rb")``, ``io.BytesIO``, a pyarrow or fsspec stream of an ``s3://`` or ``gs://`` object), or
+a pair ``(file_object, name)`` naming it in diagnostics. A file object is read in chunks of
+1 MiB as the job goes (never whole), through a pipe, and is not closed; its name is the
+``name=`` argument, else its ``name`` attribute, else ``"<stream>"``. Needs ``/dev/fd``
+(Linux, macOS)."""
+
+Paths = Union[Source, Iterable[Source]]
+"""One input or several."""
 
 Record = Dict[str, Any]
 """One JSON Lines record of the command's output, as a dict."""
@@ -181,13 +193,136 @@ def _global(
     return args
 
 
-def _paths(paths: Paths, what: str = "paths") -> List[str]:
-    if isinstance(paths, (str, os.PathLike)):
-        return [os.fspath(paths)]
-    out = [os.fspath(p) for p in paths]
-    if not out:
+_CHUNK = 1 << 20
+
+
+class _Streams:
+    """The binary file objects of one run: each is fed by a thread, in chunks, into a pipe
+    the job reads as ``/dev/fd/N``; diagnostics name it by its name instead."""
+
+    def __init__(self) -> None:
+        self._feeds: List[Tuple[int, threading.Thread]] = []
+        self._names: Dict[str, str] = {}
+        self._errors: List[Tuple[str, BaseException]] = []
+        self._pattern: Optional["re.Pattern[str]"] = None
+
+    def add(self, obj: Any, name: Optional[str]) -> str:
+        if name is None:
+            name = getattr(obj, "name", None)
+            if not isinstance(name, str):
+                name = "<stream>"
+        r, w = os.pipe()
+        path = f"/dev/fd/{r}"
+        self._names[path] = name
+        t = threading.Thread(
+            target=self._feed, args=(obj, w, name), name=f"batchkit-feed-{name}", daemon=True
+        )
+        self._feeds.append((r, t))
+        t.start()
+        return path
+
+    def _feed(self, obj: Any, w: int, name: str) -> None:
+        try:
+            while True:
+                data = obj.read(_CHUNK)
+                if not data:
+                    break
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(w, view) :]
+        except BrokenPipeError:
+            pass  # the job stopped reading (it ended, or stopped early)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            self._errors.append((name, e))
+        finally:
+            os.close(w)
+
+    def __del__(self) -> None:
+        # A run dropped before its end: its feeds stop at their next write.
+        for r, _ in self._feeds:
+            try:
+                os.close(r)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """After the run: ends the feeds (a job that did not read to the end closed its
+        pipes; ours are closed here) and raises what reading a file object raised."""
+        for r, _ in self._feeds:
+            os.close(r)
+        for _, t in self._feeds:
+            t.join()
+        self._feeds.clear()
+        if self._errors:
+            name, e = self._errors[0]
+            raise InputError(
+                f"{name}: reading the file object failed: {e}", code="read_failed", file=name
+            ) from e
+
+    def rename(self, value: Any) -> Any:
+        """``value`` (a record, or part of one) with every pipe path replaced by its name."""
+        if not self._names:
+            return value
+        if self._pattern is None:
+            alts = "|".join(re.escape(p) for p in self._names)
+            self._pattern = re.compile(f"(?:{alts})(?![0-9])")
+        if isinstance(value, str):
+            return self._pattern.sub(lambda m: self._names[m.group(0)], value)
+        if isinstance(value, list):
+            return [self.rename(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.rename(v) for k, v in value.items()}
+        return value
+
+
+def _paths(
+    paths: Paths,
+    what: str = "paths",
+    streams: Optional[_Streams] = None,
+    name: Union[str, Sequence[Optional[str]], None] = None,
+) -> List[str]:
+    if isinstance(paths, (str, os.PathLike)) or hasattr(paths, "read"):
+        items: List[Any] = [paths]
+    elif isinstance(paths, tuple) and len(paths) == 2 and hasattr(paths[0], "read"):
+        items = [paths]
+    else:
+        items = list(paths)  # type: ignore[arg-type]
+    if not items:
         raise UsageError(f"{what}: no files given", code="usage")
+    names: List[Optional[str]]
+    if name is None or isinstance(name, str):
+        names = [name] * len(items)
+    else:
+        names = list(name)
+        if len(names) != len(items):
+            raise UsageError(
+                f"name: {len(names)} names for {len(items)} {what}", code="usage"
+            )
+    out = []
+    for item, n in zip(items, names):
+        if isinstance(item, tuple) and len(item) == 2 and hasattr(item[0], "read"):
+            item, n = item
+        if hasattr(item, "read"):
+            if streams is None:
+                raise UsageError(f"{what}: a file object is not accepted here", code="usage")
+            out.append(streams.add(item, n))
+        else:
+            out.append(os.fspath(item))
     return out
+
+
+Partition = Union[str, Tuple[int, int]]
+"""Part K of N of the id space: ``"K/N"`` or ``(K, N)`` (see ``--partition``)."""
+
+
+def _partition(args: List[str], partition: Optional[Partition]) -> None:
+    if partition is None:
+        return
+    if isinstance(partition, str):
+        args += ["--partition", partition]
+    else:
+        k, n = partition
+        args += ["--partition", f"{int(k)}/{int(n)}"]
 
 
 def _opt(args: List[str], flag: str, value: Any) -> None:
@@ -198,7 +333,8 @@ def _opt(args: List[str], flag: str, value: Any) -> None:
 class _Run:
     """One command on the native worker; records are parsed as they arrive."""
 
-    def __init__(self, args: List[str]) -> None:
+    def __init__(self, args: List[str], streams: Optional[_Streams] = None) -> None:
+        self._streams = streams
         self._native = _native.start(args)
         self.exit_code: Optional[int] = None
         self.stderr = ""
@@ -211,6 +347,8 @@ class _Run:
                 break
             for line in lines:
                 rec = json.loads(line)
+                if self._streams is not None:
+                    rec = self._streams.rename(rec)
                 if rec.get("type") == "error":
                     self._last_error = rec
                 yield rec
@@ -218,6 +356,9 @@ class _Run:
 
     def _end(self) -> None:
         code, failure, stderr = self._native.finish()
+        if self._streams is not None:
+            failure, stderr = self._streams.rename(failure), self._streams.rename(stderr)
+            self._streams.close()
         self.exit_code, self.stderr = code, stderr
         if code != 2:
             return
@@ -258,9 +399,15 @@ class Findings(Iterator[Record]):
     ``repr()`` (and so ``print()``) runs the job to the end and shows every finding.
     """
 
-    def __init__(self, command: str, args: List[str], kinds: Tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        command: str,
+        args: List[str],
+        kinds: Tuple[str, ...],
+        streams: Optional[_Streams] = None,
+    ) -> None:
         self.command = command
-        self._run = _Run(args)
+        self._run = _Run(args, streams)
         self._records = self._run.records()
         self._kinds = kinds
         self._pending: Deque[Record] = deque()
@@ -328,6 +475,7 @@ def validate(
     temp_dir: Optional[PathLike] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
+    name: Union[str, Sequence[str], None] = None,
 ) -> Findings:
     """Checks request files as the provider would on upload, plus batchkit's own checks.
 
@@ -336,8 +484,8 @@ def validate(
     ``first_line``, ``pointer``, ``message``); afterwards ``summary`` holds the summary.
 
     Args:
-        paths: a file or several (checked as one batch for duplicate ids); zstd is
-            recognised by its magic bytes.
+        paths: a file or several (checked as one batch for duplicate ids), paths or
+            binary file objects (see :data:`Source`); zstd is recognised by its magic bytes.
         provider: ``"auto"``, ``"openai"``, ``"azure"``, ``"anthropic"``, ``"gemini"``,
             ``"vertex"``, ``"mistral"``, ``"groq"``, ``"together"``, ``"xai"``,
             ``"bedrock"`` or ``"openai-compatible"``.
@@ -346,6 +494,7 @@ def validate(
         temp_dir: where spilled ids go.
         memory_limit: bound of the process memory (``"256MiB"``, or bytes).
         max_line_bytes: the longest line accepted (``"64MiB"``, or bytes).
+        name: what diagnostics call a file object (one name, or one per input).
 
     >>> found = batchkit.validate("fixtures/validate/openai-faulty.jsonl", provider="openai")
     >>> first = next(found)
@@ -358,7 +507,9 @@ def validate(
     _opt(args, "--schema", schema)
     _opt(args, "--max-errors", max_errors)
     _opt(args, "--temp-dir", temp_dir)
-    return Findings("validate", args + ["--"] + _paths(paths), ("diagnostic",))
+    streams = _Streams()
+    inputs = _paths(paths, "paths", streams, name)
+    return Findings("validate", args + ["--"] + inputs, ("diagnostic",), streams)
 
 
 def dupes(
@@ -369,6 +520,8 @@ def dupes(
     temp_dir: Optional[PathLike] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
+    partition: Optional[Partition] = None,
+    name: Union[str, Sequence[str], None] = None,
 ) -> Findings:
     """Finds every request id used more than once, across all files together.
 
@@ -377,13 +530,17 @@ def dupes(
     (``custom_id``, ``lines``, ``files``); afterwards ``summary`` holds the summary.
 
     Args:
-        paths: a file or several.
+        paths: a file or several, paths or binary file objects (see :data:`Source`).
         provider: which id field (``"auto"``: ``custom_id``, ``key`` for Gemini lines,
             ``recordId`` for Bedrock lines), or a provider name.
         write_unique: write the input minus later duplicates here (bytes unchanged).
         temp_dir: where spilled ids go.
         memory_limit: bound of the process memory (``"64MiB"``, or bytes).
         max_line_bytes: the longest line accepted.
+        partition: only the ids of part K of N (``"K/N"`` or ``(K, N)``); lines without
+            an id are part 0's. The runs of all parts find what one run finds, and their
+            summaries' counts add up to its counts.
+        name: what diagnostics call a file object (one name, or one per input).
 
     >>> [d["custom_id"] for d in batchkit.dupes("fixtures/bedrock/faulty.jsonl")]
     ['CALL0000001']
@@ -391,7 +548,10 @@ def dupes(
     args = _global(memory_limit, max_line_bytes) + ["dupes", "--provider", provider]
     _opt(args, "--write-unique", write_unique)
     _opt(args, "--temp-dir", temp_dir)
-    return Findings("dupes", args + ["--"] + _paths(paths), ("duplicate",))
+    _partition(args, partition)
+    streams = _Streams()
+    inputs = _paths(paths, "paths", streams, name)
+    return Findings("dupes", args + ["--"] + inputs, ("duplicate",), streams)
 
 
 @overload
@@ -462,7 +622,8 @@ def tokens(
         _opt(args, "--target", t)
     if per_request:
         args.append("--per-request")
-    records = _Run(args + ["--"] + _paths(paths)).collect()
+    streams = _Streams()
+    records = _Run(args + ["--"] + _paths(paths, "paths", streams), streams).collect()
     summary = records[-1]
     if per_request:
         return summary, [r for r in records if r.get("type") == "request"]
@@ -584,6 +745,7 @@ def join(
     raise_max_tokens: Optional[float] = None,
     rejects: Optional[PathLike] = None,
     id_map: Optional[PathLike] = None,
+    partition: Optional[Partition] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
@@ -602,7 +764,12 @@ def join(
     the request's schema, ``expect_json`` asks for JSON of requests that ask for nothing.
     The summary counts ``raised`` and ``raise_unchanged`` with ``raise_max_tokens``.
     ``id_map`` is the map ``convert(..., id_map=)`` wrote: results naming its new ids join
-    the requests with the original ones.
+    the requests with the original ones. ``requests`` and ``results`` may be binary file
+    objects (see :data:`Source`; a request object too big for memory beside the results
+    is kept in a temporary file for the second pass). ``partition`` (``"K/N"`` or ``(K, N)``) joins only
+    the request and result lines whose id is in part K of N (lines without an id are part
+    0's): the outputs of all parts, interleaved in request (result) order, are one run's,
+    and their summaries' counts add up to its counts.
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -624,11 +791,13 @@ def join(
     _opt(args, "--temp-dir", temp_dir)
     _opt(args, "--answer-schema", answer_schema)
     _opt(args, "--id-map", id_map)
+    _partition(args, partition)
     if expect_json:
         args.append("--expect-json")
-    args += ["--requests", *_paths(requests, "requests")]
-    args += ["--results", *_paths(results, "results")]
-    records = _Run(args).collect()
+    streams = _Streams()
+    args += ["--requests", *_paths(requests, "requests", streams)]
+    args += ["--results", *_paths(results, "results", streams)]
+    records = _Run(args, streams).collect()
     return records[-1]
 
 
@@ -716,8 +885,9 @@ def convert(
         args.append("--lossy")
     _opt(args, "--default-max-tokens", default_max_tokens)
     _opt(args, "--id-map", id_map)
-    args += _paths(paths)
-    records = _Run(args).collect()
+    streams = _Streams()
+    args += _paths(paths, "paths", streams)
+    records = _Run(args, streams).collect()
     return records[-1]
 
 

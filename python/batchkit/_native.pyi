@@ -21,3 +21,15 @@ def start(args: List[str]) -> Run:
 
 def main(argv: List[str]) -> int:
     """The binary's main: ``argv`` includes the program name; returns the exit code."""
+
+def split_parts(
+    requests: List[Tuple[str, str]],
+    parts: List[List[Optional[str]]],
+    outs: List[List[Optional[str]]],
+) -> None:
+    """A join run in parts: each part's merged, retry and rejects files dealt back to the
+    request files (``(path, name)`` in order), written to ``outs`` (three paths or None per
+    request file). Raises OSError when the parts do not match the requests."""
+
+def part_of(id: str, n: int) -> int:
+    """The part of ``n`` that decoded id ``id`` belongs to (``--partition``)."""

@@ -26,7 +26,8 @@ use crate::settings::{Format, Settings};
   batchkit dupes requests.jsonl
   batchkit dupes part-1.jsonl part-2.jsonl --format json
   batchkit dupes big.jsonl.zst --memory-limit 64MiB \\
-    --write-unique unique.jsonl"
+    --write-unique unique.jsonl
+  batchkit dupes shard-*.jsonl --partition 2/8"
 )]
 pub struct Args {
     /// Files to check together (`-` for stdin)
@@ -44,6 +45,11 @@ pub struct Args {
     /// Write the input minus later duplicates to OUT
     #[arg(long, value_name = "OUT")]
     write_unique: Option<PathBuf>,
+    /// Check only the ids of part K of N (0 <= K < N), by a hash of the decoded id; lines
+    /// without an id are part 0's. The runs of all parts together find what one run finds,
+    /// and their counts add up to its counts
+    #[arg(long, value_name = "K/N")]
+    partition: Option<batchkit_io::part::Part>,
     #[command(flatten)]
     spill: crate::settings::SpillArgs,
 }
@@ -69,6 +75,7 @@ pub fn run(
         provider: Some(args.provider.clone()),
         temp_dir: args.spill.temp_dir.clone(),
         write_unique: args.write_unique.clone(),
+        partition: args.partition.unwrap_or_default(),
     };
     let sizes = crate::progress::sizes(&inputs);
     let mut printer = DupesPrinter::new(

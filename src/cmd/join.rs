@@ -57,7 +57,9 @@ use crate::settings::{Format, Settings};
   batchkit join --requests batch.jsonl --results output.jsonl \\
     --out merged.jsonl --retry retry.jsonl --raise-max-tokens 2
   batchkit join --requests big.jsonl --results out.jsonl err.jsonl \\
-    --out merged.jsonl --memory-limit 1GiB --format json")]
+    --out merged.jsonl --memory-limit 1GiB --format json
+  batchkit join --requests part-*.jsonl --results out-*.jsonl \\
+    --out merged-3.jsonl --retry retry-3.jsonl --partition 3/8")]
 pub struct Args {
     /// Request files (the lines that were uploaded), in order; `-` for stdin
     #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
@@ -112,6 +114,12 @@ pub struct Args {
     /// the original one
     #[arg(long, value_name = "MAP")]
     pub id_map: Option<PathBuf>,
+    /// Join only the ids of part K of N (0 <= K < N), by a hash of the decoded id (a result's
+    /// after --id-map); lines without an id are part 0's. The runs of all parts together write
+    /// what one run writes (each part's lines in request order) and their counts add up to its
+    /// counts
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<batchkit_io::part::Part>,
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
@@ -174,6 +182,7 @@ pub fn run(
     opts.answer_schema = answer_schema;
     opts.expect_json = args.expect_json;
     opts.id_map = args.id_map;
+    opts.partition = args.partition.unwrap_or_default();
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
     let sizes = crate::progress::sizes(opts.requests.iter().chain(&opts.results));

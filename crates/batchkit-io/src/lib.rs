@@ -33,6 +33,7 @@
 
 pub mod budget;
 mod output;
+pub mod part;
 pub mod paths;
 mod reader;
 mod size;

@@ -54,6 +54,16 @@ impl Input {
         }
     }
 
+    /// Whether the input can be read only once: stdin, or a path that is not a regular file
+    /// (a pipe such as `<(zstdcat x)` or `/dev/fd/N`). A job that reads an input twice keeps
+    /// a copy of such an input.
+    pub fn one_pass(&self) -> bool {
+        match &self.source {
+            Source::Path(p) => std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()),
+            Source::Stdin => true,
+        }
+    }
+
     /// The size on disk, when the input is a regular file (for progress bars).
     pub fn len_hint(&self) -> Option<u64> {
         match &self.source {

@@ -24,6 +24,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use batchkit_io::part::Part;
 use batchkit_io::{AtomicFile, Chunk, Input, Line, ReadOptions, Source};
 use batchkit_line::BlankRun;
 
@@ -258,7 +259,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             } else {
                 // The request ids outgrew the budget: start the request side again on the
                 // spill path, with fresh outputs.
-                if opts.requests.iter().any(|i| i.source == Source::Stdin) {
+                if opts.requests.iter().any(Input::one_pass) {
                     return Err(JoinError::Usage(
                         "the request ids on stdin do not fit in --memory-limit beside the results; raise it or pass the requests file by path".into(),
                     ));
@@ -435,10 +436,19 @@ fn request_problem(r: RequestId<'_>) -> (Problem, String) {
 /// merged-line buffer and a scratch buffer for result bytes), which gives back the line's
 /// outcome. A blank line has no merged line; one that ends in a newline is kept as blank, to
 /// be reported as validate reports it.
-fn request_chunk<F>(chunk: &Chunk, mut render: F) -> Result<ReqChunk, JoinError>
+///
+/// With `--partition`, a line of another `part` is not rendered: it is passed on as
+/// `elsewhere` (it still ends a run of blank lines), and blank lines are part 0's.
+fn request_chunk<F>(chunk: &Chunk, part: Part, mut render: F) -> Result<ReqChunk, JoinError>
 where
     F: FnMut(usize, &Line<'_>, LineOut, &mut Vec<u8>, &mut Vec<u8>) -> Result<LineOut, JoinError>,
 {
+    if chunk.oversized.is_some() && !crate::part::holds(part, None) {
+        return Ok(ReqChunk {
+            merged: Vec::new(),
+            lines: Vec::new(),
+        });
+    }
     let mut merged = Vec::with_capacity(chunk.data.len() * 2);
     if let Some(r) = oversized_out(chunk, &mut merged) {
         return Ok(r);
@@ -450,9 +460,16 @@ where
         let raw = (line.raw.as_ptr() as usize - dbase, line.raw.len());
         let lo = LineOut::new(line.number, line.offset, raw);
         if line.is_blank() {
-            if line.terminated() {
+            if line.terminated() && part.holds_no_id() {
                 lines.push(LineOut { blank: true, ..lo });
             }
+            continue;
+        }
+        if !crate::part::holds_request(part, line.content) {
+            lines.push(LineOut {
+                elsewhere: true,
+                ..lo
+            });
             continue;
         }
         lines.push(render(k, &line, lo, &mut merged, &mut buf)?);
@@ -551,9 +568,9 @@ fn mem_request_chunk<P: Payload + ?Sized>(
     mem: &MemStore,
     src: &ResultSource<'_, P>,
     checker: &Checker,
-    retry_on: StatusSet,
+    (retry_on, part): (StatusSet, Part),
 ) -> Result<ReqChunk, JoinError> {
-    request_chunk(chunk, |_, line, mut lo, merged, buf| {
+    request_chunk(chunk, part, |_, line, mut lo, merged, buf| {
         let (id, want) = request_id_want(line.content, Some(checker));
         match id {
             RequestId::Id {
@@ -696,9 +713,9 @@ fn grace_request_chunk<P: Payload + ?Sized>(
     entries: &(File, PathBuf),
     src: &ResultSource<'_, P>,
     checker: &Checker,
-    retry_on: StatusSet,
+    (retry_on, part): (StatusSet, Part),
 ) -> Result<ReqChunk, JoinError> {
-    request_chunk(chunk, |k, line, mut lo, merged, buf| {
+    request_chunk(chunk, part, |k, line, mut lo, merged, buf| {
         let m = Match::decode(&recs[k * MATCH_SIZE..(k + 1) * MATCH_SIZE]);
         lo.status = Status::from_u8(m.status);
         lo.problem = Problem::from_u8(m.problem);
@@ -754,7 +771,7 @@ impl Ctx<'_> {
                 self.read.clone(),
                 on_event,
                 process_ok(|chunk: &Chunk| {
-                    mem_request_chunk(chunk, mem, src, &checker, opts.retry_on)
+                    mem_request_chunk(chunk, mem, src, &checker, (opts.retry_on, opts.partition))
                 }),
                 |chunk, rc: Result<ReqChunk, JoinError>, on_event| -> Result<bool, JoinError> {
                     let mut rc = rc?;
@@ -874,7 +891,8 @@ impl Ctx<'_> {
                 }
                 let mut recs = Vec::new();
                 table.read(from, n, &mut recs)?;
-                grace_request_chunk(chunk, &recs, entries, src, checker, opts.retry_on)
+                let rp = (opts.retry_on, opts.partition);
+                grace_request_chunk(chunk, &recs, entries, src, checker, rp)
             };
             let name_input = &opts.requests[fi];
             let stats = run_input(

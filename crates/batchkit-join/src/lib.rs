@@ -86,6 +86,7 @@ mod cost;
 mod document;
 mod engine;
 mod parse;
+mod part;
 mod partition;
 mod probe;
 pub mod raise;
@@ -592,6 +593,10 @@ pub struct JoinOptions {
     /// to the model's output limit where the models table knows it; every other byte of the
     /// line is kept ([`raise::raise_cap`]). `None`: retry lines are copied as they are.
     pub raise_max_tokens: Option<f64>,
+    /// `--partition`: join only the request and result lines of this part (the whole by
+    /// default). The summaries of all parts add up to the whole run's, and their outputs,
+    /// interleaved in request (or result) order, are the whole run's.
+    pub partition: batchkit_io::part::Part,
     /// How to read the inputs, and the memory budget: the join keeps its partitions and its
     /// reader within [`Budget::join`](batchkit_io::Budget::join) (outputs and spill files are
     /// on disk).
@@ -615,6 +620,7 @@ impl JoinOptions {
             expect_json: false,
             id_map: None,
             raise_max_tokens: None,
+            partition: batchkit_io::part::Part::WHOLE,
             read: ReadOptions::default(),
         }
     }

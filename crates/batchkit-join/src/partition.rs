@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
+use batchkit_io::part::Part;
 use batchkit_io::{Chunk, Input, Source};
 
 use crate::engine::{results_hint, run_input, Ctx, MAX_MODELS};
@@ -68,9 +69,12 @@ struct ResChunk {
 /// New ids and the original ids they stand for (`--id-map`).
 pub(crate) type IdMap = std::collections::HashMap<String, String>;
 
-fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>) -> ResChunk {
+fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>, part: Part) -> ResChunk {
     let mut items = Vec::new();
     let mut models: BTreeMap<String, Tally> = BTreeMap::new();
+    if chunk.oversized.is_some() && !crate::part::holds(part, None) {
+        return ResChunk { items, models };
+    }
     if let Some(o) = chunk.oversized {
         items.push(PRes {
             line: o.line,
@@ -107,6 +111,9 @@ fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>) -> ResChunk {
             if let Some(original) = map.get(id.as_ref()) {
                 info.id = Some(std::borrow::Cow::Owned(original.clone()));
             }
+        }
+        if !crate::part::holds(part, info.id.as_deref().map(str::as_bytes)) {
+            continue;
         }
         if let Some(u) = info.usage {
             let name = info.model.as_deref().unwrap_or("(unknown)");
@@ -193,7 +200,7 @@ impl Ctx<'_> {
                 input,
                 self.read.clone(),
                 on_event,
-                |chunk: &Chunk| parse_result_chunk(chunk, id_map),
+                |chunk: &Chunk| parse_result_chunk(chunk, id_map, opts.partition),
                 |chunk, rc: ResChunk, on_event| -> Result<bool, JoinError> {
                     for (name, u) in rc.models {
                         let key = if self.models.len() >= MAX_MODELS
@@ -399,14 +406,19 @@ enum ReqRec {
     },
 }
 
-fn first_pass_chunk(chunk: &Chunk) -> Vec<ReqRec> {
+/// A line of another part (`--partition`) is a blank one to the first pass: it has no id
+/// record, and the second pass leaves it out.
+fn first_pass_chunk(chunk: &Chunk, part: Part) -> Vec<ReqRec> {
     if chunk.oversized.is_some() {
+        if !crate::part::holds(part, None) {
+            return vec![ReqRec::Blank];
+        }
         return vec![ReqRec::Problem(Problem::LineTooLarge)];
     }
     chunk
         .lines()
         .map(|line| {
-            if line.is_blank() {
+            if line.is_blank() || !crate::part::holds_request(part, line.content) {
                 return ReqRec::Blank;
             }
             match request_id(line.content) {
@@ -458,9 +470,10 @@ impl Ctx<'_> {
         let mut second_inputs = Vec::new();
         let mut gidx = 0u64;
         for (fi, input) in opts.requests.iter().enumerate() {
-            let mut tee = match input.source {
-                Source::Stdin => Some(SpillFile::create(dir.join(format!("stdin-{fi}")), 1 << 20)?),
-                Source::Path(_) => None,
+            // Stdin or a pipe: read once, so teed to a file for the second pass.
+            let mut tee = match input.one_pass() {
+                true => Some(SpillFile::create(dir.join(format!("stdin-{fi}")), 1 << 20)?),
+                false => None,
             };
             let stats = run_input(
                 &input.name,
@@ -468,7 +481,7 @@ impl Ctx<'_> {
                 input,
                 self.read.clone(),
                 on_event,
-                first_pass_chunk,
+                |chunk: &Chunk| first_pass_chunk(chunk, opts.partition),
                 |chunk, recs: Vec<ReqRec>, _| -> Result<bool, JoinError> {
                     if let Some(t) = &mut tee {
                         if chunk.oversized.is_some() {

@@ -252,6 +252,8 @@ pub(crate) struct LineOut {
     pub key: Option<(u64, Vec<u8>)>,
     /// A blank line (ending in a newline): no merged line, reported as validate reports it.
     pub blank: bool,
+    /// A line of another part (`--partition`): left out, but it ends a run of blank lines.
+    pub elsewhere: bool,
     /// Whether the answer was checked against the structured output asked for.
     pub checked: bool,
     /// How it breaks it (status `invalid_answer`).
@@ -279,6 +281,7 @@ impl LineOut {
             id: (0, 0),
             key: None,
             blank: false,
+            elsewhere: false,
             checked: false,
             answer: None,
             unsendable: None,
@@ -456,6 +459,9 @@ impl Ctx<'_> {
                 // An error, as in validate and tokens: the run ends with problems (exit 1).
                 self.summary.request_problems += 1;
                 self.request_event(blank_lines(input, d), on_event)?;
+            }
+            if lo.elsewhere {
+                continue;
             }
             let gidx = base + lo.line - 1;
             let raw = &chunk.data[lo.raw.0..lo.raw.0 + lo.raw.1];

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use batchkit_io::part::Part;
 use batchkit_io::{AtomicFile, Input, ReadOptions, Source};
 use batchkit_line::{RequestLine, Sink};
 use batchkit_providers::Style;
@@ -23,6 +24,10 @@ pub struct DupesOptions {
     pub temp_dir: Option<PathBuf>,
     /// Write the inputs minus later duplicates here (first occurrence kept, bytes unchanged).
     pub write_unique: Option<PathBuf>,
+    /// Only the ids of this part ([`Part`]); lines without an id (blank, not JSON, too large)
+    /// are part 0's. Every count of the report is then this part's (an input's `lines` too),
+    /// so the counts of all parts add up to those of the whole run.
+    pub partition: Part,
 }
 
 /// One id used more than once, read whole (see [`Duplicate::read`]).
@@ -300,7 +305,8 @@ fn scan(
     let mut spool_dir = None;
     if opts.write_unique.is_some() {
         for (i, input) in inputs.iter_mut().enumerate() {
-            if input.source == Source::Stdin {
+            // Stdin or a pipe (`/dev/fd/N`): read once, so copied first.
+            if input.one_pass() {
                 if spool_dir.is_none() {
                     spool_dir = Some(
                         make_spill_dir(opts.temp_dir.as_deref())
@@ -311,8 +317,13 @@ fn scan(
                 let p = dir.path().join(format!("stdin-{i}"));
                 let mut f = std::fs::File::create(&p)
                     .map_err(ValidateError::io(format!("{}", p.display())))?;
-                std::io::copy(&mut std::io::stdin().lock(), &mut f)
-                    .map_err(ValidateError::io("copying stdin"))?;
+                match &input.source {
+                    Source::Stdin => std::io::copy(&mut std::io::stdin().lock(), &mut f)
+                        .map_err(ValidateError::io("copying stdin"))?,
+                    Source::Path(from) => std::fs::File::open(from)
+                        .and_then(|mut r| std::io::copy(&mut r, &mut f))
+                        .map_err(ValidateError::io(input.name.clone()))?,
+                };
                 input.source = Source::Path(p);
             }
         }
@@ -335,18 +346,25 @@ fn scan(
             first_too_large: None,
             unreadable: None,
         };
-        // Lines seen, for an input that fails part way (no read totals then).
+        // Lines seen, for an input that fails part way (no read totals then), and the lines
+        // of this part among them.
         let mut seen = 0u64;
+        let mut mine = 0u64;
+        let part = opts.partition;
         let rs = batchkit_io::run(
             input,
             read,
             |chunk| extract_ids(chunk, style, &read.budget),
             |chunk, ids| -> Result<bool, ValidateError> {
-                if let (Some(o), Some(_)) = (chunk.oversized, out.as_ref()) {
+                if let (Some(o), Some(_), true) =
+                    (chunk.oversized, out.as_ref(), part.holds_no_id())
+                {
                     return Err(lost(input, o.line));
                 }
-                let room = MAX_PROBLEMS.saturating_sub(problems.len());
-                problems.extend(ids.problems.iter().take(room).map(|d| (fi, d.clone())));
+                if part.holds_no_id() {
+                    let room = MAX_PROBLEMS.saturating_sub(problems.len());
+                    problems.extend(ids.problems.iter().take(room).map(|d| (fi, d.clone())));
+                }
                 let mut raw_lines = chunk.lines();
                 seen += ids.items.len() as u64;
                 for (k, &(line, offset, start, len)) in ids.items.iter().enumerate() {
@@ -355,7 +373,15 @@ fn scan(
                     } else {
                         raw_lines.next().map(|l| l.raw)
                     };
-                    let mut keep = true;
+                    let mut keep = if len == TOO_LARGE || len == NO_ID {
+                        part.holds_no_id()
+                    } else {
+                        part.holds(&ids.arena[start as usize..(start + len) as usize])
+                    };
+                    if !keep {
+                        continue;
+                    }
+                    mine += 1;
                     if len == TOO_LARGE {
                         st.too_large += 1;
                         st.first_too_large.get_or_insert(line);
@@ -392,11 +418,12 @@ fn scan(
             },
         );
         match rs {
-            Ok(rs) => st.lines = rs.lines,
+            Ok(rs) if part.is_whole() => st.lines = rs.lines,
+            Ok(_) => st.lines = mine,
             // One unreadable input does not stop the others (as in validate and tokens),
             // unless a unique copy is being written: it would silently lack that input.
             Err(ValidateError::Read(e)) if opts.write_unique.is_none() => {
-                st.lines = seen;
+                st.lines = if part.is_whole() { seen } else { mine };
                 st.unreadable = Some(e.to_string());
             }
             Err(e) => return Err(e),
@@ -414,6 +441,7 @@ fn scan(
             written = rewrite_unique(
                 &inputs,
                 read,
+                (style, opts.partition),
                 &mut dups,
                 opts.write_unique.as_ref().expect("set"),
             )?;
@@ -443,11 +471,12 @@ fn lost(input: &Input, line: u64) -> ValidateError {
     }
 }
 
-/// Second pass after a spill: copy every line except the later occurrences, which come
-/// from the id set in input order.
+/// Second pass after a spill: copy every line (of the part) except the later occurrences,
+/// which come from the id set in input order.
 fn rewrite_unique(
     inputs: &[Input],
     read: &ReadOptions,
+    (style, part): (Option<Style>, Part),
     dups: &mut Dups,
     path: &PathBuf,
 ) -> Result<u64, ValidateError> {
@@ -459,12 +488,29 @@ fn rewrite_unique(
         batchkit_io::run(
             input,
             read,
-            |_| (),
-            |chunk, ()| -> Result<bool, ValidateError> {
+            // Which lines are the part's (every line of the whole).
+            |chunk| {
+                (!part.is_whole()).then(|| {
+                    let ids = extract_ids(chunk, style, &read.budget);
+                    (ids.items.iter())
+                        .map(|&(_, _, start, len)| match len {
+                            NO_ID | TOO_LARGE => part.holds_no_id(),
+                            _ => part.holds(&ids.arena[start as usize..(start + len) as usize]),
+                        })
+                        .collect::<Vec<bool>>()
+                })
+            },
+            |chunk, mine| -> Result<bool, ValidateError> {
                 if let Some(o) = chunk.oversized {
+                    if !part.holds_no_id() {
+                        return Ok(true);
+                    }
                     return Err(lost(input, o.line));
                 }
-                for l in chunk.lines() {
+                for (k, l) in chunk.lines().enumerate() {
+                    if mine.as_ref().is_some_and(|m| !m[k]) {
+                        continue;
+                    }
                     let here = (fi as u32, l.number);
                     while next.is_some_and(|n| n < here) {
                         next = dups.next_repeated().map_err(spilled_ids())?;

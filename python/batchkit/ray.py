@@ -1,0 +1,116 @@
+"""``dupes`` and ``join`` on a Ray cluster with Ray Data (``pip install "batchkit[ray]"``).
+
+Each of ``num_partitions`` Ray tasks runs ``batchkit.dupes`` or ``batchkit.join`` with
+``partition=(K, N)`` (``--partition K/N``): it reads every input, keeps only the lines whose
+decoded id falls in its part (lines without an id are part 0's), and checks or joins them in
+bounded memory, spilling as the single-process job does. Only the records and summaries come
+back to the driver. A join's tasks write their files under ``out_dir/parts/``; one last task
+then reads the request files once more and deals the parts' merged, retry and rejects lines
+back to the request file each belongs to, as ``out_dir/00000-<name>.merged.jsonl`` (and
+``.retry.jsonl``, ``.rejects.jsonl``), numbered in request order, so that::
+
+    cat out_dir/*.merged.jsonl
+
+is, byte for byte, the merged file of ``batchkit.join`` on the same files (the same for retry
+and rejects). Orphans and duplicate results stay per part, in result order within a part
+(``parts/part-K-of-N/orphans.jsonl``).
+
+Inputs are paths every worker can read (a shared file system). The records and the summary
+are those of the single-process functions: the summaries of the parts add up as
+:mod:`batchkit._parts` describes. Runs on the cluster ``ray.init()`` connects to (a local one
+when none is running), unchanged.
+
+>>> import ray, batchkit.ray                                     # doctest: +SKIP
+>>> ray.init(num_cpus=2)                                         # doctest: +SKIP
+>>> found = batchkit.ray.dupes(["a.jsonl", "b.jsonl"], num_partitions=4)  # doctest: +SKIP
+>>> found.summary["duplicate_ids"], found.exit_code              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import ray
+
+from . import _parts
+from ._parts import Dupes
+
+__all__ = ["dupes", "join", "Dupes"]
+
+
+def _default_parts() -> int:
+    if not ray.is_initialized():
+        ray.init()
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _map_parts(n: int, fn: Any) -> List[Any]:
+    """``fn(k)`` for k in 0..n, one Ray Data task per part; results in part order."""
+    if not ray.is_initialized():
+        ray.init()
+    ds = ray.data.range(n, override_num_blocks=n)
+    rows = ds.map(lambda row: {"part": row["id"], "out": _parts.encode(fn(int(row["id"])))})
+    got = sorted(rows.take_all(), key=lambda r: r["part"])
+    return [_parts.decode(r["out"]) for r in got]
+
+
+def dupes(
+    paths: Union[str, Sequence[str]],
+    num_partitions: Optional[int] = None,
+    *,
+    provider: str = "auto",
+    temp_dir: Optional[str] = None,
+    memory_limit: Union[int, str, None] = None,
+    max_line_bytes: Union[int, str, None] = None,
+) -> Dupes:
+    """``batchkit.dupes(paths)`` in ``num_partitions`` Ray tasks (default: the cluster's
+    CPUs). Returns the same duplicate records (in part order), other records, summary and
+    exit code."""
+    files = _parts.paths_of(paths, "paths")
+    n = _default_parts() if num_partitions is None else _parts.parts_count(num_partitions, 1)
+    kwargs: Dict[str, Any] = dict(
+        provider=provider, temp_dir=temp_dir, memory_limit=memory_limit,
+        max_line_bytes=max_line_bytes,
+    )
+    return Dupes(_map_parts(n, lambda k: _parts.dupes_part(files, k, n, kwargs)))
+
+
+def join(
+    requests: Union[str, Sequence[str]],
+    results: Union[str, Sequence[str]],
+    out_dir: str,
+    num_partitions: Optional[int] = None,
+    *,
+    retry: bool = True,
+    rejects: bool = True,
+    orphans: bool = True,
+    duplicates: bool = False,
+    retry_on: Optional[Sequence[str]] = None,
+    raise_max_tokens: Optional[float] = None,
+    answer_schema: Optional[str] = None,
+    expect_json: bool = False,
+    id_map: Optional[str] = None,
+    temp_dir: Optional[str] = None,
+    memory_limit: Union[int, str, None] = None,
+    max_line_bytes: Union[int, str, None] = None,
+) -> Dict[str, Any]:
+    """``batchkit.join`` in ``num_partitions`` Ray tasks, writing into ``out_dir`` (created;
+    it must be empty): per request file ``00000-<name>.merged.jsonl`` and, as asked,
+    ``.retry.jsonl`` and ``.rejects.jsonl``; orphans (and duplicates) per part under
+    ``parts/``. Returns the summary of ``batchkit.join`` on the same files."""
+    req = _parts.paths_of(requests, "requests")
+    res = _parts.paths_of(results, "results")
+    out = _parts.prepare_out_dir(out_dir)
+    n = _default_parts() if num_partitions is None else _parts.parts_count(num_partitions, 1)
+    want = _parts.join_want(retry, rejects, orphans, duplicates)
+    kwargs: Dict[str, Any] = dict(
+        retry_on=retry_on, raise_max_tokens=raise_max_tokens, answer_schema=answer_schema,
+        expect_json=expect_json, id_map=id_map, temp_dir=temp_dir, memory_limit=memory_limit,
+        max_line_bytes=max_line_bytes,
+    )
+    summaries = _map_parts(n, lambda k: _parts.join_part(req, res, out, k, n, want, kwargs))
+    summary = summaries[0]
+    for s in summaries[1:]:
+        summary = _parts.add_summaries(summary, s)
+    ray.get(ray.remote(_parts.split_join).remote(req, out, n, want))
+    return summary
