@@ -178,6 +178,11 @@ fn combine(a: &Value, b: &Value) -> Value {
                 let w = &y[k];
                 let c = match k.as_str() {
                     "spilled" | "partitions" => continue,
+                    // Every part reads every input: the count of inputs is each part's.
+                    "files" | "file" => {
+                        assert_eq!(v, w, "every part names the same inputs");
+                        v.clone()
+                    }
                     "ok" => Value::Bool(v.as_bool().unwrap() && w.as_bool().unwrap()),
                     "cost_incomplete" => Value::Bool(v.as_bool().unwrap() || w.as_bool().unwrap()),
                     "models" => {
@@ -252,8 +257,10 @@ fn assert_close(a: &Value, b: &Value, at: &str) {
 
 struct Ran {
     code: i32,
-    /// Every record but the summary, as sorted JSON text.
+    /// Every record but the summary and the `file` records, as sorted JSON text.
     records: Vec<String>,
+    /// The `file` records (per-input counts), by file.
+    file_records: BTreeMap<String, Value>,
     summary: Value,
     files: BTreeMap<String, Vec<u8>>,
 }
@@ -264,6 +271,15 @@ fn ran(dir: &Dir, out: std::process::Output, out_dir: &std::path::Path) -> Ran {
     let mut records: Vec<String> = text.lines().map(str::to_string).collect();
     let summary: Value = serde_json::from_str(&records.pop().expect("a summary")).unwrap();
     assert_eq!(summary["type"], "summary", "{text}");
+    let mut file_records = BTreeMap::new();
+    records.retain(|r| {
+        let v: Value = serde_json::from_str(r).unwrap();
+        if v["type"] != "file" {
+            return true;
+        }
+        file_records.insert(v["file"].as_str().unwrap().to_string(), v);
+        false
+    });
     records.sort();
     let mut files = BTreeMap::new();
     for e in std::fs::read_dir(out_dir).unwrap() {
@@ -276,6 +292,7 @@ fn ran(dir: &Dir, out: std::process::Output, out_dir: &std::path::Path) -> Ran {
     Ran {
         code: code(&out),
         records,
+        file_records,
         summary,
         files,
     }
@@ -335,6 +352,14 @@ fn assert_union(whole: &Ran, parts: &[Ran]) {
         sum = combine(&sum, &p.summary);
     }
     assert_close(&sum, &whole.summary, "summary");
+    // Per-input counts add up the same way.
+    for (file, want) in &whole.file_records {
+        let mut got = parts[0].file_records[file].clone();
+        for p in &parts[1..] {
+            got = combine(&got, &p.file_records[file]);
+        }
+        assert_close(&got, want, file);
+    }
     assert_eq!(parts.iter().map(|r| r.code).max().unwrap(), whole.code);
     for (name, data) in &whole.files {
         let split: Vec<Vec<u8>> = parts.iter().map(|r| r.files[name].clone()).collect();
