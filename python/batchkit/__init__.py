@@ -416,6 +416,9 @@ class Findings(Iterator[Record]):
         """The summary record, once the findings are exhausted."""
         self.files: List[Record] = []
         """The ``"file"`` records (one per input), once exhausted."""
+        self.other: List[Record] = []
+        """Records of other types (dupes' diagnostics about lines without an id), once
+        exhausted."""
         self.errors: List[Record] = []
         """``"error"`` records: inputs that could not be read."""
 
@@ -447,6 +450,8 @@ class Findings(Iterator[Record]):
                 self.errors.append(rec)
             elif kind == "file":
                 self.files.append(rec)
+            else:
+                self.other.append(rec)
         self._done = True
         raise StopIteration
 

@@ -23,6 +23,8 @@ from . import _native
 Record = Dict[str, Any]
 
 _ANY = ("spilled", "cost_incomplete")
+# Every part reads every input: these are each part's, not summed.
+_SAME = ("files", "file", "type")
 
 
 def add_summaries(a: Any, b: Any, key: str = "") -> Any:
@@ -41,6 +43,10 @@ def add_summaries(a: Any, b: Any, key: str = "") -> Any:
             name = m["model"]
             by[name] = add_summaries(by[name], m) if name in by else dict(m)
         return [by[name] for name in sorted(by)]
+    if key in _SAME:
+        if a != b:
+            raise ValueError(f"the parts disagree on {key}: {a!r} and {b!r}")
+        return a
     if isinstance(a, bool) or isinstance(b, bool):
         return (a or b) if key in _ANY else (a and b)
     if a is None:
@@ -61,7 +67,8 @@ def dupes_part(paths: List[str], k: int, n: int, kwargs: Dict[str, Any]) -> Reco
     duplicates = list(found)
     return {
         "duplicates": duplicates,
-        "other": found.files + found.errors,
+        "files": found.files,
+        "other": found.other + found.errors,
         "summary": found.summary,
         "exit_code": found.exit_code,
     }
@@ -77,6 +84,13 @@ class Dupes:
         """The ``"duplicate"`` records."""
         self.other: List[Record] = [r for p in parts for r in p["other"]]
         """The other records: diagnostics about lines without an id, errors."""
+        by_file: Dict[str, Record] = {}
+        for p in parts:
+            for f in p.get("files", []):
+                name = f["file"]
+                by_file[name] = add_summaries(by_file[name], f) if name in by_file else dict(f)
+        self.files: List[Record] = list(by_file.values())
+        """The ``"file"`` records, each input's counts added up over the parts."""
         summary = parts[0]["summary"]
         for p in parts[1:]:
             summary = add_summaries(summary, p["summary"])

@@ -129,7 +129,8 @@ def assert_same_dupes(whole, got):
     want = sorted(_key(d) for d in whole)
     assert sorted(_key(d) for d in got.duplicates) == want
     assert any(d["custom_id"] == "A7" for d in got.duplicates)
-    assert sorted(_key(r) for r in got.other) == sorted(_key(r) for r in whole.files + whole.errors)
+    assert sorted(_key(r) for r in got.other) == sorted(_key(r) for r in whole.other + whole.errors)
+    assert sorted(_key(f) for f in got.files) == sorted(_key(f) for f in whole.files)
     _close(got.summary, whole.summary)
     assert got.exit_code == whole.exit_code
 
