@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use batchkit_convert::{ConvertOptions, Target};
+use batchkit_convert::{CacheMode, ConvertOptions, Target};
 use batchkit_io::paths::Role;
 use batchkit_report::convert::ConvertPrinter;
 use batchkit_report::style::Style;
@@ -14,12 +14,17 @@ use crate::settings::{Format, Settings};
 
 /// Rewrite request lines from one provider's shape to another's.
 ///
-/// Reads OpenAI chat completions and Anthropic Messages lines and writes them as --to's lines:
-/// openai (chat completions; also the hosts that take its lines), anthropic (Message Batches) or
-/// gemini (Gemini API batch, {"key","request"}). What converts: system prompts, roles, text and
-/// image parts (https URLs and base64), tool definitions, tool calls and tool results,
-/// tool_choice, temperature, top_p, stop sequences, output caps and structured-output schemas
-/// (response_format json_schema <-> output_config.format <-> responseJsonSchema). A field with no
+/// Reads OpenAI chat completions, Responses and embeddings lines, Anthropic Messages, Gemini
+/// and Vertex lines (generateContent and embeddings) and Bedrock Claude and Nova lines, and
+/// writes them as --to's lines: openai (chat completions) and the hosts that take its lines
+/// or bodies (azure, groq, mistral, together, xai, openrouter, ...: each host's own rules),
+/// openai-responses, anthropic (Message Batches), gemini ({"key","request"}), vertex
+/// ({"request"}, the id in "key"), bedrock (Claude's body; Nova's for a --model naming Nova)
+/// or bedrock-nova. Embedding requests go between OpenAI, Gemini and Vertex. What converts:
+/// system prompts, roles, text and image parts (https URLs and base64), tool definitions, tool
+/// calls and tool results, tool_choice, temperature, top_p, top_k, stop sequences, output caps,
+/// structured-output schemas (response_format <-> text.format <-> output_config.format <->
+/// responseJsonSchema) and cache breakpoints (cache_control <-> cachePoint). A field with no
 /// equivalent on the target is an `unconvertible` finding naming its JSON pointer, and the line is
 /// left out, unless --lossy, which drops the field and counts it. Anthropic requires max_tokens: a
 /// line without a cap gets --default-max-tokens, else the model's output limit from the models
@@ -41,7 +46,8 @@ pub struct Args {
     /// Request files; `-` for stdin
     #[arg(value_name = "FILE", num_args = 1.., required = true)]
     pub files: Vec<String>,
-    /// The target: openai, anthropic or gemini (and the hosts that take OpenAI's lines)
+    /// The target: openai, openai-responses, anthropic, gemini, vertex, bedrock, bedrock-nova,
+    /// or a host that takes OpenAI's chat lines (azure, groq, mistral, together, openrouter, ...)
     #[arg(long, value_name = "PROVIDER", value_parser = parse_target)]
     pub to: Target,
     /// The output file
@@ -63,11 +69,24 @@ pub struct Args {
     /// Rename ids the target does not accept, writing {"id":new,"original":old} lines here
     #[arg(long, value_name = "MAP")]
     pub id_map: Option<PathBuf>,
+    /// Prompt-cache breakpoints: keep the lines' own (dropped toward targets that cache on
+    /// their own, and counted), none (drop them all), auto (keep them)
+    #[arg(long, value_name = "MODE", value_parser = parse_cache, default_value = "keep")]
+    pub cache: CacheMode,
+}
+
+fn parse_cache(s: &str) -> Result<CacheMode, String> {
+    match s {
+        "keep" => Ok(CacheMode::Keep),
+        "none" => Ok(CacheMode::None),
+        "auto" => Ok(CacheMode::Auto),
+        _ => Err(format!("{s:?} is not a cache mode (auto, keep, none)")),
+    }
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
     Target::parse(s).ok_or_else(|| {
-        format!("{s:?} is not a target convert writes (openai, anthropic, gemini, or a host that takes OpenAI's lines)")
+        format!("{s:?} is not a target convert writes ({})", Target::choices())
     })
 }
 
@@ -93,7 +112,9 @@ pub fn run(
     .filter_map(|(f, p)| p.map(|p| Role::new(f, p)))
     .collect();
     super::check_paths(&inputs, &outputs)?;
-    let mut opts = ConvertOptions::new(super::inputs(&args.files), args.to, args.out);
+    let to = args.to.for_model(args.model.as_deref());
+    let mut opts = ConvertOptions::new(super::inputs(&args.files), to, args.out);
+    opts.cache = args.cache;
     opts.model = args.model;
     opts.model_map = args.model_map.into_iter().collect::<BTreeMap<_, _>>();
     opts.lossy = args.lossy;

@@ -18,7 +18,7 @@
 //! let src = dir.path().join("req.jsonl");
 //! std::fs::write(&src, r#"{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":50}}
 //! "#).unwrap();
-//! let mut opts = ConvertOptions::new(vec![Input::path(&src)], Target::Anthropic, dir.path().join("out.jsonl"));
+//! let mut opts = ConvertOptions::new(vec![Input::path(&src)], Target::ANTHROPIC, dir.path().join("out.jsonl"));
 //! opts.model = Some("claude-haiku-4-5".into());
 //! let s = convert(&opts, &mut |_: &str, _: &batchkit_line::Diagnostic| Ok(())).unwrap();
 //! assert_eq!(s.converted, 1);
@@ -27,6 +27,7 @@
 //! ```
 
 pub mod map;
+mod schema;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,47 +40,140 @@ use serde_json::Value;
 
 pub use map::Problem;
 
-/// The shape lines are converted to.
+/// The line shape a target takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// OpenAI chat completions (and the hosts that take its lines).
-    OpenAi,
-    /// Anthropic Message Batches.
+pub enum Shape {
+    /// OpenAI chat completions, `{custom_id, method, url, body}`.
+    Chat,
+    /// A chat completions body in `{custom_id, body}` (Mistral, Together, OpenRouter, ...).
+    Body,
+    /// OpenAI Responses, `{custom_id, method, url: "/v1/responses", body}`.
+    Responses,
+    /// Anthropic Message Batches, `{custom_id, params}`.
     Anthropic,
-    /// Gemini API batch (`{key, request}`).
+    /// Claude on Amazon Bedrock, `{recordId, modelInput}` with `anthropic_version`.
+    BedrockClaude,
+    /// Amazon Nova on Bedrock, `{recordId, modelInput}` (`messages-v1`).
+    BedrockNova,
+    /// Gemini API batch, `{key, request}`.
     Gemini,
+    /// Vertex AI batch prediction, `{request}` (the id echoed in `key`).
+    Vertex,
+}
+
+/// The shape lines are converted to, and the provider whose rules they follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The line shape.
+    pub shape: Shape,
+    /// The provider name in providers.toml (`batchkit validate --provider`).
+    name: &'static str,
 }
 
 impl Target {
-    /// By provider name (`openai`, `anthropic`, `gemini`, and the hosts that take OpenAI's
-    /// lines).
+    /// OpenAI chat completions.
+    pub const OPENAI: Target = Target {
+        shape: Shape::Chat,
+        name: "openai",
+    };
+    /// Anthropic Message Batches.
+    pub const ANTHROPIC: Target = Target {
+        shape: Shape::Anthropic,
+        name: "anthropic",
+    };
+    /// Gemini API batch.
+    pub const GEMINI: Target = Target {
+        shape: Shape::Gemini,
+        name: "gemini",
+    };
+
+    /// By name: a provider in providers.toml (`openai`, `anthropic`, `gemini`, `vertex`,
+    /// `bedrock` (Claude), and the hosts that take OpenAI's chat lines or bodies: `azure`,
+    /// `groq`, `mistral`, `together`, `openrouter`, ...), or `openai-responses`,
+    /// `bedrock-nova`.
     pub fn parse(name: &str) -> Option<Target> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "openai" | "azure" | "groq" | "mistral" | "together" | "xai" | "openai-compatible"
-            | "vllm" => Target::OpenAi,
-            "anthropic" => Target::Anthropic,
-            "gemini" => Target::Gemini,
-            _ => return None,
-        })
+        let lower = name.to_ascii_lowercase();
+        let (shape, name) = match lower.as_str() {
+            "openai-responses" | "responses" => (Shape::Responses, "openai"),
+            "anthropic" => (Shape::Anthropic, "anthropic"),
+            "gemini" => (Shape::Gemini, "gemini"),
+            "vertex" => (Shape::Vertex, "vertex"),
+            "bedrock" | "bedrock-claude" => (Shape::BedrockClaude, "bedrock"),
+            "bedrock-nova" | "nova" => (Shape::BedrockNova, "bedrock"),
+            "vllm" => (Shape::Chat, "openai-compatible"),
+            other => {
+                let p = batchkit_providers::Provider::get(other)?;
+                let shape = match p.style {
+                    batchkit_providers::Style::OpenAi => Shape::Chat,
+                    batchkit_providers::Style::Body => Shape::Body,
+                    _ => return None,
+                };
+                (shape, p.name.as_str())
+            }
+        };
+        Some(Target { shape, name })
+    }
+
+    /// The same target, with Bedrock's body chosen by the model the lines are for: Nova's
+    /// for an Amazon Nova model, Claude's otherwise.
+    pub fn for_model(self, model: Option<&str>) -> Target {
+        match (self.shape, model) {
+            (Shape::BedrockClaude, Some(m)) if m.contains("nova") => Target {
+                shape: Shape::BedrockNova,
+                ..self
+            },
+            _ => self,
+        }
+    }
+
+    /// The names `parse` takes, for messages.
+    pub fn choices() -> String {
+        "openai, openai-responses, anthropic, gemini, vertex, bedrock, bedrock-nova, or a host that takes OpenAI's chat lines (azure, groq, mistral, together, xai, openrouter, fireworks, ...)".into()
     }
 
     /// The name in messages.
     pub fn label(self) -> &'static str {
-        match self {
-            Target::OpenAi => "OpenAI",
-            Target::Anthropic => "Anthropic",
-            Target::Gemini => "Gemini",
+        match self.shape {
+            Shape::Responses => "OpenAI Responses",
+            Shape::BedrockClaude => "Bedrock Claude",
+            Shape::BedrockNova => "Bedrock Nova",
+            _ => self
+                .provider()
+                .map(|p| p.label.as_str())
+                .unwrap_or(self.name),
         }
     }
 
     /// The provider name of `batchkit validate --provider`.
-    pub fn provider(self) -> &'static str {
-        match self {
-            Target::OpenAi => "openai",
-            Target::Anthropic => "anthropic",
-            Target::Gemini => "gemini",
+    pub fn provider_name(self) -> &'static str {
+        self.name
+    }
+
+    /// The provider's rules in providers.toml.
+    pub fn provider(self) -> Option<&'static batchkit_providers::Provider> {
+        batchkit_providers::Provider::get(self.name)
+    }
+
+    /// Where the line keeps its id.
+    pub fn id_key(self) -> &'static str {
+        match self.shape {
+            Shape::Gemini | Shape::Vertex => "key",
+            Shape::BedrockClaude | Shape::BedrockNova => "recordId",
+            _ => "custom_id",
         }
     }
+}
+
+/// What `--cache` does with prompt-cache breakpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Keep the breakpoints the lines have, where the target takes them.
+    #[default]
+    Keep,
+    /// Drop every breakpoint.
+    None,
+    /// Keep them, and place more where the file's requests share a prefix.
+    Auto,
 }
 
 /// What to convert and how.
@@ -102,6 +196,8 @@ pub struct ConvertOptions {
     pub default_max_tokens: Option<u64>,
     /// Where to write `{"id":new,"original":old}` for ids the target does not accept.
     pub id_map: Option<PathBuf>,
+    /// What to do with prompt-cache breakpoints (`--cache`).
+    pub cache: CacheMode,
     /// How to read the inputs, and the memory budget.
     pub read: ReadOptions,
 }
@@ -118,6 +214,7 @@ impl ConvertOptions {
             lossy: false,
             default_max_tokens: None,
             id_map: None,
+            cache: CacheMode::default(),
             read: ReadOptions::default(),
         }
     }
@@ -142,6 +239,12 @@ pub struct ConvertSummary {
     pub max_tokens_added: u64,
     /// Lines given a new id (written to the id map).
     pub ids_renamed: u64,
+    /// Lines written: one per converted line, except an embedding request of several
+    /// inputs toward a target that takes one per line.
+    pub written: u64,
+    /// Prompt-cache breakpoints dropped: toward a target that caches on its own, or by
+    /// `--cache none`.
+    pub breakpoints_dropped: u64,
 }
 
 /// Errors that stop a conversion.
@@ -178,14 +281,17 @@ enum LineOut {
     Blank,
     Line {
         bytes: Vec<u8>,
+        lines: u64,
         dropped: Vec<String>,
         added: bool,
+        breakpoints_dropped: u64,
         renamed: Option<(String, String)>,
     },
     Findings(Vec<Diagnostic>),
 }
 
 /// Anthropic's id rule: 1-64 characters of `[A-Za-z0-9_-]`.
+#[cfg(test)]
 fn anthropic_id_ok(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id
@@ -193,7 +299,8 @@ fn anthropic_id_ok(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// A new id for `old` that Anthropic accepts, the same on every run.
+/// A new id for `old` that every target accepts (`[A-Za-z0-9_-]`, at most 57 characters),
+/// the same on every run.
 fn derived_id(old: &str) -> String {
     let h = xxh64(old.as_bytes());
     let keep: String = old
@@ -216,6 +323,23 @@ fn finding(code: Code, line: u64, offset: u64, id: Option<&str>, pr: &Problem) -
     d.pointer = Some(pr.pointer.clone());
     d.custom_id = id.map(str::to_string);
     d
+}
+
+/// The id of a request line of any shape convert reads, and where it is.
+fn source_id(value: &Value) -> (Value, &'static str) {
+    for (k, at) in [
+        ("custom_id", "/custom_id"),
+        ("key", "/key"),
+        ("recordId", "/recordId"),
+    ] {
+        if let Some(v) = value.get(k) {
+            return (v.clone(), at);
+        }
+    }
+    match value.pointer("/metadata/key") {
+        Some(v) => (v.clone(), "/metadata/key"),
+        None => (Value::Null, ""),
+    }
 }
 
 fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -> LineOut {
@@ -247,7 +371,7 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
             return LineOut::Findings(vec![finding(Code::Unconvertible, line, offset, None, &pr)])
         }
     };
-    let id_value = value.get("custom_id").cloned().unwrap_or(Value::Null);
+    let (id_value, id_at) = source_id(&value);
     let id = id_value.as_str().map(str::to_string);
     let model = |m: &str| {
         opts.model_map
@@ -264,41 +388,64 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
         model: &model,
         default_max_tokens: &default_max,
         lossy: opts.lossy,
+        cache: opts.cache,
     };
     let mut renamed = None;
     let mut out_id = id_value.clone();
-    if let (Target::Anthropic, Some(i)) = (opts.to, &id) {
-        if !anthropic_id_ok(i) {
-            if opts.id_map.is_some() {
-                let new = derived_id(i);
-                out_id = Value::String(new.clone());
-                renamed = Some((new, i.clone()));
-            } else {
-                let pr = Problem {
-                    pointer: "/custom_id".into(),
-                    message: format!(
-                        "custom_id {i:?}: Anthropic takes 1 to 64 characters of A-Z, a-z, 0-9, _ and - (give --id-map to rename)"
-                    ),
-                };
-                return LineOut::Findings(vec![finding(
-                    Code::InvalidCustomId,
-                    line,
-                    offset,
-                    Some(i),
-                    &pr,
-                )]);
+    match (opts.to.provider(), &id) {
+        (Some(p), Some(i)) => {
+            if let Err(why) = p.id_ok(i) {
+                if opts.id_map.is_some() {
+                    let new = derived_id(i);
+                    out_id = Value::String(new.clone());
+                    renamed = Some((new, i.clone()));
+                } else {
+                    let pr = Problem {
+                        pointer: id_at.into(),
+                        message: format!("id {i:?} {why} (give --id-map to rename)"),
+                    };
+                    return LineOut::Findings(vec![finding(
+                        Code::InvalidCustomId,
+                        line,
+                        offset,
+                        Some(i),
+                        &pr,
+                    )]);
+                }
             }
         }
+        (_, None) => {
+            let pr = Problem {
+                pointer: String::new(),
+                message: format!(
+                    "no id (custom_id, key or recordId): {} lines need one to be joined back",
+                    opts.to.label()
+                ),
+            };
+            return LineOut::Findings(vec![finding(
+                Code::Unconvertible,
+                line,
+                offset,
+                None,
+                &pr,
+            )]);
+        }
+        _ => {}
     }
     match map::convert(value, src, &out_id, &cx) {
         Ok(c) => {
-            // simd-json's writer: strings escaped with SIMD (most of a line is text).
-            let mut bytes = simd_json::serde::to_vec(&c.value).unwrap_or_default();
-            bytes.push(b'\n');
+            let mut bytes = Vec::new();
+            for v in &c.lines {
+                // simd-json's writer: strings escaped with SIMD (most of a line is text).
+                bytes.extend(simd_json::serde::to_vec(v).unwrap_or_default());
+                bytes.push(b'\n');
+            }
             LineOut::Line {
                 bytes,
+                lines: c.lines.len() as u64,
                 dropped: c.dropped,
                 added: c.added_max_tokens,
+                breakpoints_dropped: c.breakpoints_dropped,
                 renamed,
             }
         }
@@ -341,7 +488,7 @@ pub fn convert(
         None => None,
     };
     let mut s = ConvertSummary {
-        to: opts.to.provider().to_string(),
+        to: opts.to.provider_name().to_string(),
         ..ConvertSummary::default()
     };
     for input in &opts.inputs {
@@ -379,12 +526,16 @@ pub fn convert(
                         LineOut::Blank => {}
                         LineOut::Line {
                             bytes,
+                            lines,
                             dropped,
                             added,
+                            breakpoints_dropped,
                             renamed,
                         } => {
                             s.lines += 1;
                             s.converted += 1;
+                            s.written += lines;
+                            s.breakpoints_dropped += breakpoints_dropped;
                             out.write_all(&bytes).map_err(io_err(&opts.out))?;
                             for k in dropped {
                                 *s.dropped.entry(k).or_default() += 1;
