@@ -86,7 +86,10 @@ fn parse_cache(s: &str) -> Result<CacheMode, String> {
 
 fn parse_target(s: &str) -> Result<Target, String> {
     Target::parse(s).ok_or_else(|| {
-        format!("{s:?} is not a target convert writes ({})", Target::choices())
+        format!(
+            "{s:?} is not a target convert writes ({})",
+            Target::choices()
+        )
     })
 }
 

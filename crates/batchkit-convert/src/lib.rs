@@ -422,13 +422,7 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
                     opts.to.label()
                 ),
             };
-            return LineOut::Findings(vec![finding(
-                Code::Unconvertible,
-                line,
-                offset,
-                None,
-                &pr,
-            )]);
+            return LineOut::Findings(vec![finding(Code::Unconvertible, line, offset, None, &pr)]);
         }
         _ => {}
     }

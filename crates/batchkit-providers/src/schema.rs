@@ -85,4 +85,3 @@ pub fn openapi_to_json_schema(s: &Value) -> Value {
     }
     Value::Object(out)
 }
-

@@ -14,9 +14,8 @@ const BEDROCK_VERSION: &str = "bedrock-2023-05-31";
 
 /// A block's `cache_control`, as a breakpoint after it.
 fn cache_of(b: &Value) -> Option<Part> {
-    b.get("cache_control").map(|cc| {
-        Part::Cache(cc.get("ttl").and_then(Value::as_str).map(str::to_string))
-    })
+    b.get("cache_control")
+        .map(|cc| Part::Cache(cc.get("ttl").and_then(Value::as_str).map(str::to_string)))
 }
 
 /// `system`: a string or text blocks.
@@ -78,7 +77,7 @@ fn block(b: &mut Value) -> Option<Part> {
 /// Reads `params` (Anthropic) or `modelInput` (Bedrock Claude).
 pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
     let mut c = Chat::default();
-    let root = out.src.pointer("");
+    let root = out.pointer("");
     let key = if line.get("params").is_some() {
         "params"
     } else {
@@ -126,7 +125,10 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
             }
             "tools" => {
                 for (i, t) in v.as_array().into_iter().flatten().enumerate() {
-                    if t.get("type").and_then(Value::as_str).is_some_and(|t| t != "custom") {
+                    if t.get("type")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t != "custom")
+                    {
                         out.no_equivalent(
                             format!("{at}/{i}"),
                             "tools",
@@ -145,9 +147,9 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                             .cloned()
                             .unwrap_or_else(|| json!({"type": "object"})),
                         strict: t.get("strict").and_then(Value::as_bool),
-                        cache: t.get("cache_control").map(|cc| {
-                            cc.get("ttl").and_then(Value::as_str).map(str::to_string)
-                        }),
+                        cache: t
+                            .get("cache_control")
+                            .map(|cc| cc.get("ttl").and_then(Value::as_str).map(str::to_string)),
                     });
                 }
             }
@@ -213,7 +215,10 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
             Some(m) => {
                 params.insert("model".into(), json!(m));
             }
-            None => out.problem(String::new(), "no model: Anthropic lines name one (give --model)"),
+            None => out.problem(
+                String::new(),
+                "no model: Anthropic lines name one (give --model)",
+            ),
         }
     }
     if let Some(n) = c.cap_or_default(model.as_deref().unwrap_or(""), true, out) {
@@ -352,7 +357,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
             );
         }
         Some(None) => out.no_equivalent(
-            out.src.pointer("response_format"),
+            out.pointer("response_format"),
             "response_format",
             "json_object: Anthropic asks for a schema (give the request a json_schema)",
         ),

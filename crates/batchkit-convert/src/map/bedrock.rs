@@ -267,7 +267,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         cfg.insert("tools".into(), Value::Array(tools));
         match c.tool_choice.as_deref() {
             Some("none") => out.no_equivalent(
-                out.src.pointer("tool_choice"),
+                out.pointer("tool_choice"),
                 "tool_choice",
                 "none: Nova has no such choice (drop the tools instead)",
             ),

@@ -136,7 +136,13 @@ pub(crate) fn write(e: Embed, id: &Value, out: &mut Out<'_, '_>) {
         Shape::Chat | Shape::Body => {
             for (f, v) in [("taskType", &e.task_type), ("title", &e.title)] {
                 if v.is_some() {
-                    out.no_equivalent(String::new(), f, "no equivalent on OpenAI");
+                    let at = match out.src {
+                        super::Source::VertexEmbed => {
+                            format!("/{}", if f == "taskType" { "task_type" } else { f })
+                        }
+                        _ => out.pointer(f),
+                    };
+                    out.no_equivalent(at, f, "no equivalent on OpenAI");
                 }
             }
             let mut body = Map::new();
@@ -207,7 +213,10 @@ pub(crate) fn write(e: Embed, id: &Value, out: &mut Out<'_, '_>) {
         }
         _ => out.problem(
             String::new(),
-            format!("an embedding request: {} has no embeddings", out.target().label()),
+            format!(
+                "an embedding request: {} has no embeddings",
+                out.target().label()
+            ),
         ),
     }
 }

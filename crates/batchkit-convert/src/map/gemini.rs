@@ -36,8 +36,11 @@ pub(crate) fn camel(k: &str) -> std::borrow::Cow<'_, str> {
 /// A field of `v` by its camelCase name, in either spelling.
 pub(crate) fn get<'v>(v: &'v Value, camel_name: &str) -> Option<&'v Value> {
     let o = v.as_object()?;
-    o.get(camel_name)
-        .or_else(|| o.iter().find(|(k, _)| camel(k) == camel_name).map(|(_, v)| v))
+    o.get(camel_name).or_else(|| {
+        o.iter()
+            .find(|(k, _)| camel(k) == camel_name)
+            .map(|(_, v)| v)
+    })
 }
 
 /// Reads `request`.
@@ -78,7 +81,11 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                 }
             }
             "systemInstruction" => {
-                for part in get(v, "parts").and_then(Value::as_array).into_iter().flatten() {
+                for part in get(v, "parts")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(t) = part.get("text").and_then(Value::as_str) {
                         c.system.push(Part::Text(t.to_string()));
                     }
@@ -96,10 +103,7 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                         continue;
                     };
                     for d in decls {
-                        let schema = match (
-                            get(d, "parametersJsonSchema"),
-                            get(d, "parameters"),
-                        ) {
+                        let schema = match (get(d, "parametersJsonSchema"), get(d, "parameters")) {
                             (Some(s), _) => s.clone(),
                             (None, Some(s)) => crate::schema::openapi_to_json_schema(s),
                             (None, None) => json!({"type": "object"}),
@@ -217,6 +221,21 @@ fn gemini_part(
     Err("a part that is not text, an image, a function call or a response".into())
 }
 
+/// `generationConfig` fields by the provider-free name (as OpenAI chat names them).
+const FIELDS: [(&str, &str); 11] = [
+    ("temperature", "temperature"),
+    ("topP", "top_p"),
+    ("topK", "top_k"),
+    ("stopSequences", "stop"),
+    ("maxOutputTokens", "max_tokens"),
+    ("seed", "seed"),
+    ("candidateCount", "n"),
+    ("presencePenalty", "presence_penalty"),
+    ("frequencyPenalty", "frequency_penalty"),
+    ("responseMimeType", "response_format"),
+    ("responseJsonSchema", "response_format"),
+];
+
 fn generation_config(v: &Value, c: &mut Chat, at: &str, out: &mut Out<'_, '_>) {
     let Some(o) = v.as_object() else {
         return;
@@ -224,6 +243,11 @@ fn generation_config(v: &Value, c: &mut Chat, at: &str, out: &mut Out<'_, '_>) {
     let mut mime = None;
     for (k, v) in o {
         let key = camel(k);
+        if let Some(field) = FIELDS.iter().find(|(g, _)| *g == key).map(|(_, f)| *f) {
+            if key != k.as_str() || !at.ends_with("generationConfig") {
+                out.at.push((field, format!("{at}/{k}")));
+            }
+        }
         match key.as_ref() {
             "temperature" => c.temperature = Some(v.clone()),
             "topP" => c.top_p = Some(v.clone()),

@@ -234,6 +234,7 @@ pub(crate) fn convert(
         src,
         problems: Vec::new(),
         c: Converted::default(),
+        at: Vec::new(),
     };
     if matches!(
         src,
@@ -281,9 +282,20 @@ pub(crate) struct Out<'a, 'c> {
     pub src: Source,
     pub problems: Vec<Problem>,
     pub c: Converted,
+    /// Where a field is in this line when not where [`Source::pointer`] says (a key spelt
+    /// another way).
+    pub at: Vec<(&'static str, String)>,
 }
 
 impl Out<'_, '_> {
+    /// The pointer of a field of the provider-free request in the source line.
+    pub(crate) fn pointer(&self, field: &str) -> String {
+        match self.at.iter().find(|(f, _)| *f == field) {
+            Some((_, at)) => at.clone(),
+            None => self.src.pointer(field),
+        }
+    }
+
     /// A field `key` at `pointer` with no equivalent: a problem, or (lossy) dropped.
     pub(crate) fn no_equivalent(&mut self, pointer: String, key: &str, why: &str) {
         if self.cx.lossy {
@@ -296,7 +308,7 @@ impl Out<'_, '_> {
     /// A source field (by its provider-free name) that the target cannot say.
     pub(crate) fn unsupported(&mut self, field: &str) {
         let why = format!("no equivalent on {}", self.cx.to.label());
-        self.no_equivalent(self.src.pointer(field), field, &why);
+        self.no_equivalent(self.pointer(field), field, &why);
     }
 
     /// A source key read that has no place in the provider-free request.
@@ -418,7 +430,8 @@ impl Chat {
                 prev.role == Role::User && prev.parts.iter().all(tool_result)
             }
             (Role::Assistant, Some(Part::ToolCall { .. }), Some(prev)) => {
-                prev.role == Role::Assistant && parts.iter().all(|p| matches!(p, Part::ToolCall { .. }))
+                prev.role == Role::Assistant
+                    && parts.iter().all(|p| matches!(p, Part::ToolCall { .. }))
             }
             _ => false,
         };
@@ -488,7 +501,7 @@ impl Chat {
         if d.is_none() {
             let label = out.cx.to.label();
             out.problem(
-                out.src.pointer("max_tokens"),
+                out.pointer("max_tokens"),
                 format!("{label} requires max_tokens: give --default-max-tokens (the model's output limit is not known)"),
             );
         }
@@ -522,7 +535,7 @@ impl Chat {
         if t.as_f64().is_some_and(|t| t > 1.0) {
             let label = out.cx.to.label();
             out.no_equivalent(
-                out.src.pointer("temperature"),
+                out.pointer("temperature"),
                 "temperature",
                 &format!("above 1: {label} takes 0 to 1"),
             );

@@ -105,7 +105,8 @@ fn cache_mark(part: &Value) -> Option<Part> {
             cc.get("ttl").and_then(Value::as_str).map(str::to_string),
         ));
     }
-    part.get("prompt_cache_breakpoint").map(|_| Part::Cache(None))
+    part.get("prompt_cache_breakpoint")
+        .map(|_| Part::Cache(None))
 }
 
 /// Reads `messages`, moving their texts (the bulk of a line) rather than copying them.
@@ -164,12 +165,12 @@ fn messages(c: &mut Chat, v: Value, out: &mut Out<'_, '_>) {
                 for (j, part) in a.iter_mut().enumerate() {
                     let pat = format!("{at}/content/{j}");
                     match part.get("type").and_then(Value::as_str) {
-                        Some("text") => parts.push(Part::Text(
-                            match part.get_mut("text").map(std::mem::take) {
+                        Some("text") => {
+                            parts.push(Part::Text(match part.get_mut("text").map(std::mem::take) {
                                 Some(Value::String(t)) => t,
                                 _ => String::new(),
-                            },
-                        )),
+                            }))
+                        }
                         Some("image_url") => {
                             let url = part
                                 .get("image_url")

@@ -82,7 +82,10 @@ fn input(c: &mut Chat, v: Value, out: &mut Out<'_, '_>) {
         let at = format!("/body/input/{i}");
         match item.get("type").and_then(Value::as_str) {
             Some("function_call") => {
-                let args = item.get("arguments").and_then(Value::as_str).unwrap_or("{}");
+                let args = item
+                    .get("arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or("{}");
                 match parse_args(args) {
                     Some(input) => {
                         let part = Part::ToolCall {
@@ -115,11 +118,18 @@ fn input(c: &mut Chat, v: Value, out: &mut Out<'_, '_>) {
             }
             Some("message") | None => {}
             Some(other) => {
-                out.problem(format!("{at}/type"), format!("input item {other:?} does not convert"));
+                out.problem(
+                    format!("{at}/type"),
+                    format!("input item {other:?} does not convert"),
+                );
                 continue;
             }
         }
-        let role = item.get("role").and_then(Value::as_str).unwrap_or("user").to_string();
+        let role = item
+            .get("role")
+            .and_then(Value::as_str)
+            .unwrap_or("user")
+            .to_string();
         let mut parts = Vec::new();
         match item.get_mut("content").map(std::mem::take) {
             Some(Value::String(s)) => parts.push(Part::Text(s)),
@@ -128,7 +138,8 @@ fn input(c: &mut Chat, v: Value, out: &mut Out<'_, '_>) {
                     let pat = format!("{at}/content/{j}");
                     match part.get("type").and_then(Value::as_str) {
                         Some("input_text" | "output_text") => {
-                            if let Some(Value::String(t)) = part.get_mut("text").map(std::mem::take) {
+                            if let Some(Value::String(t)) = part.get_mut("text").map(std::mem::take)
+                            {
                                 parts.push(Part::Text(t));
                             }
                         }
@@ -155,7 +166,10 @@ fn input(c: &mut Chat, v: Value, out: &mut Out<'_, '_>) {
             "system" | "developer" => c.system.extend(parts),
             "user" => c.push(Role::User, parts, i),
             "assistant" => c.push(Role::Assistant, parts, i),
-            other => out.problem(format!("{at}/role"), format!("role {other:?} does not convert")),
+            other => out.problem(
+                format!("{at}/role"),
+                format!("role {other:?} does not convert"),
+            ),
         }
     }
 }
@@ -273,7 +287,14 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
     }
     put(&mut body, "user", &c.user);
     c.refuse(
-        &["top_k", "stop", "seed", "n", "presence_penalty", "frequency_penalty"],
+        &[
+            "top_k",
+            "stop",
+            "seed",
+            "n",
+            "presence_penalty",
+            "frequency_penalty",
+        ],
         out,
     );
     match &c.json {
