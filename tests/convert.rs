@@ -810,3 +810,85 @@ bktest!(cache_breakpoints_are_kept_mapped_or_dropped, |dir| {
         .unwrap()
         .contains("cache_control"));
 });
+
+bktest!(
+    schemas_map_between_json_schema_and_geminis_openapi_subset,
+    |dir| {
+        let line = |id: &str, schema: Value| {
+            json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": 9, "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}}}).to_string() + "\n"
+        };
+        let closed = json!({"type": "object", "properties": {"k": {"type": "string"}}, "additionalProperties": false});
+        let patterned = json!({"type": "object", "properties": {"k": {"type": ["string", "null"], "pattern": "^[a-z]+$"}}});
+        let neither = json!({"type": "object", "properties": {"k": {"type": "string", "pattern": "^a"}}, "additionalProperties": false});
+        dir.write(
+            "s.jsonl",
+            line("closed", closed.clone())
+                + &line("patterned", patterned)
+                + &line("neither", neither),
+        );
+        let ev = convert(&dir, "s.jsonl", "gemini", "g.jsonl", &[]);
+        // What responseJsonSchema takes goes there; what only the OpenAPI subset can say goes
+        // to responseSchema; what neither can say is named.
+        let g = lines(&dir, "g.jsonl");
+        assert_eq!(
+            g[0]["request"]["generationConfig"]["responseJsonSchema"],
+            closed
+        );
+        assert_eq!(
+            g[1]["request"]["generationConfig"]["responseSchema"],
+            json!({"type": "OBJECT", "properties": {"k": {"type": "STRING", "nullable": true, "pattern": "^[a-z]+$"}}})
+        );
+        let d: Vec<(&str, &str)> = ev
+            .iter()
+            .filter(|e| e["type"] == "diagnostic")
+            .map(|e| (e["code"].as_str().unwrap(), e["pointer"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            d,
+            [(
+                "unconvertible",
+                "/body/response_format/json_schema/schema/properties/k/pattern"
+            )]
+        );
+        assert_eq!(validate_errors(&dir, "g.jsonl", "gemini"), 0);
+        // --lossy: the schema is dropped, JSON still asked for.
+        let ev = convert(&dir, "s.jsonl", "gemini", "l.jsonl", &["--lossy"]);
+        assert_eq!(ev.last().unwrap()["dropped"], json!({"schema": 1}));
+        assert_eq!(
+            lines(&dir, "l.jsonl")[2]["request"]["generationConfig"],
+            json!({"maxOutputTokens": 9, "responseMimeType": "application/json"})
+        );
+        // Gemini's responseSchema: JSON Schema toward OpenAI, the same OpenAPI form back to Gemini.
+        let src = fixture("convert/gemini.jsonl");
+        let src = src.to_str().unwrap();
+        dir.write("rs.jsonl", json!({"key": "rs", "request": {"contents": [{"role": "user", "parts": [{"text": "x"}]}], "generationConfig": {"responseMimeType": "application/json", "responseSchema": {"type": "OBJECT", "properties": {"n": {"type": "INTEGER", "nullable": true}}, "propertyOrdering": ["n"]}}}}).to_string() + "\n");
+        convert(
+            &dir,
+            "rs.jsonl",
+            "openai",
+            "o.jsonl",
+            &["--model", "gpt-4o-mini"],
+        );
+        assert_eq!(
+            lines(&dir, "o.jsonl")[0]["body"]["response_format"]["json_schema"]["schema"],
+            json!({"type": "object", "properties": {"n": {"type": ["integer", "null"]}}})
+        );
+        convert(&dir, "rs.jsonl", "gemini", "rs2.jsonl", &[]);
+        assert_eq!(
+            lines(&dir, "rs2.jsonl")[0]["request"]["generationConfig"]["responseSchema"],
+            json!({"type": "OBJECT", "properties": {"n": {"type": "INTEGER", "nullable": true}}})
+        );
+        // Tool parameters in the OpenAPI subset become JSON Schema.
+        convert(
+            &dir,
+            src,
+            "anthropic",
+            "a.jsonl",
+            &["--model", "claude-haiku-4-5"],
+        );
+        assert_eq!(
+            lines(&dir, "a.jsonl")[3]["params"]["tools"][0]["input_schema"],
+            json!({"type": "object", "properties": {"repo": {"type": "string"}}, "required": ["repo"]})
+        );
+    }
+);

@@ -233,7 +233,7 @@ const FIELDS: [(&str, &str); 11] = [
     ("presencePenalty", "presence_penalty"),
     ("frequencyPenalty", "frequency_penalty"),
     ("responseMimeType", "response_format"),
-    ("responseJsonSchema", "response_format"),
+    ("responseJsonSchema", "schema"),
 ];
 
 fn generation_config(v: &Value, c: &mut Chat, at: &str, out: &mut Out<'_, '_>) {
@@ -262,6 +262,8 @@ fn generation_config(v: &Value, c: &mut Chat, at: &str, out: &mut Out<'_, '_>) {
             "responseJsonSchema" => c.json = Some(Some(v.clone())),
             "responseSchema" => {
                 c.json = Some(Some(crate::schema::openapi_to_json_schema(v)));
+                c.schema_openapi = true;
+                out.at.push(("schema", format!("{at}/{k}")));
             }
             _ if is_default(&key, v) => {}
             _ => out.unknown_key(format!("{at}/{k}"), k),
@@ -379,11 +381,49 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
     if let Some(schema) = &c.json {
         gc.insert("responseMimeType".into(), json!("application/json"));
         if let Some(s) = schema {
-            gc.insert("responseJsonSchema".into(), s.clone());
+            if let Some((key, s)) = response_schema(s, c.schema_openapi, out) {
+                gc.insert(key.into(), s);
+            }
         }
     }
     if !gc.is_empty() {
         req.insert("generationConfig".into(), Value::Object(gc));
     }
     json!({"key": id, "request": req})
+}
+
+/// A JSON Schema as Gemini takes it: `responseJsonSchema` when it uses only the keywords that
+/// takes (and the source did not give the OpenAPI form), else `responseSchema` when the
+/// OpenAPI subset can say it, else the keywords neither can say, as findings (`--lossy`: the
+/// schema is dropped, the answer still asked for as JSON).
+fn response_schema(
+    s: &Value,
+    openapi_first: bool,
+    out: &mut Out<'_, '_>,
+) -> Option<(&'static str, Value)> {
+    use batchkit_providers::schema::{json_schema_to_openapi, response_json_schema_gaps};
+    if openapi_first {
+        if let Ok(o) = json_schema_to_openapi(s) {
+            return Some(("responseSchema", o));
+        }
+    }
+    let gaps = response_json_schema_gaps(s);
+    if gaps.is_empty() {
+        return Some(("responseJsonSchema", s.clone()));
+    }
+    if let Ok(o) = json_schema_to_openapi(s) {
+        return Some(("responseSchema", o));
+    }
+    let base = out.pointer("schema");
+    if out.cx.lossy {
+        out.c.dropped.push("schema".into());
+    } else {
+        for g in gaps {
+            out.problem(
+                format!("{base}{}", g.pointer),
+                format!("schema: {}", g.message),
+            );
+        }
+    }
+    None
 }

@@ -112,12 +112,15 @@ impl Source {
     /// this shape, for findings raised while writing.
     pub(crate) fn pointer(self, field: &str) -> String {
         let name = match (self, field) {
+            (Source::Chat, "schema") => "response_format/json_schema/schema",
             (Source::Chat, f) => f,
+            (Source::Responses, "schema") => "text/format/schema",
             (Source::Responses, "max_tokens") => "max_output_tokens",
             (Source::Responses, "response_format") => "text/format",
             (Source::Responses, "messages") => "input",
             (Source::Responses, f) => f,
             (Source::Anthropic | Source::BedrockClaude, f) => match f {
+                "schema" => "output_config/format/schema",
                 "stop" => "stop_sequences",
                 "response_format" => "output_config",
                 "user" => "metadata",
@@ -149,6 +152,7 @@ impl Source {
                 "presence_penalty" => "generationConfig/presencePenalty",
                 "frequency_penalty" => "generationConfig/frequencyPenalty",
                 "response_format" => "generationConfig/responseMimeType",
+                "schema" => "generationConfig/responseJsonSchema",
                 f => f,
             },
             (_, f) => f,
@@ -397,6 +401,8 @@ pub(crate) struct Chat {
     /// `Some(None)`: any JSON object; `Some(Some(schema))`: a JSON Schema.
     pub json: Option<Option<Value>>,
     pub schema_name: Option<String>,
+    /// The schema came as Gemini's `responseSchema` (the OpenAPI subset).
+    pub schema_openapi: bool,
     pub user: Option<Value>,
 }
 
