@@ -279,8 +279,9 @@ impl ConvertError {
 /// One line's outcome, computed in parallel.
 enum LineOut {
     Blank,
+    /// Converted: its bytes are the next `len` of the chunk's output.
     Line {
-        bytes: Vec<u8>,
+        len: usize,
         lines: u64,
         dropped: Vec<String>,
         added: bool,
@@ -342,7 +343,14 @@ fn source_id(value: &Value) -> (Value, &'static str) {
     }
 }
 
-fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -> LineOut {
+/// Converts one line, appending its output to `buf` (one buffer for a chunk's lines).
+fn convert_line(
+    opts: &ConvertOptions,
+    content: &[u8],
+    line: u64,
+    offset: u64,
+    buf: &mut Vec<u8>,
+) -> LineOut {
     // The one JSON engine, as every command reads a line (first of a repeated key).
     let value = match batchkit_line::read(content, batchkit_line::to_serde) {
         Ok(v) => v,
@@ -428,14 +436,27 @@ fn convert_line(opts: &ConvertOptions, content: &[u8], line: u64, offset: u64) -
     }
     match map::convert(value, src, &out_id, &cx) {
         Ok(c) => {
-            let mut bytes = Vec::new();
+            let start = buf.len();
             for v in &c.lines {
                 // simd-json's writer: strings escaped with SIMD (most of a line is text).
-                bytes.extend(simd_json::serde::to_vec(v).unwrap_or_default());
-                bytes.push(b'\n');
+                if simd_json::serde::to_writer(&mut *buf, v).is_err() {
+                    buf.truncate(start);
+                    let pr = Problem {
+                        pointer: String::new(),
+                        message: "the converted line could not be written".into(),
+                    };
+                    return LineOut::Findings(vec![finding(
+                        Code::Unconvertible,
+                        line,
+                        offset,
+                        id.as_deref(),
+                        &pr,
+                    )]);
+                }
+                buf.push(b'\n');
             }
             LineOut::Line {
-                bytes,
+                len: buf.len() - start,
                 lines: c.lines.len() as u64,
                 dropped: c.dropped,
                 added: c.added_max_tokens,
@@ -489,19 +510,23 @@ pub fn convert(
         batchkit_io::run(
             input,
             &opts.read,
-            |chunk: &Chunk| -> Vec<LineOut> {
-                chunk
+            |chunk: &Chunk| -> (Vec<u8>, Vec<LineOut>) {
+                // Output is about the size of the input: one buffer for the chunk.
+                let mut buf = Vec::with_capacity(chunk.data.len() + chunk.data.len() / 8);
+                let lines = chunk
                     .lines()
                     .map(|l| {
                         if l.is_blank() {
                             LineOut::Blank
                         } else {
-                            convert_line(opts, l.content, l.number, l.offset)
+                            convert_line(opts, l.content, l.number, l.offset, &mut buf)
                         }
                     })
-                    .collect()
+                    .collect();
+                (buf, lines)
             },
-            |chunk: &Chunk, lines: Vec<LineOut>| -> Result<bool, ConvertError> {
+            |chunk: &Chunk, (buf, lines): (Vec<u8>, Vec<LineOut>)| -> Result<bool, ConvertError> {
+                let mut at = 0usize;
                 if let Some(o) = chunk.oversized {
                     s.lines += 1;
                     s.left_out += 1;
@@ -519,7 +544,7 @@ pub fn convert(
                     match l {
                         LineOut::Blank => {}
                         LineOut::Line {
-                            bytes,
+                            len,
                             lines,
                             dropped,
                             added,
@@ -530,7 +555,9 @@ pub fn convert(
                             s.converted += 1;
                             s.written += lines;
                             s.breakpoints_dropped += breakpoints_dropped;
-                            out.write_all(&bytes).map_err(io_err(&opts.out))?;
+                            out.write_all(&buf[at..at + len])
+                                .map_err(io_err(&opts.out))?;
+                            at += len;
                             for k in dropped {
                                 *s.dropped.entry(k).or_default() += 1;
                             }

@@ -226,12 +226,15 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
     }
     let plain_system = c.system.iter().all(|p| matches!(p, Part::Text(_)));
     if plain_system && !c.system.is_empty() {
-        params.insert("system".into(), json!(c.system_texts().join("\n\n")));
+        params.insert(
+            "system".into(),
+            Value::String(c.system_texts().join("\n\n")),
+        );
     } else if !c.system.is_empty() {
         let mut blocks = Vec::new();
         for part in std::mem::take(&mut c.system) {
             match part {
-                Part::Text(t) => blocks.push(json!({"type": "text", "text": t})),
+                Part::Text(t) => blocks.push(obj! {"type" => "text", "text" => t}),
                 Part::Cache(ttl) => mark(&mut blocks, ttl),
                 _ => {}
             }
@@ -244,7 +247,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         let mut cached = false;
         for part in turn.parts {
             blocks.push(match part {
-                Part::Text(t) => json!({"type": "text", "text": t}),
+                Part::Text(t) => obj! {"type" => "text", "text" => t},
                 Part::ImageUrl(u) if bedrock => {
                     let _ = u;
                     let at = out.src.message(turn.at);
@@ -252,20 +255,20 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                     continue;
                 }
                 Part::ImageUrl(u) => {
-                    json!({"type": "image", "source": {"type": "url", "url": u}})
+                    obj! {"type" => "image", "source" => obj! {"type" => "url", "url" => u}}
                 }
                 Part::ImageData(mt, d) => {
-                    json!({"type": "image", "source": {"type": "base64", "media_type": mt, "data": d}})
+                    obj! {"type" => "image", "source" => obj! {"type" => "base64", "media_type" => mt, "data" => d}}
                 }
                 Part::ToolCall { id, name, input } => {
-                    json!({"type": "tool_use", "id": id, "name": name, "input": input})
+                    obj! {"type" => "tool_use", "id" => id, "name" => name, "input" => input}
                 }
                 Part::ToolResult {
                     id,
                     content,
                     is_error,
                 } => {
-                    let mut b = json!({"type": "tool_result", "tool_use_id": id, "content": content});
+                    let mut b = obj! {"type" => "tool_result", "tool_use_id" => id, "content" => content};
                     if is_error {
                         b["is_error"] = json!(true);
                     }
@@ -290,7 +293,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
             [b] if !cached && b["type"] == "text" => b["text"].take(),
             _ => Value::Array(blocks),
         };
-        messages.push(json!({"role": role, "content": content}));
+        messages.push(obj! {"role" => role, "content" => content});
     }
     params.insert("messages".into(), Value::Array(messages));
     if !c.tools.is_empty() {
@@ -364,8 +367,8 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         None => {}
     }
     if bedrock {
-        json!({"recordId": id, "modelInput": params})
+        obj! {"recordId" => id.clone(), "modelInput" => params}
     } else {
-        json!({"custom_id": id, "params": params})
+        obj! {"custom_id" => id.clone(), "params" => params}
     }
 }

@@ -174,7 +174,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         let system: Vec<Value> = std::mem::take(&mut c.system)
             .into_iter()
             .filter_map(|p| match p {
-                Part::Text(t) => Some(json!({ "text": t })),
+                Part::Text(t) => Some(obj! {"text" => t}),
                 Part::Cache(ttl) => Some(cache_block(ttl)),
                 _ => None,
             })
@@ -186,7 +186,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         let mut blocks = Vec::new();
         for part in turn.parts {
             blocks.push(match part {
-                Part::Text(t) => json!({ "text": t }),
+                Part::Text(t) => obj! {"text" => t},
                 Part::ImageUrl(_) => {
                     out.no_equivalent(
                         out.src.message(turn.at),
@@ -196,7 +196,9 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                     continue;
                 }
                 Part::ImageData(mt, d) => match image_format(&mt) {
-                    Some(f) => json!({"image": {"format": f, "source": {"bytes": d}}}),
+                    Some(f) => {
+                        obj! {"image" => obj! {"format" => f, "source" => obj! {"bytes" => d}}}
+                    }
                     None => {
                         out.no_equivalent(
                             out.src.message(turn.at),
@@ -207,14 +209,15 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                     }
                 },
                 Part::ToolCall { id, name, input } => {
-                    json!({"toolUse": {"toolUseId": id, "name": name, "input": input}})
+                    obj! {"toolUse" => obj! {"toolUseId" => id, "name" => name, "input" => input}}
                 }
                 Part::ToolResult {
                     id,
                     content,
                     is_error,
                 } => {
-                    let mut r = json!({"toolUseId": id, "content": [{ "text": content }]});
+                    let mut r =
+                        obj! {"toolUseId" => id, "content" => vec![obj! {"text" => content}]};
                     if is_error {
                         r["status"] = json!("error");
                     }
@@ -231,7 +234,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         } else {
             "assistant"
         };
-        messages.push(json!({"role": role, "content": blocks}));
+        messages.push(obj! {"role" => role, "content" => blocks});
     }
     input.insert("messages".into(), Value::Array(messages));
     let mut ic = Map::new();
@@ -297,5 +300,5 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         ],
         out,
     );
-    json!({"recordId": id, "modelInput": input})
+    obj! {"recordId" => id.clone(), "modelInput" => input}
 }

@@ -290,10 +290,10 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         let mut gparts = Vec::new();
         for part in turn.parts {
             gparts.push(match part {
-                Part::Text(t) => json!({ "text": t }),
-                Part::ImageData(mt, d) => json!({"inlineData": {"mimeType": mt, "data": d}}),
+                Part::Text(t) => obj! {"text" => t},
+                Part::ImageData(mt, d) => obj! {"inlineData" => obj! {"mimeType" => mt, "data" => d}},
                 Part::ImageUrl(u) => match media_type_of(&u) {
-                    Some(mt) => json!({"fileData": {"mimeType": mt, "fileUri": u}}),
+                    Some(mt) => obj! {"fileData" => obj! {"mimeType" => mt, "fileUri" => u}},
                     None => {
                         out.problem(
                             out.src.message(turn.at),
@@ -304,7 +304,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                 },
                 Part::ToolCall { id, name, input } => {
                     call_names.insert(id.clone(), name.clone());
-                    json!({"functionCall": {"id": id, "name": name, "args": input}})
+                    obj! {"functionCall" => obj! {"id" => id, "name" => name, "args" => input}}
                 }
                 Part::ToolResult {
                     id,
@@ -319,7 +319,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                         );
                     }
                     let name = call_names.get(&id).cloned().unwrap_or_default();
-                    json!({"functionResponse": {"id": id, "name": name, "response": result_object(&content)}})
+                    obj! {"functionResponse" => obj! {"id" => id, "name" => name, "response" => result_object(&content)}}
                 }
                 Part::Cache(_) => continue,
             });
@@ -332,12 +332,12 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         } else {
             "model"
         };
-        contents.push(json!({"role": role, "parts": gparts}));
+        contents.push(obj! {"role" => role, "parts" => gparts});
     }
     req.insert("contents".into(), Value::Array(contents));
     let system = c.system_texts();
     if !system.is_empty() {
-        let parts: Vec<Value> = system.iter().map(|t| json!({ "text": t })).collect();
+        let parts: Vec<Value> = system.iter().map(|t| obj! {"text" => *t}).collect();
         req.insert("systemInstruction".into(), json!({ "parts": parts }));
     }
     if !c.tools.is_empty() {
@@ -389,7 +389,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
     if !gc.is_empty() {
         req.insert("generationConfig".into(), Value::Object(gc));
     }
-    json!({"key": id, "request": req})
+    obj! {"key" => id.clone(), "request" => req}
 }
 
 /// A JSON Schema as Gemini takes it: `responseJsonSchema` when it uses only the keywords that

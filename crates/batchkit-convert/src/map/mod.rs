@@ -31,6 +31,16 @@
 //! line; with `lossy` it is dropped and counted by kind instead. Defaults (`n: 1`,
 //! `stream: false`, penalties of 0) are dropped without a word.
 
+/// A JSON object from keys and values, moving the values in (`json!` serialises its
+/// arguments by reference, copying every text).
+macro_rules! obj {
+    ($($k:literal => $v:expr),* $(,)?) => {{
+        let mut m = serde_json::Map::new();
+        $( m.insert($k.to_string(), serde_json::Value::from($v)); )*
+        serde_json::Value::Object(m)
+    }};
+}
+
 pub(crate) mod anthropic;
 pub(crate) mod bedrock;
 pub(crate) mod embed;

@@ -245,7 +245,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
     }
     let mut messages = Vec::new();
     for t in c.system_texts() {
-        messages.push(json!({"role": "system", "content": t}));
+        messages.push(obj! {"role" => "system", "content" => t});
     }
     let images_refused = text_only(out);
     for turn in std::mem::take(&mut c.turns) {
@@ -253,16 +253,16 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         let mut calls = Vec::new();
         for part in turn.parts {
             match part {
-                Part::Text(t) => content.push(json!({"type": "text", "text": t})),
+                Part::Text(t) => content.push(obj! {"type" => "text", "text" => t}),
                 Part::ImageUrl(_) | Part::ImageData(..) if images_refused => {
                     let at = out.src.message(turn.at);
                     out.no_equivalent(at, "image", "the target takes text only");
                 }
                 Part::ImageUrl(u) => {
-                    content.push(json!({"type": "image_url", "image_url": {"url": u}}))
+                    content.push(obj! {"type" => "image_url", "image_url" => obj! {"url" => u}})
                 }
                 Part::ImageData(mt, d) => content.push(
-                    json!({"type": "image_url", "image_url": {"url": format!("data:{mt};base64,{d}")}}),
+                    obj! {"type" => "image_url", "image_url" => obj! {"url" => format!("data:{mt};base64,{d}")}},
                 ),
                 Part::ToolCall { id, name, input } => calls.push(
                     json!({"id": id, "type": "function", "function": {"name": name, "arguments": input.to_string()}}),
@@ -276,7 +276,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                         let at = out.src.message(turn.at);
                         out.no_equivalent(at, "is_error", "a tool result has no error flag on OpenAI");
                     }
-                    messages.push(json!({"role": "tool", "tool_call_id": id, "content": c}))
+                    messages.push(obj! {"role" => "tool", "tool_call_id" => id, "content" => c})
                 }
                 Part::Cache(_) => {}
             }
@@ -376,8 +376,8 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         None => {}
     }
     if out.target().shape == Shape::Body {
-        json!({"custom_id": id, "body": body})
+        obj! {"custom_id" => id.clone(), "body" => body}
     } else {
-        json!({"custom_id": id, "method": "POST", "url": "/v1/chat/completions", "body": body})
+        obj! {"custom_id" => id.clone(), "method" => "POST", "url" => "/v1/chat/completions", "body" => body}
     }
 }

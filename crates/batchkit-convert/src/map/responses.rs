@@ -201,7 +201,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         _ => None,
     };
     if let Some(s) = single {
-        body.insert("input".into(), json!(s));
+        body.insert("input".into(), Value::String(s));
     } else {
         let mut items = Vec::new();
         for turn in turns {
@@ -213,13 +213,13 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
             let mut after = Vec::new();
             for part in turn.parts {
                 match part {
-                    Part::Text(t) => content.push(json!({"type": text_kind, "text": t})),
+                    Part::Text(t) => content.push(obj! {"type" => text_kind, "text" => t}),
                     Part::ImageUrl(_) | Part::ImageData(..) if images_refused => {
                         out.no_equivalent(out.src.message(turn.at), "image", "the target takes text only")
                     }
-                    Part::ImageUrl(u) => content.push(json!({"type": "input_image", "image_url": u})),
+                    Part::ImageUrl(u) => content.push(obj! {"type" => "input_image", "image_url" => u}),
                     Part::ImageData(mt, d) => content.push(
-                        json!({"type": "input_image", "image_url": format!("data:{mt};base64,{d}")}),
+                        obj! {"type" => "input_image", "image_url" => format!("data:{mt};base64,{d}")},
                     ),
                     Part::ToolCall { id, name, input } => after.push(
                         json!({"type": "function_call", "call_id": id, "name": name, "arguments": input.to_string()}),
@@ -236,7 +236,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                                 "a tool result has no error flag on OpenAI",
                             );
                         }
-                        after.push(json!({"type": "function_call_output", "call_id": id, "output": text}))
+                        after.push(obj! {"type" => "function_call_output", "call_id" => id, "output" => text})
                     }
                     Part::Cache(_) => {}
                 }
@@ -248,7 +248,7 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
                 } else {
                     Value::Array(content)
                 };
-                items.push(json!({"role": role, "content": content}));
+                items.push(obj! {"role" => role, "content" => content});
             }
             items.extend(after);
         }
@@ -310,5 +310,5 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         }
         None => {}
     }
-    json!({"custom_id": id, "method": "POST", "url": "/v1/responses", "body": body})
+    obj! {"custom_id" => id.clone(), "method" => "POST", "url" => "/v1/responses", "body" => body}
 }
