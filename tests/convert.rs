@@ -892,3 +892,78 @@ bktest!(
         );
     }
 );
+
+bktest!(
+    cache_auto_places_breakpoints_where_requests_share_a_prefix,
+    |dir| {
+        // Five requests share a long system prompt (over Sonnet's 1,024-token minimum); one
+        // has a prompt of its own.
+        let shared: String = (0..400).map(|i| format!("rule {i} applies. ")).collect();
+        let own: String = (0..400).map(|i| format!("clause {i} holds. ")).collect();
+        let mut src = String::new();
+        for i in 0..6 {
+            let system = if i == 5 { &own } else { &shared };
+            src += &(json!({"custom_id": format!("c{i}"), "method": "POST", "url": "/v1/chat/completions", "body": {"model": "gpt-4o", "max_tokens": 50, "messages": [{"role": "system", "content": system}, {"role": "user", "content": format!("question {i}")}]}}).to_string() + "\n");
+        }
+        dir.write("s.jsonl", &src);
+        let ev = convert(
+            &dir,
+            "s.jsonl",
+            "anthropic",
+            "a.jsonl",
+            &["--model", "claude-sonnet-4-5", "--cache", "auto"],
+        );
+        assert_eq!(ev.last().unwrap()["lines_cached"], 5, "{ev:?}");
+        let a = lines(&dir, "a.jsonl");
+        for (i, l) in a.iter().enumerate() {
+            let system = &l["params"]["system"];
+            if i < 5 {
+                assert_eq!(
+                    system[0]["cache_control"],
+                    json!({"type": "ephemeral"}),
+                    "{i}"
+                );
+                assert_eq!(system[0]["text"], shared.as_str());
+            } else {
+                assert_eq!(system, own.as_str());
+            }
+            // The questions differ: no breakpoint after them.
+            assert!(!l["params"]["messages"]
+                .to_string()
+                .contains("cache_control"));
+        }
+        assert_eq!(validate_errors(&dir, "a.jsonl", "anthropic"), 0);
+        // keep (the default) places none; toward Gemini auto places none either.
+        let ev = convert(
+            &dir,
+            "s.jsonl",
+            "anthropic",
+            "k.jsonl",
+            &["--model", "claude-sonnet-4-5"],
+        );
+        assert_eq!(ev.last().unwrap()["lines_cached"], 0);
+        let ev = convert(&dir, "s.jsonl", "gemini", "g.jsonl", &["--cache", "auto"]);
+        assert_eq!(ev.last().unwrap()["lines_cached"], 0);
+        // The same bytes whatever the number of threads.
+        let mut c = dir.cmd();
+        c.args([
+            "--threads",
+            "1",
+            "convert",
+            "s.jsonl",
+            "--to",
+            "anthropic",
+            "--model",
+            "claude-sonnet-4-5",
+            "--cache",
+            "auto",
+            "--out",
+            "t1.jsonl",
+        ]);
+        run(c);
+        assert_eq!(
+            std::fs::read(dir.join("t1.jsonl")).unwrap(),
+            std::fs::read(dir.join("a.jsonl")).unwrap()
+        );
+    }
+);

@@ -70,7 +70,9 @@ pub struct Args {
     #[arg(long, value_name = "MAP")]
     pub id_map: Option<PathBuf>,
     /// Prompt-cache breakpoints: keep the lines' own (dropped toward targets that cache on
-    /// their own, and counted), none (drop them all), auto (keep them)
+    /// their own, and counted), none (drop them all), auto (keep them, and toward anthropic
+    /// and bedrock add cache_control where the file's requests share a prefix the cost plan
+    /// finds, at most 4 a request)
     #[arg(long, value_name = "MODE", value_parser = parse_cache, default_value = "keep")]
     pub cache: CacheMode,
 }

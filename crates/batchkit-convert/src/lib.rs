@@ -26,6 +26,7 @@
 //! assert!(out.contains(r#""system":"Be brief.""#) && out.contains(r#""max_tokens":50"#));
 //! ```
 
+mod cache;
 pub mod map;
 mod schema;
 
@@ -198,6 +199,10 @@ pub struct ConvertOptions {
     pub id_map: Option<PathBuf>,
     /// What to do with prompt-cache breakpoints (`--cache`).
     pub cache: CacheMode,
+    /// Read plain chat lines straight from the parsed tree (the same result as through a
+    /// JSON value, faster); off only to compare the two.
+    #[doc(hidden)]
+    pub fast: bool,
     /// How to read the inputs, and the memory budget.
     pub read: ReadOptions,
 }
@@ -215,6 +220,7 @@ impl ConvertOptions {
             default_max_tokens: None,
             id_map: None,
             cache: CacheMode::default(),
+            fast: true,
             read: ReadOptions::default(),
         }
     }
@@ -245,6 +251,8 @@ pub struct ConvertSummary {
     /// Prompt-cache breakpoints dropped: toward a target that caches on its own, or by
     /// `--cache none`.
     pub breakpoints_dropped: u64,
+    /// Lines given prompt-cache breakpoints by `--cache auto`.
+    pub lines_cached: u64,
 }
 
 /// Errors that stop a conversion.
@@ -287,6 +295,8 @@ enum LineOut {
         added: bool,
         breakpoints_dropped: u64,
         renamed: Option<(String, String)>,
+        /// `--cache auto`: the hashes of the line's candidate prefixes.
+        hashes: Vec<u64>,
     },
     Findings(Vec<Diagnostic>),
 }
@@ -343,6 +353,18 @@ fn source_id(value: &Value) -> (Value, &'static str) {
     }
 }
 
+/// A line as read: a plain chat request, or a JSON value.
+enum Parsed {
+    Chat(Value, map::Chat),
+    Value(Value),
+}
+
+/// What is converted: a request already read, or a line's value.
+enum Request {
+    Chat(map::Chat),
+    Value(Value),
+}
+
 /// Converts one line, appending its output to `buf` (one buffer for a chunk's lines).
 fn convert_line(
     opts: &ConvertOptions,
@@ -351,35 +373,52 @@ fn convert_line(
     offset: u64,
     buf: &mut Vec<u8>,
 ) -> LineOut {
-    // The one JSON engine, as every command reads a line (first of a repeated key).
-    let value = match batchkit_line::read(content, batchkit_line::to_serde) {
-        Ok(v) => v,
+    // The one JSON engine, as every command reads a line (first of a repeated key). A plain
+    // chat line is read straight from the parsed tree; any other as a JSON value.
+    let parsed = batchkit_line::read(content, |root| match map::openai::read_plain(root) {
+        Some((id, chat)) if opts.fast => Parsed::Chat(id, chat),
+        _ => Parsed::Value(batchkit_line::to_serde(root)),
+    });
+    let parsed = match parsed {
+        Ok(p) => p,
         Err(e) => return LineOut::Findings(vec![Diagnostic::syntax(line, offset, e)]),
     };
-    if !value.is_object() {
-        let found = match &value {
-            Value::Array(_) => "an array",
-            Value::String(_) => "a string",
-            Value::Number(_) => "a number",
-            Value::Bool(_) => "a boolean",
-            _ => "null",
-        };
-        let message = batchkit_json::syntax::not_object(found);
-        return LineOut::Findings(vec![Diagnostic::at(
-            Code::NotObject,
-            Severity::Error,
-            line,
-            offset,
-            message.as_str(),
-        )]);
-    }
-    let src = match map::source_of(&value) {
-        Ok(s) => s,
-        Err(pr) => {
-            return LineOut::Findings(vec![finding(Code::Unconvertible, line, offset, None, &pr)])
+    let (input, src, id_value, id_at) = match parsed {
+        Parsed::Chat(id, chat) => (Request::Chat(chat), map::Source::Chat, id, "/custom_id"),
+        Parsed::Value(value) => {
+            if !value.is_object() {
+                let found = match &value {
+                    Value::Array(_) => "an array",
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    _ => "null",
+                };
+                let message = batchkit_json::syntax::not_object(found);
+                return LineOut::Findings(vec![Diagnostic::at(
+                    Code::NotObject,
+                    Severity::Error,
+                    line,
+                    offset,
+                    message.as_str(),
+                )]);
+            }
+            let src = match map::source_of(&value) {
+                Ok(s) => s,
+                Err(pr) => {
+                    return LineOut::Findings(vec![finding(
+                        Code::Unconvertible,
+                        line,
+                        offset,
+                        None,
+                        &pr,
+                    )])
+                }
+            };
+            let (id_value, id_at) = source_id(&value);
+            (Request::Value(value), src, id_value, id_at)
         }
     };
-    let (id_value, id_at) = source_id(&value);
     let id = id_value.as_str().map(str::to_string);
     let model = |m: &str| {
         opts.model_map
@@ -434,7 +473,11 @@ fn convert_line(
         }
         _ => {}
     }
-    match map::convert(value, src, &out_id, &cx) {
+    let converted = match input {
+        Request::Chat(chat) => map::convert_chat(chat, &out_id, &cx),
+        Request::Value(value) => map::convert(value, src, &out_id, &cx),
+    };
+    match converted {
         Ok(c) => {
             let start = buf.len();
             for v in &c.lines {
@@ -455,7 +498,18 @@ fn convert_line(
                 }
                 buf.push(b'\n');
             }
+            let hashes = if auto_cache(opts) {
+                let model = (opts.to.shape == Shape::BedrockClaude)
+                    .then_some(opts.model.as_deref())
+                    .flatten();
+                cache::prefixes(&buf[start..buf.len() - 1], model)
+                    .map(|p| cache::candidates(&p))
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             LineOut::Line {
+                hashes,
                 len: buf.len() - start,
                 lines: c.lines.len() as u64,
                 dropped: c.dropped,
@@ -492,12 +546,35 @@ impl<F: FnMut(&str, &Diagnostic) -> std::io::Result<()>> ConvertSink for F {
     }
 }
 
+/// Whether `--cache auto` places breakpoints: toward targets that take `cache_control`.
+fn auto_cache(opts: &ConvertOptions) -> bool {
+    opts.cache == CacheMode::Auto
+        && matches!(opts.to.shape, Shape::Anthropic | Shape::BedrockClaude)
+}
+
 /// Converts `opts.inputs` to `opts.to` into `opts.out`; see the crate docs.
 pub fn convert(
     opts: &ConvertOptions,
     sink: &mut dyn ConvertSink,
 ) -> Result<ConvertSummary, ConvertError> {
-    let mut out = AtomicFile::create(&opts.out).map_err(io_err(&opts.out))?;
+    let mut final_out = AtomicFile::create(&opts.out).map_err(io_err(&opts.out))?;
+    // `--cache auto` writes the lines to a staging file first: where breakpoints go is known
+    // once every line's prefixes are counted.
+    let stage = if auto_cache(opts) {
+        let parent = opts.out.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = batchkit_io::staging::StagedDir::new_in(parent, "convert")
+            .map_err(io_err(&opts.out))?;
+        let path = dir.path().join("lines.jsonl");
+        let file = std::fs::File::create(&path).map_err(io_err(&path))?;
+        Some((dir, path, std::io::BufWriter::new(file)))
+    } else {
+        None
+    };
+    let mut counts = cache::Counts::new(opts.read.budget.total() / 8);
+    let (mut stage_dir, mut stage_path, mut out): (_, _, Box<dyn Write>) = match stage {
+        Some((d, p, w)) => (Some(d), Some(p), Box::new(w)),
+        None => (None, None, Box::new(&mut final_out)),
+    };
     let mut map = match &opts.id_map {
         Some(p) => Some(AtomicFile::create(p).map_err(io_err(p))?),
         None => None,
@@ -550,7 +627,9 @@ pub fn convert(
                             added,
                             breakpoints_dropped,
                             renamed,
+                            hashes,
                         } => {
+                            counts.add(&hashes);
                             s.lines += 1;
                             s.converted += 1;
                             s.written += lines;
@@ -586,7 +665,28 @@ pub fn convert(
             },
         )?;
     }
-    out.commit().map_err(io_err(&opts.out))?;
+    out.flush().map_err(io_err(&opts.out))?;
+    drop(out);
+    if let (Some(dir), Some(path)) = (stage_dir.take(), stage_path.take()) {
+        use std::io::BufRead;
+        let model = (opts.to.shape == Shape::BedrockClaude)
+            .then_some(opts.model.as_deref())
+            .flatten();
+        let file = std::fs::File::open(&path).map_err(io_err(&path))?;
+        for line in std::io::BufReader::new(file).split(b'\n') {
+            let line = line.map_err(io_err(&path))?;
+            match cache::place(&line, model, &counts) {
+                Some(placed) => {
+                    s.lines_cached += 1;
+                    final_out.write_all(&placed).map_err(io_err(&opts.out))?;
+                }
+                None => final_out.write_all(&line).map_err(io_err(&opts.out))?,
+            }
+            final_out.write_all(b"\n").map_err(io_err(&opts.out))?;
+        }
+        dir.close().map_err(io_err(&path))?;
+    }
+    final_out.commit().map_err(io_err(&opts.out))?;
     if let (Some(m), Some(p)) = (map, &opts.id_map) {
         m.commit().map_err(io_err(p))?;
     }
@@ -596,6 +696,56 @@ pub fn convert(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Plain chat lines read straight from the tree convert to the same bytes as through a
+    /// JSON value, on every target; lines with more take the general reader.
+    #[test]
+    fn plain_lines_read_from_the_tree_convert_as_through_a_value() {
+        let lines = [
+            r#"{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"system","content":"S\u00e9 \"q\""},{"role":"user","content":"hi 👋"},{"role":"assistant","content":"yo"},{"role":"user","content":"again\n"}],"max_tokens":7,"temperature":0.1,"top_p":1e0,"stop":["x","\t"],"seed":12345678901234,"user":"u"}}"#,
+            r#"{"custom_id":"b","body":{"messages":[{"role":"developer","content":""},{"role":"user","content":"x"}],"max_completion_tokens":3,"max_tokens":9,"stop":"END","temperature":2}}"#,
+            r#"{"custom_id":"c","url":"/v1/chat/completions","body":{"model":"m","model":"n","messages":[{"role":"user","content":"x"}]}}"#,
+            r#"{"custom_id":"d","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x","role":"assistant"}],"max_tokens":-1}}"#,
+            r#"{"url":"/v1/chat/completions","custom_id":"e","custom_id":"f","body":{"model":"m","messages":[{"role":"tool","content":"x"}],"stream":false}}"#,
+            r#"{"custom_id":"g","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"content":"x","role":"user"}],"max_tokens":5.0,"n":1}}"#,
+        ];
+        let plain: Vec<bool> = lines
+            .iter()
+            .map(|l| {
+                batchkit_line::read(l.as_bytes(), |r| map::openai::read_plain(r).is_some()).unwrap()
+            })
+            .collect();
+        assert_eq!(plain, [true, true, false, false, false, false]);
+        let dir = std::env::temp_dir();
+        for to in [
+            "anthropic",
+            "gemini",
+            "openai",
+            "openai-responses",
+            "bedrock",
+            "bedrock-nova",
+            "mistral",
+        ] {
+            let mut opts =
+                ConvertOptions::new(Vec::new(), Target::parse(to).unwrap(), dir.join("x"));
+            opts.model = Some("claude-haiku-4-5".into());
+            opts.lossy = true;
+            for l in lines {
+                let run = |fast: bool| {
+                    let mut o = opts.clone();
+                    o.fast = fast;
+                    let mut buf = Vec::new();
+                    let r = match convert_line(&o, l.as_bytes(), 1, 0, &mut buf) {
+                        LineOut::Findings(d) => format!("{d:?}"),
+                        LineOut::Line { dropped, added, .. } => format!("{dropped:?} {added}"),
+                        LineOut::Blank => String::new(),
+                    };
+                    (String::from_utf8(buf).unwrap(), r)
+                };
+                assert_eq!(run(true), run(false), "{to}: {l}");
+            }
+        }
+    }
 
     #[test]
     fn derived_ids_are_stable_and_accepted() {

@@ -236,6 +236,39 @@ pub(crate) fn source_of(line: &Value) -> Result<Source, Problem> {
     ))
 }
 
+/// Converts a chat request already read (by [`openai::read_plain`]) for `cx.to`.
+pub(crate) fn convert_chat(
+    chat: Chat,
+    id: &Value,
+    cx: &LineCtx<'_>,
+) -> Result<Converted, Vec<Problem>> {
+    let mut out = Out {
+        cx,
+        src: Source::Chat,
+        problems: Vec::new(),
+        c: Converted::default(),
+        at: Vec::new(),
+    };
+    write_chat(chat, id, &mut out);
+    if out.problems.is_empty() {
+        Ok(out.c)
+    } else {
+        Err(out.problems)
+    }
+}
+
+fn write_chat(mut chat: Chat, id: &Value, out: &mut Out<'_, '_>) {
+    chat.apply_cache(out);
+    let v = match out.cx.to.shape {
+        Shape::Chat | Shape::Body => openai::write(chat, id, out),
+        Shape::Responses => responses::write(chat, id, out),
+        Shape::Anthropic | Shape::BedrockClaude => anthropic::write(chat, id, out),
+        Shape::BedrockNova => bedrock::write(chat, id, out),
+        Shape::Gemini | Shape::Vertex => gemini::write(chat, id, out),
+    };
+    out.c.lines.push(v);
+}
+
 /// Converts `line` (of shape `src`, id `id`) for `cx.to`.
 pub(crate) fn convert(
     mut line: Value,
@@ -271,16 +304,7 @@ pub(crate) fn convert(
             _ => gemini::read(&mut line, &mut out),
         };
         if out.problems.is_empty() {
-            let mut chat = chat;
-            chat.apply_cache(&mut out);
-            let v = match cx.to.shape {
-                Shape::Chat | Shape::Body => openai::write(chat, id, &mut out),
-                Shape::Responses => responses::write(chat, id, &mut out),
-                Shape::Anthropic | Shape::BedrockClaude => anthropic::write(chat, id, &mut out),
-                Shape::BedrockNova => bedrock::write(chat, id, &mut out),
-                Shape::Gemini | Shape::Vertex => gemini::write(chat, id, &mut out),
-            };
-            out.c.lines.push(v);
+            write_chat(chat, id, &mut out);
         }
     }
     if out.problems.is_empty() {

@@ -381,3 +381,109 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         obj! {"custom_id" => id.clone(), "method" => "POST", "url" => "/v1/chat/completions", "body" => body}
     }
 }
+
+/// A plain chat line (`custom_id`, `method`, `url`, `body` with text messages and the common
+/// sampling fields) read straight from the parsed tree, without building its JSON value: the
+/// id and the request, the same as [`read`] gives. `None` for a line with anything more (or a
+/// repeated key), which [`read`] takes.
+pub(crate) fn read_plain(root: batchkit_line::Value<'_, '_>) -> Option<(Value, Chat)> {
+    use batchkit_line::to_serde;
+    use simd_json::prelude::*;
+    let o = root.as_object()?;
+    let mut id = Value::Null;
+    let mut body = None;
+    let mut seen = 0u8;
+    for (k, v) in o.iter() {
+        let bit = match k {
+            "custom_id" => {
+                id = Value::String(v.as_str()?.to_string());
+                1
+            }
+            "method" => 2,
+            "url" => {
+                let url = v.as_str()?;
+                if url != "/v1/chat/completions" && url != "/chat/completions" {
+                    return None;
+                }
+                4
+            }
+            "body" => {
+                body = Some(v.as_object()?);
+                8
+            }
+            _ => return None,
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+    }
+    let mut c = Chat::default();
+    let mut seen = 0u32;
+    for (k, v) in body?.iter() {
+        let bit = match k {
+            "model" => {
+                c.model = v.as_str().map(str::to_string);
+                1
+            }
+            "messages" => {
+                for (i, m) in v.as_array()?.iter().enumerate() {
+                    let mo = m.as_object()?;
+                    if mo.len() != 2 {
+                        return None;
+                    }
+                    let role = mo.get("role")?.into_string()?;
+                    let text = mo.get("content")?.as_str()?.to_string();
+                    match role {
+                        "system" | "developer" => c.system.push(Part::Text(text)),
+                        "user" => c.push(Role::User, vec![Part::Text(text)], i),
+                        "assistant" => c.push(Role::Assistant, vec![Part::Text(text)], i),
+                        _ => return None,
+                    }
+                }
+                2
+            }
+            "max_completion_tokens" | "max_tokens" => {
+                let n = v.as_u64()?;
+                if c.max_tokens.is_none() {
+                    c.max_tokens = Some(n);
+                }
+                if k == "max_tokens" {
+                    4
+                } else {
+                    8
+                }
+            }
+            "temperature" => {
+                c.temperature = Some(to_serde(v));
+                16
+            }
+            "top_p" => {
+                c.top_p = Some(to_serde(v));
+                32
+            }
+            "seed" => {
+                c.seed = Some(to_serde(v));
+                64
+            }
+            "user" => {
+                c.user = Some(to_serde(v));
+                128
+            }
+            "stop" => {
+                match to_serde(v) {
+                    s @ Value::String(_) => c.stop = vec![s],
+                    Value::Array(a) => c.stop = a,
+                    _ => {}
+                }
+                256
+            }
+            _ => return None,
+        };
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+    }
+    Some((id, c))
+}
