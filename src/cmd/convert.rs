@@ -41,7 +41,11 @@ use crate::settings::{Format, Settings};
   batchkit convert batch.jsonl --to gemini --out gemini.jsonl --lossy
   batchkit convert a.jsonl b.jsonl --to anthropic \\
     --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 \\
-    --id-map ids.jsonl --out claude.jsonl")]
+    --id-map ids.jsonl --out claude.jsonl
+  batchkit convert batch.jsonl --to anthropic --model claude-sonnet-4-5 \\
+    --cache auto --out claude.jsonl
+  batchkit convert claude.jsonl --to bedrock-nova --lossy --out nova.jsonl
+  batchkit convert embeddings.jsonl --to vertex --out vertex.jsonl")]
 pub struct Args {
     /// Request files; `-` for stdin
     #[arg(value_name = "FILE", num_args = 1.., required = true)]

@@ -1,10 +1,14 @@
 //! Rewrites batch request lines from one provider's shape to another's, streaming.
 //!
-//! [`convert`] reads request files (OpenAI chat completions, Anthropic Messages) chunk by
-//! chunk, converts each line in parallel ([`map`]: system prompts, roles, text and images,
-//! tools, tool calls and results, `tool_choice`, sampling, stop sequences, output caps,
-//! structured-output schemas) and writes the lines, in order, to one output file, made whole
-//! or not at all. A field with no equivalent on the target is a finding (`unconvertible`, with
+//! [`convert`] reads request files (OpenAI chat completions, Responses and embeddings;
+//! Anthropic Messages; Gemini and Vertex `generateContent` and embeddings; Bedrock Claude and
+//! Nova; the OpenAI-compatible hosts' lines and bodies) chunk by chunk, converts each line in
+//! parallel ([`map`]: system prompts, roles, text and images, tools, tool calls and results,
+//! `tool_choice`, sampling, stop sequences, output caps, structured-output schemas, cache
+//! breakpoints) and writes the lines, in order, to one output file, made whole or not at all.
+//! Plain chat lines are read straight from the parsed tree; the others through a JSON value.
+//! `--cache auto` ([`CacheMode::Auto`]) adds Anthropic breakpoints where the file's requests
+//! share a prefix (a second pass over a staged copy of the output). A field with no equivalent on the target is a finding (`unconvertible`, with
 //! its JSON pointer) and the line is left out, unless [`ConvertOptions::lossy`], which drops
 //! the field and counts it by kind. An id the target does not accept (Anthropic: 1-64
 //! characters of `[A-Za-z0-9_-]`) is `invalid_custom_id`, unless [`ConvertOptions::id_map`]
