@@ -140,8 +140,8 @@ fn lines_of(path: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Every source shape through every target and back, compared in OpenAI's shape: what a
-/// shape says survives a trip through another that says it too.
+// Every source shape through every target and back, compared in OpenAI's shape: what a
+// shape says survives a trip through another that says it too.
 bktest!(every_shape_through_every_other_and_back, |dir| {
     for src in SOURCES {
         let path = fixture(&format!("convert/{src}.jsonl"));

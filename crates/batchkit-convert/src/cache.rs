@@ -88,7 +88,7 @@ pub(crate) fn place(line: &[u8], model: Option<&str>, counts: &Counts) -> Option
         })
         .filter(|(_, _, at)| !at.is_empty())
         .collect();
-    shared.sort_by(|a, b| b.0.cmp(&a.0));
+    shared.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut picked = Vec::new();
     let mut readers = 0;
     for (_, n, at) in shared {

@@ -359,13 +359,13 @@ fn source_id(value: &Value) -> (Value, &'static str) {
 
 /// A line as read: a plain chat request, or a JSON value.
 enum Parsed {
-    Chat(Value, map::Chat),
+    Chat(Value, Box<map::Chat>),
     Value(Value),
 }
 
 /// What is converted: a request already read, or a line's value.
 enum Request {
-    Chat(map::Chat),
+    Chat(Box<map::Chat>),
     Value(Value),
 }
 
@@ -380,7 +380,7 @@ fn convert_line(
     // The one JSON engine, as every command reads a line (first of a repeated key). A plain
     // chat line is read straight from the parsed tree; any other as a JSON value.
     let parsed = batchkit_line::read(content, |root| match map::openai::read_plain(root) {
-        Some((id, chat)) if opts.fast => Parsed::Chat(id, chat),
+        Some((id, chat)) if opts.fast => Parsed::Chat(id, Box::new(chat)),
         _ => Parsed::Value(batchkit_line::to_serde(root)),
     });
     let parsed = match parsed {
@@ -478,7 +478,7 @@ fn convert_line(
         _ => {}
     }
     let converted = match input {
-        Request::Chat(chat) => map::convert_chat(chat, &out_id, &cx),
+        Request::Chat(chat) => map::convert_chat(*chat, &out_id, &cx),
         Request::Value(value) => map::convert(value, src, &out_id, &cx),
     };
     match converted {
