@@ -477,13 +477,14 @@ fn convert_line(
         }
         _ => {}
     }
+    let start = buf.len();
     let converted = match input {
-        Request::Chat(chat) => map::convert_chat(*chat, &out_id, &cx),
+        Request::Chat(chat) => map::convert_chat(*chat, &out_id, &cx, Some(&mut *buf)),
         Request::Value(value) => map::convert(value, src, &out_id, &cx),
     };
     match converted {
         Ok(c) => {
-            let start = buf.len();
+            // A line written straight to `buf` is already there.
             for v in &c.lines {
                 // simd-json's writer: strings escaped with SIMD (most of a line is text).
                 if simd_json::serde::to_writer(&mut *buf, v).is_err() {
@@ -514,20 +515,23 @@ fn convert_line(
             };
             LineOut::Line {
                 hashes,
+                lines: if c.direct { 1 } else { c.lines.len() as u64 },
                 len: buf.len() - start,
-                lines: c.lines.len() as u64,
                 dropped: c.dropped,
                 added: c.added_max_tokens,
                 breakpoints_dropped: c.breakpoints_dropped,
                 renamed,
             }
         }
-        Err(problems) => LineOut::Findings(
-            problems
-                .iter()
-                .map(|pr| finding(Code::Unconvertible, line, offset, id.as_deref(), pr))
-                .collect(),
-        ),
+        Err(problems) => {
+            buf.truncate(start);
+            LineOut::Findings(
+                problems
+                    .iter()
+                    .map(|pr| finding(Code::Unconvertible, line, offset, id.as_deref(), pr))
+                    .collect(),
+            )
+        }
     }
 }
 
@@ -712,6 +716,8 @@ mod tests {
             r#"{"custom_id":"d","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"x","role":"assistant"}],"max_tokens":-1}}"#,
             r#"{"url":"/v1/chat/completions","custom_id":"e","custom_id":"f","body":{"model":"m","messages":[{"role":"tool","content":"x"}],"stream":false}}"#,
             r#"{"custom_id":"g","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"content":"x","role":"user"}],"max_tokens":5.0,"n":1}}"#,
+            r#"{"custom_id":"h","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o","messages":[{"role":"system","content":"a"},{"role":"system","content":"b \"q\" \u00e9 \u0001"},{"role":"user","content":"x\n👋"},{"role":"assistant","content":"y"},{"role":"user","content":""}],"temperature":0.7,"top_p":0.5,"stop":["\n"]}}"#,
+            r#"{"custom_id":"i\u0000/","body":{"messages":[],"max_tokens":12,"temperature":1}}"#,
         ];
         let plain: Vec<bool> = lines
             .iter()
@@ -719,7 +725,14 @@ mod tests {
                 batchkit_line::read(l.as_bytes(), |r| map::openai::read_plain(r).is_some()).unwrap()
             })
             .collect();
-        assert_eq!(plain, [true, true, false, false, false, false]);
+        assert_eq!(plain, [true, true, false, false, false, false, true, true]);
+        // The last two are written straight to the output toward Anthropic.
+        for l in &lines[6..] {
+            let direct = batchkit_line::read(l.as_bytes(), |r| {
+                map::openai::read_plain(r).is_some_and(|(_, c)| map::anthropic::is_plain(&c))
+            });
+            assert_eq!(direct, Ok(true), "{l}");
+        }
         let dir = std::env::temp_dir();
         for to in [
             "anthropic",

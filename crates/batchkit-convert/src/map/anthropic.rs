@@ -372,3 +372,119 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
         obj! {"custom_id" => id.clone(), "params" => params}
     }
 }
+
+/// Whether [`write_plain`] writes `c`: text turns and system texts, sampling that Anthropic
+/// takes as it is, nothing else.
+pub(crate) fn is_plain(c: &Chat) -> bool {
+    let text = |p: &Part| matches!(p, Part::Text(_));
+    c.tools.is_empty()
+        && c.tool_choice.is_none()
+        && c.parallel_tools.is_none()
+        && c.json.is_none()
+        && c.seed.is_none()
+        && c.n.is_none()
+        && c.presence_penalty.is_none()
+        && c.frequency_penalty.is_none()
+        && c.user.is_none()
+        && c.temperature
+            .as_ref()
+            .is_none_or(|t| t.as_f64().is_some_and(|t| t <= 1.0))
+        && c.system.iter().all(text)
+        && c.turns.iter().all(|t| t.parts.iter().all(text))
+}
+
+/// Writes a plain request (see [`is_plain`]) as an Anthropic line straight into `buf`: the
+/// bytes [`write`] and the JSON writer give (keys in the same order, strings escaped by the
+/// same writer), without building the value. `false` (nothing written) when the line has a
+/// finding.
+pub(crate) fn write_plain(c: Chat, id: &Value, out: &mut Out<'_, '_>, buf: &mut Vec<u8>) -> bool {
+    fn val(buf: &mut Vec<u8>, v: &Value) {
+        // The writer every converted line goes through.
+        let _ = simd_json::serde::to_writer(&mut *buf, v);
+    }
+    fn text(buf: &mut Vec<u8>, s: &str) {
+        let _ = simd_json::serde::to_writer(&mut *buf, s);
+    }
+    let model = c.model_for(out.cx);
+    let Some(model) = model else {
+        out.problem(
+            String::new(),
+            "no model: Anthropic lines name one (give --model)",
+        );
+        return false;
+    };
+    let Some(max) = c.cap_or_default(&model, true, out) else {
+        return false;
+    };
+    // Keys in the order of a JSON object map (sorted), as [`write`]'s value prints.
+    buf.extend_from_slice(b"{\"custom_id\":");
+    val(buf, id);
+    buf.extend_from_slice(b",\"params\":{\"max_tokens\":");
+    buf.extend_from_slice(max.to_string().as_bytes());
+    buf.extend_from_slice(b",\"messages\":[");
+    let mut first = true;
+    for turn in c.turns {
+        if turn.parts.is_empty() {
+            continue;
+        }
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        buf.extend_from_slice(b"{\"content\":");
+        match turn.parts.as_slice() {
+            [Part::Text(t)] => text(buf, t),
+            parts => {
+                buf.push(b'[');
+                for (i, p) in parts.iter().enumerate() {
+                    if let Part::Text(t) = p {
+                        if i > 0 {
+                            buf.push(b',');
+                        }
+                        buf.extend_from_slice(b"{\"text\":");
+                        text(buf, t);
+                        buf.extend_from_slice(b",\"type\":\"text\"}");
+                    }
+                }
+                buf.push(b']');
+            }
+        }
+        buf.extend_from_slice(if turn.role == Role::User {
+            b",\"role\":\"user\"}"
+        } else {
+            b",\"role\":\"assistant\"}"
+        });
+    }
+    buf.extend_from_slice(b"],\"model\":");
+    text(buf, &model);
+    if !c.stop.is_empty() {
+        buf.extend_from_slice(b",\"stop_sequences\":");
+        val(buf, &Value::Array(c.stop));
+    }
+    if !c.system.is_empty() {
+        buf.extend_from_slice(b",\"system\":");
+        let texts: Vec<&str> = c
+            .system
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        text(buf, &texts.join("\n\n"));
+    }
+    for (k, v) in [
+        ("temperature", &c.temperature),
+        ("top_k", &c.top_k),
+        ("top_p", &c.top_p),
+    ] {
+        if let Some(v) = v {
+            buf.extend_from_slice(b",\"");
+            buf.extend_from_slice(k.as_bytes());
+            buf.extend_from_slice(b"\":");
+            val(buf, v);
+        }
+    }
+    buf.extend_from_slice(b"}}\n");
+    true
+}

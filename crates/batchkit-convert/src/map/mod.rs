@@ -81,6 +81,8 @@ pub(crate) struct Converted {
     pub dropped: Vec<String>,
     pub added_max_tokens: bool,
     pub breakpoints_dropped: u64,
+    /// The line was written straight to the output buffer (one line).
+    pub direct: bool,
 }
 
 /// The source shapes convert reads.
@@ -237,10 +239,14 @@ pub(crate) fn source_of(line: &Value) -> Result<Source, Problem> {
 }
 
 /// Converts a chat request already read (by [`openai::read_plain`]) for `cx.to`.
+///
+/// With `direct`, a plain request toward Anthropic is written straight into `direct` (then
+/// [`Converted::lines`] is empty and [`Converted::direct`] set).
 pub(crate) fn convert_chat(
     chat: Chat,
     id: &Value,
     cx: &LineCtx<'_>,
+    direct: Option<&mut Vec<u8>>,
 ) -> Result<Converted, Vec<Problem>> {
     let mut out = Out {
         cx,
@@ -249,7 +255,12 @@ pub(crate) fn convert_chat(
         c: Converted::default(),
         at: Vec::new(),
     };
-    write_chat(chat, id, &mut out);
+    match direct {
+        Some(buf) if cx.to.shape == Shape::Anthropic && anthropic::is_plain(&chat) => {
+            out.c.direct = anthropic::write_plain(chat, id, &mut out, buf);
+        }
+        _ => write_chat(chat, id, &mut out),
+    }
     if out.problems.is_empty() {
         Ok(out.c)
     } else {
