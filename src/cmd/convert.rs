@@ -28,9 +28,10 @@ use crate::settings::{Format, Settings};
 /// equivalent on the target is an `unconvertible` finding naming its JSON pointer, and the line is
 /// left out, unless --lossy, which drops the field and counts it. Anthropic requires max_tokens: a
 /// line without a cap gets --default-max-tokens, else the model's output limit from the models
-/// table. An id Anthropic does not accept (1-64 characters of A-Z a-z 0-9 _ -) is
-/// `invalid_custom_id`, unless --id-map MAP is given: the line gets a new id (derived from the
-/// old one, the same on every run) and MAP a line {"id":new,"original":old}.
+/// table. An id the target does not accept (providers.toml's id rules; Anthropic: 1-64
+/// characters of A-Z a-z 0-9 _ -) is `invalid_custom_id`, unless --id-map MAP is given: the line
+/// gets a new id (derived from the old one, the same on every run) and MAP a line
+/// {"id":new,"original":old}.
 ///
 /// OUT is written whole or not at all. Exit 0 when every line converted, 1 when some were left
 /// out, 2 when the conversion could not be done.
