@@ -291,9 +291,8 @@ impl ConvertError {
 /// One line's outcome, computed in parallel.
 enum LineOut {
     Blank,
-    /// Converted: its bytes are the next `len` of the chunk's output.
+    /// Converted: its bytes are the next in the chunk's output.
     Line {
-        len: usize,
         lines: u64,
         dropped: Vec<String>,
         added: bool,
@@ -516,7 +515,6 @@ fn convert_line(
             LineOut::Line {
                 hashes,
                 lines: if c.direct { 1 } else { c.lines.len() as u64 },
-                len: buf.len() - start,
                 dropped: c.dropped,
                 added: c.added_max_tokens,
                 breakpoints_dropped: c.breakpoints_dropped,
@@ -611,7 +609,9 @@ pub fn convert(
                 (buf, lines)
             },
             |chunk: &Chunk, (buf, lines): (Vec<u8>, Vec<LineOut>)| -> Result<bool, ConvertError> {
-                let mut at = 0usize;
+                // The chunk's converted lines are `buf`, in order: one write (past the
+                // output's buffer, no copy).
+                out.write_all(&buf).map_err(io_err(&opts.out))?;
                 if let Some(o) = chunk.oversized {
                     s.lines += 1;
                     s.left_out += 1;
@@ -629,7 +629,6 @@ pub fn convert(
                     match l {
                         LineOut::Blank => {}
                         LineOut::Line {
-                            len,
                             lines,
                             dropped,
                             added,
@@ -642,9 +641,6 @@ pub fn convert(
                             s.converted += 1;
                             s.written += lines;
                             s.breakpoints_dropped += breakpoints_dropped;
-                            out.write_all(&buf[at..at + len])
-                                .map_err(io_err(&opts.out))?;
-                            at += len;
                             for k in dropped {
                                 *s.dropped.entry(k).or_default() += 1;
                             }
