@@ -85,6 +85,12 @@ fn generate(dir: &Dir, seed: u64, count: u64) -> (Vec<PathBuf>, Vec<PathBuf>) {
     shards[0].push(request(&lit("A7", false), 1));
     shards[2].push(request(&lit("A7", true), 2));
     ids.push("A7".into());
+    // Every odd line at least once, whatever the seed (then shuffled in among the requests).
+    for (k, odd) in ODD.iter().enumerate() {
+        let s = &mut shards[k % 3];
+        let at = g.below(s.len() as u64 + 1) as usize;
+        s.insert(at, odd.to_string());
+    }
     let mut results: Vec<Vec<String>> = vec![Vec::new(); 3];
     for (k, id) in ids.iter().enumerate() {
         for _ in 0..g.below(3) {

@@ -855,19 +855,23 @@ def convert(
     lossy: bool = False,
     default_max_tokens: Optional[int] = None,
     id_map: Optional[PathLike] = None,
+    cache: Optional[str] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
 ) -> Record:
     """Rewrites request lines for another provider.
 
-    The same as ``batchkit convert``: OpenAI chat completions and Anthropic Messages lines
-    written as ``to``'s lines (``"openai"``, ``"anthropic"``, ``"gemini"``) to ``out``.
+    The same as ``batchkit convert``: OpenAI chat completions, Responses and embeddings,
+    Anthropic Messages, Gemini and Vertex, Bedrock Claude and Nova lines written as ``to``'s
+    lines (``"openai"``, ``"openai-responses"``, ``"anthropic"``, ``"gemini"``, ``"vertex"``,
+    ``"bedrock"``, ``"bedrock-nova"``, or a host that takes OpenAI's lines) to ``out``.
     ``model`` or ``model_map`` (source model -> target model) names the target model;
     ``lossy`` drops fields with no equivalent instead of leaving their lines out;
     ``default_max_tokens`` is the cap of lines without one where the target requires one;
-    ``id_map`` gets ``{"id": new, "original": old}`` for ids the target does not accept.
+    ``id_map`` gets ``{"id": new, "original": old}`` for ids the target does not accept;
+    ``cache`` is ``"keep"``, ``"none"`` or ``"auto"`` (prompt-cache breakpoints).
     Returns the summary record (``converted``, ``left_out``, ``dropped``,
-    ``max_tokens_added``, ``ids_renamed``, ``ok``).
+    ``max_tokens_added``, ``ids_renamed``, ``written``, ``breakpoints_dropped``, ``ok``).
 
     >>> import tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -890,6 +894,7 @@ def convert(
         args.append("--lossy")
     _opt(args, "--default-max-tokens", default_max_tokens)
     _opt(args, "--id-map", id_map)
+    _opt(args, "--cache", cache)
     streams = _Streams()
     args += _paths(paths, "paths", streams)
     records = _Run(args, streams).collect()

@@ -461,3 +461,6 @@ def test_convert_matches_cli(tmp_path):
                          lossy=True, id_map=tmp_path / "ids.jsonl")
     assert (s["converted"], s["ids_renamed"]) == (3, 1)
     assert json.loads((tmp_path / "ids.jsonl").read_text())["original"] == "order #42 / 2026"
+    # The cache argument: Gemini caches on its own, the breakpoint is dropped and counted.
+    s = batchkit.convert(fx("convert/anthropic.jsonl"), "gemini", tmp_path / "g.jsonl", cache="none")
+    assert (s["converted"], s["breakpoints_dropped"], s["lines_cached"]) == (4, 1, 0)

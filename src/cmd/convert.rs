@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use batchkit_convert::{ConvertOptions, ResultsOptions, Target};
+use batchkit_convert::{CacheMode, ConvertOptions, ResultsOptions, Target};
 use batchkit_io::paths::Role;
 use batchkit_report::convert::ConvertPrinter;
 use batchkit_report::style::Style;
@@ -14,18 +14,24 @@ use crate::settings::{Format, Settings};
 
 /// Rewrite request lines from one provider's shape to another's.
 ///
-/// Reads OpenAI chat completions and Anthropic Messages lines and writes them as --to's lines:
-/// openai (chat completions; also the hosts that take its lines), anthropic (Message Batches) or
-/// gemini (Gemini API batch, {"key","request"}). What converts: system prompts, roles, text and
-/// image parts (https URLs and base64), tool definitions, tool calls and tool results,
-/// tool_choice, temperature, top_p, stop sequences, output caps and structured-output schemas
-/// (response_format json_schema <-> output_config.format <-> responseJsonSchema). A field with no
+/// Reads OpenAI chat completions, Responses and embeddings lines, Anthropic Messages, Gemini
+/// and Vertex lines (generateContent and embeddings) and Bedrock Claude and Nova lines, and
+/// writes them as --to's lines: openai (chat completions) and the hosts that take its lines
+/// or bodies (azure, groq, mistral, together, xai, openrouter, ...: each host's own rules),
+/// openai-responses, anthropic (Message Batches), gemini ({"key","request"}), vertex
+/// ({"request"}, the id in "key"), bedrock (Claude's body; Nova's for a --model naming Nova)
+/// or bedrock-nova. Embedding requests go between OpenAI, Gemini and Vertex. What converts:
+/// system prompts, roles, text and image parts (https URLs and base64), tool definitions, tool
+/// calls and tool results, tool_choice, temperature, top_p, top_k, stop sequences, output caps,
+/// structured-output schemas (response_format <-> text.format <-> output_config.format <->
+/// responseJsonSchema) and cache breakpoints (cache_control <-> cachePoint). A field with no
 /// equivalent on the target is an `unconvertible` finding naming its JSON pointer, and the line is
 /// left out, unless --lossy, which drops the field and counts it. Anthropic requires max_tokens: a
 /// line without a cap gets --default-max-tokens, else the model's output limit from the models
-/// table. An id Anthropic does not accept (1-64 characters of A-Z a-z 0-9 _ -) is
-/// `invalid_custom_id`, unless --id-map MAP is given: the line gets a new id (derived from the
-/// old one, the same on every run) and MAP a line {"id":new,"original":old}.
+/// table. An id the target does not accept (providers.toml's id rules; Anthropic: 1-64
+/// characters of A-Z a-z 0-9 _ -) is `invalid_custom_id`, unless --id-map MAP is given: the line
+/// gets a new id (derived from the old one, the same on every run) and MAP a line
+/// {"id":new,"original":old}.
 ///
 /// With --results, FILE... are result files of any provider's batch (every layout `join` reads:
 /// OpenAI-style, Anthropic, Gemini, Vertex AI, Amazon Bedrock, xAI) and OUT gets them in
@@ -46,13 +52,18 @@ use crate::settings::{Format, Settings};
   batchkit convert a.jsonl b.jsonl --to anthropic \\
     --model-map gpt-4o=claude-sonnet-4-5,gpt-4o-mini=claude-haiku-4-5 \\
     --id-map ids.jsonl --out claude.jsonl
+  batchkit convert batch.jsonl --to anthropic --model claude-sonnet-4-5 \\
+    --cache auto --out claude.jsonl
+  batchkit convert claude.jsonl --to bedrock-nova --lossy --out nova.jsonl
+  batchkit convert embeddings.jsonl --to vertex --out vertex.jsonl
   batchkit convert --results claude-results.jsonl --to openai \\
     --out results.jsonl")]
 pub struct Args {
     /// Request files; `-` for stdin
     #[arg(value_name = "FILE", num_args = 1.., required = true)]
     pub files: Vec<String>,
-    /// The target: openai, anthropic or gemini (and the hosts that take OpenAI's lines)
+    /// The target: openai, openai-responses, anthropic, gemini, vertex, bedrock, bedrock-nova,
+    /// or a host that takes OpenAI's chat lines (azure, groq, mistral, together, openrouter, ...)
     #[arg(long, value_name = "PROVIDER", value_parser = parse_target)]
     pub to: Target,
     /// The output file
@@ -75,13 +86,31 @@ pub struct Args {
     #[arg(long, value_name = "MAP")]
     pub id_map: Option<PathBuf>,
     /// FILE... are result files: rewrite them in OpenAI's batch output shape (--to openai)
-    #[arg(long, conflicts_with_all = ["model", "model_map", "lossy", "default_max_tokens", "id_map"])]
+    #[arg(long, conflicts_with_all = ["model", "model_map", "lossy", "default_max_tokens", "id_map", "cache"])]
     pub results: bool,
+    /// Prompt-cache breakpoints: keep the lines' own (dropped toward targets that cache on
+    /// their own, and counted), none (drop them all), auto (keep them, and toward anthropic
+    /// and bedrock add cache_control where the file's requests share a prefix the cost plan
+    /// finds, at most 4 a request)
+    #[arg(long, value_name = "MODE", value_parser = parse_cache, default_value = "keep")]
+    pub cache: CacheMode,
+}
+
+fn parse_cache(s: &str) -> Result<CacheMode, String> {
+    match s {
+        "keep" => Ok(CacheMode::Keep),
+        "none" => Ok(CacheMode::None),
+        "auto" => Ok(CacheMode::Auto),
+        _ => Err(format!("{s:?} is not a cache mode (auto, keep, none)")),
+    }
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
     Target::parse(s).ok_or_else(|| {
-        format!("{s:?} is not a target convert writes (openai, anthropic, gemini, or a host that takes OpenAI's lines)")
+        format!(
+            "{s:?} is not a target convert writes ({})",
+            Target::choices()
+        )
     })
 }
 
@@ -110,7 +139,9 @@ pub fn run(
     if args.results {
         return results(args, settings, out, err);
     }
-    let mut opts = ConvertOptions::new(super::inputs(&args.files), args.to, args.out);
+    let to = args.to.for_model(args.model.as_deref());
+    let mut opts = ConvertOptions::new(super::inputs(&args.files), to, args.out);
+    opts.cache = args.cache;
     opts.model = args.model;
     opts.model_map = args.model_map.into_iter().collect::<BTreeMap<_, _>>();
     opts.lossy = args.lossy;
@@ -141,10 +172,10 @@ fn results(
     out: &mut dyn std::io::Write,
     err: &mut dyn std::io::Write,
 ) -> anyhow::Result<Outcome> {
-    if args.to != Target::OpenAi {
+    if args.to != Target::parse("openai").expect("openai is a target") {
         anyhow::bail!(
             "--results writes OpenAI's batch output shape: give --to openai, not --to {}",
-            args.to.provider()
+            args.to.provider_name()
         );
     }
     let mut opts = ResultsOptions::new(super::inputs(&args.files), args.out);

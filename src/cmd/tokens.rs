@@ -95,7 +95,8 @@ fn target(spec: &str, prices: &PriceTable) -> anyhow::Result<Target> {
         .filter(|_| batchkit_providers::Provider::get(&provider).is_some());
     let Some(to) = to else {
         anyhow::bail!(
-            "--target {spec:?}: {provider:?} is not a provider convert writes (openai, anthropic, gemini, or a host that takes OpenAI's lines: azure, groq, mistral, together, xai)"
+            "--target {spec:?}: {provider:?} is not a provider convert writes ({})",
+            batchkit_convert::Target::choices()
         );
     };
     if prices.lookup(model).is_none() {
@@ -105,6 +106,7 @@ fn target(spec: &str, prices: &PriceTable) -> anyhow::Result<Target> {
             prices.as_of
         );
     }
+    let to = to.for_model(Some(model));
     let mut co = ConvertOptions::new(Vec::new(), to, std::path::PathBuf::new());
     co.model = Some(model.to_string());
     co.lossy = true;

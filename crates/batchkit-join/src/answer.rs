@@ -34,7 +34,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use xxhash_rust::xxh3::Xxh3;
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
@@ -653,86 +653,7 @@ fn hash_tree(v: Value<'_, '_>, h: &mut Xxh3) -> usize {
     }
 }
 
-/// Gemini's `responseSchema` (an OpenAPI 3.0 subset) as the JSON Schema it means:
-/// - `type` is an enum in capitals (`STRING`, `NUMBER`, `INTEGER`, `BOOLEAN`, `ARRAY`,
-///   `OBJECT`, `NULL`), matched without regard to case;
-/// - `nullable: true` adds `null` to the type (and to an `enum`);
-/// - counts may be strings (`"minItems": "1"`: int64 in the API's JSON);
-/// - `ref` and `defs` (root only) stand for `$ref` and `$defs`, `#/defs/x` for `#/$defs/x`;
-/// - `propertyOrdering`, `example` and `default` say nothing about validity and are dropped.
-pub fn openapi_to_json_schema(s: &Json) -> Json {
-    let Json::Object(o) = s else {
-        return s.clone();
-    };
-    let mut out = Map::new();
-    let nullable = o.get("nullable").and_then(Json::as_bool) == Some(true);
-    for (k, v) in o {
-        match k.as_str() {
-            "type" => {
-                let t = v.as_str().map(str::to_ascii_lowercase);
-                match (t, nullable) {
-                    (Some(t), true) if t != "null" => {
-                        out.insert("type".into(), Json::from(vec![t, "null".to_string()]));
-                    }
-                    (Some(t), _) => {
-                        out.insert("type".into(), Json::String(t));
-                    }
-                    (None, _) => {}
-                }
-            }
-            "nullable" | "propertyOrdering" | "example" | "default" => {}
-            "properties" | "defs" => {
-                if let Json::Object(props) = v {
-                    let m = props
-                        .iter()
-                        .map(|(name, p)| (name.clone(), openapi_to_json_schema(p)))
-                        .collect();
-                    let key = if k == "defs" { "$defs" } else { "properties" };
-                    out.insert(key.into(), Json::Object(m));
-                }
-            }
-            "items" => {
-                out.insert(k.clone(), openapi_to_json_schema(v));
-            }
-            "anyOf" | "oneOf" | "allOf" => {
-                if let Json::Array(a) = v {
-                    out.insert(
-                        k.clone(),
-                        Json::Array(a.iter().map(openapi_to_json_schema).collect()),
-                    );
-                }
-            }
-            "ref" => {
-                if let Some(r) = v.as_str() {
-                    let r = match r.strip_prefix("#/defs/") {
-                        Some(rest) => format!("#/$defs/{rest}"),
-                        None => r.to_string(),
-                    };
-                    out.insert("$ref".into(), Json::String(r));
-                }
-            }
-            "enum" if nullable => {
-                let mut e = v.as_array().cloned().unwrap_or_default();
-                e.push(Json::Null);
-                out.insert(k.clone(), Json::Array(e));
-            }
-            "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
-            | "maxProperties" => {
-                let n = match v {
-                    Json::String(s) => s.parse::<u64>().ok().map(Json::from),
-                    other => Some(other.clone()),
-                };
-                if let Some(n) = n {
-                    out.insert(k.clone(), n);
-                }
-            }
-            _ => {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    Json::Object(out)
-}
+pub use batchkit_providers::schema::openapi_to_json_schema;
 
 fn field<'t, 'i>(v: Value<'t, 'i>, k: &str) -> Option<Value<'t, 'i>> {
     v.get(k).filter(|x| !x.is_null())

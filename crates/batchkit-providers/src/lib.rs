@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 pub mod models;
 pub mod prices;
+pub mod schema;
 pub mod stop_reasons;
 
 pub use models::{model_facts, normalize_model, CachePolicy, CacheRule, ModelFacts, TokenizerName};

@@ -123,6 +123,31 @@ pub fn human_summary(w: &mut impl Write, x: &ConvertSummary, s: Style) -> io::Re
             crate::plural(x.ids_renamed, "id", "ids")
         )?;
     }
+    if x.written != x.converted {
+        writeln!(
+            w,
+            "  {} written (the target takes one embedding input a line)",
+            crate::plural(x.written, "line", "lines")
+        )?;
+    }
+    if x.breakpoints_dropped > 0 {
+        writeln!(
+            w,
+            "  {} dropped (the target caches on its own, or --cache none)",
+            crate::plural(
+                x.breakpoints_dropped,
+                "cache breakpoint",
+                "cache breakpoints"
+            )
+        )?;
+    }
+    if x.lines_cached > 0 {
+        writeln!(
+            w,
+            "  {} given cache breakpoints where requests share a prefix",
+            crate::plural(x.lines_cached, "line", "lines")
+        )?;
+    }
     for (k, n) in &x.dropped {
         writeln!(w, "  dropped {k}: {}", crate::plural(*n, "line", "lines"))?;
     }
