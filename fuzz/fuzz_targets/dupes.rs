@@ -187,6 +187,7 @@ fn dupes(
         provider: None,
         temp_dir: Some(dir().clone()),
         write_unique: unique.then(|| out.clone()),
+        partition: batchkit_io::part::Part::WHOLE,
     };
     let mut sink = CollectDuplicates::default();
     let read = ReadOptions {

@@ -748,10 +748,12 @@ mod tests {
             })
             .collect();
         assert_eq!(plain, [true, true, false, false, false, false, true, true]);
-        // The last two are written straight to the output toward Anthropic.
+        // The last two are written straight to the output toward Anthropic, and toward
+        // Gemini and Vertex.
         for l in &lines[6..] {
             let direct = batchkit_line::read(l.as_bytes(), |r| {
-                map::openai::read_plain(r).is_some_and(|(_, c)| map::anthropic::is_plain(&c))
+                map::openai::read_plain(r)
+                    .is_some_and(|(_, c)| map::anthropic::is_plain(&c) && map::gemini::is_plain(&c))
             });
             assert_eq!(direct, Ok(true), "{l}");
         }
@@ -759,6 +761,7 @@ mod tests {
         for to in [
             "anthropic",
             "gemini",
+            "vertex",
             "openai",
             "openai-responses",
             "bedrock",

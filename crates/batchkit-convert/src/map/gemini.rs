@@ -392,6 +392,103 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
     obj! {"key" => id.clone(), "request" => req}
 }
 
+/// Whether [`write_plain`] writes `c`: text turns and system texts, and only the sampling
+/// fields `generationConfig` takes as they are.
+pub(crate) fn is_plain(c: &Chat) -> bool {
+    let text = |p: &Part| matches!(p, Part::Text(_));
+    c.tools.is_empty()
+        && c.tool_choice.is_none()
+        && c.parallel_tools.is_none()
+        && c.json.is_none()
+        && c.user.is_none()
+        && c.system.iter().all(text)
+        && c.turns.iter().all(|t| t.parts.iter().all(text))
+}
+
+/// Writes a plain request (see [`is_plain`]) as a Gemini or Vertex line straight into `buf`:
+/// the bytes [`write`] and the JSON writer give (keys in the same sorted order, strings
+/// escaped by the same writer), without building the value.
+pub(crate) fn write_plain(c: Chat, id: &Value, buf: &mut Vec<u8>) {
+    fn val(buf: &mut Vec<u8>, v: &Value) {
+        // The writer every converted line goes through.
+        let _ = simd_json::serde::to_writer(&mut *buf, v);
+    }
+    fn text(buf: &mut Vec<u8>, s: &str) {
+        let _ = simd_json::serde::to_writer(&mut *buf, s);
+    }
+    fn text_parts<'a>(buf: &mut Vec<u8>, texts: impl Iterator<Item = &'a str>) {
+        buf.extend_from_slice(b"{\"parts\":[");
+        for (i, t) in texts.enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"text\":");
+            text(buf, t);
+            buf.push(b'}');
+        }
+        buf.push(b']');
+    }
+    buf.extend_from_slice(b"{\"key\":");
+    val(buf, id);
+    buf.extend_from_slice(b",\"request\":{\"contents\":[");
+    let mut first = true;
+    for turn in &c.turns {
+        if turn.parts.is_empty() {
+            continue;
+        }
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        let texts = turn.parts.iter().filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        });
+        text_parts(buf, texts);
+        buf.extend_from_slice(if turn.role == Role::User {
+            b",\"role\":\"user\"}"
+        } else {
+            b",\"role\":\"model\"}"
+        });
+    }
+    buf.push(b']');
+    // generationConfig's keys in sorted order, as a JSON object map prints them.
+    let max = c.max_tokens.map(Value::from);
+    let stop = (!c.stop.is_empty()).then(|| Value::Array(c.stop.clone()));
+    let config = [
+        ("candidateCount", &c.n),
+        ("frequencyPenalty", &c.frequency_penalty),
+        ("maxOutputTokens", &max),
+        ("presencePenalty", &c.presence_penalty),
+        ("seed", &c.seed),
+        ("stopSequences", &stop),
+        ("temperature", &c.temperature),
+        ("topK", &c.top_k),
+        ("topP", &c.top_p),
+    ];
+    let mut sep = b",\"generationConfig\":{".as_slice();
+    for (k, v) in config {
+        if let Some(v) = v {
+            buf.extend_from_slice(sep);
+            sep = b",";
+            buf.push(b'"');
+            buf.extend_from_slice(k.as_bytes());
+            buf.extend_from_slice(b"\":");
+            val(buf, v);
+        }
+    }
+    if sep == b"," {
+        buf.push(b'}');
+    }
+    let system = c.system_texts();
+    if !system.is_empty() {
+        buf.extend_from_slice(b",\"systemInstruction\":");
+        text_parts(buf, system.into_iter());
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"}}\n");
+}
+
 /// A JSON Schema as Gemini takes it: `responseJsonSchema` when it uses only the keywords that
 /// takes (and the source did not give the OpenAPI form), else `responseSchema` when the
 /// OpenAPI subset can say it, else the keywords neither can say, as findings (`--lossy`: the

@@ -259,6 +259,12 @@ pub(crate) fn convert_chat(
         Some(buf) if cx.to.shape == Shape::Anthropic && anthropic::is_plain(&chat) => {
             out.c.direct = anthropic::write_plain(chat, id, &mut out, buf);
         }
+        Some(buf)
+            if matches!(cx.to.shape, Shape::Gemini | Shape::Vertex) && gemini::is_plain(&chat) =>
+        {
+            gemini::write_plain(chat, id, buf);
+            out.c.direct = true;
+        }
         _ => write_chat(chat, id, &mut out),
     }
     if out.problems.is_empty() {
