@@ -149,12 +149,7 @@ pub fn run(
     opts.id_map = args.id_map;
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
-    let sizes = crate::progress::sizes(&opts.inputs);
-    let mut printer = ConvertPrinter::new(
-        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
-        json,
-        Style { on: settings.color },
-    );
+    let mut printer = printer(&opts.inputs, settings, out, err);
     let summary = batchkit_convert::convert(&opts, &mut printer);
     let printed = (|| {
         let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;
@@ -163,6 +158,21 @@ pub fn run(
         Ok(Outcome::problems_if(summary.left_out > 0))
     })();
     super::closed_pipe(printed, printer.problems())
+}
+
+/// The printer of both conversions, with progress per input.
+fn printer<'a>(
+    inputs: &[batchkit_io::Input],
+    settings: &Settings,
+    out: &'a mut dyn std::io::Write,
+    err: &'a mut dyn std::io::Write,
+) -> ConvertPrinter<std::io::BufWriter<&'a mut dyn std::io::Write>, &'a mut dyn std::io::Write> {
+    let sizes = crate::progress::sizes(inputs);
+    ConvertPrinter::new(
+        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
+        settings.format == Format::Json,
+        Style { on: settings.color },
+    )
 }
 
 /// `convert --results`: result lines into OpenAI's batch output shape.
@@ -181,12 +191,7 @@ fn results(
     let mut opts = ResultsOptions::new(super::inputs(&args.files), args.out);
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
-    let sizes = crate::progress::sizes(&opts.inputs);
-    let mut printer = ConvertPrinter::new(
-        super::writers(out, err, settings, || Box::new(PerInput::new(sizes))),
-        json,
-        Style { on: settings.color },
-    );
+    let mut printer = printer(&opts.inputs, settings, out, err);
     let summary = batchkit_convert::convert_results(&opts, &mut printer);
     let printed = (|| {
         let summary = summary.map_err(|e| super::json_error_event(e.into(), &mut printer, json))?;

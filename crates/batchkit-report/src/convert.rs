@@ -43,6 +43,8 @@ struct ResultsRecord<'a> {
     summary: &'a ResultsSummary,
     /// Every line converted.
     ok: bool,
+    /// Why the run stopped (`null`: it was done).
+    error: Option<&'a crate::RunError>,
 }
 
 /// The summary of a conversion of results, for people.
@@ -194,12 +196,14 @@ impl<W: Write, E: Write> ConvertPrinter<W, E> {
     pub fn results_summary(&mut self, s: &ResultsSummary) -> io::Result<()> {
         self.w.progress_done();
         if self.json {
+            let (out, error) = self.w.out_and_error();
             crate::join::json(
-                &mut self.w.out,
+                out,
                 &ResultsRecord {
                     results: true,
                     summary: s,
                     ok: s.left_out == 0,
+                    error,
                 },
             )
         } else {

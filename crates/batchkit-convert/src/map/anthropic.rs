@@ -376,21 +376,14 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
 /// Whether [`write_plain`] writes `c`: text turns and system texts, sampling that Anthropic
 /// takes as it is, nothing else.
 pub(crate) fn is_plain(c: &Chat) -> bool {
-    let text = |p: &Part| matches!(p, Part::Text(_));
-    c.tools.is_empty()
-        && c.tool_choice.is_none()
-        && c.parallel_tools.is_none()
-        && c.json.is_none()
+    c.is_plain_text()
         && c.seed.is_none()
         && c.n.is_none()
         && c.presence_penalty.is_none()
         && c.frequency_penalty.is_none()
-        && c.user.is_none()
         && c.temperature
             .as_ref()
             .is_none_or(|t| t.as_f64().is_some_and(|t| t <= 1.0))
-        && c.system.iter().all(text)
-        && c.turns.iter().all(|t| t.parts.iter().all(text))
 }
 
 /// Writes a plain request (see [`is_plain`]) as an Anthropic line straight into `buf`: the
@@ -398,13 +391,8 @@ pub(crate) fn is_plain(c: &Chat) -> bool {
 /// same writer), without building the value. `false` (nothing written) when the line has a
 /// finding.
 pub(crate) fn write_plain(c: Chat, id: &Value, out: &mut Out<'_, '_>, buf: &mut Vec<u8>) -> bool {
-    fn val(buf: &mut Vec<u8>, v: &Value) {
-        // The writer every converted line goes through.
-        let _ = simd_json::serde::to_writer(&mut *buf, v);
-    }
-    fn text(buf: &mut Vec<u8>, s: &str) {
-        let _ = simd_json::serde::to_writer(&mut *buf, s);
-    }
+    use super::write_json as val;
+    use super::write_json as text;
     let model = c.model_for(out.cx);
     let Some(model) = model else {
         out.problem(

@@ -395,27 +395,15 @@ pub(crate) fn write(mut c: Chat, id: &Value, out: &mut Out<'_, '_>) -> Value {
 /// Whether [`write_plain`] writes `c`: text turns and system texts, and only the sampling
 /// fields `generationConfig` takes as they are.
 pub(crate) fn is_plain(c: &Chat) -> bool {
-    let text = |p: &Part| matches!(p, Part::Text(_));
-    c.tools.is_empty()
-        && c.tool_choice.is_none()
-        && c.parallel_tools.is_none()
-        && c.json.is_none()
-        && c.user.is_none()
-        && c.system.iter().all(text)
-        && c.turns.iter().all(|t| t.parts.iter().all(text))
+    c.is_plain_text()
 }
 
 /// Writes a plain request (see [`is_plain`]) as a Gemini or Vertex line straight into `buf`:
 /// the bytes [`write`] and the JSON writer give (keys in the same sorted order, strings
 /// escaped by the same writer), without building the value.
 pub(crate) fn write_plain(c: Chat, id: &Value, buf: &mut Vec<u8>) {
-    fn val(buf: &mut Vec<u8>, v: &Value) {
-        // The writer every converted line goes through.
-        let _ = simd_json::serde::to_writer(&mut *buf, v);
-    }
-    fn text(buf: &mut Vec<u8>, s: &str) {
-        let _ = simd_json::serde::to_writer(&mut *buf, s);
-    }
+    use super::write_json as val;
+    use super::write_json as text;
     fn text_parts<'a>(buf: &mut Vec<u8>, texts: impl Iterator<Item = &'a str>) {
         buf.extend_from_slice(b"{\"parts\":[");
         for (i, t) in texts.enumerate() {

@@ -508,6 +508,19 @@ impl Chat {
     }
 
     /// The system prompt's texts, without breakpoints.
+    /// Text turns and system texts, no tools, structured output or `user`: what the
+    /// straight-to-bytes writers take (each target adds its own sampling conditions).
+    pub(crate) fn is_plain_text(&self) -> bool {
+        let text = |p: &Part| matches!(p, Part::Text(_));
+        self.tools.is_empty()
+            && self.tool_choice.is_none()
+            && self.parallel_tools.is_none()
+            && self.json.is_none()
+            && self.user.is_none()
+            && self.system.iter().all(text)
+            && self.turns.iter().all(|t| t.parts.iter().all(text))
+    }
+
     pub(crate) fn system_texts(&self) -> Vec<&str> {
         self.system
             .iter()
@@ -600,6 +613,12 @@ impl Chat {
         }
         Some(t.clone())
     }
+}
+
+/// Writes `v` as JSON into `buf` with the writer every converted line goes through (the
+/// straight-to-bytes paths write what the value path writes).
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(buf: &mut Vec<u8>, v: &T) {
+    let _ = simd_json::serde::to_writer(&mut *buf, v);
 }
 
 pub(crate) fn put(m: &mut Map<String, Value>, k: &str, v: &Option<Value>) {
