@@ -102,19 +102,20 @@ pub struct DupesReport {
 /// Findings about lines without an id that a [`DupesReport`] keeps.
 pub const MAX_PROBLEMS: usize = 100;
 
-struct ChunkIds {
-    arena: Vec<u8>,
+/// The ids of one chunk's lines (also read by [`crate::keys`]).
+pub(crate) struct ChunkIds {
+    pub(crate) arena: Vec<u8>,
     /// Why a line has no id, in validate's words (lines with `len == NO_ID`, blank aside).
-    problems: Vec<crate::Diagnostic>,
+    pub(crate) problems: Vec<crate::Diagnostic>,
     /// (line, offset, start, len); len == NO_ID means no id, TOO_LARGE a line not read.
-    items: Vec<(u64, u64, u32, u32)>,
-    blank: Vec<bool>,
+    pub(crate) items: Vec<(u64, u64, u32, u32)>,
+    pub(crate) blank: Vec<bool>,
 }
 
-const NO_ID: u32 = u32::MAX;
-const TOO_LARGE: u32 = u32::MAX - 1;
+pub(crate) const NO_ID: u32 = u32::MAX;
+pub(crate) const TOO_LARGE: u32 = u32::MAX - 1;
 
-fn extract_ids(
+pub(crate) fn extract_ids(
     chunk: &batchkit_io::Chunk,
     style: Option<Style>,
     budget: &batchkit_io::Budget,
@@ -282,6 +283,19 @@ where
     Ok(report)
 }
 
+/// The line shape whose id field `provider` reads (`None`: each line's own shape), or why
+/// that provider's lines have no id.
+pub(crate) fn id_style(provider: Option<&str>) -> Result<Option<Style>, ValidateError> {
+    Ok(match resolve_provider(provider)? {
+        None => None,
+        // A shape may carry its id in `also_id` fields only (the ids Vertex echoes).
+        Some(p) if p.style.layout().id.is_none() && p.style.layout().also_id.is_empty() => {
+            return Err(ValidateError::NoIdField(p.label.clone()))
+        }
+        Some(p) => Some(p.style),
+    })
+}
+
 /// Reads the inputs into the id set (writing the unique copy while nothing has spilled),
 /// finishes it, and rewrites the unique copy from the inputs if it had spilled.
 fn scan(
@@ -290,15 +304,7 @@ fn scan(
     opts: &DupesOptions,
     progress: &mut dyn FnMut(&str, u64) -> bool,
 ) -> Result<(Dups, DupesReport), ValidateError> {
-    let provider = resolve_provider(opts.provider.as_deref())?;
-    let style = match provider {
-        None => None,
-        // A shape may carry its id in `also_id` fields only (the ids Vertex echoes).
-        Some(p) if p.style.layout().id.is_none() && p.style.layout().also_id.is_empty() => {
-            return Err(ValidateError::NoIdField(p.label.clone()))
-        }
-        Some(p) => Some(p.style),
-    };
+    let style = id_style(opts.provider.as_deref())?;
     // Duplicates found after a spill are only known at the end, so rewriting needs a second
     // pass over the inputs: keep a copy of stdin for that.
     let mut inputs: Vec<Input> = inputs.to_vec();

@@ -33,6 +33,7 @@ mod check;
 mod dupes;
 mod ids;
 mod infer;
+pub mod keys;
 mod sort;
 
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ pub use dupes::{
     find_dupes, CollectDuplicates, DupesOptions, DupesReport, DupesSink, Duplicate, InputStats,
 };
 pub use ids::{id_hash, DupGroup, Dups, IdIndex, Insert, LateDuplicate, Occurrence, Track};
+pub use keys::{file_keys, part_duplicates, FileKeys, KeyRow};
 
 /// Errors that stop a job (as opposed to findings about the input).
 #[derive(Debug, thiserror::Error)]
