@@ -33,3 +33,28 @@ def split_parts(
 
 def part_of(id: str, n: int) -> int:
     """The part of ``n`` that decoded id ``id`` belongs to (``--partition``)."""
+
+def dupes_file_keys(
+    path: str,
+    name: str,
+    file_index: int,
+    n_parts: int,
+    provider: str = "auto",
+    max_line_bytes: Optional[str] = None,
+    memory_limit: Optional[str] = None,
+) -> Tuple[List[bytes], str, List[Tuple[str, str]], str]:
+    """Reads input ``file_index`` once: its key rows, one blob per part of ``n_parts``, and,
+    as ``dupes --format json`` on that input alone prints them, its file record, its other
+    records as ``(kind, record)`` (``"error"``, ``"problem"``, ``"too_large"``) and the
+    summary (records as JSON text). Raises ValueError for an unknown provider or size."""
+
+def dupes_part(
+    blobs: List[bytes],
+    names: List[str],
+    memory_limit: Optional[str] = None,
+    temp_dir: Optional[str] = None,
+) -> Tuple[List[Tuple[Tuple[int, int], str]], int, int, bool]:
+    """One part's duplicates from every input's blob of that part (any order):
+    ``([((input, line), record)], duplicate_ids, duplicate_lines, spilled)``, records as
+    JSON text in order of first use, keyed by where that is. Raises OSError for blobs that
+    are not key rows."""
