@@ -335,7 +335,8 @@ mod tests {
 
     /// Every input's keys, dealt by part, then every part's groups merged by first
     /// occurrence.
-    fn by_parts(inputs: &[Input], n: u32) -> (Vec<FileKeys>, Vec<Duplicate>, u64, u64) {
+    /// With `limit` 1 every part's id set spills (and the groups come from disk).
+    fn by_parts(inputs: &[Input], n: u32, limit: u64) -> (Vec<FileKeys>, Vec<Duplicate>, u64, u64) {
         let read = ReadOptions::default();
         let files: Vec<FileKeys> = (inputs.iter().enumerate())
             .map(|(i, input)| file_keys(input, i as u32, n, &read, None).unwrap())
@@ -345,7 +346,11 @@ mod tests {
         for k in 0..n as usize {
             // Blobs in reverse input order: the order they arrive in must not matter.
             let blobs: Vec<&[u8]> = files.iter().rev().map(|f| f.parts[k].as_slice()).collect();
-            let mut dups = part_duplicates(&blobs, 1 << 20, None).unwrap();
+            let mut dups = part_duplicates(&blobs, limit, None).unwrap();
+            assert_eq!(
+                dups.spilled(),
+                limit == 1 && !blobs.iter().all(|b| b.is_empty())
+            );
             ids += dups.ids();
             lines += dups.repeated();
             while let Some(mut g) = dups.next_group().unwrap() {
@@ -388,8 +393,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(whole.0, want);
-        for n in [1, 2, 4, 7] {
-            let (files, groups, ids, lines) = by_parts(&inputs, n);
+        for (n, limit) in [
+            (1, 1 << 20),
+            (2, 1 << 20),
+            (4, 1 << 20),
+            (7, 1 << 20),
+            (1, 1),
+            (3, 1),
+        ] {
+            let (files, groups, ids, lines) = by_parts(&inputs, n, limit);
             assert_eq!(groups, want, "n = {n}");
             assert_eq!((ids, lines), (3, 4), "n = {n}");
             assert_eq!((ids, lines), (report.duplicate_ids, report.duplicate_lines));
@@ -413,7 +425,7 @@ mod tests {
                 assert_eq!(rows.len() as u64, f.rows());
             }
         }
-        let b = &by_parts(&inputs, 1).0[1];
+        let b = &by_parts(&inputs, 1, 1 << 20).0[1];
         assert_eq!(
             (b.stats.lines, b.stats.ids, b.stats.without_id),
             (5, 3, 1),
