@@ -5,6 +5,8 @@
 //! one url and one model per file, the provider's file caps). [`validate_file`] drives both
 //! over one input with the shared reader. [`find_dupes`] is the `dupes` job: every id used
 //! more than once across several files, exact, within a memory budget (it spills to disk).
+//! [`keys`] splits that job for engines that shuffle rows: [`file_keys`] deals one input's
+//! ids to parts as compact key rows, [`part_duplicates`] finds one part's duplicated ids.
 //!
 //! ```
 //! use batchkit_io::{Input, ReadOptions};
