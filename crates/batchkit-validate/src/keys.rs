@@ -133,7 +133,7 @@ pub struct FileKeys {
     /// part); `unreadable` when reading it failed (the rows read until then are kept, as
     /// the run keeps them).
     pub stats: InputStats,
-    /// Why lines had no id: the first [`MAX_PROBLEMS`] of the input.
+    /// Why lines had no id: the first of the input, as many as a run keeps (`MAX_PROBLEMS`).
     pub problems: Vec<Diagnostic>,
 }
 
