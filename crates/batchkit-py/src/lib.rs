@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod dist;
 mod split;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError};
@@ -253,6 +254,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(main, m)?)?;
     m.add_function(wrap_pyfunction!(split_parts, m)?)?;
     m.add_function(wrap_pyfunction!(part_of, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_request_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_result_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_decide, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_deal, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_summary, m)?)?;
     m.add_class::<Run>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
