@@ -35,7 +35,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import batchkit
 
-from . import _native
+from . import _native, _parts
 
 Row = Dict[str, Any]
 
@@ -53,8 +53,6 @@ REQUEST_KEYS = (
     "canceled", "missing", "request_problems", "invalid_requests", "to_retry",
     "not_in_retry", "answers_checked", "raised", "raise_unchanged",
 )
-OUT_KINDS = ("merged", "retry", "rejects")
-RES_KINDS = ("orphans", "duplicates")
 
 
 def _stem(path: str) -> str:
@@ -241,20 +239,29 @@ def summary(sides: Sequence[bytes], counts: Sequence[bytes], files: Sequence[Dic
     return s
 
 
+def want(retry: bool, rejects: bool, orphans: bool, duplicates: bool) -> Dict[str, bool]:
+    """Which outputs to write (the merged files always)."""
+    return {
+        "merged": True,
+        "retry": retry,
+        "rejects": rejects,
+        "orphans": orphans,
+        "duplicates": duplicates,
+    }
+
+
 def prepare(
     requests: Any, results: Any, out_dir: Any, n: int, want: Dict[str, bool], opts: Dict[str, Any]
 ) -> Plan:
     """Checks the arguments and creates ``out_dir`` (it must be empty)."""
-    req = _paths(requests, "requests")
-    res = _paths(results, "results")
+    req = _parts.paths_of(requests, "requests")
+    res = _parts.paths_of(results, "results")
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
     if os.listdir(out):
         raise batchkit.OutputError(
             f"{out}: the output directory is not empty", code="not_empty", file=out
         )
-    if n < 1:
-        raise batchkit.UsageError("num_partitions must be at least 1", code="usage")
     for p in req + res:
         if not os.path.isfile(p):
             raise batchkit.InputError(f"{p}: no such file", code="io", file=p)
@@ -263,15 +270,6 @@ def prepare(
 
 def finish(plan: Plan) -> None:
     shutil.rmtree(plan.work, ignore_errors=True)
-
-
-def _paths(paths: Any, what: str) -> List[str]:
-    if isinstance(paths, (str, os.PathLike)):
-        return [os.fspath(paths)]
-    out = [os.fspath(p) for p in paths]
-    if not out:
-        raise batchkit.UsageError(f"{what}: no files given", code="usage")
-    return out
 
 
 def run_local(plan: Plan) -> Dict[str, Any]:

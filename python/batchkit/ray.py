@@ -119,7 +119,7 @@ def join(
     byte for byte, and so for every kind. Returns the summary of ``batchkit.join`` on the
     same files."""
     n = _default_parts() if num_partitions is None else _parts.parts_count(num_partitions, 1)
-    want = _parts.join_want(retry, rejects, orphans, duplicates)
+    want = jk.want(retry, rejects, orphans, duplicates)
     opts: Dict[str, Any] = dict(
         retry_on=retry_on, raise_max_tokens=raise_max_tokens, answer_schema=answer_schema,
         expect_json=expect_json, id_map=id_map, temp_dir=temp_dir, memory_limit=memory_limit,

@@ -107,7 +107,7 @@ def join(
     from pyspark.sql import functions as F
 
     n = _parts.parts_count(num_partitions, _default_parts(spark))
-    want = _parts.join_want(retry, rejects, orphans, duplicates)
+    want = jk.want(retry, rejects, orphans, duplicates)
     opts: Dict[str, Any] = dict(
         retry_on=retry_on, raise_max_tokens=raise_max_tokens, answer_schema=answer_schema,
         expect_json=expect_json, id_map=id_map, temp_dir=temp_dir, memory_limit=memory_limit,
