@@ -67,7 +67,7 @@ const ODD: [&str; 6] = [
 /// files (the first zstd): ids repeated across shards (`A7` once only as `\u00417`), odd
 /// lines, results for some requests in any file, several for some ids, orphans, result lines
 /// without an id.
-fn generate(dir: &Dir, seed: u64, count: u64) -> (Vec<PathBuf>, Vec<PathBuf>) {
+pub(crate) fn generate(dir: &Dir, seed: u64, count: u64) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut g = Gen(seed | 1);
     let mut shards: Vec<Vec<String>> = vec![Vec::new(); 3];
     let mut ids = Vec::new();
@@ -228,7 +228,7 @@ fn combine(a: &Value, b: &Value) -> Value {
 }
 
 /// Equal, floats within a relative 1e-9 (sums of costs).
-fn assert_close(a: &Value, b: &Value, at: &str) {
+pub(crate) fn assert_close(a: &Value, b: &Value, at: &str) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let keys: Vec<_> = x
@@ -261,14 +261,14 @@ fn assert_close(a: &Value, b: &Value, at: &str) {
     }
 }
 
-struct Ran {
-    code: i32,
+pub(crate) struct Ran {
+    pub(crate) code: i32,
     /// Every record but the summary and the `file` records, as sorted JSON text.
-    records: Vec<String>,
+    pub(crate) records: Vec<String>,
     /// The `file` records (per-input counts), by file.
-    file_records: BTreeMap<String, Value>,
-    summary: Value,
-    files: BTreeMap<String, Vec<u8>>,
+    pub(crate) file_records: BTreeMap<String, Value>,
+    pub(crate) summary: Value,
+    pub(crate) files: BTreeMap<String, Vec<u8>>,
 }
 
 fn ran(dir: &Dir, out: std::process::Output, out_dir: &std::path::Path) -> Ran {
@@ -324,7 +324,13 @@ fn dupes(dir: &Dir, req: &[PathBuf], part: Option<Part>, extra: &[&str]) -> Ran 
     ran(dir, o, &out_dir)
 }
 
-fn join(dir: &Dir, req: &[PathBuf], res: &[PathBuf], part: Option<Part>, extra: &[&str]) -> Ran {
+pub(crate) fn join(
+    dir: &Dir,
+    req: &[PathBuf],
+    res: &[PathBuf],
+    part: Option<Part>,
+    extra: &[&str],
+) -> Ran {
     let tag = part.map_or("jwhole".to_string(), |p| format!("j{}-{}", p.k(), p.n()));
     let out_dir = dir.join(&tag);
     std::fs::create_dir_all(&out_dir).unwrap();

@@ -13,6 +13,7 @@ mod convert;
 mod convert_results;
 mod dupes;
 mod join;
+mod key_rows;
 #[cfg(target_os = "linux")]
 mod memory;
 mod partition;

@@ -751,6 +751,7 @@ def join(
     rejects: Optional[PathLike] = None,
     id_map: Optional[PathLike] = None,
     partition: Optional[Partition] = None,
+    _earlier_ids: Optional[PathLike] = None,
 ) -> Record:
     """Joins downloaded batch results back to their requests by id.
 
@@ -796,6 +797,7 @@ def join(
     _opt(args, "--temp-dir", temp_dir)
     _opt(args, "--answer-schema", answer_schema)
     _opt(args, "--id-map", id_map)
+    _opt(args, "--earlier-ids", _earlier_ids)
     _partition(args, partition)
     if expect_json:
         args.append("--expect-json")

@@ -22,14 +22,44 @@ def start(args: List[str]) -> Run:
 def main(argv: List[str]) -> int:
     """The binary's main: ``argv`` includes the program name; returns the exit code."""
 
-def split_parts(
-    requests: List[Tuple[str, str]],
-    parts: List[List[Optional[str]]],
-    outs: List[List[Optional[str]]],
-) -> None:
-    """A join run in parts: each part's merged, retry and rejects files dealt back to the
-    request files (``(path, name)`` in order), written to ``outs`` (three paths or None per
-    request file). Raises OSError when the parts do not match the requests."""
+def join_request_keys(
+    path: str, name: str, file: int, n: int, max_line_bytes: Optional[int] = None
+) -> List[bytes]:
+    """Request file number ``file``: its key rows, one blob per part of ``n``."""
+
+def join_result_keys(
+    path: str,
+    name: str,
+    file: int,
+    n: int,
+    id_map: Optional[str] = None,
+    max_line_bytes: Optional[int] = None,
+) -> Tuple[List[bytes], str]:
+    """Result file number ``file``: its key rows, one blob per part of ``n``, and its share
+    of the summary (JSON)."""
+
+def join_decide(
+    requests: List[bytes], results: List[bytes]
+) -> Tuple[Dict[int, bytes], Dict[int, List[Tuple[str, int, int]]], Tuple[int, int, int, int]]:
+    """One part's key rows decided: where each result line goes (per result file), the ids
+    earlier request files used first (per request file), and the counts (joined, matched by
+    content, orphans, duplicates)."""
+
+def join_deal(
+    path: str,
+    name: str,
+    dests: List[bytes],
+    to_request: List[Optional[str]],
+    orphans: Optional[str] = None,
+    duplicates: Optional[str] = None,
+    max_line_bytes: Optional[int] = None,
+) -> List[int]:
+    """Result file ``path`` read once more, each line written where the parts sent it;
+    returns the lines written per request file."""
+
+def join_summary(sides: List[str], counts: List[Tuple[int, int, int, int]]) -> str:
+    """The result side of the summary (JSON) from the result files' shares and the parts'
+    counts, priced at the embedded prices."""
 
 def part_of(id: str, n: int) -> int:
     """The part of ``n`` that decoded id ``id`` belongs to (``--partition``)."""

@@ -1,6 +1,6 @@
-"""What :mod:`batchkit.ray` and :mod:`batchkit.spark` share: the run of one part
-(``--partition K/N``), the parts' summaries added up, and a join's outputs put back per
-request file.
+"""What :mod:`batchkit.ray` and :mod:`batchkit.spark` share: the run of one part of
+``dupes`` (``--partition K/N``) and the parts' summaries added up (the join's steps are in
+:mod:`batchkit._join_keys`).
 
 How the parts add up: every line is counted by exactly one part (lines without an id by
 part 0), so the counts of the whole run are the sums of the parts' counts; ``ok`` holds when
@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import batchkit
-
-from . import _native
 
 Record = Dict[str, Any]
 
@@ -106,101 +103,6 @@ class Dupes:
 
     def __repr__(self) -> str:
         return f"Dupes(duplicates={len(self.duplicates)}, summary={self.summary!r})"
-
-
-def _stem(path: str) -> str:
-    base = os.path.basename(path.rstrip("/")) or "requests"
-    for ext in (".zst", ".jsonl", ".json", ".ndjson"):
-        if base.endswith(ext):
-            base = base[: -len(ext)]
-    return base or "requests"
-
-
-def output_names(requests: Sequence[str]) -> List[str]:
-    """The stem of each request file's outputs: ``00000-<name>``, so that the files sort in
-    request order."""
-    return [f"{i:05d}-{_stem(p)}" for i, p in enumerate(requests)]
-
-
-KINDS = ("merged", "retry", "rejects")
-SIDE = ("orphans", "duplicates")
-
-
-def part_dir(out_dir: str, k: int, n: int) -> str:
-    return os.path.join(out_dir, "parts", f"part-{k:05d}-of-{n:05d}")
-
-
-def join_part(
-    requests: List[str],
-    results: List[str],
-    out_dir: str,
-    k: int,
-    n: int,
-    want: Dict[str, bool],
-    kwargs: Dict[str, Any],
-) -> Record:
-    """Part k of n of ``batchkit.join``, its files in ``parts/part-K-of-N/`` of out_dir."""
-    d = part_dir(out_dir, k, n)
-    os.makedirs(d, exist_ok=True)
-    files = {kind: os.path.join(d, f"{kind}.jsonl") for kind in KINDS + SIDE if want[kind]}
-    return batchkit.join(
-        requests,
-        results,
-        files["merged"],
-        retry=files.get("retry"),
-        rejects=files.get("rejects"),
-        orphans=files.get("orphans"),
-        duplicates=files.get("duplicates"),
-        partition=(k, n),
-        **kwargs,
-    )
-
-
-def split_join(
-    requests: List[str], out_dir: str, n: int, want: Dict[str, bool]
-) -> None:
-    """Puts the parts' merged, retry and rejects lines back per request file, as
-    ``<out_dir>/00000-<name>.merged.jsonl`` (``.retry``, ``.rejects``), and removes the
-    parts' copies; orphans and duplicates stay per part in ``parts/``."""
-    parts = [
-        [
-            os.path.join(part_dir(out_dir, k, n), f"{kind}.jsonl") if want[kind] else None
-            for kind in KINDS
-        ]
-        for k in range(n)
-    ]
-    stems = output_names(requests)
-    outs = [
-        [os.path.join(out_dir, f"{s}.{kind}.jsonl") if want[kind] else None for kind in KINDS]
-        for s in stems
-    ]
-    _native.split_parts([(p, p) for p in requests], parts, outs)
-    for p in parts:
-        for f in p:
-            if f is not None:
-                os.remove(f)
-    if not any(want[s] for s in SIDE):
-        shutil.rmtree(os.path.join(out_dir, "parts"), ignore_errors=True)
-
-
-def join_want(retry: bool, rejects: bool, orphans: bool, duplicates: bool) -> Dict[str, bool]:
-    return {
-        "merged": True,
-        "retry": retry,
-        "rejects": rejects,
-        "orphans": orphans,
-        "duplicates": duplicates,
-    }
-
-
-def prepare_out_dir(out_dir: str) -> str:
-    out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    if os.listdir(out_dir):
-        raise batchkit.OutputError(
-            f"{out_dir}: the output directory is not empty", code="not_empty", file=out_dir
-        )
-    return out_dir
 
 
 def paths_of(paths: Any, what: str) -> List[str]:

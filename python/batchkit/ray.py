@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import ray
 
+from . import _join_keys as jk
 from . import _parts
 from ._parts import Dupes
 
@@ -75,6 +76,20 @@ def dupes(
     return Dupes(_map_parts(n, lambda k: _parts.dupes_part(files, k, n, kwargs)))
 
 
+def _rows(batch: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """A Ray Data batch (numpy format) as a list of rows."""
+    keys = list(batch)
+    n = len(batch[keys[0]]) if keys else 0
+    return [{k: batch[k][i] for k in keys} for i in range(n)]
+
+
+def _batch(rows: List[Dict[str, Any]], keys: Sequence[str]) -> Dict[str, List[Any]]:
+    return {k: [r[k] for r in rows] for k in keys}
+
+
+_ROW = ("part", "kind", "target", "blob")
+
+
 def join(
     requests: Union[str, Sequence[str]],
     results: Union[str, Sequence[str]],
@@ -94,23 +109,65 @@ def join(
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
 ) -> Dict[str, Any]:
-    """``batchkit.join`` in ``num_partitions`` Ray tasks, writing into ``out_dir`` (created;
-    it must be empty): per request file ``00000-<name>.merged.jsonl`` and, as asked,
-    ``.retry.jsonl`` and ``.rejects.jsonl``; orphans (and duplicates) per part under
-    ``parts/``. Returns the summary of ``batchkit.join`` on the same files."""
-    req = _parts.paths_of(requests, "requests")
-    res = _parts.paths_of(results, "results")
-    out = _parts.prepare_out_dir(out_dir)
+    """``batchkit.join`` on Ray Data, in the four steps of :mod:`batchkit._join_keys`: one
+    task per input file for its key rows, the rows grouped by part (``num_partitions``,
+    default: the cluster's CPUs) and decided, one task per result file to deal its lines,
+    one per request file to join them. Writes into ``out_dir`` (created; it must be empty)
+    per request file ``00000-<name>.merged.jsonl`` and, as asked, ``.retry.jsonl`` and
+    ``.rejects.jsonl``, per result file ``00000-<name>.orphans.jsonl`` (and
+    ``.duplicates.jsonl``): ``cat out_dir/*.merged.jsonl`` is the single run's merged file,
+    byte for byte, and so for every kind. Returns the summary of ``batchkit.join`` on the
+    same files."""
     n = _default_parts() if num_partitions is None else _parts.parts_count(num_partitions, 1)
-    want = _parts.join_want(retry, rejects, orphans, duplicates)
-    kwargs: Dict[str, Any] = dict(
+    want = jk.want(retry, rejects, orphans, duplicates)
+    opts: Dict[str, Any] = dict(
         retry_on=retry_on, raise_max_tokens=raise_max_tokens, answer_schema=answer_schema,
         expect_json=expect_json, id_map=id_map, temp_dir=temp_dir, memory_limit=memory_limit,
         max_line_bytes=max_line_bytes,
     )
-    summaries = _map_parts(n, lambda k: _parts.join_part(req, res, out, k, n, want, kwargs))
-    summary = summaries[0]
-    for s in summaries[1:]:
-        summary = _parts.add_summaries(summary, s)
-    ray.get(ray.remote(_parts.split_join).remote(req, out, n, want))
+    plan = jk.prepare(requests, results, out_dir, n, want, opts)
+    if not ray.is_initialized():
+        ray.init()
+    specs = plan.specs()
+    keyed = ray.data.from_items(specs, override_num_blocks=len(specs)).flat_map(
+        lambda spec: jk.file_rows(plan, spec)
+    )
+    decided = keyed.groupby("part", num_partitions=n + 1).map_groups(
+        lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROW), batch_format="numpy"
+    ).materialize()
+    small = [r for r in decided.filter(lambda r: r["kind"] in (jk.SIDE, jk.COUNTS)).take_all()]
+
+    def deal(b: Dict[str, Any]) -> Dict[str, List[Any]]:
+        rows = _rows(b)
+        d = jk.deal(plan, int(rows[0]["target"]), [r["blob"] for r in rows])
+        return {"file": [d["file"]], "to": [_parts.encode(d["to"])]}
+
+    dealt = (
+        decided.filter(lambda r: r["kind"] == jk.DESTS)
+        .groupby("target", num_partitions=len(plan.results))
+        .map_groups(deal, batch_format="numpy")
+        .take_all()
+    )
+    got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
+    for d in dealt:
+        for f in _parts.decode(d["to"]):
+            got[f].append(int(d["file"]))
+
+    def join_one(b: Dict[str, Any]) -> Dict[str, List[Any]]:
+        rows = sorted(_rows(b), key=lambda r: int(r["part"]))
+        f = int(rows[0]["target"])
+        s = jk.join_file(plan, f, [r["blob"] for r in rows if len(r["blob"])], got[f])
+        return {"file": [f], "summary": [_parts.encode(s)]}
+
+    files = (
+        decided.filter(lambda r: r["kind"] == jk.EARLIER)
+        .groupby("target", num_partitions=len(plan.requests))
+        .map_groups(join_one, batch_format="numpy")
+        .take_all()
+    )
+    summaries = [_parts.decode(r["summary"]) for r in sorted(files, key=lambda r: int(r["file"]))]
+    sides = [r["blob"] for r in sorted(small, key=lambda r: int(r["target"])) if r["kind"] == jk.SIDE]
+    counts = [r["blob"] for r in small if r["kind"] == jk.COUNTS]
+    summary = jk.summary(sides, counts, summaries)
+    jk.finish(plan)
     return summary

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
+from . import _join_keys as jk
 from . import _parts
 from ._parts import Dupes
 
@@ -61,6 +62,25 @@ def dupes(
     return Dupes(_map_parts(spark, n, lambda k: _parts.dupes_part(files, k, n, kwargs)))
 
 
+_ROW_SCHEMA = "part long, kind string, target long, blob binary"
+
+
+def _arrow_rows(batches: Iterator[Any]) -> List[Dict[str, Any]]:
+    rows: List[Dict[str, Any]] = []
+    for b in batches:
+        rows.extend(b.to_pylist())
+    return rows
+
+
+def _arrow_batch(rows: List[Dict[str, Any]], keys: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_pydict({k: [r[k] for r in rows] for k in keys})
+
+
+_ROW = ("part", "kind", "target", "blob")
+
+
 def join(
     spark: Any,
     requests: Union[str, Sequence[str]],
@@ -81,21 +101,81 @@ def join(
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
 ) -> Dict[str, Any]:
-    """``batchkit.join`` in ``num_partitions`` Spark tasks; see :func:`batchkit.ray.join`
-    (the files are put back per request file on the driver)."""
-    req = _parts.paths_of(requests, "requests")
-    res = _parts.paths_of(results, "results")
-    out = _parts.prepare_out_dir(out_dir)
+    """``batchkit.join`` on a SparkSession in the four steps of :mod:`batchkit._join_keys`
+    (``mapInArrow`` tasks, the rows repartitioned by part, then by file); the same files and
+    summary as :func:`batchkit.ray.join`."""
+    from pyspark.sql import functions as F
+
     n = _parts.parts_count(num_partitions, _default_parts(spark))
-    want = _parts.join_want(retry, rejects, orphans, duplicates)
-    kwargs: Dict[str, Any] = dict(
+    want = jk.want(retry, rejects, orphans, duplicates)
+    opts: Dict[str, Any] = dict(
         retry_on=retry_on, raise_max_tokens=raise_max_tokens, answer_schema=answer_schema,
         expect_json=expect_json, id_map=id_map, temp_dir=temp_dir, memory_limit=memory_limit,
         max_line_bytes=max_line_bytes,
     )
-    summaries = _map_parts(spark, n, lambda k: _parts.join_part(req, res, out, k, n, want, kwargs))
-    summary = summaries[0]
-    for s in summaries[1:]:
-        summary = _parts.add_summaries(summary, s)
-    _parts.split_join(req, out, n, want)
+    plan = jk.prepare(requests, results, out_dir, n, want, opts)
+    specs = plan.specs()
+
+    def keys(batches: Iterator[Any]) -> Iterator[Any]:
+        for r in _arrow_rows(batches):
+            yield _arrow_batch(jk.file_rows(plan, _parts.decode(r["spec"])), _ROW)
+
+    def decide(batches: Iterator[Any]) -> Iterator[Any]:
+        rows = _arrow_rows(batches)
+        if rows:
+            yield _arrow_batch(jk.part_rows(plan, rows), _ROW)
+
+    spec_df = spark.createDataFrame([(_parts.encode(s),) for s in specs], "spec string")
+    decided = (
+        spec_df.repartition(len(specs))
+        .mapInArrow(keys, _ROW_SCHEMA)
+        .repartition(n + 1, "part")
+        .mapInArrow(decide, _ROW_SCHEMA)
+        .localCheckpoint()
+    )
+    small = decided.filter(F.col("kind").isin(jk.SIDE, jk.COUNTS)).collect()
+
+    def by_target(batches: Iterator[Any]) -> Dict[int, List[Dict[str, Any]]]:
+        groups: Dict[int, List[Dict[str, Any]]] = {}
+        for r in _arrow_rows(batches):
+            groups.setdefault(int(r["target"]), []).append(r)
+        return groups
+
+    def deal(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for s, rows in sorted(by_target(batches).items()):
+            d = jk.deal(plan, s, [r["blob"] for r in rows])
+            yield pa.RecordBatch.from_pydict({"file": [s], "to": [_parts.encode(d["to"])]})
+
+    dealt = (
+        decided.filter(F.col("kind") == jk.DESTS)
+        .repartition(len(plan.results), "target")
+        .mapInArrow(deal, "file long, to string")
+        .collect()
+    )
+    got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
+    for d in dealt:
+        for f in _parts.decode(d["to"]):
+            got[f].append(int(d["file"]))
+
+    def join_files(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        for f, rows in sorted(by_target(batches).items()):
+            rows.sort(key=lambda r: int(r["part"]))
+            s = jk.join_file(plan, f, [r["blob"] for r in rows if r["blob"]], got[f])
+            yield pa.RecordBatch.from_pydict({"file": [f], "summary": [_parts.encode(s)]})
+
+    files = (
+        decided.filter(F.col("kind") == jk.EARLIER)
+        .repartition(len(plan.requests), "target")
+        .mapInArrow(join_files, "file long, summary string")
+        .collect()
+    )
+    summaries = [_parts.decode(r["summary"]) for r in sorted(files, key=lambda r: r["file"])]
+    sides = [r["blob"] for r in sorted(small, key=lambda r: r["target"]) if r["kind"] == jk.SIDE]
+    counts = [r["blob"] for r in small if r["kind"] == jk.COUNTS]
+    summary = jk.summary(sides, counts, summaries)
+    jk.finish(plan)
     return summary

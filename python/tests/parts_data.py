@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 KINDS = ("merged", "retry", "rejects")
+RESULT_KINDS = ("orphans", "duplicates")
 
 
 def _lit(id, escape):
@@ -135,13 +136,19 @@ def assert_same_dupes(whole, got):
     assert got.exit_code == whole.exit_code
 
 
-def assert_same_join(want, summary, single, out, nfiles):
-    """A parts run's summary and files against batchkit.join's."""
+def assert_same_join(want, summary, single, out, nfiles, nresults=None):
+    """A distributed run's summary and files against batchkit.join's: per request file
+    merged, retry and rejects, per result file orphans and duplicates (those the single
+    run wrote), concatenated in order, equal the single run's bytes."""
     _close(summary, want)
     assert want["duplicates"] > 0 and want["orphans"] > 0 and want["invalid_requests"] > 0
     names = sorted(p.name for p in Path(out).iterdir() if p.is_file())
-    for kind in KINDS:
+    assert not (Path(out) / ".parts").exists(), "work files are removed"
+    for kind in KINDS + RESULT_KINDS:
         files = [n for n in names if n.endswith("." + kind + ".jsonl")]
-        assert len(files) == nfiles, (kind, names)
+        if not (Path(single) / (kind + ".jsonl")).exists():
+            assert not files, (kind, names)
+            continue
+        assert len(files) == (nfiles if kind in KINDS else nresults), (kind, names)
         joined = b"".join((Path(out) / f).read_bytes() for f in files)
         assert joined == (Path(single) / (kind + ".jsonl")).read_bytes(), kind

@@ -37,11 +37,12 @@ def test_ray_dupes_and_join_are_the_single_run(local_ray, tmp_path, n):
     single.mkdir()
     want = batchkit.join(
         req, res, single / "merged.jsonl", retry=single / "retry.jsonl",
-        rejects=single / "rejects.jsonl",
+        rejects=single / "rejects.jsonl", orphans=single / "orphans.jsonl",
+        duplicates=single / "duplicates.jsonl" if n > 1 else None,
     )
     out = tmp_path / "ray"
-    summary = bray.join(req, res, str(out), num_partitions=n)
-    assert_same_join(want, summary, single, out, len(req))
+    summary = bray.join(req, res, str(out), num_partitions=n, duplicates=n > 1)
+    assert_same_join(want, summary, single, out, len(req), len(res))
 
 
 def test_readme_ray_example(local_ray, monkeypatch, capsys):

@@ -38,8 +38,9 @@ def test_spark_dupes_and_join_are_the_single_run(spark, tmp_path, n):
     single.mkdir()
     want = batchkit.join(
         req, res, single / "merged.jsonl", retry=single / "retry.jsonl",
-        rejects=single / "rejects.jsonl",
+        rejects=single / "rejects.jsonl", orphans=single / "orphans.jsonl",
+        duplicates=single / "duplicates.jsonl" if n > 1 else None,
     )
     out = tmp_path / "spark"
-    summary = bspark.join(spark, req, res, str(out), num_partitions=n)
-    assert_same_join(want, summary, single, out, len(req))
+    summary = bspark.join(spark, req, res, str(out), num_partitions=n, duplicates=n > 1)
+    assert_same_join(want, summary, single, out, len(req), len(res))

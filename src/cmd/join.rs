@@ -123,6 +123,30 @@ pub struct Args {
     /// Directory for spill files [default: the directory of --out]
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<PathBuf>,
+    /// Ids earlier request files used first (`{"id","file","line"}` lines): how `batchkit.ray`
+    /// and `batchkit.spark` join one request file of many
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub earlier_ids: Option<PathBuf>,
+}
+
+/// `--earlier-ids`: one `{"id":...,"file":...,"line":N}` object per line.
+fn read_earlier(p: &std::path::Path) -> anyhow::Result<Vec<batchkit_join::EarlierId>> {
+    let text = std::fs::read_to_string(p)
+        .map_err(|e| anyhow::anyhow!("--earlier-ids {}: {e}", p.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let bad =
+                || anyhow::anyhow!("--earlier-ids {}:{}: not an earlier id", p.display(), i + 1);
+            let v: serde_json::Value = serde_json::from_str(l).map_err(|_| bad())?;
+            Ok(batchkit_join::EarlierId {
+                id: v["id"].as_str().ok_or_else(bad)?.as_bytes().to_vec(),
+                file: v["file"].as_str().ok_or_else(bad)?.to_string(),
+                line: v["line"].as_u64().ok_or_else(bad)?,
+            })
+        })
+        .collect()
 }
 
 fn parse_factor(s: &str) -> Result<f64, String> {
@@ -183,6 +207,9 @@ pub fn run(
     opts.expect_json = args.expect_json;
     opts.id_map = args.id_map;
     opts.partition = args.partition.unwrap_or_default();
+    if let Some(p) = &args.earlier_ids {
+        opts.earlier = read_earlier(p)?;
+    }
     opts.read = settings.read.clone();
     let json = settings.format == Format::Json;
     let sizes = crate::progress::sizes(opts.requests.iter().chain(&opts.results));

@@ -250,6 +250,10 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
                 first: FirstLines::new(mem.entries.len()),
                 allowance: budget.saturating_sub(mem.footprint()),
             };
+            for (i, e) in opts.earlier.iter().enumerate() {
+                mc.first
+                    .first(None, hash_id(&e.id), &e.id, crate::EARLIER_BASE + i as u64);
+            }
             if ctx.requests_in_memory(&mem, &src, &mut mc, &mut outs, on_event)? {
                 let view = MemFinal {
                     entries: &mem.entries,
@@ -291,7 +295,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
 
 /// `convert --id-map`'s file: `{"id":new,"original":old}` per line, held in memory within
 /// `limit` bytes.
-fn read_id_map(p: &Path, limit: u64) -> Result<crate::partition::IdMap, JoinError> {
+pub(crate) fn read_id_map(p: &Path, limit: u64) -> Result<crate::partition::IdMap, JoinError> {
     use std::io::BufRead;
     let name = p.display().to_string();
     let f = File::open(p).map_err(io_err(p))?;

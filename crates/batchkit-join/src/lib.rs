@@ -85,6 +85,7 @@ mod content;
 mod cost;
 mod document;
 mod engine;
+pub mod keys;
 mod parse;
 mod part;
 mod partition;
@@ -101,6 +102,7 @@ use serde::Serialize;
 
 pub use cost::{batch_cost, default_prices, BatchPrice, NoPrices, Prices};
 pub use engine::join;
+pub use keys::{Decided, Dest, KeyRow, ResultSide};
 pub use parse::{result_info, ResultInfo, Stop, Text, Unjoinable, Usage};
 
 /// The usage result line `line` reports and the model it names, as the join totals them
@@ -556,6 +558,18 @@ pub enum Event {
     },
 }
 
+/// An id an earlier request file used first ([`JoinOptions::earlier`]): the decoded id, and
+/// the file and line that used it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierId {
+    pub id: Vec<u8>,
+    pub file: String,
+    pub line: u64,
+}
+
+/// Global line indexes from here on stand for [`JoinOptions::earlier`]'s ids.
+pub(crate) const EARLIER_BASE: u64 = 1 << 62;
+
 /// What to join and where to write.
 #[derive(Debug, Clone)]
 pub struct JoinOptions {
@@ -597,6 +611,10 @@ pub struct JoinOptions {
     /// default). The summaries of all parts add up to the whole run's, and their outputs,
     /// interleaved in request (or result) order, are the whole run's.
     pub partition: batchkit_io::part::Part,
+    /// Ids whose first request line is in a file before these requests: a line naming one is
+    /// a duplicate of that line (`duplicate_id`, never retried), as in one join over all the
+    /// files. A join run per request file ([`keys`]) passes the ids earlier files used.
+    pub earlier: Vec<EarlierId>,
     /// How to read the inputs, and the memory budget: the join keeps its partitions and its
     /// reader within [`Budget::join`](batchkit_io::Budget::join) (outputs and spill files are
     /// on disk).
@@ -621,6 +639,7 @@ impl JoinOptions {
             id_map: None,
             raise_max_tokens: None,
             partition: batchkit_io::part::Part::WHOLE,
+            earlier: Vec::new(),
             read: ReadOptions::default(),
         }
     }

@@ -20,7 +20,7 @@ use crate::answer::{Checker, Want};
 use crate::Status;
 
 /// Tokens the provider reported for one result (or a sum of them).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Input tokens, cached ones included.
     #[serde(rename = "input_tokens")]

@@ -45,8 +45,8 @@ enum Bytes {
     Owned(Vec<u8>),
 }
 
-struct PRes {
-    line: u64,
+pub(crate) struct PRes {
+    pub line: u64,
     byte: u64,
     raw: (usize, usize),
     content_rel: usize,
@@ -55,21 +55,43 @@ struct PRes {
     text: Option<Bytes>,
     /// The stop reason's literal: start in the chunk, length.
     stop: Option<(usize, usize)>,
-    status: Status,
+    pub status: Status,
     problem: Option<(Problem, Said)>,
     hash: u64,
     oversized: bool,
 }
 
-struct ResChunk {
-    items: Vec<PRes>,
-    models: BTreeMap<String, Tally>,
+/// What a parsed result line joins by ([`crate::keys`]).
+pub(crate) enum ResItemKey<'a> {
+    /// Its decoded id, or its content key: the key of a result the join stores as joinable.
+    Joinable(&'a [u8]),
+    /// No usable id (or too long to hold).
+    Unjoinable,
+}
+
+impl PRes {
+    /// What the line joins by, as [`Ctx::store_result`] tells joinable results apart.
+    pub(crate) fn key<'a>(&'a self, chunk: &'a Chunk) -> ResItemKey<'a> {
+        if self.oversized || self.problem.is_some() {
+            return ResItemKey::Unjoinable;
+        }
+        match &self.id {
+            Some(Bytes::Chunk(s, l)) => ResItemKey::Joinable(&chunk.data[*s..*s + *l]),
+            Some(Bytes::Owned(v)) => ResItemKey::Joinable(v),
+            None => ResItemKey::Unjoinable,
+        }
+    }
+}
+
+pub(crate) struct ResChunk {
+    pub items: Vec<PRes>,
+    pub models: BTreeMap<String, Tally>,
 }
 
 /// New ids and the original ids they stand for (`--id-map`).
 pub(crate) type IdMap = std::collections::HashMap<String, String>;
 
-fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>, part: Part) -> ResChunk {
+pub(crate) fn parse_result_chunk(chunk: &Chunk, id_map: Option<&IdMap>, part: Part) -> ResChunk {
     let mut items = Vec::new();
     let mut models: BTreeMap<String, Tally> = BTreeMap::new();
     if chunk.oversized.is_some() && !crate::part::holds(part, None) {
@@ -468,6 +490,13 @@ impl Ctx<'_> {
         let mut req_parts = Partitions::new(dir, "req-", bits, 0, 32 << 10).create_all()?;
         let mut match_w = SpillFile::create(dir.join("match"), 256 << 10)?;
         let mut second_inputs = Vec::new();
+        for (i, e) in opts.earlier.iter().enumerate() {
+            // Before every request line, so that each is the first line of its id.
+            let g = crate::EARLIER_BASE + i as u64;
+            let hash = hash_id(&e.id);
+            let len = (e.id.len() as u32).to_le_bytes();
+            req_parts.write(hash, &[&g.to_le_bytes(), &hash.to_le_bytes(), &len, &e.id])?;
+        }
         let mut gidx = 0u64;
         for (fi, input) in opts.requests.iter().enumerate() {
             // Stdin or a pipe: read once, so teed to a file for the second pass.

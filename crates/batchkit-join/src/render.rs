@@ -666,6 +666,16 @@ impl Ctx<'_> {
 
     /// File and line of the request with global line index `gidx`.
     pub(crate) fn loc_of_request(&self, gidx: u64) -> Loc {
+        if let Some(e) = gidx
+            .checked_sub(crate::EARLIER_BASE)
+            .and_then(|i| self.opts.earlier.get(i as usize))
+        {
+            return Loc {
+                file: e.file.clone(),
+                line: e.line,
+                offset: None,
+            };
+        }
         let mut g = gidx;
         for (i, n) in self.request_lines.iter().enumerate() {
             if g < *n {

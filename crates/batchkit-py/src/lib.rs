@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod dist;
 mod keys;
-mod split;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -208,40 +208,6 @@ fn main(py: Python<'_>, argv: Vec<String>) -> u8 {
     py.detach(|| batchkit::main_from(argv))
 }
 
-/// Outputs of a join run in parts, put back per request file (see `split`): `requests` as
-/// `(path, name)` pairs in order, `parts` per part and `outs` per request file each a list of
-/// three paths or None (merged, retry, rejects).
-#[pyfunction]
-fn split_parts(
-    py: Python<'_>,
-    requests: Vec<(String, String)>,
-    parts: Vec<Vec<Option<String>>>,
-    outs: Vec<Vec<Option<String>>>,
-) -> PyResult<()> {
-    let three = |v: Vec<Option<String>>| -> PyResult<[Option<std::path::PathBuf>; split::KINDS]> {
-        let v: Vec<_> = v.into_iter().map(|p| p.map(Into::into)).collect();
-        v.try_into()
-            .map_err(|_| PyRuntimeError::new_err("three paths (merged, retry, rejects) expected"))
-    };
-    let inputs: Vec<batchkit_io::Input> = requests
-        .into_iter()
-        .map(|(path, name)| {
-            let mut i = batchkit_io::Input::path(path);
-            i.name = name;
-            i
-        })
-        .collect();
-    let parts = parts.into_iter().map(three).collect::<PyResult<Vec<_>>>()?;
-    let outs = outs.into_iter().map(three).collect::<PyResult<Vec<_>>>()?;
-    if outs.len() != inputs.len() {
-        return Err(PyRuntimeError::new_err(
-            "one set of outputs per request file expected",
-        ));
-    }
-    py.detach(|| split::split(&inputs, &parts, &outs, &batchkit_io::ReadOptions::default()))
-        .map_err(|e| PyOSError::new_err(e.0))
-}
-
 /// The part of `n` that decoded id `id` belongs to (`--partition`).
 #[pyfunction]
 fn part_of(id: &str, n: u32) -> u32 {
@@ -252,8 +218,12 @@ fn part_of(id: &str, n: u32) -> u32 {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(start, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
-    m.add_function(wrap_pyfunction!(split_parts, m)?)?;
     m.add_function(wrap_pyfunction!(part_of, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_request_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_result_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_decide, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_deal, m)?)?;
+    m.add_function(wrap_pyfunction!(dist::join_summary, m)?)?;
     m.add_function(wrap_pyfunction!(keys::dupes_file_keys, m)?)?;
     m.add_function(wrap_pyfunction!(keys::dupes_part, m)?)?;
     m.add_class::<Run>()?;

@@ -1,0 +1,311 @@
+"""The steps of ``join`` on a cluster engine (:mod:`batchkit.ray`, :mod:`batchkit.spark`),
+free of any engine: each is a function of rows, so that an engine only has to run them as
+tasks and group their rows. A row is ``{"part", "kind", "target", "blob"}``.
+
+1. :func:`file_rows`, one task per input file: its key rows (file, line, status, decoded id;
+   about 18 bytes and the id per line), one row per part of ``num_partitions``; result files
+   also give their share of the summary (usage per model).
+2. :func:`part_rows`, one task per part (the rows grouped by ``part``): the join's rules, which
+   say where each result line goes (a row per result file) and which ids earlier request
+   files used first (a row per request file).
+3. :func:`deal`, one task per result file (the rows grouped by ``target``): reads it once more
+   and writes each line into a small results file of the request file that took it, or into
+   its own orphans (and duplicates) file.
+4. :func:`join_file`, one task per request file: ``batchkit.join`` of that file with the
+   results dealt to it, knowing the ids earlier files used; its merged, retry and rejects
+   files are the lines one join over everything writes for that file.
+
+:func:`summary` adds the request files' summaries to the result side. Request bytes are read
+only by their own file's tasks (steps 1 and 4), result bytes by theirs (1 and 3); between
+tasks travel only key rows, destinations and summaries.
+
+Output names, in ``out_dir``: ``00000-<request name>.merged.jsonl`` (``.retry.jsonl``,
+``.rejects.jsonl``) per request file and ``00000-<result name>.orphans.jsonl``
+(``.duplicates.jsonl``) per result file, numbered in the order given, so that
+``cat out_dir/*.merged.jsonl`` is the merged file of one ``batchkit.join``, byte for byte
+(the same for every kind). Work files live in ``out_dir/.parts/`` until the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import batchkit
+
+from . import _native, _parts
+
+Row = Dict[str, Any]
+
+REQUEST, RESULT = "request", "result"
+# What the steps' rows are: key rows of a part, a result file's share of the summary, where a
+# result file's lines go, the ids earlier files used, a part's counts.
+KEYS_REQ, KEYS_RES, SIDE, DESTS, EARLIER, COUNTS = (
+    "keys-req", "keys-res", "side", "dests", "earlier", "counts",
+)
+# The rows that every part passes on unchanged (they name files, not ids).
+META = -1
+
+REQUEST_KEYS = (
+    "requests", "succeeded", "truncated", "refused", "invalid_answer", "errored", "expired",
+    "canceled", "missing", "request_problems", "invalid_requests", "to_retry",
+    "not_in_retry", "answers_checked", "raised", "raise_unchanged",
+)
+
+
+def _stem(path: str) -> str:
+    base = os.path.basename(path.rstrip("/")) or "input"
+    for ext in (".zst", ".jsonl", ".json", ".ndjson"):
+        if base.endswith(ext):
+            base = base[: -len(ext)]
+    return base or "input"
+
+
+class Plan:
+    """The files of one distributed join and where its outputs go; plain data, sent to every
+    task."""
+
+    def __init__(
+        self,
+        requests: Sequence[str],
+        results: Sequence[str],
+        out_dir: str,
+        n: int,
+        want: Dict[str, bool],
+        opts: Dict[str, Any],
+    ) -> None:
+        self.requests = list(requests)
+        self.results = list(results)
+        self.out_dir = out_dir
+        self.n = n
+        self.want = want
+        self.opts = opts
+        self.work = os.path.join(out_dir, ".parts")
+
+    def specs(self) -> List[Dict[str, Any]]:
+        """One task per input file."""
+        return [{"side": REQUEST, "index": i} for i in range(len(self.requests))] + [
+            {"side": RESULT, "index": i} for i in range(len(self.results))
+        ]
+
+    def output(self, side: str, i: int, kind: str) -> str:
+        path = (self.requests if side == REQUEST else self.results)[i]
+        return os.path.join(self.out_dir, f"{i:05d}-{_stem(path)}.{kind}.jsonl")
+
+    def dealt(self, f: int, s: int) -> str:
+        return os.path.join(self.work, f"results-{f:05d}-{s:05d}.jsonl")
+
+    def earlier(self, f: int) -> str:
+        return os.path.join(self.work, f"earlier-{f:05d}.jsonl")
+
+    def max_line_bytes(self) -> Optional[int]:
+        m = self.opts.get("max_line_bytes")
+        return None if m is None else _size(m)
+
+
+def _size(v: Any) -> int:
+    if isinstance(v, int):
+        return v
+    s = str(v).strip()
+    units = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+    for u, m in units.items():
+        if s.endswith(u):
+            return int(float(s[: -len(u)]) * m)
+    return int(s)
+
+
+def file_rows(plan: Plan, spec: Dict[str, Any]) -> List[Row]:
+    """Step 1: the key rows of one input file, a row per part that has some."""
+    i = int(spec["index"])
+    out: List[Row] = []
+    if spec["side"] == REQUEST:
+        path = plan.requests[i]
+        blobs = _native.join_request_keys(path, path, i, plan.n, plan.max_line_bytes())
+        kind = KEYS_REQ
+        out.append({"part": META, "kind": EARLIER, "target": i, "blob": b""})
+    else:
+        path = plan.results[i]
+        blobs, side = _native.join_result_keys(
+            path, path, i, plan.n, plan.opts.get("id_map"), plan.max_line_bytes()
+        )
+        kind = KEYS_RES
+        out.append({"part": META, "kind": SIDE, "target": i, "blob": side.encode()})
+        out.append({"part": META, "kind": DESTS, "target": i, "blob": b""})
+    for k, b in enumerate(blobs):
+        if b:
+            out.append({"part": k, "kind": kind, "target": i, "blob": bytes(b)})
+    return out
+
+
+def part_rows(plan: Plan, rows: Iterable[Row]) -> List[Row]:
+    """Step 2: the rows of one part (of several parts, grouped inside) decided; the rows of
+    :data:`META` passed on."""
+    by_part: Dict[int, Tuple[List[bytes], List[bytes]]] = {}
+    out: List[Row] = []
+    for r in rows:
+        part = int(r["part"])
+        if part == META:
+            out.append(dict(r, part=META))
+            continue
+        req, res = by_part.setdefault(part, ([], []))
+        (req if r["kind"] == KEYS_REQ else res).append(bytes(r["blob"]))
+    for part, (req, res) in sorted(by_part.items()):
+        dests, earlier, counts = _native.join_decide(req, res)
+        for s, b in dests.items():
+            out.append({"part": part, "kind": DESTS, "target": s, "blob": bytes(b)})
+        for f, ids in earlier.items():
+            text = "".join(
+                json.dumps({"id": k, "file": plan.requests[ff], "line": line}) + "\n"
+                for k, ff, line in ids
+            )
+            out.append({"part": part, "kind": EARLIER, "target": f, "blob": text.encode()})
+        out.append(
+            {"part": part, "kind": COUNTS, "target": 0, "blob": json.dumps(counts).encode()}
+        )
+    return out
+
+
+def deal(plan: Plan, s: int, blobs: Sequence[bytes]) -> Dict[str, Any]:
+    """Step 3: result file ``s`` read once more, each line written where the parts sent it.
+    Returns which request files got lines from it."""
+    os.makedirs(plan.work, exist_ok=True)
+    path = plan.results[s]
+    to = [plan.dealt(f, s) for f in range(len(plan.requests))]
+    orphans = plan.output(RESULT, s, "orphans") if plan.want["orphans"] else None
+    dups = plan.output(RESULT, s, "duplicates") if plan.want["duplicates"] else None
+    counts = _native.join_deal(
+        path, path, [bytes(b) for b in blobs], to, orphans, dups, plan.max_line_bytes()
+    )
+    return {"file": s, "to": [f for f, c in enumerate(counts) if c]}
+
+
+def join_file(plan: Plan, f: int, earlier: Sequence[bytes], dealt_from: Sequence[int]) -> Dict[str, Any]:
+    """Step 4: request file ``f`` joined to the results dealt to it (``dealt_from``: the
+    result files that dealt it lines), told the ids earlier files used first."""
+    os.makedirs(plan.work, exist_ok=True)
+    ids = plan.earlier(f)
+    with open(ids, "wb") as w:
+        for b in earlier:
+            w.write(bytes(b))
+    results = [plan.dealt(f, s) for s in sorted(dealt_from)]
+    if not results:
+        results = [os.path.join(plan.work, f"none-{f:05d}.jsonl")]
+        open(results[0], "wb").close()
+    o = plan.opts
+    return batchkit.join(
+        plan.requests[f],
+        results,
+        plan.output(REQUEST, f, "merged"),
+        retry=plan.output(REQUEST, f, "retry") if plan.want["retry"] else None,
+        rejects=plan.output(REQUEST, f, "rejects") if plan.want["rejects"] else None,
+        retry_on=o.get("retry_on"),
+        raise_max_tokens=o.get("raise_max_tokens"),
+        answer_schema=o.get("answer_schema"),
+        expect_json=bool(o.get("expect_json")),
+        id_map=o.get("id_map"),
+        temp_dir=o.get("temp_dir"),
+        memory_limit=o.get("memory_limit"),
+        max_line_bytes=o.get("max_line_bytes"),
+        _earlier_ids=ids,
+    )
+
+
+def summary(sides: Sequence[bytes], counts: Sequence[bytes], files: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """The summary of one ``batchkit.join`` over all the files: the result side from the
+    result files' shares and the parts' counts, the request side summed over the request
+    files' runs."""
+    s = {"type": "summary"}
+    s.update(
+        json.loads(
+            _native.join_summary(
+                [bytes(b).decode() for b in sides], [tuple(json.loads(bytes(c))) for c in counts]
+            )
+        )
+    )
+    for k in REQUEST_KEYS:
+        s[k] = sum(int(f[k]) for f in files)
+    s["spilled"] = any(bool(f.get("spilled")) for f in files)
+    s["partitions"] = max([int(f.get("partitions") or 0) for f in files] or [0])
+    s["ok"] = (
+        s["succeeded"] == s["requests"]
+        and s["orphans"] == 0
+        and s["duplicates"] == 0
+        and s["unjoinable"] == 0
+        and s["request_problems"] == 0
+    )
+    s["error"] = None
+    return s
+
+
+def want(retry: bool, rejects: bool, orphans: bool, duplicates: bool) -> Dict[str, bool]:
+    """Which outputs to write (the merged files always)."""
+    return {
+        "merged": True,
+        "retry": retry,
+        "rejects": rejects,
+        "orphans": orphans,
+        "duplicates": duplicates,
+    }
+
+
+def prepare(
+    requests: Any, results: Any, out_dir: Any, n: int, want: Dict[str, bool], opts: Dict[str, Any]
+) -> Plan:
+    """Checks the arguments and creates ``out_dir`` (it must be empty)."""
+    req = _parts.paths_of(requests, "requests")
+    res = _parts.paths_of(results, "results")
+    out = os.fspath(out_dir)
+    os.makedirs(out, exist_ok=True)
+    if os.listdir(out):
+        raise batchkit.OutputError(
+            f"{out}: the output directory is not empty", code="not_empty", file=out
+        )
+    for p in req + res:
+        if not os.path.isfile(p):
+            raise batchkit.InputError(f"{p}: no such file", code="io", file=p)
+    return Plan(req, res, out, n, want, opts)
+
+
+def finish(plan: Plan) -> None:
+    shutil.rmtree(plan.work, ignore_errors=True)
+
+
+def run_local(plan: Plan) -> Dict[str, Any]:
+    """The four steps in this process, the rows grouped by hand: what an engine does, for
+    tests and for one machine."""
+    rows = [r for spec in plan.specs() for r in file_rows(plan, spec)]
+    parts: Dict[int, List[Row]] = {}
+    for r in rows:
+        parts.setdefault(int(r["part"]), []).append(r)
+    decided = [r for k in sorted(parts) for r in part_rows(plan, parts[k])]
+    return _after_parts(plan, decided)
+
+
+def _after_parts(plan: Plan, decided: List[Row]) -> Dict[str, Any]:
+    dests: Dict[int, List[bytes]] = {}
+    for r in decided:
+        if r["kind"] == DESTS:
+            dests.setdefault(int(r["target"]), []).append(r["blob"])
+    dealt = [deal(plan, s, dests.get(s, [])) for s in range(len(plan.results))]
+    return _requests_step(plan, decided, dealt, lambda jobs: [join_file(plan, *j) for j in jobs])
+
+
+def _requests_step(plan: Plan, decided: List[Row], dealt: List[Dict[str, Any]], run: Any) -> Dict[str, Any]:
+    earlier: Dict[int, List[Tuple[int, bytes]]] = {f: [] for f in range(len(plan.requests))}
+    for r in decided:
+        if r["kind"] == EARLIER and r["blob"]:
+            earlier[int(r["target"])].append((int(r["part"]), r["blob"]))
+    got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
+    for d in dealt:
+        for f in d["to"]:
+            got[f].append(d["file"])
+    jobs = [(f, [b for _, b in sorted(earlier[f], key=lambda x: x[0])], got[f]) for f in range(len(plan.requests))]
+    files = run(jobs)
+    sides = [r["blob"] for r in sorted(
+        (r for r in decided if r["kind"] == SIDE), key=lambda r: int(r["target"]))]
+    counts = [r["blob"] for r in decided if r["kind"] == COUNTS]
+    out = summary(sides, counts, files)
+    finish(plan)
+    return out

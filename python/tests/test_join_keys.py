@@ -1,0 +1,42 @@
+"""The join's key-row steps (batchkit._join_keys, what batchkit.ray and batchkit.spark run as
+tasks) run in this process, against batchkit.join on the same generated shards: the same
+summary, and per-file outputs whose concatenation is the single run's, byte for byte. Needs
+no engine, so it always runs."""
+
+import os
+import sys
+
+import pytest
+
+import batchkit
+from batchkit import _join_keys as jk
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parts_data import generate, assert_same_join  # noqa: E402
+
+
+@pytest.mark.parametrize("n", [1, 4, 7])
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_key_row_steps_are_the_single_run(tmp_path, n, duplicates):
+    req, res = generate(tmp_path / "in", seed=20 + n)
+    single = tmp_path / "single"
+    single.mkdir()
+    want = batchkit.join(
+        req, res, single / "merged.jsonl", retry=single / "retry.jsonl",
+        rejects=single / "rejects.jsonl", orphans=single / "orphans.jsonl",
+        duplicates=single / "duplicates.jsonl" if duplicates else None,
+    )
+    out = tmp_path / "out"
+    plan = jk.prepare(req, res, out, n, jk.want(True, True, True, duplicates), {})
+    assert_same_join(want, jk.run_local(plan), single, out, len(req), len(res))
+
+
+def test_the_output_directory_must_be_empty(tmp_path):
+    req, res = generate(tmp_path / "in", seed=3, count=40)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("")
+    with pytest.raises(batchkit.OutputError, match="not empty"):
+        jk.prepare(req, res, tmp_path / "out", 2, jk.want(True, True, True, False), {})
+    with pytest.raises(batchkit.InputError, match="no such file"):
+        jk.prepare(req + [str(tmp_path / "nope.jsonl")], res, tmp_path / "o2", 2,
+                   jk.want(True, True, True, False), {})
