@@ -1,23 +1,28 @@
 """The steps of ``join`` on a cluster engine (:mod:`batchkit.ray`, :mod:`batchkit.spark`),
 free of any engine: each is a function of rows, so that an engine only has to run them as
-tasks and group their rows. A row is ``{"part", "kind", "target", "blob"}``.
+tasks and group their rows by a column. A row is ``{"part", "kind", "target", "blob"}``
+(and ``"route"`` between steps 2 and 3).
 
-1. :func:`file_rows`, one task per input file: its key rows (file, line, status, decoded id;
-   about 18 bytes and the id per line), one row per part of ``num_partitions``; result files
-   also give their share of the summary (usage per model).
-2. :func:`part_rows`, one task per part (the rows grouped by ``part``): the join's rules, which
-   say where each result line goes (a row per result file) and which ids earlier request
-   files used first (a row per request file).
-3. :func:`deal`, one task per result file (the rows grouped by ``target``): reads it once more
-   and writes each line into a small results file of the request file that took it, or into
-   its own orphans (and duplicates) file.
-4. :func:`join_file`, one task per request file: ``batchkit.join`` of that file with the
-   results dealt to it, knowing the ids earlier files used; its merged, retry and rejects
-   files are the lines one join over everything writes for that file.
+1. :func:`file_rows`, one task per input file: its key rows (file, line, status, decoded id:
+   18 bytes and the id per line), one row per part of ``num_partitions``; a result file also
+   gives its share of the summary (usage per model). Grouped by ``part``:
+2. :func:`part_rows`, one task per part: the join's rules (the result kept per id, the first
+   request line of each id across files, Vertex rows by content in order), which say where
+   each result line goes (a row per result file: 12 bytes per result line) and which ids
+   earlier request files used first (a row per request file). Grouped by ``route``:
+3. :func:`route_rows`, one task per result file: reads it once more and writes each line
+   into a small results file of the request file that took it, or into its own orphans (and
+   duplicates) file; the request files' earlier ids are gathered. The driver collects what
+   comes out (a few bytes per file).
+4. :func:`join_file`, one task per request file (:func:`finish_rows`): ``batchkit.join`` of
+   that file with the results dealt to it, knowing the ids earlier files used; its merged,
+   retry and rejects files are exactly the lines one join over everything writes for that
+   file. The summary adds the request files' summaries to the result side.
 
-:func:`summary` adds the request files' summaries to the result side. Request bytes are read
-only by their own file's tasks (steps 1 and 4), result bytes by theirs (1 and 3); between
-tasks travel only key rows, destinations and summaries.
+Request bytes are read only by their own file's tasks (steps 1 and 4), result bytes by theirs
+(1 and 3); between tasks travel only key rows, destinations and summaries. Memory: a step-1
+task holds its file's key rows, a step-2 task its part's (choose ``num_partitions`` so that a
+part's ids fit a worker), steps 3 and 4 stream (step 4 within ``memory_limit``).
 
 Output names, in ``out_dir``: ``00000-<request name>.merged.jsonl`` (``.retry.jsonl``,
 ``.rejects.jsonl``) per request file and ``00000-<result name>.orphans.jsonl``
@@ -42,8 +47,8 @@ Row = Dict[str, Any]
 REQUEST, RESULT = "request", "result"
 # What the steps' rows are: key rows of a part, a result file's share of the summary, where a
 # result file's lines go, the ids earlier files used, a part's counts.
-KEYS_REQ, KEYS_RES, SIDE, DESTS, EARLIER, COUNTS = (
-    "keys-req", "keys-res", "side", "dests", "earlier", "counts",
+KEYS_REQ, KEYS_RES, SIDE, DESTS, EARLIER, COUNTS, DEALT = (
+    "keys-req", "keys-res", "side", "dests", "earlier", "counts", "dealt",
 )
 # The rows that every part passes on unchanged (they name files, not ids).
 META = -1
@@ -100,6 +105,15 @@ class Plan:
     def earlier(self, f: int) -> str:
         return os.path.join(self.work, f"earlier-{f:05d}.jsonl")
 
+    def route(self, kind: str, target: int) -> int:
+        """Where a decided row goes in step 3: result file ``s`` to route ``s``, request file
+        ``f``'s earlier ids to ``len(results) + f``, the rest to :data:`META`."""
+        if kind == DESTS:
+            return target
+        if kind == EARLIER:
+            return len(self.results) + target
+        return META
+
     def max_line_bytes(self) -> Optional[int]:
         m = self.opts.get("max_line_bytes")
         return None if m is None else _size(m)
@@ -136,12 +150,14 @@ def file_rows(plan: Plan, spec: Dict[str, Any]) -> List[Row]:
     for k, b in enumerate(blobs):
         if b:
             out.append({"part": k, "kind": kind, "target": i, "blob": bytes(b)})
+    for r in out:
+        r["route"] = META
     return out
 
 
 def part_rows(plan: Plan, rows: Iterable[Row]) -> List[Row]:
     """Step 2: the rows of one part (of several parts, grouped inside) decided; the rows of
-    :data:`META` passed on."""
+    :data:`META` passed on. Every row gets its ``route`` for step 3 (:meth:`Plan.route`)."""
     by_part: Dict[int, Tuple[List[bytes], List[bytes]]] = {}
     out: List[Row] = []
     for r in rows:
@@ -164,7 +180,26 @@ def part_rows(plan: Plan, rows: Iterable[Row]) -> List[Row]:
         out.append(
             {"part": part, "kind": COUNTS, "target": 0, "blob": json.dumps(counts).encode()}
         )
+    for r in out:
+        r["route"] = plan.route(r["kind"], int(r["target"]))
     return out
+
+
+def route_rows(plan: Plan, route: int, rows: Iterable[Row]) -> List[Row]:
+    """Step 3, the rows of one route (:meth:`Plan.route`): a result file's destinations
+    dealt (:func:`deal`; one ``"dealt"`` row naming the request files that got lines), a
+    request file's earlier ids gathered into one row, the other rows passed on. What comes
+    out is small: the driver collects it."""
+    rows = list(rows)
+    if route == META:
+        return [{k: r[k] for k in ("part", "kind", "target", "blob")} for r in rows]
+    if route < len(plan.results):
+        d = deal(plan, route, [r["blob"] for r in rows])
+        return [{"part": META, "kind": DEALT, "target": route,
+                 "blob": json.dumps(d["to"]).encode()}]
+    rows.sort(key=lambda r: int(r["part"]))
+    blob = b"".join(bytes(r["blob"]) for r in rows)
+    return [{"part": META, "kind": EARLIER, "target": route - len(plan.results), "blob": blob}]
 
 
 def deal(plan: Plan, s: int, blobs: Sequence[bytes]) -> Dict[str, Any]:
@@ -272,40 +307,43 @@ def finish(plan: Plan) -> None:
     shutil.rmtree(plan.work, ignore_errors=True)
 
 
-def run_local(plan: Plan) -> Dict[str, Any]:
-    """The four steps in this process, the rows grouped by hand: what an engine does, for
-    tests and for one machine."""
-    rows = [r for spec in plan.specs() for r in file_rows(plan, spec)]
-    parts: Dict[int, List[Row]] = {}
-    for r in rows:
-        parts.setdefault(int(r["part"]), []).append(r)
-    decided = [r for k in sorted(parts) for r in part_rows(plan, parts[k])]
-    return _after_parts(plan, decided)
-
-
-def _after_parts(plan: Plan, decided: List[Row]) -> Dict[str, Any]:
-    dests: Dict[int, List[bytes]] = {}
-    for r in decided:
-        if r["kind"] == DESTS:
-            dests.setdefault(int(r["target"]), []).append(r["blob"])
-    dealt = [deal(plan, s, dests.get(s, [])) for s in range(len(plan.results))]
-    return _requests_step(plan, decided, dealt, lambda jobs: [join_file(plan, *j) for j in jobs])
-
-
-def _requests_step(plan: Plan, decided: List[Row], dealt: List[Dict[str, Any]], run: Any) -> Dict[str, Any]:
-    earlier: Dict[int, List[Tuple[int, bytes]]] = {f: [] for f in range(len(plan.requests))}
-    for r in decided:
-        if r["kind"] == EARLIER and r["blob"]:
-            earlier[int(r["target"])].append((int(r["part"]), r["blob"]))
+def finish_rows(plan: Plan, rows: Sequence[Row], run: Any) -> Dict[str, Any]:
+    """Step 4 and the summary, from what step 3 gave (:func:`route_rows`): ``run`` runs
+    :func:`join_file` on each ``(f, earlier, dealt_from)`` job (as the engine's tasks) and
+    returns their summaries in order. Removes the work files."""
+    earlier: Dict[int, List[bytes]] = {f: [] for f in range(len(plan.requests))}
     got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
-    for d in dealt:
-        for f in d["to"]:
-            got[f].append(d["file"])
-    jobs = [(f, [b for _, b in sorted(earlier[f], key=lambda x: x[0])], got[f]) for f in range(len(plan.requests))]
-    files = run(jobs)
-    sides = [r["blob"] for r in sorted(
-        (r for r in decided if r["kind"] == SIDE), key=lambda r: int(r["target"]))]
-    counts = [r["blob"] for r in decided if r["kind"] == COUNTS]
-    out = summary(sides, counts, files)
-    finish(plan)
-    return out
+    sides: Dict[int, bytes] = {}
+    counts: List[bytes] = []
+    for r in rows:
+        kind, target, blob = r["kind"], int(r["target"]), bytes(r["blob"])
+        if kind == EARLIER and blob:
+            earlier[target].append(blob)
+        elif kind == DEALT:
+            for f in json.loads(blob):
+                got[f].append(target)
+        elif kind == SIDE:
+            sides[target] = blob
+        elif kind == COUNTS:
+            counts.append(blob)
+    jobs = [(f, earlier[f], sorted(got[f])) for f in range(len(plan.requests))]
+    try:
+        files = run(jobs)
+    finally:
+        finish(plan)
+    return summary([sides[s] for s in sorted(sides)], counts, files)
+
+
+def run_local(plan: Plan) -> Dict[str, Any]:
+    """The steps in this process, the rows grouped by hand: what an engine does, for tests
+    and for one machine."""
+    def group(rows: List[Row], key: str) -> Dict[int, List[Row]]:
+        g: Dict[int, List[Row]] = {}
+        for r in rows:
+            g.setdefault(int(r[key]), []).append(r)
+        return g
+
+    rows = [r for spec in plan.specs() for r in file_rows(plan, spec)]
+    decided = [r for k, g in sorted(group(rows, "part").items()) for r in part_rows(plan, g)]
+    routed = [r for k, g in sorted(group(decided, "route").items()) for r in route_rows(plan, k, g)]
+    return finish_rows(plan, routed, lambda jobs: [join_file(plan, *j) for j in jobs])

@@ -88,6 +88,7 @@ def _batch(rows: List[Dict[str, Any]], keys: Sequence[str]) -> Dict[str, List[An
 
 
 _ROW = ("part", "kind", "target", "blob")
+_ROUTED = _ROW + ("route",)
 
 
 def join(
@@ -129,45 +130,20 @@ def join(
     if not ray.is_initialized():
         ray.init()
     specs = plan.specs()
-    keyed = ray.data.from_items(specs, override_num_blocks=len(specs)).flat_map(
-        lambda spec: jk.file_rows(plan, spec)
-    )
-    decided = keyed.groupby("part", num_partitions=n + 1).map_groups(
-        lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROW), batch_format="numpy"
-    ).materialize()
-    small = [r for r in decided.filter(lambda r: r["kind"] in (jk.SIDE, jk.COUNTS)).take_all()]
-
-    def deal(b: Dict[str, Any]) -> Dict[str, List[Any]]:
-        rows = _rows(b)
-        d = jk.deal(plan, int(rows[0]["target"]), [r["blob"] for r in rows])
-        return {"file": [d["file"]], "to": [_parts.encode(d["to"])]}
-
-    dealt = (
-        decided.filter(lambda r: r["kind"] == jk.DESTS)
-        .groupby("target", num_partitions=len(plan.results))
-        .map_groups(deal, batch_format="numpy")
+    routes = len(plan.results) + len(plan.requests) + 1
+    routed = (
+        ray.data.from_items(specs, override_num_blocks=len(specs))
+        .flat_map(lambda spec: jk.file_rows(plan, spec))
+        .groupby("part", num_partitions=n + 1)
+        .map_groups(lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROUTED), batch_format="numpy")
+        .groupby("route", num_partitions=routes)
+        .map_groups(
+            lambda b: _batch(jk.route_rows(plan, int(b["route"][0]), _rows(b)), _ROW),
+            batch_format="numpy",
+        )
         .take_all()
     )
-    got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
-    for d in dealt:
-        for f in _parts.decode(d["to"]):
-            got[f].append(int(d["file"]))
-
-    def join_one(b: Dict[str, Any]) -> Dict[str, List[Any]]:
-        rows = sorted(_rows(b), key=lambda r: int(r["part"]))
-        f = int(rows[0]["target"])
-        s = jk.join_file(plan, f, [r["blob"] for r in rows if len(r["blob"])], got[f])
-        return {"file": [f], "summary": [_parts.encode(s)]}
-
-    files = (
-        decided.filter(lambda r: r["kind"] == jk.EARLIER)
-        .groupby("target", num_partitions=len(plan.requests))
-        .map_groups(join_one, batch_format="numpy")
-        .take_all()
+    join_file = ray.remote(jk.join_file)
+    return jk.finish_rows(
+        plan, routed, lambda jobs: ray.get([join_file.remote(plan, *j) for j in jobs])
     )
-    summaries = [_parts.decode(r["summary"]) for r in sorted(files, key=lambda r: int(r["file"]))]
-    sides = [r["blob"] for r in sorted(small, key=lambda r: int(r["target"])) if r["kind"] == jk.SIDE]
-    counts = [r["blob"] for r in small if r["kind"] == jk.COUNTS]
-    summary = jk.summary(sides, counts, summaries)
-    jk.finish(plan)
-    return summary

@@ -63,6 +63,7 @@ def dupes(
 
 
 _ROW_SCHEMA = "part long, kind string, target long, blob binary"
+_ROUTED_SCHEMA = _ROW_SCHEMA + ", route long"
 
 
 def _arrow_rows(batches: Iterator[Any]) -> List[Dict[str, Any]]:
@@ -79,6 +80,7 @@ def _arrow_batch(rows: List[Dict[str, Any]], keys: Sequence[str]) -> Any:
 
 
 _ROW = ("part", "kind", "target", "blob")
+_ROUTED = _ROW + ("route",)
 
 
 def join(
@@ -104,8 +106,6 @@ def join(
     """``batchkit.join`` on a SparkSession in the four steps of :mod:`batchkit._join_keys`
     (``mapInArrow`` tasks, the rows repartitioned by part, then by file); the same files and
     summary as :func:`batchkit.ray.join`."""
-    from pyspark.sql import functions as F
-
     n = _parts.parts_count(num_partitions, _default_parts(spark))
     want = jk.want(retry, rejects, orphans, duplicates)
     opts: Dict[str, Any] = dict(
@@ -118,64 +118,48 @@ def join(
 
     def keys(batches: Iterator[Any]) -> Iterator[Any]:
         for r in _arrow_rows(batches):
-            yield _arrow_batch(jk.file_rows(plan, _parts.decode(r["spec"])), _ROW)
+            yield _arrow_batch(jk.file_rows(plan, _parts.decode(r["spec"])), _ROUTED)
 
     def decide(batches: Iterator[Any]) -> Iterator[Any]:
         rows = _arrow_rows(batches)
         if rows:
-            yield _arrow_batch(jk.part_rows(plan, rows), _ROW)
+            yield _arrow_batch(jk.part_rows(plan, rows), _ROUTED)
 
-    spec_df = spark.createDataFrame([(_parts.encode(s),) for s in specs], "spec string")
-    decided = (
-        spec_df.repartition(len(specs))
-        .mapInArrow(keys, _ROW_SCHEMA)
-        .repartition(n + 1, "part")
-        .mapInArrow(decide, _ROW_SCHEMA)
-        .localCheckpoint()
-    )
-    small = decided.filter(F.col("kind").isin(jk.SIDE, jk.COUNTS)).collect()
-
-    def by_target(batches: Iterator[Any]) -> Dict[int, List[Dict[str, Any]]]:
+    def route(batches: Iterator[Any]) -> Iterator[Any]:
         groups: Dict[int, List[Dict[str, Any]]] = {}
         for r in _arrow_rows(batches):
-            groups.setdefault(int(r["target"]), []).append(r)
-        return groups
-
-    def deal(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
-
-        for s, rows in sorted(by_target(batches).items()):
-            d = jk.deal(plan, s, [r["blob"] for r in rows])
-            yield pa.RecordBatch.from_pydict({"file": [s], "to": [_parts.encode(d["to"])]})
-
-    dealt = (
-        decided.filter(F.col("kind") == jk.DESTS)
-        .repartition(len(plan.results), "target")
-        .mapInArrow(deal, "file long, to string")
-        .collect()
-    )
-    got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
-    for d in dealt:
-        for f in _parts.decode(d["to"]):
-            got[f].append(int(d["file"]))
+            groups.setdefault(int(r["route"]), []).append(r)
+        for k, rows in sorted(groups.items()):
+            yield _arrow_batch(jk.route_rows(plan, k, rows), _ROW)
 
     def join_files(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        for f, rows in sorted(by_target(batches).items()):
-            rows.sort(key=lambda r: int(r["part"]))
-            s = jk.join_file(plan, f, [r["blob"] for r in rows if r["blob"]], got[f])
+        for r in _arrow_rows(batches):
+            f, earlier, dealt = _parts.decode(r["job"])
+            s = jk.join_file(plan, f, [e.encode() for e in earlier], dealt)
             yield pa.RecordBatch.from_pydict({"file": [f], "summary": [_parts.encode(s)]})
 
-    files = (
-        decided.filter(F.col("kind") == jk.EARLIER)
-        .repartition(len(plan.requests), "target")
-        .mapInArrow(join_files, "file long, summary string")
+    routes = len(plan.results) + len(plan.requests) + 1
+    routed = (
+        spark.createDataFrame([(_parts.encode(s),) for s in specs], "spec string")
+        .repartition(len(specs))
+        .mapInArrow(keys, _ROUTED_SCHEMA)
+        .repartition(n + 1, "part")
+        .mapInArrow(decide, _ROUTED_SCHEMA)
+        .repartition(routes, "route")
+        .mapInArrow(route, _ROW_SCHEMA)
         .collect()
     )
-    summaries = [_parts.decode(r["summary"]) for r in sorted(files, key=lambda r: r["file"])]
-    sides = [r["blob"] for r in sorted(small, key=lambda r: r["target"]) if r["kind"] == jk.SIDE]
-    counts = [r["blob"] for r in small if r["kind"] == jk.COUNTS]
-    summary = jk.summary(sides, counts, summaries)
-    jk.finish(plan)
-    return summary
+
+    def run(jobs: List[Any]) -> List[Dict[str, Any]]:
+        text = [(_parts.encode([f, [e.decode() for e in ea], d]),) for f, ea, d in jobs]
+        got = (
+            spark.createDataFrame(text, "job string")
+            .repartition(len(jobs))
+            .mapInArrow(join_files, "file long, summary string")
+            .collect()
+        )
+        return [_parts.decode(r["summary"]) for r in sorted(got, key=lambda r: r["file"])]
+
+    return jk.finish_rows(plan, [r.asDict() for r in routed], run)

@@ -492,3 +492,91 @@ pub fn summary(sides: &[ResultSide], parts: &[(u64, u64, u64, u64)]) -> JoinSumm
     s.price(&crate::default_prices());
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(content: bool, status: Status, file: u32, line: u64, key: &str) -> KeyRow {
+        KeyRow {
+            content,
+            status: status.to_u8(),
+            file,
+            line,
+            key: key.as_bytes().to_vec(),
+        }
+    }
+
+    fn blob(rs: &[KeyRow]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for r in rs {
+            push_row(&mut b, r.content, r.status, r.file, r.line, &r.key);
+        }
+        b
+    }
+
+    #[test]
+    fn rows_read_back_and_a_cut_blob_is_named() {
+        let rs = vec![
+            row(false, Status::Succeeded, 3, 7, "a"),
+            row(true, Status::Errored, 0, 1, "ééé"),
+        ];
+        let b = blob(&rs);
+        assert_eq!(rows(&b).unwrap(), rs);
+        for cut in [1, HEAD, b.len() - 1] {
+            assert!(rows(&b[..cut]).unwrap_err().contains("cut"), "{cut}");
+        }
+        assert!(dests(&[0u8; 13]).is_err());
+    }
+
+    fn dest_of(d: &Decided, file: u32, line: u64) -> Dest {
+        let all = dests(&d.dests[&file]).unwrap();
+        all.into_iter().find(|x| x.0 == line).unwrap().1
+    }
+
+    #[test]
+    fn the_rules_of_one_join_over_every_file() {
+        let q = vec![
+            row(false, Status::Missing, 0, 1, "a"),
+            row(false, Status::Missing, 1, 4, "a"),
+            row(false, Status::Missing, 1, 5, "b"),
+            row(false, Status::Missing, 1, 6, "b"),
+            row(true, Status::Missing, 0, 2, "k"),
+            row(true, Status::Missing, 1, 1, "k"),
+            row(false, Status::Missing, 2, 9, "c"),
+        ];
+        let r = vec![
+            // "a": the better status wins, whatever the file.
+            row(false, Status::Succeeded, 0, 1, "a"),
+            row(false, Status::Errored, 1, 1, "a"),
+            // "b": equal statuses: the later file wins; within a file, the earlier line.
+            row(false, Status::Errored, 0, 2, "b"),
+            row(false, Status::Errored, 1, 2, "b"),
+            row(false, Status::Errored, 1, 3, "b"),
+            // "k" by content: in order, to the requests in order; one left over.
+            row(true, Status::Succeeded, 0, 5, "k"),
+            row(true, Status::Succeeded, 1, 6, "k"),
+            row(true, Status::Succeeded, 1, 7, "k"),
+            // No request.
+            row(false, Status::Succeeded, 0, 9, "z"),
+        ];
+        let d = decide(q, r);
+        assert_eq!(dest_of(&d, 0, 1), Dest::Request(0));
+        assert_eq!(dest_of(&d, 1, 1), Dest::Duplicate);
+        assert_eq!(dest_of(&d, 0, 2), Dest::Duplicate);
+        assert_eq!(dest_of(&d, 1, 2), Dest::Request(1));
+        assert_eq!(dest_of(&d, 1, 3), Dest::Duplicate);
+        assert_eq!(dest_of(&d, 0, 5), Dest::Request(0));
+        assert_eq!(dest_of(&d, 1, 6), Dest::Request(1));
+        assert_eq!(dest_of(&d, 1, 7), Dest::Orphan);
+        assert_eq!(dest_of(&d, 0, 9), Dest::Orphan);
+        // "a" was used first by file 0, line 1: file 1 is told once; "b"'s second line is a
+        // duplicate within file 1, which its own join finds.
+        assert_eq!(d.earlier.len(), 1);
+        assert_eq!(d.earlier[&1], vec![(b"a".to_vec(), 0, 1)]);
+        assert_eq!(
+            (d.joined, d.matched_by_content, d.orphans, d.duplicates),
+            (4, 2, 2, 3)
+        );
+    }
+}
