@@ -35,6 +35,9 @@ const REQUEST_SIDE: [&str; 16] = [
     "raise_unchanged",
 ];
 
+/// One part's request blobs and result blobs.
+type PartBlobs = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 fn input(p: &PathBuf) -> Input {
     Input::path(p)
 }
@@ -51,7 +54,7 @@ fn steps(
     let out = dir.join(&format!("keys-{n}"));
     std::fs::create_dir_all(&out).unwrap();
     // 1. Key rows per file, dealt to parts.
-    let mut parts: Vec<(Vec<Vec<u8>>, Vec<Vec<u8>>)> = vec![(Vec::new(), Vec::new()); n as usize];
+    let mut parts: Vec<PartBlobs> = vec![(Vec::new(), Vec::new()); n as usize];
     let mut rows_bytes = 0usize;
     for (i, p) in req.iter().enumerate() {
         for (k, b) in keys::request_keys(&input(p), i as u32, n, &read)

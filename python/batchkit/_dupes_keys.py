@@ -180,4 +180,47 @@ def assemble(file_outs: Sequence[Record], part_outs: Sequence[Record]) -> Found:
     return Found(duplicates, errors, findings, records, summary, exit_code)
 
 
-__all__ = ["file_task", "part_task", "assemble", "Found", "MAX_PROBLEMS"]
+# The rows an engine moves: ``{"part", "blob", "meta"}``. A file task's row of part META
+# carries its record (``meta``: JSON); a part task's row carries its duplicates.
+META = -1
+
+
+def file_rows(paths: Sequence[str], index: int, n: int, opts: Record) -> List[Record]:
+    """:func:`file_task` as rows: one per part that has key rows, and one of :data:`META`
+    with the rest of the file's output."""
+    out = file_task(paths[index], index, n, opts)
+    rows: List[Record] = [{"part": k, "blob": bytes(b), "meta": ""} for k, b in out.pop("rows")]
+    rows.append({"part": META, "blob": b"", "meta": json.dumps(out)})
+    return rows
+
+
+def part_rows(paths: Sequence[str], rows: Sequence[Record], opts: Record) -> List[Record]:
+    """The rows of one part (or of several, grouped inside) through :func:`part_task`; the
+    :data:`META` rows passed on."""
+    by_part: Dict[int, List[bytes]] = {}
+    out: List[Record] = []
+    for r in rows:
+        if int(r["part"]) == META:
+            out.append({"part": META, "blob": b"", "meta": r["meta"]})
+        else:
+            by_part.setdefault(int(r["part"]), []).append(bytes(r["blob"]))
+    for k, blobs in sorted(by_part.items()):
+        found = part_task(blobs, list(paths), opts)
+        out.append({"part": k, "blob": b"", "meta": json.dumps(found)})
+    return out
+
+
+def finish(rows: Sequence[Record]) -> Found:
+    """:func:`assemble` of the rows :func:`part_rows` gave."""
+    files = [json.loads(r["meta"]) for r in rows if int(r["part"]) == META]
+    parts = [json.loads(r["meta"]) for r in rows if int(r["part"]) != META]
+    return assemble(files, parts)
+
+
+def run_local(paths: Sequence[str], n: int, opts: Record) -> Found:
+    """The steps in this process, the rows grouped by hand: what an engine does."""
+    rows = [r for i in range(len(paths)) for r in file_rows(paths, i, n, opts)]
+    return finish(part_rows(paths, rows, opts))
+
+
+__all__ = ["file_task", "part_task", "assemble", "Found", "MAX_PROBLEMS", "run_local"]

@@ -32,27 +32,18 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import ray
 
+from . import _dupes_keys as dk
 from . import _join_keys as jk
 from . import _parts
-from ._parts import Dupes
+from ._dupes_keys import Found
 
-__all__ = ["dupes", "join", "Dupes"]
+__all__ = ["dupes", "join", "Found"]
 
 
 def _default_parts() -> int:
     if not ray.is_initialized():
         ray.init()
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
-
-
-def _map_parts(n: int, fn: Any) -> List[Any]:
-    """``fn(k)`` for k in 0..n, one Ray Data task per part; results in part order."""
-    if not ray.is_initialized():
-        ray.init()
-    ds = ray.data.range(n, override_num_blocks=n)
-    rows = ds.map(lambda row: {"part": row["id"], "out": _parts.encode(fn(int(row["id"])))})
-    got = sorted(rows.take_all(), key=lambda r: r["part"])
-    return [_parts.decode(r["out"]) for r in got]
 
 
 def dupes(
@@ -63,17 +54,30 @@ def dupes(
     temp_dir: Optional[str] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
-) -> Dupes:
-    """``batchkit.dupes(paths)`` in ``num_partitions`` Ray tasks (default: the cluster's
-    CPUs). Returns the same duplicate records (in part order), other records, summary and
-    exit code."""
+) -> Found:
+    """``batchkit.dupes(paths)`` on Ray Data (:mod:`batchkit._dupes_keys`): one task per
+    input file for its key rows, the rows grouped by part (``num_partitions``, default: the
+    cluster's CPUs), one task per part for its duplicates. Returns the records of
+    ``batchkit.dupes`` on the same files, in the same order, its summary and exit code."""
     files = _parts.paths_of(paths, "paths")
     n = _default_parts() if num_partitions is None else _parts.parts_count(num_partitions, 1)
-    kwargs: Dict[str, Any] = dict(
+    opts: Dict[str, Any] = dict(
         provider=provider, temp_dir=temp_dir, memory_limit=memory_limit,
         max_line_bytes=max_line_bytes,
     )
-    return Dupes(_map_parts(n, lambda k: _parts.dupes_part(files, k, n, kwargs)))
+    if not ray.is_initialized():
+        ray.init()
+    rows = (
+        ray.data.from_items([{"index": i} for i in range(len(files))], override_num_blocks=len(files))
+        .flat_map(lambda r: dk.file_rows(files, int(r["index"]), n, opts))
+        .groupby("part", num_partitions=n + 1)
+        .map_groups(
+            lambda b: _batch(dk.part_rows(files, _rows(b), opts), _DUPES_ROW),
+            batch_format="numpy",
+        )
+        .take_all()
+    )
+    return dk.finish(rows)
 
 
 def _rows(batch: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -88,6 +92,7 @@ def _batch(rows: List[Dict[str, Any]], keys: Sequence[str]) -> Dict[str, List[An
 
 
 _ROW = ("part", "kind", "target", "blob")
+_DUPES_ROW = ("part", "blob", "meta")
 _ROUTED = _ROW + ("route",)
 
 

@@ -15,26 +15,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
+from . import _dupes_keys as dk
 from . import _join_keys as jk
 from . import _parts
-from ._parts import Dupes
+from ._dupes_keys import Found
 
-__all__ = ["dupes", "join", "Dupes"]
-
-
-def _map_parts(spark: Any, n: int, fn: Any) -> List[Any]:
-    """``fn(k)`` for k in 0..n, one Spark task per part; results in part order."""
-    import pyarrow as pa
-
-    def run(batches: Iterator["pa.RecordBatch"]) -> Iterator["pa.RecordBatch"]:
-        for b in batches:
-            ks = [int(k) for k in b.column(0).to_pylist()]
-            outs = [_parts.encode(fn(k)) for k in ks]
-            yield pa.RecordBatch.from_pydict({"part": ks, "out": outs})
-
-    df = spark.range(0, n, 1, n).mapInArrow(run, "part long, out string")
-    got = sorted(df.collect(), key=lambda r: r["part"])
-    return [_parts.decode(r["out"]) for r in got]
+__all__ = ["dupes", "join", "Found"]
 
 
 def _default_parts(spark: Any) -> int:
@@ -50,20 +36,41 @@ def dupes(
     temp_dir: Optional[str] = None,
     memory_limit: Union[int, str, None] = None,
     max_line_bytes: Union[int, str, None] = None,
-) -> Dupes:
-    """``batchkit.dupes(paths)`` in ``num_partitions`` Spark tasks (default: the session's
-    default parallelism); see :func:`batchkit.ray.dupes`."""
+) -> Found:
+    """``batchkit.dupes(paths)`` on a SparkSession (``num_partitions``, default: the
+    session's default parallelism): one ``mapInArrow`` task per input file for its key rows,
+    the rows repartitioned by part, one task per part; see :func:`batchkit.ray.dupes`."""
     files = _parts.paths_of(paths, "paths")
     n = _parts.parts_count(num_partitions, _default_parts(spark))
-    kwargs: Dict[str, Any] = dict(
+    opts: Dict[str, Any] = dict(
         provider=provider, temp_dir=temp_dir, memory_limit=memory_limit,
         max_line_bytes=max_line_bytes,
     )
-    return Dupes(_map_parts(spark, n, lambda k: _parts.dupes_part(files, k, n, kwargs)))
+
+    def keys(batches: Iterator[Any]) -> Iterator[Any]:
+        for r in _arrow_rows(batches):
+            yield _arrow_batch(dk.file_rows(files, int(r["index"]), n, opts), _DUPES_ROW)
+
+    def parts(batches: Iterator[Any]) -> Iterator[Any]:
+        rows = _arrow_rows(batches)
+        if rows:
+            yield _arrow_batch(dk.part_rows(files, rows, opts), _DUPES_ROW)
+
+    rows = (
+        spark.createDataFrame([(i,) for i in range(len(files))], "index long")
+        .repartition(len(files))
+        .mapInArrow(keys, _DUPES_SCHEMA)
+        .repartition(n + 1, "part")
+        .mapInArrow(parts, _DUPES_SCHEMA)
+        .collect()
+    )
+    return dk.finish([r.asDict() for r in rows])
 
 
 _ROW_SCHEMA = "part long, kind string, target long, blob binary"
 _ROUTED_SCHEMA = _ROW_SCHEMA + ", route long"
+_DUPES_SCHEMA = "part long, blob binary, meta string"
+_DUPES_ROW = ("part", "blob", "meta")
 
 
 def _arrow_rows(batches: Iterator[Any]) -> List[Dict[str, Any]]:

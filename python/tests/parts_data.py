@@ -126,12 +126,14 @@ def _key(r):
 
 
 def assert_same_dupes(whole, got):
-    """A parts run's Dupes against batchkit.dupes' Findings on the same files."""
-    want = sorted(_key(d) for d in whole)
-    assert sorted(_key(d) for d in got.duplicates) == want
+    """A distributed run's result against batchkit.dupes' Findings on the same files: the
+    duplicate records in the same order, the other records, file records, summary and exit
+    code."""
+    want = [_key(d) for d in whole]
+    assert [_key(d) for d in got.duplicates] == want
     assert any(d["custom_id"] == "A7" for d in got.duplicates)
     assert sorted(_key(r) for r in got.other) == sorted(_key(r) for r in whole.other + whole.errors)
-    assert sorted(_key(f) for f in got.files) == sorted(_key(f) for f in whole.files)
+    assert [_key(f) for f in got.files] == [_key(f) for f in whole.files]
     _close(got.summary, whole.summary)
     assert got.exit_code == whole.exit_code
 

@@ -154,3 +154,12 @@ def test_bad_input_to_the_steps(tmp_path):
     blob = keys.file_task(str(p), 0, 1)["rows"][0][1]
     with pytest.raises(OSError, match="twice"):
         keys.part_task([blob, blob], ["a.jsonl"])
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_the_steps_as_rows_are_the_single_run(tmp_path, n):
+    # The rows an engine moves (file_rows, part_rows grouped by part, finish), in process.
+    from parts_data import assert_same_dupes
+
+    req, _ = generate(tmp_path / "in", seed=40 + n)
+    assert_same_dupes(batchkit.dupes(req), keys.run_local(req, n, {}))
