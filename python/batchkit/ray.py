@@ -1,24 +1,33 @@
 """``dupes`` and ``join`` on a Ray cluster with Ray Data (``pip install "batchkit[ray]"``).
 
-Each of ``num_partitions`` Ray tasks runs ``batchkit.dupes`` or ``batchkit.join`` with
-``partition=(K, N)`` (``--partition K/N``): it reads every input, keeps only the lines whose
-decoded id falls in its part (lines without an id are part 0's), and checks or joins them in
-bounded memory, spilling as the single-process job does. Only the records and summaries come
-back to the driver. A join's tasks write their files under ``out_dir/parts/``; one last task
-then reads the request files once more and deals the parts' merged, retry and rejects lines
-back to the request file each belongs to, as ``out_dir/00000-<name>.merged.jsonl`` (and
-``.retry.jsonl``, ``.rejects.jsonl``), numbered in request order, so that::
+Both run in key rows. One task per input file reads it once and emits compact rows per line
+with an id: the decoded id, the file, the line (and for ``dupes`` the offset, for a result
+line its status). Only these rows are shuffled, grouped by part of ``num_partitions`` (the
+part of ``--partition K/N``, a seeded hash of the decoded id). One task per part then applies
+the single run's rules to its rows.
+
+- ``dupes`` (:mod:`batchkit._dupes_keys`) returns the duplicate records of
+  ``batchkit.dupes`` on the same files, in the same order, with the same file records,
+  findings, summary and exit code.
+- ``join`` (:mod:`batchkit._join_keys`) has each part say where its result lines go. One task
+  per result file reads that file again and deals each line to the request file that took
+  it, or to its own orphans (duplicates) file. One task per request file then runs the
+  ordinary join on that file and the results dealt to it, knowing the ids earlier files used.
+  So request bytes are read only by their own file's tasks. It writes into ``out_dir``:
+
+  - per request file, ``00000-<name>.merged.jsonl`` (``.retry.jsonl``, ``.rejects.jsonl``),
+    numbered in request order;
+  - per result file, ``00000-<name>.orphans.jsonl`` (``.duplicates.jsonl``);
+
+  and::
 
     cat out_dir/*.merged.jsonl
 
-is, byte for byte, the merged file of ``batchkit.join`` on the same files (the same for retry
-and rejects). Orphans and duplicate results stay per part, in result order within a part
-(``parts/part-K-of-N/orphans.jsonl``).
+  is, byte for byte, the merged file of ``batchkit.join`` on the same files; the same holds
+  for every kind. It returns the single run's summary.
 
-Inputs are paths every worker can read (a shared file system). The records and the summary
-are those of the single-process functions: the summaries of the parts add up as
-:mod:`batchkit._parts` describes. Runs on the cluster ``ray.init()`` connects to (a local one
-when none is running), unchanged.
+Inputs are paths every worker can read (a shared file system). It runs on the cluster
+``ray.init()`` connects to (a local one when none is running), unchanged.
 
 >>> import ray, batchkit.ray                                     # doctest: +SKIP
 >>> ray.init(num_cpus=2)                                         # doctest: +SKIP

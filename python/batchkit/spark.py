@@ -1,9 +1,8 @@
-"""``dupes`` and ``join`` on a SparkSession (``pip install "batchkit[spark]"``), as
-:mod:`batchkit.ray` runs them on Ray: one Spark task per part (``mapInArrow`` over
-``spark.range(N)``), each running ``batchkit.dupes`` or ``batchkit.join`` with
-``partition=(K, N)``; the same records, summary and files (see :mod:`batchkit.ray` for the
-file naming). Inputs are paths every executor can read (DBFS, a shared file system), and
-batchkit must be installed on the executors.
+"""``dupes`` and ``join`` on a SparkSession (``pip install "batchkit[spark]"``), in key rows
+as :mod:`batchkit.ray` runs them: ``mapInArrow`` tasks, one per input file, the rows
+repartitioned by part, then (for ``join``) by file; the same records, summary and files (see
+:mod:`batchkit.ray` for the file naming). Inputs are paths every executor can read (DBFS, a
+shared file system), and batchkit must be installed on the executors.
 
 >>> from pyspark.sql import SparkSession                        # doctest: +SKIP
 >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
