@@ -44,6 +44,7 @@ def main() -> None:
     os.makedirs(work, exist_ok=True)
 
     import batchkit
+    from batchkit import _dupes_keys as dk
     from batchkit import _join_keys as jk
 
     size = lambda ps: sum(os.path.getsize(p) for p in ps)  # noqa: E731
@@ -60,11 +61,18 @@ def main() -> None:
     decided = [r for k in sorted(by_part) for r in jk.part_rows(plan, by_part[k])]
     decided_bytes = sum(len(r["blob"]) for r in decided)
     del rows, by_part, decided
+    dupes_bytes = sum(
+        len(r["blob"]) for i in range(len(req)) for r in dk.file_rows(req, i, a.parts, {})
+        if r["part"] != dk.META
+    )
 
     single = os.path.join(work, "single")
     os.makedirs(single)
-    whole_d, t_sd = timed(lambda: batchkit.dupes(req))
-    list(whole_d)
+    def dupes_all():
+        found = batchkit.dupes(req)
+        return list(found), found
+
+    (whole_records, whole_d), t_sd = timed(dupes_all)
     whole_j, t_sj = timed(lambda: batchkit.join(
         req, res, os.path.join(single, "merged.jsonl"), retry=os.path.join(single, "retry.jsonl"),
         rejects=os.path.join(single, "rejects.jsonl"), orphans=os.path.join(single, "orphans.jsonl")))
@@ -92,7 +100,7 @@ def main() -> None:
         cmd = "cat " + " ".join(os.path.join(out, f) for f in files)
         cmd += f" | cmp -s - {os.path.join(single, kind + '.jsonl')}"
         same[kind] = subprocess.run(cmd, shell=True).returncode == 0
-    same_d = got_d.summary["duplicate_ids"] == whole_d.summary["duplicate_ids"]
+    same_d = list(got_d) == whole_records and got_d.summary == whole_d.summary
     shutil.rmtree(work, ignore_errors=True)
 
     load = os.getloadavg()[0]
@@ -103,7 +111,9 @@ def main() -> None:
     print(f"| join (merged, retry, rejects, orphans) | {t_sj:.1f} s | {t_rj:.1f} s "
           f"({t_rj / t_sj:.1f}×) | {t_rj + t_init + t_down:.1f} s |")
     print()
-    print(f"requests: {requests:,}; join key rows through the shuffle: {key_bytes:,} B "
+    print(f"requests: {requests:,}; dupes key rows through the shuffle: {dupes_bytes:,} B "
+          f"({dupes_bytes / requests:.1f} B per request line)")
+    print(f"join key rows through the shuffle: {key_bytes:,} B "
           f"({key_bytes / requests:.1f} B per request line), then the parts' destinations and "
           f"earlier ids: {decided_bytes:,} B ({decided_bytes / requests:.1f} B per request line)")
     print(f"driver peak RSS: single {rss_single:.0f} MB, with Ray {rss_ray:.0f} MB; "
