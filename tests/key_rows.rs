@@ -254,3 +254,31 @@ bktest!(
         }
     }
 );
+
+bktest!(a_results_document_is_dealt_as_its_items, |dir| {
+    // OpenRouter's inline results, saved as one JSON document: steps 1 and 3 read its items
+    // as the join does, so the outputs are the single run's.
+    let text = std::fs::read_to_string(crate::util::fixture("openrouter/requests.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    let a = dir.join("a.jsonl");
+    let b = dir.join("b.jsonl");
+    std::fs::write(&a, lines[..half].join("\n") + "\n").unwrap();
+    std::fs::write(&b, lines[half..].join("\n") + "\n").unwrap();
+    let req = vec![a, b];
+    let res = vec![crate::util::fixture("openrouter/batch.json")];
+    let whole = join(&dir, &req, &res, None, &[]);
+    assert!(
+        whole.summary["joined"].as_u64() > Some(1),
+        "{}",
+        whole.summary
+    );
+    for n in [1, 3] {
+        let (summary, files) = steps(&dir, &req, &res, n, &[]);
+        for (name, want) in &whole.files {
+            assert!(files[name] == *want, "{name} differs with {n} parts");
+        }
+        assert_eq!(summary["joined"], whole.summary["joined"]);
+        assert_eq!(summary["results"], whole.summary["results"]);
+    }
+});

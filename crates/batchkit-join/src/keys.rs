@@ -24,6 +24,9 @@
 //! files' request-side counts and the result files' [`ResultSide`], with [`Decided`]'s
 //! counts ([`summary`]).
 //!
+//! A results document (OpenRouter's inline results) is read as the join reads it, as JSON Lines
+//! of its items, by steps 1 and 3 alike.
+//!
 //! A key row is `flags u8 | status u8 | file u32 | line u64 | key length u32 | key`, little
 //! endian (flags bit 0: a content key): 18 bytes and the decoded id.
 
@@ -33,6 +36,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use batchkit_io::part::Part;
+use batchkit_io::staging::StagedDir;
 use batchkit_io::{Chunk, Input, ReadOptions};
 use serde::{Deserialize, Serialize};
 
@@ -166,6 +170,8 @@ pub fn result_keys(
         .map(|p| crate::engine::read_id_map(p, read.budget.tables()))
         .transpose()?;
     let id_map = id_map.as_ref();
+    let (_dir, input) = as_lines(input)?;
+    let input = &input;
     let mut parts = vec![Vec::new(); n as usize];
     let mut side = ResultSide::default();
     let mut models: BTreeMap<String, Tally> = BTreeMap::new();
@@ -214,6 +220,17 @@ pub fn result_keys(
         .map(|(m, t)| (m, t.usage, t.stops))
         .collect();
     Ok((parts, side))
+}
+
+/// A result input as the join reads it: a results document (OpenRouter's inline results,
+/// [`crate::document`]) as JSON Lines of its items in a temporary directory, which lives as
+/// long as the returned guard; any other input as it is.
+fn as_lines(input: &Input) -> Result<(Option<StagedDir>, Input), JoinError> {
+    let (dir, docs) = crate::document::expand(std::slice::from_ref(input), &std::env::temp_dir())?;
+    let input = docs
+        .and_then(|v| v.into_iter().next())
+        .unwrap_or_else(|| input.clone());
+    Ok((dir, input))
 }
 
 /// Where a result line goes ([`decide`]).
@@ -374,6 +391,8 @@ pub fn deal(
             .map(|f| BufWriter::with_capacity(64 << 10, f))
             .map_err(crate::store::io_err(p))
     };
+    let (_dir, input) = as_lines(input)?;
+    let input = &input;
     let mut reqs: Vec<Option<BufWriter<File>>> = to_request.iter().map(|_| None).collect();
     let mut orph = orphans.map(open).transpose()?;
     let mut dups = duplicates.map(open).transpose()?;
