@@ -40,3 +40,38 @@ def test_the_output_directory_must_be_empty(tmp_path):
     with pytest.raises(batchkit.InputError, match="no such file"):
         jk.prepare(req + [str(tmp_path / "nope.jsonl")], res, tmp_path / "o2", 2,
                    jk.want(True, True, True, False), {})
+
+
+def test_an_id_map_joins_renamed_results_the_same(tmp_path):
+    # Results naming new ids (as convert --id-map writes them) join the original requests,
+    # in the steps as in one run.
+    import json
+
+    req, res = generate(tmp_path / "in", seed=33)
+    renamed, idmap = [], tmp_path / "map.jsonl"
+    with open(idmap, "w") as m:
+        for i, path in enumerate(res):
+            out = tmp_path / ("renamed-%d.jsonl" % i)
+            with open(path) as f, open(out, "w") as w:
+                for k, line in enumerate(f):
+                    try:
+                        v = json.loads(line)
+                    except ValueError:
+                        w.write(line)
+                        continue
+                    if isinstance(v, dict) and isinstance(v.get("custom_id"), str):
+                        new = "n-%d-%d" % (i, k)
+                        m.write(json.dumps({"id": new, "original": v["custom_id"]}) + "\n")
+                        v["custom_id"] = new
+                    w.write(json.dumps(v) + "\n")
+            renamed.append(str(out))
+    single = tmp_path / "single"
+    single.mkdir()
+    want = batchkit.join(
+        req, renamed, single / "merged.jsonl", retry=single / "retry.jsonl",
+        rejects=single / "rejects.jsonl", orphans=single / "orphans.jsonl", id_map=idmap,
+    )
+    assert want["joined"] > 100
+    out = tmp_path / "out"
+    plan = jk.prepare(req, renamed, out, 4, jk.want(True, True, True, False), {"id_map": str(idmap)})
+    assert_same_join(want, jk.run_local(plan), single, out, len(req), len(renamed))
