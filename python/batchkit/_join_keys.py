@@ -28,7 +28,9 @@ Output names, in ``out_dir``: ``00000-<request name>.merged.jsonl`` (``.retry.js
 ``.rejects.jsonl``) per request file and ``00000-<result name>.orphans.jsonl``
 (``.duplicates.jsonl``) per result file, numbered in the order given, so that
 ``cat out_dir/*.merged.jsonl`` is the merged file of one ``batchkit.join``, byte for byte
-(the same for every kind). Work files live in ``out_dir/.parts/`` until the end.
+(the same for every kind). Work files and the outputs live in ``out_dir/.parts/`` until every
+task is done; then the outputs move into ``out_dir``. When a step fails, ``.parts`` is removed
+and ``out_dir`` stays empty.
 """
 
 from __future__ import annotations
@@ -96,8 +98,10 @@ class Plan:
         ]
 
     def output(self, side: str, i: int, kind: str) -> str:
+        """Where a task writes an output: staged in the work directory until every task is
+        done (:func:`commit` moves them into ``out_dir``)."""
         path = (self.requests if side == REQUEST else self.results)[i]
-        return os.path.join(self.out_dir, f"{i:05d}-{_stem(path)}.{kind}.jsonl")
+        return os.path.join(self.work, "out", f"{i:05d}-{_stem(path)}.{kind}.jsonl")
 
     def dealt(self, f: int, s: int) -> str:
         return os.path.join(self.work, f"results-{f:05d}-{s:05d}.jsonl")
@@ -205,7 +209,7 @@ def route_rows(plan: Plan, route: int, rows: Iterable[Row]) -> List[Row]:
 def deal(plan: Plan, s: int, blobs: Sequence[bytes]) -> Dict[str, Any]:
     """Step 3: result file ``s`` read once more, each line written where the parts sent it.
     Returns which request files got lines from it."""
-    os.makedirs(plan.work, exist_ok=True)
+    os.makedirs(os.path.join(plan.work, "out"), exist_ok=True)
     path = plan.results[s]
     to = [plan.dealt(f, s) for f in range(len(plan.requests))]
     orphans = plan.output(RESULT, s, "orphans") if plan.want["orphans"] else None
@@ -219,7 +223,7 @@ def deal(plan: Plan, s: int, blobs: Sequence[bytes]) -> Dict[str, Any]:
 def join_file(plan: Plan, f: int, earlier: Sequence[bytes], dealt_from: Sequence[int]) -> Dict[str, Any]:
     """Step 4: request file ``f`` joined to the results dealt to it (``dealt_from``: the
     result files that dealt it lines), told the ids earlier files used first."""
-    os.makedirs(plan.work, exist_ok=True)
+    os.makedirs(os.path.join(plan.work, "out"), exist_ok=True)
     ids = plan.earlier(f)
     with open(ids, "wb") as w:
         for b in earlier:
@@ -303,14 +307,35 @@ def prepare(
     return Plan(req, res, out, n, want, opts)
 
 
-def finish(plan: Plan) -> None:
+def commit(plan: Plan) -> None:
+    """Every task done: the staged outputs moved into ``out_dir``, the work files removed."""
+    staged = os.path.join(plan.work, "out")
+    for name in sorted(os.listdir(staged)) if os.path.isdir(staged) else []:
+        os.replace(os.path.join(staged, name), os.path.join(plan.out_dir, name))
+    abort(plan)
+
+
+def abort(plan: Plan) -> None:
+    """A step failed: the work files and staged outputs removed, ``out_dir`` left empty."""
     shutil.rmtree(plan.work, ignore_errors=True)
+
+
+def staged(plan: Plan, fn: Any) -> Any:
+    """``fn()``, the run's steps: on success its outputs committed, on failure (Ctrl-C
+    included) removed, so that nothing half-written is left under a final name."""
+    try:
+        out = fn()
+    except BaseException:
+        abort(plan)
+        raise
+    commit(plan)
+    return out
 
 
 def finish_rows(plan: Plan, rows: Sequence[Row], run: Any) -> Dict[str, Any]:
     """Step 4 and the summary, from what step 3 gave (:func:`route_rows`): ``run`` runs
     :func:`join_file` on each ``(f, earlier, dealt_from)`` job (as the engine's tasks) and
-    returns their summaries in order. Removes the work files."""
+    returns their summaries in order."""
     earlier: Dict[int, List[bytes]] = {f: [] for f in range(len(plan.requests))}
     got: Dict[int, List[int]] = {f: [] for f in range(len(plan.requests))}
     sides: Dict[int, bytes] = {}
@@ -327,10 +352,7 @@ def finish_rows(plan: Plan, rows: Sequence[Row], run: Any) -> Dict[str, Any]:
         elif kind == COUNTS:
             counts.append(blob)
     jobs = [(f, earlier[f], sorted(got[f])) for f in range(len(plan.requests))]
-    try:
-        files = run(jobs)
-    finally:
-        finish(plan)
+    files = run(jobs)
     return summary([sides[s] for s in sorted(sides)], counts, files)
 
 
@@ -343,7 +365,12 @@ def run_local(plan: Plan) -> Dict[str, Any]:
             g.setdefault(int(r[key]), []).append(r)
         return g
 
-    rows = [r for spec in plan.specs() for r in file_rows(plan, spec)]
-    decided = [r for k, g in sorted(group(rows, "part").items()) for r in part_rows(plan, g)]
-    routed = [r for k, g in sorted(group(decided, "route").items()) for r in route_rows(plan, k, g)]
-    return finish_rows(plan, routed, lambda jobs: [join_file(plan, *j) for j in jobs])
+    def steps() -> Dict[str, Any]:
+        rows = [r for spec in plan.specs() for r in file_rows(plan, spec)]
+        decided = [r for k, g in sorted(group(rows, "part").items()) for r in part_rows(plan, g)]
+        routed = [
+            r for k, g in sorted(group(decided, "route").items()) for r in route_rows(plan, k, g)
+        ]
+        return finish_rows(plan, routed, lambda jobs: [join_file(plan, *j) for j in jobs])
+
+    return staged(plan, steps)

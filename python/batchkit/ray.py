@@ -141,23 +141,29 @@ def join(
         max_line_bytes=max_line_bytes,
     )
     plan = jk.prepare(requests, results, out_dir, n, want, opts)
-    if not ray.is_initialized():
-        ray.init()
-    specs = plan.specs()
-    routes = len(plan.results) + len(plan.requests) + 1
-    routed = (
-        ray.data.from_items(specs, override_num_blocks=len(specs))
-        .flat_map(lambda spec: jk.file_rows(plan, spec))
-        .groupby("part", num_partitions=n + 1)
-        .map_groups(lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROUTED), batch_format="numpy")
-        .groupby("route", num_partitions=routes)
-        .map_groups(
-            lambda b: _batch(jk.route_rows(plan, int(b["route"][0]), _rows(b)), _ROW),
-            batch_format="numpy",
+
+    def steps() -> Dict[str, Any]:
+        if not ray.is_initialized():
+            ray.init()
+        specs = plan.specs()
+        routes = len(plan.results) + len(plan.requests) + 1
+        routed = (
+            ray.data.from_items(specs, override_num_blocks=len(specs))
+            .flat_map(lambda spec: jk.file_rows(plan, spec))
+            .groupby("part", num_partitions=n + 1)
+            .map_groups(
+                lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROUTED), batch_format="numpy"
+            )
+            .groupby("route", num_partitions=routes)
+            .map_groups(
+                lambda b: _batch(jk.route_rows(plan, int(b["route"][0]), _rows(b)), _ROW),
+                batch_format="numpy",
+            )
+            .take_all()
         )
-        .take_all()
-    )
-    join_file = ray.remote(jk.join_file)
-    return jk.finish_rows(
-        plan, routed, lambda jobs: ray.get([join_file.remote(plan, *j) for j in jobs])
-    )
+        join_file = ray.remote(jk.join_file)
+        return jk.finish_rows(
+            plan, routed, lambda jobs: ray.get([join_file.remote(plan, *j) for j in jobs])
+        )
+
+    return jk.staged(plan, steps)

@@ -120,52 +120,56 @@ def join(
         max_line_bytes=max_line_bytes,
     )
     plan = jk.prepare(requests, results, out_dir, n, want, opts)
-    specs = plan.specs()
 
-    def keys(batches: Iterator[Any]) -> Iterator[Any]:
-        for r in _arrow_rows(batches):
-            yield _arrow_batch(jk.file_rows(plan, _parts.decode(r["spec"])), _ROUTED)
+    def steps() -> Dict[str, Any]:
+        specs = plan.specs()
 
-    def decide(batches: Iterator[Any]) -> Iterator[Any]:
-        rows = _arrow_rows(batches)
-        if rows:
-            yield _arrow_batch(jk.part_rows(plan, rows), _ROUTED)
+        def keys(batches: Iterator[Any]) -> Iterator[Any]:
+            for r in _arrow_rows(batches):
+                yield _arrow_batch(jk.file_rows(plan, _parts.decode(r["spec"])), _ROUTED)
 
-    def route(batches: Iterator[Any]) -> Iterator[Any]:
-        groups: Dict[int, List[Dict[str, Any]]] = {}
-        for r in _arrow_rows(batches):
-            groups.setdefault(int(r["route"]), []).append(r)
-        for k, rows in sorted(groups.items()):
-            yield _arrow_batch(jk.route_rows(plan, k, rows), _ROW)
+        def decide(batches: Iterator[Any]) -> Iterator[Any]:
+            rows = _arrow_rows(batches)
+            if rows:
+                yield _arrow_batch(jk.part_rows(plan, rows), _ROUTED)
 
-    def join_files(batches: Iterator[Any]) -> Iterator[Any]:
-        import pyarrow as pa
+        def route(batches: Iterator[Any]) -> Iterator[Any]:
+            groups: Dict[int, List[Dict[str, Any]]] = {}
+            for r in _arrow_rows(batches):
+                groups.setdefault(int(r["route"]), []).append(r)
+            for k, rows in sorted(groups.items()):
+                yield _arrow_batch(jk.route_rows(plan, k, rows), _ROW)
 
-        for r in _arrow_rows(batches):
-            f, earlier, dealt = _parts.decode(r["job"])
-            s = jk.join_file(plan, f, [e.encode() for e in earlier], dealt)
-            yield pa.RecordBatch.from_pydict({"file": [f], "summary": [_parts.encode(s)]})
+        def join_files(batches: Iterator[Any]) -> Iterator[Any]:
+            import pyarrow as pa
 
-    routes = len(plan.results) + len(plan.requests) + 1
-    routed = (
-        spark.createDataFrame([(_parts.encode(s),) for s in specs], "spec string")
-        .repartition(len(specs))
-        .mapInArrow(keys, _ROUTED_SCHEMA)
-        .repartition(n + 1, "part")
-        .mapInArrow(decide, _ROUTED_SCHEMA)
-        .repartition(routes, "route")
-        .mapInArrow(route, _ROW_SCHEMA)
-        .collect()
-    )
+            for r in _arrow_rows(batches):
+                f, earlier, dealt = _parts.decode(r["job"])
+                s = jk.join_file(plan, f, [e.encode() for e in earlier], dealt)
+                yield pa.RecordBatch.from_pydict({"file": [f], "summary": [_parts.encode(s)]})
 
-    def run(jobs: List[Any]) -> List[Dict[str, Any]]:
-        text = [(_parts.encode([f, [e.decode() for e in ea], d]),) for f, ea, d in jobs]
-        got = (
-            spark.createDataFrame(text, "job string")
-            .repartition(len(jobs))
-            .mapInArrow(join_files, "file long, summary string")
+        routes = len(plan.results) + len(plan.requests) + 1
+        routed = (
+            spark.createDataFrame([(_parts.encode(s),) for s in specs], "spec string")
+            .repartition(len(specs))
+            .mapInArrow(keys, _ROUTED_SCHEMA)
+            .repartition(n + 1, "part")
+            .mapInArrow(decide, _ROUTED_SCHEMA)
+            .repartition(routes, "route")
+            .mapInArrow(route, _ROW_SCHEMA)
             .collect()
         )
-        return [_parts.decode(r["summary"]) for r in sorted(got, key=lambda r: r["file"])]
 
-    return jk.finish_rows(plan, [r.asDict() for r in routed], run)
+        def run(jobs: List[Any]) -> List[Dict[str, Any]]:
+            text = [(_parts.encode([f, [e.decode() for e in ea], d]),) for f, ea, d in jobs]
+            got = (
+                spark.createDataFrame(text, "job string")
+                .repartition(len(jobs))
+                .mapInArrow(join_files, "file long, summary string")
+                .collect()
+            )
+            return [_parts.decode(r["summary"]) for r in sorted(got, key=lambda r: r["file"])]
+
+        return jk.finish_rows(plan, [r.asDict() for r in routed], run)
+
+    return jk.staged(plan, steps)

@@ -75,3 +75,33 @@ def test_an_id_map_joins_renamed_results_the_same(tmp_path):
     out = tmp_path / "out"
     plan = jk.prepare(req, renamed, out, 4, jk.want(True, True, True, False), {"id_map": str(idmap)})
     assert_same_join(want, jk.run_local(plan), single, out, len(req), len(renamed))
+
+
+def test_a_failed_step_leaves_the_output_directory_empty(tmp_path):
+    # A request file gone after the check: step 1 fails, and nothing is left, neither
+    # outputs under their final names nor work files.
+    req, res = generate(tmp_path / "in", seed=5, count=80)
+    out = tmp_path / "out"
+    plan = jk.prepare(req, res, out, 2, jk.want(True, True, True, False), {})
+    os.remove(req[-1])
+    with pytest.raises(OSError):
+        jk.run_local(plan)
+    assert os.listdir(out) == []
+
+
+def test_a_failed_request_file_commits_no_output(tmp_path, monkeypatch):
+    # Step 4 fails on the last request file after the others wrote theirs: none is left.
+    req, res = generate(tmp_path / "in", seed=6, count=80)
+    out = tmp_path / "out"
+    plan = jk.prepare(req, res, out, 2, jk.want(True, True, True, True), {})
+    real = jk.join_file
+
+    def failing(plan, f, *a):
+        if f == len(req) - 1:
+            raise batchkit.OutputError("disk full", code="io")
+        return real(plan, f, *a)
+
+    monkeypatch.setattr(jk, "join_file", failing)
+    with pytest.raises(batchkit.OutputError):
+        jk.run_local(plan)
+    assert os.listdir(out) == []
