@@ -280,8 +280,24 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
     }
     outs.commit()?;
     let mut s = ctx.summary;
-    s.models = ctx
-        .models
+    s.models = model_usages(ctx.models);
+    Ok(s)
+}
+
+/// Adds one model's tally to the per-model totals; past [`MAX_MODELS`] names, a new model's
+/// results are counted as `(other)` (a bound on a table a hostile file could grow).
+pub(crate) fn add_model(models: &mut BTreeMap<String, Tally>, name: String, t: &Tally) {
+    let key = if models.len() >= MAX_MODELS && !models.contains_key(&name) {
+        "(other)".to_string()
+    } else {
+        name
+    };
+    models.entry(key).or_default().add(t);
+}
+
+/// The summary's per-model usage, not yet priced.
+pub(crate) fn model_usages(models: BTreeMap<String, Tally>) -> Vec<ModelUsage> {
+    models
         .into_iter()
         .map(|(model, t)| ModelUsage {
             model,
@@ -289,8 +305,7 @@ pub fn join(opts: &JoinOptions, on_event: &mut EventSink<'_>) -> Result<JoinSumm
             cost_usd: None,
             stop_reasons: t.stops,
         })
-        .collect();
-    Ok(s)
+        .collect()
 }
 
 /// `convert --id-map`'s file: `{"id":new,"original":old}` per line, held in memory within

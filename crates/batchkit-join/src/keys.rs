@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::{request_id, RequestId, Tally};
 use crate::partition::{parse_result_chunk, ResItemKey};
-use crate::{JoinError, JoinSummary, ModelUsage, Status, Usage};
+use crate::{JoinError, JoinSummary, Status, Usage};
 
 /// One key row, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,13 +204,7 @@ pub fn result_keys(
             side.results += items;
             side.unjoinable += unjoinable;
             for (name, t) in m {
-                let key =
-                    if models.len() >= crate::engine::MAX_MODELS && !models.contains_key(&name) {
-                        "(other)".to_string()
-                    } else {
-                        name
-                    };
-                models.entry(key).or_default().add(&t);
+                crate::engine::add_model(&mut models, name, &t);
             }
             Ok(true)
         },
@@ -457,16 +451,17 @@ pub fn deal(
             Ok(true)
         },
     )?;
+    let flush = |w: &mut Option<BufWriter<File>>, p: Option<&PathBuf>| -> Result<(), JoinError> {
+        match (w, p) {
+            (Some(w), Some(p)) => w.flush().map_err(err(p)),
+            _ => Ok(()),
+        }
+    };
     for (w, p) in reqs.iter_mut().zip(to_request) {
-        if let (Some(w), Some(p)) = (w, p) {
-            w.flush().map_err(err(p))?;
-        }
+        flush(w, p.as_ref())?;
     }
-    for (w, p) in [(&mut orph, orphans), (&mut dups, duplicates)] {
-        if let (Some(w), Some(p)) = (w, p) {
-            w.flush().map_err(err(p))?;
-        }
-    }
+    flush(&mut orph, orphans)?;
+    flush(&mut dups, duplicates)?;
     Ok(counts)
 }
 
@@ -480,17 +475,12 @@ pub fn summary(sides: &[ResultSide], parts: &[(u64, u64, u64, u64)]) -> JoinSumm
         s.results += side.results;
         s.unjoinable += side.unjoinable;
         for (name, usage, stops) in &side.models {
+            s.usage.add(usage);
             let t = Tally {
                 usage: *usage,
                 stops: stops.clone(),
             };
-            s.usage.add(usage);
-            let key = if models.len() >= crate::engine::MAX_MODELS && !models.contains_key(name) {
-                "(other)".to_string()
-            } else {
-                name.clone()
-            };
-            models.entry(key).or_default().add(&t);
+            crate::engine::add_model(&mut models, name.clone(), &t);
         }
     }
     for &(joined, by_content, orphans, duplicates) in parts {
@@ -499,15 +489,7 @@ pub fn summary(sides: &[ResultSide], parts: &[(u64, u64, u64, u64)]) -> JoinSumm
         s.orphans += orphans;
         s.duplicates += duplicates;
     }
-    s.models = models
-        .into_iter()
-        .map(|(model, t)| ModelUsage {
-            model,
-            usage: t.usage,
-            cost_usd: None,
-            stop_reasons: t.stops,
-        })
-        .collect();
+    s.models = crate::engine::model_usages(models);
     s.price(&crate::default_prices());
     s
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use batchkit_io::part::Part;
 use batchkit_io::{Chunk, Input, Source};
 
-use crate::engine::{results_hint, run_input, Ctx, MAX_MODELS};
+use crate::engine::{results_hint, run_input, Ctx};
 use crate::parse::{request_id, result_info, RequestId, Tally, Text, Unjoinable};
 use crate::render::{result_said, Said};
 use crate::store::{
@@ -225,15 +225,8 @@ impl Ctx<'_> {
                 |chunk: &Chunk| parse_result_chunk(chunk, id_map, opts.partition),
                 |chunk, rc: ResChunk, on_event| -> Result<bool, JoinError> {
                     for (name, u) in rc.models {
-                        let key = if self.models.len() >= MAX_MODELS
-                            && !self.models.contains_key(&name)
-                        {
-                            "(other)".to_string()
-                        } else {
-                            name
-                        };
-                        self.models.entry(key).or_default().add(&u);
                         self.summary.usage.add(&u.usage);
+                        crate::engine::add_model(&mut self.models, name, &u);
                     }
                     for it in rc.items {
                         self.summary.results += 1;

@@ -115,6 +115,27 @@ pub(crate) struct ChunkIds {
 pub(crate) const NO_ID: u32 = u32::MAX;
 pub(crate) const TOO_LARGE: u32 = u32::MAX - 1;
 
+impl InputStats {
+    /// Counts item `k` of `ids`: a line too long to read, a non-blank line without an id, or
+    /// a line with an id, whose decoded bytes it returns.
+    pub(crate) fn count<'a>(&mut self, ids: &'a ChunkIds, k: usize) -> Option<&'a [u8]> {
+        let (line, _, start, len) = ids.items[k];
+        if len == TOO_LARGE {
+            self.too_large += 1;
+            self.first_too_large.get_or_insert(line);
+            None
+        } else if len == NO_ID {
+            if !ids.blank[k] {
+                self.without_id += 1;
+            }
+            None
+        } else {
+            self.ids += 1;
+            Some(&ids.arena[start as usize..(start + len) as usize])
+        }
+    }
+}
+
 pub(crate) fn extract_ids(
     chunk: &batchkit_io::Chunk,
     style: Option<Style>,
@@ -388,16 +409,7 @@ fn scan(
                         continue;
                     }
                     mine += 1;
-                    if len == TOO_LARGE {
-                        st.too_large += 1;
-                        st.first_too_large.get_or_insert(line);
-                    } else if len == NO_ID {
-                        if !ids.blank[k] {
-                            st.without_id += 1;
-                        }
-                    } else {
-                        st.ids += 1;
-                        let id = &ids.arena[start as usize..(start + len) as usize];
+                    if let Some(id) = st.count(&ids, k) {
                         let occ = Occurrence {
                             file: fi as u32,
                             line,

@@ -48,7 +48,6 @@ use batchkit_io::part::Part;
 use batchkit_io::{Input, ReadOptions};
 
 use crate::dupes::{extract_ids, id_style, DupesReport, InputStats, MAX_PROBLEMS};
-use crate::dupes::{NO_ID, TOO_LARGE};
 use crate::ids::{DupGroup, Dups, IdIndex, Occurrence, Track};
 use crate::{Diagnostic, ValidateError};
 
@@ -195,17 +194,8 @@ pub fn file_keys(
             let room = MAX_PROBLEMS.saturating_sub(problems.len());
             problems.extend(ids.problems.iter().take(room).cloned());
             seen += ids.items.len() as u64;
-            for (k, &(line, offset, start, len)) in ids.items.iter().enumerate() {
-                if len == TOO_LARGE {
-                    st.too_large += 1;
-                    st.first_too_large.get_or_insert(line);
-                } else if len == NO_ID {
-                    if !ids.blank[k] {
-                        st.without_id += 1;
-                    }
-                } else {
-                    st.ids += 1;
-                    let id = &ids.arena[start as usize..(start + len) as usize];
+            for (k, &(line, offset, _, _)) in ids.items.iter().enumerate() {
+                if let Some(id) = st.count(&ids, k) {
                     let row = KeyRow {
                         id,
                         file: file_index,
