@@ -116,6 +116,19 @@ pub(crate) const NO_ID: u32 = u32::MAX;
 pub(crate) const TOO_LARGE: u32 = u32::MAX - 1;
 
 impl InputStats {
+    /// Nothing counted yet of input `file`.
+    pub(crate) fn new(file: &str) -> InputStats {
+        InputStats {
+            file: file.to_string(),
+            lines: 0,
+            ids: 0,
+            without_id: 0,
+            too_large: 0,
+            first_too_large: None,
+            unreadable: None,
+        }
+    }
+
     /// Counts item `k` of `ids`: a line too long to read, a non-blank line without an id, or
     /// a line with an id, whose decoded bytes it returns.
     pub(crate) fn count<'a>(&mut self, ids: &'a ChunkIds, k: usize) -> Option<&'a [u8]> {
@@ -364,15 +377,7 @@ fn scan(
     let mut problems = Vec::new();
     let mut stats = Vec::with_capacity(inputs.len());
     for (fi, input) in inputs.iter().enumerate() {
-        let mut st = InputStats {
-            file: input.name.clone(),
-            lines: 0,
-            ids: 0,
-            without_id: 0,
-            too_large: 0,
-            first_too_large: None,
-            unreadable: None,
-        };
+        let mut st = InputStats::new(&input.name);
         // Lines seen, for an input that fails part way (no read totals then), and the lines
         // of this part among them.
         let mut seen = 0u64;

@@ -176,15 +176,7 @@ pub fn file_keys(
     let style = id_style(provider)?;
     let mut parts = vec![Vec::new(); n as usize];
     let mut problems = Vec::new();
-    let mut st = InputStats {
-        file: input.name.clone(),
-        lines: 0,
-        ids: 0,
-        without_id: 0,
-        too_large: 0,
-        first_too_large: None,
-        unreadable: None,
-    };
+    let mut st = InputStats::new(&input.name);
     let mut seen = 0u64;
     let rs = batchkit_io::run(
         input,
