@@ -137,19 +137,10 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                         continue;
                     }
                     c.tools.push(Tool {
-                        name: str_of(t, "name"),
-                        description: t
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                        schema: t
-                            .get("input_schema")
-                            .cloned()
-                            .unwrap_or_else(|| json!({"type": "object"})),
-                        strict: t.get("strict").and_then(Value::as_bool),
                         cache: t
                             .get("cache_control")
                             .map(|cc| cc.get("ttl").and_then(Value::as_str).map(str::to_string)),
+                        ..Tool::read(t, t.get("input_schema"))
                     });
                 }
             }

@@ -124,17 +124,8 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                 {
                     if let Some(spec) = t.get("toolSpec") {
                         c.tools.push(Tool {
-                            name: super::str_of(spec, "name"),
-                            description: spec
-                                .get("description")
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
-                            schema: spec
-                                .pointer("/inputSchema/json")
-                                .cloned()
-                                .unwrap_or_else(|| json!({"type": "object"})),
                             strict: None,
-                            cache: None,
+                            ..Tool::read(spec, spec.pointer("/inputSchema/json"))
                         });
                     } else if t.get("cachePoint").is_some() {
                         if let Some(last) = c.tools.last_mut() {

@@ -109,14 +109,9 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                             (None, None) => json!({"type": "object"}),
                         };
                         c.tools.push(Tool {
-                            name: super::str_of(d, "name"),
-                            description: d
-                                .get("description")
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
                             schema,
                             strict: None,
-                            cache: None,
+                            ..Tool::read(d, None)
                         });
                     }
                 }

@@ -429,6 +429,25 @@ pub(crate) struct Tool {
     pub cache: Option<Option<String>>,
 }
 
+impl Tool {
+    /// A tool definition read from `d`'s `name`, `description` and `strict`, with input
+    /// schema `schema` (any object when there is none), no cache breakpoint.
+    pub(crate) fn read(d: &Value, schema: Option<&Value>) -> Tool {
+        Tool {
+            name: str_of(d, "name"),
+            description: d
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            schema: schema
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"type": "object"})),
+            strict: d.get("strict").and_then(Value::as_bool),
+            cache: None,
+        }
+    }
+}
+
 /// A request in a shape of its own: what converts between the shapes.
 #[derive(Debug, Default)]
 pub(crate) struct Chat {

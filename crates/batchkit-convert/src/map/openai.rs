@@ -28,19 +28,9 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                 for (i, t) in v.as_array().into_iter().flatten().enumerate() {
                     let f = t.get("function");
                     match (t.get("type").and_then(Value::as_str), f) {
-                        (Some("function"), Some(f)) => c.tools.push(Tool {
-                            name: str_of(f, "name"),
-                            description: f
-                                .get("description")
-                                .and_then(Value::as_str)
-                                .map(str::to_string),
-                            schema: f
-                                .get("parameters")
-                                .cloned()
-                                .unwrap_or_else(|| json!({"type": "object"})),
-                            strict: f.get("strict").and_then(Value::as_bool),
-                            cache: None,
-                        }),
+                        (Some("function"), Some(f)) => {
+                            c.tools.push(Tool::read(f, f.get("parameters")))
+                        }
                         _ => out.no_equivalent(
                             format!("{at}/{i}"),
                             "tools",

@@ -36,19 +36,7 @@ pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
                         );
                         continue;
                     }
-                    c.tools.push(Tool {
-                        name: str_of(t, "name"),
-                        description: t
-                            .get("description")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                        schema: t
-                            .get("parameters")
-                            .cloned()
-                            .unwrap_or_else(|| json!({"type": "object"})),
-                        strict: t.get("strict").and_then(Value::as_bool),
-                        cache: None,
-                    });
+                    c.tools.push(Tool::read(t, t.get("parameters")));
                 }
             }
             "tool_choice" => c.tool_choice = tool_choice_from_openai(v),
