@@ -602,7 +602,7 @@ pub fn convert(
     } else {
         None
     };
-    let mut counts = cache::Counts::new(opts.read.budget.total() / 8);
+    let mut counts = cache::Counts::new(opts.read.budget.cache_prefixes());
     let (mut stage_dir, mut stage_path, mut out): (_, _, Box<dyn Write>) = match stage {
         Some((d, p, w)) => (Some(d), Some(p), Box::new(w)),
         None => (None, None, Box::new(&mut final_out)),

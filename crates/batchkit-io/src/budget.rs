@@ -100,6 +100,12 @@ impl Budget {
         self.tables.unwrap_or(self.work() / 4)
     }
 
+    /// Bytes for `convert --cache auto`'s counts of the prefixes requests share: an eighth of
+    /// the whole (a conversion holds no other table beside its reader and one line's parse).
+    pub fn cache_prefixes(&self) -> u64 {
+        self.total / 8
+    }
+
     /// Bytes for one long line's parse (or a zstd window).
     pub fn big(&self) -> u64 {
         self.work() / 2
