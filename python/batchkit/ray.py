@@ -76,10 +76,11 @@ def dupes(
     )
     if not ray.is_initialized():
         ray.init()
+    keyed = ray.data.from_items(
+        [{"index": i} for i in range(len(files))], override_num_blocks=len(files)
+    ).flat_map(lambda r: dk.file_rows(files, int(r["index"]), n, opts))
     rows = (
-        ray.data.from_items([{"index": i} for i in range(len(files))], override_num_blocks=len(files))
-        .flat_map(lambda r: dk.file_rows(files, int(r["index"]), n, opts))
-        .groupby("part", num_partitions=n + 1)
+        _groupby(keyed, "part", n + 1)
         .map_groups(
             lambda b: _batch(dk.part_rows(files, _rows(b), opts), _DUPES_ROW),
             batch_format="numpy",
@@ -98,6 +99,15 @@ def _rows(batch: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def _batch(rows: List[Dict[str, Any]], keys: Sequence[str]) -> Dict[str, List[Any]]:
     return {k: [r[k] for r in rows] for k in keys}
+
+
+def _groupby(ds: Any, key: str, n: int) -> Any:
+    """``ds.groupby(key)`` into ``n`` shuffle partitions where this Ray takes the number
+    (a few parts need not pay for the default 200)."""
+    try:
+        return ds.groupby(key, num_partitions=n)
+    except TypeError:
+        return ds.groupby(key)
 
 
 _ROW = ("part", "kind", "target", "blob")
@@ -147,14 +157,14 @@ def join(
             ray.init()
         specs = plan.specs()
         routes = len(plan.results) + len(plan.requests) + 1
+        keyed = ray.data.from_items(specs, override_num_blocks=len(specs)).flat_map(
+            lambda spec: jk.file_rows(plan, spec)
+        )
+        decided = _groupby(keyed, "part", n + 1).map_groups(
+            lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROUTED), batch_format="numpy"
+        )
         routed = (
-            ray.data.from_items(specs, override_num_blocks=len(specs))
-            .flat_map(lambda spec: jk.file_rows(plan, spec))
-            .groupby("part", num_partitions=n + 1)
-            .map_groups(
-                lambda b: _batch(jk.part_rows(plan, _rows(b)), _ROUTED), batch_format="numpy"
-            )
-            .groupby("route", num_partitions=routes)
+            _groupby(decided, "route", routes)
             .map_groups(
                 lambda b: _batch(jk.route_rows(plan, int(b["route"][0]), _rows(b)), _ROW),
                 batch_format="numpy",
