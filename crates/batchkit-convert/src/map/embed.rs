@@ -30,8 +30,7 @@ pub(crate) struct Embed {
 
 pub(crate) fn from_openai(line: &mut Value, out: &mut Out<'_, '_>) -> Embed {
     let mut e = Embed::default();
-    let Some(body) = line.get_mut("body").and_then(Value::as_object_mut) else {
-        out.problem("/body".into(), "no body object");
+    let Some(body) = super::body(line, out) else {
         return e;
     };
     for (k, v) in body {

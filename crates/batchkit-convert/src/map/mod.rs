@@ -417,6 +417,18 @@ pub(crate) struct Turn {
     pub at: usize,
 }
 
+/// The line's `body` object, or `None` with the problem reported.
+pub(crate) fn body<'a>(
+    line: &'a mut Value,
+    out: &mut Out<'_, '_>,
+) -> Option<&'a mut serde_json::Map<String, Value>> {
+    let body = line.get_mut("body").and_then(Value::as_object_mut);
+    if body.is_none() {
+        out.problem("/body".into(), "no body object");
+    }
+    body
+}
+
 /// A tool definition.
 #[derive(Debug, Clone)]
 pub(crate) struct Tool {

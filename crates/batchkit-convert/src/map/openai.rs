@@ -15,8 +15,7 @@ use crate::Shape;
 /// Reads a chat completions body.
 pub(crate) fn read(line: &mut Value, out: &mut Out<'_, '_>) -> Chat {
     let mut c = Chat::default();
-    let Some(body) = line.get_mut("body").and_then(Value::as_object_mut) else {
-        out.problem("/body".into(), "no body object");
+    let Some(body) = super::body(line, out) else {
         return c;
     };
     for (k, v) in body {
